@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+func newHistoryCmd(e *env) *cobra.Command {
+	var asJSON bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history [NAME]",
+		Short: "List evidence records, newest first",
+		Args:  args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			store, err := openStore(cfg, true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			if !asJSON {
+				fmt.Fprintln(tw, "INDEX\tFINISHED\tDRILL\tVERDICT\tRESTORE POINT\tFILES\tDURATION\tREASON")
+			}
+			n := 0
+			errStop := fmt.Errorf("stop")
+			err = store.Entries(func(en *evidence.Entry) error {
+				r := en.Record
+				if len(a) == 1 && r.Drill != a[0] {
+					return nil
+				}
+				if limit > 0 && n >= limit {
+					return errStop
+				}
+				n++
+				if asJSON {
+					writeJSON(e.stdout, r)
+					return nil
+				}
+				reason := ""
+				if len(r.Reasons) > 0 {
+					reason = r.Reasons[0]
+					if len(r.Reasons) > 1 {
+						reason += fmt.Sprintf(" (+%d more)", len(r.Reasons)-1)
+					}
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", en.Index, r.Finished.Local().Format(time.DateTime), r.Drill,
+					r.Verdict, short(r.RestorePoint.ID, 40), r.Files, drills.FormatDuration(r.Finished.Sub(r.Started)), short(reason, 80))
+				return nil
+			}, true)
+			if err != nil && err != errStop {
+				return err
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON evidence record per line, newest first")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "show at most this many records (0: all)")
+	return cmd
+}
+
+// short shortens s to n runes for tables, keeping its end (file names).
+func short(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/scratch"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var all, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run [NAME...] [--all]",
+		Short: "Run drills now and record their evidence",
+		Long: `Run the named drills (or every drill with --all) now, one after the other, and
+append one signed evidence record per drill.
+
+Exit codes: 0 every drill passed; 1 at least one failed; 3 none failed but at
+least one errored; 2 usage or configuration error, nothing ran.`,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if all == (len(names) > 0) {
+				return usageError{errors.New("name the drills to run, or give --all (not both)")}
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			if all {
+				names = cfg.DrillNames()
+				if len(names) == 0 {
+					return usageError{fmt.Errorf("%s defines no drills", cfg.Path)}
+				}
+			}
+			for _, n := range names {
+				if _, ok := cfg.Drills[n]; !ok {
+					return usageError{fmt.Errorf("unknown drill %q (defined: %s)", n, strings.Join(cfg.DrillNames(), ", "))}
+				}
+			}
+			l, err := e.launcher(cfg)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			store, err := openStore(cfg, false)
+			if err != nil {
+				return withCode(exitError, err)
+			}
+			defer store.Close()
+			root := drills.ScratchRoot(cfg.StateDir)
+			if removed, err := scratch.Clean(root); err != nil {
+				return withCode(exitError, err)
+			} else if len(removed) > 0 {
+				e.logger().Warn("removed stale scratch directories left by an earlier run", "dirs", removed)
+			}
+
+			var bar *progressBar
+			if !asJSON && isTerminal(e.stderr) {
+				bar = &progressBar{w: e.stderr}
+			}
+			r := &drills.Runner{
+				Config: cfg, Launcher: l, Recorder: store, ScratchRoot: root,
+				Logger: e.logger(), Host: drills.Hostname(), Version: version,
+			}
+			if bar != nil {
+				r.Progress = bar.update
+			}
+			var failed, errored bool
+			for _, n := range names {
+				if bar != nil {
+					bar.start(n)
+				}
+				rec, err := r.Run(ctxOf(cmd), n)
+				if bar != nil {
+					bar.clear()
+				}
+				if rec != nil {
+					if asJSON {
+						writeJSON(e.stdout, rec)
+					} else {
+						printRecord(e.stdout, rec)
+					}
+					switch rec.Verdict {
+					case evidence.VerdictFail:
+						failed = true
+					case evidence.VerdictError, evidence.VerdictInterrupted:
+						errored = true
+					}
+				}
+				if err != nil {
+					fmt.Fprintf(e.stderr, "drill: %v\n", err)
+					errored = true
+				}
+				if ctxOf(cmd).Err() != nil {
+					break
+				}
+			}
+			switch {
+			case failed:
+				return withCode(exitFail, nil)
+			case errored:
+				return withCode(exitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "run every drill in the config")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON evidence record per drill per line")
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(w, "{\"error\":%q}\n", err.Error())
+		return
+	}
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// printRecord prints a drill result for a person.
+func printRecord(w io.Writer, rec *evidence.Record) {
+	dur := rec.Finished.Sub(rec.Started)
+	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, drills.FormatDuration(dur))
+	if rec.RestorePoint.ID != "" {
+		age := time.Duration(rec.BackupAgeSeconds * float64(time.Second))
+		fmt.Fprintf(w, "      restore point %s of %s (%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), drills.FormatDuration(age))
+	}
+	if rec.ManifestSHA256 != "" {
+		fmt.Fprintf(w, "      %d files, %s restored; manifest sha256 %s\n", rec.Files, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
+	}
+	for _, c := range rec.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "      %s %-9s %s\n", mark, c.Name, c.Detail)
+	}
+	for _, r := range rec.Reasons {
+		fmt.Fprintf(w, "      - %s\n", r)
+	}
+	if rec.LogOrigin != "" {
+		fmt.Fprintf(w, "      evidence record %d in %s\n", rec.LogIndex, rec.LogOrigin)
+	}
+}
+
+func verdictWord(v string) string {
+	if v == evidence.VerdictInterrupted {
+		return "intr"
+	}
+	return v
+}
+
+// progressBar draws one status line on a terminal for restores that take
+// longer than a second.
+type progressBar struct {
+	w        io.Writer
+	mu       sync.Mutex
+	drill    string
+	begun    time.Time
+	drawn    bool
+	lastDraw time.Time
+}
+
+func (b *progressBar) start(drill string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drill, b.begun, b.drawn = drill, time.Now(), false
+}
+
+func (b *progressBar) update(p drills.Progress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if now.Sub(b.begun) < time.Second || now.Sub(b.lastDraw) < 100*time.Millisecond {
+		return
+	}
+	b.lastDraw, b.drawn = now, true
+	line := fmt.Sprintf("%s: %s", b.drill, p.Phase)
+	if p.Phase == "restore" {
+		line += fmt.Sprintf(" %d files, %s", p.FilesDone, drills.FormatBytes(p.BytesDone))
+		if p.BytesTotal > 0 && p.BytesDone > 0 {
+			frac := float64(p.BytesDone) / float64(p.BytesTotal)
+			if frac > 1 {
+				frac = 1
+			}
+			const width = 24
+			n := int(frac * width)
+			line += fmt.Sprintf(" [%s%s] %3.0f%%", strings.Repeat("=", n), strings.Repeat(" ", width-n), frac*100)
+			elapsed := now.Sub(b.begun)
+			if frac > 0.02 {
+				eta := time.Duration(float64(elapsed) * (1 - frac) / frac)
+				line += " ETA " + drills.FormatDuration(eta.Round(time.Second))
+			}
+		}
+	}
+	if len(line) > 100 {
+		line = line[:100]
+	}
+	fmt.Fprintf(b.w, "\r\033[2K%s", line)
+}
+
+func (b *progressBar) clear() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.drawn {
+		fmt.Fprint(b.w, "\r\033[2K")
+		b.drawn = false
+	}
+}

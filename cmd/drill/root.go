@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// defaultConfig is used when neither -c nor $DRILL_CONFIG is given.
+const defaultConfig = "/etc/drill/drill.yaml"
+
+// env is what every subcommand shares: flags, output streams, wiring.
+type env struct {
+	stdout, stderr io.Writer
+	configPath     string
+	logLevel       string
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	e := &env{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "drill",
+		Short:         "Prove that backups can be restored",
+		Long:          "drill runs restore drills: it restores backups into scratch space through backend plugins,\nchecks what came back against what the organisation claims, and keeps signed,\ntamper-evident evidence of every drill.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "config file (default $DRILL_CONFIG, then "+defaultConfig+")")
+	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newRunCmd(e),
+		newListCmd(e),
+		newHistoryCmd(e),
+		newConfigCmd(e),
+		newManifestCmd(e),
+		newEvidenceCmd(e),
+		newVersionCmd(e),
+		newPluginCmd(e),
+	)
+	return root
+}
+
+// args wraps a cobra argument validator so its errors are usage errors.
+func args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := v(cmd, a); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func (e *env) logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(e.logLevel)); err != nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// loadConfig loads the config named by -c, $DRILL_CONFIG or the default.
+func (e *env) loadConfig() (*config.Config, error) {
+	p := e.configPath
+	if p == "" {
+		p = os.Getenv("DRILL_CONFIG")
+	}
+	if p == "" {
+		p = defaultConfig
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
+			return nil, usageError{fmt.Errorf("%v (give the config with -c FILE or $DRILL_CONFIG)", err)}
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// launcher wires the plugin launcher for cfg.
+func (e *env) launcher(cfg *config.Config) (*drills.PluginLauncher, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the drill executable to serve built-in backends: %w", err)
+	}
+	return &drills.PluginLauncher{
+		Self:     self,
+		Builtins: builtinNames(),
+		External: cfg.Plugins,
+		Env:      drills.PluginEnv(),
+		Logger:   e.logger(),
+	}, nil
+}
+
+// origin is the evidence log's origin for this host.
+func origin() string {
+	h := strings.Map(func(r rune) rune {
+		if r == '+' || r == ' ' || r == '/' {
+			return '-'
+		}
+		return r
+	}, drills.Hostname())
+	return h + "/drill"
+}
+
+// openStore opens the evidence store of cfg's state directory, creating the
+// signing key on first use.
+func openStore(cfg *config.Config, readOnly bool) (*evidence.Store, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil && !readOnly {
+		return nil, fmt.Errorf("create state directory %s: %w", cfg.StateDir, err)
+	}
+	dbPath := filepath.Join(cfg.StateDir, "drill.db")
+	var key *keys.Key
+	var err error
+	if readOnly {
+		if _, err := os.Stat(dbPath); err != nil {
+			return nil, fmt.Errorf("open evidence store %s: %w (no drill has run with this state_dir yet)", dbPath, err)
+		}
+	} else {
+		key, err = keys.LoadOrCreate(filepath.Join(cfg.StateDir, "keys"), origin())
+		if err != nil {
+			return nil, err
+		}
+	}
+	return evidence.Open(dbPath, evidence.Options{Origin: origin(), Key: key, ReadOnly: readOnly})
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// withContext returns the command's context.
+func ctxOf(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}

@@ -1,0 +1,223 @@
+package drills
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/manifest"
+)
+
+// maxListed is how many file names a failing check lists before "and N more".
+const maxListed = 20
+
+// fileChecks runs the generic checks of a files drill over the restored
+// tree: min_files, min_bytes, paths and manifest. A failing check is a fail
+// reason; a check that could not be run (an unreadable reference manifest)
+// is an error reason.
+func fileChecks(d *config.Drill, target string, got *manifest.Manifest, o *outcome) []evidence.Check {
+	var checks []evidence.Check
+	add := func(name string, ok bool, detail string) {
+		checks = append(checks, evidence.Check{Name: name, OK: ok, Detail: detail})
+		o.checked = true
+		if !ok {
+			o.fail("check " + name + ": " + detail)
+		}
+	}
+	c := d.Checks
+	files, bytes := int64(len(got.Entries)), got.TotalBytes()
+	if _, ok := c.Pos["min_files"]; ok {
+		add("min_files", files >= c.MinFiles, fmt.Sprintf("%d files restored, at least %d expected", files, c.MinFiles))
+	}
+	if _, ok := c.Pos["min_bytes"]; ok {
+		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s restored, at least %s expected", formatBytes(bytes), formatBytes(c.MinBytes)))
+	}
+	if len(c.Paths) > 0 {
+		var missing []string
+		for _, p := range c.Paths {
+			rel := filepath.Clean(filepath.FromSlash(strings.TrimPrefix(p, "/")))
+			if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(target, rel)); err != nil {
+				missing = append(missing, fmt.Sprintf("%q", p))
+			}
+		}
+		if len(missing) == 0 {
+			add("paths", true, fmt.Sprintf("all %d paths present", len(c.Paths)))
+		} else {
+			add("paths", false, "missing from the restore: "+listNames(missing))
+		}
+	}
+	if c.Manifest != "" {
+		ref, err := manifest.ParseFile(c.Manifest)
+		if err != nil {
+			checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: err.Error()})
+			o.error("check manifest: cannot read the reference manifest: " + err.Error())
+		} else {
+			diff := manifest.Compare(ref, got)
+			// The reference lists what must come back; files it does not
+			// list are allowed (it may cover part of the backup).
+			extra := len(diff.Extra)
+			diff.Extra = nil
+			if diff.Empty() {
+				detail := fmt.Sprintf("all %d files in %s restored with the listed sha256", len(ref.Entries), c.Manifest)
+				if extra > 0 {
+					detail += fmt.Sprintf(" (%d restored files not listed)", extra)
+				}
+				add("manifest", true, detail)
+			} else {
+				checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: fmt.Sprintf("%d missing, %d differ from %s", len(diff.Missing), len(diff.Mismatched), c.Manifest)})
+				o.checked = true
+				if n := len(diff.Mismatched); n > 0 {
+					o.fail(fmt.Sprintf("check manifest: %d file(s) restored with content that differs from %s: %s", n, c.Manifest, listNames(quoteAll(diff.Mismatched))))
+				}
+				if n := len(diff.Missing); n > 0 {
+					o.fail(fmt.Sprintf("check manifest: %d file(s) listed in %s missing from the restore: %s", n, c.Manifest, listNames(quoteAll(diff.Missing))))
+				}
+			}
+		}
+	}
+	return checks
+}
+
+// reconcile compares what the backend reported with what is on disk under
+// target: every reported file must be there with its reported size, and
+// files the backend did not report are returned so the host hashes them.
+func reconcile(target string, reported map[string]manifest.Entry, o *outcome) ([]string, error) {
+	var unreported []string
+	seen := make(map[string]bool, len(reported))
+	err := filepath.WalkDir(target, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !de.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(target, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		e, ok := reported[rel]
+		if !ok {
+			unreported = append(unreported, rel)
+			return nil
+		}
+		seen[rel] = true
+		if e.Size >= 0 {
+			fi, err := de.Info()
+			if err != nil {
+				return err
+			}
+			if fi.Size() != e.Size {
+				o.fail(fmt.Sprintf("restored file %q has %d bytes on disk, the backend reported %d", rel, fi.Size(), e.Size))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk restored tree %s: %w", target, err)
+	}
+	var missing []string
+	for rel := range reported {
+		if !seen[rel] {
+			missing = append(missing, fmt.Sprintf("%q", rel))
+		}
+	}
+	if len(missing) > 0 {
+		o.fail("the backend reported files that are not in the restore: " + listNames(missing))
+	}
+	return unreported, nil
+}
+
+// serviceChecks compares the backup's age with the RPO and the restore
+// time with the RTO.
+func serviceChecks(svc *config.Service, backupAge, restore time.Duration, o *outcome) []evidence.Check {
+	var checks []evidence.Check
+	if svc == nil {
+		return nil
+	}
+	if svc.RPO > 0 {
+		ok := backupAge <= svc.RPO
+		detail := fmt.Sprintf("backup was %s old at drill start, RPO %s", formatDuration(backupAge), formatDuration(svc.RPO))
+		checks = append(checks, evidence.Check{Name: "rpo", OK: ok, Detail: detail})
+		if !ok {
+			o.fail("check rpo: " + detail)
+		}
+	}
+	if svc.RTO > 0 {
+		ok := restore <= svc.RTO
+		detail := fmt.Sprintf("restore and checks took %s, RTO %s", formatDuration(restore), formatDuration(svc.RTO))
+		checks = append(checks, evidence.Check{Name: "rto", OK: ok, Detail: detail})
+		if !ok {
+			o.fail("check rto: " + detail)
+		}
+	}
+	return checks
+}
+
+func quoteAll(names []string) []string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return q
+}
+
+func listNames(names []string) string {
+	if len(names) <= maxListed {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(names)-maxListed)
+}
+
+// formatDuration prints a duration in the config's own units, rounded to
+// what a reader needs: 3d4h, 2h5m, 4m10s, 1.2s.
+func formatDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + formatDuration(-d)
+	}
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
+	case d < 24*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	days := d / (24 * time.Hour)
+	rest := (d - days*24*time.Hour).Round(time.Hour)
+	if rest == 0 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return fmt.Sprintf("%dd%dh", days, rest/time.Hour)
+}
+
+// FormatDuration is formatDuration for the CLI.
+func FormatDuration(d time.Duration) string { return formatDuration(d) }
+
+// formatBytes prints a size with binary units.
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// FormatBytes is formatBytes for the CLI.
+func FormatBytes(n int64) string { return formatBytes(n) }

@@ -1,0 +1,359 @@
+package drills
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/scratch"
+	"github.com/drillhq/drill/plugins"
+)
+
+// Recorder keeps drill results. The evidence store implements it.
+type Recorder interface {
+	// Append signs rec into the evidence log, setting rec.LogOrigin and
+	// rec.LogIndex, and returns the new entry. It either appends the whole
+	// record or nothing.
+	Append(rec *evidence.Record) (*evidence.Entry, error)
+}
+
+// Progress is what a running drill reports to whoever watches it.
+type Progress struct {
+	Drill string
+	// Phase is "launch", "list", "restore", "verify" or "check".
+	Phase string
+	plugins.Progress
+}
+
+// Runner runs drills and records every result.
+type Runner struct {
+	Config   *config.Config
+	Launcher Launcher
+	Recorder Recorder
+	// ScratchRoot is where scratch directories are made (state_dir/scratch).
+	ScratchRoot string
+	Logger      *slog.Logger
+	Now         func() time.Time
+	Host        string
+	Version     string
+	// Progress, when set, is called as the drill goes, from one goroutine
+	// at a time.
+	Progress func(Progress)
+}
+
+// ErrUnknownDrill is returned by Run for a name that is not in the config.
+var ErrUnknownDrill = errors.New("unknown drill")
+
+// errTimeout is the cause of a drill context ended by the drill's timeout.
+var errTimeout = errors.New("drill timeout")
+
+// Run runs the named drill to its verdict and appends the result to the
+// evidence log. The returned record is complete whatever the verdict; an
+// error means the drill is unknown or its result could not be recorded (the
+// record is then returned too, unsigned, for display).
+//
+// Cancelling ctx interrupts the drill: the backend stops, scratch space is
+// removed, and the record says "interrupted".
+func (r *Runner) Run(ctx context.Context, name string) (*evidence.Record, error) {
+	d, ok := r.Config.Drills[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (defined: %s)", ErrUnknownDrill, name, strings.Join(r.Config.DrillNames(), ", "))
+	}
+	rec := r.run(ctx, d)
+	if r.Recorder == nil {
+		return rec, nil
+	}
+	if _, err := r.Recorder.Append(rec); err != nil {
+		return rec, fmt.Errorf("record the result of drill %s: %w", name, err)
+	}
+	return rec, nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) progress(p Progress) {
+	if r.Progress != nil {
+		r.Progress(p)
+	}
+}
+
+// run carries out one drill and returns its record, unsigned.
+func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
+	svc := r.Config.Services[d.Service]
+	log := r.logger().With("drill", d.Name)
+	rec := &evidence.Record{
+		Drill:        d.Name,
+		Service:      d.Service,
+		Backend:      d.Backend,
+		Host:         r.Host,
+		Started:      r.now().UTC(),
+		Checks:       []evidence.Check{},
+		DrillVersion: r.Version,
+	}
+	if svc != nil {
+		rec.RPOSeconds, rec.RTOSeconds = svc.RPO.Seconds(), svc.RTO.Seconds()
+	}
+	o := &outcome{}
+	ctx, cancel := context.WithTimeoutCause(parent, d.Timeout, errTimeout)
+	defer cancel()
+
+	r.execute(ctx, d, svc, rec, o, log)
+
+	// Why the context ended decides between fail (timeout) and interrupted.
+	if ctx.Err() != nil {
+		switch {
+		case parent.Err() != nil:
+			o.interrupted = "the drill was interrupted before it finished (" + context.Cause(parent).Error() + ")"
+		case errors.Is(context.Cause(ctx), errTimeout):
+			o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s", formatDuration(d.Timeout)))
+		}
+	}
+	rec.Verdict, rec.Reasons = o.verdict()
+	rec.Finished = r.now().UTC()
+	log.Info("drill finished", "verdict", rec.Verdict, "duration", rec.Finished.Sub(rec.Started).Round(time.Millisecond), "reasons", rec.Reasons)
+	return rec
+}
+
+// execute runs the steps of a drill, recording what it finds in rec and o.
+// It returns early when a step makes the rest pointless.
+func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *evidence.Record, o *outcome, log *slog.Logger) {
+	r.progress(Progress{Drill: d.Name, Phase: "launch"})
+	b, err := r.Launcher.Launch(ctx, d.Backend)
+	if err != nil {
+		o.error(fmt.Sprintf("start backend %s: %v", d.Backend, err))
+		return
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Warn("stop backend plugin", "backend", d.Backend, "err", err)
+		}
+	}()
+	src, errs := prepare(ctx, r.Config, d, b)
+	if len(errs) > 0 {
+		for _, e := range errs {
+			o.error("configuration: " + e.Error())
+		}
+		return
+	}
+
+	r.progress(Progress{Drill: d.Name, Phase: "list"})
+	list, err := b.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil {
+		o.error(fmt.Sprintf("list restore points (backend %s): %v", d.Backend, err))
+		return
+	}
+	if len(list.Points) == 0 {
+		o.fail(fmt.Sprintf("no restore point found (backend %s, source %s)", d.Backend, describeSource(src)))
+		return
+	}
+	point := list.Points[0]
+	for _, p := range list.Points[1:] {
+		if p.Time.After(point.Time) {
+			point = p
+		}
+	}
+	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
+	rec.BackupAgeSeconds = rec.Started.Sub(point.Time).Seconds()
+
+	sd, err := scratch.New(r.ScratchRoot, d.Name)
+	if err != nil {
+		o.error(err.Error())
+		return
+	}
+	defer func() {
+		if err := sd.Remove(); err != nil {
+			log.Error("scratch space not removed; remove it by hand", "path", sd.Path, "err", err)
+			if rec.Details == nil {
+				rec.Details = map[string]string{}
+			}
+			rec.Details["scratch_cleanup"] = err.Error()
+		}
+	}()
+	defer func() {
+		// Cleanup runs even when ctx is done, with its own short deadline.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if _, err := b.Cleanup(cctx, &plugins.CleanupRequest{Source: src, Target: sd.Target, DrillName: d.Name}); err != nil {
+			o.error(fmt.Sprintf("clean up after the restore (backend %s): %v", d.Backend, err))
+		}
+	}()
+
+	restoreStart := time.Now()
+	col := &collector{drill: d.Name, runner: r, reported: map[string]manifest.Entry{}}
+	r.progress(Progress{Drill: d.Name, Phase: "restore"})
+	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
+		Source: src, PointID: point.ID, Target: sd.Target,
+		MaxBytes: r.Config.MaxScratchBytes, DrillName: d.Name,
+	}, col)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
+		}
+		return
+	}
+	rec.Details = resp.Details
+	for _, p := range resp.Problems {
+		msg := p.Message
+		if p.Path != "" && !strings.Contains(msg, p.Path) {
+			msg = fmt.Sprintf("%q: %s", p.Path, msg)
+		}
+		if p.Kind == plugins.ProblemError {
+			o.error(msg)
+		} else {
+			o.fail(msg)
+		}
+	}
+	if resp.Point.ID != "" && resp.Point.ID != point.ID {
+		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
+	}
+
+	// The checksums of what came back: digests the backend computed while
+	// it wrote, and the host's own for any file it did not report.
+	r.progress(Progress{Drill: d.Name, Phase: "verify"})
+	got, err := col.manifest(ctx, sd.Target, o)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.error(fmt.Sprintf("checksum the restored files: %v", err))
+		}
+		return
+	}
+	rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
+	digest := got.Digest()
+	rec.ManifestSHA256 = fmt.Sprintf("%x", digest)
+	o.restored = true
+	// Every restored file is now checksummed and reconciled with what the
+	// backend reported: the least check a drill makes.
+	o.checked = true
+	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == 0 && len(o.errs) == 0,
+		Detail: fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))})
+	if rec.Files == 0 {
+		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no files", point.ID))
+	}
+
+	r.progress(Progress{Drill: d.Name, Phase: "check"})
+	rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
+	restoreTime := time.Since(restoreStart)
+	rec.RestoreSeconds = restoreTime.Seconds()
+	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+}
+
+// collector receives a backend's restore events.
+type collector struct {
+	drill  string
+	runner *Runner
+	mu     sync.Mutex
+	// reported holds every file the backend reported, with its digest when
+	// the backend computed one.
+	reported map[string]manifest.Entry
+	unhashed []string
+}
+
+var _ plugins.RestoreEvents = (*collector)(nil)
+
+func (c *collector) Progress(p plugins.Progress) error {
+	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
+	return nil
+}
+
+func (c *collector) Files(files []plugins.File) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range files {
+		e := manifest.Entry{Path: f.Path, Size: f.Size}
+		if len(f.SHA256) == len(e.SHA256) {
+			copy(e.SHA256[:], f.SHA256)
+		} else {
+			c.unhashed = append(c.unhashed, f.Path)
+		}
+		c.reported[f.Path] = e
+	}
+	return nil
+}
+
+// manifest reconciles the reported files with the target tree and returns
+// the manifest of everything restored.
+func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*manifest.Manifest, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	extra, err := reconcile(target, c.reported, o)
+	if err != nil {
+		return nil, err
+	}
+	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(c.reported)+len(extra))}
+	hashed := map[string]bool{}
+	for _, p := range c.unhashed {
+		hashed[p] = true
+	}
+	for p, e := range c.reported {
+		if !hashed[p] {
+			m.Entries = append(m.Entries, e)
+		}
+	}
+	todo := append(append([]string(nil), c.unhashed...), extra...)
+	if len(todo) > 0 {
+		pool := manifest.NewPool(ctx, target, 0)
+		for _, p := range todo {
+			pool.Add(p)
+		}
+		hm, err := pool.Wait()
+		if err != nil {
+			return nil, err
+		}
+		m.Entries = append(m.Entries, hm.Entries...)
+	}
+	m.Sort()
+	return m, nil
+}
+
+// describeSource prints a source's main location for messages.
+func describeSource(src plugins.Source) string {
+	keys := make([]string, 0, len(src))
+	for k := range src {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if s, ok := src[k].(string); ok && (strings.Contains(k, "path") && !strings.Contains(k, "password") || k == "archive" || k == "dump" || k == "repository") {
+			parts = append(parts, k+" "+s)
+		}
+	}
+	if len(parts) == 0 {
+		return "(see config)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ScratchRoot returns the scratch root of a state directory.
+func ScratchRoot(stateDir string) string { return filepath.Join(stateDir, "scratch") }
+
+// Hostname returns the host name for records, or "unknown".
+func Hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown"
+	}
+	return h
+}

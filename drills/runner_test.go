@@ -1,0 +1,264 @@
+package drills
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/plugins"
+)
+
+// fakeBackend is a hand-written in-process backend for the runner's unit
+// tests. It writes the files in files into the target and reports them.
+type fakeBackend struct {
+	points   []plugins.RestorePoint
+	files    map[string]string // path -> content
+	hashed   bool              // report digests
+	problems []plugins.Problem
+	// misreport, when set, is reported but not written.
+	misreport string
+	// unreported is written but not reported.
+	unreported string
+	restoreErr error
+	block      bool // Restore blocks until ctx is done
+	cleanups   int
+	mu         sync.Mutex
+}
+
+func (f *fakeBackend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{Name: "fake", Kind: plugins.KindFiles, SourceKeys: []plugins.SourceKey{{Name: "where", Type: plugins.TypePath}}}, nil
+}
+
+func (f *fakeBackend) ValidateSource(context.Context, *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
+	return &plugins.ValidateSourceResponse{}, nil
+}
+
+func (f *fakeBackend) ListRestorePoints(context.Context, *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	return &plugins.ListRestorePointsResponse{Points: f.points}, nil
+}
+
+func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	if f.block {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	if f.restoreErr != nil {
+		return nil, f.restoreErr
+	}
+	var rep []plugins.File
+	var bytes int64
+	for p, c := range f.files {
+		full := filepath.Join(req.Target, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(full, []byte(c), 0o600); err != nil {
+			return nil, err
+		}
+		if p == f.unreported {
+			continue
+		}
+		file := plugins.File{Path: p, Size: int64(len(c))}
+		if f.hashed {
+			s := sha256.Sum256([]byte(c))
+			file.SHA256 = s[:]
+		}
+		rep = append(rep, file)
+		bytes += int64(len(c))
+	}
+	if f.misreport != "" {
+		rep = append(rep, plugins.File{Path: f.misreport, Size: 1})
+	}
+	if err := ev.Files(rep); err != nil {
+		return nil, err
+	}
+	return &plugins.RestoreResponse{Point: f.points[0], Files: int64(len(rep)), Bytes: bytes, Problems: f.problems}, nil
+}
+
+func (f *fakeBackend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	f.mu.Lock()
+	f.cleanups++
+	f.mu.Unlock()
+	return &plugins.CleanupResponse{}, nil
+}
+
+func (f *fakeBackend) Close() error { return nil }
+
+type fakeLauncher struct{ b *fakeBackend }
+
+func (l fakeLauncher) Launch(context.Context, string) (Backend, error) { return l.b, nil }
+
+type memRecorder struct{ recs []*evidence.Record }
+
+func (m *memRecorder) Append(r *evidence.Record) (*evidence.Entry, error) {
+	r.LogIndex = int64(len(m.recs))
+	m.recs = append(m.recs, r)
+	return &evidence.Entry{Index: r.LogIndex, Record: r}, nil
+}
+
+const fakeConfig = `
+state_dir: state
+services:
+  svc:
+    owner: ops@example.org
+    rpo: 24h
+    rto: 1h
+drills:
+  d:
+    service: svc
+    backend: fake
+    timeout: 2s
+    source: {where: /x}
+    checks: {min_files: 2, paths: [a.txt]}
+`
+
+func newTestRunner(t *testing.T, b *fakeBackend, extra string) (*Runner, *memRecorder, time.Time) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "drill.yaml"), []byte(fakeConfig+extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	rec := &memRecorder{}
+	return &Runner{
+		Config: cfg, Launcher: fakeLauncher{b}, Recorder: rec,
+		ScratchRoot: filepath.Join(dir, "scratch"), Now: func() time.Time { return now },
+	}, rec, now
+}
+
+func TestRunVerdicts(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	fresh := []plugins.RestorePoint{{ID: "p1", Time: now.Add(-time.Hour)}}
+	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
+	tests := []struct {
+		name        string
+		b           *fakeBackend
+		want        string
+		wantReasons []string // substrings, each in some reason
+	}{
+		{"intact backup passes", &fakeBackend{points: fresh, files: files, hashed: true}, "pass", nil},
+		{"host hashes what the backend did not", &fakeBackend{points: fresh, files: files}, "pass", nil},
+		{"a file written but not reported is still hashed and counted", &fakeBackend{points: fresh, files: files, hashed: true, unreported: "dir/b.txt"}, "pass", nil},
+		{"no restore point fails", &fakeBackend{files: files}, "fail", []string{"no restore point found"}},
+		{"a backup older than the RPO fails", &fakeBackend{points: []plugins.RestorePoint{{ID: "old", Time: now.Add(-50 * time.Hour)}}, files: files, hashed: true}, "fail", []string{"check rpo: backup was 2d2h old at drill start, RPO 1d"}},
+		{"damage reported by the backend fails", &fakeBackend{points: fresh, files: files, hashed: true,
+			problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: "c.bin", Message: "archive x is damaged: unexpected EOF"}}}, "fail", []string{`"c.bin": archive x is damaged`}},
+		{"a reported file missing on disk fails", &fakeBackend{points: fresh, files: files, hashed: true, misreport: "ghost"}, "fail", []string{`reported files that are not in the restore: "ghost"`}},
+		{"too few files fails", &fakeBackend{points: fresh, files: map[string]string{"a.txt": "x"}, hashed: true}, "fail", []string{"check min_files: 1 files restored, at least 2 expected"}},
+		{"a missing path fails", &fakeBackend{points: fresh, files: map[string]string{"b": "x", "c": "y"}, hashed: true}, "fail", []string{`check paths: missing from the restore: "a.txt"`}},
+		{"nothing restored fails", &fakeBackend{points: fresh, files: map[string]string{}, hashed: true}, "fail", []string{"nothing was restored"}},
+		{"a backend error is an error", &fakeBackend{points: fresh, restoreErr: errors.New("connection refused")}, "error", []string{"restore (backend fake): connection refused"}},
+		{"a drill past its timeout fails", &fakeBackend{points: fresh, block: true}, "fail", []string{"did not finish within its timeout of 2s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, mem, _ := newTestRunner(t, tt.b, "")
+			got, err := r.Run(context.Background(), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Verdict != tt.want {
+				t.Errorf("verdict = %s, want %s (reasons %q)", got.Verdict, tt.want, got.Reasons)
+			}
+			for _, w := range tt.wantReasons {
+				if !containsReason(got.Reasons, w) {
+					t.Errorf("no reason contains %q; reasons: %q", w, got.Reasons)
+				}
+			}
+			if len(mem.recs) != 1 {
+				t.Errorf("recorded %d records, want 1", len(mem.recs))
+			}
+			if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
+				t.Errorf("scratch left behind: %d entries", len(ents))
+			}
+			if len(tt.b.points) > 0 && tt.b.cleanups != 1 {
+				t.Errorf("Cleanup called %d times, want 1", tt.b.cleanups)
+			}
+			if got.Verdict == "pass" {
+				if got.Files != 2 || got.Bytes != 10 || len(got.ManifestSHA256) != 64 {
+					t.Errorf("pass with files=%d bytes=%d manifest=%q", got.Files, got.Bytes, got.ManifestSHA256)
+				}
+			}
+		})
+	}
+}
+
+// The manifest digest depends only on what was restored, not on whether
+// the backend or the host hashed it.
+func TestManifestDigestStable(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	fresh := []plugins.RestorePoint{{ID: "p1", Time: now.Add(-time.Hour)}}
+	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
+	var digests []string
+	for _, hashed := range []bool{true, false} {
+		r, _, _ := newTestRunner(t, &fakeBackend{points: fresh, files: files, hashed: hashed}, "")
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, rec.ManifestSHA256)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("manifest digest differs: backend-hashed %s, host-hashed %s", digests[0], digests[1])
+	}
+}
+
+func TestRunInterrupted(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now}}, block: true}
+	r, _, _ := newTestRunner(t, b, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	rec, err := r.Run(ctx, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != evidence.VerdictInterrupted {
+		t.Errorf("verdict = %s, want interrupted (%q)", rec.Verdict, rec.Reasons)
+	}
+	if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
+		t.Errorf("scratch left behind: %d entries", len(ents))
+	}
+}
+
+func TestRunUnknownDrill(t *testing.T) {
+	r, mem, _ := newTestRunner(t, &fakeBackend{}, "")
+	if _, err := r.Run(context.Background(), "nope"); !errors.Is(err, ErrUnknownDrill) {
+		t.Errorf("err = %v, want ErrUnknownDrill", err)
+	}
+	if len(mem.recs) != 0 {
+		t.Errorf("an unknown drill was recorded")
+	}
+}
+
+func containsReason(reasons []string, sub string) bool {
+	for _, r := range reasons {
+		if strings.Contains(r, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRunPastRTOFails(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now}}, files: map[string]string{"a.txt": "a", "b": "b"}, hashed: true}
+	r, _, _ := newTestRunner(t, b, "")
+	r.Config.Services["svc"].RTO = time.Nanosecond
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != evidence.VerdictFail || !containsReason(rec.Reasons, "check rto: restore and checks took") {
+		t.Errorf("verdict %s, reasons %q; want fail on the RTO", rec.Verdict, rec.Reasons)
+	}
+}

@@ -1,0 +1,232 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Defaults for keys that are left out.
+const (
+	DefaultStateDir      = "/var/lib/drill"
+	DefaultSocket        = "/run/drill/drill.sock"
+	DefaultMaxConcurrent = 1
+	DefaultPriority      = 3
+	DefaultTimeout       = 6 * time.Hour
+)
+
+// Pos is where a value is written in the config file: 1-based line and
+// column. The zero Pos means unknown.
+type Pos struct{ Line, Col int }
+
+// Config is a whole, valid config file. Plugins, Services and Drills are
+// never nil.
+type Config struct {
+	// Path is the absolute path of the config file; "" when it was parsed
+	// from bytes without a path.
+	Path string
+	// Dir is Path's folder, against which relative paths are resolved; ""
+	// without a Path, in which case relative paths are left relative.
+	Dir string
+	// StateDir holds drill.db, keys/ and scratch/. Default DefaultStateDir.
+	StateDir string
+	// Socket is the unix socket of the agent's control API. Default
+	// DefaultSocket.
+	Socket string
+	// MetricsListen is the host:port of the Prometheus metrics endpoint;
+	// "" (the default) for none.
+	MetricsListen string
+	// MaxConcurrent is how many drills may run at once, at least 1.
+	// Default 1.
+	MaxConcurrent int
+	// MaxScratchBytes bounds the scratch space a restore may use; 0 (the
+	// default) for no limit.
+	MaxScratchBytes int64
+	// Plugins are the external backend plugins, by backend name.
+	Plugins map[string]*Plugin
+	// Services are the services whose recovery the drills prove, by name.
+	Services map[string]*Service
+	// Drills are the drills, by name.
+	Drills map[string]*Drill
+
+	// file is the path as given to Load or Parse, for Errorf.
+	file string
+}
+
+// Plugin is an external backend: an executable pinned by its SHA-256.
+type Plugin struct {
+	// Name is the backend name that drills use.
+	Name string
+	// Path is the executable, resolved against Config.Dir.
+	Path string
+	// SHA256 is the executable's digest, 64 lowercase hex digits.
+	SHA256 string
+	// Args are passed to the executable.
+	Args []string
+	// Pos is where the plugin's name is written.
+	Pos Pos
+}
+
+// Service is something whose recovery the organisation claims, and the
+// claim.
+type Service struct {
+	// Name is the service's key under services.
+	Name string
+	// Owner is who answers for the service, such as a team's address.
+	Owner string
+	// Description is free text.
+	Description string
+	// Priority is 1 for the most critical; at least 1, default
+	// DefaultPriority.
+	Priority int
+	// RPO is the most a restored backup may be behind; 0 when not claimed.
+	RPO time.Duration
+	// RTO is the longest a restore plus its checks may take; 0 when not
+	// claimed.
+	RTO time.Duration
+	// ReviewEvery is how often the claim must be proven by a pass; 0 when
+	// not claimed.
+	ReviewEvery time.Duration
+	// Pos is where the service's name is written.
+	Pos Pos
+}
+
+// Drill is one restore drill.
+type Drill struct {
+	// Name is the drill's key under drills.
+	Name string
+	// Description is free text.
+	Description string
+	// Service names the service under Config.Services that the drill proves.
+	Service string
+	// Schedule is a spec that internal/schedule.Parse accepts; "" for a
+	// drill that runs only on demand.
+	Schedule string
+	// Backend names the backend that restores: a built-in one or a key of
+	// Config.Plugins. The config does not check which.
+	Backend string
+	// Timeout bounds the whole drill; more than 0, default DefaultTimeout.
+	Timeout time.Duration
+	// Source says what to restore, in the backend's terms. Never nil.
+	Source *Source
+	// Checks are what the restored data must satisfy.
+	Checks Checks
+	// Pos is where the drill's name is written.
+	Pos Pos
+}
+
+// Source is a drill's source section, for its backend to validate and use.
+type Source struct {
+	// Values holds each key's value as YAML resolves it: string, int64,
+	// float64 or bool for a scalar (a timestamp stays a string, as written),
+	// []string for a list. Nothing is resolved against Config.Dir: the
+	// backend knows which keys are paths.
+	Values map[string]any
+	// Pos is where each key's value is written.
+	Pos map[string]Pos
+	// Pos0 is where the source mapping itself is written.
+	Pos0 Pos
+}
+
+// Checks are the checks of a drill. Zero values mean "not checked".
+type Checks struct {
+	// MinFiles is the fewest regular files the restore must yield.
+	MinFiles int64
+	// MinBytes is the fewest bytes of regular files the restore must
+	// yield (written as a size).
+	MinBytes int64
+	// Paths must exist in the restored tree, relative to its root.
+	Paths []string
+	// Manifest is a sha256sum-format file whose every entry must be
+	// restored with that digest; resolved against Config.Dir.
+	Manifest string
+	// Tables must exist in the restored database.
+	Tables []string
+	// MinRows is the fewest rows each named table must have.
+	MinRows map[string]int64
+	// SQL are queries whose results must meet their expectations.
+	SQL []SQLCheck
+	// Pos is where each check key that is present is written (the key,
+	// not its value).
+	Pos map[string]Pos
+}
+
+// SQLCheck is a query that must return a single value meeting Expect.
+type SQLCheck struct {
+	// Name names the check in results; unique within the drill.
+	Name string
+	// Query is the SQL to run in the restored database.
+	Query string
+	// Expect is an operator and a value: one of >= <= != = > <, optional
+	// spaces, then the value, such as ">= 1".
+	Expect string
+	// Pos is where the check's list item is written.
+	Pos Pos
+}
+
+// Load reads and parses the config file at path. On any problem in the
+// file it returns Errors, every problem at once, and no Config. When the
+// file cannot be read, the Errors' one Error wraps the read error, so
+// errors.Is(err, fs.ErrNotExist) works.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := err.Error()
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			msg = pe.Err.Error()
+		}
+		return nil, Errors{{File: path, Msg: "read config: " + msg, Err: err}}
+	}
+	return Parse(path, data)
+}
+
+// Parse parses a config file's contents. path is the file's name for error
+// messages and the base for relative paths; it may be "" (and then relative
+// paths stay relative). Like Load, it returns Errors on any problem, and
+// no Config.
+func Parse(path string, data []byte) (*Config, error) {
+	c := &Config{
+		file:          path,
+		StateDir:      DefaultStateDir,
+		Socket:        DefaultSocket,
+		MaxConcurrent: DefaultMaxConcurrent,
+		Plugins:       make(map[string]*Plugin),
+		Services:      make(map[string]*Service),
+		Drills:        make(map[string]*Drill),
+	}
+	if path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, Errors{{File: path, Msg: "resolve config path: " + err.Error(), Err: err}}
+		}
+		c.Path, c.Dir = abs, filepath.Dir(abs)
+	}
+	p := &parser{file: path, dir: c.Dir}
+	if root := p.document(data); root != nil {
+		p.config(root, c)
+	}
+	if len(p.errs) > 0 {
+		return nil, p.errs.sorted()
+	}
+	return c, nil
+}
+
+// Errorf returns an Error at pos in the config's file, for problems that
+// other packages find later (such as a backend refusing a source key).
+// path is the dotted key path, such as drills.home.source.repository.
+func (c *Config) Errorf(pos Pos, path, format string, args ...any) *Error {
+	return errorf(c.file, pos, path, format, args...)
+}
+
+// DrillNames returns the names of the drills, sorted.
+func (c *Config) DrillNames() []string {
+	names := make([]string, 0, len(c.Drills))
+	for name := range c.Drills {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}

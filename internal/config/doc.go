@@ -1,0 +1,48 @@
+// Package config loads drill's YAML configuration file, strictly and
+// totally: every key is known and type-checked, every problem is reported
+// with its file, line, column and key path, all problems are reported
+// together, and a config with any problem is refused as a whole.
+//
+// The file looks like this (see DESIGN.md, "Config (YAML)"):
+//
+//	state_dir: /var/lib/drill
+//	socket: /run/drill/drill.sock
+//	metrics_listen: 127.0.0.1:9464
+//	max_concurrent: 1
+//	max_scratch_bytes: 200GiB
+//	plugins:
+//	  borg:
+//	    path: plugins/drill-borg          # relative to the config file's folder
+//	    sha256: 0f3c...                   # 64 lowercase hex digits
+//	    args: [--verbose]
+//	services:
+//	  billing: { owner: dba-team@example.org, priority: 1, rpo: 24h, rto: 4h, review_every: 7d }
+//	drills:
+//	  billing-db:
+//	    service: billing
+//	    schedule: "CRON_TZ=UTC 30 3 * * *"
+//	    timeout: 2h
+//	    backend: postgres
+//	    source: { dump: "/backups/pg/billing-*.dump", server: "postgres://drill@127.0.0.1:5432/postgres" }
+//	    checks: { tables: [invoices], min_rows: { invoices: 1000 }, sql: [{ name: recent, query: "select count(*) from invoices", expect: ">= 1" }] }
+//
+// Defaults: state_dir /var/lib/drill, socket /run/drill/drill.sock, no
+// metrics endpoint, max_concurrent 1, no scratch limit, service priority 3,
+// drill timeout 6h. A drill without a schedule runs only on demand.
+//
+// Relative paths in state_dir, socket, plugins.*.path and checks.manifest
+// are resolved against the config file's folder. Source values are kept as
+// written: only the backend knows which of its keys are paths.
+//
+// Secrets never go in the config: a source key named password, secret or
+// token (or ending in _password, _secret or _token), or a URL with a
+// password in it, is refused; use password_file, password_command or the
+// backend's own environment variables. Error messages never repeat the
+// values of such keys.
+//
+// YAML anchors, aliases and merge keys (<<) may be used to share settings
+// between drills; keys written in a mapping override merged ones.
+//
+// Parsing is pure: it logs nothing and writes nothing, and Load only reads
+// the one file.
+package config

@@ -1,0 +1,393 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/drillhq/drill/internal/schedule"
+)
+
+// The keys each mapping accepts, sorted, as error messages list them.
+var (
+	topKeys     = []string{"drills", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "state_dir"}
+	pluginKeys  = []string{"args", "path", "sha256"}
+	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
+	drillKeys   = []string{"backend", "checks", "description", "schedule", "service", "source", "timeout"}
+	checkKeys   = []string{"manifest", "min_bytes", "min_files", "min_rows", "paths", "sql", "tables"}
+	sqlKeys     = []string{"expect", "name", "query"}
+)
+
+var (
+	// nameRE is what names of services, drills, plugins and backends must
+	// match: they end up in file names and metric labels.
+	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	expectRE = regexp.MustCompile(`^(>=|<=|!=|=|>|<) *.+$`)
+)
+
+const nameRule = "use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit (names are used in file names and metrics)"
+
+// config fills c from the top-level mapping.
+func (p *parser) config(root *yaml.Node, c *Config) {
+	es, _ := p.mapping(entry{val: root, at: root, key: root}, topKeys)
+	var drills *entry
+	servicesOK := true
+	for _, e := range es {
+		switch e.name {
+		case "state_dir":
+			if s, ok := p.pathValue(e); ok {
+				c.StateDir = s
+			}
+		case "socket":
+			if s, ok := p.pathValue(e); ok {
+				c.Socket = s
+			}
+		case "metrics_listen":
+			if s, ok := p.str(e); ok {
+				if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
+					p.errorf(e.at, e.path, "want host:port such as 127.0.0.1:9464, or \"\" for no metrics endpoint, got %s", describe(e.val))
+				}
+				c.MetricsListen = s
+			}
+		case "max_concurrent":
+			if v, ok := p.integer(e, 1); ok {
+				c.MaxConcurrent = int(v)
+			}
+		case "max_scratch_bytes":
+			if v, ok := p.size(e); ok {
+				c.MaxScratchBytes = v
+			}
+		case "plugins":
+			for _, kv := range p.named(e, "plugin") {
+				c.Plugins[kv.name] = p.plugin(kv)
+			}
+		case "services":
+			named := p.named(e, "service")
+			servicesOK = e.val.Kind == yaml.MappingNode
+			for _, kv := range named {
+				c.Services[kv.name] = p.service(kv)
+			}
+		case "drills":
+			drills = &e
+		}
+	}
+	if drills != nil {
+		for _, kv := range p.named(*drills, "drill") {
+			c.Drills[kv.name] = p.drill(kv, c, servicesOK)
+		}
+	}
+}
+
+// named returns the entries of a mapping from names to settings, such as
+// services, reporting names that do not match nameRE.
+func (p *parser) named(e entry, what string) []entry {
+	es, _ := p.mapping(e, nil)
+	for _, kv := range es {
+		if !nameRE.MatchString(kv.name) {
+			p.errorf(kv.key, e.path, "invalid %s name %q: %s", what, kv.name, nameRule)
+		}
+	}
+	return es
+}
+
+// required reports the keys in want that es lacks, at e's key.
+func (p *parser) required(e entry, es []entry, want ...string) {
+	for _, w := range want {
+		if !slices.ContainsFunc(es, func(kv entry) bool { return kv.name == w }) {
+			p.errorf(e.key, e.path, "missing required key %q", w)
+		}
+	}
+}
+
+func (p *parser) plugin(e entry) *Plugin {
+	pl := &Plugin{Name: e.name, Pos: pos(e.key)}
+	es, ok := p.mapping(e, pluginKeys)
+	if !ok {
+		return pl
+	}
+	for _, kv := range es {
+		switch kv.name {
+		case "path":
+			pl.Path, _ = p.pathValue(kv)
+		case "sha256":
+			if s, ok := p.str(kv); ok {
+				if !sha256RE.MatchString(s) {
+					p.errorf(kv.at, kv.path, "want the executable's SHA-256 as 64 lowercase hex digits (as sha256sum prints it), got %s", describe(kv.val))
+				}
+				pl.SHA256 = s
+			}
+		case "args":
+			pl.Args, _ = p.stringList(kv, true)
+		}
+	}
+	p.required(e, es, "path", "sha256")
+	return pl
+}
+
+func (p *parser) service(e entry) *Service {
+	s := &Service{Name: e.name, Priority: DefaultPriority, Pos: pos(e.key)}
+	es, ok := p.mapping(e, serviceKeys)
+	if !ok {
+		return s
+	}
+	for _, kv := range es {
+		switch kv.name {
+		case "owner":
+			s.Owner, _ = p.str(kv)
+		case "description":
+			s.Description, _ = p.str(kv)
+		case "priority":
+			if v, ok := p.integer(kv, 1); ok {
+				s.Priority = int(v)
+			}
+		case "rpo":
+			s.RPO, _ = p.duration(kv)
+		case "rto":
+			s.RTO, _ = p.duration(kv)
+		case "review_every":
+			s.ReviewEvery, _ = p.duration(kv)
+		}
+	}
+	return s
+}
+
+func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
+	d := &Drill{Name: e.name, Timeout: DefaultTimeout, Pos: pos(e.key)}
+	es, ok := p.mapping(e, drillKeys)
+	if !ok {
+		return d
+	}
+	for _, kv := range es {
+		switch kv.name {
+		case "description":
+			d.Description, _ = p.str(kv)
+		case "service":
+			if s, ok := p.nonEmpty(kv); ok {
+				d.Service = s
+				if _, defined := c.Services[s]; !defined && servicesOK {
+					p.errorf(kv.at, kv.path, "unknown service %q (%s)", s, definedServices(c))
+				}
+			}
+		case "schedule":
+			if s, ok := p.str(kv); ok {
+				if _, err := schedule.Parse(s); err != nil {
+					p.errorf(kv.at, kv.path, "invalid schedule %q: %v", s, err)
+				}
+				d.Schedule = s
+			}
+		case "timeout":
+			if v, ok := p.duration(kv); ok {
+				d.Timeout = v
+			}
+		case "backend":
+			d.Backend, _ = p.name(kv, "backend")
+		case "source":
+			d.Source = p.source(kv)
+		case "checks":
+			d.Checks = p.checks(kv)
+		}
+	}
+	p.required(e, es, "service", "backend", "source")
+	return d
+}
+
+// definedServices lists the defined services for an "unknown service" message.
+func definedServices(c *Config) string {
+	if len(c.Services) == 0 {
+		return "no services are defined"
+	}
+	names := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return "defined: " + strings.Join(names, ", ")
+}
+
+// isSecretKey reports whether a source key would hold a secret inline.
+func isSecretKey(key string) bool {
+	k := strings.ToLower(key)
+	for _, s := range []string{"password", "secret", "token"} {
+		if k == s || strings.HasSuffix(k, "_"+s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasURLPassword reports whether s is a URL with a password in it, such
+// as postgres://drill:hunter2@db/postgres.
+func hasURLPassword(s string) bool {
+	if !strings.Contains(s, "://") {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, set := u.User.Password()
+	return set
+}
+
+const secretHelp = "use password_file, password_command or the backend's environment variables"
+
+func (p *parser) source(e entry) *Source {
+	s := &Source{Values: make(map[string]any), Pos: make(map[string]Pos), Pos0: pos(e.at)}
+	es, ok := p.mapping(e, nil)
+	if !ok {
+		return s
+	}
+	for _, kv := range es {
+		if isSecretKey(kv.name) {
+			p.errorf(kv.key, kv.path, "secrets are never written in the config: %s", secretHelp)
+			continue
+		}
+		s.Pos[kv.name] = pos(kv.at)
+		switch n := kv.val; n.Kind {
+		case yaml.ScalarNode:
+			if v, ok := p.sourceScalar(kv); ok {
+				s.Values[kv.name] = v
+			}
+		case yaml.SequenceNode:
+			items, _ := p.list(kv, "a list")
+			vs := make([]string, 0, len(items))
+			for _, item := range items {
+				if item.val.Kind != yaml.ScalarNode {
+					p.errorf(item.at, item.path, "source lists must hold scalars, got %s", describe(item.val))
+					continue
+				}
+				if _, ok := p.sourceScalar(item); ok {
+					vs = append(vs, item.val.Value)
+				}
+			}
+			s.Values[kv.name] = vs
+		default:
+			p.errorf(kv.at, kv.path, "source values must be scalars or lists, got %s", describe(n))
+		}
+	}
+	return s
+}
+
+// sourceScalar returns a scalar source value as YAML resolves it. Its
+// errors never show the value, which might be a secret.
+func (p *parser) sourceScalar(e entry) (any, bool) {
+	n := e.val
+	tag := n.ShortTag()
+	switch tag {
+	case "!!null":
+		p.errorf(e.at, e.path, "want a value, got nothing (leave the key out instead)")
+		return nil, false
+	case "!!str", "!!timestamp", "!!binary":
+		if hasURLPassword(n.Value) {
+			p.errorf(e.at, e.path, "the URL holds a password; secrets are never written in the config: %s", secretHelp)
+			return nil, false
+		}
+		return n.Value, true
+	case "!!int":
+		var v int64
+		if err := n.Decode(&v); err != nil {
+			p.errorf(e.at, e.path, "integer out of range")
+			return nil, false
+		}
+		return v, true
+	case "!!float":
+		var v float64
+		if err := n.Decode(&v); err != nil {
+			p.errorf(e.at, e.path, "invalid number")
+			return nil, false
+		}
+		return v, true
+	case "!!bool":
+		var v bool
+		if err := n.Decode(&v); err != nil {
+			p.errorf(e.at, e.path, "invalid boolean")
+			return nil, false
+		}
+		return v, true
+	}
+	p.errorf(e.at, e.path, "unsupported YAML tag %s", n.Tag)
+	return nil, false
+}
+
+func (p *parser) checks(e entry) Checks {
+	var ch Checks
+	es, ok := p.mapping(e, checkKeys)
+	if !ok {
+		return ch
+	}
+	ch.Pos = make(map[string]Pos)
+	for _, kv := range es {
+		ch.Pos[kv.name] = pos(kv.key)
+		switch kv.name {
+		case "min_files":
+			ch.MinFiles, _ = p.integer(kv, 0)
+		case "min_bytes":
+			ch.MinBytes, _ = p.size(kv)
+		case "paths":
+			ch.Paths, _ = p.stringList(kv, false)
+		case "manifest":
+			ch.Manifest, _ = p.pathValue(kv)
+		case "tables":
+			ch.Tables, _ = p.stringList(kv, false)
+		case "min_rows":
+			rows, ok := p.mapping(kv, nil)
+			if !ok {
+				break
+			}
+			ch.MinRows = make(map[string]int64, len(rows))
+			for _, r := range rows {
+				if v, ok := p.integer(r, 0); ok {
+					ch.MinRows[r.name] = v
+				}
+			}
+		case "sql":
+			ch.SQL = p.sql(kv)
+		}
+	}
+	return ch
+}
+
+func (p *parser) sql(e entry) []SQLCheck {
+	items, ok := p.list(e, "a list of checks, each with name, query and expect")
+	if !ok {
+		return nil
+	}
+	var out []SQLCheck
+	names := make(map[string]int) // name -> line
+	for _, item := range items {
+		q := SQLCheck{Pos: pos(item.at)}
+		es, ok := p.mapping(item, sqlKeys)
+		if !ok {
+			continue
+		}
+		for _, kv := range es {
+			switch kv.name {
+			case "name":
+				if s, ok := p.nonEmpty(kv); ok {
+					if line, dup := names[s]; dup {
+						p.errorf(kv.at, kv.path, "duplicate check name %q (first at line %d)", s, line)
+					}
+					names[s] = kv.at.Line
+					q.Name = s
+				}
+			case "query":
+				q.Query, _ = p.nonEmpty(kv)
+			case "expect":
+				if s, ok := p.str(kv); ok {
+					if !expectRE.MatchString(s) {
+						p.errorf(kv.at, kv.path, "want an operator (>=, <=, !=, =, >, <) and a value such as \">= 1\", got %s", describe(kv.val))
+					}
+					q.Expect = s
+				}
+			}
+		}
+		p.required(item, es, "name", "query", "expect")
+		out = append(out, q)
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+// Package evidence keeps drill's evidence log: every drill result as a
+// signed record in an append-only Merkle tree with signed checkpoints, in
+// one bbolt file (state_dir/drill.db). It is the only package that imports
+// bbolt.
+//
+// # Records
+//
+// A record is a Record (the drill result) as the predicate of an in-toto
+// Statement v1 (predicate type PredicateType), encoded with encoding/json,
+// signed into a DSSE envelope (payload type PayloadType, Ed25519 over the
+// DSSE pre-authentication encoding, key ID the hex SHA-256 of the public
+// key). The envelope's JSON, one line of at most MaxLeafSize bytes, is the
+// leaf of the tree; its bytes are stored and hashed exactly as signed and
+// never re-encoded. The Record carries its own place in the log
+// (log_origin, log_index), so a record cannot be moved or copied into
+// another log without its signature breaking.
+//
+// # Tree and checkpoints
+//
+// The tree is the RFC 6962 Merkle tree of golang.org/x/mod/sumdb/tlog (the
+// construction of Go's checksum database). After every append the log key
+// signs a C2SP tlog-checkpoint note (golang.org/x/mod/sumdb/note) whose
+// text is
+//
+//	<origin>\n<size>\n<base64 root hash>\n
+//
+// All checkpoints are kept, from the empty tree (size 0) on.
+//
+// # On-disk layout
+//
+// All integer keys are 8 bytes big-endian, so that bbolt iterates them in
+// numeric order. The append-only buckets are written with FillPercent 1.0.
+//
+//	meta         "format"  "1"
+//	             "origin"  the log origin, fixed at creation
+//	             "vkey"    the log's note verifier key (name+hash+base64)
+//	             "size"    number of records N, 8 bytes big-endian
+//	             "created" creation time, RFC 3339 UTC
+//	leaves       i (0..N-1)                        the DSSE envelope of record i
+//	hashes       tlog.StoredHashIndex (0..StoredHashCount(N)-1)   32-byte hash
+//	checkpoints  n (0..N)                          the signed checkpoint of size n
+//
+// Append writes one leaf, its stored hashes, the checkpoint of the new size
+// and meta/size in a single bbolt transaction, so a crash leaves either the
+// old log or the new one. Before signing, it checks that the stored hashes
+// still give the root of the latest signed checkpoint and that nothing is
+// stored beyond it; since every stored hash an append reads is covered by
+// that root, the log key never signs a checkpoint inconsistent with an
+// earlier one, even on a damaged database.
+//
+// # What Verify proves
+//
+// Verify rebuilds the tree from the stored leaves alone and checks, in log
+// order: every envelope is signed by the log key, is a drill Statement and
+// names its own origin and index; every stored hash equals the recomputed
+// one; every checkpoint 0..N is signed by the log key for this origin and
+// its size, and its root equals the root of the first n recomputed
+// records; nothing is stored beyond N. So any change, removal, insertion,
+// reordering or substitution of a record, of a stored hash or of a
+// checkpoint is reported, with the first record or checkpoint concerned.
+//
+// What it cannot prove on its own: a rollback that removes the newest
+// records together with their hashes and checkpoints leaves a smaller log
+// that is perfectly valid, and anyone holding the private key can rewrite
+// history and sign it again. Both are detected only against a checkpoint
+// kept elsewhere (an auditor's copy of an earlier export, a witness). And
+// when the store is opened without Options.Key, Verify trusts the public
+// key stored in the database itself; pin the key to prove authorship.
+package evidence

@@ -1,0 +1,269 @@
+package evidence
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// Media and type URIs of a log entry.
+const (
+	// PayloadType is the DSSE payload type of every entry: an in-toto
+	// Statement in JSON.
+	PayloadType = "application/vnd.in-toto+json"
+	// StatementType is the in-toto Statement version entries use.
+	StatementType = "https://in-toto.io/Statement/v1"
+	// PredicateType identifies a drill Record as the Statement's predicate.
+	// The major version is part of the URI: a change that old readers would
+	// misread needs a new URI.
+	PredicateType = "https://drill.dev/restore-drill/v1"
+)
+
+// MaxLeafSize is the largest log entry (envelope) in bytes.
+const MaxLeafSize = 1 << 20
+
+// ErrBadSignature is returned by Envelope.Verify when no signature of the
+// envelope verifies with the given key.
+var ErrBadSignature = errors.New("payload does not match its signature")
+
+// Statement is an in-toto Statement v1 whose predicate is a drill Record.
+// Field order is the order of the JSON encoding.
+type Statement struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     *Record   `json:"predicate"`
+}
+
+// Subject is what a Statement is about, identified by name and digests
+// (algorithm to lower-case hex).
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// Envelope is a DSSE envelope. Payload and Sig hold base64 text exactly as
+// in the JSON, so that an envelope that was decoded can be checked against
+// the bytes that were signed.
+type Envelope struct {
+	PayloadType string      `json:"payloadType"`
+	Payload     string      `json:"payload"`
+	Signatures  []Signature `json:"signatures"`
+}
+
+// Signature is one DSSE signature. KeyID is only a hint (hex SHA-256 of
+// the Ed25519 public key for drill's own signatures); it is never trusted.
+type Signature struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}
+
+// PAE is the DSSE v1 pre-authentication encoding of a payload, the bytes
+// that are signed:
+//
+//	"DSSEv1" SP len(type) SP type SP len(payload) SP payload
+//
+// with lengths in ASCII decimal.
+func PAE(payloadType string, payload []byte) []byte {
+	b := make([]byte, 0, len("DSSEv1")+len(payloadType)+len(payload)+24)
+	b = append(b, "DSSEv1 "...)
+	b = strconv.AppendInt(b, int64(len(payloadType)), 10)
+	b = append(b, ' ')
+	b = append(b, payloadType...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(payload)), 10)
+	b = append(b, ' ')
+	return append(b, payload...)
+}
+
+// DecodeEnvelope parses a log entry as a DSSE envelope. It checks the
+// shape only (size, one line, JSON, base64 payload, at least one
+// signature); Verify checks the signature.
+func DecodeEnvelope(b []byte) (*Envelope, error) {
+	if err := checkLeafBytes(b); err != nil {
+		return nil, err
+	}
+	var e Envelope
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("envelope is not valid JSON: %w", err)
+	}
+	if e.PayloadType == "" {
+		return nil, errors.New("envelope has no payloadType")
+	}
+	if e.Payload == "" {
+		return nil, errors.New("envelope has no payload")
+	}
+	if _, err := decodeBase64(e.Payload); err != nil {
+		return nil, fmt.Errorf("envelope payload is not base64: %w", err)
+	}
+	if len(e.Signatures) == 0 {
+		return nil, errors.New("envelope has no signatures")
+	}
+	return &e, nil
+}
+
+// PayloadBytes returns the decoded payload. Standard and URL-safe base64,
+// with or without padding, are accepted, as DSSE requires.
+func (e *Envelope) PayloadBytes() ([]byte, error) {
+	return decodeBase64(e.Payload)
+}
+
+// Verify checks that a signature of e by pub covers the payload and that the
+// payload is a drill Statement, and returns that Statement. The key IDs of
+// the signatures are ignored; one signature that verifies is enough.
+func (e *Envelope) Verify(pub ed25519.PublicKey) (*Statement, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("verification key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	if e.PayloadType != PayloadType {
+		return nil, fmt.Errorf("payload type is %q, want %q", e.PayloadType, PayloadType)
+	}
+	payload, err := e.PayloadBytes()
+	if err != nil {
+		return nil, fmt.Errorf("payload is not base64: %w", err)
+	}
+	msg := PAE(e.PayloadType, payload)
+	ok := false
+	for _, s := range e.Signatures {
+		sig, err := decodeBase64(s.Sig)
+		if err == nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig) {
+			ok = true
+			break
+		}
+	}
+	if !ok {
+		return nil, ErrBadSignature
+	}
+	return ParseStatement(payload)
+}
+
+// Statement parses the payload without checking any signature.
+func (e *Envelope) Statement() (*Statement, error) {
+	payload, err := e.PayloadBytes()
+	if err != nil {
+		return nil, fmt.Errorf("payload is not base64: %w", err)
+	}
+	return ParseStatement(payload)
+}
+
+// ParseStatement parses a DSSE payload as an in-toto Statement v1 with a
+// drill Record as predicate. Unknown fields are ignored, as in-toto asks of
+// consumers.
+func ParseStatement(payload []byte) (*Statement, error) {
+	var st Statement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
+	}
+	switch {
+	case st.Type != StatementType:
+		return nil, fmt.Errorf("statement _type is %q, want %q", st.Type, StatementType)
+	case st.PredicateType != PredicateType:
+		return nil, fmt.Errorf("statement predicateType is %q, want %q", st.PredicateType, PredicateType)
+	case st.Predicate == nil:
+		return nil, errors.New("statement has no predicate")
+	case len(st.Subject) == 0:
+		return nil, errors.New("statement has no subject")
+	}
+	for i, s := range st.Subject {
+		if s.Name == "" || len(s.Digest) == 0 {
+			return nil, fmt.Errorf("statement subject %d has no name or no digest", i)
+		}
+	}
+	return &st, nil
+}
+
+// newStatement wraps rec in a Statement. The subject is the restore point
+// ("restore-point:<id>"), or the drill ("drill:<name>") when the drill found
+// no restore point. Its sha256 digest is the record's manifest digest.
+func newStatement(rec *Record) *Statement {
+	name := "restore-point:" + rec.RestorePoint.ID
+	if rec.RestorePoint.ID == "" {
+		name = "drill:" + rec.Drill
+	}
+	digest := rec.ManifestSHA256
+	if digest == "" {
+		// in-toto requires a digest on every subject. Without a manifest
+		// (the drill failed before hashing, or the backend has none) the
+		// SHA-256 of the restore point ID (of the subject name when there
+		// is no restore point) stands in: it names the subject but proves
+		// nothing about its content.
+		id := rec.RestorePoint.ID
+		if id == "" {
+			id = name
+		}
+		sum := sha256.Sum256([]byte(id))
+		digest = hex.EncodeToString(sum[:])
+	}
+	return &Statement{
+		Type:          StatementType,
+		Subject:       []Subject{{Name: name, Digest: map[string]string{"sha256": digest}}},
+		PredicateType: PredicateType,
+		Predicate:     rec,
+	}
+}
+
+// signStatement encodes st and signs it into a DSSE envelope, returning the
+// envelope's bytes: the log leaf.
+func signStatement(st *Statement, key *keys.Key) ([]byte, error) {
+	payload, err := marshalJSON(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode statement: %w", err)
+	}
+	sig := ed25519.Sign(key.Private, PAE(PayloadType, payload))
+	leaf, err := marshalJSON(&Envelope{
+		PayloadType: PayloadType,
+		Payload:     base64.StdEncoding.EncodeToString(payload),
+		Signatures:  []Signature{{KeyID: key.KeyID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	if err := checkLeafBytes(leaf); err != nil {
+		return nil, err
+	}
+	return leaf, nil
+}
+
+// marshalJSON is the one JSON encoding of everything drill signs:
+// encoding/json without HTML escaping, without the trailing newline.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// checkLeafBytes enforces the rules on raw leaves: at most MaxLeafSize
+// bytes and no newline, so that leaves can be exported one per line.
+func checkLeafBytes(b []byte) error {
+	if len(b) > MaxLeafSize {
+		return fmt.Errorf("entry has %d bytes, more than the limit of %d", len(b), MaxLeafSize)
+	}
+	if bytes.IndexByte(b, '\n') >= 0 {
+		return errors.New("entry contains a newline")
+	}
+	return nil
+}
+
+// decodeBase64 accepts standard and URL-safe base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		var b []byte
+		if b, err = enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, err
+}

@@ -1,0 +1,65 @@
+package evidence
+
+import "time"
+
+// Record is the result of one drill as it is kept in the evidence log: the
+// predicate of the in-toto Statement that is signed into each log entry.
+// Field order here is the order of the canonical JSON encoding; never
+// reorder or rename fields of a released version.
+type Record struct {
+	// LogOrigin and LogIndex place the record in its log. Append sets them.
+	LogOrigin string `json:"log_origin"`
+	LogIndex  int64  `json:"log_index"`
+
+	Drill   string `json:"drill"`
+	Service string `json:"service"`
+	Backend string `json:"backend"`
+	Host    string `json:"host"`
+	// Verdict is pass, fail, error or interrupted.
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons"`
+
+	RestorePoint RestorePoint `json:"restore_point"`
+	Started      time.Time    `json:"started"`
+	Finished     time.Time    `json:"finished"`
+	// RestoreSeconds is the restore plus checks, measured against the RTO.
+	RestoreSeconds float64 `json:"restore_seconds"`
+	// BackupAgeSeconds is the restore point's age at drill start, measured
+	// against the RPO; 0 when no restore point was found.
+	BackupAgeSeconds float64 `json:"backup_age_seconds"`
+	RPOSeconds       float64 `json:"rpo_seconds,omitempty"`
+	RTOSeconds       float64 `json:"rto_seconds,omitempty"`
+
+	Files          int64   `json:"files"`
+	Bytes          int64   `json:"bytes"`
+	ManifestSHA256 string  `json:"manifest_sha256"`
+	Checks         []Check `json:"checks"`
+
+	// Details are facts from the backend (tool and server versions).
+	Details map[string]string `json:"details,omitempty"`
+	// DrillVersion is the version of drill that ran the drill.
+	DrillVersion string `json:"drill_version"`
+}
+
+// RestorePoint identifies what a drill restored.
+type RestorePoint struct {
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Description is a human label: the archive file, the snapshot's host and paths.
+	Description string `json:"description,omitempty"`
+}
+
+// Check is one check of a drill and its outcome.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Verdicts.
+const (
+	VerdictPass        = "pass"
+	VerdictFail        = "fail"
+	VerdictError       = "error"
+	VerdictInterrupted = "interrupted"
+)

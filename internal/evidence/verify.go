@@ -1,0 +1,379 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// Report is the result of a successful Verify.
+type Report struct {
+	// Records is the number of records, all verified.
+	Records int64
+	// Checkpoint is the latest signed checkpoint note.
+	Checkpoint []byte
+	// Root is the root hash of the tree of all records.
+	Root tlog.Hash
+	// Origin is the log's origin.
+	Origin string
+	// VerifierKey is the public key everything was verified with: the
+	// store's Key when one was given to Open, else the key stored in the
+	// database (which proves integrity only against accidents and
+	// attackers without the database's write access; pin the key to prove
+	// more).
+	VerifierKey string
+}
+
+// VerifyError is the first problem Verify found.
+type VerifyError struct {
+	// Index is the record the problem is about or, for a checkpoint whose
+	// root does not match, the first record that differs; -1 if none.
+	Index int64
+	// Checkpoint is the size of the checkpoint the problem is about; -1 if
+	// it is not about a checkpoint.
+	Checkpoint int64
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error returns "record 17: Msg", "checkpoint 18: Msg" or Msg.
+func (e *VerifyError) Error() string {
+	switch {
+	case e.Checkpoint >= 0:
+		return fmt.Sprintf("checkpoint %d: %s", e.Checkpoint, e.Msg)
+	case e.Index >= 0:
+		return fmt.Sprintf("record %d: %s", e.Index, e.Msg)
+	default:
+		return e.Msg
+	}
+}
+
+func recordError(i int64, format string, args ...any) *VerifyError {
+	return &VerifyError{Index: i, Checkpoint: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+func checkpointError(size, record int64, format string, args ...any) *VerifyError {
+	return &VerifyError{Index: record, Checkpoint: size, Msg: fmt.Sprintf(format, args...)}
+}
+
+func storeError(format string, args ...any) *VerifyError {
+	return &VerifyError{Index: -1, Checkpoint: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// verifyChunk is how many records Verify checks in parallel at a time.
+const verifyChunk = 1024
+
+// Verify recomputes the whole log from the stored records and checks
+// everything the store holds against it; see the package documentation for
+// what that proves. It returns a *VerifyError describing the first problem
+// in log order, or another error if it could not read the store or ctx was
+// cancelled.
+func (s *Store) Verify(ctx context.Context) (*Report, error) {
+	pub, err := s.verifyKey()
+	if err != nil {
+		return nil, err
+	}
+	v := &verification{
+		origin:   s.origin,
+		verifier: s.verifier,
+		pub:      pub,
+		workers:  runtime.GOMAXPROCS(0),
+	}
+	var rep *Report
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		rep, err = v.run(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.VerifierKey = s.vkey
+	if s.key != nil && s.key.Verifier != nil {
+		rep.VerifierKey = s.key.VerifierKey
+	}
+	return rep, nil
+}
+
+// verifyKey returns the Ed25519 public key records must be signed with.
+func (s *Store) verifyKey() (ed25519.PublicKey, error) {
+	if s.key != nil && s.key.Verifier != nil {
+		return s.key.Public, nil
+	}
+	_, pub, err := keys.ParseVerifierKey(s.vkey)
+	if err != nil {
+		return nil, fmt.Errorf("stored log key: %w", err)
+	}
+	return pub, nil
+}
+
+// verification is one run of Verify.
+type verification struct {
+	origin   string
+	verifier note.Verifier
+	pub      ed25519.PublicKey
+	workers  int
+	mem      []tlog.Hash // the tree rebuilt from leaves, in stored-hash order
+}
+
+func (v *verification) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(v.mem)) {
+			return nil, fmt.Errorf("hash %d is not computed yet", x)
+		}
+		out[i] = v.mem[x]
+	}
+	return out, nil
+}
+
+// cursor walks a bucket whose keys must be consecutive 8-byte integers.
+type cursor struct {
+	name string
+	c    *bbolt.Cursor
+	k, v []byte
+}
+
+func newCursor(tx *bbolt.Tx, name []byte) *cursor {
+	c := &cursor{name: string(name), c: tx.Bucket(name).Cursor()}
+	c.k, c.v = c.c.First()
+	return c
+}
+
+// take returns the value stored at key want and advances past it; nil if
+// there is no such key. A key that is not 8 bytes is an error.
+func (c *cursor) take(want int64) ([]byte, error) {
+	for c.k != nil {
+		if len(c.k) != 8 {
+			return nil, storeError("bucket %s holds a malformed key %x", c.name, c.k)
+		}
+		k := int64(binary.BigEndian.Uint64(c.k))
+		if k > want {
+			return nil, nil
+		}
+		if k == want {
+			val := c.v
+			c.k, c.v = c.c.Next()
+			return val, nil
+		}
+		// k < want cannot happen while keys are taken in order from the
+		// first; skip defensively.
+		c.k, c.v = c.c.Next()
+	}
+	return nil, nil
+}
+
+// rest returns the next key left in the bucket, or -1.
+func (c *cursor) rest() (int64, error) {
+	if c.k == nil {
+		return -1, nil
+	}
+	if len(c.k) != 8 {
+		return 0, storeError("bucket %s holds a malformed key %x", c.name, c.k)
+	}
+	return int64(binary.BigEndian.Uint64(c.k)), nil
+}
+
+func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
+	meta := tx.Bucket(bucketMeta)
+	if got := string(meta.Get(metaOrigin)); got != v.origin {
+		return nil, storeError("the stored log origin changed from %q to %q", v.origin, got)
+	}
+	size, err := storedSize(tx)
+	if err != nil {
+		return nil, storeError("%v", err)
+	}
+	leaves := newCursor(tx, bucketLeaves)
+	hashes := newCursor(tx, bucketHashes)
+	checkpoints := newCursor(tx, bucketCheckpoints)
+
+	// The empty tree.
+	cp0, err := checkpoints.take(0)
+	if err != nil {
+		return nil, err
+	}
+	if c, verr := v.checkCheckpoint(0, cp0); verr != nil {
+		return nil, verr
+	} else if c.Root != emptyRoot() {
+		return nil, checkpointError(0, -1, "root hash is not that of the empty tree")
+	}
+	latest := cp0
+
+	v.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(size))
+	for start := int64(0); start < size; start += verifyChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("verify evidence: %w", err)
+		}
+		end := min(start+verifyChunk, size)
+		m := int(end - start)
+
+		// Read the chunk. Values stay valid for the whole read
+		// transaction, so they are not copied.
+		leafs := make([][]byte, m)
+		cps := make([][]byte, m) // cps[j] is the checkpoint of size start+j+1
+		for j := range m {
+			if leafs[j], err = leaves.take(start + int64(j)); err != nil {
+				return nil, err
+			}
+			if cps[j], err = checkpoints.take(start + int64(j) + 1); err != nil {
+				return nil, err
+			}
+		}
+
+		// Check signatures in parallel: they are nearly all the work.
+		recErrs := make([]*VerifyError, m)
+		cpRes := make([]checkpointResult, m)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(v.workers, m) {
+			wg.Go(func() {
+				for {
+					j := int(next.Add(1) - 1)
+					if j >= m {
+						return
+					}
+					recErrs[j] = v.checkLeaf(start+int64(j), leafs[j])
+					cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j])
+				}
+			})
+		}
+		wg.Wait()
+
+		// Rebuild the tree in order and compare.
+		for j := range m {
+			i := start + int64(j)
+			if recErrs[j] != nil {
+				return nil, recErrs[j]
+			}
+			hs, err := tlog.StoredHashes(i, leafs[j], v)
+			if err != nil {
+				return nil, fmt.Errorf("verify evidence: record %d: %w", i, err)
+			}
+			base := tlog.StoredHashIndex(0, i)
+			for k, h := range hs {
+				x := base + int64(k)
+				stored, err := hashes.take(x)
+				if err != nil {
+					return nil, err
+				}
+				switch {
+				case bytes.Equal(stored, h[:]):
+				case k == 0 && stored == nil:
+					return nil, recordError(i, "leaf hash is missing from the stored Merkle tree")
+				case k == 0:
+					return nil, recordError(i, "leaf hash does not match the stored Merkle tree")
+				default:
+					// The hash at level k ending at record i covers
+					// the 2^k records up to i.
+					first := i + 1 - int64(1)<<k
+					what := "does not match the records"
+					if stored == nil {
+						what = "is missing"
+					}
+					return nil, recordError(first, "stored Merkle tree hash %d (level %d, records %d-%d) %s", x, k, first, i, what)
+				}
+			}
+			v.mem = append(v.mem, hs...)
+
+			res := cpRes[j]
+			if res.err != nil {
+				return nil, res.err
+			}
+			root, err := tlog.TreeHash(i+1, v)
+			if err != nil {
+				return nil, fmt.Errorf("verify evidence: %w", err)
+			}
+			if res.root != root {
+				return nil, checkpointError(i+1, i, "root hash does not match the records (first differing record %d)", i)
+			}
+			latest = cps[j]
+		}
+	}
+
+	// Nothing may be stored beyond the log's size.
+	if k, err := checkpoints.rest(); err != nil {
+		return nil, err
+	} else if k >= 0 {
+		return nil, recordError(size, "missing: the log holds %d records, but a checkpoint of size %d was signed", size, k)
+	}
+	if k, err := leaves.rest(); err != nil {
+		return nil, err
+	} else if k >= 0 {
+		return nil, recordError(k, "stored beyond the log size %d", size)
+	}
+	if k, err := hashes.rest(); err != nil {
+		return nil, err
+	} else if k >= 0 {
+		return nil, storeError("stored Merkle tree hash %d lies beyond the tree of %d records", k, size)
+	}
+
+	root, err := tlog.TreeHash(size, v)
+	if err != nil {
+		return nil, fmt.Errorf("verify evidence: %w", err)
+	}
+	return &Report{Records: size, Checkpoint: bytes.Clone(latest), Root: root, Origin: v.origin}, nil
+}
+
+// checkLeaf checks record i's envelope, signature and log position.
+func (v *verification) checkLeaf(i int64, leaf []byte) *VerifyError {
+	if leaf == nil {
+		return recordError(i, "missing")
+	}
+	env, err := DecodeEnvelope(leaf)
+	if err != nil {
+		return recordError(i, "%v", err)
+	}
+	st, err := env.Verify(v.pub)
+	if err != nil {
+		return recordError(i, "%v", err)
+	}
+	if got := st.Predicate.LogOrigin; got != v.origin {
+		return recordError(i, "log_origin is %q, want %q (a record of another log)", got, v.origin)
+	}
+	if got := st.Predicate.LogIndex; got != i {
+		return recordError(i, "log_index is %d (a record moved or copied from elsewhere)", got)
+	}
+	return nil
+}
+
+type checkpointResult struct {
+	root tlog.Hash
+	err  *VerifyError
+}
+
+// openCheckpoint verifies the checkpoint of the given size.
+func (v *verification) openCheckpoint(size int64, msg []byte) checkpointResult {
+	c, verr := v.checkCheckpoint(size, msg)
+	return checkpointResult{root: c.Root, err: verr}
+}
+
+// checkCheckpoint checks the signature, origin and size of a checkpoint.
+func (v *verification) checkCheckpoint(size int64, msg []byte) (checkpoint, *VerifyError) {
+	if msg == nil {
+		return checkpoint{}, checkpointError(size, -1, "missing")
+	}
+	c, err := openCheckpoint(msg, v.verifier)
+	if err != nil {
+		return checkpoint{}, checkpointError(size, -1, "%v", err)
+	}
+	if c.Origin != v.origin {
+		return checkpoint{}, checkpointError(size, -1, "origin is %q, want %q", c.Origin, v.origin)
+	}
+	if c.Size != size {
+		return checkpoint{}, checkpointError(size, -1, "stored as size %d but signed for size %d", size, c.Size)
+	}
+	return c, nil
+}
+
+var _ tlog.HashReader = (*verification)(nil)

@@ -1,0 +1,226 @@
+package plugins
+
+import (
+	"context"
+	"time"
+)
+
+// ProtocolVersion is the major version of the drill backend protocol. It is
+// the go-plugin handshake's protocol version: a host and a plugin of
+// different major versions refuse each other at start.
+const ProtocolVersion = 1
+
+// Backend is what a backend plugin implements: the contract between drill
+// (the host) and one kind of backup (restic, filesystem, postgres, ...).
+//
+// The host calls the methods in this order for one drill: Describe (once per
+// process), ValidateSource, ListRestorePoints, Restore, Cleanup. Every method
+// must honour ctx: when it is cancelled the method stops its work, kills any
+// child process gracefully, and returns ctx.Err() wrapped.
+//
+// Errors returned from a method mean the drill could not be carried out
+// (verdict "error"). Damage found in the backup itself (a truncated archive,
+// a checksum that does not match) is not an error: it is reported as a
+// Problem of kind ProblemFail in the response, so the drill fails.
+type Backend interface {
+	// Describe names the backend and the source keys it accepts. It is
+	// cheap, has no side effects and may be called at any time.
+	Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error)
+
+	// ValidateSource checks a source without touching the backup (no
+	// network, no reading of backup data). Every problem is returned, each
+	// naming its key; an empty Problems list means the source is valid.
+	ValidateSource(ctx context.Context, req *ValidateSourceRequest) (*ValidateSourceResponse, error)
+
+	// ListRestorePoints lists what could be restored, newest first. No
+	// restore point (an empty glob, an empty repository) is not an error:
+	// the response is empty and the host fails the drill.
+	ListRestorePoints(ctx context.Context, req *ListRestorePointsRequest) (*ListRestorePointsResponse, error)
+
+	// Restore restores one restore point into req.Target, an empty
+	// directory the host created and owns. It must never write outside
+	// Target. It reports progress and every restored regular file through
+	// events as it goes. It is not idempotent: the host always passes a
+	// fresh, empty Target.
+	Restore(ctx context.Context, req *RestoreRequest, events RestoreEvents) (*RestoreResponse, error)
+
+	// Cleanup removes anything the backend created for the drill outside
+	// Target (a scratch database, a cache). It is idempotent and is called
+	// after every Restore, whatever its outcome, also after a cancellation.
+	Cleanup(ctx context.Context, req *CleanupRequest) (*CleanupResponse, error)
+}
+
+// RestoreEvents receives what a restore reports as it goes. Calls are made
+// from one goroutine at a time. An error means the host has gone away: the
+// backend should stop the restore and return.
+type RestoreEvents interface {
+	// Progress reports how far the restore is.
+	Progress(p Progress) error
+	// Files reports restored regular files, each exactly once, after the
+	// file has been written completely and closed.
+	Files(files []File) error
+}
+
+// Source is a drill's `source:` section from the config, with paths already
+// resolved against the config file's folder for keys of type path or glob.
+// Values are string, []string, int64, float64 or bool.
+type Source map[string]any
+
+// Kind says what a backend restores, so the host knows which checks apply.
+type Kind string
+
+const (
+	// KindFiles backends restore a tree of files into Target.
+	KindFiles Kind = "files"
+	// KindDatabase backends restore into a scratch database.
+	KindDatabase Kind = "database"
+)
+
+// KeyType is the type of a source key's value.
+type KeyType string
+
+const (
+	TypeString   KeyType = "string"   // any string
+	TypePath     KeyType = "path"     // a local path, resolved against the config's folder
+	TypeGlob     KeyType = "glob"     // a local glob pattern, resolved against the config's folder
+	TypeStrings  KeyType = "strings"  // a list of strings
+	TypeBool     KeyType = "bool"     // true or false
+	TypeInt      KeyType = "int"      // an integer
+	TypeSize     KeyType = "size"     // a size such as 10GiB, passed as an int64 of bytes
+	TypeDuration KeyType = "duration" // a duration such as 7d, passed as an int64 of nanoseconds
+)
+
+// SourceKey describes one key of a backend's source section.
+type SourceKey struct {
+	Name     string
+	Type     KeyType
+	Required bool
+	// Secret marks keys whose value must never be shown (none of the
+	// built-in backends take a secret inline; this marks references such as
+	// password_command whose output is secret).
+	Secret bool
+	Doc    string
+}
+
+// DescribeRequest asks a backend to describe itself.
+type DescribeRequest struct{}
+
+// DescribeResponse names a backend and what it accepts.
+type DescribeResponse struct {
+	Name       string
+	Version    string
+	Kind       Kind
+	SourceKeys []SourceKey
+}
+
+// ValidateSourceRequest asks whether a source is acceptable.
+type ValidateSourceRequest struct {
+	Source Source
+}
+
+// ValidateSourceResponse lists every problem with the source.
+type ValidateSourceResponse struct {
+	Problems []Problem
+}
+
+// ListRestorePointsRequest asks for the restore points of a source.
+type ListRestorePointsRequest struct {
+	Source Source
+}
+
+// ListRestorePointsResponse lists restore points, newest first.
+type ListRestorePointsResponse struct {
+	Points []RestorePoint
+}
+
+// RestorePoint is one thing that can be restored: an archive, a snapshot,
+// a dump.
+type RestorePoint struct {
+	// ID identifies the point for Restore; stable across calls.
+	ID string
+	// Time is when the backup was taken; the RPO is measured from it.
+	Time time.Time
+	// Size in bytes, or -1 when unknown.
+	Size int64
+	// Files is the number of regular files, or -1 when unknown.
+	Files int64
+	// Description is a short human label (file name, host and paths).
+	Description string
+}
+
+// RestoreRequest asks a backend to restore one restore point.
+type RestoreRequest struct {
+	Source Source
+	// PointID is a RestorePoint.ID from ListRestorePoints.
+	PointID string
+	// Target is an absolute path to an empty directory (mode 0700) that
+	// the host created; the backend writes only below it.
+	Target string
+	// MaxBytes stops the restore with an error problem once more than this
+	// many bytes would be written; 0 means no limit.
+	MaxBytes int64
+	// DrillName is the drill's name, for naming scratch resources.
+	DrillName string
+}
+
+// Progress reports how far a restore is. Totals are -1 when unknown.
+type Progress struct {
+	FilesDone, FilesTotal int64
+	BytesDone, BytesTotal int64
+}
+
+// File is one restored regular file.
+type File struct {
+	// Path is relative to Target, slash-separated, as raw bytes in a
+	// string: it may be invalid UTF-8 or contain newlines.
+	Path string
+	Size int64
+	// SHA256 is the digest of the content as written, or nil when the
+	// backend did not hash it (the host then hashes the file itself).
+	SHA256 []byte
+}
+
+// ProblemKind classifies a problem.
+type ProblemKind string
+
+const (
+	// ProblemFail means recovery as claimed is not possible: the backup is
+	// damaged, incomplete, or contains something drill refuses to restore.
+	ProblemFail ProblemKind = "fail"
+	// ProblemError means the drill could not be carried out.
+	ProblemError ProblemKind = "error"
+)
+
+// Problem is one thing that went wrong, in words an operator can act on.
+type Problem struct {
+	Kind ProblemKind
+	// Key is the source key concerned (for validation), or empty.
+	Key string
+	// Path is the file or object concerned, or empty.
+	Path    string
+	Message string
+}
+
+// RestoreResponse is the outcome of a restore that was carried out (with or
+// without problems).
+type RestoreResponse struct {
+	// Point is the restore point that was actually restored.
+	Point RestorePoint
+	// Files and Bytes count the regular files restored and their bytes.
+	Files, Bytes int64
+	// Problems found in the backup. Any ProblemFail fails the drill.
+	Problems []Problem
+	// Details are facts worth recording in the evidence (tool versions,
+	// server versions), as key and value.
+	Details map[string]string
+}
+
+// CleanupRequest asks a backend to remove what it created for a drill.
+type CleanupRequest struct {
+	Source    Source
+	Target    string
+	DrillName string
+}
+
+// CleanupResponse is empty; it exists so the RPC can grow.
+type CleanupResponse struct{}

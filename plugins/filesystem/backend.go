@@ -1,0 +1,362 @@
+package filesystem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+// Name is the backend's name in the config's `backend:` field.
+const Name = "filesystem"
+
+// Version is the version of this backend's behaviour, recorded in evidence.
+const Version = "1.0.0"
+
+// Source keys.
+const (
+	keyPath    = "path"
+	keyArchive = "archive"
+	keyStamp   = "stamp"
+)
+
+// Backend restores directory copies and tar archives. The zero value is
+// ready to use; New returns one with the measured defaults.
+type Backend struct {
+	// zstdConcurrency is the number of zstd decoder goroutines; 0 means
+	// the default.
+	zstdConcurrency int
+	// copyWorkers is the number of files a directory copy copies at once;
+	// 0 means the default.
+	copyWorkers int
+}
+
+var _ plugins.Backend = (*Backend)(nil)
+
+// New returns the filesystem backend.
+func New() plugins.Backend {
+	return &Backend{}
+}
+
+// Describe names the backend and its source keys.
+func (b *Backend) Describe(ctx context.Context, req *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{
+		Name:    Name,
+		Version: Version,
+		Kind:    plugins.KindFiles,
+		SourceKeys: []plugins.SourceKey{
+			{
+				Name: keyPath,
+				Type: plugins.TypeGlob,
+				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the newest " +
+					"matching directory by mtime. Exactly one of path and archive is required.",
+			},
+			{
+				Name: keyArchive,
+				Type: plugins.TypeGlob,
+				Doc: "tar archive to restore (.tar, .tar.gz/.tgz, .tar.zst, detected from its content); " +
+					"a glob picks the newest match by mtime, which is the backup time.",
+			},
+			{
+				// stamp is a string, not a path: it names a file inside
+				// each matching directory, so the host must not resolve
+				// it against the config's folder.
+				Name: keyStamp,
+				Type: plugins.TypeString,
+				Doc: "with path: a file relative to the copied directory that the backup job " +
+					"touches when it has finished; its mtime is the backup time, and directories " +
+					"without it are not restore points.",
+			},
+		},
+	}, nil
+}
+
+// source is a parsed and valid source section.
+type source struct {
+	// pattern is the path or archive glob.
+	pattern string
+	// archive is true for an archive source, false for a directory copy.
+	archive bool
+	// stamp is the stamp file relative to the directory, or empty.
+	stamp string
+}
+
+// parseSource checks a source and returns every problem with it.
+func parseSource(src plugins.Source) (source, []plugins.Problem) {
+	var s source
+	var problems []plugins.Problem
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, plugins.Problem{
+			Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...),
+		})
+	}
+	str := func(key string) (string, bool) {
+		v, ok := src[key]
+		if !ok {
+			return "", false
+		}
+		sv, isStr := v.(string)
+		if !isStr {
+			bad(key, "%s must be a string, not %T", key, v)
+			return "", false
+		}
+		if sv == "" {
+			bad(key, "%s must not be empty", key)
+			return "", false
+		}
+		return sv, true
+	}
+
+	keys := make([]string, 0, len(src))
+	for k := range src {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		switch k {
+		case keyPath, keyArchive, keyStamp:
+		default:
+			bad(k, "unknown key %q (the filesystem backend takes path or archive, and stamp)", k)
+		}
+	}
+
+	_, hasPath := src[keyPath]
+	_, hasArchive := src[keyArchive]
+	switch {
+	case hasPath && hasArchive:
+		bad(keyArchive, "path and archive exclude each other: set only one")
+	case !hasPath && !hasArchive:
+		bad(keyPath, "one of path (a directory copy) or archive (a tar archive) is required")
+	}
+	for _, k := range []string{keyPath, keyArchive} {
+		p, ok := str(k)
+		if !ok {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			bad(k, "%s %q must be absolute (the host resolves relative paths against the config file's folder)", k, p)
+			continue
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			bad(k, "%s %q is not a valid glob: %v", k, p, err)
+			continue
+		}
+		s.pattern = p
+		s.archive = k == keyArchive
+	}
+	if st, ok := str(keyStamp); ok {
+		switch {
+		case hasArchive && !hasPath:
+			bad(keyStamp, "stamp applies only to path (an archive's own mtime is its backup time)")
+		case strings.HasPrefix(st, "/"):
+			bad(keyStamp, "stamp %q must be relative to the copied directory", st)
+		case hasDotDot(st):
+			bad(keyStamp, "stamp %q must stay inside the copied directory (no .. components)", st)
+		case path.Clean(st) == ".":
+			bad(keyStamp, "stamp %q must name a file inside the copied directory", st)
+		default:
+			s.stamp = path.Clean(st)
+		}
+	}
+	return s, problems
+}
+
+// hasDotDot reports whether a slash-separated name has a ".." component.
+func hasDotDot(name string) bool {
+	for c := range strings.SplitSeq(name, "/") {
+		if c == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// problemsError turns validation problems into one error.
+func problemsError(problems []plugins.Problem) error {
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Message
+	}
+	return fmt.Errorf("invalid filesystem source: %s", strings.Join(msgs, "; "))
+}
+
+// ValidateSource checks the source's keys and values without touching the
+// backup. Every problem names its key.
+func (b *Backend) ValidateSource(ctx context.Context, req *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
+	_, problems := parseSource(req.Source)
+	return &plugins.ValidateSourceResponse{Problems: problems}, nil
+}
+
+// ListRestorePoints lists the source's restore points, newest first: every
+// matching archive, every stamped directory, or the newest matching
+// directory without a stamp. Nothing matching is an empty list, not an
+// error. An invalid source or a malformed glob is an error.
+func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	s, problems := parseSource(req.Source)
+	if len(problems) > 0 {
+		return nil, problemsError(problems)
+	}
+	matches, err := filepath.Glob(s.pattern)
+	if err != nil {
+		return nil, fmt.Errorf("list restore points of %s: %w", s.pattern, err)
+	}
+	var points []plugins.RestorePoint
+	if s.archive {
+		points = listArchives(matches)
+	} else {
+		points, err = listDirs(ctx, matches, s.stamp)
+		if err != nil {
+			return nil, fmt.Errorf("list restore points of %s: %w", s.pattern, err)
+		}
+	}
+	return &plugins.ListRestorePointsResponse{Points: points}, nil
+}
+
+// sortNewestFirst orders points by time, newest first, then by ID.
+func sortNewestFirst(points []plugins.RestorePoint) {
+	sort.SliceStable(points, func(i, j int) bool {
+		if !points[i].Time.Equal(points[j].Time) {
+			return points[i].Time.After(points[j].Time)
+		}
+		return points[i].ID > points[j].ID
+	})
+}
+
+// listArchives turns the regular files among matches into restore points.
+// Matches that vanish or are not regular files are not restore points.
+func listArchives(matches []string) []plugins.RestorePoint {
+	var points []plugins.RestorePoint
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		points = append(points, archivePoint(m, fi))
+	}
+	sortNewestFirst(points)
+	return points
+}
+
+func archivePoint(id string, fi fs.FileInfo) plugins.RestorePoint {
+	return plugins.RestorePoint{
+		ID:          id,
+		Time:        fi.ModTime(),
+		Size:        fi.Size(),
+		Files:       -1,
+		Description: filepath.Base(id),
+	}
+}
+
+// listDirs turns the directories among matches into restore points.
+func listDirs(ctx context.Context, matches []string, stamp string) ([]plugins.RestorePoint, error) {
+	type dir struct {
+		path string
+		fi   fs.FileInfo
+	}
+	var dirs []dir
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		dirs = append(dirs, dir{m, fi})
+	}
+	if stamp != "" {
+		var points []plugins.RestorePoint
+		for _, d := range dirs {
+			st, err := os.Stat(filepath.Join(d.path, filepath.FromSlash(stamp)))
+			if err != nil {
+				continue // not marked complete: not a restore point
+			}
+			points = append(points, plugins.RestorePoint{
+				ID: d.path, Time: st.ModTime(), Size: -1, Files: -1,
+				Description: filepath.Base(d.path),
+			})
+		}
+		sortNewestFirst(points)
+		return points, nil
+	}
+	if len(dirs) == 0 {
+		return nil, nil
+	}
+	newest := dirs[0]
+	for _, d := range dirs[1:] {
+		if d.fi.ModTime().After(newest.fi.ModTime()) ||
+			(d.fi.ModTime().Equal(newest.fi.ModTime()) && d.path > newest.path) {
+			newest = d
+		}
+	}
+	sum, err := scanTree(ctx, newest.path)
+	if err != nil {
+		return nil, err
+	}
+	return []plugins.RestorePoint{{
+		ID: newest.path, Time: sum.newest, Size: sum.bytes, Files: sum.files,
+		Description: filepath.Base(newest.path),
+	}}, nil
+}
+
+// Cleanup has nothing to remove: the backend creates nothing outside
+// Target, and the host removes Target. It is idempotent.
+func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	return &plugins.CleanupResponse{}, nil
+}
+
+// Restore restores the archive or directory copy req.PointID into
+// req.Target. Damage and refused entries are problems in the response;
+// a returned error means the restore could not be carried out (a bad
+// request, an unusable target, a cancelled ctx, the host gone).
+func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	s, problems := parseSource(req.Source)
+	if len(problems) > 0 {
+		return nil, problemsError(problems)
+	}
+	if !filepath.IsAbs(req.PointID) {
+		return nil, fmt.Errorf("restore point %q is not an absolute path", req.PointID)
+	}
+	if ok, _ := filepath.Match(s.pattern, req.PointID); !ok {
+		return nil, fmt.Errorf("restore point %s is not a match of %s", req.PointID, s.pattern)
+	}
+	if !filepath.IsAbs(req.Target) {
+		return nil, fmt.Errorf("restore target %q is not an absolute path", req.Target)
+	}
+	if events == nil {
+		events = discardEvents{}
+	}
+	if s.archive {
+		return b.restoreArchive(ctx, req, events)
+	}
+	return b.restoreDir(ctx, req, s.stamp, events)
+}
+
+// vanished is the response for a restore point that no longer exists.
+func vanished(req *plugins.RestoreRequest, format string, err error) *plugins.RestoreResponse {
+	msg := fmt.Sprintf("restore point %s vanished: it was listed but no longer exists", req.PointID)
+	if !errors.Is(err, fs.ErrNotExist) {
+		msg = fmt.Sprintf("restore point %s cannot be opened: %v", req.PointID, err)
+	}
+	resp := &plugins.RestoreResponse{
+		Point: plugins.RestorePoint{
+			ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID),
+		},
+		Problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg}},
+		Details:  map[string]string{},
+	}
+	if format != "" {
+		resp.Details["format"] = format
+	}
+	return resp
+}
+
+// discardEvents is used when the caller passes no events.
+type discardEvents struct{}
+
+func (discardEvents) Progress(plugins.Progress) error { return nil }
+func (discardEvents) Files([]plugins.File) error      { return nil }

@@ -1,0 +1,377 @@
+package filesystem
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+const (
+	// defaultCopyWorkers copy files at once in a directory copy: one per
+	// core of the two-core hosts drill is sized for.
+	defaultCopyWorkers = 2
+	// copyBuffer is the read size when copying a file.
+	copyBuffer = 1 << 20
+)
+
+// walkTree calls visit for every entry below root (not root itself),
+// parents before children, names in byte order, never following symlinks.
+// visit returns whether to descend into a directory. A directory that
+// cannot be read, or an entry that cannot be stat'ed, goes to bad; the
+// walk goes on. walkTree returns only ctx's error.
+func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.FileInfo) bool, bad func(rel string, err error)) error {
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f, err := root.Open(dir)
+		if err != nil {
+			bad(dir, err)
+			return nil
+		}
+		ents, err := f.ReadDir(-1)
+		f.Close()
+		if err != nil {
+			bad(dir, err)
+		}
+		slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+		for _, e := range ents {
+			rel := e.Name()
+			if dir != "." {
+				rel = dir + "/" + rel
+			}
+			fi, err := e.Info()
+			if err != nil {
+				bad(rel, err)
+				continue
+			}
+			if visit(rel, fi) && fi.IsDir() {
+				if err := walk(rel); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(".")
+}
+
+// treeSummary is what a walk learns about a directory copy.
+type treeSummary struct {
+	newest       time.Time // the newest mtime of any entry, the top included
+	files, bytes int64     // regular files and their bytes
+}
+
+func (s *treeSummary) add(fi fs.FileInfo) {
+	if fi.ModTime().After(s.newest) {
+		s.newest = fi.ModTime()
+	}
+	if fi.Mode().IsRegular() {
+		s.files++
+		s.bytes += fi.Size()
+	}
+}
+
+// scanTree walks the directory copy at dir. Entries that cannot be read
+// are left out; the restore reports them.
+func scanTree(ctx context.Context, dir string) (treeSummary, error) {
+	var sum treeSummary
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return sum, err
+	}
+	defer root.Close()
+	if fi, err := root.Stat("."); err == nil {
+		sum.add(fi)
+	}
+	err = walkTree(ctx, root,
+		func(rel string, fi fs.FileInfo) bool { sum.add(fi); return true },
+		func(string, error) {})
+	return sum, err
+}
+
+// copyJob is a regular file for a copy worker.
+type copyJob struct {
+	rel   string
+	mode  fs.FileMode
+	mtime time.Time
+	size  int64
+}
+
+// dirCopy copies a directory copy into the target.
+type dirCopy struct {
+	src, dst *os.Root
+	srcPath  string
+	tree     *tree
+	rep      *reporter
+	probs    problems
+	maxBytes int64
+	reserved atomic.Int64 // bytes of regular files taken on
+	copied   atomic.Int64 // bytes copied so far
+	skipped  int64        // special files skipped
+	sum      treeSummary
+	cancel   context.CancelFunc
+	stopped  atomic.Bool // a problem stopped the restore
+	repErr   atomic.Pointer[error]
+}
+
+// restoreDir copies the directory copy req.PointID into req.Target.
+func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, stamp string, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	fi, err := os.Stat(req.PointID)
+	if err != nil {
+		return vanished(req, formatDirectory, err), nil
+	}
+	resp := &plugins.RestoreResponse{
+		Point:   plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
+		Details: map[string]string{"format": formatDirectory},
+	}
+	failed := func(msg string) (*plugins.RestoreResponse, error) {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg})
+		return resp, nil
+	}
+	if !fi.IsDir() {
+		return failed(fmt.Sprintf("restore point %s is no longer a directory", req.PointID))
+	}
+	src, err := os.OpenRoot(req.PointID)
+	if err != nil {
+		return failed(fmt.Sprintf("restore point %s cannot be opened: %v", req.PointID, errText(err)))
+	}
+	defer src.Close()
+	if stamp != "" {
+		st, err := src.Stat(stamp)
+		if err != nil {
+			return failed(fmt.Sprintf("stamp %s is missing from %s: the copy is not marked complete", stamp, req.PointID))
+		}
+		resp.Point.Time = st.ModTime()
+	}
+	dst, err := os.OpenRoot(req.Target)
+	if err != nil {
+		return nil, fmt.Errorf("open restore target: %w", err)
+	}
+	defer dst.Close()
+
+	ictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel}
+	c.rep = newReporter(events, -1, c.copied.Load)
+	if top, err := src.Stat("."); err == nil {
+		c.sum.add(top)
+	}
+
+	workers := b.copyWorkers
+	if workers <= 0 {
+		workers = defaultCopyWorkers
+	}
+	jobs := make(chan copyJob, 64)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, copyBuffer)
+			for j := range jobs {
+				if ictx.Err() == nil {
+					c.copyFile(ictx, j, buf)
+				}
+			}
+		})
+	}
+	walkErr := walkTree(ictx, src,
+		func(rel string, fi fs.FileInfo) bool { return c.visit(ictx, rel, fi, jobs) },
+		func(rel string, err error) {
+			c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", rel, req.PointID, errText(err)))
+		})
+	close(jobs)
+	wg.Wait()
+	if err := c.tree.finish(); err != nil && !c.stopped.Load() {
+		c.probs.add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
+	}
+	if p := c.repErr.Load(); p != nil {
+		return nil, fmt.Errorf("restore %s: %w", req.PointID, *p)
+	}
+	if walkErr != nil && !c.stopped.Load() {
+		return nil, fmt.Errorf("restore %s: %w", req.PointID, walkErr)
+	}
+	if err := c.rep.close(); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
+	}
+	resp.Files, resp.Bytes = c.rep.counts()
+	if stamp == "" {
+		resp.Point.Time = c.sum.newest
+	}
+	resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes
+	resp.Problems = c.probs.all()
+	resp.Details["skipped_special"] = strconv.FormatInt(c.skipped, 10)
+	return resp, nil
+}
+
+// visit handles one entry of the source walk: directories and symlinks
+// are created here, regular files go to the workers.
+func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs chan<- copyJob) bool {
+	c.sum.add(fi)
+	switch mode := fi.Mode(); {
+	case mode.IsDir():
+		if err := c.tree.mkdirPlain(rel, mode, fi.ModTime()); err != nil {
+			c.entryErr(rel, err)
+			return false
+		}
+		return true
+	case mode.IsRegular():
+		if c.maxBytes > 0 && c.reserved.Add(fi.Size()) > c.maxBytes {
+			c.stopTooBig(rel)
+			return false
+		}
+		select {
+		case jobs <- copyJob{rel: rel, mode: mode & 0o777, mtime: fi.ModTime(), size: fi.Size()}:
+		case <-ctx.Done():
+		}
+	case mode&fs.ModeSymlink != 0:
+		target, err := c.src.Readlink(rel)
+		if err != nil {
+			c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("symlink %q cannot be read from the copy %s: %v", rel, c.srcPath, errText(err)))
+			return false
+		}
+		c.entryErr(rel, c.tree.symlink(rel, target))
+	default:
+		c.skipped++
+	}
+	return false
+}
+
+// entryErr records the outcome of creating one entry in the target.
+func (c *dirCopy) entryErr(rel string, err error) {
+	if err == nil {
+		return
+	}
+	var r *refusal
+	switch {
+	case errors.As(err, &r):
+		c.probs.add(plugins.ProblemFail, rel, r.msg)
+	case isLocalError(err):
+		c.stop(rel, err)
+	default:
+		c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("%q could not be restored: %v", rel, errText(err)))
+	}
+}
+
+// stop records a local error that ends the restore.
+func (c *dirCopy) stop(rel string, err error) {
+	if c.stopped.Swap(true) {
+		return
+	}
+	c.probs.add(plugins.ProblemError, rel, fmt.Sprintf("restore stopped: writing %q into the target: %v", rel, errText(err)))
+	c.cancel()
+}
+
+func (c *dirCopy) stopTooBig(rel string) {
+	if c.stopped.Swap(true) {
+		return
+	}
+	c.probs.add(plugins.ProblemError, rel, fmt.Sprintf(
+		"restore would exceed max_scratch_bytes (%d bytes): stopped at %q", c.maxBytes, rel))
+	c.cancel()
+}
+
+// testHookCopyFile, when set by a test, runs before a file is copied.
+var testHookCopyFile func(rel string)
+
+// copyFile copies one regular file, hashing what it reads, and reports it.
+func (c *dirCopy) copyFile(ctx context.Context, j copyJob, buf []byte) {
+	if testHookCopyFile != nil {
+		testHookCopyFile(j.rel)
+	}
+	in, err := c.src.Open(j.rel)
+	if err != nil {
+		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(err)))
+		return
+	}
+	defer in.Close()
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
+		return
+	}
+	out, err := c.dst.OpenFile(j.rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		c.entryErr(j.rel, err)
+		return
+	}
+	h := sha256.New()
+	var n int64
+	accounted := j.size // bytes of this file counted against maxBytes
+	for {
+		if ctx.Err() != nil {
+			out.Close()
+			c.dst.Remove(j.rel)
+			return
+		}
+		m, rerr := in.Read(buf)
+		if m > 0 {
+			if _, err := out.Write(buf[:m]); err != nil {
+				out.Close()
+				c.stop(j.rel, err)
+				return
+			}
+			h.Write(buf[:m])
+			n += int64(m)
+			c.copied.Add(int64(m))
+			if n > accounted { // the file grew since the walk
+				grown := n - accounted
+				accounted = n
+				if c.maxBytes > 0 && c.reserved.Add(grown) > c.maxBytes {
+					out.Close()
+					c.dst.Remove(j.rel)
+					c.stopTooBig(j.rel)
+					return
+				}
+			}
+			c.reportErr(c.rep.tick())
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			out.Close()
+			c.dst.Remove(j.rel)
+			c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(rerr)))
+			return
+		}
+	}
+	if err := out.Chmod(j.mode); err != nil {
+		out.Close()
+		c.stop(j.rel, err)
+		return
+	}
+	if err := out.Close(); err != nil {
+		c.stop(j.rel, err)
+		return
+	}
+	if err := c.dst.Chtimes(j.rel, time.Time{}, j.mtime); err != nil {
+		c.stop(j.rel, err)
+		return
+	}
+	c.reportErr(c.rep.file(plugins.File{Path: j.rel, Size: n, SHA256: h.Sum(nil)}))
+}
+
+// reportErr stops the restore when the host has gone away.
+func (c *dirCopy) reportErr(err error) {
+	if err != nil {
+		c.repErr.CompareAndSwap(nil, &err)
+		c.cancel()
+	}
+}

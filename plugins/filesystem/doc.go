@@ -1,0 +1,75 @@
+// Package filesystem is drill's backend for plain file backups: a directory
+// copy (the output of rsync, rsnapshot or cp -a) or a tar archive (.tar,
+// .tar.gz/.tgz, .tar.zst).
+//
+// # Source
+//
+// A source has exactly one of two keys:
+//
+//   - path: a glob of directory copies. Without stamp, the newest matching
+//     directory by its own modification time is the only restore point, and
+//     its backup time is the newest modification time of any entry in its
+//     tree. A copy made with rsync -a or cp -a keeps the source's mtimes, so
+//     the content's freshness is all that can be known about when the copy
+//     was taken; a quiet tree therefore looks older than the copy is, which
+//     errs on the safe side of an RPO. With stamp (a file name relative to
+//     each directory, written by the backup job when it has finished),
+//     every matching directory that holds the stamp is a restore point, its
+//     backup time is the stamp's mtime, and directories without the stamp
+//     (a copy still running, or one that died) are not restore points.
+//   - archive: a glob of tar archives. Every matching regular file is a
+//     restore point, newest mtime first, and its mtime is the backup time.
+//     The compression is detected from the file's first bytes (gzip, zstd,
+//     else plain tar), never from its name.
+//
+// Paths must be absolute: the host resolves relative paths against the
+// config file's folder before the backend sees them.
+//
+// # Restore
+//
+// An archive is read once: one goroutine decompresses and parses the tar
+// stream and hands pooled chunks to a second goroutine, which writes each
+// regular file and computes its SHA-256 from the same bytes. A directory
+// copy is walked without following symlinks and copied by two workers that
+// hash each file as they copy it. Every regular file is reported through
+// RestoreEvents.Files with its digest once it is closed.
+//
+// All writes go through an os.Root opened on the target, and on top of that
+// the backend keeps its own account of the directories it created, so that
+// a hostile backup cannot make it write anywhere else:
+//
+//   - absolute names and names with a ".." component are refused;
+//   - an entry whose parent is not a directory this restore created (for
+//     instance one that passes through a symlink from the archive) is
+//     refused;
+//   - a symlink is created only when its target is relative, climbs with
+//     leading ".." components no higher than the target directory, and has
+//     no ".." after a normal component (such a path can climb out through
+//     another symlink); other symlinks are refused;
+//   - a hard link is created only to a regular file this restore already
+//     wrote;
+//   - device nodes, FIFOs and sockets are skipped without a problem and
+//     counted in Details["skipped_special"]: they hold no backed-up data;
+//   - setuid, setgid and sticky bits are dropped (mode & 0777); ownership
+//     is not restored.
+//
+// Every refused entry is a Problem of kind fail naming the entry. Files keep
+// their mode and mtime; directories get theirs after their contents are
+// written. Symlinks keep their target but not their own mtime. The target
+// directory itself keeps the mode and mtime the host gave it.
+//
+// A truncated or corrupt archive is a Problem of kind fail naming the
+// archive and the entry where the damage was found; the files completely
+// written before it are still reported, the partly written one is removed.
+// A plain tar that ends on an entry boundary without the end-of-archive
+// marker counts as truncated. When the same name appears twice in an
+// archive (tar -r appends) the later entry replaces the earlier one, as
+// tar -x does, and a regular file is then reported once for each copy; the
+// last report describes what is on disk. Hard links in a directory copy are
+// copied as separate files.
+//
+// A restore point that was listed but no longer exists is a Problem of kind
+// fail ("restore point ... vanished"): the backup is missing, so recovery as
+// claimed is not possible. Exceeding RestoreRequest.MaxBytes, and local write
+// errors such as a full disk, stop the restore with a Problem of kind error.
+package filesystem

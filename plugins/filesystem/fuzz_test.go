@@ -1,0 +1,44 @@
+package filesystem
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// FuzzRestoreTar restores arbitrary bytes as an archive: whatever they
+// hold, the restore does not panic, does not return an error (damage is a
+// problem, not an error), creates nothing outside the target and leaves no
+// symlink that leads out of it.
+func FuzzRestoreTar(f *testing.F) {
+	valid := makeTar(f, dirEntry("d/", 0o755), file("d/f", "hello"), symlink("d/l", "f"), hardlink("h", "d/f"))
+	hostile := makeTar(f, file("../evil", "x"), symlink("l", "/tmp"), file("l/x", "y"),
+		symlink("a/b/up", "../.."), symlink("esc", "a/b/up/../.."), hardlink("h", "../x"))
+	var gz, zst bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(valid)
+	zw.Close()
+	enc, err := zstd.NewWriter(&zst)
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc.Write(hostile)
+	enc.Close()
+	for _, seed := range [][]byte{valid, hostile, gz.Bytes(), zst.Bytes(), valid[:len(valid)/2], gz.Bytes()[:gz.Len()/2], nil} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sandbox := t.TempDir()
+		resp, _, target, err := restoreInSandbox(t, sandbox, data, 16<<20)
+		if err != nil {
+			t.Fatalf("Restore returned an error for archive bytes: %v", err)
+		}
+		if resp == nil {
+			t.Fatal("Restore returned no response")
+		}
+		onlyEntries(t, sandbox, "target", "x.tar")
+		checkLinksInside(t, target)
+	})
+}

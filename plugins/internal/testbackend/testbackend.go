@@ -1,0 +1,250 @@
+// Package testbackend is a small, deterministic in-memory Backend for tests
+// of the plugin protocol: each restore point is a fixed set of files
+// generated from its number, written into Target and reported with
+// digests. Fields inject faults (a crash, a hang) for the test plugin.
+package testbackend
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+// Backend is the test backend. Its source keys:
+//
+//	name     string, required: a label
+//	points   int: how many restore points there are (default 2; 0: none)
+//	files    int: files per restore point (default 3)
+//	damaged  bool: the newest point is damaged (its last file is missing)
+//
+// Restore point IDs and some file names are deliberately invalid UTF-8.
+type Backend struct {
+	// Logger, when set, logs a line per RPC.
+	Logger *slog.Logger
+	// Environ reports os.Environ() in RestoreResponse.Details["environ"],
+	// the variables separated by NUL bytes.
+	Environ bool
+	// AfterFirstFile runs right after the first file was reported (the
+	// crash mode kills the process there).
+	AfterFirstFile func()
+	// Hang makes Restore block forever, ignoring its context.
+	Hang bool
+}
+
+var _ plugins.Backend = (*Backend)(nil)
+
+// Epoch is the time of restore point 1; point n is n hours later.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var keys = []plugins.SourceKey{
+	{Name: "name", Type: plugins.TypeString, Required: true, Doc: "a label"},
+	{Name: "points", Type: plugins.TypeInt, Doc: "number of restore points (default 2)"},
+	{Name: "files", Type: plugins.TypeInt, Doc: "files per restore point (default 3)"},
+	{Name: "damaged", Type: plugins.TypeBool, Doc: "the newest point is damaged"},
+}
+
+func (b *Backend) log(msg string, args ...any) {
+	if b.Logger != nil {
+		b.Logger.Info(msg, args...)
+	}
+}
+
+// Describe implements plugins.Backend.
+func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{Name: "test", Version: "1.0.0", Kind: plugins.KindFiles, SourceKeys: keys}, nil
+}
+
+type config struct {
+	name    string
+	points  int64
+	files   int64
+	damaged bool
+}
+
+func parse(src plugins.Source) (config, []plugins.Problem) {
+	c := config{points: 2, files: 3}
+	var probs []plugins.Problem
+	bad := func(key, format string, args ...any) {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+	for k, v := range src {
+		switch k {
+		case "name":
+			s, ok := v.(string)
+			if !ok {
+				bad(k, "name must be a string, not %T", v)
+			}
+			c.name = s
+		case "points", "files":
+			n, ok := v.(int64)
+			if !ok || n < 0 {
+				bad(k, "%s must be a non-negative integer, not %v (%T)", k, v, v)
+			}
+			if k == "points" {
+				c.points = n
+			} else {
+				c.files = n
+			}
+		case "damaged":
+			d, ok := v.(bool)
+			if !ok {
+				bad(k, "damaged must be true or false, not %T", v)
+			}
+			c.damaged = d
+		default:
+			bad(k, "unknown key %q", k)
+		}
+	}
+	if _, ok := src["name"]; !ok {
+		bad("name", "name is required")
+	}
+	return c, probs
+}
+
+// ValidateSource implements plugins.Backend.
+func (b *Backend) ValidateSource(_ context.Context, req *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
+	_, probs := parse(req.Source)
+	return &plugins.ValidateSourceResponse{Problems: probs}, nil
+}
+
+func pointID(n int64) string { return fmt.Sprintf("point-%d-\xff", n) }
+
+// Point returns restore point n of a source with files files.
+func Point(n, files int64) plugins.RestorePoint {
+	var size int64
+	for i := range files {
+		size += int64(len(content(n, i)))
+	}
+	return plugins.RestorePoint{
+		ID:          pointID(n),
+		Time:        Epoch.Add(time.Duration(n) * time.Hour),
+		Size:        size,
+		Files:       files,
+		Description: fmt.Sprintf("test point %d", n),
+	}
+}
+
+// ListRestorePoints implements plugins.Backend.
+func (b *Backend) ListRestorePoints(_ context.Context, req *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	c, probs := parse(req.Source)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+	}
+	resp := &plugins.ListRestorePointsResponse{}
+	for n := c.points; n >= 1; n-- {
+		resp.Points = append(resp.Points, Point(n, c.files))
+	}
+	return resp, nil
+}
+
+// fileName is the name of file i: nested, and every third one invalid
+// UTF-8 with a newline in it.
+func fileName(i int64) string {
+	switch i % 3 {
+	case 0:
+		return fmt.Sprintf("file-%d.txt", i)
+	case 1:
+		return fmt.Sprintf("dir/file-%d.bin", i)
+	default:
+		return fmt.Sprintf("dir/sub/odd-\xfe\n-%d", i)
+	}
+}
+
+func content(n, i int64) string {
+	if i == 0 {
+		return "" // an empty file
+	}
+	return strings.Repeat(fmt.Sprintf("point %d file %d\n", n, i), int(i*7))
+}
+
+// Restore implements plugins.Backend.
+func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	if b.Hang {
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	c, probs := parse(req.Source)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+	}
+	b.log("restore", "point", req.PointID, "target", req.Target)
+	resp := &plugins.RestoreResponse{Details: map[string]string{"test_backend": "1.0.0"}}
+	if b.Environ {
+		resp.Details["environ"] = strings.Join(os.Environ(), "\x00")
+	}
+	var n int64
+	for i := c.points; i >= 1; i-- {
+		if pointID(i) == req.PointID {
+			n = i
+		}
+	}
+	if n == 0 {
+		resp.Point = plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1}
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: fmt.Sprintf("restore point %q does not exist", req.PointID)})
+		return resp, nil
+	}
+	resp.Point = Point(n, c.files)
+	if req.MaxBytes > 0 && resp.Point.Size > req.MaxBytes {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemError, Message: fmt.Sprintf("restore needs %d bytes, more than the limit of %d", resp.Point.Size, req.MaxBytes)})
+		return resp, nil
+	}
+	damaged := c.damaged && n == c.points
+	p := plugins.Progress{FilesTotal: c.files, BytesTotal: resp.Point.Size}
+	if err := events.Progress(p); err != nil {
+		return nil, err
+	}
+	for i := range c.files {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
+		}
+		name := fileName(i)
+		if damaged && i == c.files-1 {
+			resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: name, Message: "file is truncated in the backup"})
+			continue
+		}
+		data := content(n, i)
+		full := filepath.Join(req.Target, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.WriteString(data); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256([]byte(data))
+		if err := events.Files([]plugins.File{{Path: name, Size: int64(len(data)), SHA256: sum[:]}}); err != nil {
+			return nil, err
+		}
+		if i == 0 && b.AfterFirstFile != nil {
+			b.AfterFirstFile()
+		}
+		resp.Files++
+		resp.Bytes += int64(len(data))
+		p.FilesDone, p.BytesDone = resp.Files, resp.Bytes
+		if err := events.Progress(p); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// Cleanup implements plugins.Backend; the test backend creates nothing
+// outside Target.
+func (b *Backend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	return &plugins.CleanupResponse{}, nil
+}

@@ -1,0 +1,72 @@
+// Command testplugin is a backend plugin for the protocol's tests, run as a
+// real process. Its behaviour is fixed when it is built:
+//
+//	go build -ldflags "-X main.mode=MODE" ./plugins/internal/testplugin
+//
+// Modes:
+//
+//	ok         serves testbackend (3 files per point, with digests; reports
+//	           its environment in RestoreResponse.Details["environ"])
+//	crash      like ok, but kills itself with SIGKILL mid-restore, right
+//	           after reporting its first file
+//	hang       Restore blocks forever, ignoring its context
+//	protocol2  serves with protocol version 2 instead of plugins.ProtocolVersion
+//	garbage    prints random bytes on stdout instead of the handshake line
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/testbackend"
+	"github.com/hashicorp/go-plugin"
+)
+
+// mode is set with -ldflags "-X main.mode=...".
+var mode = "ok"
+
+func main() {
+	b := &testbackend.Backend{Logger: plugins.PluginLogger(), Environ: true}
+	switch mode {
+	case "ok":
+	case "crash":
+		b.AfterFirstFile = func() {
+			// Give the reported file time to reach the host (gRPC's Send
+			// only queues it), so the test can check it arrived.
+			time.Sleep(200 * time.Millisecond)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	case "hang":
+		b.Hang = true
+	case "protocol2":
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: plugin.HandshakeConfig{
+				ProtocolVersion:  2,
+				MagicCookieKey:   plugins.MagicCookieKey,
+				MagicCookieValue: plugins.MagicCookieValue,
+			},
+			Plugins:    plugin.PluginSet{plugins.PluginName: &plugins.GRPCPlugin{Impl: b}},
+			GRPCServer: plugin.DefaultGRPCServer,
+		})
+		return
+	case "garbage":
+		garbage := make([]byte, 64)
+		_, _ = rand.Read(garbage)
+		for i, c := range garbage {
+			if c == '\n' || c == '|' {
+				garbage[i] = '?'
+			}
+		}
+		_, _ = os.Stdout.Write(append(garbage, '\n'))
+		time.Sleep(time.Minute)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "testplugin: unknown mode %q\n", mode)
+		os.Exit(2)
+	}
+	plugins.Serve(b)
+}

@@ -1,0 +1,435 @@
+package plugintest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+// Suite is the conformance suite of a backend. Fill it in and call Run.
+type Suite struct {
+	// Launch returns the backend under test over a real gRPC connection:
+	// plugins.Launch of the real executable (closed in t.Cleanup), or
+	// GRPCBackend for an in-process implementation. It is called once per
+	// subtest, with the subtest's t.
+	Launch func(t *testing.T) plugins.Backend
+	// Good is a source whose newest restore point restores cleanly.
+	// Required.
+	Good plugins.Source
+	// Empty is a valid source without restore points; nil skips its test.
+	Empty plugins.Source
+	// Damaged is a source whose newest restore point is damaged: restoring
+	// it must report a ProblemFail (not return an error). Nil skips its
+	// test.
+	Damaged plugins.Source
+	// WantFiles is the number of regular files restoring Good must give;
+	// zero or negative does not check the number.
+	WantFiles int64
+}
+
+// unknownKey is the source key the suite adds to Good to see it refused.
+const unknownKey = "drill_conformance_unknown_key"
+
+// drillName is the DrillName of the suite's requests.
+const drillName = "conformance"
+
+// cancelDeadline bounds how long a Restore under an already-cancelled
+// context may take to return.
+const cancelDeadline = 5 * time.Second
+
+// Run runs the suite as subtests of t.
+func (s Suite) Run(t *testing.T) {
+	t.Helper()
+	if s.Launch == nil || s.Good == nil {
+		t.Fatal("plugintest.Suite needs Launch and Good")
+	}
+	t.Run("Describe", s.testDescribe)
+	t.Run("ValidateSource/Good", s.testValidateGood)
+	t.Run("ValidateSource/UnknownKey", s.testValidateUnknownKey)
+	t.Run("ListRestorePoints/Good", s.testListGood)
+	if s.Empty != nil {
+		t.Run("ListRestorePoints/Empty", s.testListEmpty)
+	}
+	t.Run("Restore/Good", s.testRestoreGood)
+	t.Run("Restore/MissingPoint", s.testRestoreMissingPoint)
+	t.Run("Restore/Cancelled", s.testRestoreCancelled)
+	if s.Damaged != nil {
+		t.Run("Restore/Damaged", s.testRestoreDamaged)
+	}
+	t.Run("Cleanup/Idempotent", s.testCleanupIdempotent)
+}
+
+func (s Suite) testDescribe(t *testing.T) {
+	b := s.Launch(t)
+	d, err := b.Describe(t.Context(), &plugins.DescribeRequest{})
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	if d.Name == "" {
+		t.Error("Describe: empty Name")
+	}
+	if d.Kind != plugins.KindFiles && d.Kind != plugins.KindDatabase {
+		t.Errorf("Describe: Kind %q, want %q or %q", d.Kind, plugins.KindFiles, plugins.KindDatabase)
+	}
+	if len(d.SourceKeys) == 0 {
+		t.Error("Describe: no SourceKeys")
+	}
+	known := []plugins.KeyType{plugins.TypeString, plugins.TypePath, plugins.TypeGlob, plugins.TypeStrings,
+		plugins.TypeBool, plugins.TypeInt, plugins.TypeSize, plugins.TypeDuration}
+	seen := map[string]bool{}
+	for _, k := range d.SourceKeys {
+		if k.Name == "" {
+			t.Errorf("Describe: a source key has no name: %+v", k)
+		}
+		if seen[k.Name] {
+			t.Errorf("Describe: source key %q is listed twice", k.Name)
+		}
+		seen[k.Name] = true
+		if !slices.Contains(known, k.Type) {
+			t.Errorf("Describe: source key %q has type %q, want one of %v", k.Name, k.Type, known)
+		}
+		if k.Required {
+			if _, ok := s.Good[k.Name]; !ok {
+				t.Errorf("Describe: source key %q is required but Suite.Good does not set it", k.Name)
+			}
+		}
+	}
+	for k := range s.Good {
+		if !seen[k] {
+			t.Errorf("Suite.Good sets key %q, which Describe does not list", k)
+		}
+	}
+}
+
+func (s Suite) testValidateGood(t *testing.T) {
+	b := s.Launch(t)
+	resp, err := b.ValidateSource(t.Context(), &plugins.ValidateSourceRequest{Source: s.Good})
+	if err != nil {
+		t.Fatalf("ValidateSource(Good): %v", err)
+	}
+	if len(resp.Problems) > 0 {
+		t.Errorf("ValidateSource(Good): problems %+v, want none", resp.Problems)
+	}
+}
+
+func (s Suite) testValidateUnknownKey(t *testing.T) {
+	b := s.Launch(t)
+	src := maps.Clone(s.Good)
+	src[unknownKey] = "x"
+	resp, err := b.ValidateSource(t.Context(), &plugins.ValidateSourceRequest{Source: src})
+	if err != nil {
+		t.Fatalf("ValidateSource(Good + %s): %v", unknownKey, err)
+	}
+	for _, p := range resp.Problems {
+		if p.Key == unknownKey || strings.Contains(p.Message, unknownKey) {
+			return
+		}
+	}
+	t.Errorf("ValidateSource(Good + %s): problems %+v, want one naming the unknown key", unknownKey, resp.Problems)
+}
+
+// newest lists the points of src and returns them, failing the test when
+// there are none.
+func newest(t *testing.T, b plugins.Backend, src plugins.Source) plugins.RestorePoint {
+	t.Helper()
+	resp, err := b.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil {
+		t.Fatalf("ListRestorePoints: %v", err)
+	}
+	if len(resp.Points) == 0 {
+		t.Fatal("ListRestorePoints: no restore points")
+	}
+	return resp.Points[0]
+}
+
+func (s Suite) testListGood(t *testing.T) {
+	b := s.Launch(t)
+	resp, err := b.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: s.Good})
+	if err != nil {
+		t.Fatalf("ListRestorePoints(Good): %v", err)
+	}
+	if len(resp.Points) == 0 {
+		t.Fatal("ListRestorePoints(Good): no restore points")
+	}
+	ids := map[string]bool{}
+	for i, p := range resp.Points {
+		if p.ID == "" {
+			t.Errorf("point %d: empty ID", i)
+		}
+		if ids[p.ID] {
+			t.Errorf("point %d: ID %q listed twice", i, p.ID)
+		}
+		ids[p.ID] = true
+		if p.Time.IsZero() {
+			t.Errorf("point %d (%q): zero Time", i, p.ID)
+		}
+		if i > 0 && p.Time.After(resp.Points[i-1].Time) {
+			t.Errorf("points not newest first: point %d (%q, %s) is newer than point %d (%q, %s)",
+				i, p.ID, p.Time, i-1, resp.Points[i-1].ID, resp.Points[i-1].Time)
+		}
+	}
+}
+
+func (s Suite) testListEmpty(t *testing.T) {
+	b := s.Launch(t)
+	resp, err := b.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: s.Empty})
+	if err != nil {
+		t.Fatalf("ListRestorePoints(Empty): %v (no restore points is not an error)", err)
+	}
+	if len(resp.Points) != 0 {
+		t.Errorf("ListRestorePoints(Empty): %d points, want none", len(resp.Points))
+	}
+}
+
+// recorder records the events of a restore.
+type recorder struct {
+	mu       sync.Mutex
+	progress []plugins.Progress
+	files    []plugins.File
+}
+
+func (r *recorder) Progress(p plugins.Progress) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress = append(r.progress, p)
+	return nil
+}
+
+func (r *recorder) Files(fs []plugins.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files = append(r.files, fs...)
+	return nil
+}
+
+// newTarget creates an empty target directory inside its own parent and
+// returns both.
+func newTarget(t *testing.T) (parent, target string) {
+	t.Helper()
+	parent = t.TempDir()
+	target = filepath.Join(parent, "target")
+	if err := os.Mkdir(target, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return parent, target
+}
+
+func cleanup(t *testing.T, b plugins.Backend, src plugins.Source, target string) {
+	t.Helper()
+	if _, err := b.Cleanup(t.Context(), &plugins.CleanupRequest{Source: src, Target: target, DrillName: drillName}); err != nil {
+		t.Errorf("Cleanup: %v", err)
+	}
+}
+
+func problemsOf(ps []plugins.Problem, kinds ...plugins.ProblemKind) []plugins.Problem {
+	var out []plugins.Problem
+	for _, p := range ps {
+		if slices.Contains(kinds, p.Kind) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// onDisk is a regular file found under the target.
+type onDisk struct {
+	size int64
+	sum  [sha256.Size]byte
+}
+
+// walkTarget returns every regular file below target by slash-separated
+// relative path, with its size and SHA-256, using Lstat (symlinks are not
+// followed).
+func walkTarget(t *testing.T, target string) map[string]onDisk {
+	t.Helper()
+	files := map[string]onDisk{}
+	err := filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(target, p)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		var sum [sha256.Size]byte
+		h.Sum(sum[:0])
+		files[filepath.ToSlash(rel)] = onDisk{size: fi.Size(), sum: sum}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk target: %v", err)
+	}
+	return files
+}
+
+func (s Suite) testRestoreGood(t *testing.T) {
+	b := s.Launch(t)
+	point := newest(t, b, s.Good)
+	parent, target := newTarget(t)
+	rec := &recorder{}
+	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
+		Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName,
+	}, rec)
+	defer cleanup(t, b, s.Good, target)
+	defer cleanup(t, b, s.Good, target) // twice: Cleanup is idempotent
+	if err != nil {
+		t.Fatalf("Restore(Good, %q): %v", point.ID, err)
+	}
+	if ps := problemsOf(resp.Problems, plugins.ProblemFail, plugins.ProblemError); len(ps) > 0 {
+		t.Errorf("Restore(Good): problems %+v, want none", ps)
+	}
+	if resp.Point.ID != point.ID {
+		t.Errorf("Restore(Good): response Point.ID %q, want the requested %q", resp.Point.ID, point.ID)
+	}
+
+	// Nothing outside the target.
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "target" {
+			t.Errorf("Restore wrote %q next to the target, outside it", e.Name())
+		}
+	}
+
+	disk := walkTarget(t, target)
+	var diskBytes int64
+	for _, f := range disk {
+		diskBytes += f.size
+	}
+	if resp.Files != int64(len(disk)) || resp.Bytes != diskBytes {
+		t.Errorf("Restore: response says %d files, %d bytes; the target holds %d regular files, %d bytes",
+			resp.Files, resp.Bytes, len(disk), diskBytes)
+	}
+	if s.WantFiles > 0 && int64(len(disk)) != s.WantFiles {
+		t.Errorf("Restore: %d regular files in the target, want %d", len(disk), s.WantFiles)
+	}
+
+	reported := map[string]bool{}
+	for _, f := range rec.files {
+		if reported[f.Path] {
+			t.Errorf("file %q reported more than once", f.Path)
+			continue
+		}
+		reported[f.Path] = true
+		d, ok := disk[f.Path]
+		if !ok {
+			t.Errorf("file %q was reported but is not a regular file under the target", f.Path)
+			continue
+		}
+		if f.Size != d.size {
+			t.Errorf("file %q reported with size %d, has %d bytes", f.Path, f.Size, d.size)
+		}
+		if f.SHA256 != nil && !bytes.Equal(f.SHA256, d.sum[:]) {
+			t.Errorf("file %q reported with sha256 %x, has %x", f.Path, f.SHA256, d.sum)
+		}
+	}
+	for p := range disk {
+		if !reported[p] {
+			t.Errorf("file %q is in the target but was never reported", p)
+		}
+	}
+
+	for i := 1; i < len(rec.progress); i++ {
+		prev, cur := rec.progress[i-1], rec.progress[i]
+		if cur.BytesDone < prev.BytesDone || cur.FilesDone < prev.FilesDone {
+			t.Errorf("progress went backwards: %+v after %+v", cur, prev)
+		}
+	}
+}
+
+func (s Suite) testRestoreMissingPoint(t *testing.T) {
+	b := s.Launch(t)
+	point := newest(t, b, s.Good)
+	_, target := newTarget(t)
+	missing := point.ID + "-drill-conformance-missing"
+	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
+		Source: s.Good, PointID: missing, Target: target, DrillName: drillName,
+	}, &recorder{})
+	defer cleanup(t, b, s.Good, target)
+	if err != nil {
+		return
+	}
+	if len(problemsOf(resp.Problems, plugins.ProblemFail, plugins.ProblemError)) == 0 {
+		t.Errorf("Restore of missing point %q passed cleanly (%d files); want an error or a problem", missing, resp.Files)
+	}
+}
+
+func (s Suite) testRestoreCancelled(t *testing.T) {
+	b := s.Launch(t)
+	point := newest(t, b, s.Good)
+	_, target := newTarget(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start := time.Now()
+	_, err := b.Restore(ctx, &plugins.RestoreRequest{
+		Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName,
+	}, &recorder{})
+	took := time.Since(start)
+	defer cleanup(t, b, s.Good, target)
+	if err == nil {
+		t.Fatal("Restore with a cancelled context returned no error")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Restore with a cancelled context: %v, want an error wrapping context.Canceled", err)
+	}
+	if took > cancelDeadline {
+		t.Errorf("Restore with a cancelled context took %s, want under %s", took, cancelDeadline)
+	}
+}
+
+func (s Suite) testRestoreDamaged(t *testing.T) {
+	b := s.Launch(t)
+	point := newest(t, b, s.Damaged)
+	_, target := newTarget(t)
+	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
+		Source: s.Damaged, PointID: point.ID, Target: target, DrillName: drillName,
+	}, &recorder{})
+	defer cleanup(t, b, s.Damaged, target)
+	if err != nil {
+		t.Fatalf("Restore(Damaged): %v; damage in the backup must be a ProblemFail in the response, not an error", err)
+	}
+	if len(problemsOf(resp.Problems, plugins.ProblemFail)) == 0 {
+		t.Errorf("Restore(Damaged): problems %+v, want a ProblemFail", resp.Problems)
+	}
+}
+
+func (s Suite) testCleanupIdempotent(t *testing.T) {
+	b := s.Launch(t)
+	_, target := newTarget(t)
+	for i := range 2 {
+		if _, err := b.Cleanup(t.Context(), &plugins.CleanupRequest{Source: s.Good, Target: target, DrillName: drillName}); err != nil {
+			t.Errorf("Cleanup call %d: %v", i+1, err)
+		}
+	}
+}
