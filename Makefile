@@ -39,4 +39,4 @@ bench: build
 	bash scripts/bench.sh
 
 clean:
-	rm -rf $(BIN) demo-run
+	rm -rf $(BIN) _demo

@@ -71,6 +71,15 @@ func (l *PluginLauncher) Known() []string {
 	return names
 }
 
+func (l *PluginLauncher) isBuiltin(name string) bool {
+	for _, b := range l.Builtins {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
 // Has reports whether backend can be launched.
 func (l *PluginLauncher) Has(backend string) bool {
 	if _, ok := l.External[backend]; ok {
@@ -95,6 +104,9 @@ func (l *PluginLauncher) Launch(ctx context.Context, backend string) (Backend, e
 		Env:          l.Env,
 		Logger:       logger.With("component", "plugin", "backend", backend),
 		StartTimeout: 30 * time.Second,
+	}
+	if _, ok := l.External[backend]; ok && l.isBuiltin(backend) {
+		return nil, fmt.Errorf("plugin %q has the name of a built-in backend; rename it in the config's plugins section", backend)
 	}
 	if p, ok := l.External[backend]; ok {
 		spec.Path, spec.Args, spec.SHA256 = p.Path, p.Args, p.SHA256

@@ -119,15 +119,23 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 	ctx, cancel := context.WithTimeoutCause(parent, d.Timeout, errTimeout)
 	defer cancel()
 
-	r.execute(ctx, d, svc, rec, o, log)
+	st := &state{phase: "launch"}
+	r.execute(ctx, d, svc, rec, o, st, log)
 
-	// Why the context ended decides between fail (timeout) and interrupted.
+	// Why the context ended decides between fail (a restore too slow for
+	// its timeout), error (a backend that stopped answering) and interrupted.
 	if ctx.Err() != nil {
 		switch {
 		case parent.Err() != nil:
 			o.interrupted = "the drill was interrupted before it finished (" + context.Cause(parent).Error() + ")"
 		case errors.Is(context.Cause(ctx), errTimeout):
-			o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s", formatDuration(d.Timeout)))
+			if st.phase == "restore" && !st.events() {
+				o.error(fmt.Sprintf("backend %s stopped responding: no progress from the restore within the drill's timeout of %s", d.Backend, formatDuration(d.Timeout)))
+			} else if st.phase == "launch" || st.phase == "list" {
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while %s)", d.Backend, formatDuration(d.Timeout), map[string]string{"launch": "starting", "list": "listing restore points"}[st.phase]))
+			} else {
+				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", formatDuration(d.Timeout), st.phase))
+			}
 		}
 	}
 	rec.Verdict, rec.Reasons = o.verdict()
@@ -138,7 +146,7 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 
 // execute runs the steps of a drill, recording what it finds in rec and o.
 // It returns early when a step makes the rest pointless.
-func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *evidence.Record, o *outcome, log *slog.Logger) {
+func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *evidence.Record, o *outcome, st *state, log *slog.Logger) {
 	r.progress(Progress{Drill: d.Name, Phase: "launch"})
 	b, err := r.Launcher.Launch(ctx, d.Backend)
 	if err != nil {
@@ -158,6 +166,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		return
 	}
 
+	st.set("list")
 	r.progress(Progress{Drill: d.Name, Phase: "list"})
 	list, err := b.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
 	if err != nil {
@@ -201,7 +210,8 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}()
 
 	restoreStart := time.Now()
-	col := &collector{drill: d.Name, runner: r, reported: map[string]manifest.Entry{}}
+	col := &collector{drill: d.Name, runner: r, st: st, reported: map[string]manifest.Entry{}}
+	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
 		Source: src, PointID: point.ID, Target: sd.Target,
@@ -231,6 +241,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 
 	// The checksums of what came back: digests the backend computed while
 	// it wrote, and the host's own for any file it did not report.
+	st.set("verify")
 	r.progress(Progress{Drill: d.Name, Phase: "verify"})
 	got, err := col.manifest(ctx, sd.Target, o)
 	if err != nil {
@@ -252,6 +263,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no files", point.ID))
 	}
 
+	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
 	rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
 	restoreTime := time.Since(restoreStart)
@@ -259,10 +271,37 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
 }
 
+// state is where a drill is, for deciding what a timeout means.
+type state struct {
+	mu     sync.Mutex
+	phase  string
+	nevent int
+}
+
+func (s *state) set(phase string) {
+	s.mu.Lock()
+	s.phase = phase
+	s.mu.Unlock()
+}
+
+func (s *state) event() {
+	s.mu.Lock()
+	s.nevent++
+	s.mu.Unlock()
+}
+
+// events reports whether the restore reported anything.
+func (s *state) events() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nevent > 0
+}
+
 // collector receives a backend's restore events.
 type collector struct {
 	drill  string
 	runner *Runner
+	st     *state
 	mu     sync.Mutex
 	// reported holds every file the backend reported, with its digest when
 	// the backend computed one.
@@ -273,11 +312,13 @@ type collector struct {
 var _ plugins.RestoreEvents = (*collector)(nil)
 
 func (c *collector) Progress(p plugins.Progress) error {
+	c.st.event()
 	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
 	return nil
 }
 
 func (c *collector) Files(files []plugins.File) error {
+	c.st.event()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range files {

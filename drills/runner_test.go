@@ -29,6 +29,7 @@ type fakeBackend struct {
 	unreported string
 	restoreErr error
 	block      bool // Restore blocks until ctx is done
+	progress   bool // Restore reports progress before it blocks
 	cleanups   int
 	mu         sync.Mutex
 }
@@ -47,6 +48,9 @@ func (f *fakeBackend) ListRestorePoints(context.Context, *plugins.ListRestorePoi
 
 func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
 	if f.block {
+		if f.progress {
+			_ = ev.Progress(plugins.Progress{BytesDone: 1, BytesTotal: 10})
+		}
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
@@ -157,7 +161,8 @@ func TestRunVerdicts(t *testing.T) {
 		{"a missing path fails", &fakeBackend{points: fresh, files: map[string]string{"b": "x", "c": "y"}, hashed: true}, "fail", []string{`check paths: missing from the restore: "a.txt"`}},
 		{"nothing restored fails", &fakeBackend{points: fresh, files: map[string]string{}, hashed: true}, "fail", []string{"nothing was restored"}},
 		{"a backend error is an error", &fakeBackend{points: fresh, restoreErr: errors.New("connection refused")}, "error", []string{"restore (backend fake): connection refused"}},
-		{"a drill past its timeout fails", &fakeBackend{points: fresh, block: true}, "fail", []string{"did not finish within its timeout of 2s"}},
+		{"a restore past the drill's timeout fails", &fakeBackend{points: fresh, block: true, progress: true}, "fail", []string{"did not finish within its timeout of 2s (during restore)"}},
+		{"a backend that hangs without a word is an error", &fakeBackend{points: fresh, block: true}, "error", []string{"backend fake stopped responding: no progress from the restore within the drill's timeout of 2s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

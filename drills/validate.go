@@ -145,6 +145,13 @@ func checkKind(cfg *config.Config, d *config.Drill, kind plugins.Kind) config.Er
 // file, line and column; nothing is changed.
 func Validate(ctx context.Context, cfg *config.Config, l Launcher) config.Errors {
 	var errs config.Errors
+	if pl, ok := l.(*PluginLauncher); ok {
+		for name, p := range cfg.Plugins {
+			if pl.isBuiltin(name) {
+				errs = append(errs, cfg.Errorf(p.Pos, "plugins."+name, "%q is the name of a built-in backend; give the plugin another name", name))
+			}
+		}
+	}
 	byBackend := map[string][]*config.Drill{}
 	for _, name := range cfg.DrillNames() {
 		d := cfg.Drills[name]

@@ -2,14 +2,14 @@
 # make bench: whole-program figures against the real tools, medians of
 # alternating runs with hyperfine, written to docs/benchmarks.md.
 #
-# Data lives in bench-run/ (about 4 GiB); it is made once and reused.
+# Data lives in _bench/ (about 4 GiB); it is made once and reused.
 # Caches are warm for every command (each is run once before timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "hyperfine not found: apt-get install hyperfine" >&2; exit 1; }
 ROOT="$PWD"
 DRILL="$ROOT/bin/drill"
-B="$ROOT/bench-run"
+B="$ROOT/_bench"
 RUNS="${RUNS:-7}"
 mkdir -p "$B"
 [ -d "$B/large" ] || python3 scripts/benchdata.py large "$B/large"

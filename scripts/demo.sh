@@ -4,12 +4,12 @@
 # It backs up some real files (this repository's own sources) twice, as a
 # tar.gz archive and as a directory copy, with a reference manifest made by
 # sha256sum; runs drills against them with the default embedded store (bbolt
-# under demo-run/state); damages a copy of the archive and shows that drill
+# under _demo/state); damages a copy of the archive and shows that drill
 # failing with its reason; then verifies the signed evidence log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DRILL="$PWD/bin/drill"
-D="$PWD/demo-run"
+D="$PWD/_demo"
 rm -rf "$D"
 mkdir -p "$D/data" "$D/backups/archives" "$D/backups/copies" "$D/backups/damaged"
 
@@ -75,4 +75,4 @@ say "6. drill history"
 say "7. drill evidence verify"
 "$DRILL" -c drill.yaml evidence verify
 
-say "Done. Everything is under demo-run/; the config is demo-run/drill.yaml."
+say "Done. Everything is under _demo/; the config is _demo/drill.yaml."

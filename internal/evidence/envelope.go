@@ -57,6 +57,11 @@ type Envelope struct {
 	PayloadType string      `json:"payloadType"`
 	Payload     string      `json:"payload"`
 	Signatures  []Signature `json:"signatures"`
+
+	// decoded caches the decoded Payload; decodedFrom is the Payload it
+	// was decoded from, so a changed Payload is decoded again.
+	decoded     []byte
+	decodedFrom string
 }
 
 // Signature is one DSSE signature. KeyID is only a hint (hex SHA-256 of
@@ -101,9 +106,11 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 	if e.Payload == "" {
 		return nil, errors.New("envelope has no payload")
 	}
-	if _, err := decodeBase64(e.Payload); err != nil {
+	payload, err := decodeBase64(e.Payload)
+	if err != nil {
 		return nil, fmt.Errorf("envelope payload is not base64: %w", err)
 	}
+	e.decoded, e.decodedFrom = payload, e.Payload
 	if len(e.Signatures) == 0 {
 		return nil, errors.New("envelope has no signatures")
 	}
@@ -113,6 +120,17 @@ func DecodeEnvelope(b []byte) (*Envelope, error) {
 // PayloadBytes returns the decoded payload. Standard and URL-safe base64,
 // with or without padding, are accepted, as DSSE requires.
 func (e *Envelope) PayloadBytes() ([]byte, error) {
+	if e.decoded != nil && e.decodedFrom == e.Payload {
+		return bytes.Clone(e.decoded), nil
+	}
+	return decodeBase64(e.Payload)
+}
+
+// payloadBytes is PayloadBytes without the defensive copy.
+func (e *Envelope) payloadBytes() ([]byte, error) {
+	if e.decoded != nil && e.decodedFrom == e.Payload {
+		return e.decoded, nil
+	}
 	return decodeBase64(e.Payload)
 }
 
@@ -126,7 +144,7 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) (*Statement, error) {
 	if e.PayloadType != PayloadType {
 		return nil, fmt.Errorf("payload type is %q, want %q", e.PayloadType, PayloadType)
 	}
-	payload, err := e.PayloadBytes()
+	payload, err := e.payloadBytes()
 	if err != nil {
 		return nil, fmt.Errorf("payload is not base64: %w", err)
 	}
@@ -147,7 +165,7 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) (*Statement, error) {
 
 // Statement parses the payload without checking any signature.
 func (e *Envelope) Statement() (*Statement, error) {
-	payload, err := e.PayloadBytes()
+	payload, err := e.payloadBytes()
 	if err != nil {
 		return nil, fmt.Errorf("payload is not base64: %w", err)
 	}

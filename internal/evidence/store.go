@@ -143,8 +143,12 @@ func Open(path string, opt Options) (*Store, error) {
 // then reads origin and key from meta.
 func (s *Store) load(opt Options) error {
 	if !opt.ReadOnly {
-		if err := s.db.Update(func(tx *bbolt.Tx) error { return s.create(tx, opt) }); err != nil {
-			return err
+		exists := false
+		_ = s.db.View(func(tx *bbolt.Tx) error { exists = tx.Bucket(bucketMeta) != nil; return nil })
+		if !exists {
+			if err := s.db.Update(func(tx *bbolt.Tx) error { return s.create(tx, opt) }); err != nil {
+				return err
+			}
 		}
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {

@@ -436,3 +436,72 @@ func TestAppendBatch(t *testing.T) {
 		t.Errorf("Verify: %d records, want 6", rep.Records)
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	key := testKey(t, testOrigin)
+	s, err := Open(filepath.Join(t.TempDir(), "drill.db"), Options{Origin: testOrigin, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const writers, each = 2, 15
+	done := make(chan struct{})
+	errs := make(chan error, writers+1)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				if _, err := s.Append(testRecord(w*100+i, VerdictPass)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for {
+			select {
+			case <-done:
+				errs <- nil
+				return
+			default:
+			}
+			if _, err := s.Verify(context.Background()); err != nil {
+				errs <- err
+				return
+			}
+			if err := s.Entries(func(*Entry) error { return nil }, true); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+
+	// fn may append: Entries holds no transaction while it runs.
+	err = s.Entries(func(e *Entry) error {
+		if e.Index == writers*each-1 {
+			_, err := s.Append(testRecord(999, VerdictFail))
+			return err
+		}
+		return nil
+	}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != writers*each+1 {
+		t.Errorf("Verify: %d records, want %d", rep.Records, writers*each+1)
+	}
+}

@@ -371,3 +371,20 @@ func mustOpenCheckpoint(t *testing.T, msg []byte, key *keys.Key) checkpoint {
 	return c
 }
 
+func TestVerifyHugeStoredSize(t *testing.T) {
+	key := testKey(t, testOrigin)
+	path := newLog(t, t.TempDir(), testOrigin, key, 2)
+	rawUpdate(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaSize, be64(1<<62)) })
+	s, err := Open(path, Options{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Verify(context.Background())
+	if got, want := err.Error(), "record 2: missing"; got != want {
+		t.Errorf("Verify: %v, want %s", got, want)
+	}
+	if !errors.Is(s.Damaged(), ErrDamaged) {
+		t.Errorf("Damaged() = %v, want ErrDamaged", s.Damaged())
+	}
+}

@@ -210,7 +210,9 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	}
 	latest := cp0
 
-	v.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(size))
+	// size comes from the database: do not let a damaged one allocate
+	// without bound before the first missing record is found.
+	v.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(min(size, 1<<20)))
 	for start := int64(0); start < size; start += verifyChunk {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify evidence: %w", err)

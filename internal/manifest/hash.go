@@ -3,8 +3,8 @@ package manifest
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"

@@ -30,7 +30,7 @@ import (
 // memory to numBatches*chunkSize.
 const (
 	chunkSize   = 512 << 10
-	numBatches  = 4
+	numBatches  = 8
 	maxBatchOps = 512
 	// minRead is the least buffer space worth a read; with less left, the
 	// batch is sent and the read goes into the next one.
@@ -205,7 +205,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	if err := w.tree.finish(); err != nil && werr == nil {
 		w.probs.add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
 	}
-	if werr == nil && p.damage != "" {
+	if p.damage != "" { // found before any stop: the damage is real
 		w.probs.add(plugins.ProblemFail, req.PointID, p.damage)
 	}
 	if err := ctx.Err(); err != nil {

@@ -50,6 +50,9 @@ func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.F
 		}
 		slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			rel := e.Name()
 			if dir != "." {
 				rel = dir + "/" + rel

@@ -32,10 +32,11 @@ import (
 // connection is closed when the test ends.
 func GRPCBackend(t *testing.T, b plugins.Backend) plugins.Backend {
 	t.Helper()
-	client, server := plugin.TestPluginGRPCConn(t, false, plugin.PluginSet{
+	// The server is stopped by client.Close, through go-plugin's controller
+	// service; stopping it here as well would race with that.
+	client, _ := plugin.TestPluginGRPCConn(t, false, plugin.PluginSet{
 		plugins.PluginName: &plugins.GRPCPlugin{Impl: b},
 	})
-	_ = server // stopped by client.Close, through go-plugin's controller service
 	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(plugins.PluginName)
 	if err != nil {
