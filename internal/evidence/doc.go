@@ -46,7 +46,10 @@
 // still give the root of the latest signed checkpoint and that nothing is
 // stored beyond it; since every stored hash an append reads is covered by
 // that root, the log key never signs a checkpoint inconsistent with an
-// earlier one, even on a damaged database.
+// earlier one, even on a damaged database. (Damage that Append does not
+// build on, such as an edited old leaf, does not stop it; Verify keeps
+// reporting it.) AppendBatch does the same for several records, each with
+// its own checkpoint, in one transaction.
 //
 // # What Verify proves
 //
