@@ -211,6 +211,15 @@ func HashTree(ctx context.Context, root string, opt Options) (*Manifest, error) 
 		return nil, fmt.Errorf("hash tree %s: %w", root, err)
 	}
 	defer tr.close()
+	m, err := hashTree(ctx, tr, opt)
+	if err != nil {
+		return nil, fmt.Errorf("hash tree %s: %w", root, err)
+	}
+	return m, nil
+}
+
+// hashTree is HashTree on an open tree.
+func hashTree(ctx context.Context, tr *tree, opt Options) (*Manifest, error) {
 	t := &treeHash{tree: tr}
 	t.cond.L = &t.mu
 	t.ctx, t.cancel = context.WithCancel(ctx)
@@ -234,12 +243,12 @@ func HashTree(ctx context.Context, root string, opt Options) (*Manifest, error) 
 	t.mu.Unlock()
 	wg.Wait()
 
-	err = t.err
+	err := t.err
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("hash tree %s: %w", root, err)
+		return nil, err
 	}
 	return merge(results), nil
 }

@@ -79,3 +79,24 @@ func TestHashTreeNeverOpensWhatASymlinkPointsTo(t *testing.T) {
 		t.Fatal("inotify saw no open of the outside file even when it was opened; the test proves nothing")
 	}
 }
+
+// TestHashTreeWithoutOpenat2 runs HashTree the way it runs where openat2
+// is missing (Linux before 5.6, or filtered by seccomp): by path, with
+// O_NOFOLLOW. The manifest must be the same.
+func TestHashTreeWithoutOpenat2(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, oddNames)
+	addSpecialFiles(t, dir)
+	want, err := HashTree(t.Context(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPath := &tree{root: dir, prefix: rootPrefix(dir), fd: -1}
+	got, err := hashTree(t.Context(), byPath, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Entries, want.Entries) {
+		t.Errorf("got %s\nwant %s", show(got.Entries), show(want.Entries))
+	}
+}
