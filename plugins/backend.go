@@ -56,8 +56,10 @@ type Backend interface {
 type RestoreEvents interface {
 	// Progress reports how far the restore is.
 	Progress(p Progress) error
-	// Files reports restored regular files, each exactly once, after the
-	// file has been written completely and closed.
+	// Files reports restored regular files after each has been written
+	// completely and closed. A path reported again (an archive that holds
+	// the same name twice, where the later entry replaces the earlier one,
+	// as with tar -x) replaces the earlier report.
 	Files(files []File) error
 }
 

@@ -10,7 +10,7 @@ command -v hyperfine >/dev/null || { echo "hyperfine not found: apt-get install 
 ROOT="$PWD"
 DRILL="$ROOT/bin/drill"
 B="$ROOT/_bench"
-RUNS="${RUNS:-7}"
+RUNS="${RUNS:-10}"
 mkdir -p "$B"
 [ -d "$B/large" ] || python3 scripts/benchdata.py large "$B/large"
 [ -d "$B/small" ] || python3 scripts/benchdata.py small "$B/small"

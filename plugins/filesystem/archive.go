@@ -40,10 +40,11 @@ const (
 	// zstdMaxWindow accepts every window the zstd tool can write
 	// (--long=31); decoding such an archive needs that much memory.
 	zstdMaxWindow = 2 << 30
-	// defaultZstdConcurrency is the measured best on two cores: one
-	// decoder goroutine besides the parser beats both synchronous
-	// decoding and more goroutines (see BenchmarkRestoreTarZst).
-	defaultZstdConcurrency = 2
+	// defaultZstdConcurrency is the measured best on two cores:
+	// decoding in the parser goroutine beats handing blocks to 2 or 4
+	// decoder goroutines, which only compete with the writer for the
+	// second core (see BenchmarkRestoreTarZst).
+	defaultZstdConcurrency = 1
 )
 
 // Formats recorded in Details["format"].
@@ -202,6 +203,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	}
 	<-parserDone
 	w.abandon()
+	w.tree.close()
 	if err := w.tree.finish(); err != nil && werr == nil {
 		w.probs.add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
 	}
@@ -219,6 +221,9 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	}
 	resp.Files, resp.Bytes = rep.counts()
 	resp.Problems = w.probs.all()
+	if len(resp.Problems) == 0 {
+		resp.Point.Files = resp.Files // restored completely: now known
+	}
 	resp.Details["skipped_special"] = strconv.FormatInt(w.skipped, 10)
 	return resp, nil
 }
@@ -498,7 +503,7 @@ type writer struct {
 	hash     hash.Hash
 
 	// the regular file being written
-	f     *os.File
+	f     *outFile
 	name  string
 	mode  fs.FileMode
 	mtime time.Time
@@ -626,14 +631,7 @@ func (w *writer) endFile() error {
 	if f == nil {
 		return nil
 	}
-	if err := f.Chmod(w.mode); err != nil {
-		f.Close()
-		return w.stop(w.name, err)
-	}
-	if err := f.Close(); err != nil {
-		return w.stop(w.name, err)
-	}
-	if err := w.root.Chtimes(w.name, time.Time{}, w.mtime); err != nil {
+	if err := f.finish(w.mode, w.mtime); err != nil {
 		return w.stop(w.name, err)
 	}
 	return w.rep.file(plugins.File{Path: w.name, Size: w.n, SHA256: w.hash.Sum(nil)})
@@ -644,7 +642,7 @@ func (w *writer) abandon() {
 	if w.f == nil {
 		return
 	}
-	w.f.Close()
+	w.f.abort()
 	w.root.Remove(w.name)
 	w.f = nil
 }

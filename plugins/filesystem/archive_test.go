@@ -60,7 +60,7 @@ func TestRestoreArchive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantPoint := plugins.RestorePoint{ID: archive, Time: fi.ModTime(), Size: fi.Size(), Files: -1, Description: tt.file}
+			wantPoint := plugins.RestorePoint{ID: archive, Time: fi.ModTime(), Size: fi.Size(), Files: 6, Description: tt.file}
 			if got := resp.Point; !pointsEqual([]plugins.RestorePoint{got}, []plugins.RestorePoint{wantPoint}) {
 				t.Errorf("point %+v, want %+v", got, wantPoint)
 			}
@@ -462,6 +462,16 @@ func TestRestoreArchiveEntries(t *testing.T) {
 	withMode := func(e tarEntry, mode int64) tarEntry { e.hdr.Mode = mode; return e }
 	fifo := tarEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "pipe", Mode: 0o644, ModTime: baseTime}}
 	chr := tarEntry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "null", Mode: 0o666, Devmajor: 1, Devminor: 3, ModTime: baseTime}}
+	// Files in more directories than the writer keeps open, alternating.
+	var interleaved []tarEntry
+	wantInterleaved := map[string]string{}
+	for round := range 2 {
+		for d := range dirCacheSize + 4 {
+			name := fmt.Sprintf("d%02d/f%d", d, round)
+			interleaved = append(interleaved, file(name, name))
+			wantInterleaved[name] = name
+		}
+	}
 	tests := []struct {
 		name        string
 		entries     []tarEntry
@@ -504,6 +514,12 @@ func TestRestoreArchiveEntries(t *testing.T) {
 			name:        "names with a newline and invalid UTF-8",
 			entries:     []tarEntry{file("new\nline", "1"), file("bad\xffname", "2"), dirEntry("dir\n", 0o755), file("dir\n/x", "3")},
 			wantContent: map[string]string{"new\nline": "1", "bad\xffname": "2", "dir\n/x": "3"},
+			wantSkipped: "0",
+		},
+		{
+			name:        "files in more directories than are kept open",
+			entries:     interleaved,
+			wantContent: wantInterleaved,
 			wantSkipped: "0",
 		},
 		{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -25,13 +26,19 @@ const (
 	defaultCopyWorkers = 2
 	// copyBuffer is the read size when copying a file.
 	copyBuffer = 1 << 20
+	// copyBatch is the most files of one directory a worker takes at
+	// once. Workers take different directories where they can: creating
+	// files in one directory is serialised by the kernel, and two workers
+	// contending for it only burn the second core spinning.
+	copyBatch = 128
 )
 
 // walkTree calls visit for every entry below root (not root itself),
-// parents before children, names in byte order, never following symlinks.
-// visit returns whether to descend into a directory. A directory that
-// cannot be read, or an entry that cannot be stat'ed, goes to bad; the
-// walk goes on. walkTree returns only ctx's error.
+// parents before children, never following symlinks: all entries of a
+// directory in byte order, then its subdirectories, so a directory's files
+// come together. visit returns whether to descend into a directory. A
+// directory that cannot be read, or an entry that cannot be stat'ed, goes
+// to bad; the walk goes on. walkTree returns only ctx's error.
 func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.FileInfo) bool, bad func(rel string, err error)) error {
 	var walk func(dir string) error
 	walk = func(dir string) error {
@@ -49,6 +56,7 @@ func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.F
 			bad(dir, err)
 		}
 		slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+		var subdirs []string
 		for _, e := range ents {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -63,9 +71,12 @@ func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.F
 				continue
 			}
 			if visit(rel, fi) && fi.IsDir() {
-				if err := walk(rel); err != nil {
-					return err
-				}
+				subdirs = append(subdirs, rel)
+			}
+		}
+		for _, sub := range subdirs {
+			if err := walk(sub); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -127,6 +138,7 @@ type dirCopy struct {
 	copied   atomic.Int64 // bytes copied so far
 	skipped  int64        // special files skipped
 	sum      treeSummary
+	batch    []copyJob // files of one directory, for one worker
 	cancel   context.CancelFunc
 	stopped  atomic.Bool // a problem stopped the restore
 	repErr   atomic.Pointer[error]
@@ -179,14 +191,23 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	if workers <= 0 {
 		workers = defaultCopyWorkers
 	}
-	jobs := make(chan copyJob, 64)
+	jobs := make(chan []copyJob, 4)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			buf := make([]byte, copyBuffer)
-			for j := range jobs {
-				if ictx.Err() == nil {
-					c.copyFile(ictx, j, buf)
+			w := &copyWorker{
+				c:   c,
+				buf: make([]byte, copyBuffer),
+				src: dirCache{root: src, open: map[string]*os.File{}},
+				dst: dirCache{root: dst, open: map[string]*os.File{}},
+			}
+			defer w.src.close()
+			defer w.dst.close()
+			for batch := range jobs {
+				for _, j := range batch {
+					if ictx.Err() == nil {
+						w.copyFile(ictx, j)
+					}
 				}
 			}
 		})
@@ -196,6 +217,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 		func(rel string, err error) {
 			c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", rel, req.PointID, errText(err)))
 		})
+	c.flush(ictx, jobs)
 	close(jobs)
 	wg.Wait()
 	if err := c.tree.finish(); err != nil && !c.stopped.Load() {
@@ -218,7 +240,9 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	if stamp == "" {
 		resp.Point.Time = c.sum.newest
 	}
-	resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes
+	if !c.stopped.Load() { // the walk saw the whole copy
+		resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes
+	}
 	resp.Problems = c.probs.all()
 	resp.Details["skipped_special"] = strconv.FormatInt(c.skipped, 10)
 	return resp, nil
@@ -226,7 +250,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 
 // visit handles one entry of the source walk: directories and symlinks
 // are created here, regular files go to the workers.
-func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs chan<- copyJob) bool {
+func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs chan<- []copyJob) bool {
 	c.sum.add(fi)
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
@@ -240,10 +264,10 @@ func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs ch
 			c.stopTooBig(rel)
 			return false
 		}
-		select {
-		case jobs <- copyJob{rel: rel, mode: mode & 0o777, mtime: fi.ModTime(), size: fi.Size()}:
-		case <-ctx.Done():
+		if len(c.batch) > 0 && (len(c.batch) == copyBatch || path.Dir(c.batch[0].rel) != path.Dir(rel)) {
+			c.flush(ctx, jobs)
 		}
+		c.batch = append(c.batch, copyJob{rel: rel, mode: mode & 0o777, mtime: fi.ModTime(), size: fi.Size()})
 	case mode&fs.ModeSymlink != 0:
 		target, err := c.src.Readlink(rel)
 		if err != nil {
@@ -255,6 +279,18 @@ func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs ch
 		c.skipped++
 	}
 	return false
+}
+
+// flush hands the files gathered so far to a worker.
+func (c *dirCopy) flush(ctx context.Context, jobs chan<- []copyJob) {
+	if len(c.batch) == 0 {
+		return
+	}
+	select {
+	case jobs <- c.batch:
+	case <-ctx.Done():
+	}
+	c.batch = nil
 }
 
 // entryErr records the outcome of creating one entry in the target.
@@ -294,14 +330,32 @@ func (c *dirCopy) stopTooBig(rel string) {
 // testHookCopyFile, when set by a test, runs before a file is copied.
 var testHookCopyFile func(rel string)
 
+// copyWorker copies regular files. Each worker keeps its own open
+// directories of the copy and of the target.
+type copyWorker struct {
+	c        *dirCopy
+	buf      []byte
+	src, dst dirCache
+}
+
 // copyFile copies one regular file, hashing what it reads, and reports it.
-func (c *dirCopy) copyFile(ctx context.Context, j copyJob, buf []byte) {
+func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
+	c := w.c
 	if testHookCopyFile != nil {
 		testHookCopyFile(j.rel)
 	}
-	in, err := c.src.Open(j.rel)
-	if err != nil {
+	dir, base := path.Dir(j.rel), path.Base(j.rel)
+	unreadable := func(err error) {
 		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(err)))
+	}
+	srcDir, err := w.src.get(dir)
+	if err != nil {
+		unreadable(err)
+		return
+	}
+	in, err := openIn(c.src, srcDir, base, j.rel)
+	if err != nil {
+		unreadable(err)
 		return
 	}
 	defer in.Close()
@@ -309,36 +363,43 @@ func (c *dirCopy) copyFile(ctx context.Context, j copyJob, buf []byte) {
 		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
 		return
 	}
-	out, err := c.dst.OpenFile(j.rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dstDir, err := w.dst.get(dir)
 	if err != nil {
 		c.entryErr(j.rel, err)
 		return
+	}
+	out, err := createIn(c.dst, dstDir, base, j.rel)
+	if err != nil {
+		c.entryErr(j.rel, err)
+		return
+	}
+	discard := func() {
+		out.abort()
+		c.dst.Remove(j.rel)
 	}
 	h := sha256.New()
 	var n int64
 	accounted := j.size // bytes of this file counted against maxBytes
 	for {
 		if ctx.Err() != nil {
-			out.Close()
-			c.dst.Remove(j.rel)
+			discard()
 			return
 		}
-		m, rerr := in.Read(buf)
+		m, rerr := in.Read(w.buf)
 		if m > 0 {
-			if _, err := out.Write(buf[:m]); err != nil {
-				out.Close()
+			if _, err := out.Write(w.buf[:m]); err != nil {
+				discard()
 				c.stop(j.rel, err)
 				return
 			}
-			h.Write(buf[:m])
+			h.Write(w.buf[:m])
 			n += int64(m)
 			c.copied.Add(int64(m))
 			if n > accounted { // the file grew since the walk
 				grown := n - accounted
 				accounted = n
 				if c.maxBytes > 0 && c.reserved.Add(grown) > c.maxBytes {
-					out.Close()
-					c.dst.Remove(j.rel)
+					discard()
 					c.stopTooBig(j.rel)
 					return
 				}
@@ -349,22 +410,12 @@ func (c *dirCopy) copyFile(ctx context.Context, j copyJob, buf []byte) {
 			break
 		}
 		if rerr != nil {
-			out.Close()
-			c.dst.Remove(j.rel)
-			c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(rerr)))
+			discard()
+			unreadable(rerr)
 			return
 		}
 	}
-	if err := out.Chmod(j.mode); err != nil {
-		out.Close()
-		c.stop(j.rel, err)
-		return
-	}
-	if err := out.Close(); err != nil {
-		c.stop(j.rel, err)
-		return
-	}
-	if err := c.dst.Chtimes(j.rel, time.Time{}, j.mtime); err != nil {
+	if err := out.finish(j.mode, j.mtime); err != nil {
 		c.stop(j.rel, err)
 		return
 	}

@@ -27,16 +27,22 @@
 //
 // # Restore
 //
-// An archive is read once: one goroutine decompresses and parses the tar
-// stream and hands pooled chunks to a second goroutine, which writes each
-// regular file and computes its SHA-256 from the same bytes. A directory
-// copy is walked without following symlinks and copied by two workers that
-// hash each file as they copy it. Every regular file is reported through
-// RestoreEvents.Files with its digest once it is closed.
+// An archive is read once: one goroutine decompresses (klauspost/compress
+// gzip and zstd) and parses the tar stream and hands pooled 512 KiB chunks
+// to a second goroutine, which writes each regular file and computes its
+// SHA-256 from the same bytes. A directory copy is walked without
+// following symlinks and copied by two workers, each taking the files of
+// one directory at a time, that hash each file as they copy it. Every
+// regular file is reported through RestoreEvents.Files with its digest
+// once it is closed, in batches of up to 256 files or 100 ms; progress
+// (compressed bytes read of the archive's size, or bytes copied) at most
+// ten times a second.
 //
-// All writes go through an os.Root opened on the target, and on top of that
-// the backend keeps its own account of the directories it created, so that
-// a hostile backup cannot make it write anywhere else:
+// All writes go through an os.Root opened on the target, or (for regular
+// files on Linux) through openat with O_EXCL|O_NOFOLLOW of one name in an
+// open directory the restore made, and on top of that the backend keeps its
+// own account of the directories it created, so that a hostile backup
+// cannot make it write anywhere else:
 //
 //   - absolute names and names with a ".." component are refused;
 //   - an entry whose parent is not a directory this restore created (for
@@ -47,7 +53,9 @@
 //     no ".." after a normal component (such a path can climb out through
 //     another symlink); other symlinks are refused;
 //   - a hard link is created only to a regular file this restore already
-//     wrote;
+//     wrote (it is reported as a restored file, with that file's digest);
+//   - an entry below a refused link is refused too, rather than put in a
+//     directory of the link's name;
 //   - device nodes, FIFOs and sockets are skipped without a problem and
 //     counted in Details["skipped_special"]: they hold no backed-up data;
 //   - setuid, setgid and sticky bits are dropped (mode & 0777); ownership
@@ -70,6 +78,16 @@
 //
 // A restore point that was listed but no longer exists is a Problem of kind
 // fail ("restore point ... vanished"): the backup is missing, so recovery as
-// claimed is not possible. Exceeding RestoreRequest.MaxBytes, and local write
-// errors such as a full disk, stop the restore with a Problem of kind error.
+// claimed is not possible. A point that is not a match of the source's glob
+// is a returned error (the request is wrong, not the backup). An archive
+// compressed with xz, bzip2 or lz4 is a Problem of kind error: the drill
+// cannot be carried out by this backend. Exceeding RestoreRequest.MaxBytes,
+// and local write errors such as a full disk, stop the restore with a
+// Problem of kind error; the files written before are still reported. At
+// most 100 problems of each kind are listed, then one that counts the rest.
+// A zstd archive may use a window of up to 2 GiB (zstd --long=31), which
+// decoding it then needs in memory.
+//
+// Cleanup has nothing to do: nothing is created outside the target, which
+// the host removes.
 package filesystem

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -108,6 +109,8 @@ type tree struct {
 	// dirs are the directories this restore made, by clean relative path;
 	// "." is the target itself.
 	dirs map[string]*dirMeta
+	// fds are open directories for creating files.
+	fds dirCache
 	// refused are links that were refused. Entries below them are refused
 	// too rather than put in a directory of the same name: the backup
 	// meant them to go wherever the link pointed.
@@ -115,7 +118,62 @@ type tree struct {
 }
 
 func newTree(root *os.Root) *tree {
-	return &tree{root: root, dirs: map[string]*dirMeta{".": {}}, refused: map[string]bool{}}
+	return &tree{
+		root:    root,
+		dirs:    map[string]*dirMeta{".": {}},
+		refused: map[string]bool{},
+		fds:     dirCache{root: root, open: map[string]*os.File{}},
+	}
+}
+
+// close releases the directories the tree keeps open.
+func (t *tree) close() { t.fds.close() }
+
+// dirCacheSize is how many directories a tree keeps open: archives list
+// a directory's files together, so a few suffice.
+const dirCacheSize = 16
+
+// dirCache keeps a few directories of the target open, so that files are
+// created in them without resolving their path again. Only directories the
+// restore made are opened, and one that is removed is dropped.
+type dirCache struct {
+	root  *os.Root
+	open  map[string]*os.File
+	order []string // oldest first
+}
+
+func (c *dirCache) get(dir string) (*os.File, error) {
+	if f, ok := c.open[dir]; ok {
+		return f, nil
+	}
+	f, err := c.root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.order) == dirCacheSize {
+		c.drop(c.order[0])
+	}
+	c.open[dir] = f
+	c.order = append(c.order, dir)
+	return f, nil
+}
+
+func (c *dirCache) drop(dir string) {
+	f, ok := c.open[dir]
+	if !ok {
+		return
+	}
+	f.Close()
+	delete(c.open, dir)
+	c.order = slices.DeleteFunc(c.order, func(d string) bool { return d == dir })
+}
+
+func (c *dirCache) close() {
+	for _, f := range c.open {
+		f.Close()
+	}
+	clear(c.open)
+	c.order = c.order[:0]
 }
 
 // ensureParent makes sure every component of name's parent is a directory
@@ -180,6 +238,7 @@ func (t *tree) clear(name string) error {
 		return err
 	}
 	delete(t.dirs, name)
+	t.fds.drop(name)
 	return nil
 }
 
@@ -202,15 +261,17 @@ func (t *tree) create(name string, mk func() error) error {
 	return err
 }
 
-// createFile creates a new regular file for writing. The caller sets its
-// mode and mtime when it has written it.
-func (t *tree) createFile(name string) (*os.File, error) {
-	var f *os.File
+// createFile creates a new regular file for writing, with O_EXCL: it never
+// opens an existing entry or follows a symlink. The caller sets its mode
+// and mtime when it has written it.
+func (t *tree) createFile(name string) (*outFile, error) {
+	var f *outFile
 	err := t.create(name, func() error {
-		var err error
-		// O_EXCL: never open an existing entry, and never follow a
-		// symlink in the last component.
-		f, err = t.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		dir, err := t.fds.get(path.Dir(name))
+		if err != nil {
+			return err
+		}
+		f, err = createIn(t.root, dir, path.Base(name), name)
 		return err
 	})
 	return f, err
