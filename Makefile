@@ -4,7 +4,7 @@ BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test restic generate check-generate bench clean
+.PHONY: all build demo test restic generate check-generate bench bench-go clean
 
 all: build
 
@@ -37,6 +37,13 @@ check-generate: generate
 ## bench: whole-program comparisons against the real tools; writes docs/benchmarks.md
 bench: build
 	bash scripts/bench.sh
+
+## bench-go: the Go benchmarks of the hot paths, summarised by benchstat into docs/benchmarks-go.txt
+bench-go:
+	$(GO) test -run '^$$' -bench 'HashTree|PoolSmall' -count 6 ./internal/manifest/ > _bench-go.txt
+	$(GO) test -run '^$$' -bench 'RestoreTarGz|TarXzfThen' -benchtime 3x -count 6 ./plugins/filesystem/ >> _bench-go.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@latest _bench-go.txt > docs/benchmarks-go.txt
+	rm -f _bench-go.txt
 
 clean:
 	rm -rf $(BIN) _demo
