@@ -4,7 +4,7 @@ BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test restic generate check-generate bench bench-go clean
+.PHONY: all build demo test test-deps restic generate check-generate bench bench-go clean
 
 all: build
 
@@ -17,9 +17,18 @@ demo: build
 	bash scripts/demo.sh
 
 ## test: unit tests, the plugin conformance suite and the end-to-end CLI scripts
-test:
+test: test-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum); installed with apt-get when missing
+TEST_TOOLS := tar gzip zstd sha256sum
+test-deps:
+	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils >/dev/null; \
+	fi
 
 ## restic: bin/restic from the version pinned in go.mod
 restic:

@@ -8,12 +8,14 @@ import (
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/filesystem"
+	"github.com/drillhq/drill/plugins/restic"
 )
 
 // builtins are the backends compiled into drill. They still run out of
 // process: the host re-executes its own binary as `drill plugin serve NAME`.
 var builtins = map[string]func() plugins.Backend{
 	"filesystem": filesystem.New,
+	"restic":     restic.New,
 }
 
 func builtinNames() []string {

@@ -29,6 +29,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build drill:", err)
 		os.Exit(1)
 	}
+	// The restic pinned in go.mod, for the restic scripts.
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "restic"), "github.com/restic/restic/cmd/restic")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build restic:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

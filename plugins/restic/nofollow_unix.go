@@ -1,0 +1,7 @@
+//go:build unix
+
+package restic
+
+import "syscall"
+
+const syscallNoFollow = syscall.O_NOFOLLOW

@@ -1,0 +1,200 @@
+package restic
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/plugintest"
+)
+
+// resticBin is the restic pinned in go.mod, built once for these tests.
+var resticBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "drill-restic-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	resticBin = filepath.Join(dir, "restic")
+	build := exec.Command("go", "build", "-o", resticBin, "github.com/restic/restic/cmd/restic")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the pinned restic:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repo makes a real restic repository holding one snapshot of a small
+// tree, and returns its source.
+func repo(t *testing.T) (plugins.Source, string, map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	files := map[string]string{"a.txt": "alpha\n", "sub/b.bin": strings.Repeat("bravo", 50000), "new\nline": "odd name"}
+	for p, c := range files {
+		full := filepath.Join(src, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("correct horse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := filepath.Join(dir, "repo")
+	for _, args := range [][]string{{"init"}, {"backup", "--host", "h1", "."}} {
+		cmd := exec.Command(resticBin, append([]string{"-r", r, "--password-file", pw, "-q"}, args...)...)
+		cmd.Dir = src
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("restic %v: %v\n%s", args, err, out)
+		}
+	}
+	return plugins.Source{"repository": r, "password_file": pw, "restic_binary": resticBin}, r, files
+}
+
+type rec struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func (r *rec) Progress(plugins.Progress) error { return nil }
+func (r *rec) Files(fs []plugins.File) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range fs {
+		r.files[f.Path] = f.SHA256
+	}
+	return nil
+}
+
+func restore(t *testing.T, src plugins.Source) (*plugins.RestoreResponse, *rec, error) {
+	t.Helper()
+	b := New()
+	ctx := context.Background()
+	list, err := b.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(list.Points) == 0 {
+		t.Fatal("no snapshot listed")
+	}
+	ev := &rec{files: map[string][]byte{}}
+	resp, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src, PointID: list.Points[0].ID, Target: t.TempDir()}, ev)
+	return resp, ev, err
+}
+
+func noLocks(t *testing.T, repo string) {
+	t.Helper()
+	ents, _ := os.ReadDir(filepath.Join(repo, "locks"))
+	if len(ents) != 0 {
+		t.Errorf("repository %s has %d locks left", repo, len(ents))
+	}
+}
+
+func TestRestoreIntact(t *testing.T) {
+	src, r, files := repo(t)
+	resp, ev, err := restore(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Problems) != 0 {
+		t.Fatalf("problems: %+v", resp.Problems)
+	}
+	var got, want []string
+	for p, sum := range ev.files {
+		got = append(got, fmt.Sprintf("%s %x", p, sum))
+	}
+	for p, c := range files {
+		want = append(want, fmt.Sprintf("%s %x", p, sha256.Sum256([]byte(c))))
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("reported files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	noLocks(t, r)
+}
+
+func TestRestoreWrongPasswordAndMissingRepo(t *testing.T) {
+	src, r, _ := repo(t)
+	bad := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(bad, []byte("wrong"), 0o600)
+	for name, tc := range map[string]struct {
+		src  plugins.Source
+		want string
+	}{
+		"wrong password": {plugins.Source{"repository": r, "password_file": bad, "restic_binary": resticBin}, "wrong password for repository " + r},
+		"missing repo":   {plugins.Source{"repository": r + "-nope", "password_file": src["password_file"], "restic_binary": resticBin}, "does not exist"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New().ListRestorePoints(context.Background(), &plugins.ListRestorePointsRequest{Source: tc.src})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "correct horse") {
+				t.Errorf("the password leaked into %v", err)
+			}
+		})
+	}
+	noLocks(t, r)
+}
+
+// A flipped byte in a data pack is damage restic reports only while
+// restoring: the restore must fail, whatever the tree looks like.
+func TestRestoreDamagedPack(t *testing.T) {
+	src, r, _ := repo(t)
+	var biggest string
+	var size int64
+	filepath.Walk(filepath.Join(r, "data"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && fi.Size() > size {
+			biggest, size = p, fi.Size()
+		}
+		return nil
+	})
+	b, _ := os.ReadFile(biggest)
+	b[len(b)/3] ^= 0xff
+	os.Chmod(biggest, 0o644)
+	if err := os.WriteFile(biggest, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := restore(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fails []string
+	for _, p := range resp.Problems {
+		if p.Kind == plugins.ProblemFail {
+			fails = append(fails, p.Message)
+		}
+	}
+	if len(fails) == 0 || !strings.Contains(strings.Join(fails, "\n"), "restic") {
+		t.Errorf("a damaged pack gave no fail problem: %+v", resp.Problems)
+	}
+	t.Logf("problems: %q", fails)
+	noLocks(t, r)
+}
+
+func TestConformance(t *testing.T) {
+	src, _, files := repo(t)
+	plugintest.Suite{
+		Launch:    func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, New()) },
+		Good:      src,
+		WantFiles: int64(len(files)),
+	}.Run(t)
+}

@@ -1,0 +1,179 @@
+package restic
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// restic's exit codes (restic 0.17 and newer).
+const (
+	exitFatal          = 1
+	exitNoRepository   = 10
+	exitLockFailed     = 11
+	exitWrongPassword  = 12
+	exitInterrupted    = 130
+	stopGrace          = 30 * time.Second
+	progressFPS        = "2"
+	maxStderrTextLines = 20
+)
+
+// invocation is one run of restic.
+type invocation struct {
+	binary   string
+	repo     string
+	password []byte // nil with insecure_no_password or password_command
+	pwCmd    string
+	noPass   bool
+	args     []string
+	// onStdout receives each line of stdout as it comes; nil buffers it.
+	onStdout func(line []byte)
+}
+
+// result is what one run of restic said.
+type result struct {
+	code     int
+	stdout   []byte // when onStdout is nil
+	errors   []Message
+	exitErr  *Message
+	text     []string // non-JSON stderr lines
+	waitErr  error
+	signaled bool
+}
+
+// env is restic's environment: the plugin's own (which drill reduced to
+// PATH, TMPDIR, TZ and the locale) without any RESTIC_* variable, plus the
+// repository and a low progress rate.
+func (inv *invocation) env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RESTIC_") {
+			env = append(env, kv)
+		}
+	}
+	if _, ok := os.LookupEnv("HOME"); !ok {
+		env = append(env, "HOME="+os.TempDir())
+	}
+	env = append(env, "RESTIC_REPOSITORY="+inv.repo, "RESTIC_PROGRESS_FPS="+progressFPS)
+	if inv.pwCmd != "" {
+		env = append(env, "RESTIC_PASSWORD_COMMAND="+inv.pwCmd)
+	}
+	return env
+}
+
+// run runs restic and waits for it. On ctx's end restic gets SIGINT, so it
+// removes its lock, and is killed only after a grace period. The password
+// reaches restic through an inherited pipe (--password-file /dev/fd/3):
+// never an argument, never the environment.
+func (inv *invocation) run(ctx context.Context) *result {
+	args := append([]string{"--json", "--no-cache"}, inv.args...)
+	var pwRead, pwWrite *os.File
+	if inv.password != nil {
+		var err error
+		pwRead, pwWrite, err = os.Pipe()
+		if err != nil {
+			return &result{code: -1, waitErr: fmt.Errorf("create password pipe: %w", err)}
+		}
+		args = append([]string{"--password-file", "/dev/fd/3"}, args...)
+	} else if inv.noPass {
+		args = append([]string{"--insecure-no-password"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, inv.binary, args...)
+	cmd.Env = inv.env()
+	cmd.Stdin = nil // /dev/null: restic must never wait for a password on stdin
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = stopGrace
+	if pwRead != nil {
+		cmd.ExtraFiles = []*os.File{pwRead}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return &result{code: -1, waitErr: err}
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return &result{code: -1, waitErr: err}
+	}
+	if err := cmd.Start(); err != nil {
+		if pwRead != nil {
+			pwRead.Close()
+			pwWrite.Close()
+		}
+		return &result{code: -1, waitErr: fmt.Errorf("start %s: %w", inv.binary, err)}
+	}
+	if pwRead != nil {
+		pwRead.Close()
+		go func() {
+			_, _ = pwWrite.Write(append(append([]byte(nil), inv.password...), '\n'))
+			pwWrite.Close()
+		}()
+	}
+	res := &result{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
+		for sc.Scan() {
+			m := parseMessage(sc.Bytes())
+			switch m.Kind {
+			case "error":
+				res.errors = append(res.errors, m)
+			case "exit_error":
+				mm := m
+				res.exitErr = &mm
+			case "text":
+				if m.Text != "" && len(res.text) < maxStderrTextLines {
+					res.text = append(res.text, m.Text)
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var buf []byte
+	for sc.Scan() {
+		if inv.onStdout != nil {
+			inv.onStdout(sc.Bytes())
+		} else {
+			buf = append(buf, sc.Bytes()...)
+			buf = append(buf, '\n')
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout) // always drain: a closed pipe leaves restic's lock behind
+	<-done
+	res.waitErr = cmd.Wait()
+	res.stdout = buf
+	res.code = cmd.ProcessState.ExitCode()
+	var ee *exec.ExitError
+	if errors.As(res.waitErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.signaled = true
+		}
+	}
+	return res
+}
+
+// message is the most telling thing restic said: its exit_error, else its
+// first error, else its first text line.
+func (r *result) message() string {
+	switch {
+	case r.exitErr != nil && r.exitErr.Text != "":
+		return strings.TrimSpace(r.exitErr.Text)
+	case len(r.errors) > 0:
+		return strings.TrimSpace(r.errors[0].Text)
+	case len(r.text) > 0:
+		return r.text[0]
+	case r.waitErr != nil:
+		return r.waitErr.Error()
+	}
+	return fmt.Sprintf("exit code %d", r.code)
+}
