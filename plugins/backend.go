@@ -54,7 +54,11 @@ type Backend interface {
 // from one goroutine at a time. An error means the host has gone away: the
 // backend should stop the restore and return.
 type RestoreEvents interface {
-	// Progress reports how far the restore is.
+	// Progress reports how far the restore is. A backend reports progress
+	// as soon as Restore starts and then regularly: the host takes a
+	// restore that has reported nothing by the drill's timeout for a hung
+	// backend (verdict error), and one that was reporting for a restore too
+	// slow for its timeout (verdict fail).
 	Progress(p Progress) error
 	// Files reports restored regular files after each has been written
 	// completely and closed. A path reported again (an archive that holds

@@ -330,6 +330,11 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if events == nil {
 		events = discardEvents{}
 	}
+	// Say at once that the restore has started: the host takes a restore
+	// that reports nothing by the drill's timeout for a hung backend.
+	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
+		return nil, err
+	}
 	if s.archive {
 		return b.restoreArchive(ctx, req, events)
 	}

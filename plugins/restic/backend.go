@@ -212,6 +212,10 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err != nil {
 		return nil, err
 	}
+	// Say at once that the restore has started (see plugins.RestoreEvents).
+	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
+		return nil, err
+	}
 	h := newHasher(ctx, req.Target, events)
 	var summary *Message
 	inv.onStdout = func(line []byte) {
