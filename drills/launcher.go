@@ -82,15 +82,8 @@ func (l *PluginLauncher) isBuiltin(name string) bool {
 
 // Has reports whether backend can be launched.
 func (l *PluginLauncher) Has(backend string) bool {
-	if _, ok := l.External[backend]; ok {
-		return true
-	}
-	for _, b := range l.Builtins {
-		if b == backend {
-			return true
-		}
-	}
-	return false
+	_, ok := l.External[backend]
+	return ok || l.isBuiltin(backend)
 }
 
 // Launch implements Launcher.
@@ -110,7 +103,7 @@ func (l *PluginLauncher) Launch(ctx context.Context, backend string) (Backend, e
 	}
 	if p, ok := l.External[backend]; ok {
 		spec.Path, spec.Args, spec.SHA256 = p.Path, p.Args, p.SHA256
-	} else if l.Has(backend) {
+	} else if l.isBuiltin(backend) {
 		spec.Path, spec.Argv0, spec.Args, spec.Builtin = l.Self, "drill", []string{"plugin", "serve", backend}, true
 	} else {
 		return nil, fmt.Errorf("unknown backend %q (known: %s)", backend, strings.Join(l.Known(), ", "))

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -343,12 +342,12 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*m
 		return nil, err
 	}
 	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(c.reported)+len(extra))}
-	hashed := map[string]bool{}
+	unhashed := make(map[string]bool, len(c.unhashed))
 	for _, p := range c.unhashed {
-		hashed[p] = true
+		unhashed[p] = true
 	}
 	for p, e := range c.reported {
-		if !hashed[p] {
+		if !unhashed[p] {
 			m.Entries = append(m.Entries, e)
 		}
 	}
@@ -368,16 +367,11 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*m
 	return m, nil
 }
 
-// describeSource prints a source's main location for messages.
+// describeSource prints a source's location keys for messages.
 func describeSource(src plugins.Source) string {
-	keys := make([]string, 0, len(src))
-	for k := range src {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
-		if s, ok := src[k].(string); ok && (strings.Contains(k, "path") && !strings.Contains(k, "password") || k == "archive" || k == "dump" || k == "repository") {
+	for _, k := range []string{"archive", "path", "dump", "repository"} {
+		if s, ok := src[k].(string); ok && s != "" {
 			parts = append(parts, k+" "+s)
 		}
 	}

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/drillhq/drill/internal/evidence"
 )
 
 func newEvidenceCmd(e *env) *cobra.Command {
@@ -32,10 +29,6 @@ Exit codes: 0 verified; 1 verification failed; 2 usage (or no evidence store).`,
 			}
 			defer store.Close()
 			rep, err := store.Verify(ctxOf(cmd))
-			var ve *evidence.VerifyError
-			if errors.As(err, &ve) {
-				return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %w", err))
-			}
 			if err != nil {
 				return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %w", err))
 			}

@@ -50,8 +50,8 @@ func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.
 // source is a validated restic source.
 type source struct {
 	repo, passwordFile, passwordCmd, snapshot, host, path, binary string
-	noPassword                                                   bool
-	tags, include                                                []string
+	noPassword                                                    bool
+	tags, include                                                 []string
 }
 
 func parseSource(src plugins.Source) (*source, []plugins.Problem) {
@@ -233,7 +233,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		}
 	}
 	r := inv.run(ctx)
-	files, bytes, herr := h.wait()
+	files, bytes := h.wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -255,9 +255,6 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if summary != nil && len(s.include) == 0 && (summary.FilesRestored < summary.TotalFiles || summary.BytesRestored < summary.TotalBytes) {
 		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: fmt.Sprintf(
 			"restic restored %d of %d files and %d of %d bytes", summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes)})
-	}
-	if herr != nil {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemError, Message: herr.Error()})
 	}
 	return resp, nil
 }
@@ -292,7 +289,6 @@ type hasher struct {
 	events plugins.RestoreEvents
 	files  int64
 	bytes  int64
-	err    error
 }
 
 func newHasher(ctx context.Context, target string, events plugins.RestoreEvents) *hasher {
@@ -340,8 +336,10 @@ func (h *hasher) work() {
 	}
 }
 
-func (h *hasher) wait() (int64, int64, error) {
+// wait returns the files and bytes hashed. A file the hasher could not
+// read is not reported: the host hashes every restored file that was not.
+func (h *hasher) wait() (int64, int64) {
 	close(h.ch)
 	h.wg.Wait()
-	return h.files, h.bytes, h.err
+	return h.files, h.bytes
 }
