@@ -80,12 +80,6 @@ func (l *PluginLauncher) isBuiltin(name string) bool {
 	return false
 }
 
-// Has reports whether backend can be launched.
-func (l *PluginLauncher) Has(backend string) bool {
-	_, ok := l.External[backend]
-	return ok || l.isBuiltin(backend)
-}
-
 // Launch implements Launcher.
 func (l *PluginLauncher) Launch(ctx context.Context, backend string) (Backend, error) {
 	logger := l.Logger

@@ -128,12 +128,16 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 		case parent.Err() != nil:
 			o.interrupted = "the drill was interrupted before it finished (" + context.Cause(parent).Error() + ")"
 		case errors.Is(context.Cause(ctx), errTimeout):
-			if st.phase == "restore" && !st.events() {
+			phase, events := st.get()
+			switch {
+			case phase == "launch":
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, formatDuration(d.Timeout)))
+			case phase == "list":
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, formatDuration(d.Timeout)))
+			case phase == "restore" && !events:
 				o.error(fmt.Sprintf("backend %s stopped responding: no progress from the restore within the drill's timeout of %s", d.Backend, formatDuration(d.Timeout)))
-			} else if st.phase == "launch" || st.phase == "list" {
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while %s)", d.Backend, formatDuration(d.Timeout), map[string]string{"launch": "starting", "list": "listing restore points"}[st.phase]))
-			} else {
-				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", formatDuration(d.Timeout), st.phase))
+			default:
+				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", formatDuration(d.Timeout), phase))
 			}
 		}
 	}
@@ -272,9 +276,10 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 
 // state is where a drill is, for deciding what a timeout means.
 type state struct {
-	mu     sync.Mutex
-	phase  string
-	nevent int
+	mu    sync.Mutex
+	phase string
+	// heard is set once the restore reported anything.
+	heard bool
 }
 
 func (s *state) set(phase string) {
@@ -285,15 +290,15 @@ func (s *state) set(phase string) {
 
 func (s *state) event() {
 	s.mu.Lock()
-	s.nevent++
+	s.heard = true
 	s.mu.Unlock()
 }
 
-// events reports whether the restore reported anything.
-func (s *state) events() bool {
+// get returns the phase and whether the restore reported anything.
+func (s *state) get() (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.nevent > 0
+	return s.phase, s.heard
 }
 
 // collector receives a backend's restore events.

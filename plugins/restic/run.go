@@ -15,7 +15,6 @@ import (
 
 // restic's exit codes (restic 0.17 and newer).
 const (
-	exitFatal          = 1
 	exitNoRepository   = 10
 	exitLockFailed     = 11
 	exitWrongPassword  = 12
