@@ -134,7 +134,9 @@ func TestRestoreIntact(t *testing.T) {
 func TestRestoreWrongPasswordAndMissingRepo(t *testing.T) {
 	src, r, _ := repo(t)
 	bad := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(bad, []byte("wrong"), 0o600)
+	if err := os.WriteFile(bad, []byte("not-the-password-xyzzy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		src  plugins.Source
 		want string
@@ -147,8 +149,8 @@ func TestRestoreWrongPasswordAndMissingRepo(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
-			if err != nil && strings.Contains(err.Error(), "correct horse") {
-				t.Errorf("the password leaked into %v", err)
+			if err != nil && (strings.Contains(err.Error(), "correct horse") || strings.Contains(err.Error(), "xyzzy")) {
+				t.Errorf("a password leaked into %v", err)
 			}
 		})
 	}
