@@ -2,11 +2,14 @@ package drills
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +27,9 @@ type Recorder interface {
 	// rec.LogIndex, and returns the new entry. It either appends the whole
 	// record or nothing.
 	Append(rec *evidence.Record) (*evidence.Entry, error)
+	// NewestPoint returns the newest restore point any earlier record of
+	// the drill with the same source digest saw, and false when none did.
+	NewestPoint(drill, sourceSHA256 string) (evidence.SeenPoint, bool, error)
 }
 
 // Progress is what a running drill reports to whoever watches it.
@@ -161,13 +167,14 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			log.Warn("stop backend plugin", "backend", d.Backend, "err", err)
 		}
 	}()
-	src, errs := prepare(ctx, r.Config, d, b)
+	src, desc, errs := prepare(ctx, r.Config, d, b)
 	if len(errs) > 0 {
 		for _, e := range errs {
 			o.error("configuration: " + e.Error())
 		}
 		return
 	}
+	rec.SourceSHA256 = sourceDigest(d.Backend, src)
 
 	st.set("list")
 	r.progress(Progress{Drill: d.Name, Phase: "list"})
@@ -176,8 +183,10 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		o.error(fmt.Sprintf("list restore points (backend %s): %v", d.Backend, err))
 		return
 	}
+	problems(list.Problems, o)
 	if len(list.Points) == 0 {
 		o.fail(fmt.Sprintf("no restore point found (backend %s, source %s)", d.Backend, describeSource(src)))
+		r.vanished(d, desc, rec, list.Points, nil, o, log)
 		return
 	}
 	point := list.Points[0]
@@ -188,6 +197,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}
 	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
 	rec.BackupAgeSeconds = rec.Started.Sub(point.Time).Seconds()
+	r.vanished(d, desc, rec, list.Points, &point, o, log)
 
 	sd, err := scratch.New(r.ScratchRoot, d.Name)
 	if err != nil {
@@ -213,6 +223,8 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}()
 
 	restoreStart := time.Now()
+	// The restore check is about what happens from here on.
+	failsBefore, errsBefore := len(o.fails), len(o.errs)
 	col := &collector{drill: d.Name, runner: r, st: st, reported: map[string]manifest.Entry{}}
 	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
@@ -227,17 +239,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		return
 	}
 	rec.Details = resp.Details
-	for _, p := range resp.Problems {
-		msg := p.Message
-		if p.Path != "" && !strings.Contains(msg, p.Path) {
-			msg = fmt.Sprintf("%q: %s", p.Path, msg)
-		}
-		if p.Kind == plugins.ProblemError {
-			o.error(msg)
-		} else {
-			o.fail(msg)
-		}
-	}
+	problems(resp.Problems, o)
 	if resp.Point.ID != "" && resp.Point.ID != point.ID {
 		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
 	}
@@ -260,10 +262,17 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// Every restored file is now checksummed and reconciled with what the
 	// backend reported: the least check a drill makes.
 	o.checked = true
-	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == 0 && len(o.errs) == 0,
+	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore,
 		Detail: fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))})
 	if rec.Files == 0 {
 		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no files", point.ID))
+	}
+	// The checks the backend made with the backup's own means.
+	for _, c := range resp.Checks {
+		rec.Checks = append(rec.Checks, evidence.Check{Name: c.Name, OK: c.OK, Detail: c.Detail})
+		if !c.OK {
+			o.fail(fmt.Sprintf("check %s: %s", c.Name, c.Detail))
+		}
 	}
 
 	st.set("check")
@@ -272,6 +281,72 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
 	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+}
+
+// problems turns a backend's problems into fail and error reasons.
+func problems(ps []plugins.Problem, o *outcome) {
+	for _, p := range ps {
+		msg := p.Message
+		if p.Path != "" && !strings.Contains(msg, p.Path) {
+			msg = fmt.Sprintf("%q: %s", p.Path, msg)
+		}
+		if p.Kind == plugins.ProblemFail {
+			o.fail(msg)
+		} else {
+			o.error(msg)
+		}
+	}
+}
+
+// vanished fails the drill when the newest restore point an earlier drill
+// of the same source saw is no longer listed and nothing as new replaced
+// it: a deleted newest snapshot, which restic itself cannot notice
+// (`latest` silently becomes an older one and every check passes). The
+// failure lasts until a restore point at least as new as the vanished one
+// is listed again. newest is the newest point listed now, nil for none.
+func (r *Runner) vanished(d *config.Drill, desc *plugins.DescribeResponse, rec *evidence.Record, listed []plugins.RestorePoint, newest *plugins.RestorePoint, o *outcome, log *slog.Logger) {
+	if r.Recorder == nil {
+		return
+	}
+	seen, ok, err := r.Recorder.NewestPoint(d.Name, rec.SourceSHA256)
+	if err != nil {
+		o.error(fmt.Sprintf("read what earlier drills saw from the evidence log: %v", err))
+		return
+	}
+	if !ok || newest != nil && !newest.Time.Before(seen.Time) {
+		return
+	}
+	for _, p := range listed {
+		if p.ID == seen.ID {
+			return
+		}
+	}
+	noun, store := desc.PointNoun, desc.StoreNoun
+	if noun == "" {
+		noun = "restore point"
+	}
+	if store == "" {
+		store = "backup"
+	}
+	now := "none is listed now"
+	if newest != nil {
+		now = fmt.Sprintf("the newest now is %s of %s", newest.ID, newest.Time.UTC().Format(time.RFC3339))
+	}
+	log.Warn("newest restore point vanished", "point", seen.ID, "seen_in_record", seen.LogIndex)
+	o.fail(fmt.Sprintf("%s %s of %s has vanished from the %s (record %d saw it; %s)",
+		noun, seen.ID, seen.Time.UTC().Format(time.RFC3339), store, seen.LogIndex, now))
+}
+
+// sourceDigest is the hex SHA-256 of a drill's backend and resolved
+// source, so that what earlier drills saw is compared only with the same
+// backup drilled the same way.
+func sourceDigest(backend string, src plugins.Source) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "backend %q\n", backend)
+	for _, k := range slices.Sorted(maps.Keys(src)) {
+		fmt.Fprintf(h, "%q %#v\n", k, src[k])
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }
 
 // state is where a drill is, for deciding what a timeout means.

@@ -23,6 +23,8 @@ type fakeBackend struct {
 	files    map[string]string // path -> content
 	hashed   bool              // report digests
 	problems []plugins.Problem
+	// listProblems are returned by ListRestorePoints.
+	listProblems []plugins.Problem
 	// misreport, when set, is reported but not written.
 	misreport string
 	// unreported is written but not reported.
@@ -43,7 +45,7 @@ func (f *fakeBackend) ValidateSource(context.Context, *plugins.ValidateSourceReq
 }
 
 func (f *fakeBackend) ListRestorePoints(context.Context, *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
-	return &plugins.ListRestorePointsResponse{Points: f.points}, nil
+	return &plugins.ListRestorePointsResponse{Points: f.points, Problems: f.listProblems}, nil
 }
 
 func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
@@ -101,6 +103,17 @@ type fakeLauncher struct{ b *fakeBackend }
 func (l fakeLauncher) Launch(context.Context, string) (Backend, error) { return l.b, nil }
 
 type memRecorder struct{ recs []*evidence.Record }
+
+func (m *memRecorder) NewestPoint(drill, source string) (evidence.SeenPoint, bool, error) {
+	var sp evidence.SeenPoint
+	found := false
+	for _, r := range m.recs {
+		if r.Drill == drill && r.SourceSHA256 == source && r.RestorePoint.ID != "" && (!found || r.RestorePoint.Time.After(sp.Time)) {
+			sp, found = evidence.SeenPoint{RestorePoint: r.RestorePoint, LogIndex: r.LogIndex}, true
+		}
+	}
+	return sp, found, nil
+}
 
 func (m *memRecorder) Append(r *evidence.Record) (*evidence.Entry, error) {
 	r.LogIndex = int64(len(m.recs))
@@ -265,5 +278,55 @@ func TestRunPastRTOFails(t *testing.T) {
 	}
 	if rec.Verdict != evidence.VerdictFail || !containsReason(rec.Reasons, "check rto: restore and checks took") {
 		t.Errorf("verdict %s, reasons %q; want fail on the RTO", rec.Verdict, rec.Reasons)
+	}
+}
+
+// The newest restore point an earlier drill saw must not silently vanish:
+// the drill fails until a point at least as new is listed again.
+func TestRunVanishedPoint(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
+	older := plugins.RestorePoint{ID: "older", Time: now.Add(-3 * time.Hour)}
+	newest := plugins.RestorePoint{ID: "newest", Time: now.Add(-time.Hour)}
+	b := &fakeBackend{points: []plugins.RestorePoint{newest, older}, files: files, hashed: true}
+	r, mem, _ := newTestRunner(t, b, "")
+	steps := []struct {
+		points []plugins.RestorePoint
+		want   string
+		reason string
+	}{
+		{[]plugins.RestorePoint{newest, older}, "pass", ""},
+		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; the newest now is older of 2026-11-25T09:00:00Z)"},
+		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished"},
+		{nil, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; none is listed now)"},
+		{[]plugins.RestorePoint{{ID: "later", Time: now.Add(-time.Minute)}, older}, "pass", ""},
+	}
+	for i, s := range steps {
+		b.points = s.points
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Verdict != s.want || s.reason != "" && !containsReason(rec.Reasons, s.reason) {
+			t.Errorf("step %d: verdict %s, reasons %q; want %s with %q", i, rec.Verdict, rec.Reasons, s.want, s.reason)
+		}
+	}
+	if len(mem.recs) != len(steps) || mem.recs[0].SourceSHA256 == "" || mem.recs[0].SourceSHA256 != mem.recs[4].SourceSHA256 {
+		t.Errorf("records do not carry one source digest")
+	}
+}
+
+func TestRunListingProblemsFail(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now.Add(-time.Hour)}},
+		files: map[string]string{"a.txt": "alpha", "b": "bravo"}, hashed: true,
+		listProblems: []plugins.Problem{{Kind: plugins.ProblemFail, Message: "snapshot file 1234 cannot be read"}}}
+	r, _, _ := newTestRunner(t, b, "")
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != "fail" || !containsReason(rec.Reasons, "snapshot file 1234 cannot be read") || rec.Files != 2 {
+		t.Errorf("verdict %s, files %d, reasons %q; want a fail naming the listing problem after a full restore", rec.Verdict, rec.Files, rec.Reasons)
 	}
 }

@@ -172,7 +172,7 @@ func Validate(ctx context.Context, cfg *config.Config, l Launcher) config.Errors
 			continue
 		}
 		for _, d := range drills {
-			_, es := prepare(ctx, cfg, d, b)
+			_, _, es := prepare(ctx, cfg, d, b)
 			errs = append(errs, es...)
 		}
 		_ = b.Close()
@@ -187,19 +187,19 @@ func Validate(ctx context.Context, cfg *config.Config, l Launcher) config.Errors
 }
 
 // prepare describes the backend, resolves and validates the drill's source.
-func prepare(ctx context.Context, cfg *config.Config, d *config.Drill, b plugins.Backend) (plugins.Source, config.Errors) {
+func prepare(ctx context.Context, cfg *config.Config, d *config.Drill, b plugins.Backend) (plugins.Source, *plugins.DescribeResponse, config.Errors) {
 	desc, err := b.Describe(ctx, &plugins.DescribeRequest{})
 	if err != nil {
-		return nil, config.Errors{cfg.Errorf(d.Pos, "drills."+d.Name+".backend", "describe backend %s: %v", d.Backend, err)}
+		return nil, nil, config.Errors{cfg.Errorf(d.Pos, "drills."+d.Name+".backend", "describe backend %s: %v", d.Backend, err)}
 	}
 	src, errs := resolveSource(cfg, d, desc)
 	errs = append(errs, checkKind(cfg, d, desc.Kind)...)
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, nil, errs
 	}
 	resp, err := b.ValidateSource(ctx, &plugins.ValidateSourceRequest{Source: src})
 	if err != nil {
-		return nil, config.Errors{cfg.Errorf(d.Source.Pos0, "drills."+d.Name+".source", "backend %s: %v", d.Backend, err)}
+		return nil, nil, config.Errors{cfg.Errorf(d.Source.Pos0, "drills."+d.Name+".source", "backend %s: %v", d.Backend, err)}
 	}
 	for _, p := range resp.Problems {
 		pos, path := d.Source.Pos0, "drills."+d.Name+".source"
@@ -211,5 +211,5 @@ func prepare(ctx context.Context, cfg *config.Config, d *config.Drill, b plugins
 		}
 		errs = append(errs, cfg.Errorf(pos, path, "%s", p.Message))
 	}
-	return src, errs
+	return src, desc, errs
 }

@@ -117,6 +117,11 @@ type DescribeResponse struct {
 	Version    string
 	Kind       Kind
 	SourceKeys []SourceKey
+	// PointNoun names one restore point ("snapshot") and StoreNoun where
+	// they are kept ("repository"), for messages such as "snapshot <id> of
+	// <time> has vanished from the repository". Empty: "restore point" and
+	// "backup".
+	PointNoun, StoreNoun string
 }
 
 // ValidateSourceRequest asks whether a source is acceptable.
@@ -137,6 +142,10 @@ type ListRestorePointsRequest struct {
 // ListRestorePointsResponse lists restore points, newest first.
 type ListRestorePointsResponse struct {
 	Points []RestorePoint
+	// Problems are damage seen while listing, such as a snapshot that
+	// cannot be read. A ProblemFail fails the drill even when the newest
+	// point restores well.
+	Problems []Problem
 }
 
 // RestorePoint is one thing that can be restored: an archive, a snapshot,
@@ -219,6 +228,21 @@ type RestoreResponse struct {
 	// Details are facts worth recording in the evidence (tool versions,
 	// server versions), as key and value.
 	Details map[string]string
+	// Checks are the checks the backend made of what it restored with the
+	// backup's own means (the snapshot's listing, `restic check`). The host
+	// records them with the drill's checks; one that is not OK fails the
+	// drill.
+	Checks []Check
+}
+
+// Check is one check a backend made and its outcome. A check that could
+// not be made at all is a ProblemError, not a Check.
+type Check struct {
+	// Name is short and stable, such as "listing" or "restic check".
+	Name string
+	OK   bool
+	// Detail says what was checked and found, in words.
+	Detail string
 }
 
 // CleanupRequest asks a backend to remove what it created for a drill.

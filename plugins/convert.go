@@ -46,9 +46,11 @@ var keyTypeFromPB = func() map[pbv1.KeyType]KeyType {
 
 func describeToPB(r *DescribeResponse) *pbv1.DescribeResponse {
 	out := &pbv1.DescribeResponse{
-		Name:    text(r.Name),
-		Version: text(r.Version),
-		Kind:    kindToPB[r.Kind],
+		Name:      text(r.Name),
+		Version:   text(r.Version),
+		Kind:      kindToPB[r.Kind],
+		PointNoun: text(r.PointNoun),
+		StoreNoun: text(r.StoreNoun),
 	}
 	for _, k := range r.SourceKeys {
 		out.SourceKeys = append(out.SourceKeys, &pbv1.SourceKey{
@@ -65,9 +67,11 @@ func describeToPB(r *DescribeResponse) *pbv1.DescribeResponse {
 // describeFromPB maps unknown enum values to the empty Kind and KeyType.
 func describeFromPB(r *pbv1.DescribeResponse) *DescribeResponse {
 	out := &DescribeResponse{
-		Name:    r.GetName(),
-		Version: r.GetVersion(),
-		Kind:    kindFromPB[r.GetKind()],
+		Name:      r.GetName(),
+		Version:   r.GetVersion(),
+		Kind:      kindFromPB[r.GetKind()],
+		PointNoun: r.GetPointNoun(),
+		StoreNoun: r.GetStoreNoun(),
 	}
 	for _, k := range r.GetSourceKeys() {
 		out.SourceKeys = append(out.SourceKeys, SourceKey{
@@ -186,6 +190,9 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 		Bytes:    r.Bytes,
 		Problems: problemsToPB(r.Problems),
 	}
+	for _, c := range r.Checks {
+		out.Checks = append(out.Checks, &pbv1.Check{Name: text(c.Name), Ok: c.OK, Detail: text(c.Detail)})
+	}
 	if len(r.Details) > 0 {
 		out.Details = make(map[string]string, len(r.Details))
 		for k, v := range r.Details {
@@ -196,11 +203,15 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 }
 
 func restoreResponseFromPB(r *pbv1.RestoreResponse) *RestoreResponse {
-	return &RestoreResponse{
+	out := &RestoreResponse{
 		Point:    pointFromPB(r.GetPoint()),
 		Files:    r.GetFiles(),
 		Bytes:    r.GetBytes(),
 		Problems: problemsFromPB(r.GetProblems()),
 		Details:  r.GetDetails(),
 	}
+	for _, c := range r.GetChecks() {
+		out.Checks = append(out.Checks, Check{Name: c.GetName(), OK: c.GetOk(), Detail: c.GetDetail()})
+	}
+	return out
 }

@@ -85,7 +85,7 @@ func (c *grpcClient) ListRestorePoints(ctx context.Context, req *ListRestorePoin
 	if err != nil {
 		return nil, rpcErr(ctx, "ListRestorePoints", err)
 	}
-	out := &ListRestorePointsResponse{}
+	out := &ListRestorePointsResponse{Problems: problemsFromPB(resp.GetProblems())}
 	for _, p := range resp.GetPoints() {
 		out.Points = append(out.Points, pointFromPB(p))
 	}

@@ -87,7 +87,7 @@ func (s *grpcServer) ListRestorePoints(ctx context.Context, req *pbv1.ListRestor
 	if resp == nil {
 		return nil, status.Error(codes.Internal, errNoResponse)
 	}
-	out := &pbv1.ListRestorePointsResponse{}
+	out := &pbv1.ListRestorePointsResponse{Problems: problemsToPB(resp.Problems)}
 	for _, p := range resp.Points {
 		out.Points = append(out.Points, pointToPB(p))
 	}

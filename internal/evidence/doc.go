@@ -39,6 +39,7 @@
 //	leaves       i (0..N-1)                        the DSSE envelope of record i
 //	hashes       tlog.StoredHashIndex (0..StoredHashCount(N)-1)   32-byte hash
 //	checkpoints  n (0..N)                          the signed checkpoint of size n
+//	points       drill "\x00" source_sha256      the newest restore point its records saw (JSON)
 //
 // Append writes one leaf, its stored hashes, the checkpoint of the new size
 // and meta/size in a single bbolt transaction, so a crash leaves either the
@@ -50,6 +51,11 @@
 // build on, such as an edited old leaf, does not stop it; Verify keeps
 // reporting it.) AppendBatch does the same for several records, each with
 // its own checkpoint, in one transaction.
+//
+// The points bucket is an index derived from the records (see
+// Store.NewestPoint), written in the same transaction as each record and
+// rebuilt from the records when it is missing; it is not signed and Verify
+// does not rely on it.
 //
 // # What Verify proves
 //

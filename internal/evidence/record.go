@@ -14,6 +14,11 @@ type Record struct {
 	Drill   string `json:"drill"`
 	Service string `json:"service"`
 	Backend string `json:"backend"`
+	// SourceSHA256 is the hex SHA-256 of the backend name and the source
+	// as drill passed it to the backend (paths resolved): records with the
+	// same digest drilled the same backup the same way. Empty for records
+	// of drills that did not get that far.
+	SourceSHA256 string `json:"source_sha256,omitempty"`
 	Host    string `json:"host"`
 	// Verdict is pass, fail, error or interrupted.
 	Verdict string   `json:"verdict"`

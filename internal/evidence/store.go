@@ -143,10 +143,17 @@ func Open(path string, opt Options) (*Store, error) {
 // then reads origin and key from meta.
 func (s *Store) load(opt Options) error {
 	if !opt.ReadOnly {
-		exists := false
-		_ = s.db.View(func(tx *bbolt.Tx) error { exists = tx.Bucket(bucketMeta) != nil; return nil })
+		exists, indexed := false, false
+		_ = s.db.View(func(tx *bbolt.Tx) error {
+			exists, indexed = tx.Bucket(bucketMeta) != nil, tx.Bucket(bucketPoints) != nil
+			return nil
+		})
 		if !exists {
 			if err := s.db.Update(func(tx *bbolt.Tx) error { return s.create(tx, opt) }); err != nil {
+				return err
+			}
+		} else if !indexed {
+			if err := s.db.Update(rebuildPoints); err != nil {
 				return err
 			}
 		}
@@ -211,7 +218,7 @@ func (s *Store) create(tx *bbolt.Tx, opt Options) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range [][]byte{bucketLeaves, bucketHashes, bucketCheckpoints} {
+	for _, name := range [][]byte{bucketLeaves, bucketHashes, bucketCheckpoints, bucketPoints} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return err
 		}
@@ -425,6 +432,10 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 		}
 		hr := txHashReader(tx)
 		hb, lb, cb := tx.Bucket(bucketHashes), tx.Bucket(bucketLeaves), tx.Bucket(bucketCheckpoints)
+		pb, err := tx.CreateBucketIfNotExists(bucketPoints)
+		if err != nil {
+			return err
+		}
 		hb.FillPercent, lb.FillPercent, cb.FillPercent = 1.0, 1.0, 1.0
 		for i := range rs {
 			n := next.Size
@@ -444,6 +455,9 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 				}
 			}
 			if err := lb.Put(be64(uint64(n)), leaf); err != nil {
+				return err
+			}
+			if err := notePoint(pb, &rs[i]); err != nil {
 				return err
 			}
 			// The reader sees this transaction's own Puts.

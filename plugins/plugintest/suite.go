@@ -164,6 +164,9 @@ func (s Suite) testListGood(t *testing.T) {
 	if len(resp.Points) == 0 {
 		t.Fatal("ListRestorePoints(Good): no restore points")
 	}
+	if len(resp.Problems) > 0 {
+		t.Errorf("ListRestorePoints(Good): problems %+v, want none for an intact backup", resp.Problems)
+	}
 	ids := map[string]bool{}
 	for i, p := range resp.Points {
 		if p.ID == "" {
@@ -306,6 +309,11 @@ func (s Suite) testRestoreGood(t *testing.T) {
 	}
 	if ps := problemsOf(resp.Problems, plugins.ProblemFail, plugins.ProblemError); len(ps) > 0 {
 		t.Errorf("Restore(Good): problems %+v, want none", ps)
+	}
+	for _, c := range resp.Checks {
+		if !c.OK {
+			t.Errorf("Restore(Good): check %q did not pass: %s", c.Name, c.Detail)
+		}
 	}
 	if resp.Point.ID != point.ID {
 		t.Errorf("Restore(Good): response Point.ID %q, want the requested %q", resp.Point.ID, point.ID)

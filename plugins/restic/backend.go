@@ -3,14 +3,17 @@ package restic
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/drillhq/drill/plugins"
 )
@@ -38,21 +41,34 @@ var sourceKeys = []plugins.SourceKey{
 	{Name: "host", Type: plugins.TypeString, Doc: "only snapshots of this host"},
 	{Name: "tags", Type: plugins.TypeStrings, Doc: "only snapshots with all these tags"},
 	{Name: "path", Type: plugins.TypeString, Doc: "only snapshots of this path"},
-	{Name: "include", Type: plugins.TypeStrings, Doc: "restore only these paths of the snapshot"},
+	{Name: "include", Type: plugins.TypeStrings, Doc: "restore only these absolute paths of the snapshot (a sampled drill)"},
+	{Name: "read_data_subset", Type: plugins.TypeString, Doc: "also run restic check --read-data-subset with this value (5%, 1/10, 2G)"},
 	{Name: "restic_binary", Type: plugins.TypePath, Doc: "the restic executable (default: restic on PATH)"},
+	{Name: "env", Type: plugins.TypeStrings, Secret: true, Doc: "variables for the repository's backend, each NAME_FILE=/path: restic gets NAME set to the file's content"},
 }
 
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: sourceKeys}, nil
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: sourceKeys,
+		PointNoun: "snapshot", StoreNoun: "repository"}, nil
 }
 
 // source is a validated restic source.
 type source struct {
 	repo, passwordFile, passwordCmd, snapshot, host, path, binary string
+	readDataSubset                                                string
 	noPassword                                                    bool
 	tags, include                                                 []string
+	// env holds NAME and the file its value is read from.
+	env [][2]string
 }
+
+// readDataSubset matches what restic check --read-data-subset accepts: a
+// percentage, n/t, or a size.
+var readDataSubsetRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?%|[0-9]+/[0-9]+|[0-9]+[KMGT]?)$`)
+
+// envNameRE matches an env entry's NAME_FILE.
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*_FILE$`)
 
 func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 	var probs []plugins.Problem
@@ -70,7 +86,7 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 	s := &source{
 		repo: str("repository"), passwordFile: str("password_file"), passwordCmd: str("password_command"),
 		snapshot: str("snapshot"), host: str("host"), path: str("path"), binary: str("restic_binary"),
-		tags: list("tags"), include: list("include"),
+		tags: list("tags"), include: list("include"), readDataSubset: str("read_data_subset"),
 	}
 	s.noPassword, _ = src["insecure_no_password"].(bool)
 	if s.repo == "" {
@@ -94,7 +110,65 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 	if s.binary == "" {
 		s.binary = "restic"
 	}
+	for _, inc := range s.include {
+		if !strings.HasPrefix(inc, "/") || strings.ContainsAny(inc, "*?[\\") || cleanSlash(inc) != inc || inc == "/" {
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "include", Message: fmt.Sprintf(
+				"include %q must be an absolute path in the snapshot, such as /srv/data/invoices, without patterns", inc)})
+		}
+	}
+	if s.readDataSubset != "" && !readDataSubsetRE.MatchString(s.readDataSubset) {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "read_data_subset", Message: fmt.Sprintf(
+			"read_data_subset %q is not a percentage (5%%), a fraction n/t (1/10) or a size (2G)", s.readDataSubset)})
+	}
+	for _, kv := range list("env") {
+		name, file, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || !envNameRE.MatchString(name):
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
+				"env entry %q must be NAME_FILE=/path/to/file (values are read from files, never written in the config)", redactEnv(kv))})
+		case !filepath.IsAbs(file):
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
+				"env %s: %q is not an absolute path", name, file)})
+		case strings.HasPrefix(name, "RESTIC_"):
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
+				"env %s: restic's own settings come from the source keys (repository, password_file ...), not env", name)})
+		default:
+			s.env = append(s.env, [2]string{strings.TrimSuffix(name, "_FILE"), file})
+		}
+	}
 	return s, probs
+}
+
+// redactEnv shows an env entry that is not NAME_FILE=path without its
+// value, in case it is a secret written inline.
+func redactEnv(kv string) string {
+	if name, _, ok := strings.Cut(kv, "="); ok {
+		return name + "=…"
+	}
+	if len(kv) > 40 {
+		return kv[:40] + "…"
+	}
+	return kv
+}
+
+// repoName is the repository for messages: a URL without its user
+// information, in case a credential is in it.
+func (s *source) repoName() string { return redactURL(s.repo) }
+
+// redactURL removes user:password@ from a URL-like repository string
+// (rest:https://user:pw@host/, sftp:user@host:/path keeps the user).
+func redactURL(repo string) string {
+	i := strings.Index(repo, "://")
+	if i < 0 {
+		return repo
+	}
+	rest := repo[i+3:]
+	at := strings.IndexByte(rest, '@')
+	slash := strings.IndexByte(rest, '/')
+	if at < 0 || slash >= 0 && at > slash {
+		return repo
+	}
+	return repo[:i+3] + "***@" + rest[at+1:]
 }
 
 func isHexPrefix(s string) bool {
@@ -116,9 +190,16 @@ func (s *source) invocation(args ...string) (*invocation, error) {
 	if s.passwordFile != "" {
 		pw, err := os.ReadFile(s.passwordFile)
 		if err != nil {
-			return nil, fmt.Errorf("read the password file of repository %s: %w", s.repo, err)
+			return nil, fmt.Errorf("read the password file of repository %s: %w", s.repoName(), err)
 		}
 		inv.password = pw
+	}
+	for _, e := range s.env {
+		v, err := os.ReadFile(e[1])
+		if err != nil {
+			return nil, fmt.Errorf("read env %s_FILE of repository %s: %w", e[0], s.repoName(), err)
+		}
+		inv.extraEnv = append(inv.extraEnv, e[0]+"="+strings.TrimRight(string(v), "\r\n"))
 	}
 	return inv, nil
 }
@@ -129,11 +210,11 @@ func (s *source) invocation(args ...string) (*invocation, error) {
 func (s *source) failure(what string, r *result) error {
 	switch r.code {
 	case exitNoRepository:
-		return fmt.Errorf("repository %s does not exist or cannot be opened: %s", s.repo, r.message())
+		return fmt.Errorf("repository %s does not exist or cannot be opened: %s", s.repoName(), r.message())
 	case exitLockFailed:
-		return fmt.Errorf("repository %s is locked by another process: %s", s.repo, r.message())
+		return fmt.Errorf("repository %s is locked by another process: %s", s.repoName(), r.message())
 	case exitWrongPassword:
-		return fmt.Errorf("wrong password for repository %s: %s", s.repo, r.message())
+		return fmt.Errorf("wrong password for repository %s: %s", s.repoName(), r.message())
 	case -1:
 		return fmt.Errorf("%s: %s", what, r.message())
 	}
@@ -143,7 +224,10 @@ func (s *source) failure(what string, r *result) error {
 	return nil
 }
 
-// ListRestorePoints lists the snapshots that match the source, newest first.
+// ListRestorePoints lists the snapshots that match the source, newest
+// first. A snapshot restic cannot read, and a pinned snapshot ID it cannot
+// find, are fail problems: restic only says `Ignoring "..."` on stderr for
+// them and exits 0.
 func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
 	s, probs := parseSource(req.Source)
 	if len(probs) > 0 {
@@ -159,6 +243,9 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	if s.path != "" {
 		args = append(args, "--path", s.path)
 	}
+	if s.snapshot != "latest" {
+		args = append(args, s.snapshot)
+	}
 	inv, err := s.invocation(args...)
 	if err != nil {
 		return nil, err
@@ -171,31 +258,38 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		if err := s.failure("list snapshots", r); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("list snapshots of repository %s: %s", s.repo, r.message())
+		return nil, fmt.Errorf("list snapshots of repository %s: %s", s.repoName(), r.message())
 	}
 	snaps, err := parseSnapshots(r.stdout)
 	if err != nil {
 		return nil, err
 	}
-	var points []plugins.RestorePoint
+	resp := &plugins.ListRestorePointsResponse{}
 	for _, sn := range snaps {
-		if s.snapshot != "latest" && !strings.HasPrefix(sn.ID, s.snapshot) {
-			continue
-		}
 		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1,
 			Description: fmt.Sprintf("snapshot %s of %s:%s", sn.ShortID, sn.Hostname, strings.Join(sn.Paths, ","))}
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
 		}
-		points = append(points, p)
+		resp.Points = append(resp.Points, p)
 	}
-	sort.SliceStable(points, func(i, j int) bool { return points[i].Time.After(points[j].Time) })
-	return &plugins.ListRestorePointsResponse{Points: points}, nil
+	sort.SliceStable(resp.Points, func(i, j int) bool { return resp.Points[i].Time.After(resp.Points[j].Time) })
+	for _, t := range r.text {
+		if strings.HasPrefix(t, "Ignoring ") {
+			resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: "restic snapshots: " + t})
+		}
+	}
+	for _, e := range r.errors {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: "restic snapshots: " + oneLine(e.Text)})
+	}
+	return resp, nil
 }
 
 // Restore restores one snapshot into req.Target with `restic restore`,
 // hashing each file as restic reports it restored, so the checksums
-// overlap the restore.
+// overlap the restore. Meanwhile `restic ls` lists the snapshot for the
+// listing check; `restic check --read-data-subset` runs afterwards when
+// the source asks for it.
 func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
 	s, probs := parseSource(req.Source)
 	if len(probs) > 0 {
@@ -204,6 +298,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if !isHexID(req.PointID) {
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}
+	short := req.PointID[:8]
 	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
 	for _, inc := range s.include {
 		args = append(args, "--include", inc)
@@ -216,6 +311,12 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
 		return nil, err
 	}
+	listing, err := s.startListing(ctx, req.PointID)
+	if err != nil {
+		return nil, err
+	}
+	defer listing.close()
+
 	h := newHasher(ctx, req.Target, events)
 	var summary *Message
 	inv.onStdout = func(line []byte) {
@@ -237,26 +338,163 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.failure("restore snapshot "+req.PointID[:8], r); err != nil {
+	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return nil, err
 	}
 	resp := &plugins.RestoreResponse{
 		Point: plugins.RestorePoint{ID: req.PointID}, Files: files, Bytes: bytes,
 		Details: map[string]string{"restic_version": resticVersion(ctx, s)},
 	}
+	fail := func(format string, args ...any) {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: fmt.Sprintf(format, args...)})
+	}
 	for _, e := range r.errors {
 		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: strings.TrimPrefix(e.Item, "/"),
-			Message: fmt.Sprintf("restic: %s", strings.TrimSpace(e.Text))})
+			Message: "restic: " + oneLine(e.Text)})
 	}
 	if r.code != 0 {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail,
-			Message: fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", req.PointID[:8], r.code, r.message())})
+		fail("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message())
 	}
 	if summary != nil && len(s.include) == 0 && (summary.FilesRestored < summary.TotalFiles || summary.BytesRestored < summary.TotalBytes) {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: fmt.Sprintf(
-			"restic restored %d of %d files and %d of %d bytes", summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes)})
+		fail("restic restored %d of %d files and %d of %d bytes", summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes)
+	}
+
+	// The listing check: what restic says the snapshot holds is what
+	// came back.
+	if err := listing.finish(ctx, s, req.Target, resp); err != nil {
+		return nil, err
+	}
+	if s.readDataSubset != "" {
+		if err := s.check(ctx, resp); err != nil {
+			return nil, err
+		}
 	}
 	return resp, nil
+}
+
+// clip shortens s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// listing is a `restic ls` of the snapshot running beside the restore.
+type listing struct {
+	stop context.CancelFunc
+	sp   *spool
+	id   string
+	done chan struct{}
+	res  *result
+	perr error // the first line restic printed that did not parse
+}
+
+func (s *source) startListing(ctx context.Context, id string) (*listing, error) {
+	args := []string{"ls", id}
+	if len(s.include) > 0 {
+		args = append([]string{"ls", "--recursive", id}, s.include...)
+	}
+	inv, err := s.invocation(args...)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := newSpool()
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	l := &listing{stop: stop, sp: sp, id: id, done: make(chan struct{})}
+	inv.onStdout = func(line []byte) {
+		n, ok, err := parseLsLine(line)
+		switch {
+		case err != nil && l.perr == nil:
+			l.perr = err
+		case ok:
+			sp.add(n)
+		}
+	}
+	go func() {
+		defer close(l.done)
+		l.res = inv.run(ctx)
+	}()
+	return l, nil
+}
+
+// close stops restic ls if it still runs and removes the spool.
+func (l *listing) close() {
+	l.stop()
+	<-l.done
+	l.sp.close()
+}
+
+// finish waits for the listing and adds the listing check to resp.
+func (l *listing) finish(ctx context.Context, s *source, target string, resp *plugins.RestoreResponse) error {
+	<-l.done
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := l.res
+	if err := s.failure("list snapshot "+l.id[:8], r); err != nil {
+		return err
+	}
+	if r.code != 0 || len(r.errors) > 0 {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail,
+			Message: fmt.Sprintf("restic ls of snapshot %s: %s", l.id[:8], r.message())})
+		return nil
+	}
+	if l.perr != nil {
+		return l.perr
+	}
+	seq, rerr, err := l.sp.entries()
+	if err != nil {
+		return err
+	}
+	var werr error
+	d := compareListing(seq, walkTarget(target, &werr), s.include)
+	if err := errors.Join(rerr(), werr); err != nil {
+		return err
+	}
+	resp.Checks = append(resp.Checks, plugins.Check{Name: "listing", OK: d.ok(), Detail: d.String()})
+	return nil
+}
+
+// check runs `restic check --read-data-subset` and adds its outcome to
+// resp as the "restic check" check.
+func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse) error {
+	inv, err := s.invocation("check", "--read-data-subset="+s.readDataSubset)
+	if err != nil {
+		return err
+	}
+	r := inv.run(ctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.failure("restic check", r); err != nil {
+		return err
+	}
+	c := plugins.Check{Name: "restic check", OK: r.code == 0 && len(r.errors) == 0,
+		Detail: fmt.Sprintf("restic check --read-data-subset=%s found no errors", s.readDataSubset)}
+	if !c.OK {
+		var msgs []string
+		// restic's first errors; what follows is advice on repairing.
+		for _, e := range r.errors {
+			if len(msgs) == 2 {
+				msgs = append(msgs, fmt.Sprintf("%d more messages", len(r.errors)-2))
+				break
+			}
+			msgs = append(msgs, clip(oneLine(e.Text), 400))
+		}
+		if len(msgs) == 0 {
+			msgs = append(msgs, r.message())
+		}
+		c.Detail = fmt.Sprintf("restic check --read-data-subset=%s: %s", s.readDataSubset, strings.Join(msgs, "; "))
+	}
+	resp.Checks = append(resp.Checks, c)
+	return nil
 }
 
 // Cleanup has nothing to remove: restic runs without a cache and restores

@@ -65,6 +65,14 @@ func TestRestoreDamageMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"flipped byte in a tree pack", func(t *testing.T, repo string) {
+			src := plugins.Source{"repository": repo, "password_file": filepath.Join(filepath.Dir(repo), "pw")}
+			flipBlob(t, src, largestBlob(t, src, "tree"))
+		}},
+		{"flipped byte in a data pack", func(t *testing.T, repo string) {
+			src := plugins.Source{"repository": repo, "password_file": filepath.Join(filepath.Dir(repo), "pw")}
+			flipBlob(t, src, largestBlob(t, src, "data"))
+		}},
 		{"truncated index", func(t *testing.T, repo string) {
 			p := only(t, filepath.Join(repo, "index"))
 			fi, _ := os.Stat(p)

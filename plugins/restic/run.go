@@ -32,6 +32,8 @@ type invocation struct {
 	pwCmd    string
 	noPass   bool
 	args     []string
+	// extraEnv is NAME=value for the repository's backend (from env).
+	extraEnv []string
 	// onStdout receives each line of stdout as it comes; nil buffers it.
 	onStdout func(line []byte)
 }
@@ -64,7 +66,7 @@ func (inv *invocation) env() []string {
 	if inv.pwCmd != "" {
 		env = append(env, "RESTIC_PASSWORD_COMMAND="+inv.pwCmd)
 	}
-	return env
+	return append(env, inv.extraEnv...)
 }
 
 // run runs restic and waits for it. On ctx's end restic gets SIGINT, so it
@@ -161,18 +163,29 @@ func (inv *invocation) run(ctx context.Context) *result {
 	return res
 }
 
-// message is the most telling thing restic said: its exit_error, else its
-// first error, else its first text line.
+// message is the most telling thing restic said, on one line: its
+// exit_error, else its first error, else its first text line.
 func (r *result) message() string {
 	switch {
 	case r.exitErr != nil && r.exitErr.Text != "":
-		return strings.TrimSpace(r.exitErr.Text)
+		return oneLine(r.exitErr.Text)
 	case len(r.errors) > 0:
-		return strings.TrimSpace(r.errors[0].Text)
+		return oneLine(r.errors[0].Text)
 	case len(r.text) > 0:
 		return r.text[0]
 	case r.waitErr != nil:
 		return r.waitErr.Error()
 	}
 	return fmt.Sprintf("exit code %d", r.code)
+}
+
+// oneLine joins the lines of a multi-line message with "; ".
+func oneLine(s string) string {
+	var lines []string
+	for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }

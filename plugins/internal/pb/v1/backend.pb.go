@@ -407,11 +407,16 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 }
 
 type DescribeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Kind          Kind                   `protobuf:"varint,3,opt,name=kind,proto3,enum=drill.plugin.v1.Kind" json:"kind,omitempty"`
-	SourceKeys    []*SourceKey           `protobuf:"bytes,4,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Kind       Kind                   `protobuf:"varint,3,opt,name=kind,proto3,enum=drill.plugin.v1.Kind" json:"kind,omitempty"`
+	SourceKeys []*SourceKey           `protobuf:"bytes,4,rep,name=source_keys,json=sourceKeys,proto3" json:"source_keys,omitempty"`
+	// What one restore point is called, such as "snapshot", and where the
+	// points are kept, such as "repository", for messages about them; empty
+	// gives "restore point" and "backup".
+	PointNoun     string `protobuf:"bytes,5,opt,name=point_noun,json=pointNoun,proto3" json:"point_noun,omitempty"`
+	StoreNoun     string `protobuf:"bytes,6,opt,name=store_noun,json=storeNoun,proto3" json:"store_noun,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -472,6 +477,20 @@ func (x *DescribeResponse) GetSourceKeys() []*SourceKey {
 		return x.SourceKeys
 	}
 	return nil
+}
+
+func (x *DescribeResponse) GetPointNoun() string {
+	if x != nil {
+		return x.PointNoun
+	}
+	return ""
+}
+
+func (x *DescribeResponse) GetStoreNoun() string {
+	if x != nil {
+		return x.StoreNoun
+	}
+	return ""
 }
 
 type ValidateSourceRequest struct {
@@ -613,7 +632,10 @@ func (x *ListRestorePointsRequest) GetSourceJson() []byte {
 type ListRestorePointsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Newest first. Empty when there is nothing to restore.
-	Points        []*RestorePoint `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	Points []*RestorePoint `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// Damage seen while listing (a snapshot that cannot be read): a FAIL
+	// problem fails the drill even when the newest point restores well.
+	Problems      []*Problem `protobuf:"bytes,2,rep,name=problems,proto3" json:"problems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -651,6 +673,13 @@ func (*ListRestorePointsResponse) Descriptor() ([]byte, []int) {
 func (x *ListRestorePointsResponse) GetPoints() []*RestorePoint {
 	if x != nil {
 		return x.Points
+	}
+	return nil
+}
+
+func (x *ListRestorePointsResponse) GetProblems() []*Problem {
+	if x != nil {
+		return x.Problems
 	}
 	return nil
 }
@@ -1106,7 +1135,10 @@ type RestoreResponse struct {
 	Bytes    int64      `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	Problems []*Problem `protobuf:"bytes,4,rep,name=problems,proto3" json:"problems,omitempty"`
 	// Facts worth recording in the evidence (tool and server versions).
-	Details       map[string]string `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Details map[string]string `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Checks the backend made of what it restored, with the backup's own
+	// means (the snapshot's listing, `restic check`); recorded as checks.
+	Checks        []*Check `protobuf:"bytes,6,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1176,6 +1208,76 @@ func (x *RestoreResponse) GetDetails() map[string]string {
 	return nil
 }
 
+func (x *RestoreResponse) GetChecks() []*Check {
+	if x != nil {
+		return x.Checks
+	}
+	return nil
+}
+
+// Check is one check a backend made and its outcome. A check that did not
+// pass fails the drill; a check that could not be made is an ERROR problem
+// instead.
+type Check struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Ok            bool                   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	Detail        string                 `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Check) Reset() {
+	*x = Check{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Check) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Check) ProtoMessage() {}
+
+func (x *Check) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Check.ProtoReflect.Descriptor instead.
+func (*Check) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Check) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Check) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *Check) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type CleanupRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	SourceJson []byte                 `protobuf:"bytes,1,opt,name=source_json,json=sourceJson,proto3" json:"source_json,omitempty"`
@@ -1188,7 +1290,7 @@ type CleanupRequest struct {
 
 func (x *CleanupRequest) Reset() {
 	*x = CleanupRequest{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1302,7 @@ func (x *CleanupRequest) String() string {
 func (*CleanupRequest) ProtoMessage() {}
 
 func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1315,7 @@ func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
 func (*CleanupRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CleanupRequest) GetSourceJson() []byte {
@@ -1245,7 +1347,7 @@ type CleanupResponse struct {
 
 func (x *CleanupResponse) Reset() {
 	*x = CleanupResponse{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1359,7 @@ func (x *CleanupResponse) String() string {
 func (*CleanupResponse) ProtoMessage() {}
 
 func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1372,7 @@ func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
 func (*CleanupResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{17}
 }
 
 var File_plugins_internal_pb_v1_backend_proto protoreflect.FileDescriptor
@@ -1289,13 +1391,17 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\fR\x04path\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\"\x11\n" +
-	"\x0fDescribeRequest\"\xa8\x01\n" +
+	"\x0fDescribeRequest\"\xe6\x01\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
 	"\x04kind\x18\x03 \x01(\x0e2\x15.drill.plugin.v1.KindR\x04kind\x12;\n" +
 	"\vsource_keys\x18\x04 \x03(\v2\x1a.drill.plugin.v1.SourceKeyR\n" +
-	"sourceKeys\"8\n" +
+	"sourceKeys\x12\x1d\n" +
+	"\n" +
+	"point_noun\x18\x05 \x01(\tR\tpointNoun\x12\x1d\n" +
+	"\n" +
+	"store_noun\x18\x06 \x01(\tR\tstoreNoun\"8\n" +
 	"\x15ValidateSourceRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\"N\n" +
@@ -1303,9 +1409,10 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\bproblems\x18\x01 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\";\n" +
 	"\x18ListRestorePointsRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
-	"sourceJson\"R\n" +
+	"sourceJson\"\x88\x01\n" +
 	"\x19ListRestorePointsResponse\x125\n" +
-	"\x06points\x18\x01 \x03(\v2\x1d.drill.plugin.v1.RestorePointR\x06points\"\x9a\x01\n" +
+	"\x06points\x18\x01 \x03(\v2\x1d.drill.plugin.v1.RestorePointR\x06points\x124\n" +
+	"\bproblems\x18\x02 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\"\x9a\x01\n" +
 	"\fRestorePoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -1339,16 +1446,21 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04File\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xad\x02\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xdd\x02\n" +
 	"\x0fRestoreResponse\x123\n" +
 	"\x05point\x18\x01 \x01(\v2\x1d.drill.plugin.v1.RestorePointR\x05point\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x14\n" +
 	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x124\n" +
 	"\bproblems\x18\x04 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\x12G\n" +
-	"\adetails\x18\x05 \x03(\v2-.drill.plugin.v1.RestoreResponse.DetailsEntryR\adetails\x1a:\n" +
+	"\adetails\x18\x05 \x03(\v2-.drill.plugin.v1.RestoreResponse.DetailsEntryR\adetails\x12.\n" +
+	"\x06checks\x18\x06 \x03(\v2\x16.drill.plugin.v1.CheckR\x06checks\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"h\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x05Check\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"h\n" +
 	"\x0eCleanupRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x16\n" +
@@ -1395,7 +1507,7 @@ func file_plugins_internal_pb_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_internal_pb_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(Kind)(0),                         // 0: drill.plugin.v1.Kind
 	(KeyType)(0),                      // 1: drill.plugin.v1.KeyType
@@ -1415,10 +1527,11 @@ var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(*FileBatch)(nil),                 // 15: drill.plugin.v1.FileBatch
 	(*File)(nil),                      // 16: drill.plugin.v1.File
 	(*RestoreResponse)(nil),           // 17: drill.plugin.v1.RestoreResponse
-	(*CleanupRequest)(nil),            // 18: drill.plugin.v1.CleanupRequest
-	(*CleanupResponse)(nil),           // 19: drill.plugin.v1.CleanupResponse
-	nil,                               // 20: drill.plugin.v1.RestoreResponse.DetailsEntry
-	(*timestamppb.Timestamp)(nil),     // 21: google.protobuf.Timestamp
+	(*Check)(nil),                     // 18: drill.plugin.v1.Check
+	(*CleanupRequest)(nil),            // 19: drill.plugin.v1.CleanupRequest
+	(*CleanupResponse)(nil),           // 20: drill.plugin.v1.CleanupResponse
+	nil,                               // 21: drill.plugin.v1.RestoreResponse.DetailsEntry
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
 }
 var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	1,  // 0: drill.plugin.v1.SourceKey.type:type_name -> drill.plugin.v1.KeyType
@@ -1427,29 +1540,31 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	3,  // 3: drill.plugin.v1.DescribeResponse.source_keys:type_name -> drill.plugin.v1.SourceKey
 	4,  // 4: drill.plugin.v1.ValidateSourceResponse.problems:type_name -> drill.plugin.v1.Problem
 	11, // 5: drill.plugin.v1.ListRestorePointsResponse.points:type_name -> drill.plugin.v1.RestorePoint
-	21, // 6: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
-	14, // 7: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
-	15, // 8: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
-	17, // 9: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
-	16, // 10: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
-	11, // 11: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
-	4,  // 12: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
-	20, // 13: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
-	5,  // 14: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
-	7,  // 15: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
-	9,  // 16: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
-	12, // 17: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
-	18, // 18: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
-	6,  // 19: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
-	8,  // 20: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
-	10, // 21: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
-	13, // 22: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
-	19, // 23: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 6: drill.plugin.v1.ListRestorePointsResponse.problems:type_name -> drill.plugin.v1.Problem
+	22, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
+	14, // 8: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
+	15, // 9: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
+	17, // 10: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
+	16, // 11: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
+	11, // 12: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
+	4,  // 13: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
+	21, // 14: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
+	18, // 15: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
+	5,  // 16: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
+	7,  // 17: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
+	9,  // 18: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
+	12, // 19: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
+	19, // 20: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
+	6,  // 21: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
+	8,  // 22: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
+	10, // 23: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
+	13, // 24: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
+	20, // 25: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
+	21, // [21:26] is the sub-list for method output_type
+	16, // [16:21] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_plugins_internal_pb_v1_backend_proto_init() }
@@ -1468,7 +1583,7 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_internal_pb_v1_backend_proto_rawDesc), len(file_plugins_internal_pb_v1_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

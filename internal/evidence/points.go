@@ -1,0 +1,88 @@
+package evidence
+
+import (
+	"encoding/json"
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+)
+
+// bucketPoints indexes, per drill and source, the newest restore point any
+// record of the log saw. It is derived from the records alone: Append keeps
+// it in the same transaction as the record, and a store without it (made
+// by an earlier version) has it rebuilt from its records on open.
+var bucketPoints = []byte("points")
+
+// SeenPoint is the newest restore point the records of one drill and
+// source saw, and the record that saw it.
+type SeenPoint struct {
+	RestorePoint
+	LogIndex int64 `json:"log_index"`
+}
+
+func pointKey(drill, source string) []byte { return []byte(drill + "\x00" + source) }
+
+// NewestPoint returns the newest restore point that any record of drill
+// with source digest source (Record.SourceSHA256) saw, and false when no
+// record did. The vanished-snapshot rule compares it with what the backend
+// lists now.
+func (s *Store) NewestPoint(drill, source string) (SeenPoint, bool, error) {
+	var sp SeenPoint
+	found := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPoints)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(pointKey(drill, source))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &sp)
+	})
+	if err != nil {
+		return SeenPoint{}, false, fmt.Errorf("read the newest restore point of drill %s: %w", drill, err)
+	}
+	return sp, found, nil
+}
+
+// notePoint records rec's restore point in the index when it is newer than
+// the one kept for its drill and source.
+func notePoint(b *bbolt.Bucket, rec *Record) error {
+	if rec.RestorePoint.ID == "" || rec.RestorePoint.Time.IsZero() {
+		return nil
+	}
+	k := pointKey(rec.Drill, rec.SourceSHA256)
+	if v := b.Get(k); v != nil {
+		var old SeenPoint
+		if json.Unmarshal(v, &old) == nil && !rec.RestorePoint.Time.After(old.Time) {
+			return nil
+		}
+	}
+	v, err := json.Marshal(SeenPoint{RestorePoint: rec.RestorePoint, LogIndex: rec.LogIndex})
+	if err != nil {
+		return err
+	}
+	return b.Put(k, v)
+}
+
+// rebuildPoints builds the index from every record of the log in tx.
+func rebuildPoints(tx *bbolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucketPoints)
+	if err != nil {
+		return err
+	}
+	c := tx.Bucket(bucketLeaves).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		e, err := parseEntry(int64(binary.BigEndian.Uint64(k)), v)
+		if err != nil {
+			return fmt.Errorf("index restore points: %w", err)
+		}
+		if err := notePoint(b, e.Record); err != nil {
+			return err
+		}
+	}
+	return nil
+}
