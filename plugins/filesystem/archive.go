@@ -21,6 +21,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 // The archive pipeline: a parser goroutine decompresses and parses the tar
@@ -190,7 +191,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rep := newReporter(events, fi.Size(), file.n.Load)
+	rep := report.New(events, report.BytesProgress(fi.Size(), file.n.Load))
 	w := &writer{tree: newTree(root), root: root, rep: rep, maxBytes: req.MaxBytes, hash: sha256.New()}
 	parserDone := make(chan struct{})
 	go func() {
@@ -205,10 +206,10 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	w.abandon()
 	w.tree.close()
 	if err := w.tree.finish(); err != nil && werr == nil {
-		w.probs.add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
+		w.probs.Add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
 	}
 	if p.damage != "" { // found before any stop: the damage is real
-		w.probs.add(plugins.ProblemFail, req.PointID, p.damage)
+		w.probs.Add(plugins.ProblemFail, req.PointID, p.damage)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
@@ -216,11 +217,11 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	if werr != nil && !errors.Is(werr, errStopped) {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, werr)
 	}
-	if err := rep.close(); err != nil {
+	if err := rep.Close(); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
 	}
-	resp.Files, resp.Bytes = rep.counts()
-	resp.Problems = w.probs.all()
+	resp.Files, resp.Bytes = rep.Counts()
+	resp.Problems = w.probs.All()
 	if len(resp.Problems) == 0 {
 		resp.Point.Files = resp.Files // restored completely: now known
 	}
@@ -495,8 +496,8 @@ var errStopped = errors.New("restore stopped")
 type writer struct {
 	tree     *tree
 	root     *os.Root
-	rep      *reporter
-	probs    problems
+	rep      *report.Reporter
+	probs    report.Problems
 	maxBytes int64
 	written  int64 // bytes of regular files started
 	skipped  int64 // special files skipped
@@ -524,7 +525,7 @@ func (w *writer) run(ctx context.Context, work <-chan *batch, free chan<- *batch
 		if err != nil {
 			return err
 		}
-		if err := w.rep.tick(); err != nil {
+		if err := w.rep.Tick(); err != nil {
 			return err
 		}
 	}
@@ -560,7 +561,7 @@ func (w *writer) do(b *batch) error {
 			if o.refusedLink {
 				w.tree.refused[o.name] = true
 			}
-			w.probs.add(plugins.ProblemFail, o.name, o.msg)
+			w.probs.Add(plugins.ProblemFail, o.name, o.msg)
 		}
 		if err != nil {
 			return err
@@ -578,18 +579,18 @@ func (w *writer) entry(name string, err error) error {
 	var r *refusal
 	switch {
 	case errors.As(err, &r):
-		w.probs.add(plugins.ProblemFail, name, r.msg)
+		w.probs.Add(plugins.ProblemFail, name, r.msg)
 		return nil
 	case isLocalError(err):
 		return w.stop(name, err)
 	}
-	w.probs.add(plugins.ProblemFail, name, fmt.Sprintf("%q could not be restored: %v", name, errText(err)))
+	w.probs.Add(plugins.ProblemFail, name, fmt.Sprintf("%q could not be restored: %v", name, errText(err)))
 	return nil
 }
 
 // stop records a local error that ends the restore.
 func (w *writer) stop(name string, err error) error {
-	w.probs.add(plugins.ProblemError, name, fmt.Sprintf("restore stopped: writing %q into the target: %v", name, errText(err)))
+	w.probs.Add(plugins.ProblemError, name, fmt.Sprintf("restore stopped: writing %q into the target: %v", name, errText(err)))
 	return errStopped
 }
 
@@ -610,7 +611,7 @@ func errText(err error) error {
 func (w *writer) startFile(o *op) error {
 	w.f, w.skip = nil, false
 	if w.maxBytes > 0 && w.written+o.size > w.maxBytes {
-		w.probs.add(plugins.ProblemError, o.name, fmt.Sprintf(
+		w.probs.Add(plugins.ProblemError, o.name, fmt.Sprintf(
 			"restore would exceed max_scratch_bytes (%d bytes): stopped before %q (%d bytes)", w.maxBytes, o.name, o.size))
 		return errStopped
 	}
@@ -634,7 +635,7 @@ func (w *writer) endFile() error {
 	if err := f.finish(w.mode, w.mtime); err != nil {
 		return w.stop(w.name, err)
 	}
-	return w.rep.file(plugins.File{Path: w.name, Size: w.n, SHA256: w.hash.Sum(nil)})
+	return w.rep.File(plugins.File{Path: w.name, Size: w.n, SHA256: w.hash.Sum(nil)})
 }
 
 // abandon removes a file whose data was cut short: it was not restored.
@@ -666,5 +667,5 @@ func (w *writer) hardLink(name, target string) error {
 	if err != nil {
 		return w.stop(name, err)
 	}
-	return w.rep.file(plugins.File{Path: name, Size: n, SHA256: h.Sum(nil)})
+	return w.rep.File(plugins.File{Path: name, Size: n, SHA256: h.Sum(nil)})
 }

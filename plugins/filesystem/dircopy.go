@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -131,8 +132,8 @@ type dirCopy struct {
 	src, dst *os.Root
 	srcPath  string
 	tree     *tree
-	rep      *reporter
-	probs    problems
+	rep      *report.Reporter
+	probs    report.Problems
 	maxBytes int64
 	reserved atomic.Int64 // bytes of regular files taken on
 	copied   atomic.Int64 // bytes copied so far
@@ -182,7 +183,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel}
-	c.rep = newReporter(events, -1, c.copied.Load)
+	c.rep = report.New(events, report.BytesProgress(-1, c.copied.Load))
 	if top, err := src.Stat("."); err == nil {
 		c.sum.add(top)
 	}
@@ -215,13 +216,13 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	walkErr := walkTree(ictx, src,
 		func(rel string, fi fs.FileInfo) bool { return c.visit(ictx, rel, fi, jobs) },
 		func(rel string, err error) {
-			c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", rel, req.PointID, errText(err)))
+			c.probs.Add(plugins.ProblemFail, rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", rel, req.PointID, errText(err)))
 		})
 	c.flush(ictx, jobs)
 	close(jobs)
 	wg.Wait()
 	if err := c.tree.finish(); err != nil && !c.stopped.Load() {
-		c.probs.add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
+		c.probs.Add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -233,17 +234,17 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	if walkErr != nil && !c.stopped.Load() {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, walkErr)
 	}
-	if err := c.rep.close(); err != nil {
+	if err := c.rep.Close(); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
 	}
-	resp.Files, resp.Bytes = c.rep.counts()
+	resp.Files, resp.Bytes = c.rep.Counts()
 	if stamp == "" {
 		resp.Point.Time = c.sum.newest
 	}
 	if !c.stopped.Load() { // the walk saw the whole copy
 		resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes
 	}
-	resp.Problems = c.probs.all()
+	resp.Problems = c.probs.All()
 	resp.Details["skipped_special"] = strconv.FormatInt(c.skipped, 10)
 	return resp, nil
 }
@@ -271,7 +272,7 @@ func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs ch
 	case mode&fs.ModeSymlink != 0:
 		target, err := c.src.Readlink(rel)
 		if err != nil {
-			c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("symlink %q cannot be read from the copy %s: %v", rel, c.srcPath, errText(err)))
+			c.probs.Add(plugins.ProblemFail, rel, fmt.Sprintf("symlink %q cannot be read from the copy %s: %v", rel, c.srcPath, errText(err)))
 			return false
 		}
 		c.entryErr(rel, c.tree.symlink(rel, target))
@@ -301,11 +302,11 @@ func (c *dirCopy) entryErr(rel string, err error) {
 	var r *refusal
 	switch {
 	case errors.As(err, &r):
-		c.probs.add(plugins.ProblemFail, rel, r.msg)
+		c.probs.Add(plugins.ProblemFail, rel, r.msg)
 	case isLocalError(err):
 		c.stop(rel, err)
 	default:
-		c.probs.add(plugins.ProblemFail, rel, fmt.Sprintf("%q could not be restored: %v", rel, errText(err)))
+		c.probs.Add(plugins.ProblemFail, rel, fmt.Sprintf("%q could not be restored: %v", rel, errText(err)))
 	}
 }
 
@@ -314,7 +315,7 @@ func (c *dirCopy) stop(rel string, err error) {
 	if c.stopped.Swap(true) {
 		return
 	}
-	c.probs.add(plugins.ProblemError, rel, fmt.Sprintf("restore stopped: writing %q into the target: %v", rel, errText(err)))
+	c.probs.Add(plugins.ProblemError, rel, fmt.Sprintf("restore stopped: writing %q into the target: %v", rel, errText(err)))
 	c.cancel()
 }
 
@@ -322,7 +323,7 @@ func (c *dirCopy) stopTooBig(rel string) {
 	if c.stopped.Swap(true) {
 		return
 	}
-	c.probs.add(plugins.ProblemError, rel, fmt.Sprintf(
+	c.probs.Add(plugins.ProblemError, rel, fmt.Sprintf(
 		"restore would exceed max_scratch_bytes (%d bytes): stopped at %q", c.maxBytes, rel))
 	c.cancel()
 }
@@ -346,7 +347,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 	}
 	dir, base := path.Dir(j.rel), path.Base(j.rel)
 	unreadable := func(err error) {
-		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(err)))
+		c.probs.Add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(err)))
 	}
 	srcDir, err := w.src.get(dir)
 	if err != nil {
@@ -360,7 +361,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 	}
 	defer in.Close()
 	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
-		c.probs.add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
+		c.probs.Add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
 		return
 	}
 	dstDir, err := w.dst.get(dir)
@@ -404,7 +405,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 					return
 				}
 			}
-			c.reportErr(c.rep.tick())
+			c.reportErr(c.rep.Tick())
 		}
 		if rerr == io.EOF {
 			break
@@ -419,7 +420,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 		c.stop(j.rel, err)
 		return
 	}
-	c.reportErr(c.rep.file(plugins.File{Path: j.rel, Size: n, SHA256: h.Sum(nil)}))
+	c.reportErr(c.rep.File(plugins.File{Path: j.rel, Size: n, SHA256: h.Sum(nil)}))
 }
 
 // reportErr stops the restore when the host has gone away.

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 // Name is the backend's name in the config's `backend:` field.
@@ -25,7 +26,12 @@ const Name = "restic"
 const Version = "0.1.0"
 
 // Backend drives the restic CLI.
-type Backend struct{}
+type Backend struct {
+	mu sync.Mutex
+	// pending holds the snapshot listings ListRestorePoints started for
+	// the Restore that follows, by listing arguments.
+	pending map[string]*listing
+}
 
 var _ plugins.Backend = (*Backend)(nil)
 
@@ -250,7 +256,17 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	if err != nil {
 		return nil, err
 	}
+	// List the newest snapshot's tree for the listing check while the
+	// snapshots are listed: the two key derivations run side by side and
+	// the listing does not compete with the restore for the CPU.
+	b.startPending(s)
 	r := inv.run(ctx)
+	if r.code != 0 || ctx.Err() != nil {
+		// No Restore follows: stop the listing now.
+		if l := b.takePending(s); l != nil {
+			l.close()
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -311,13 +327,15 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
 		return nil, err
 	}
-	listing, err := s.startListing(ctx, req.PointID)
-	if err != nil {
-		return nil, err
+	listing := b.takePending(s)
+	if listing == nil {
+		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
+			return nil, err
+		}
 	}
-	defer listing.close()
+	defer func() { listing.close() }()
 
-	h := newHasher(ctx, req.Target, events)
+	h := newHasher(req.Target, events)
 	var summary *Message
 	inv.onStdout = func(line []byte) {
 		m := parseMessage(line)
@@ -345,22 +363,28 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		Point: plugins.RestorePoint{ID: req.PointID}, Files: files, Bytes: bytes,
 		Details: map[string]string{"restic_version": resticVersion(ctx, s)},
 	}
-	fail := func(format string, args ...any) {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: fmt.Sprintf(format, args...)})
-	}
+	var found report.Problems
 	for _, e := range r.errors {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: strings.TrimPrefix(e.Item, "/"),
-			Message: "restic: " + oneLine(e.Text)})
+		found.Add(plugins.ProblemFail, strings.TrimPrefix(e.Item, "/"), "restic: "+oneLine(e.Text))
 	}
 	if r.code != 0 {
-		fail("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message())
+		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
 	if summary != nil && len(s.include) == 0 && (summary.FilesRestored < summary.TotalFiles || summary.BytesRestored < summary.TotalBytes) {
-		fail("restic restored %d of %d files and %d of %d bytes", summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes)
+		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
+			summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes))
 	}
+	resp.Problems = found.All()
 
 	// The listing check: what restic says the snapshot holds is what
 	// came back.
+	if !listing.of(req.PointID) {
+		// A new snapshot came between listing and restoring.
+		listing.close()
+		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
+			return nil, err
+		}
+	}
 	if err := listing.finish(ctx, s, req.Target, resp); err != nil {
 		return nil, err
 	}
@@ -383,21 +407,37 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// listing is a `restic ls` of the snapshot running beside the restore.
+// listing is a `restic ls` of a snapshot running beside other work.
 type listing struct {
 	stop context.CancelFunc
 	sp   *spool
-	id   string
 	done chan struct{}
+	// Set by the time done is closed:
+	id   string // the snapshot listed, from restic's first line
 	res  *result
 	perr error // the first line restic printed that did not parse
 }
 
-func (s *source) startListing(ctx context.Context, id string) (*listing, error) {
-	args := []string{"ls", id}
-	if len(s.include) > 0 {
-		args = append([]string{"ls", "--recursive", id}, s.include...)
+// lsArgs lists ref ("latest", an ID or an ID prefix) with the source's
+// filters and includes.
+func (s *source) lsArgs(ref string) []string {
+	args := []string{"ls"}
+	if s.host != "" {
+		args = append(args, "--host", s.host)
 	}
+	if len(s.tags) > 0 {
+		args = append(args, "--tag", strings.Join(s.tags, ","))
+	}
+	if s.path != "" {
+		args = append(args, "--path", s.path)
+	}
+	if len(s.include) > 0 {
+		return append(append(args, "--recursive", ref), s.include...)
+	}
+	return append(args, ref)
+}
+
+func (s *source) startListing(ctx context.Context, args []string) (*listing, error) {
 	inv, err := s.invocation(args...)
 	if err != nil {
 		return nil, err
@@ -407,13 +447,17 @@ func (s *source) startListing(ctx context.Context, id string) (*listing, error) 
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(ctx)
-	l := &listing{stop: stop, sp: sp, id: id, done: make(chan struct{})}
+	l := &listing{stop: stop, sp: sp, done: make(chan struct{})}
 	inv.onStdout = func(line []byte) {
-		n, ok, err := parseLsLine(line)
+		n, snap, err := parseLsLine(line)
 		switch {
-		case err != nil && l.perr == nil:
-			l.perr = err
-		case ok:
+		case err != nil:
+			if l.perr == nil {
+				l.perr = err
+			}
+		case snap != "":
+			l.id = snap
+		default:
 			sp.add(n)
 		}
 	}
@@ -424,11 +468,49 @@ func (s *source) startListing(ctx context.Context, id string) (*listing, error) 
 	return l, nil
 }
 
+// of waits for the listing and reports whether it is of snapshot id.
+func (l *listing) of(id string) bool {
+	<-l.done
+	return l.id == id
+}
+
 // close stops restic ls if it still runs and removes the spool.
 func (l *listing) close() {
 	l.stop()
 	<-l.done
 	l.sp.close()
+}
+
+// pendingKey identifies a listing by repository and arguments.
+func (s *source) pendingKey() string {
+	return s.repo + "\x00" + strings.Join(s.lsArgs(s.snapshot), "\x00")
+}
+
+// startPending starts listing the snapshot s names, for takePending.
+// It fails quietly: Restore then lists the snapshot itself.
+func (b *Backend) startPending(s *source) {
+	l, err := s.startListing(context.Background(), s.lsArgs(s.snapshot))
+	if err != nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[string]*listing{}
+	}
+	if old := b.pending[s.pendingKey()]; old != nil {
+		go old.close()
+	}
+	b.pending[s.pendingKey()] = l
+}
+
+// takePending returns the listing startPending started for s, or nil.
+func (b *Backend) takePending(s *source) *listing {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.pending[s.pendingKey()]
+	delete(b.pending, s.pendingKey())
+	return l
 }
 
 // finish waits for the listing and adds the listing check to resp.
@@ -438,12 +520,13 @@ func (l *listing) finish(ctx context.Context, s *source, target string, resp *pl
 		return err
 	}
 	r := l.res
-	if err := s.failure("list snapshot "+l.id[:8], r); err != nil {
+	short := resp.Point.ID[:8]
+	if err := s.failure("list snapshot "+short, r); err != nil {
 		return err
 	}
 	if r.code != 0 || len(r.errors) > 0 {
 		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail,
-			Message: fmt.Sprintf("restic ls of snapshot %s: %s", l.id[:8], r.message())})
+			Message: fmt.Sprintf("restic ls of snapshot %s: %s", short, r.message())})
 		return nil
 	}
 	if l.perr != nil {
@@ -497,9 +580,16 @@ func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse) error
 	return nil
 }
 
-// Cleanup has nothing to remove: restic runs without a cache and restores
-// only into the host's target.
+// Cleanup stops any snapshot listing a Restore did not use; nothing else
+// is left: restic runs without a cache and restores only into the target.
 func (b *Backend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	b.mu.Lock()
+	pending := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	for _, l := range pending {
+		l.close()
+	}
 	return &plugins.CleanupResponse{}, nil
 }
 
@@ -517,20 +607,27 @@ func resticVersion(ctx context.Context, s *source) string {
 }
 
 // hasher hashes files as restic reports them restored, on two goroutines,
-// and reports them to the host.
+// and reports them to the host in batches.
 type hasher struct {
-	ctx    context.Context
 	target string
 	ch     chan string
 	wg     sync.WaitGroup
-	mu     sync.Mutex // events is called from one goroutine at a time
-	events plugins.RestoreEvents
-	files  int64
-	bytes  int64
+	rep    *report.Reporter
+	mu     sync.Mutex
+	status plugins.Progress // restic's latest status
 }
 
-func newHasher(ctx context.Context, target string, events plugins.RestoreEvents) *hasher {
-	h := &hasher{ctx: ctx, target: target, ch: make(chan string, 1024), events: events}
+func newHasher(target string, events plugins.RestoreEvents) *hasher {
+	h := &hasher{target: target, ch: make(chan string, 1024), status: plugins.Progress{FilesTotal: -1, BytesTotal: -1}}
+	h.rep = report.New(events, func(files, bytes int64) plugins.Progress {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		p := h.status
+		if p.FilesTotal < 0 {
+			p.FilesDone, p.BytesDone = files, bytes
+		}
+		return p
+	})
 	for range 2 {
 		h.wg.Go(h.work)
 	}
@@ -539,10 +636,12 @@ func newHasher(ctx context.Context, target string, events plugins.RestoreEvents)
 
 func (h *hasher) add(item string) { h.ch <- item }
 
+// progress takes restic's status and reports it when a report is due.
 func (h *hasher) progress(p plugins.Progress) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	_ = h.events.Progress(p)
+	h.status = p
+	h.mu.Unlock()
+	_ = h.rep.Tick() // a host that went away cancels ctx
 }
 
 func (h *hasher) work() {
@@ -550,14 +649,16 @@ func (h *hasher) work() {
 	for item := range h.ch {
 		rel := strings.TrimPrefix(path.Clean("/"+item), "/")
 		full := filepath.Join(h.target, filepath.FromSlash(rel))
-		fi, err := os.Lstat(full)
-		if err != nil || !fi.Mode().IsRegular() {
-			// Directories, links, and names restic's JSON could not carry
-			// (invalid UTF-8): the host hashes what is not reported.
-			continue
-		}
 		f, err := os.OpenFile(full, os.O_RDONLY|syscallNoFollow, 0)
 		if err != nil {
+			// Directories and links are opened here too and refused, as
+			// are names restic's JSON could not carry (invalid UTF-8):
+			// the host hashes every file that was not reported.
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			f.Close()
 			continue
 		}
 		sum := sha256.New()
@@ -566,18 +667,16 @@ func (h *hasher) work() {
 		if err != nil {
 			continue
 		}
-		h.mu.Lock()
-		h.files++
-		h.bytes += n
-		_ = h.events.Files([]plugins.File{{Path: rel, Size: n, SHA256: sum.Sum(nil)}})
-		h.mu.Unlock()
+		_ = h.rep.File(plugins.File{Path: rel, Size: n, SHA256: sum.Sum(nil)})
 	}
 }
 
-// wait returns the files and bytes hashed. A file the hasher could not
-// read is not reported: the host hashes every restored file that was not.
+// wait reports what is pending and returns the files and bytes hashed. A
+// file the hasher could not read is not reported: the host hashes every
+// restored file that was not.
 func (h *hasher) wait() (int64, int64) {
 	close(h.ch)
 	h.wg.Wait()
-	return h.files, h.bytes
+	_ = h.rep.Close()
+	return h.rep.Counts()
 }

@@ -105,12 +105,12 @@ func TestListingCheck(t *testing.T) {
 	os.Remove(filepath.Join(target, "bad\xffname"))
 	os.WriteFile(filepath.Join(target, "a.txt"), []byte("shorter"), 0o644)
 	os.WriteFile(filepath.Join(target, "intruder"), []byte("x"), 0o644)
-	l, err := s.startListing(context.Background(), id)
+	l, err := s.startListing(context.Background(), s.lsArgs(id))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.close()
-	out := &plugins.RestoreResponse{}
+	out := &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: id}}
 	if err := l.finish(context.Background(), s, target, out); err != nil {
 		t.Fatal(err)
 	}
@@ -368,4 +368,48 @@ func flipBlob(t *testing.T, src plugins.Source, b blob) {
 	if err := os.WriteFile(b.pack, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A missing restic binary is an error that says what to do.
+func TestMissingBinary(t *testing.T) {
+	src, _, _ := repo(t)
+	src["restic_binary"] = filepath.Join(t.TempDir(), "no-restic")
+	_, err := New().ListRestorePoints(context.Background(), &plugins.ListRestorePointsRequest{Source: src})
+	if err == nil || !strings.Contains(err.Error(), "not found: install restic or set restic_binary") {
+		t.Errorf("err = %v, want advice on installing restic", err)
+	}
+}
+
+// A cancelled restore stops restic with SIGINT and waits for it: restic
+// removes its lock, and the listing beside it stops too.
+func TestRestoreCancelled(t *testing.T) {
+	src, r, _ := repo(t)
+	b := New()
+	list, err := b.ListRestorePoints(context.Background(), &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil || len(list.Points) == 0 {
+		t.Fatalf("list: %v %+v", err, list)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			if ents, _ := os.ReadDir(filepath.Join(r, "locks")); len(ents) > 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+	}()
+	start := time.Now()
+	_, err = b.Restore(ctx, &plugins.RestoreRequest{Source: src, PointID: list.Points[0].ID, Target: t.TempDir()}, &rec{files: map[string][]byte{}})
+	if err == nil {
+		t.Skip("the restore finished before it could be cancelled")
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("cancel took %s", time.Since(start))
+	}
+	if _, err := b.Cleanup(context.Background(), &plugins.CleanupRequest{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+	noLocks(t, r)
 }

@@ -34,18 +34,19 @@ type lsNode struct {
 	Size int64
 }
 
-// parseLsLine parses one line of `restic ls --json`. ok is false for the
-// line that describes the snapshot itself.
-func parseLsLine(line []byte) (n lsNode, ok bool, err error) {
+// parseLsLine parses one line of `restic ls --json`: a node, or (the
+// first line) the snapshot listed, whose ID it returns.
+func parseLsLine(line []byte) (n lsNode, snapshot string, err error) {
 	var w struct {
 		StructType  string `json:"struct_type"`
 		MessageType string `json:"message_type"`
+		ID          string `json:"id"`
 		Type        string `json:"type"`
 		Path        string `json:"path"`
 		Size        int64  `json:"size"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(line), &w); err != nil {
-		return lsNode{}, false, fmt.Errorf("parse restic ls --json: %w", err)
+		return lsNode{}, "", fmt.Errorf("parse restic ls --json: %w", err)
 	}
 	kind := w.StructType
 	if kind == "" {
@@ -53,18 +54,21 @@ func parseLsLine(line []byte) (n lsNode, ok bool, err error) {
 	}
 	switch kind {
 	case "snapshot":
-		return lsNode{}, false, nil
+		if !isHexID(w.ID) {
+			return lsNode{}, "", fmt.Errorf("parse restic ls --json: snapshot has no valid id (%q)", w.ID)
+		}
+		return lsNode{}, w.ID, nil
 	case "node":
 	default:
-		return lsNode{}, false, fmt.Errorf("parse restic ls --json: unexpected struct_type %q", kind)
+		return lsNode{}, "", fmt.Errorf("parse restic ls --json: unexpected struct_type %q", kind)
 	}
 	if w.Type == "" {
-		return lsNode{}, false, fmt.Errorf("parse restic ls --json: node %q has no type", w.Path)
+		return lsNode{}, "", fmt.Errorf("parse restic ls --json: node %q has no type", w.Path)
 	}
 	if !strings.HasPrefix(w.Path, "/") || w.Path != "/" && cleanSlash(w.Path) != w.Path || w.Size < 0 {
-		return lsNode{}, false, fmt.Errorf("parse restic ls --json: node %q has an invalid path or size", w.Path)
+		return lsNode{}, "", fmt.Errorf("parse restic ls --json: node %q has an invalid path or size", w.Path)
 	}
-	return lsNode{Path: w.Path, Type: w.Type, Size: w.Size}, true, nil
+	return lsNode{Path: w.Path, Type: w.Type, Size: w.Size}, "", nil
 }
 
 // cleanSlash reports p with empty, "." and ".." elements removed, for

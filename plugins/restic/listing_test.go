@@ -8,13 +8,15 @@ import (
 )
 
 func TestParseLsLine(t *testing.T) {
+	const id = "2058719f9186cddd495670b3c6d1d6f5e1b266cc9a80868b7432756690ba0fa3"
 	for _, tc := range []struct {
 		line string
 		want lsNode
 		ok   bool
 		err  string
 	}{
-		{`{"time":"2026-11-30T20:59:57Z","tree":"47","paths":["/x"],"id":"20","struct_type":"snapshot","message_type":"snapshot"}`, lsNode{}, false, ""},
+		{`{"time":"2026-11-30T20:59:57Z","tree":"47","paths":["/x"],"id":"` + id + `","struct_type":"snapshot","message_type":"snapshot"}`, lsNode{}, false, ""},
+		{`{"id":"20","struct_type":"snapshot"}`, lsNode{}, false, "no valid id"},
 		{`{"name":"f","type":"file","path":"/a/b/f","size":2,"struct_type":"node","message_type":"node"}`, lsNode{"/a/b/f", "file", 2}, true, ""},
 		{`{"name":"new\nline","type":"file","path":"/c/new\nline","size":1,"struct_type":"node"}`, lsNode{"/c/new\nline", "file", 1}, true, ""},
 		{`{"name":"d","type":"dir","path":"/d","struct_type":"node"}`, lsNode{"/d", "dir", 0}, true, ""},
@@ -25,7 +27,11 @@ func TestParseLsLine(t *testing.T) {
 		{`{"struct_type":"other"}`, lsNode{}, false, "unexpected struct_type"},
 		{`not json`, lsNode{}, false, "parse restic ls"},
 	} {
-		n, ok, err := parseLsLine([]byte(tc.line))
+		n, snap, err := parseLsLine([]byte(tc.line))
+		ok := n.Type != ""
+		if !ok && err == nil && snap != id {
+			t.Errorf("%s: snapshot %q, want %s", tc.line, snap, id)
+		}
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.line, err, tc.err)
@@ -43,9 +49,13 @@ func FuzzParseLsLine(f *testing.F) {
 	f.Add([]byte(`{"struct_type":"snapshot","id":"x"}`))
 	f.Add([]byte(`{"type":"dir","path":"/","struct_type":"node"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
-		n, ok, err := parseLsLine(line)
-		if err != nil && ok {
-			t.Fatal("error and ok")
+		n, snap, err := parseLsLine(line)
+		ok := n.Type != ""
+		if err != nil && (ok || snap != "") || ok && snap != "" {
+			t.Fatalf("node %+v, snapshot %q, err %v: want exactly one", n, snap, err)
+		}
+		if snap != "" && !isHexID(snap) {
+			t.Fatalf("accepted snapshot id %q", snap)
 		}
 		if ok && (!strings.HasPrefix(n.Path, "/") || n.Type == "" || n.Size < 0) {
 			t.Fatalf("accepted a bad node %+v", n)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,6 +23,7 @@ const (
 	stopGrace          = 30 * time.Second
 	progressFPS        = "2"
 	maxStderrTextLines = 20
+	maxErrors          = 1000
 )
 
 // invocation is one run of restic.
@@ -91,6 +93,7 @@ func (inv *invocation) run(ctx context.Context) *result {
 	cmd.Stdin = nil // /dev/null: restic must never wait for a password on stdin
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = stopGrace
+	orphanSignal(cmd)
 	if pwRead != nil {
 		cmd.ExtraFiles = []*os.File{pwRead}
 	}
@@ -106,6 +109,9 @@ func (inv *invocation) run(ctx context.Context) *result {
 		if pwRead != nil {
 			pwRead.Close()
 			pwWrite.Close()
+		}
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return &result{code: -1, waitErr: fmt.Errorf("restic executable %q not found: install restic or set restic_binary in the drill's source", inv.binary)}
 		}
 		return &result{code: -1, waitErr: fmt.Errorf("start %s: %w", inv.binary, err)}
 	}
@@ -126,7 +132,11 @@ func (inv *invocation) run(ctx context.Context) *result {
 			m := parseMessage(sc.Bytes())
 			switch m.Kind {
 			case "error":
-				res.errors = append(res.errors, m)
+				// Enough to report; a million damaged files must not
+				// fill the plugin's memory.
+				if len(res.errors) < maxErrors {
+					res.errors = append(res.errors, m)
+				}
 			case "exit_error":
 				mm := m
 				res.exitErr = &mm

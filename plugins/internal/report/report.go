@@ -1,4 +1,8 @@
-package filesystem
+// Package report batches what a built-in backend reports during a restore
+// (restored files and progress) and caps the problems it returns, so that
+// a restore of a million files, or of a million damaged ones, stays cheap
+// for the host.
+package report
 
 import (
 	"fmt"
@@ -19,15 +23,15 @@ const (
 	maxProblems = 100
 )
 
-// reporter batches restored files and progress for RestoreEvents. It is
+// Reporter batches restored files and progress for RestoreEvents. It is
 // safe for use from several goroutines and makes one call at a time.
-type reporter struct {
+type Reporter struct {
 	mu      sync.Mutex
 	ev      plugins.RestoreEvents
 	pending []plugins.File
-	// bytesDone returns the bytes done so far for progress.
-	bytesDone  func() int64
-	bytesTotal int64
+	// progress returns the progress to report, given the files and bytes
+	// reported so far.
+	progress func(files, bytes int64) plugins.Progress
 
 	files, bytes int64 // files reported so far and their bytes
 	lastFiles    time.Time
@@ -35,13 +39,23 @@ type reporter struct {
 	err          error // sticky: the host has gone away
 }
 
-func newReporter(ev plugins.RestoreEvents, bytesTotal int64, bytesDone func() int64) *reporter {
+// New returns a Reporter for ev; progress says how far the restore is,
+// given the files and bytes reported so far.
+func New(ev plugins.RestoreEvents, progress func(files, bytes int64) plugins.Progress) *Reporter {
 	now := time.Now()
-	return &reporter{ev: ev, bytesDone: bytesDone, bytesTotal: bytesTotal, lastFiles: now, lastProgress: now}
+	return &Reporter{ev: ev, progress: progress, lastFiles: now, lastProgress: now}
 }
 
-// file reports one restored regular file, closed and complete.
-func (r *reporter) file(f plugins.File) error {
+// BytesProgress is a progress function for New from a byte counter and
+// the total bytes (-1 when unknown); the file total is unknown.
+func BytesProgress(bytesTotal int64, bytesDone func() int64) func(files, bytes int64) plugins.Progress {
+	return func(files, _ int64) plugins.Progress {
+		return plugins.Progress{FilesDone: files, FilesTotal: -1, BytesDone: bytesDone(), BytesTotal: bytesTotal}
+	}
+}
+
+// File reports one restored regular file, closed and complete.
+func (r *Reporter) File(f plugins.File) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pending = append(r.pending, f)
@@ -50,28 +64,28 @@ func (r *reporter) file(f plugins.File) error {
 	return r.maybeLocked(false)
 }
 
-// tick reports pending files and progress if they are due.
-func (r *reporter) tick() error {
+// Tick reports pending files and progress if they are due.
+func (r *Reporter) Tick() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.maybeLocked(false)
 }
 
-// close reports every pending file and the final progress.
-func (r *reporter) close() error {
+// Close reports every pending file and the final progress.
+func (r *Reporter) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.maybeLocked(true)
 }
 
-// counts returns the files reported and their bytes.
-func (r *reporter) counts() (files, bytes int64) {
+// Counts returns the files reported and their bytes.
+func (r *Reporter) Counts() (files, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.files, r.bytes
 }
 
-func (r *reporter) maybeLocked(final bool) error {
+func (r *Reporter) maybeLocked(final bool) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -85,11 +99,7 @@ func (r *reporter) maybeLocked(final bool) error {
 		r.lastFiles = now
 	}
 	if final || now.Sub(r.lastProgress) >= reportEvery {
-		p := plugins.Progress{
-			FilesDone: r.files, FilesTotal: -1,
-			BytesDone: r.bytesDone(), BytesTotal: r.bytesTotal,
-		}
-		if err := r.ev.Progress(p); err != nil {
+		if err := r.ev.Progress(r.progress(r.files, r.bytes)); err != nil {
 			r.err = fmt.Errorf("report progress: %w", err)
 			return r.err
 		}
@@ -98,16 +108,18 @@ func (r *reporter) maybeLocked(final bool) error {
 	return nil
 }
 
-// problems collects the problems of a restore, at most maxProblems of
-// each kind. It is safe for use from several goroutines.
-type problems struct {
+// Problems collects the problems of a restore, at most maxProblems of
+// each kind. It is safe for use from several goroutines. The zero value is
+// ready for use.
+type Problems struct {
 	mu      sync.Mutex
 	list    []plugins.Problem
 	counts  map[plugins.ProblemKind]int
 	dropped map[plugins.ProblemKind]int
 }
 
-func (p *problems) add(kind plugins.ProblemKind, path, msg string) {
+// Add adds a problem of kind about path (or "").
+func (p *Problems) Add(kind plugins.ProblemKind, path, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.counts == nil {
@@ -122,8 +134,8 @@ func (p *problems) add(kind plugins.ProblemKind, path, msg string) {
 	p.list = append(p.list, plugins.Problem{Kind: kind, Path: path, Message: msg})
 }
 
-// all returns the problems, with one summing up those left out.
-func (p *problems) all() []plugins.Problem {
+// All returns the problems, with one summing up those left out.
+func (p *Problems) All() []plugins.Problem {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := append([]plugins.Problem(nil), p.list...)
