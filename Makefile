@@ -20,6 +20,8 @@ demo: build
 # restic is built first: it warms the build cache, so the tests' own builds of
 # the pinned restic are quick links and no test binary spends its timeout compiling.
 test: test-deps restic
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 

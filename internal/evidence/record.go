@@ -19,7 +19,7 @@ type Record struct {
 	// same digest drilled the same backup the same way. Empty for records
 	// of drills that did not get that far.
 	SourceSHA256 string `json:"source_sha256,omitempty"`
-	Host    string `json:"host"`
+	Host         string `json:"host"`
 	// Verdict is pass, fail, error or interrupted.
 	Verdict string   `json:"verdict"`
 	Reasons []string `json:"reasons"`
