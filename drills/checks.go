@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,9 +91,9 @@ func fileChecks(d *config.Drill, target string, got *manifest.Manifest, o *outco
 // reconcile compares what the backend reported with what is on disk under
 // target: every reported file must be there with its reported size, and
 // files the backend did not report are returned so the host hashes them.
-func reconcile(target string, reported map[string]manifest.Entry, o *outcome) ([]string, error) {
+func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 	var unreported []string
-	seen := make(map[string]bool, len(reported))
+	seen := make([]bool, len(files))
 	err := filepath.WalkDir(target, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -105,13 +106,13 @@ func reconcile(target string, reported map[string]manifest.Entry, o *outcome) ([
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		e, ok := reported[rel]
+		i, ok := slices.BinarySearchFunc(files, rel, func(r reported, p string) int { return strings.Compare(r.Path, p) })
 		if !ok {
 			unreported = append(unreported, rel)
 			return nil
 		}
-		seen[rel] = true
-		if e.Size >= 0 {
+		seen[i] = true
+		if e := files[i]; e.Size >= 0 {
 			fi, err := de.Info()
 			if err != nil {
 				return err
@@ -126,9 +127,9 @@ func reconcile(target string, reported map[string]manifest.Entry, o *outcome) ([
 		return nil, fmt.Errorf("walk restored tree %s: %w", target, err)
 	}
 	var missing []string
-	for rel := range reported {
-		if !seen[rel] {
-			missing = append(missing, fmt.Sprintf("%q", rel))
+	for i, r := range files {
+		if !seen[i] {
+			missing = append(missing, fmt.Sprintf("%q", r.Path))
 		}
 	}
 	if len(missing) > 0 {

@@ -225,7 +225,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	restoreStart := time.Now()
 	// The restore check is about what happens from here on.
 	failsBefore, errsBefore := len(o.fails), len(o.errs)
-	col := &collector{drill: d.Name, runner: r, st: st, reported: map[string]manifest.Entry{}}
+	col := &collector{drill: d.Name, runner: r, st: st}
 	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
@@ -382,10 +382,16 @@ type collector struct {
 	runner *Runner
 	st     *state
 	mu     sync.Mutex
-	// reported holds every file the backend reported, with its digest when
-	// the backend computed one.
-	reported map[string]manifest.Entry
-	unhashed []string
+	// reported holds every file the backend reported, in the order it
+	// did, with its digest when the backend computed one. A slice, not a
+	// map: a restore of a million files keeps a million of these.
+	reported []reported
+}
+
+// reported is one file a backend reported.
+type reported struct {
+	manifest.Entry
+	hashed bool
 }
 
 var _ plugins.RestoreEvents = (*collector)(nil)
@@ -401,13 +407,12 @@ func (c *collector) Files(files []plugins.File) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range files {
-		e := manifest.Entry{Path: f.Path, Size: f.Size}
-		if len(f.SHA256) == len(e.SHA256) {
-			copy(e.SHA256[:], f.SHA256)
-		} else {
-			c.unhashed = append(c.unhashed, f.Path)
+		r := reported{Entry: manifest.Entry{Path: f.Path, Size: f.Size}}
+		if len(f.SHA256) == len(r.SHA256) {
+			copy(r.SHA256[:], f.SHA256)
+			r.hashed = true
 		}
-		c.reported[f.Path] = e
+		c.reported = append(c.reported, r)
 	}
 	return nil
 }
@@ -417,21 +422,29 @@ func (c *collector) Files(files []plugins.File) error {
 func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*manifest.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	extra, err := reconcile(target, c.reported, o)
+	// Sorted by path; of a path reported twice, the later report counts.
+	slices.SortStableFunc(c.reported, func(a, b reported) int { return strings.Compare(a.Path, b.Path) })
+	files := c.reported[:0]
+	for i, r := range c.reported {
+		if i+1 < len(c.reported) && c.reported[i+1].Path == r.Path {
+			continue
+		}
+		files = append(files, r)
+	}
+	c.reported = nil
+	todo, err := reconcile(target, files, o)
 	if err != nil {
 		return nil, err
 	}
-	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(c.reported)+len(extra))}
-	unhashed := make(map[string]bool, len(c.unhashed))
-	for _, p := range c.unhashed {
-		unhashed[p] = true
-	}
-	for p, e := range c.reported {
-		if !unhashed[p] {
-			m.Entries = append(m.Entries, e)
+	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(files)+len(todo))}
+	for _, r := range files {
+		if r.hashed {
+			m.Entries = append(m.Entries, r.Entry)
+		} else {
+			todo = append(todo, r.Path)
 		}
 	}
-	todo := append(append([]string(nil), c.unhashed...), extra...)
+	files = nil
 	if len(todo) > 0 {
 		pool := manifest.NewPool(ctx, target, 0)
 		for _, p := range todo {

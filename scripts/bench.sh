@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make bench: whole-program figures against the real tools, medians of
-# alternating runs with hyperfine, written to docs/benchmarks.md.
+# alternating runs (scripts/altbench.py), written to docs/benchmarks.md.
 #
-# Data lives in _bench/ (about 4 GiB); it is made once and reused.
+# Data lives in _bench/ (about 5 GiB); it is made once and reused.
 # Caches are warm for every command (each is run once before timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v hyperfine >/dev/null || { echo "hyperfine not found: apt-get install hyperfine" >&2; exit 1; }
 ROOT="$PWD"
 DRILL="$ROOT/bin/drill"
+RESTIC="$ROOT/bin/restic"
 B="$ROOT/_bench"
 RUNS="${RUNS:-10}"
 mkdir -p "$B"
@@ -17,6 +17,12 @@ mkdir -p "$B"
 [ -d "$B/mixed" ] || python3 scripts/benchdata.py mixed "$B/mixed"
 [ -f "$B/mixed.tar.gz" ] || tar -czf "$B/mixed.tar.gz" -C "$B/mixed" .
 [ -f "$B/mixed.tar.zst" ] || tar --zstd -cf "$B/mixed.tar.zst" -C "$B/mixed" .
+[ -f "$B/restic.pw" ] || printf 'bench-password\n' > "$B/restic.pw"
+if [ ! -d "$B/restic-repo" ]; then
+	"$RESTIC" init -q -r "$B/restic-repo" --password-file "$B/restic.pw"
+	(cd "$B/mixed" && "$RESTIC" backup -q -r "$B/restic-repo" --password-file "$B/restic.pw" --host bench .)
+fi
+[ -f "$B/mixed.sha256" ] || "$DRILL" manifest "$B/mixed" > "$B/mixed.sha256"
 
 cat > "$B/drill.yaml" <<YAML
 state_dir: $B/state
@@ -31,13 +37,17 @@ drills:
     service: bench
     backend: filesystem
     source: { archive: $B/mixed.tar.zst }
+  restic:
+    service: bench
+    backend: restic
+    source: { repository: $B/restic-repo, password_file: $B/restic.pw, restic_binary: $RESTIC }
+    checks: { manifest: $B/mixed.sha256 }
 YAML
 
 median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.3f" % x["median"] for x in r))' "$1"; }
-bench() { # name cmd1 cmd2 -> medians
+bench() { # name cmd... -> medians
 	local name=$1; shift
-	hyperfine --style none --runs "$RUNS" --warmup 1 --export-json "$B/$name.json" "$@" >/dev/null
-	median "$B/$name.json"
+	python3 scripts/altbench.py "$RUNS" "$B/$name.json" "$@"
 }
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 
@@ -52,6 +62,12 @@ read -r t_drill_tgz t_tar <<<"$(bench tgz \
 read -r t_drill_zst t_tarz <<<"$(bench tzst \
 	"$DRILL -c $B/drill.yaml run tzst > /dev/null" \
 	"rm -rf $B/out && mkdir $B/out && tar --zstd -xf $B/mixed.tar.zst -C $B/out && cd $B/out && find . -type f -print0 | xargs -0 sha256sum > /dev/null")"
+echo "restoring a 1 GiB restic snapshot..." >&2
+RR="$RESTIC -r $B/restic-repo --password-file $B/restic.pw --no-cache"
+read -r t_drill_r t_restic t_verify <<<"$(bench restic \
+	"$DRILL -c $B/drill.yaml run restic > /dev/null" \
+	"rm -rf $B/out && mkdir $B/out && $RR restore latest --target $B/out -q" \
+	"rm -rf $B/out && mkdir $B/out && $RR restore latest --target $B/out -q --verify")"
 rm -rf "$B/out"
 
 size_l=$(du -sb "$B/large" | cut -f1); size_s=$(du -sb "$B/small" | cut -f1)
@@ -59,8 +75,8 @@ mbps() { python3 -c "print('%.0f' % ($1 / $2 / 1e6))"; }
 cat > docs/benchmarks.md <<MD
 # Benchmarks
 
-Reproduce with \`make bench\` (medians of $RUNS runs with hyperfine after one warm-up run,
-warm page cache, commands alternating). Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3).
+Reproduce with \`make bench\` (medians of $RUNS alternating runs after one warm-up run of
+each command, warm page cache; scripts/altbench.py). Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3).
 Written by scripts/bench.sh on $(date -u +%Y-%m-%d).
 
 ## Hashing a restored tree (\`drill manifest DIR\`)
@@ -81,6 +97,19 @@ hashing, the checks, and the signed evidence record. The baseline is \`tar -x\` 
 | --- | --- | --- | --- | --- |
 | tar.gz ($(du -h "$B/mixed.tar.gz" | cut -f1)) | ${t_drill_tgz} s | ${t_tar} s | **$(ratio $t_drill_tgz $t_tar)x** the time | <= 0.7x |
 | tar.zst ($(du -h "$B/mixed.tar.zst" | cut -f1)) | ${t_drill_zst} s | ${t_tarz} s | **$(ratio $t_drill_zst $t_tarz)x** the time | |
+
+## Restoring a restic snapshot (\`drill run\` of a restic drill)
+
+The same tree backed up with restic $("$RESTIC" version | cut -d' ' -f2) into a local repository
+($(du -sh "$B/restic-repo" | cut -f1)). drill's time is the whole \`drill run\`: plugin start, \`restic snapshots\`,
+the restore with every file hashed as restic reports it (\`--verbose=2\`), the listing check
+against \`restic ls\`, the reference manifest check, the signed evidence record and the
+removal of the scratch directory. The baselines remove the previous restore, then restore
+into an empty directory with \`--no-cache\`.
+
+| drill run | bare \`restic restore\` | ratio | target | \`restic restore --verify\` | ratio |
+| --- | --- | --- | --- | --- | --- |
+| ${t_drill_r} s | ${t_restic} s | **$(ratio $t_drill_r $t_restic)x** the time | <= 1.10x | ${t_verify} s | **$(ratio $t_drill_r $t_verify)x** the time |
 
 ## Reading the figures
 
