@@ -48,7 +48,7 @@ check-generate: generate
 	git diff --exit-code -- plugins/internal/pb
 
 ## bench: whole-program comparisons against the real tools; writes docs/benchmarks.md
-bench: build
+bench: build restic
 	bash scripts/bench.sh
 
 ## bench-go: the Go benchmarks of the hot paths, summarised by benchstat into docs/benchmarks-go.txt

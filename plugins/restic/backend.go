@@ -260,13 +260,16 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	// snapshots are listed: the two key derivations run side by side and
 	// the listing does not compete with the restore for the CPU.
 	b.startPending(s)
-	r := inv.run(ctx)
-	if r.code != 0 || ctx.Err() != nil {
-		// No Restore follows: stop the listing now.
-		if l := b.takePending(s); l != nil {
-			l.close()
+	keep := false
+	defer func() {
+		if keep {
+			return
 		}
-	}
+		if l := b.takePending(s); l != nil {
+			l.close() // no Restore follows
+		}
+	}()
+	r := inv.run(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -282,8 +285,11 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	}
 	resp := &plugins.ListRestorePointsResponse{}
 	for _, sn := range snaps {
-		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1,
-			Description: fmt.Sprintf("snapshot %s of %s:%s", sn.ShortID, sn.Hostname, strings.Join(sn.Paths, ","))}
+		desc := fmt.Sprintf("snapshot %s of %s:%s", sn.ShortID, sn.Hostname, strings.Join(sn.Paths, ","))
+		if len(sn.Tags) > 0 {
+			desc += " [" + strings.Join(sn.Tags, ",") + "]"
+		}
+		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc}
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
 		}
@@ -298,14 +304,19 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	for _, e := range r.errors {
 		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Message: "restic snapshots: " + oneLine(e.Text)})
 	}
+	keep = len(resp.Points) > 0
 	return resp, nil
 }
 
 // Restore restores one snapshot into req.Target with `restic restore`,
 // hashing each file as restic reports it restored, so the checksums
-// overlap the restore. Meanwhile `restic ls` lists the snapshot for the
+// overlap the restore. Beside it, `restic ls` lists the snapshot for the
 // listing check; `restic check --read-data-subset` runs afterwards when
 // the source asks for it.
+//
+// (Streaming `restic dump --archive tar` into the archive extractor
+// hashes without reading back, but one writer is far slower than
+// restic's parallel restore: 11.1 s against 7.4 s on the 1 GiB bench.)
 func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
 	s, probs := parseSource(req.Source)
 	if len(probs) > 0 {
@@ -315,54 +326,31 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}
 	short := req.PointID[:8]
-	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
-	for _, inc := range s.include {
-		args = append(args, "--include", inc)
-	}
-	inv, err := s.invocation(args...)
-	if err != nil {
-		return nil, err
-	}
 	// Say at once that the restore has started (see plugins.RestoreEvents).
 	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
 		return nil, err
 	}
 	listing := b.takePending(s)
 	if listing == nil {
+		var err error
 		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
 			return nil, err
 		}
 	}
 	defer func() { listing.close() }()
 
-	h := newHasher(req.Target, events)
-	var summary *Message
-	inv.onStdout = func(line []byte) {
-		m := parseMessage(line)
-		switch m.Kind {
-		case "verbose_status":
-			if m.Action == "restored" || m.Action == "updated" {
-				h.add(m.Item)
-			}
-		case "status":
-			h.progress(plugins.Progress{FilesDone: m.FilesRestored, FilesTotal: m.TotalFiles, BytesDone: m.BytesRestored, BytesTotal: m.TotalBytes})
-		case "summary":
-			mm := m
-			summary = &mm
-		}
+	resp, r, err := s.restore(ctx, req, events)
+	if err != nil {
+		return nil, err
 	}
-	r := inv.run(ctx)
-	files, bytes := h.wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return nil, err
 	}
-	resp := &plugins.RestoreResponse{
-		Point: plugins.RestorePoint{ID: req.PointID}, Files: files, Bytes: bytes,
-		Details: map[string]string{"restic_version": resticVersion(ctx, s)},
-	}
+	resp.Point = plugins.RestorePoint{ID: req.PointID}
+	resp.Details["restic_version"] = resticVersion(ctx, s)
 	var found report.Problems
 	for _, e := range r.errors {
 		found.Add(plugins.ProblemFail, strings.TrimPrefix(e.Item, "/"), "restic: "+oneLine(e.Text))
@@ -370,9 +358,9 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if r.code != 0 {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
-	if summary != nil && len(s.include) == 0 && (summary.FilesRestored < summary.TotalFiles || summary.BytesRestored < summary.TotalBytes) {
+	if sum := r.summary; sum != nil && len(s.include) == 0 && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
-			summary.FilesRestored, summary.TotalFiles, summary.BytesRestored, summary.TotalBytes))
+			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}
 	resp.Problems = found.All()
 
@@ -394,6 +382,39 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		}
 	}
 	return resp, nil
+}
+
+// restore runs `restic restore` and hashes each file as restic reports it
+// restored (--verbose=2).
+func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, error) {
+	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
+	for _, inc := range s.include {
+		args = append(args, "--include", inc)
+	}
+	inv, err := s.invocation(args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := newHasher(req.Target, events)
+	var summary *Message
+	inv.onStdout = func(line []byte) {
+		m := parseMessage(line)
+		switch m.Kind {
+		case "verbose_status":
+			if m.Action == "restored" || m.Action == "updated" {
+				h.add(m.Item)
+			}
+		case "status":
+			h.progress(plugins.Progress{FilesDone: m.FilesRestored, FilesTotal: m.TotalFiles, BytesDone: m.BytesRestored, BytesTotal: m.TotalBytes})
+		case "summary":
+			summary = &m
+		}
+	}
+	r := inv.run(ctx)
+	r.summary = summary
+	resp := &plugins.RestoreResponse{Details: map[string]string{}}
+	resp.Files, resp.Bytes = h.wait()
+	return resp, r, nil
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.

@@ -289,7 +289,8 @@ func TestEnvFromFiles(t *testing.T) {
 
 // The restic version in use goes into the details for the evidence.
 func TestVersionDetail(t *testing.T) {
-	src, _, _ := repo(t)
+	src, r, _ := repo(t)
+	defer noLocks(t, r)
 	resp, _, err := restore(t, src)
 	if err != nil {
 		t.Fatal(err)

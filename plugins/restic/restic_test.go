@@ -193,7 +193,8 @@ func TestRestoreDamagedPack(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
-	src, _, files := repo(t)
+	src, r, files := repo(t)
+	defer noLocks(t, r)
 	plugintest.Suite{
 		Launch:    func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, New()) },
 		Good:      src,
