@@ -146,7 +146,7 @@ into an empty directory with \`--no-cache\`.
   12 MiB): the drill passed in 4m39s; peak resident memory 276 MB in the drill host
   (the manifest of a million entries), 38 MB in the restic plugin (restic's JSON and
   listing are streamed), 1.15 GB in \`restic restore\` itself and 328 MB in \`restic ls\`
-  (\`scripts/peakrss.sh bin/drill -c _bench/million.yaml run million\`).
+  (\`make build restic && scripts/million.sh\`).
 - **Archives** are decompressed and parsed on one goroutine while another creates, writes
   and hashes the files: the archive is read once and the data never read back. GNU
   \`tar -xz\` spends most of its time in gzip; the remaining cost on both sides is file

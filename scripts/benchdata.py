@@ -55,5 +55,15 @@ def mixed(d):
                     off = rng.randint(0, len(text) - (1 << 20))
                     f.write(text[off:off + (1 << 20)])
 
+def million(d):
+    # A million small files in 1,000 directories: the scale test of a
+    # restic drill's memory (scripts/million.sh).
+    for i in range(1000):
+        sub = os.path.join(d, f"d{i:04d}")
+        os.makedirs(sub, exist_ok=True)
+        for j in range(1000):
+            with open(os.path.join(sub, f"f{j:04d}.txt"), "w") as f:
+                f.write(f"file {i}/{j}\n")
+
 if __name__ == "__main__":
-    {"large": large, "small": small, "mixed": mixed}[sys.argv[1]](sys.argv[2])
+    {"large": large, "small": small, "mixed": mixed, "million": million}[sys.argv[1]](sys.argv[2])
