@@ -386,6 +386,8 @@ type collector struct {
 	// did, with its digest when the backend computed one. A slice, not a
 	// map: a restore of a million files keeps a million of these.
 	reported []reported
+	// scratch are the scratch resources the backend announced.
+	scratch []string
 }
 
 // reported is one file a backend reported.
@@ -399,6 +401,14 @@ var _ plugins.RestoreEvents = (*collector)(nil)
 func (c *collector) Progress(p plugins.Progress) error {
 	c.st.event()
 	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
+	return nil
+}
+
+// Scratch records a scratch resource the backend is about to create.
+func (c *collector) Scratch(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scratch = append(c.scratch, name)
 	return nil
 }
 

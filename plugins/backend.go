@@ -65,6 +65,11 @@ type RestoreEvents interface {
 	// the same name twice, where the later entry replaces the earlier one,
 	// as with tar -x) replaces the earlier report.
 	Files(files []File) error
+	// Scratch announces a scratch resource (a database) the backend is
+	// about to create outside the target, before creating it, so that the
+	// host can record it and remove it if the drill crashes. An error
+	// means the backend must not create it.
+	Scratch(name string) error
 }
 
 // Source is a drill's `source:` section from the config, with paths already
@@ -176,6 +181,26 @@ type RestoreRequest struct {
 	MaxBytes int64
 	// DrillName is the drill's name, for naming scratch resources.
 	DrillName string
+	// DatabaseChecks are the drill's database checks, for KindDatabase
+	// backends to run in the scratch database after the restore (and
+	// report as Checks named "tables", "min_rows" and "sql"); nil when
+	// the drill has none.
+	DatabaseChecks *DatabaseChecks
+}
+
+// DatabaseChecks are the checks of a drill that restores a database.
+type DatabaseChecks struct {
+	// Tables must exist, as "table" or "schema.table".
+	Tables []string
+	// MinRows is the least number of rows per table.
+	MinRows map[string]int64
+	SQL     []SQLCheck
+}
+
+// SQLCheck is a query returning one value, compared with Expect: an
+// operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ''".
+type SQLCheck struct {
+	Query, Expect string
 }
 
 // Progress reports how far a restore is. Totals are -1 when unknown.
@@ -233,6 +258,21 @@ type RestoreResponse struct {
 	// records them with the drill's checks; one that is not OK fails the
 	// drill.
 	Checks []Check
+	// Tables are the restored tables of a KindDatabase backend, with
+	// their row counts and fingerprints; the host's manifest digest is
+	// over them.
+	Tables []Table
+}
+
+// Table is one restored table.
+type Table struct {
+	// Name is "schema.table".
+	Name string
+	Rows int64
+	// Fingerprint is a hex digest over the rows in primary-key order,
+	// computed in the server; empty when the table was only counted (too
+	// large, or without a key to order by).
+	Fingerprint string
 }
 
 // Check is one check a backend made and its outcome. A check that could

@@ -193,6 +193,9 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 	for _, c := range r.Checks {
 		out.Checks = append(out.Checks, &pbv1.Check{Name: text(c.Name), Ok: c.OK, Detail: text(c.Detail)})
 	}
+	for _, t := range r.Tables {
+		out.Tables = append(out.Tables, &pbv1.Table{Name: text(t.Name), Rows: t.Rows, Fingerprint: text(t.Fingerprint)})
+	}
 	if len(r.Details) > 0 {
 		out.Details = make(map[string]string, len(r.Details))
 		for k, v := range r.Details {
@@ -212,6 +215,31 @@ func restoreResponseFromPB(r *pbv1.RestoreResponse) *RestoreResponse {
 	}
 	for _, c := range r.GetChecks() {
 		out.Checks = append(out.Checks, Check{Name: c.GetName(), OK: c.GetOk(), Detail: c.GetDetail()})
+	}
+	for _, t := range r.GetTables() {
+		out.Tables = append(out.Tables, Table{Name: t.GetName(), Rows: t.GetRows(), Fingerprint: t.GetFingerprint()})
+	}
+	return out
+}
+
+func databaseChecksToPB(c *DatabaseChecks) *pbv1.DatabaseChecks {
+	if c == nil {
+		return nil
+	}
+	out := &pbv1.DatabaseChecks{Tables: c.Tables, MinRows: c.MinRows}
+	for _, q := range c.SQL {
+		out.Sql = append(out.Sql, &pbv1.SQLCheck{Query: text(q.Query), Expect: text(q.Expect)})
+	}
+	return out
+}
+
+func databaseChecksFromPB(c *pbv1.DatabaseChecks) *DatabaseChecks {
+	if c == nil {
+		return nil
+	}
+	out := &DatabaseChecks{Tables: c.GetTables(), MinRows: c.GetMinRows()}
+	for _, q := range c.GetSql() {
+		out.SQL = append(out.SQL, SQLCheck{Query: q.GetQuery(), Expect: q.GetExpect()})
 	}
 	return out
 }

@@ -110,8 +110,9 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 		SourceJson: src,
 		PointId:    []byte(req.PointID),
 		Target:     []byte(req.Target),
-		MaxBytes:   req.MaxBytes,
-		DrillName:  req.DrillName,
+		MaxBytes:       req.MaxBytes,
+		DrillName:      req.DrillName,
+		DatabaseChecks: databaseChecksToPB(req.DatabaseChecks),
 	})
 	if err != nil {
 		return nil, rpcErr(ctx, method, err)
@@ -140,6 +141,10 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 			}
 			if err := events.Files(files); err != nil {
 				return nil, fmt.Errorf("%s: report files: %w", method, err)
+			}
+		case *pbv1.RestoreEvent_Scratch:
+			if err := events.Scratch(e.Scratch.GetName()); err != nil {
+				return nil, fmt.Errorf("%s: record scratch resource %q: %w", method, e.Scratch.GetName(), err)
 			}
 		case *pbv1.RestoreEvent_Result:
 			result = e.Result
@@ -216,3 +221,4 @@ type discardEvents struct{}
 
 func (discardEvents) Progress(Progress) error { return nil }
 func (discardEvents) Files([]File) error      { return nil }
+func (discardEvents) Scratch(string) error    { return nil }

@@ -101,11 +101,12 @@ func (s *grpcServer) Restore(req *pbv1.RestoreRequest, stream grpc.ServerStreami
 	}
 	events := newStreamEvents(stream.Send, time.Now)
 	resp, err := s.impl.Restore(stream.Context(), &RestoreRequest{
-		Source:    src,
-		PointID:   string(req.GetPointId()),
-		Target:    string(req.GetTarget()),
-		MaxBytes:  req.GetMaxBytes(),
-		DrillName: req.GetDrillName(),
+		Source:         src,
+		PointID:        string(req.GetPointId()),
+		Target:         string(req.GetTarget()),
+		MaxBytes:       req.GetMaxBytes(),
+		DrillName:      req.GetDrillName(),
+		DatabaseChecks: databaseChecksFromPB(req.GetDatabaseChecks()),
 	}, events)
 	// Files reported before a failure still reach the host; after this the
 	// events refuse further calls (the stream is finished).
@@ -201,6 +202,19 @@ func (e *streamEvents) Files(files []File) error {
 	if now := e.now(); len(e.files) > 0 && now.Sub(e.lastFiles) >= filesFlushInterval {
 		e.flushFiles(now)
 	}
+	return e.err
+}
+
+// Scratch sends the announcement at once, after the files before it, so
+// the host has it before the resource exists.
+func (e *streamEvents) Scratch(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.usable(); err != nil {
+		return err
+	}
+	e.flushFiles(e.now())
+	e.sendEvent(&pbv1.RestoreEvent{Event: &pbv1.RestoreEvent_Scratch{Scratch: &pbv1.Scratch{Name: text(name)}}})
 	return e.err
 }
 

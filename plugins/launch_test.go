@@ -106,6 +106,8 @@ func (r *recorder) Files(fs []plugins.File) error {
 	return nil
 }
 
+func (r *recorder) Scratch(string) error { return nil }
+
 // logRecords is a slog.Handler that keeps every record with its
 // attributes flattened.
 type logRecords struct {

@@ -47,6 +47,8 @@ func (r *recorder) Files(files []plugins.File) error {
 	return nil
 }
 
+func (r *recorder) Scratch(string) error { return nil }
+
 // digests returns the reported digests by path, failing on a path
 // reported twice.
 func (r *recorder) digests(t *testing.T) map[string]string {

@@ -201,6 +201,7 @@ func (s Suite) testListEmpty(t *testing.T) {
 type recorder struct {
 	mu       sync.Mutex
 	progress []plugins.Progress
+	scratch  []string
 	files    []plugins.File
 }
 
@@ -215,6 +216,13 @@ func (r *recorder) Files(fs []plugins.File) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.files = append(r.files, fs...)
+	return nil
+}
+
+func (r *recorder) Scratch(name string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scratch = append(r.scratch, name)
 	return nil
 }
 

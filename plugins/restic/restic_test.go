@@ -83,6 +83,8 @@ func (r *rec) Files(fs []plugins.File) error {
 	return nil
 }
 
+func (r *rec) Scratch(string) error { return nil }
+
 func restore(t *testing.T, src plugins.Source) (*plugins.RestoreResponse, *rec, error) {
 	t.Helper()
 	b := New()

@@ -774,10 +774,13 @@ type RestoreRequest struct {
 	// only below it. Raw bytes.
 	Target []byte `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	// Stop with an ERROR problem once more bytes would be written; 0: no limit.
-	MaxBytes      int64  `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	DrillName     string `protobuf:"bytes,5,opt,name=drill_name,json=drillName,proto3" json:"drill_name,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxBytes  int64  `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	DrillName string `protobuf:"bytes,5,opt,name=drill_name,json=drillName,proto3" json:"drill_name,omitempty"`
+	// The drill's database checks: KIND_DATABASE backends run them in the
+	// scratch database after the restore and report them as checks.
+	DatabaseChecks *DatabaseChecks `protobuf:"bytes,6,opt,name=database_checks,json=databaseChecks,proto3" json:"database_checks,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RestoreRequest) Reset() {
@@ -845,6 +848,130 @@ func (x *RestoreRequest) GetDrillName() string {
 	return ""
 }
 
+func (x *RestoreRequest) GetDatabaseChecks() *DatabaseChecks {
+	if x != nil {
+		return x.DatabaseChecks
+	}
+	return nil
+}
+
+// DatabaseChecks are the checks of a drill that restores a database.
+type DatabaseChecks struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tables that must exist, as "table" or "schema.table".
+	Tables []string `protobuf:"bytes,1,rep,name=tables,proto3" json:"tables,omitempty"`
+	// The least number of rows per table.
+	MinRows       map[string]int64 `protobuf:"bytes,2,rep,name=min_rows,json=minRows,proto3" json:"min_rows,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Sql           []*SQLCheck      `protobuf:"bytes,3,rep,name=sql,proto3" json:"sql,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DatabaseChecks) Reset() {
+	*x = DatabaseChecks{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DatabaseChecks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DatabaseChecks) ProtoMessage() {}
+
+func (x *DatabaseChecks) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DatabaseChecks.ProtoReflect.Descriptor instead.
+func (*DatabaseChecks) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DatabaseChecks) GetTables() []string {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+func (x *DatabaseChecks) GetMinRows() map[string]int64 {
+	if x != nil {
+		return x.MinRows
+	}
+	return nil
+}
+
+func (x *DatabaseChecks) GetSql() []*SQLCheck {
+	if x != nil {
+		return x.Sql
+	}
+	return nil
+}
+
+// SQLCheck is a query returning one value, compared with expect: an
+// operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ”".
+type SQLCheck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Query         string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Expect        string                 `protobuf:"bytes,2,opt,name=expect,proto3" json:"expect,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SQLCheck) Reset() {
+	*x = SQLCheck{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SQLCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SQLCheck) ProtoMessage() {}
+
+func (x *SQLCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SQLCheck.ProtoReflect.Descriptor instead.
+func (*SQLCheck) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SQLCheck) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SQLCheck) GetExpect() string {
+	if x != nil {
+		return x.Expect
+	}
+	return ""
+}
+
 // RestoreEvent is one message of the Restore stream.
 type RestoreEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -853,6 +980,7 @@ type RestoreEvent struct {
 	//	*RestoreEvent_Progress
 	//	*RestoreEvent_Files
 	//	*RestoreEvent_Result
+	//	*RestoreEvent_Scratch
 	Event         isRestoreEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -860,7 +988,7 @@ type RestoreEvent struct {
 
 func (x *RestoreEvent) Reset() {
 	*x = RestoreEvent{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +1000,7 @@ func (x *RestoreEvent) String() string {
 func (*RestoreEvent) ProtoMessage() {}
 
 func (x *RestoreEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +1013,7 @@ func (x *RestoreEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreEvent.ProtoReflect.Descriptor instead.
 func (*RestoreEvent) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{10}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RestoreEvent) GetEvent() isRestoreEvent_Event {
@@ -922,6 +1050,15 @@ func (x *RestoreEvent) GetResult() *RestoreResponse {
 	return nil
 }
 
+func (x *RestoreEvent) GetScratch() *Scratch {
+	if x != nil {
+		if x, ok := x.Event.(*RestoreEvent_Scratch); ok {
+			return x.Scratch
+		}
+	}
+	return nil
+}
+
 type isRestoreEvent_Event interface {
 	isRestoreEvent_Event()
 }
@@ -939,11 +1076,65 @@ type RestoreEvent_Result struct {
 	Result *RestoreResponse `protobuf:"bytes,3,opt,name=result,proto3,oneof"`
 }
 
+type RestoreEvent_Scratch struct {
+	// A scratch resource (a database) the plugin is about to create
+	// outside the target, announced before it is created so that the
+	// host can record it and remove it after a crash.
+	Scratch *Scratch `protobuf:"bytes,4,opt,name=scratch,proto3,oneof"`
+}
+
 func (*RestoreEvent_Progress) isRestoreEvent_Event() {}
 
 func (*RestoreEvent_Files) isRestoreEvent_Event() {}
 
 func (*RestoreEvent_Result) isRestoreEvent_Event() {}
+
+func (*RestoreEvent_Scratch) isRestoreEvent_Event() {}
+
+// Scratch names a scratch resource, such as a database "drill_x_1a2b".
+type Scratch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Scratch) Reset() {
+	*x = Scratch{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Scratch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Scratch) ProtoMessage() {}
+
+func (x *Scratch) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Scratch.ProtoReflect.Descriptor instead.
+func (*Scratch) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Scratch) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
 
 // Progress reports how far a restore is. Totals are -1 when unknown.
 type Progress struct {
@@ -958,7 +1149,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1161,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1174,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{11}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Progress) GetFilesDone() int64 {
@@ -1025,7 +1216,7 @@ type FileBatch struct {
 
 func (x *FileBatch) Reset() {
 	*x = FileBatch{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1228,7 @@ func (x *FileBatch) String() string {
 func (*FileBatch) ProtoMessage() {}
 
 func (x *FileBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1241,7 @@ func (x *FileBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileBatch.ProtoReflect.Descriptor instead.
 func (*FileBatch) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{12}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FileBatch) GetFiles() []*File {
@@ -1076,7 +1267,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1279,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1292,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{13}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *File) GetPath() []byte {
@@ -1138,14 +1329,17 @@ type RestoreResponse struct {
 	Details map[string]string `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Checks the backend made of what it restored, with the backup's own
 	// means (the snapshot's listing, `restic check`); recorded as checks.
-	Checks        []*Check `protobuf:"bytes,6,rep,name=checks,proto3" json:"checks,omitempty"`
+	Checks []*Check `protobuf:"bytes,6,rep,name=checks,proto3" json:"checks,omitempty"`
+	// For KIND_DATABASE: each restored table with its row count and a
+	// fingerprint of its rows.
+	Tables        []*Table `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1351,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1364,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{14}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RestoreResponse) GetPoint() *RestorePoint {
@@ -1215,6 +1409,77 @@ func (x *RestoreResponse) GetChecks() []*Check {
 	return nil
 }
 
+func (x *RestoreResponse) GetTables() []*Table {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
+// Table is one restored table.
+type Table struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "schema.table".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Rows int64  `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	// A hex digest over the rows in primary-key order, computed in the
+	// server; empty when the table was only counted (too large, or no key).
+	Fingerprint   string `protobuf:"bytes,3,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Table) Reset() {
+	*x = Table{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Table) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Table) ProtoMessage() {}
+
+func (x *Table) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Table.ProtoReflect.Descriptor instead.
+func (*Table) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Table) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Table) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *Table) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
 // Check is one check a backend made and its outcome. A check that did not
 // pass fails the drill; a check that could not be made is an ERROR problem
 // instead.
@@ -1229,7 +1494,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1506,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1519,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Check) GetName() string {
@@ -1290,7 +1555,7 @@ type CleanupRequest struct {
 
 func (x *CleanupRequest) Reset() {
 	*x = CleanupRequest{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1567,7 @@ func (x *CleanupRequest) String() string {
 func (*CleanupRequest) ProtoMessage() {}
 
 func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1580,7 @@ func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
 func (*CleanupRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CleanupRequest) GetSourceJson() []byte {
@@ -1347,7 +1612,7 @@ type CleanupResponse struct {
 
 func (x *CleanupResponse) Reset() {
 	*x = CleanupResponse{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1624,7 @@ func (x *CleanupResponse) String() string {
 func (*CleanupResponse) ProtoMessage() {}
 
 func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1637,7 @@ func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
 func (*CleanupResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{17}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{21}
 }
 
 var File_plugins_internal_pb_v1_backend_proto protoreflect.FileDescriptor
@@ -1418,7 +1683,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\x03R\x05files\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xa0\x01\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xea\x01\n" +
 	"\x0eRestoreRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x19\n" +
@@ -1426,12 +1691,26 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x06target\x18\x03 \x01(\fR\x06target\x12\x1b\n" +
 	"\tmax_bytes\x18\x04 \x01(\x03R\bmaxBytes\x12\x1d\n" +
 	"\n" +
-	"drill_name\x18\x05 \x01(\tR\tdrillName\"\xc0\x01\n" +
+	"drill_name\x18\x05 \x01(\tR\tdrillName\x12H\n" +
+	"\x0fdatabase_checks\x18\x06 \x01(\v2\x1f.drill.plugin.v1.DatabaseChecksR\x0edatabaseChecks\"\xda\x01\n" +
+	"\x0eDatabaseChecks\x12\x16\n" +
+	"\x06tables\x18\x01 \x03(\tR\x06tables\x12G\n" +
+	"\bmin_rows\x18\x02 \x03(\v2,.drill.plugin.v1.DatabaseChecks.MinRowsEntryR\aminRows\x12+\n" +
+	"\x03sql\x18\x03 \x03(\v2\x19.drill.plugin.v1.SQLCheckR\x03sql\x1a:\n" +
+	"\fMinRowsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"8\n" +
+	"\bSQLCheck\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12\x16\n" +
+	"\x06expect\x18\x02 \x01(\tR\x06expect\"\xf6\x01\n" +
 	"\fRestoreEvent\x127\n" +
 	"\bprogress\x18\x01 \x01(\v2\x19.drill.plugin.v1.ProgressH\x00R\bprogress\x122\n" +
 	"\x05files\x18\x02 \x01(\v2\x1a.drill.plugin.v1.FileBatchH\x00R\x05files\x12:\n" +
-	"\x06result\x18\x03 \x01(\v2 .drill.plugin.v1.RestoreResponseH\x00R\x06resultB\a\n" +
-	"\x05event\"\x8a\x01\n" +
+	"\x06result\x18\x03 \x01(\v2 .drill.plugin.v1.RestoreResponseH\x00R\x06result\x124\n" +
+	"\ascratch\x18\x04 \x01(\v2\x18.drill.plugin.v1.ScratchH\x00R\ascratchB\a\n" +
+	"\x05event\"\x1d\n" +
+	"\aScratch\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x8a\x01\n" +
 	"\bProgress\x12\x1d\n" +
 	"\n" +
 	"files_done\x18\x01 \x01(\x03R\tfilesDone\x12\x1f\n" +
@@ -1446,17 +1725,22 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04File\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xdd\x02\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\x8d\x03\n" +
 	"\x0fRestoreResponse\x123\n" +
 	"\x05point\x18\x01 \x01(\v2\x1d.drill.plugin.v1.RestorePointR\x05point\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x14\n" +
 	"\x05bytes\x18\x03 \x01(\x03R\x05bytes\x124\n" +
 	"\bproblems\x18\x04 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\x12G\n" +
 	"\adetails\x18\x05 \x03(\v2-.drill.plugin.v1.RestoreResponse.DetailsEntryR\adetails\x12.\n" +
-	"\x06checks\x18\x06 \x03(\v2\x16.drill.plugin.v1.CheckR\x06checks\x1a:\n" +
+	"\x06checks\x18\x06 \x03(\v2\x16.drill.plugin.v1.CheckR\x06checks\x12.\n" +
+	"\x06tables\x18\a \x03(\v2\x16.drill.plugin.v1.TableR\x06tables\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
+	"\x05Table\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x03R\x04rows\x12 \n" +
+	"\vfingerprint\x18\x03 \x01(\tR\vfingerprint\"C\n" +
 	"\x05Check\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
@@ -1507,7 +1791,7 @@ func file_plugins_internal_pb_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_internal_pb_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(Kind)(0),                         // 0: drill.plugin.v1.Kind
 	(KeyType)(0),                      // 1: drill.plugin.v1.KeyType
@@ -1522,16 +1806,21 @@ var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(*ListRestorePointsResponse)(nil), // 10: drill.plugin.v1.ListRestorePointsResponse
 	(*RestorePoint)(nil),              // 11: drill.plugin.v1.RestorePoint
 	(*RestoreRequest)(nil),            // 12: drill.plugin.v1.RestoreRequest
-	(*RestoreEvent)(nil),              // 13: drill.plugin.v1.RestoreEvent
-	(*Progress)(nil),                  // 14: drill.plugin.v1.Progress
-	(*FileBatch)(nil),                 // 15: drill.plugin.v1.FileBatch
-	(*File)(nil),                      // 16: drill.plugin.v1.File
-	(*RestoreResponse)(nil),           // 17: drill.plugin.v1.RestoreResponse
-	(*Check)(nil),                     // 18: drill.plugin.v1.Check
-	(*CleanupRequest)(nil),            // 19: drill.plugin.v1.CleanupRequest
-	(*CleanupResponse)(nil),           // 20: drill.plugin.v1.CleanupResponse
-	nil,                               // 21: drill.plugin.v1.RestoreResponse.DetailsEntry
-	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*DatabaseChecks)(nil),            // 13: drill.plugin.v1.DatabaseChecks
+	(*SQLCheck)(nil),                  // 14: drill.plugin.v1.SQLCheck
+	(*RestoreEvent)(nil),              // 15: drill.plugin.v1.RestoreEvent
+	(*Scratch)(nil),                   // 16: drill.plugin.v1.Scratch
+	(*Progress)(nil),                  // 17: drill.plugin.v1.Progress
+	(*FileBatch)(nil),                 // 18: drill.plugin.v1.FileBatch
+	(*File)(nil),                      // 19: drill.plugin.v1.File
+	(*RestoreResponse)(nil),           // 20: drill.plugin.v1.RestoreResponse
+	(*Table)(nil),                     // 21: drill.plugin.v1.Table
+	(*Check)(nil),                     // 22: drill.plugin.v1.Check
+	(*CleanupRequest)(nil),            // 23: drill.plugin.v1.CleanupRequest
+	(*CleanupResponse)(nil),           // 24: drill.plugin.v1.CleanupResponse
+	nil,                               // 25: drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	nil,                               // 26: drill.plugin.v1.RestoreResponse.DetailsEntry
+	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
 }
 var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	1,  // 0: drill.plugin.v1.SourceKey.type:type_name -> drill.plugin.v1.KeyType
@@ -1541,30 +1830,35 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	4,  // 4: drill.plugin.v1.ValidateSourceResponse.problems:type_name -> drill.plugin.v1.Problem
 	11, // 5: drill.plugin.v1.ListRestorePointsResponse.points:type_name -> drill.plugin.v1.RestorePoint
 	4,  // 6: drill.plugin.v1.ListRestorePointsResponse.problems:type_name -> drill.plugin.v1.Problem
-	22, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
-	14, // 8: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
-	15, // 9: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
-	17, // 10: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
-	16, // 11: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
-	11, // 12: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
-	4,  // 13: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
-	21, // 14: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
-	18, // 15: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
-	5,  // 16: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
-	7,  // 17: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
-	9,  // 18: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
-	12, // 19: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
-	19, // 20: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
-	6,  // 21: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
-	8,  // 22: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
-	10, // 23: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
-	13, // 24: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
-	20, // 25: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
-	21, // [21:26] is the sub-list for method output_type
-	16, // [16:21] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	27, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
+	13, // 8: drill.plugin.v1.RestoreRequest.database_checks:type_name -> drill.plugin.v1.DatabaseChecks
+	25, // 9: drill.plugin.v1.DatabaseChecks.min_rows:type_name -> drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	14, // 10: drill.plugin.v1.DatabaseChecks.sql:type_name -> drill.plugin.v1.SQLCheck
+	17, // 11: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
+	18, // 12: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
+	20, // 13: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
+	16, // 14: drill.plugin.v1.RestoreEvent.scratch:type_name -> drill.plugin.v1.Scratch
+	19, // 15: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
+	11, // 16: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
+	4,  // 17: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
+	26, // 18: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
+	22, // 19: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
+	21, // 20: drill.plugin.v1.RestoreResponse.tables:type_name -> drill.plugin.v1.Table
+	5,  // 21: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
+	7,  // 22: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
+	9,  // 23: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
+	12, // 24: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
+	23, // 25: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
+	6,  // 26: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
+	8,  // 27: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
+	10, // 28: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
+	15, // 29: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
+	24, // 30: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
+	26, // [26:31] is the sub-list for method output_type
+	21, // [21:26] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_plugins_internal_pb_v1_backend_proto_init() }
@@ -1572,10 +1866,11 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 	if File_plugins_internal_pb_v1_backend_proto != nil {
 		return
 	}
-	file_plugins_internal_pb_v1_backend_proto_msgTypes[10].OneofWrappers = []any{
+	file_plugins_internal_pb_v1_backend_proto_msgTypes[12].OneofWrappers = []any{
 		(*RestoreEvent_Progress)(nil),
 		(*RestoreEvent_Files)(nil),
 		(*RestoreEvent_Result)(nil),
+		(*RestoreEvent_Scratch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1583,7 +1878,7 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_internal_pb_v1_backend_proto_rawDesc), len(file_plugins_internal_pb_v1_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,56 @@
+package dbcheck
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestScratchName(t *testing.T) {
+	n := ScratchName("Billing-DB.nightly", 63)
+	if !strings.HasPrefix(n, "drill_billing_db_nightly_") || !IsScratchName(n) || len(n) != len("drill_billing_db_nightly_")+12 {
+		t.Errorf("ScratchName = %q", n)
+	}
+	long := ScratchName(strings.Repeat("x", 100), 63)
+	if len(long) != 63 || !IsScratchName(long) {
+		t.Errorf("long name %q (%d bytes)", long, len(long))
+	}
+	if ScratchName("a", 63) == ScratchName("a", 63) {
+		t.Error("two scratch names are equal")
+	}
+	for _, bad := range []string{"billing", "drill_x", "drill_x_12345678901z", "drill_x-123456789012"} {
+		if IsScratchName(bad) {
+			t.Errorf("IsScratchName(%q) = true", bad)
+		}
+	}
+}
+
+func TestExpect(t *testing.T) {
+	for _, tc := range []struct {
+		expect, got string
+		valid, ok   bool
+	}{
+		{">= 1", "1523", true, true},
+		{">= 1", "0", true, false},
+		{"= 0", "0", true, true},
+		{"= 0", "0.0", true, true},
+		{"!= ''", "x", true, true},
+		{"!= ''", "", true, false},
+		{"= 'it''s'", "it's", true, true},
+		{"< 2.5", "2.4", true, true},
+		{"> 3", "abc", true, false},
+		{"= 1", "", false, false},
+	} {
+		e, err := ParseExpect(tc.expect)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.expect, err)
+		}
+		if ok, detail := e.Match(tc.got, tc.valid); ok != tc.ok {
+			t.Errorf("%q against %q: %v (%s), want %v", tc.expect, tc.got, ok, detail, tc.ok)
+		}
+	}
+	for _, bad := range []string{"1", ">=", "= abc", "~ 1", ""} {
+		if _, err := ParseExpect(bad); err == nil {
+			t.Errorf("ParseExpect(%q) accepted", bad)
+		}
+	}
+}
