@@ -198,7 +198,7 @@ type DatabaseChecks struct {
 }
 
 // SQLCheck is a query returning one value, compared with Expect: an
-// operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ''".
+// operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ”".
 type SQLCheck struct {
 	Query, Expect string
 }

@@ -107,9 +107,9 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 	streamCtx, cancel := context.WithCancel(ctx)
 	defer cancel() // also ends the stream when events refuse more
 	stream, err := c.client.Restore(streamCtx, &pbv1.RestoreRequest{
-		SourceJson: src,
-		PointId:    []byte(req.PointID),
-		Target:     []byte(req.Target),
+		SourceJson:     src,
+		PointId:        []byte(req.PointID),
+		Target:         []byte(req.Target),
 		MaxBytes:       req.MaxBytes,
 		DrillName:      req.DrillName,
 		DatabaseChecks: databaseChecksToPB(req.DatabaseChecks),

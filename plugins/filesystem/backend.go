@@ -365,4 +365,4 @@ type discardEvents struct{}
 
 func (discardEvents) Progress(plugins.Progress) error { return nil }
 func (discardEvents) Files([]plugins.File) error      { return nil }
-func (discardEvents) Scratch(string) error          { return nil }
+func (discardEvents) Scratch(string) error            { return nil }

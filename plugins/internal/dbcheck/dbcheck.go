@@ -60,7 +60,7 @@ type Expect struct {
 	Num     float64
 }
 
-// ParseExpect parses ">= 1", "= 0", "!= ''", "= 'open'", "< 2.5". A
+// ParseExpect parses ">= 1", "= 0", "!= ”", "= 'open'", "< 2.5". A
 // quoted value compares as text; an unquoted one must be a number.
 func ParseExpect(s string) (Expect, error) {
 	s = strings.TrimSpace(s)
