@@ -4,7 +4,7 @@ BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build demo test test-deps restic generate check-generate bench bench-go clean
+.PHONY: all build demo test test-deps db-up restic generate check-generate bench bench-go clean
 
 all: build
 
@@ -19,20 +19,24 @@ demo: build
 ## test: unit tests, the plugin conformance suite and the end-to-end CLI scripts
 # restic is built first: it warms the build cache, so the tests' own builds of
 # the pinned restic are quick links and no test binary spends its timeout compiling.
-test: test-deps restic
+test: test-deps db-up restic
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
 
-## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum); installed with apt-get when missing
-TEST_TOOLS := tar gzip zstd sha256sum
+## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients); installed with apt-get when missing
+TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils >/dev/null; \
+		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client >/dev/null; \
 	fi
+
+## db-up: the PostgreSQL and MariaDB servers the database tests use, started when down; fails when unreachable
+db-up:
+	@bash scripts/db-up.sh
 
 ## restic: bin/restic from the version pinned in go.mod
 restic:

@@ -231,6 +231,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
 		Source: src, PointID: point.ID, Target: sd.Target,
 		MaxBytes: r.Config.MaxScratchBytes, DrillName: d.Name,
+		DatabaseChecks: databaseChecks(d.Checks),
 	}, col)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -248,24 +249,43 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// it wrote, and the host's own for any file it did not report.
 	st.set("verify")
 	r.progress(Progress{Drill: d.Name, Phase: "verify"})
-	got, err := col.manifest(ctx, sd.Target, o)
-	if err != nil {
-		if ctx.Err() == nil {
-			o.error(fmt.Sprintf("checksum the restored files: %v", err))
+	database := desc.Kind == plugins.KindDatabase
+	var got *manifest.Manifest
+	var detail string
+	if database {
+		// A database's manifest is its tables: name, rows, fingerprint.
+		got = tableManifest(resp.Tables)
+		var rows int64
+		for _, t := range resp.Tables {
+			rec.Tables = append(rec.Tables, evidence.Table{Name: t.Name, Rows: t.Rows, Fingerprint: t.Fingerprint})
+			rows += t.Rows
 		}
-		return
+		rec.Files, rec.Bytes = int64(len(resp.Tables)), resp.Bytes
+		detail = fmt.Sprintf("%d tables, %d rows restored and fingerprinted", rec.Files, rows)
+	} else {
+		var err error
+		got, err = col.manifest(ctx, sd.Target, o)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.error(fmt.Sprintf("checksum the restored files: %v", err))
+			}
+			return
+		}
+		rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
+		detail = fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))
 	}
-	rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
-	digest := got.Digest()
-	rec.ManifestSHA256 = fmt.Sprintf("%x", digest)
+	rec.ManifestSHA256 = fmt.Sprintf("%x", got.Digest())
 	o.restored = true
-	// Every restored file is now checksummed and reconciled with what the
-	// backend reported: the least check a drill makes.
+	// Everything restored is now checksummed (and, for files, reconciled
+	// with what the backend reported): the least check a drill makes.
 	o.checked = true
-	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore,
-		Detail: fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))})
+	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
 	if rec.Files == 0 {
-		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no files", point.ID))
+		what := "files"
+		if database {
+			what = "tables"
+		}
+		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no %s", point.ID, what))
 	}
 	// The checks the backend made with the backup's own means.
 	for _, c := range resp.Checks {
@@ -277,10 +297,37 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 
 	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
-	rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
+	if !database {
+		rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
+	}
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
 	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+}
+
+// tableManifest is the manifest of a restored database: one entry per
+// table, its digest over the row count and the fingerprint, so that two
+// drills of the same dump give the same manifest digest.
+func tableManifest(tables []plugins.Table) *manifest.Manifest {
+	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(tables))}
+	for _, t := range tables {
+		m.Entries = append(m.Entries, manifest.Entry{Path: t.Name, Size: t.Rows,
+			SHA256: sha256.Sum256(fmt.Appendf(nil, "%d %s", t.Rows, t.Fingerprint))})
+	}
+	m.Sort()
+	return m
+}
+
+// databaseChecks are the database checks of a drill, or nil.
+func databaseChecks(ch config.Checks) *plugins.DatabaseChecks {
+	if len(ch.Tables) == 0 && len(ch.MinRows) == 0 && len(ch.SQL) == 0 {
+		return nil
+	}
+	dc := &plugins.DatabaseChecks{Tables: ch.Tables, MinRows: ch.MinRows}
+	for _, q := range ch.SQL {
+		dc.SQL = append(dc.SQL, plugins.SQLCheck{Name: q.Name, Query: q.Query, Expect: q.Expect})
+	}
+	return dc
 }
 
 // problems turns a backend's problems into fail and error reasons.

@@ -330,3 +330,76 @@ func TestRunListingProblemsFail(t *testing.T) {
 		t.Errorf("verdict %s, files %d, reasons %q; want a fail naming the listing problem after a full restore", rec.Verdict, rec.Files, rec.Reasons)
 	}
 }
+
+// fakeDB is a database backend: it restores tables, not files.
+type fakeDB struct {
+	fakeBackend
+	tables []plugins.Table
+	checks []plugins.Check
+	got    *plugins.DatabaseChecks
+}
+
+func (f *fakeDB) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{Name: "fake", Kind: plugins.KindDatabase, SourceKeys: []plugins.SourceKey{{Name: "where", Type: plugins.TypePath}}}, nil
+}
+
+func (f *fakeDB) Restore(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	f.got = req.DatabaseChecks
+	if err := ev.Scratch("drill_d_0123456789ab"); err != nil {
+		return nil, err
+	}
+	return &plugins.RestoreResponse{Point: f.points[0], Files: int64(len(f.tables)), Bytes: 4096, Tables: f.tables, Checks: f.checks}, nil
+}
+
+type dbLauncher struct{ b *fakeDB }
+
+func (l dbLauncher) Launch(context.Context, string) (Backend, error) { return l.b, nil }
+
+func TestRunDatabase(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tables := []plugins.Table{{Name: "public.invoices", Rows: 1523, Fingerprint: "9e107d9d372bb6826bd81d3542a419d6"}, {Name: "public.big", Rows: 10}}
+	const dbConfig = `
+  db:
+    service: svc
+    backend: fake
+    source: {where: /x}
+    checks: {tables: [invoices], min_rows: {invoices: 1000}, sql: [{name: open, query: "select 1", expect: ">= 1"}]}
+`
+	run := func(t *testing.T, b *fakeDB) *evidence.Record {
+		t.Helper()
+		b.points = []plugins.RestorePoint{{ID: "billing.dump", Time: now.Add(-time.Hour)}}
+		r, _, _ := newTestRunner(t, nil, dbConfig)
+		r.Launcher = dbLauncher{b}
+		rec, err := r.Run(context.Background(), "db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	ok := run(t, &fakeDB{tables: tables, checks: []plugins.Check{{Name: "tables", OK: true, Detail: "1 table present"}}})
+	if ok.Verdict != "pass" || len(ok.Tables) != 2 || ok.Files != 2 || len(ok.ManifestSHA256) != 64 {
+		t.Fatalf("intact database: %s %q tables %+v", ok.Verdict, ok.Reasons, ok.Tables)
+	}
+	if c := ok.Checks[0]; c.Name != "restore" || c.Detail != "2 tables, 1533 rows restored and fingerprinted" {
+		t.Errorf("restore check %+v", c)
+	}
+	again := run(t, &fakeDB{tables: []plugins.Table{tables[1], tables[0]}})
+	if again.ManifestSHA256 != ok.ManifestSHA256 {
+		t.Errorf("the same tables in another order give another digest")
+	}
+	changed := run(t, &fakeDB{tables: []plugins.Table{tables[0], {Name: "public.big", Rows: 11}}})
+	if changed.ManifestSHA256 == ok.ManifestSHA256 {
+		t.Errorf("a changed row count gives the same digest")
+	}
+	b := &fakeDB{tables: tables, checks: []plugins.Check{{Name: "min_rows", OK: false, Detail: "invoices: 12 rows, at least 1000 expected"}}}
+	bad := run(t, b)
+	if bad.Verdict != "fail" || !containsReason(bad.Reasons, "check min_rows: invoices: 12 rows") {
+		t.Errorf("failed check: %s %q", bad.Verdict, bad.Reasons)
+	}
+	if b.got == nil || len(b.got.Tables) != 1 || b.got.MinRows["invoices"] != 1000 || len(b.got.SQL) != 1 || b.got.SQL[0].Name != "open" {
+		t.Errorf("checks passed to the backend: %+v", b.got)
+	}
+	if empty := run(t, &fakeDB{}); empty.Verdict != "fail" || !containsReason(empty.Reasons, "holds no tables") {
+		t.Errorf("no tables: %s %q", empty.Verdict, empty.Reasons)
+	}
+}

@@ -134,6 +134,12 @@ func checkKind(cfg *config.Config, d *config.Drill, kind plugins.Kind) config.Er
 				errs = append(errs, cfg.Errorf(pos, path+"."+k, "%s applies to database backends (postgres, mysql), not to %s", k, d.Backend))
 			}
 		}
+	} else {
+		for _, k := range []string{"min_files", "min_bytes", "paths", "manifest"} {
+			if pos, ok := d.Checks.Pos[k]; ok {
+				errs = append(errs, cfg.Errorf(pos, path+"."+k, "%s applies to backends that restore files, not to %s (use tables, min_rows or sql)", k, d.Backend))
+			}
+		}
 	}
 	return errs
 }

@@ -200,6 +200,9 @@ type DatabaseChecks struct {
 // SQLCheck is a query returning one value, compared with Expect: an
 // operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ”".
 type SQLCheck struct {
+	// Name is the check's name from the config: report the result as
+	// the Check "sql <name>" ("sql" when empty).
+	Name          string
 	Query, Expect string
 }
 

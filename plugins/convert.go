@@ -228,7 +228,7 @@ func databaseChecksToPB(c *DatabaseChecks) *pbv1.DatabaseChecks {
 	}
 	out := &pbv1.DatabaseChecks{Tables: c.Tables, MinRows: c.MinRows}
 	for _, q := range c.SQL {
-		out.Sql = append(out.Sql, &pbv1.SQLCheck{Query: text(q.Query), Expect: text(q.Expect)})
+		out.Sql = append(out.Sql, &pbv1.SQLCheck{Name: text(q.Name), Query: text(q.Query), Expect: text(q.Expect)})
 	}
 	return out
 }
@@ -239,7 +239,7 @@ func databaseChecksFromPB(c *pbv1.DatabaseChecks) *DatabaseChecks {
 	}
 	out := &DatabaseChecks{Tables: c.GetTables(), MinRows: c.GetMinRows()}
 	for _, q := range c.GetSql() {
-		out.SQL = append(out.SQL, SQLCheck{Query: q.GetQuery(), Expect: q.GetExpect()})
+		out.SQL = append(out.SQL, SQLCheck{Name: q.GetName(), Query: q.GetQuery(), Expect: q.GetExpect()})
 	}
 	return out
 }

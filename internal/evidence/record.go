@@ -39,6 +39,9 @@ type Record struct {
 	Bytes          int64   `json:"bytes"`
 	ManifestSHA256 string  `json:"manifest_sha256"`
 	Checks         []Check `json:"checks"`
+	// Tables are a database drill's restored tables; the manifest digest
+	// is over them.
+	Tables []Table `json:"tables,omitempty"`
 
 	// Details are facts from the backend (tool and server versions).
 	Details map[string]string `json:"details,omitempty"`
@@ -52,6 +55,15 @@ type RestorePoint struct {
 	Time time.Time `json:"time"`
 	// Description is a human label: the archive file, the snapshot's host and paths.
 	Description string `json:"description,omitempty"`
+}
+
+// Table is one restored table of a database drill.
+type Table struct {
+	Name string `json:"name"`
+	Rows int64  `json:"rows"`
+	// Fingerprint is a digest of the rows in primary-key order computed by
+	// the server; empty when the table was only counted.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Check is one check of a drill and its outcome.

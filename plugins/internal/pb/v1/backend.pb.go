@@ -921,9 +921,11 @@ func (x *DatabaseChecks) GetSql() []*SQLCheck {
 // SQLCheck is a query returning one value, compared with expect: an
 // operator (=, !=, <, <=, >, >=) and a value, such as ">= 1" or "!= ”".
 type SQLCheck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Query         string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
-	Expect        string                 `protobuf:"bytes,2,opt,name=expect,proto3" json:"expect,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Query  string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Expect string                 `protobuf:"bytes,2,opt,name=expect,proto3" json:"expect,omitempty"`
+	// The check's name from the config; results are named "sql <name>".
+	Name          string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -968,6 +970,13 @@ func (x *SQLCheck) GetQuery() string {
 func (x *SQLCheck) GetExpect() string {
 	if x != nil {
 		return x.Expect
+	}
+	return ""
+}
+
+func (x *SQLCheck) GetName() string {
+	if x != nil {
+		return x.Name
 	}
 	return ""
 }
@@ -1699,10 +1708,11 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x03sql\x18\x03 \x03(\v2\x19.drill.plugin.v1.SQLCheckR\x03sql\x1a:\n" +
 	"\fMinRowsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"8\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"L\n" +
 	"\bSQLCheck\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12\x16\n" +
-	"\x06expect\x18\x02 \x01(\tR\x06expect\"\xf6\x01\n" +
+	"\x06expect\x18\x02 \x01(\tR\x06expect\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\xf6\x01\n" +
 	"\fRestoreEvent\x127\n" +
 	"\bprogress\x18\x01 \x01(\v2\x19.drill.plugin.v1.ProgressH\x00R\bprogress\x122\n" +
 	"\x05files\x18\x02 \x01(\v2\x1a.drill.plugin.v1.FileBatchH\x00R\x05files\x12:\n" +
