@@ -3,6 +3,7 @@ package drills
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,14 @@ type Recorder interface {
 	NewestPoint(drill, sourceSHA256 string) (evidence.SeenPoint, bool, error)
 }
 
+// ScratchKeeper records the scratch resources (databases) backends create,
+// until their removal is confirmed. The evidence store implements it.
+type ScratchKeeper interface {
+	NoteScratch(evidence.Scratch) error
+	ScratchDone(backend, name string) error
+	ScratchLeft() ([]evidence.Scratch, error)
+}
+
 // Progress is what a running drill reports to whoever watches it.
 type Progress struct {
 	Drill string
@@ -54,6 +63,9 @@ type Runner struct {
 	// Progress, when set, is called as the drill goes, from one goroutine
 	// at a time.
 	Progress func(Progress)
+	// Scratch, when set, records the scratch resources backends announce,
+	// so that SweepScratch can remove them after a crash.
+	Scratch ScratchKeeper
 }
 
 // ErrUnknownDrill is returned by Run for a name that is not in the config.
@@ -213,19 +225,25 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			rec.Details["scratch_cleanup"] = err.Error()
 		}
 	}()
+	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
 	defer func() {
 		// Cleanup runs even when ctx is done, with its own short deadline.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		if _, err := b.Cleanup(cctx, &plugins.CleanupRequest{Source: src, Target: sd.Target, DrillName: d.Name}); err != nil {
 			o.error(fmt.Sprintf("clean up after the restore (backend %s): %v", d.Backend, err))
+			return
+		}
+		for _, name := range col.announced() {
+			if err := r.Scratch.ScratchDone(d.Backend, name); err != nil {
+				log.Warn("forget a removed scratch resource", "name", name, "err", err)
+			}
 		}
 	}()
 
 	restoreStart := time.Now()
 	// The restore check is about what happens from here on.
 	failsBefore, errsBefore := len(o.fails), len(o.errs)
-	col := &collector{drill: d.Name, runner: r, st: st}
 	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
@@ -425,7 +443,9 @@ func (s *state) get() (string, bool) {
 
 // collector receives a backend's restore events.
 type collector struct {
-	drill  string
+	drill   string
+	backend string
+	src     plugins.Source
 	runner *Runner
 	st     *state
 	mu     sync.Mutex
@@ -451,12 +471,34 @@ func (c *collector) Progress(p plugins.Progress) error {
 	return nil
 }
 
-// Scratch records a scratch resource the backend is about to create.
+// Scratch records a scratch resource the backend is about to create, in
+// the runner's ScratchKeeper first: a resource the host could not record
+// must not be created.
 func (c *collector) Scratch(name string) error {
+	if k := c.runner.Scratch; k != nil {
+		src, err := json.Marshal(c.src)
+		if err != nil {
+			return err
+		}
+		if err := k.NoteScratch(evidence.Scratch{Name: name, Drill: c.drill, Backend: c.backend, Source: src, Created: c.runner.now().UTC()}); err != nil {
+			return fmt.Errorf("record scratch resource %s: %w", name, err)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.scratch = append(c.scratch, name)
 	return nil
+}
+
+// announced returns the scratch resources the backend announced, when a
+// ScratchKeeper recorded them.
+func (c *collector) announced() []string {
+	if c.runner.Scratch == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.scratch...)
 }
 
 func (c *collector) Files(files []plugins.File) error {

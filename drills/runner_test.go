@@ -33,6 +33,7 @@ type fakeBackend struct {
 	block      bool // Restore blocks until ctx is done
 	progress   bool // Restore reports progress before it blocks
 	cleanups   int
+	swept      []string // CleanupRequest.Scratch seen
 	mu         sync.Mutex
 }
 
@@ -89,9 +90,10 @@ func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, 
 	return &plugins.RestoreResponse{Point: f.points[0], Files: int64(len(rep)), Bytes: bytes, Problems: f.problems}, nil
 }
 
-func (f *fakeBackend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+func (f *fakeBackend) Cleanup(_ context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
 	f.mu.Lock()
 	f.cleanups++
+	f.swept = append(f.swept, req.Scratch...)
 	f.mu.Unlock()
 	return &plugins.CleanupResponse{}, nil
 }
@@ -401,5 +403,57 @@ func TestRunDatabase(t *testing.T) {
 	}
 	if empty := run(t, &fakeDB{}); empty.Verdict != "fail" || !containsReason(empty.Reasons, "holds no tables") {
 		t.Errorf("no tables: %s %q", empty.Verdict, empty.Reasons)
+	}
+}
+
+type memKeeper struct{ m map[string]evidence.Scratch }
+
+func (k *memKeeper) NoteScratch(sc evidence.Scratch) error { k.m[sc.Name] = sc; return nil }
+func (k *memKeeper) ScratchDone(_, name string) error     { delete(k.m, name); return nil }
+func (k *memKeeper) ScratchLeft() ([]evidence.Scratch, error) {
+	var out []evidence.Scratch
+	for _, sc := range k.m {
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// A scratch database is recorded before it is created and forgotten once
+// Cleanup confirms its removal; one left by a crash is removed by the
+// next run once it is older than the longest timeout, and only then.
+func TestScratchRecordedAndSwept(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeDB{tables: []plugins.Table{{Name: "public.t", Rows: 1}}}
+	b.points = []plugins.RestorePoint{{ID: "x.dump", Time: now.Add(-time.Hour)}}
+	r, _, _ := newTestRunner(t, nil, `
+  db:
+    service: svc
+    backend: fake
+    timeout: 1h
+    source: {where: /x}
+`)
+	r.Launcher = dbLauncher{b}
+	k := &memKeeper{m: map[string]evidence.Scratch{}}
+	r.Scratch = k
+	if _, err := r.Run(context.Background(), "db"); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.m) != 0 {
+		t.Fatalf("a cleaned-up scratch database is still recorded: %+v", k.m)
+	}
+	// A crash: the record stays.
+	k.m["drill_db_0123456789ab"] = evidence.Scratch{Name: "drill_db_0123456789ab", Drill: "db", Backend: "fake",
+		Source: []byte(`{"where":"/x","n":3,"l":["a"]}`), Created: now.Add(-90 * time.Minute)}
+	k.m["drill_db_000000000000"] = evidence.Scratch{Name: "drill_db_000000000000", Drill: "db", Backend: "fake",
+		Source: []byte(`{"where":"/x"}`), Created: now.Add(-30 * time.Minute)}
+	removed, err := r.SweepScratch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != "drill_db_0123456789ab" || len(b.swept) != 1 || b.swept[0] != removed[0] {
+		t.Errorf("swept %q (backend asked for %q), want only the one older than the longest timeout (2s and 1h)", removed, b.swept)
+	}
+	if _, ok := k.m["drill_db_000000000000"]; !ok || len(k.m) != 1 {
+		t.Errorf("records left: %+v", k.m)
 	}
 }

@@ -293,6 +293,11 @@ type CleanupRequest struct {
 	Source    Source
 	Target    string
 	DrillName string
+	// Scratch are scratch resources an earlier drill announced with
+	// RestoreEvents.Scratch and never confirmed removed (it crashed):
+	// remove them too. A backend removes only names of the shape it gives
+	// its own scratch resources.
+	Scratch []string
 }
 
 // CleanupResponse is empty; it exists so the RPC can grow.

@@ -168,6 +168,7 @@ func (c *grpcClient) Cleanup(ctx context.Context, req *CleanupRequest) (*Cleanup
 		SourceJson: src,
 		Target:     []byte(req.Target),
 		DrillName:  req.DrillName,
+		Scratch:    req.Scratch,
 	})
 	if err != nil {
 		return nil, rpcErr(ctx, "Cleanup", err)

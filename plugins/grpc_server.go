@@ -134,6 +134,7 @@ func (s *grpcServer) Cleanup(ctx context.Context, req *pbv1.CleanupRequest) (*pb
 		Source:    src,
 		Target:    string(req.GetTarget()),
 		DrillName: req.GetDrillName(),
+		Scratch:   req.GetScratch(),
 	})
 	if err != nil {
 		return nil, toStatus(err)

@@ -68,6 +68,12 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 			r := &drills.Runner{
 				Config: cfg, Launcher: l, Recorder: store, ScratchRoot: root,
 				Logger: e.logger(), Host: drills.Hostname(), Version: version,
+				Scratch: store,
+			}
+			if removed, err := r.SweepScratch(ctxOf(cmd)); err != nil {
+				return withCode(exitError, err)
+			} else if len(removed) > 0 {
+				e.logger().Warn("removed scratch databases left by an earlier drill that crashed", "names", removed)
 			}
 			if bar != nil {
 				r.Progress = bar.update

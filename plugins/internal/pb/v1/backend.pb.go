@@ -1556,8 +1556,12 @@ type CleanupRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	SourceJson []byte                 `protobuf:"bytes,1,opt,name=source_json,json=sourceJson,proto3" json:"source_json,omitempty"`
 	// The target of the Restore being cleaned up. Raw bytes.
-	Target        []byte `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
-	DrillName     string `protobuf:"bytes,3,opt,name=drill_name,json=drillName,proto3" json:"drill_name,omitempty"`
+	Target    []byte `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	DrillName string `protobuf:"bytes,3,opt,name=drill_name,json=drillName,proto3" json:"drill_name,omitempty"`
+	// Scratch resources an earlier drill announced (RestoreEvent.scratch)
+	// and never confirmed removed (it crashed): remove them too. A plugin
+	// removes only names of the shape it gives its own scratch resources.
+	Scratch       []string `protobuf:"bytes,4,rep,name=scratch,proto3" json:"scratch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1611,6 +1615,13 @@ func (x *CleanupRequest) GetDrillName() string {
 		return x.DrillName
 	}
 	return ""
+}
+
+func (x *CleanupRequest) GetScratch() []string {
+	if x != nil {
+		return x.Scratch
+	}
+	return nil
 }
 
 type CleanupResponse struct {
@@ -1754,13 +1765,14 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x05Check\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"h\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\x82\x01\n" +
 	"\x0eCleanupRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\fR\x06target\x12\x1d\n" +
 	"\n" +
-	"drill_name\x18\x03 \x01(\tR\tdrillName\"\x11\n" +
+	"drill_name\x18\x03 \x01(\tR\tdrillName\x12\x18\n" +
+	"\ascratch\x18\x04 \x03(\tR\ascratch\"\x11\n" +
 	"\x0fCleanupResponse*?\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
