@@ -446,9 +446,9 @@ type collector struct {
 	drill   string
 	backend string
 	src     plugins.Source
-	runner *Runner
-	st     *state
-	mu     sync.Mutex
+	runner  *Runner
+	st      *state
+	mu      sync.Mutex
 	// reported holds every file the backend reported, in the order it
 	// did, with its digest when the backend computed one. A slice, not a
 	// map: a restore of a million files keeps a million of these.

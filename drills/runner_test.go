@@ -409,7 +409,7 @@ func TestRunDatabase(t *testing.T) {
 type memKeeper struct{ m map[string]evidence.Scratch }
 
 func (k *memKeeper) NoteScratch(sc evidence.Scratch) error { k.m[sc.Name] = sc; return nil }
-func (k *memKeeper) ScratchDone(_, name string) error     { delete(k.m, name); return nil }
+func (k *memKeeper) ScratchDone(_, name string) error      { delete(k.m, name); return nil }
 func (k *memKeeper) ScratchLeft() ([]evidence.Scratch, error) {
 	var out []evidence.Scratch
 	for _, sc := range k.m {
