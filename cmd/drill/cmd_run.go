@@ -139,7 +139,14 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 		age := time.Duration(rec.BackupAgeSeconds * float64(time.Second))
 		fmt.Fprintf(w, "      restore point %s of %s (%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), drills.FormatDuration(age))
 	}
-	if rec.ManifestSHA256 != "" {
+	switch {
+	case rec.ManifestSHA256 != "" && rec.Tables != nil:
+		var rows int64
+		for _, t := range rec.Tables {
+			rows += t.Rows
+		}
+		fmt.Fprintf(w, "      %d tables, %d rows restored from %s; manifest sha256 %s\n", len(rec.Tables), rows, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
+	case rec.ManifestSHA256 != "":
 		fmt.Fprintf(w, "      %d files, %s restored; manifest sha256 %s\n", rec.Files, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
 	}
 	for _, c := range rec.Checks {
