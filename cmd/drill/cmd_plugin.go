@@ -8,6 +8,7 @@ import (
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/filesystem"
+	"github.com/drillhq/drill/plugins/mysql"
 	"github.com/drillhq/drill/plugins/restic"
 )
 
@@ -15,6 +16,7 @@ import (
 // process: the host re-executes its own binary as `drill plugin serve NAME`.
 var builtins = map[string]func() plugins.Backend{
 	"filesystem": filesystem.New,
+	"mysql":      mysql.New,
 	"restic":     restic.New,
 }
 

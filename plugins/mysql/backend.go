@@ -1,0 +1,304 @@
+// Package mysql is drill's backend for MySQL and MariaDB dumps: it restores
+// the newest mysqldump / mariadb-dump file of a folder into a scratch
+// database with the real mariadb (or mysql) client, fingerprints every
+// table in the server, runs the drill's database checks there, and drops
+// the scratch database afterwards.
+//
+// A dump never touches a live database: its CREATE DATABASE, DROP
+// DATABASE and USE lines are removed as it streams to the client, which is
+// pointed at the scratch database.
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/dbcheck"
+)
+
+// Name is the backend's name in the config's `backend:` field.
+const Name = "mysql"
+
+// Version is the version of this backend's behaviour, recorded in evidence.
+const Version = "0.1.0"
+
+// maxNameLen is the longest database name MySQL and MariaDB accept.
+const maxNameLen = 64
+
+// cleanupTimeout bounds how long Cleanup may take to drop its databases.
+const cleanupTimeout = 30 * time.Second
+
+// Backend restores MySQL/MariaDB dumps into scratch databases.
+type Backend struct {
+	mu sync.Mutex
+	// created holds the scratch databases this Backend announced and
+	// (possibly) created, with the server they are on, for Cleanup.
+	created map[string]*server
+}
+
+var _ plugins.Backend = (*Backend)(nil)
+
+// New returns the mysql backend.
+func New() plugins.Backend { return &Backend{} }
+
+var sourceKeys = []plugins.SourceKey{
+	{Name: "dump", Type: plugins.TypeGlob, Required: true, Doc: "the dumps (.sql or .sql.gz from mysqldump or mariadb-dump); the newest match by modification time is restored"},
+	{Name: "server", Type: plugins.TypeString, Required: true, Doc: "the server to restore into, as mysql://user@host:3306/ (no password: use password_file)"},
+	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the server user's password"},
+	{Name: "mysql_binary", Type: plugins.TypePath, Doc: "the client executable (default: mariadb on PATH, else mysql)"},
+}
+
+// Describe names the backend and its source keys.
+func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: sourceKeys,
+		PointNoun: "dump", StoreNoun: "dump folder"}, nil
+}
+
+// source is a validated mysql source.
+type source struct {
+	glob, passwordFile, binary string
+	srv                        *server
+}
+
+// server is where dumps are restored: a user on a host and port, and the
+// password read from password_file when Restore starts.
+type server struct {
+	user, host string
+	port       int
+	password   string
+}
+
+// String is the server for messages, never with a password.
+func (s *server) String() string {
+	return "mysql://" + url.User(s.user).String() + "@" + net.JoinHostPort(s.host, strconv.Itoa(s.port)) + "/"
+}
+
+// redactServer returns a server URL for messages without its password; a
+// value that does not parse is not shown at all, in case it holds one.
+func redactServer(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(server URL not shown)"
+	}
+	u.User = url.User(u.User.Username())
+	if u.User.Username() == "" {
+		u.User = nil
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
+}
+
+// parseServer parses mysql://user@host:port/.
+func parseServer(raw string) (*server, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("server is not a URL such as mysql://root@127.0.0.1:3306/")
+	}
+	if _, set := u.User.Password(); set {
+		return nil, fmt.Errorf("server %s holds a password: put it in a file and set password_file", redactServer(raw))
+	}
+	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
+		return nil, fmt.Errorf("server %s must start with mysql://, as mysql://root@127.0.0.1:3306/", redactServer(raw))
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("server %s names no host, as mysql://root@127.0.0.1:3306/", redactServer(raw))
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("server %s must be only mysql://user@host:port/: the database is a scratch database drill creates", redactServer(raw))
+	}
+	s := &server{user: u.User.Username(), host: u.Hostname(), port: 3306}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("server %s: port %q is not a number from 1 to 65535", redactServer(raw), p)
+		}
+		s.port = n
+	}
+	if s.user == "" {
+		return nil, fmt.Errorf("server %s names no user, as mysql://root@127.0.0.1:3306/", redactServer(raw))
+	}
+	if strings.ContainsAny(s.user, "\n\r\x00") {
+		return nil, fmt.Errorf("server %s: the user name holds a control character", redactServer(raw))
+	}
+	return s, nil
+}
+
+func parseSource(src plugins.Source) (*source, []plugins.Problem) {
+	var probs []plugins.Problem
+	known := map[string]bool{}
+	for _, k := range sourceKeys {
+		known[k.Name] = true
+	}
+	for k := range src {
+		if !known[k] {
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: k, Message: fmt.Sprintf("unknown key %q for backend mysql", k)})
+		}
+	}
+	bad := func(k, format string, args ...any) {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: k, Message: fmt.Sprintf(format, args...)})
+	}
+	str := func(k string) string {
+		v, ok := src[k]
+		if !ok {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			bad(k, "%s must be a string, not %T", k, v)
+		}
+		return s
+	}
+	s := &source{glob: str("dump"), passwordFile: str("password_file"), binary: str("mysql_binary")}
+	if s.glob == "" {
+		bad("dump", "dump is required: a glob of .sql or .sql.gz dumps, such as /backups/shop-*.sql.gz")
+	} else if _, err := filepath.Match(s.glob, ""); err != nil {
+		bad("dump", "dump %q is not a valid glob: %v", s.glob, err)
+	}
+	if raw := str("server"); raw == "" {
+		bad("server", "server is required, as mysql://root@127.0.0.1:3306/")
+	} else if srv, err := parseServer(raw); err != nil {
+		bad("server", "%v", err)
+	} else {
+		s.srv = srv
+	}
+	return s, probs
+}
+
+// ValidateSource checks a source without touching the dumps or the server.
+func (b *Backend) ValidateSource(_ context.Context, req *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
+	_, probs := parseSource(req.Source)
+	return &plugins.ValidateSourceResponse{Problems: probs}, nil
+}
+
+func validSource(src plugins.Source) (*source, error) {
+	s, probs := parseSource(src)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+	}
+	return s, nil
+}
+
+// points lists the dumps that match the glob, newest first. Checksum
+// sidecars (.sha256) that the glob happens to match are not dumps.
+func (s *source) points() ([]plugins.RestorePoint, error) {
+	matches, err := filepath.Glob(s.glob)
+	if err != nil {
+		return nil, fmt.Errorf("dump %q: %w", s.glob, err)
+	}
+	var pts []plugins.RestorePoint
+	for _, m := range matches {
+		if strings.HasSuffix(m, ".sha256") {
+			continue
+		}
+		fi, err := os.Stat(m)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // gone since the glob
+			}
+			return nil, fmt.Errorf("dump %s: %w", m, err)
+		}
+		if !fi.Mode().IsRegular() {
+			continue
+		}
+		pts = append(pts, plugins.RestorePoint{ID: m, Time: fi.ModTime(), Size: fi.Size(), Files: -1,
+			Description: "dump " + filepath.Base(m)})
+	}
+	sort.SliceStable(pts, func(i, j int) bool {
+		if !pts[i].Time.Equal(pts[j].Time) {
+			return pts[i].Time.After(pts[j].Time)
+		}
+		return pts[i].ID > pts[j].ID
+	})
+	return pts, nil
+}
+
+// ListRestorePoints lists the dumps, newest first; none is not an error.
+func (b *Backend) ListRestorePoints(_ context.Context, req *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	s, err := validSource(req.Source)
+	if err != nil {
+		return nil, err
+	}
+	pts, err := s.points()
+	if err != nil {
+		return nil, err
+	}
+	return &plugins.ListRestorePointsResponse{Points: pts}, nil
+}
+
+// clientBinary is the client executable: mysql_binary, else mariadb on
+// PATH, else mysql.
+func (s *source) clientBinary() (string, error) {
+	if s.binary != "" {
+		if _, err := os.Stat(s.binary); err != nil {
+			return "", fmt.Errorf("mysql_binary %s: %w", s.binary, err)
+		}
+		return s.binary, nil
+	}
+	for _, name := range []string{"mariadb", "mysql"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("mariadb/mysql client not found: install mariadb-client or set mysql_binary")
+}
+
+// withPassword returns the server with the password from password_file.
+func (s *source) withPassword() (*server, error) {
+	srv := *s.srv
+	if s.passwordFile != "" {
+		pw, err := os.ReadFile(s.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the password file of server %s: %w", srv.String(), err)
+		}
+		srv.password = strings.TrimRight(string(pw), "\r\n")
+	}
+	return &srv, nil
+}
+
+// remember records a scratch database for Cleanup.
+func (b *Backend) remember(name string, srv *server) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.created == nil {
+		b.created = map[string]*server{}
+	}
+	b.created[name] = srv
+}
+
+// Cleanup drops every scratch database this Backend created. It is
+// idempotent and runs under its own timeout, also after ctx was cancelled.
+func (b *Backend) Cleanup(ctx context.Context, _ *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var errs []error
+	for name, srv := range b.created {
+		if !dbcheck.IsScratchName(name) {
+			delete(b.created, name) // never: ScratchName made it
+			continue
+		}
+		if err := dropDatabase(ctx, srv, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(b.created, name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &plugins.CleanupResponse{}, nil
+}

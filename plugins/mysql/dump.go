@@ -1,0 +1,391 @@
+package mysql
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+)
+
+const (
+	// lineBuf is the filter's read buffer: a line longer than this (an
+	// extended INSERT) is passed through without being looked at, which
+	// is safe: the lines the filter removes are short.
+	lineBuf = 64 << 10
+	// headBytes is how much of the (decompressed) dump is looked at to
+	// decide whether it is a dump at all.
+	headBytes = 16 << 10
+	// maxSidecar is the largest checksum sidecar read.
+	maxSidecar = 64 << 10
+)
+
+// dumpProblem is damage in the dump, or a dump drill refuses to restore:
+// a ProblemFail.
+type dumpProblem struct{ msg string }
+
+func (e *dumpProblem) Error() string { return e.msg }
+
+// limitError is a restore stopped by RestoreRequest.MaxBytes: a
+// ProblemError.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// verifySidecar checks the dump against `<dump>.sha256` when there is one
+// (sha256sum's format: the digest, then optionally the file's name). It
+// returns a dumpProblem naming both files on a mismatch or a malformed
+// sidecar, and nil when there is no sidecar.
+func verifySidecar(dump string) error {
+	side := dump + ".sha256"
+	f, err := os.Open(side)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open checksum file %s: %w", side, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSidecar))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read checksum file %s: %w", side, err)
+	}
+	want, err := parseSidecar(data, filepath.Base(dump))
+	if err != nil {
+		return &dumpProblem{fmt.Sprintf("checksum file %s of dump %s: %v", side, dump, err)}
+	}
+	d, err := os.Open(dump)
+	if err != nil {
+		return fmt.Errorf("open dump %s: %w", dump, err)
+	}
+	defer d.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, d); err != nil {
+		return &dumpProblem{fmt.Sprintf("read dump %s to check it against %s: %v", dump, side, err)}
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return &dumpProblem{fmt.Sprintf("dump %s has sha256 %s, but its checksum file %s says %s: the dump is damaged or was replaced",
+			dump, got, side, want)}
+	}
+	return nil
+}
+
+// parseSidecar reads the digest from a sha256sum line ("<hex>  name",
+// "<hex> *name" or just "<hex>"). A name, when given, must be base.
+func parseSidecar(data []byte, base string) (string, error) {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	line = strings.TrimSpace(line)
+	sum, name, _ := strings.Cut(line, " ")
+	sum = strings.ToLower(sum)
+	if len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("it does not start with a SHA-256 digest (64 hex digits), as sha256sum writes")
+	}
+	name = strings.TrimPrefix(strings.TrimSpace(name), "*")
+	if name != "" && filepath.Base(name) != base {
+		return "", fmt.Errorf("it is the checksum of %q, not of %q", name, base)
+	}
+	return sum, nil
+}
+
+// dump is an open dump file, decompressed when it is gzip'd.
+type dump struct {
+	path string
+	f    *os.File
+	size int64
+	read atomic.Int64 // bytes read from the file, for progress
+	r    *bufio.Reader
+	tool string // the dump header, such as "MariaDB dump 10.19  Distrib 10.11.6-MariaDB ..."
+}
+
+// openDump opens a dump and checks that it looks like one: a mysqldump or
+// mariadb-dump header, or SQL statements. Damage (a broken gzip header, a
+// file that is not a dump) is a dumpProblem.
+func openDump(path string) (*dump, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open dump %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat dump %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("dump %s is not a regular file", path)
+	}
+	d := &dump{path: path, f: f, size: fi.Size()}
+	raw := bufio.NewReaderSize(&counter{r: f, n: &d.read}, lineBuf)
+	var r io.Reader = raw
+	if magic, _ := raw.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			f.Close()
+			return nil, &dumpProblem{fmt.Sprintf("%s is not a valid gzip file: %v", path, err)}
+		}
+		r = zr
+	}
+	d.r = bufio.NewReaderSize(r, lineBuf)
+	head, err := d.r.Peek(headBytes)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		f.Close()
+		return nil, &dumpProblem{fmt.Sprintf("read dump %s: %v", path, err)}
+	}
+	tool, ok := looksLikeDump(head)
+	if !ok {
+		f.Close()
+		return nil, &dumpProblem{fmt.Sprintf("%s is not a MySQL/MariaDB dump", path)}
+	}
+	d.tool = tool
+	return d, nil
+}
+
+func (d *dump) Close() error { return d.f.Close() }
+
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// sqlStart are how the first statement of a dump without a header may
+// begin.
+var sqlStart = []string{"/*!", "/*M!", "SET ", "CREATE ", "DROP ", "INSERT ", "REPLACE ", "LOCK ", "UNLOCK ",
+	"USE ", "ALTER ", "START ", "BEGIN", "COMMIT", "DELIMITER "}
+
+// looksLikeDump reports whether the start of a (decompressed) file is a
+// mysqldump / mariadb-dump, and returns its header ("MariaDB dump 10.19
+// Distrib ...") when it has one. Without a header (--skip-comments), its
+// first statement must look like SQL.
+func looksLikeDump(head []byte) (tool string, ok bool) {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return "", false
+	}
+	firstSQL := ""
+	for i, line := range strings.Split(string(head), "\n") {
+		line = strings.TrimSpace(line)
+		if i < 5 && (strings.HasPrefix(line, "-- MySQL dump") || strings.HasPrefix(line, "-- MariaDB dump")) {
+			return strings.TrimPrefix(line, "-- "), true
+		}
+		if firstSQL == "" && line != "" && !strings.HasPrefix(line, "--") && !strings.HasPrefix(line, "#") {
+			firstSQL = line
+		}
+	}
+	up := strings.ToUpper(firstSQL)
+	for _, p := range sqlStart {
+		if strings.HasPrefix(up, p) {
+			return "", true
+		}
+	}
+	return "", false
+}
+
+// The lines the filter removes. mysqldump and mariadb-dump --databases
+// write each on one line at the start of the line, possibly inside a
+// version comment (/*!40000 ... */):
+//
+//	/*!40000 DROP DATABASE IF EXISTS `shop`*/;
+//	CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;
+//	USE `shop`;
+//
+// A line that starts like one of them but does not have this shape is
+// refused rather than passed on.
+const (
+	versionComment = "(?:/\\*M?!\\d*\\s*)?"
+	identifier     = "(`(?:[^`]|``)+`|[A-Za-z0-9_$]+)"
+)
+
+var (
+	createStart = regexp.MustCompile(`(?i)^` + versionComment + `CREATE\s+(?:DATABASE|SCHEMA)\b`)
+	createLine  = regexp.MustCompile(`(?i)^` + versionComment + `CREATE\s+(?:DATABASE|SCHEMA)\s+(?:/\*!\d+\s+IF\s+NOT\s+EXISTS\s*\*/\s*|IF\s+NOT\s+EXISTS\s+)?` + identifier + `[^;]*;$`)
+	dropStart   = regexp.MustCompile(`(?i)^` + versionComment + `DROP\s+(?:DATABASE|SCHEMA)\b`)
+	dropLine    = regexp.MustCompile(`(?i)^` + versionComment + `DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?` + identifier + `\s*(?:\*/)?\s*;$`)
+	useStart    = regexp.MustCompile(`(?i)^` + versionComment + `USE\b`)
+	useLine     = regexp.MustCompile(`(?i)^` + versionComment + `USE\s+` + identifier + `\s*(?:\*/)?\s*;$`)
+)
+
+// filter streams a dump's SQL to the client without the statements that
+// would leave the scratch database: CREATE DATABASE, DROP DATABASE and
+// USE at the top level (at the start of a line, as the dump tools write
+// them). A dump of several databases is refused.
+//
+// Out of scope: statements that name another database explicitly
+// (INSERT INTO other.t, a view or trigger over other.t). mysqldump and
+// mariadb-dump do not write them for a single database, and the client
+// runs them against the server as the configured user; give drill a user
+// whose grants stop at drill_% databases to rule them out.
+type filter struct {
+	// maxBytes stops the stream once more SQL would be sent; 0: no limit.
+	maxBytes int64
+	// tick is called every so often as the stream goes.
+	tick func()
+
+	names   []string        // databases the dump names, in order
+	removed map[string]bool // the kinds of statement removed
+	lines   int64
+	out     int64
+	// completed: the last non-blank line is the dump tool's "-- Dump
+	// completed" trailer.
+	completed bool
+}
+
+// writeError is a failed write to the client: it went away, and its exit
+// status says why.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "send the dump to the client: " + e.err.Error() }
+
+// run copies r to w, filtered. Damage and refusals are dumpProblems, the
+// byte limit a limitError, a failed write a writeError.
+func (f *filter) run(path string, r *bufio.Reader, w io.Writer) error {
+	f.removed = map[string]bool{}
+	var nextTick int64 = 1 << 20
+	write := func(b []byte) error {
+		f.out += int64(len(b))
+		if f.maxBytes > 0 && f.out > f.maxBytes {
+			return &limitError{fmt.Sprintf("dump %s holds more than the drill's limit of %d bytes of SQL", path, f.maxBytes)}
+		}
+		if _, err := w.Write(b); err != nil {
+			return &writeError{err}
+		}
+		if f.tick != nil && f.out >= nextTick {
+			nextTick = f.out + 1<<20
+			f.tick()
+		}
+		return nil
+	}
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A long line (extended INSERT): pass it on as it comes.
+			f.lines++
+			f.completed = false
+			for errors.Is(err, bufio.ErrBufferFull) {
+				if werr := write(line); werr != nil {
+					return werr
+				}
+				line, err = r.ReadSlice('\n')
+			}
+			if werr := write(line); werr != nil {
+				return werr
+			}
+		} else if len(line) > 0 {
+			f.lines++
+			keep, ferr := f.line(line)
+			if ferr != nil {
+				return &dumpProblem{fmt.Sprintf("%s line %d: %v", path, f.lines, ferr)}
+			}
+			if keep {
+				if werr := write(line); werr != nil {
+					return werr
+				}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &dumpProblem{fmt.Sprintf("read dump %s after line %d: %v", path, f.lines, err)}
+		}
+	}
+}
+
+// line looks at one whole line and says whether to pass it on.
+func (f *filter) line(raw []byte) (bool, error) {
+	line := strings.TrimRight(string(raw), "\r\n")
+	trimmed := strings.TrimSpace(line)
+	if trimmed != "" {
+		f.completed = strings.HasPrefix(trimmed, "-- Dump completed")
+	}
+	if line == "" || !strings.ContainsAny(line[:1], "CcDdUu/") {
+		return true, nil
+	}
+	line = strings.TrimRight(line, " \t")
+	for _, st := range []struct {
+		kind        string
+		start, full *regexp.Regexp
+	}{
+		{"DROP DATABASE", dropStart, dropLine},
+		{"CREATE DATABASE", createStart, createLine},
+		{"USE", useStart, useLine},
+	} {
+		if !st.start.MatchString(line) {
+			continue
+		}
+		m := st.full.FindStringSubmatch(line)
+		if m == nil {
+			return false, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, clip(line, 200))
+		}
+		if err := f.database(unquote(m[1])); err != nil {
+			return false, err
+		}
+		f.removed[st.kind] = true
+		return false, nil
+	}
+	return true, nil
+}
+
+// database records a database the dump names and refuses a second one.
+func (f *filter) database(name string) error {
+	for _, n := range f.names {
+		if n == name {
+			return nil
+		}
+	}
+	f.names = append(f.names, name)
+	if len(f.names) > 1 {
+		return fmt.Errorf("dump holds several databases (%s, %s): drill restores one database per drill; dump each database to its own file",
+			quoteIdent(f.names[0]), quoteIdent(name))
+	}
+	return nil
+}
+
+// rewritten says what the filter removed, for the evidence, or "".
+func (f *filter) rewritten() string {
+	var kinds []string
+	for _, k := range []string{"DROP DATABASE", "CREATE DATABASE", "USE"} {
+		if f.removed[k] {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("removed %s for %s", strings.Join(kinds, "/"), quoteIdent(f.names[0]))
+}
+
+// unquote turns `a“b` into a`b; a bare name is returned as it is.
+func unquote(id string) string {
+	if len(id) >= 2 && id[0] == '`' && id[len(id)-1] == '`' {
+		return strings.ReplaceAll(id[1:len(id)-1], "``", "`")
+	}
+	return id
+}
+
+// quoteIdent quotes a MySQL identifier with backticks.
+func quoteIdent(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }
+
+// clip shortens s to at most n bytes, on a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && (s[n]&0xc0) == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}

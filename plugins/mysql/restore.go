@@ -1,0 +1,179 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/dbcheck"
+	"github.com/drillhq/drill/plugins/internal/report"
+)
+
+// Restore restores one dump into a fresh scratch database: it checks the
+// dump's checksum sidecar, streams the dump through the filter to the
+// client, then fingerprints the tables and runs the drill's checks.
+func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	s, err := validSource(req.Source)
+	if err != nil {
+		return nil, err
+	}
+	// Say at once that the restore has started (see plugins.RestoreEvents).
+	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
+		return nil, err
+	}
+	// Restore only what the glob lists: a point ID is a path, and must
+	// not reach files the source does not name.
+	if ok, _ := filepath.Match(s.glob, req.PointID); !ok {
+		return nil, fmt.Errorf("restore point %q does not match dump %q", req.PointID, s.glob)
+	}
+	binary, err := s.clientBinary()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := s.withPassword()
+	if err != nil {
+		return nil, err
+	}
+
+	resp := &plugins.RestoreResponse{Details: map[string]string{}}
+	failed := func(err error) (*plugins.RestoreResponse, error) {
+		var dp *dumpProblem
+		if errors.As(err, &dp) {
+			resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: dp.msg})
+			return resp, nil
+		}
+		return nil, err
+	}
+	if err := verifySidecar(req.PointID); err != nil {
+		return failed(err)
+	}
+	d, err := openDump(req.PointID)
+	if err != nil {
+		return failed(err)
+	}
+	defer d.Close()
+	resp.Point = plugins.RestorePoint{ID: req.PointID, Size: d.size, Files: -1, Description: "dump " + filepath.Base(req.PointID)}
+	if fi, err := d.f.Stat(); err == nil {
+		resp.Point.Time = fi.ModTime()
+	}
+	resp.Bytes = d.size
+	if d.tool != "" {
+		resp.Details["dump_tool"] = d.tool
+	}
+
+	pool, err := srv.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	var version string
+	if err := pool.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("ask server %s for its version: %w", srv, err)
+	}
+	resp.Details["server_version"] = version
+
+	name := dbcheck.ScratchName(req.DrillName, maxNameLen)
+	if err := events.Scratch(name); err != nil {
+		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
+	}
+	b.remember(name, srv)
+	if _, err := pool.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("create scratch database %s on server %s: %w", name, srv, err)
+	}
+	resp.Details["scratch_database"] = name
+
+	rep := report.New(events, report.BytesProgress(d.size, d.read.Load))
+	f := &filter{maxBytes: req.MaxBytes, tick: func() { _ = rep.Tick() }}
+	res, feedErr := runClient(ctx, binary, srv, name, func(w io.Writer) error { return f.run(req.PointID, d.r, w) })
+	_ = rep.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("restore dump %s: %w", req.PointID, err)
+	}
+	if res == nil { // the client could not be started
+		return nil, feedErr
+	}
+	if r := f.rewritten(); r != "" {
+		resp.Details["rewritten"] = r
+	}
+	var dp *dumpProblem
+	var le *limitError
+	var we *writeError
+	switch {
+	case errors.As(feedErr, &dp):
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: dp.msg})
+		return resp, nil
+	case errors.As(feedErr, &le):
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemError, Path: req.PointID, Message: le.msg})
+		return resp, nil
+	case feedErr != nil && !errors.As(feedErr, &we):
+		return nil, feedErr
+	}
+	if res.code != 0 || res.waitErr != nil {
+		kind := plugins.ProblemFail
+		if res.diskFull() {
+			kind = plugins.ProblemError
+		}
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: kind, Path: req.PointID,
+			Message: fmt.Sprintf("restore of dump %s into scratch database %s failed: %s", req.PointID, name, res.message())})
+		if d.tool != "" && !f.completed {
+			resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID,
+				Message: fmt.Sprintf("dump %s ends without the dump tool's \"-- Dump completed\" line: it is truncated", req.PointID)})
+		}
+		return resp, nil
+	}
+	if feedErr != nil {
+		// The client exited 0 but did not take all of the SQL.
+		return nil, fmt.Errorf("restore dump %s: %w", req.PointID, feedErr)
+	}
+	if d.tool != "" && !f.completed {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID,
+			Message: fmt.Sprintf("dump %s ends without the dump tool's \"-- Dump completed\" line: it is truncated", req.PointID)})
+	}
+
+	if err := b.inspect(ctx, srv, name, req.DatabaseChecks, resp); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("restore dump %s: %w", req.PointID, ctx.Err())
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// inspect fingerprints the scratch database's tables and runs the drill's
+// checks there, into resp.
+func (b *Backend) inspect(ctx context.Context, srv *server, name string, dc *plugins.DatabaseChecks, resp *plugins.RestoreResponse) error {
+	pool, err := srv.connect(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to server %s: %w", srv, err)
+	}
+	defer conn.Close()
+	tables, err := listTables(ctx, conn, name)
+	if err != nil {
+		return err
+	}
+	if resp.Tables, err = fingerprints(ctx, conn, name, tables); err != nil {
+		return err
+	}
+	resp.Files = int64(len(resp.Tables))
+	if dc == nil {
+		return nil
+	}
+	checks, probs, err := runChecks(ctx, conn, name, dc, tables, resp.Tables)
+	if err != nil {
+		return err
+	}
+	resp.Checks = append(resp.Checks, checks...)
+	resp.Problems = append(resp.Problems, probs...)
+	return nil
+}
