@@ -23,6 +23,14 @@ if [ ! -d "$B/restic-repo" ]; then
 	(cd "$B/mixed" && "$RESTIC" backup -q -r "$B/restic-repo" --password-file "$B/restic.pw" --host bench .)
 fi
 [ -f "$B/mixed.sha256" ] || "$DRILL" manifest "$B/mixed" > "$B/mixed.sha256"
+PGSCALE="${PGSCALE:-20}"
+if [ ! -f "$B/pgbench-$PGSCALE.dump" ]; then
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS drillbench_src" postgres
+	createdb -h 127.0.0.1 -U postgres drillbench_src
+	pgbench -h 127.0.0.1 -U postgres -i -q -s "$PGSCALE" drillbench_src
+	pg_dump -h 127.0.0.1 -U postgres -Fc -f "$B/pgbench-$PGSCALE.dump" drillbench_src
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE drillbench_src" postgres
+fi
 
 cat > "$B/drill.yaml" <<YAML
 state_dir: $B/state
@@ -42,6 +50,11 @@ drills:
     backend: restic
     source: { repository: $B/restic-repo, password_file: $B/restic.pw, restic_binary: $RESTIC }
     checks: { manifest: $B/mixed.sha256 }
+  pg:
+    service: bench
+    backend: postgres
+    source: { dump: $B/pgbench-$PGSCALE.dump, server: "postgres://postgres@127.0.0.1:5432/postgres" }
+    checks: { tables: [pgbench_accounts], min_rows: { pgbench_accounts: 100000 } }
 YAML
 
 median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"]; print(" ".join("%.3f" % x["median"] for x in r))' "$1"; }
@@ -69,6 +82,13 @@ read -r t_drill_r t_restic t_verify <<<"$(bench restic \
 	"rm -rf $B/out && mkdir $B/out && $RR restore latest --target $B/out -q" \
 	"rm -rf $B/out && mkdir $B/out && $RR restore latest --target $B/out -q --verify")"
 rm -rf "$B/out"
+
+echo "restoring a pgbench dump (scale $PGSCALE)..." >&2
+PGC="-h 127.0.0.1 -U postgres"
+read -r t_drill_pg t_pg <<<"$(bench pg \
+	"$DRILL -c $B/drill.yaml run pg > /dev/null" \
+	"dropdb $PGC --if-exists drillbench_bare && createdb $PGC drillbench_bare && pg_restore $PGC --exit-on-error --no-owner --no-privileges -d drillbench_bare $B/pgbench-$PGSCALE.dump")"
+dropdb $PGC --if-exists drillbench_bare
 
 size_l=$(du -sb "$B/large" | cut -f1); size_s=$(du -sb "$B/small" | cut -f1)
 mbps() { python3 -c "print('%.0f' % ($1 / $2 / 1e6))"; }
@@ -110,6 +130,18 @@ into an empty directory with \`--no-cache\`.
 | drill run | bare \`restic restore\` | ratio | target | \`restic restore --verify\` | ratio |
 | --- | --- | --- | --- | --- | --- |
 | ${t_drill_r} s | ${t_restic} s | **$(ratio $t_drill_r $t_restic)x** the time | <= 1.10x | ${t_verify} s | **$(ratio $t_drill_r $t_verify)x** the time |
+
+## Restoring a PostgreSQL dump (\`drill run\` of a postgres drill)
+
+A pgbench database at scale $PGSCALE ($(psql -h 127.0.0.1 -U postgres -tAc "select 100000 * $PGSCALE") rows in pgbench_accounts), dumped with
+\`pg_dump -Fc\` ($(du -h "$B/pgbench-$PGSCALE.dump" | cut -f1)). drill's time is the whole \`drill run\`: plugin start, the scratch
+database, \`pg_restore\`, the fingerprint of every table, the \`tables\` and \`min_rows\` checks, the evidence
+record and the drop of the scratch database. The baseline drops the previous database, then
+\`createdb\` and \`pg_restore --exit-on-error --no-owner --no-privileges\`.
+
+| drill run | createdb + pg_restore | ratio | target |
+| --- | --- | --- | --- |
+| ${t_drill_pg} s | ${t_pg} s | **$(ratio $t_drill_pg $t_pg)x** the time | <= 1.15x |
 
 ## Reading the figures
 

@@ -9,6 +9,7 @@ import (
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/filesystem"
 	"github.com/drillhq/drill/plugins/mysql"
+	"github.com/drillhq/drill/plugins/postgres"
 	"github.com/drillhq/drill/plugins/restic"
 )
 
@@ -17,6 +18,7 @@ import (
 var builtins = map[string]func() plugins.Backend{
 	"filesystem": filesystem.New,
 	"mysql":      mysql.New,
+	"postgres":   postgres.New,
 	"restic":     restic.New,
 }
 

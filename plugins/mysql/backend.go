@@ -280,9 +280,26 @@ func (b *Backend) remember(name string, srv *server) {
 
 // Cleanup drops every scratch database this Backend created. It is
 // idempotent and runs under its own timeout, also after ctx was cancelled.
-func (b *Backend) Cleanup(ctx context.Context, _ *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
+	// Scratch databases an earlier drill left (it crashed), named by the
+	// host, which recorded them before they were created.
+	if len(req.Scratch) > 0 {
+		s, probs := parseSource(req.Source)
+		if len(probs) > 0 {
+			return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+		}
+		srv, err := s.withPassword()
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range req.Scratch {
+			if dbcheck.IsScratchName(name) {
+				b.remember(name, srv)
+			}
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var errs []error

@@ -41,10 +41,12 @@ func testAdmin(t *testing.T) *sql.DB {
 	return pool
 }
 
-// scratchLeft lists the databases named drill_% on the server.
+// scratchLeft lists the scratch databases of these tests (drills named
+// test*) on the server; other packages' tests may be running drills on
+// the same server at the same time.
 func scratchLeft(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\_%'`)
+	rows, err := db.QueryContext(context.Background(), `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\_test%'`)
 	if err != nil {
 		t.Fatalf("list databases: %v", err)
 	}

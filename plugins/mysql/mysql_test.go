@@ -404,7 +404,7 @@ func TestMaxBytes(t *testing.T) {
 	}
 	defer b.Cleanup(context.Background(), &plugins.CleanupRequest{})
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: src(path), PointID: lr.Points[0].ID, Target: t.TempDir(),
-		DrillName: "max", MaxBytes: 10000}, &recorder{})
+		DrillName: "test_max", MaxBytes: 10000}, &recorder{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestScratchRefused(t *testing.T) {
 	path := writeDump(t, "shop.sql", []byte("CREATE TABLE t (a INT);\n"))
 	b := New()
 	rec := &recorder{refuse: true}
-	_, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "refused"}, rec)
+	_, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "test_refused"}, rec)
 	if err == nil || !strings.Contains(err.Error(), "refuses") {
 		t.Fatalf("Restore: %v, want the host's refusal", err)
 	}
@@ -435,7 +435,7 @@ func TestCancelled(t *testing.T) {
 	cancel()
 	defer b.Cleanup(context.Background(), &plugins.CleanupRequest{})
 	start := time.Now()
-	_, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "c"}, &recorder{})
+	_, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "test_c"}, &recorder{})
 	if err == nil {
 		t.Fatal("Restore under a cancelled context: no error")
 	}
@@ -552,12 +552,12 @@ func TestValidateSource(t *testing.T) {
 func TestMissingClient(t *testing.T) {
 	s := src("/nonexistent/*.sql")
 	s["mysql_binary"] = "/nonexistent/mariadb"
-	_, err := New().Restore(t.Context(), &plugins.RestoreRequest{Source: s, PointID: "/nonexistent/a.sql", DrillName: "x"}, &recorder{})
+	_, err := New().Restore(t.Context(), &plugins.RestoreRequest{Source: s, PointID: "/nonexistent/a.sql", DrillName: "test_x"}, &recorder{})
 	if err == nil || !strings.Contains(err.Error(), "mysql_binary") {
 		t.Errorf("Restore: %v, want an error naming mysql_binary", err)
 	}
 	t.Setenv("PATH", t.TempDir())
-	_, err = New().Restore(t.Context(), &plugins.RestoreRequest{Source: src("/nonexistent/*.sql"), PointID: "/nonexistent/a.sql", DrillName: "x"}, &recorder{})
+	_, err = New().Restore(t.Context(), &plugins.RestoreRequest{Source: src("/nonexistent/*.sql"), PointID: "/nonexistent/a.sql", DrillName: "test_x"}, &recorder{})
 	if err == nil || err.Error() != "mariadb/mysql client not found: install mariadb-client or set mysql_binary" {
 		t.Errorf("Restore: %v", err)
 	}
@@ -566,4 +566,25 @@ func TestMissingClient(t *testing.T) {
 // sqlString quotes s as an SQL string literal.
 func sqlString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
+}
+
+// Cleanup drops the scratch databases the host names (left by a crashed
+// drill), and only names of the scratch shape.
+func TestCleanupNamedScratch(t *testing.T) {
+	db := setup(t)
+	left := dbcheck.ScratchName("test_sweep", 64)
+	other := "sweep_keep_" + randHex(4)
+	exec1(t, db, "CREATE DATABASE `"+left+"`")
+	exec1(t, db, "CREATE DATABASE `"+other+"`")
+	defer exec1(t, db, "DROP DATABASE IF EXISTS `"+other+"`")
+	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: src("/nonexistent/*.sql"), Scratch: []string{left, other}}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)", left, other).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("%d of the two databases left, want only %s", n, other)
+	}
 }

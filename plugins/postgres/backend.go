@@ -1,0 +1,389 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/dbcheck"
+)
+
+// Name is the backend's name in the config's `backend:` field.
+const Name = "postgres"
+
+// Version is the version of this backend's behaviour, recorded in evidence.
+const Version = "0.1.0"
+
+// cleanupTimeout bounds Cleanup, whatever the caller's context: it also
+// runs after a cancelled drill.
+const cleanupTimeout = 30 * time.Second
+
+// connectTimeout bounds each connection to the server.
+const connectTimeout = 15 * time.Second
+
+// Backend restores pg_dump output into scratch databases.
+type Backend struct {
+	mu sync.Mutex
+	// scratch holds the scratch databases this Backend created and has
+	// not dropped yet, with the maintenance connection to drop them from.
+	scratch map[string]*pgx.ConnConfig
+}
+
+var _ plugins.Backend = (*Backend)(nil)
+
+// New returns the postgres backend.
+func New() plugins.Backend { return &Backend{} }
+
+var sourceKeys = []plugins.SourceKey{
+	{Name: "dump", Type: plugins.TypeGlob, Required: true, Doc: "a glob of pg_dump output: files (custom, tar, plain SQL, plain SQL .gz) or directories (-Fd); the newest match by mtime is restored"},
+	{Name: "server", Type: plugins.TypeString, Required: true, Doc: "the server to restore on, as a URL naming a maintenance database: postgres://drill@127.0.0.1:5432/postgres (no password in it)"},
+	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the password (default: PGPASSFILE or ~/.pgpass)"},
+	{Name: "pg_restore_binary", Type: plugins.TypePath, Doc: "the pg_restore executable (default: pg_restore on PATH)"},
+	{Name: "psql_binary", Type: plugins.TypePath, Doc: "the psql executable (default: psql on PATH)"},
+	{Name: "jobs", Type: plugins.TypeInt, Doc: "pg_restore --jobs for the custom and directory formats"},
+}
+
+// Describe names the backend and its source keys.
+func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: sourceKeys,
+		PointNoun: "dump", StoreNoun: "dump folder"}, nil
+}
+
+// source is a validated postgres source.
+type source struct {
+	dump, server, passwordFile string
+	pgRestore, psql            string
+	jobs                       int64
+	// conn is where the server URL points: host, port, user, database.
+	conn serverAddr
+}
+
+// serverAddr is what the client tools need of the server URL.
+type serverAddr struct {
+	host, port, user, database, sslmode string
+}
+
+func parseSource(src plugins.Source) (*source, []plugins.Problem) {
+	var probs []plugins.Problem
+	bad := func(key, format string, args ...any) {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
+	}
+	known := map[string]bool{}
+	for _, k := range sourceKeys {
+		known[k.Name] = true
+	}
+	var unknown []string
+	for k := range src {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		bad(k, "unknown key %q for backend postgres", k)
+	}
+	str := func(k string) string {
+		v, ok := src[k]
+		if !ok {
+			return ""
+		}
+		s, ok := v.(string)
+		if !ok {
+			bad(k, "%s must be a string, got %T", k, v)
+		}
+		return s
+	}
+	s := &source{dump: str("dump"), server: str("server"), passwordFile: str("password_file"),
+		pgRestore: str("pg_restore_binary"), psql: str("psql_binary")}
+	if v, ok := src["jobs"]; ok {
+		n, ok := v.(int64)
+		switch {
+		case !ok:
+			bad("jobs", "jobs must be an integer, got %T", v)
+		case n < 1 || n > 256:
+			bad("jobs", "jobs must be between 1 and 256, got %d", n)
+		default:
+			s.jobs = n
+		}
+	}
+	switch {
+	case s.dump == "":
+		bad("dump", "dump is required: a glob of pg_dump files or directories")
+	case !filepath.IsAbs(s.dump):
+		bad("dump", "dump %q is not an absolute path", s.dump)
+	default:
+		if _, err := filepath.Match(s.dump, ""); err != nil {
+			bad("dump", "dump %q is not a valid glob: %v", s.dump, err)
+		}
+	}
+	if s.server == "" {
+		bad("server", "server is required: a URL such as postgres://drill@127.0.0.1:5432/postgres")
+	} else if addr, err := parseServer(s.server); err != nil {
+		bad("server", "%v", err)
+	} else {
+		s.conn = addr
+	}
+	for _, k := range []string{"password_file", "pg_restore_binary", "psql_binary"} {
+		if v := str(k); v != "" && !filepath.IsAbs(v) {
+			bad(k, "%s %q is not an absolute path", k, v)
+		}
+	}
+	if s.pgRestore == "" {
+		s.pgRestore = "pg_restore"
+	}
+	if s.psql == "" {
+		s.psql = "psql"
+	}
+	return s, probs
+}
+
+// parseServer checks a server URL and returns its parts. A password in
+// it (user:password@ or ?password=) is refused: it would end up in
+// configs, process lists and logs.
+func parseServer(raw string) (serverAddr, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return serverAddr{}, fmt.Errorf("server %s is not a URL such as postgres://drill@127.0.0.1:5432/postgres", redactURL(raw))
+	}
+	q := u.Query()
+	if _, ok := u.User.Password(); ok || q.Has("password") {
+		return serverAddr{}, fmt.Errorf("server %s holds a password: remove it and use password_file or ~/.pgpass", redactURL(raw))
+	}
+	for k := range q {
+		switch k {
+		case "sslmode", "host", "port", "user", "dbname", "connect_timeout", "application_name":
+		default:
+			return serverAddr{}, fmt.Errorf("server %s: parameter %q is not supported (only sslmode, host, port, user, dbname, connect_timeout, application_name)", redactURL(raw), k)
+		}
+	}
+	a := serverAddr{host: u.Hostname(), port: u.Port(), user: u.User.Username(),
+		database: strings.TrimPrefix(u.Path, "/"), sslmode: q.Get("sslmode")}
+	if v := q.Get("host"); v != "" {
+		a.host = v
+	}
+	if v := q.Get("port"); v != "" {
+		a.port = v
+	}
+	if v := q.Get("user"); v != "" {
+		a.user = v
+	}
+	if v := q.Get("dbname"); v != "" {
+		a.database = v
+	}
+	if a.host == "" {
+		return serverAddr{}, fmt.Errorf("server %s names no host", redactURL(raw))
+	}
+	if strings.Contains(a.host, ",") {
+		return serverAddr{}, fmt.Errorf("server %s names several hosts; name one", redactURL(raw))
+	}
+	if a.port == "" {
+		a.port = "5432"
+	}
+	if a.database == "" {
+		a.database = "postgres"
+	}
+	if dbcheck.IsScratchName(a.database) {
+		return serverAddr{}, fmt.Errorf("server %s: the maintenance database %q looks like a drill scratch database", redactURL(raw), a.database)
+	}
+	return a, nil
+}
+
+// redactURL returns a server URL fit for messages: without a password,
+// whether in the user information or the query.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Keep only what follows the user information, if any.
+		if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+			if i := strings.Index(raw, "://"); i >= 0 && i < at {
+				return raw[:i+3] + "***@" + raw[at+1:]
+			}
+			return "***@" + raw[at+1:]
+		}
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "***")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "***")
+		u.RawQuery = q.Encode()
+	}
+	return strings.Replace(u.String(), ":%2A%2A%2A@", ":***@", 1)
+}
+
+// serverName is the server for messages.
+func (s *source) serverName() string { return redactURL(s.server) }
+
+// ValidateSource checks a source without touching the dump or the server.
+func (b *Backend) ValidateSource(_ context.Context, req *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
+	_, probs := parseSource(req.Source)
+	return &plugins.ValidateSourceResponse{Problems: probs}, nil
+}
+
+// ListRestorePoints lists the dumps that match the glob, newest first.
+func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	s, probs := parseSource(req.Source)
+	if len(probs) > 0 {
+		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+	}
+	matches, err := filepath.Glob(s.dump)
+	if err != nil {
+		return nil, fmt.Errorf("list dumps %s: %w", s.dump, err)
+	}
+	resp := &plugins.ListRestorePointsResponse{}
+	for _, m := range matches {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if strings.HasSuffix(m, sidecarSuffix) {
+			continue
+		}
+		p, err := pointOf(m)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the glob
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			resp.Points = append(resp.Points, *p)
+		}
+	}
+	sort.SliceStable(resp.Points, func(i, j int) bool { return resp.Points[i].Time.After(resp.Points[j].Time) })
+	return resp, nil
+}
+
+// pointOf describes the dump at path, or returns nil when it is neither
+// a regular file nor a directory.
+func pointOf(path string) (*plugins.RestorePoint, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("stat dump %s: %w", path, err)
+	}
+	p := &plugins.RestorePoint{ID: path, Time: fi.ModTime(), Size: fi.Size(), Files: 1,
+		Description: "dump " + filepath.Base(path)}
+	switch {
+	case fi.Mode().IsRegular():
+	case fi.IsDir():
+		n, size, err := dirSize(path)
+		if err != nil {
+			return nil, err
+		}
+		p.Files, p.Size = n, size
+	default:
+		return nil, nil
+	}
+	return p, nil
+}
+
+// dirSize counts the regular files directly in dir (a -Fd dump is flat)
+// and their bytes.
+func dirSize(dir string) (files, bytes int64, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read dump directory %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return 0, 0, fmt.Errorf("read dump directory %s: %w", dir, err)
+		}
+		files++
+		bytes += fi.Size()
+	}
+	return files, bytes, nil
+}
+
+// remember records a scratch database about to be created.
+func (b *Backend) remember(name string, cfg *pgx.ConnConfig) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.scratch == nil {
+		b.scratch = map[string]*pgx.ConnConfig{}
+	}
+	b.scratch[name] = cfg
+}
+
+// Cleanup drops every scratch database this Backend created and has not
+// dropped yet. It is idempotent, and bounded by its own timeout so that it
+// also works after the drill's context has ended.
+func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	// Scratch databases an earlier drill left (it crashed), named by the
+	// host, which recorded them before they were created.
+	if len(req.Scratch) > 0 {
+		s, probs := parseSource(req.Source)
+		if len(probs) > 0 {
+			return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
+		}
+		password, err := s.readPassword()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := s.connConfig(password)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range req.Scratch {
+			if dbcheck.IsScratchName(name) {
+				b.remember(name, cfg)
+			}
+		}
+	}
+	b.mu.Lock()
+	names := make([]string, 0, len(b.scratch))
+	for name := range b.scratch {
+		names = append(names, name)
+	}
+	b.mu.Unlock()
+	sort.Strings(names)
+	var errs []error
+	for _, name := range names {
+		b.mu.Lock()
+		cfg := b.scratch[name]
+		b.mu.Unlock()
+		if cfg == nil || !dbcheck.IsScratchName(name) {
+			continue
+		}
+		if err := dropDatabase(ctx, cfg, name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.mu.Lock()
+		delete(b.scratch, name)
+		b.mu.Unlock()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &plugins.CleanupResponse{}, nil
+}
+
+// dropDatabase drops scratch database name, ending its sessions.
+func dropDatabase(ctx context.Context, cfg *pgx.ConnConfig, name string) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("drop scratch database %s: connect to %s: %w", name, cfg.Host, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop scratch database %s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const (
+	// stopGrace is how long a client tool has to stop after SIGINT before
+	// it is killed.
+	stopGrace = 10 * time.Second
+	// maxMessageLines and maxMessageBytes bound the part of a tool's
+	// stderr that goes into a problem.
+	maxMessageLines = 5
+	maxMessageBytes = 1000
+	// stderrKeep bounds the stderr kept of one run.
+	stderrKeep = 64 << 10
+)
+
+// keptEnv are the variables of the plugin's own environment the client
+// tools get; every PG* variable is set from the source instead.
+var keptEnv = []string{"PATH", "TMPDIR", "TZ", "LANG", "LC_ALL", "HOME"}
+
+// toolEnv is a client tool's environment: a minimal one, plus where the
+// server is and the pgpass file (the temporary one holding
+// password_file's password, else the plugin's own PGPASSFILE).
+func (s *source) toolEnv(pgpass string) []string {
+	var env []string
+	for _, k := range keptEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if _, ok := os.LookupEnv("HOME"); !ok {
+		env = append(env, "HOME="+os.TempDir())
+	}
+	env = append(env, "PGHOST="+s.conn.host, "PGPORT="+s.conn.port,
+		"PGCONNECT_TIMEOUT="+fmt.Sprint(int(connectTimeout/time.Second)), "PGAPPNAME=drill")
+	if s.conn.user != "" {
+		env = append(env, "PGUSER="+s.conn.user)
+	}
+	if s.conn.sslmode != "" {
+		env = append(env, "PGSSLMODE="+s.conn.sslmode)
+	}
+	if pgpass == "" {
+		pgpass = os.Getenv("PGPASSFILE")
+	}
+	if pgpass != "" {
+		env = append(env, "PGPASSFILE="+pgpass)
+	}
+	return env
+}
+
+// readPassword reads password_file: its first line.
+func (s *source) readPassword() (string, error) {
+	if s.passwordFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(s.passwordFile)
+	if err != nil {
+		return "", fmt.Errorf("read the password file of server %s: %w", s.serverName(), err)
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(pw, "\r"), nil
+}
+
+// writePgpass writes password into a new pgpass file (mode 0600, in
+// os.TempDir) matching any server, and returns its path and a function
+// removing it. An empty password writes nothing.
+func writePgpass(password string) (string, func(), error) {
+	if password == "" {
+		return "", func() {}, nil
+	}
+	f, err := os.CreateTemp("", "drill-pgpass-*")
+	if err != nil {
+		return "", nil, fmt.Errorf("create a temporary pgpass file: %w", err)
+	}
+	remove := func() { _ = os.Remove(f.Name()) }
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(password)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		remove()
+		return "", nil, fmt.Errorf("create a temporary pgpass file: %w", err)
+	}
+	if _, err := f.WriteString("*:*:*:*:" + esc + "\n"); err != nil {
+		f.Close()
+		remove()
+		return "", nil, fmt.Errorf("write a temporary pgpass file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("write a temporary pgpass file: %w", err)
+	}
+	return f.Name(), remove, nil
+}
+
+// findTool resolves a client tool, or says how to install it.
+func findTool(binary, name, key string) (string, error) {
+	p, err := exec.LookPath(binary)
+	if err != nil {
+		return "", fmt.Errorf("%s not found: install the PostgreSQL client (postgresql-client) or set %s", name, key)
+	}
+	return p, nil
+}
+
+// run is the outcome of one client tool run.
+type run struct {
+	code     int
+	stdout   []byte
+	stderr   []byte
+	startErr error
+}
+
+// runTool runs a client tool and waits for it. On ctx's end it gets
+// SIGINT, so it can end its session cleanly, and is killed only after a
+// grace period.
+func runTool(ctx context.Context, binary string, args, env []string, stdin io.Reader, keepStdout bool) *run {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	cmd.Dir = os.TempDir()
+	cmd.Stdin = stdin // nil: /dev/null, no tool may wait for a password
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = stopGrace
+	var stdout bytes.Buffer
+	if keepStdout {
+		cmd.Stdout = &limitedBuffer{buf: &stdout, max: 16 << 20}
+	}
+	stderr := &limitedBuffer{buf: &bytes.Buffer{}, max: stderrKeep}
+	cmd.Stderr = stderr
+	err := cmd.Run()
+	r := &run{stdout: stdout.Bytes(), stderr: stderr.bytes()}
+	if cmd.ProcessState == nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			err = fmt.Errorf("%s not found: %w", binary, err)
+		}
+		r.code, r.startErr = -1, err
+		return r
+	}
+	r.code = cmd.ProcessState.ExitCode()
+	if r.code == 0 && err != nil {
+		// Exited well, but its output was not drained in time.
+		r.code = -1
+		r.startErr = err
+	}
+	return r
+}
+
+// message is the first lines of a run's stderr, at most maxMessageLines
+// lines and maxMessageBytes bytes, joined with "; ".
+func (r *run) message() string {
+	if r.startErr != nil {
+		return r.startErr.Error()
+	}
+	var lines []string
+	for l := range strings.SplitSeq(string(r.stderr), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if len(lines) == maxMessageLines {
+			break
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return fmt.Sprintf("exit code %d", r.code)
+	}
+	return clip(strings.Join(lines, "; "), maxMessageBytes)
+}
+
+// diskFullHints mark a failure of the server's storage, not of the dump.
+var diskFullHints = []string{"no space left on device", "could not extend file", "disk full", "disk quota", "quota exceeded"}
+
+// isDiskFull reports whether msg says the server ran out of room.
+func isDiskFull(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, h := range diskFullHints {
+		if strings.Contains(m, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectionHints mark a tool that could not reach or log in to the
+// server: the drill could not be carried out.
+var connectionHints = []string{"connection to server", "could not connect to server",
+	"password authentication failed", "no password supplied", "no pg_hba.conf entry",
+	"server closed the connection unexpectedly", "terminating connection due to administrator command"}
+
+func isConnectionFailure(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, h := range connectionHints {
+		if strings.Contains(m, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// limitedBuffer keeps the first max bytes written to it and discards the
+// rest, so a chatty tool cannot fill the plugin's memory.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Bytes()
+}
