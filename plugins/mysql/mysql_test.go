@@ -588,3 +588,18 @@ func TestCleanupNamedScratch(t *testing.T) {
 		t.Errorf("%d of the two databases left, want only %s", n, other)
 	}
 }
+
+func TestConformance(t *testing.T) {
+	db := setup(t)
+	name := sourceDB(t, db)
+	plain := dumpDB(t, name)
+	good := writeDump(t, "shop.sql", plain)
+	damaged := writeDump(t, "cut.sql", plain[:len(plain)/2])
+	plugintest.Suite{
+		Launch:    func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, New()) },
+		Good:      src(good),
+		Empty:     src(filepath.Join(t.TempDir(), "none-*.sql")),
+		Damaged:   src(damaged),
+		WantFiles: 3,
+	}.Run(t)
+}

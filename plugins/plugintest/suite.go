@@ -302,6 +302,49 @@ func walkTarget(t *testing.T, target string) map[string]onDisk {
 	return files
 }
 
+// database reports whether the backend restores databases.
+func (s Suite) database(t *testing.T, b plugins.Backend) bool {
+	t.Helper()
+	d, err := b.Describe(t.Context(), &plugins.DescribeRequest{})
+	if err != nil {
+		t.Fatalf("Describe: %v", err)
+	}
+	return d.Kind == plugins.KindDatabase
+}
+
+// checkDatabaseRestore checks a database backend's restore: the scratch
+// database was announced before use, every table is named, counted and
+// (unless only counted) fingerprinted, Files counts the tables, and the
+// target stays empty. WantFiles, when positive, is the number of tables.
+func checkDatabaseRestore(t *testing.T, resp *plugins.RestoreResponse, rec *recorder, target string, want int64) {
+	t.Helper()
+	rec.mu.Lock()
+	announced := len(rec.scratch)
+	rec.mu.Unlock()
+	if announced == 0 {
+		t.Error("Restore(Good): no scratch database was announced with RestoreEvents.Scratch")
+	}
+	if len(resp.Tables) == 0 {
+		t.Fatal("Restore(Good): no tables in the response")
+	}
+	if resp.Files != int64(len(resp.Tables)) {
+		t.Errorf("Restore(Good): Files = %d, want the %d tables", resp.Files, len(resp.Tables))
+	}
+	if want > 0 && int64(len(resp.Tables)) != want {
+		t.Errorf("Restore(Good): %d tables, want %d", len(resp.Tables), want)
+	}
+	seen := map[string]bool{}
+	for _, tb := range resp.Tables {
+		if tb.Name == "" || seen[tb.Name] || tb.Rows < 0 {
+			t.Errorf("Restore(Good): table %+v is unnamed, repeated or has a negative row count", tb)
+		}
+		seen[tb.Name] = true
+	}
+	if ents, _ := os.ReadDir(target); len(ents) > 0 {
+		t.Errorf("Restore(Good): a database backend wrote %d entries into the target", len(ents))
+	}
+}
+
 func (s Suite) testRestoreGood(t *testing.T) {
 	b := s.Launch(t)
 	point := newest(t, b, s.Good)
@@ -325,6 +368,11 @@ func (s Suite) testRestoreGood(t *testing.T) {
 	}
 	if resp.Point.ID != point.ID {
 		t.Errorf("Restore(Good): response Point.ID %q, want the requested %q", resp.Point.ID, point.ID)
+	}
+
+	if s.database(t, b) {
+		checkDatabaseRestore(t, resp, rec, target, s.WantFiles)
+		return
 	}
 
 	// Nothing outside the target.

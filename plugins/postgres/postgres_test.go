@@ -487,3 +487,22 @@ func TestCleanupNamedScratch(t *testing.T) {
 		t.Errorf("%d of the two databases left, want only %s", n, other)
 	}
 }
+
+func TestConformance(t *testing.T) {
+	f := getFixture(t)
+	damaged := copyDump(t, f.dumps["custom"], "damaged.dump")
+	fi, err := os.Stat(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(damaged, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	plugintest.Suite{
+		Launch:    func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, New()) },
+		Good:      sourceFor(f.dumps["custom"]),
+		Empty:     sourceFor(filepath.Join(t.TempDir(), "none-*.dump")),
+		Damaged:   sourceFor(damaged),
+		WantFiles: int64(len(f.tables)),
+	}.Run(t)
+}
