@@ -23,7 +23,7 @@ if [ ! -d "$B/restic-repo" ]; then
 	(cd "$B/mixed" && "$RESTIC" backup -q -r "$B/restic-repo" --password-file "$B/restic.pw" --host bench .)
 fi
 [ -f "$B/mixed.sha256" ] || "$DRILL" manifest "$B/mixed" > "$B/mixed.sha256"
-PGSCALE="${PGSCALE:-20}"
+PGSCALE="${PGSCALE:-50}"
 if [ ! -f "$B/pgbench-$PGSCALE.dump" ]; then
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS drillbench_src" postgres
 	createdb -h 127.0.0.1 -U postgres drillbench_src

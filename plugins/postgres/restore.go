@@ -218,7 +218,7 @@ func (r *restore) run(ctx context.Context) error {
 	r.resp.Tables = tables
 	r.resp.Files = int64(len(tables))
 	if r.req.DatabaseChecks != nil {
-		checks, err := runChecks(ctx, conn, r.req.DatabaseChecks, &r.probs)
+		checks, err := runChecks(ctx, conn, r.req.DatabaseChecks, tables, &r.probs)
 		if err != nil {
 			return r.connErr(ctx, "run the database checks", err)
 		}
