@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -138,6 +139,11 @@ func checkKind(cfg *config.Config, d *config.Drill, kind plugins.Kind) config.Er
 		for _, k := range []string{"min_files", "min_bytes", "paths", "manifest"} {
 			if pos, ok := d.Checks.Pos[k]; ok {
 				errs = append(errs, cfg.Errorf(pos, path+"."+k, "%s applies to backends that restore files, not to %s (use tables, min_rows or sql)", k, d.Backend))
+			}
+		}
+		for _, q := range d.Checks.SQL {
+			if _, err := dbcheck.ParseExpect(q.Expect); err != nil {
+				errs = append(errs, cfg.Errorf(q.Pos, path+".sql", "check %s: %v", q.Name, err))
 			}
 		}
 	}

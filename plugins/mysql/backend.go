@@ -25,8 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/dbcheck"
 )
 
 // Name is the backend's name in the config's `backend:` field.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/dbcheck"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/dbcheck"
 )
 
 // testServer is the real PostgreSQL server the tests restore on (trust

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/dbcheck"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/dbcheck"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 
