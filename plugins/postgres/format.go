@@ -213,7 +213,20 @@ type sqlGuard struct {
 	err    error
 	atBOL  bool // the next byte starts a line
 	header []byte
+	// skipping is set while the rest of a skipped line is read.
+	skipping bool
+	// owners and privileges count the lines left out, as pg_restore's
+	// --no-owner and --no-privileges leave them out of archive dumps.
+	owners, privileges int64
 }
+
+// ownerRE and privilegeRE match the one-line statements pg_dump writes to
+// give objects their owner and privileges. The drill's server need not
+// have those roles; restoring them is not what a drill proves.
+var (
+	ownerRE     = regexp.MustCompile(`^ALTER [A-Z ]+ .* OWNER TO .*;\s*$`)
+	privilegeRE = regexp.MustCompile(`^(GRANT|REVOKE) .*;\s*$`)
+)
 
 // headerKeep is how much of the dump's start sqlGuard keeps for the
 // pg_dump version comment.
@@ -243,14 +256,19 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 		}
 		if g.atBOL {
 			g.line++
-			if cerr := g.check(line); cerr != nil {
+			skip, cerr := g.check(line)
+			if cerr != nil {
 				g.err = cerr
 				return 0, cerr
 			}
+			g.skipping = skip
 		}
 		g.atBOL = line[len(line)-1] == '\n'
 		if len(g.header) < headerKeep {
 			g.header = append(g.header, line[:min(len(line), headerKeep-len(g.header))]...)
+		}
+		if g.skipping {
+			continue
 		}
 		g.buf = append(g.buf[:0], line...)
 	}
@@ -259,30 +277,39 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// check looks at the start of one line.
-func (g *sqlGuard) check(line []byte) error {
+// check looks at the start of one line and says whether to leave the
+// line out (an owner or a privilege statement).
+func (g *sqlGuard) check(line []byte) (skip bool, err error) {
 	s := strings.TrimRight(string(line[:min(len(line), 4096)]), "\r\n")
 	if g.copy {
 		if s == `\.` {
 			g.copy = false
 		}
-		return nil
+		return false, nil
 	}
 	if copyFromStdinRE.MatchString(s) {
 		g.copy = true
-		return nil
+		return false, nil
+	}
+	switch {
+	case ownerRE.MatchString(s):
+		g.owners++
+		return true, nil
+	case privilegeRE.MatchString(s):
+		g.privileges++
+		return true, nil
 	}
 	t := strings.TrimLeft(s, " \t")
 	if !strings.HasPrefix(t, `\`) {
-		return nil
+		return false, nil
 	}
 	cmd, _, _ := strings.Cut(t, " ")
 	for _, ok := range allowedMeta {
 		if cmd == ok {
-			return nil
+			return false, nil
 		}
 	}
-	return &metaError{line: g.line, command: t}
+	return false, &metaError{line: g.line, command: t}
 }
 
 // clip shortens s to at most n bytes, on a rune boundary.

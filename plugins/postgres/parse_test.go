@@ -136,6 +136,30 @@ func TestSQLGuard(t *testing.T) {
 	}
 }
 
+// Owner and privilege statements are left out of plain dumps, as
+// pg_restore --no-owner --no-privileges leaves them out of archives; the
+// same words in COPY data are data.
+func TestSQLGuardSkipsOwnersAndPrivileges(t *testing.T) {
+	in := "CREATE TABLE public.t (a text);\n" +
+		"ALTER TABLE public.t OWNER TO app;\n" +
+		"ALTER SCHEMA billing OWNER TO finance;\n" +
+		"COPY public.t (a) FROM stdin;\nGRANT ALL ON t TO x;\n\\.\n" +
+		"GRANT SELECT ON TABLE public.t TO reporting;\n" +
+		"REVOKE ALL ON SCHEMA public FROM PUBLIC;\n" +
+		"ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (a);\n"
+	want := "CREATE TABLE public.t (a text);\n" +
+		"COPY public.t (a) FROM stdin;\nGRANT ALL ON t TO x;\n\\.\n" +
+		"ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (a);\n"
+	g := newSQLGuard(strings.NewReader(in))
+	out, err := io.ReadAll(g)
+	if err != nil || string(out) != want {
+		t.Errorf("got %q, %v\nwant %q", out, err, want)
+	}
+	if g.owners != 2 || g.privileges != 2 {
+		t.Errorf("skipped %d owner and %d privilege lines, want 2 and 2", g.owners, g.privileges)
+	}
+}
+
 func TestVersions(t *testing.T) {
 	toc := ";\n; Archive created at 2026-01-01\n;     Dumped from database version: 15.20 (Debian 15.20-0+deb12u1)\n;     Dumped by pg_dump version: 15.20 (Debian 15.20-0+deb12u1)\n;\n"
 	if got := tocVersion([]byte(toc)); got != "15.20 (Debian 15.20-0+deb12u1)" {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -505,4 +506,50 @@ func TestConformance(t *testing.T) {
 		Damaged:   sourceFor(damaged),
 		WantFiles: int64(len(f.tables)),
 	}.Run(t)
+}
+
+// A plain dump whose objects belong to a role the drill's server does not
+// have restores all the same: owner and privilege statements are left out,
+// as pg_restore --no-owner --no-privileges does for archives.
+func TestPlainDumpForeignOwner(t *testing.T) {
+	conn := adminConn(t)
+	ctx := context.Background()
+	role, db := "pgtest_owner_"+randHex(4), "pgtest_src_"+randHex(4)
+	for _, q := range []string{
+		"CREATE ROLE " + role,
+		"CREATE DATABASE " + db,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+	defer conn.Exec(ctx, "DROP ROLE IF EXISTS "+role)
+	psql := exec.Command("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c",
+		"CREATE TABLE owned (id int PRIMARY KEY, v text); INSERT INTO owned VALUES (1, 'a'), (2, 'b'); ALTER TABLE owned OWNER TO "+role+"; GRANT SELECT ON owned TO PUBLIC;")
+	if out, err := psql.CombinedOutput(); err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	dump := filepath.Join(t.TempDir(), "owned.sql")
+	if out, err := exec.Command("pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-f", dump, db).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, out)
+	}
+	for _, q := range []string{"DROP DATABASE " + db, "DROP ROLE " + role} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drill := drillName(t)
+	b := New()
+	defer b.Cleanup(ctx, &plugins.CleanupRequest{Source: sourceFor(dump), DrillName: drill})
+	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: sourceFor(dump), PointID: dump, Target: t.TempDir(), DrillName: drill}, &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Problems) > 0 || len(resp.Tables) != 1 || resp.Tables[0].Rows != 2 {
+		t.Fatalf("problems %+v, tables %+v; want public.owned with 2 rows", resp.Problems, resp.Tables)
+	}
+	if got := resp.Details["plain_dump_skipped"]; !strings.Contains(got, "1 OWNER TO and 1 GRANT/REVOKE") {
+		t.Errorf("details plain_dump_skipped = %q", got)
+	}
 }

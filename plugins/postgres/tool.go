@@ -80,6 +80,9 @@ func (r *restore) prescan(ctx context.Context, gz bool) (bool, error) {
 		return false, fmt.Errorf("read dump %s: %w", r.path, err)
 	}
 	r.resp.Details["pg_dump_version"] = plainVersion(feed.guard.header)
+	if g := feed.guard; g.owners+g.privileges > 0 {
+		r.resp.Details["plain_dump_skipped"] = fmt.Sprintf("%d OWNER TO and %d GRANT/REVOKE statements (as pg_restore --no-owner --no-privileges)", g.owners, g.privileges)
+	}
 	return !r.plainRefused(feed), nil
 }
 
