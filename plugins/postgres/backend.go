@@ -52,6 +52,7 @@ var sourceKeys = []plugins.SourceKey{
 	{Name: "pg_restore_binary", Type: plugins.TypePath, Doc: "the pg_restore executable (default: pg_restore on PATH)"},
 	{Name: "psql_binary", Type: plugins.TypePath, Doc: "the psql executable (default: psql on PATH)"},
 	{Name: "jobs", Type: plugins.TypeInt, Doc: "pg_restore --jobs for the custom and directory formats"},
+	{Name: "fingerprint_limit", Type: plugins.TypeSize, Doc: "tables larger than this (pg_total_relation_size) are counted, not fingerprinted (default 256MiB; 0: fingerprint every table)"},
 }
 
 // Describe names the backend and its source keys.
@@ -65,6 +66,8 @@ type source struct {
 	dump, server, passwordFile string
 	pgRestore, psql            string
 	jobs                       int64
+	// fingerprintLimit is the largest table fingerprinted; 0: no limit.
+	fingerprintLimit int64
 	// conn is where the server URL points: host, port, user, database.
 	conn serverAddr
 }
@@ -105,7 +108,18 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 		return s
 	}
 	s := &source{dump: str("dump"), server: str("server"), passwordFile: str("password_file"),
-		pgRestore: str("pg_restore_binary"), psql: str("psql_binary")}
+		pgRestore: str("pg_restore_binary"), psql: str("psql_binary"), fingerprintLimit: maxFingerprintBytes}
+	if v, ok := src["fingerprint_limit"]; ok {
+		n, ok := v.(int64)
+		switch {
+		case !ok:
+			bad("fingerprint_limit", "fingerprint_limit must be a size such as 1GiB, got %T", v)
+		case n < 0:
+			bad("fingerprint_limit", "fingerprint_limit must not be negative, got %d", n)
+		default:
+			s.fingerprintLimit = n
+		}
+	}
 	if v, ok := src["jobs"]; ok {
 		n, ok := v.(int64)
 		switch {

@@ -200,7 +200,7 @@ func buildFixture() (_ *fixture, err error) {
 		return nil, fmt.Errorf("create extra tables: %w", err)
 	}
 	f := &fixture{dir: dir, source: src, dumps: map[string]string{}}
-	if f.tables, err = fingerprint(ctx, sconn); err != nil {
+	if f.tables, err = fingerprint(ctx, sconn, 0); err != nil {
 		return nil, err
 	}
 	sconn.Close(ctx)

@@ -553,3 +553,23 @@ func TestPlainDumpForeignOwner(t *testing.T) {
 		t.Errorf("details plain_dump_skipped = %q", got)
 	}
 }
+
+// fingerprint_limit: tables larger than it are counted, not fingerprinted.
+func TestFingerprintLimit(t *testing.T) {
+	f := getFixture(t)
+	src := sourceFor(f.dumps["custom"])
+	src["fingerprint_limit"] = int64(1)
+	resp, _, err := restoreOnce(t, New(), src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tb := range resp.Tables {
+		// An empty table takes no pages: it is within any limit.
+		if tb.Rows > 0 && tb.Fingerprint != "" || tb.Rows != f.tables[i].Rows {
+			t.Errorf("table %+v: want counted (%d rows) and not fingerprinted", tb, f.tables[i].Rows)
+		}
+	}
+	if _, probs := parseSource(plugins.Source{"dump": "/x/*.dump", "server": testServer, "fingerprint_limit": int64(-1)}); len(probs) != 1 || probs[0].Key != "fingerprint_limit" {
+		t.Errorf("a negative fingerprint_limit: %+v", probs)
+	}
+}

@@ -211,7 +211,7 @@ func (r *restore) run(ctx context.Context) error {
 		return r.connErr(ctx, fmt.Sprintf("connect to scratch database %s", name), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tables, err := fingerprint(ctx, conn)
+	tables, err := fingerprint(ctx, conn, r.s.fingerprintLimit)
 	if err != nil {
 		return r.connErr(ctx, "fingerprint the restored tables", err)
 	}
