@@ -1,6 +1,7 @@
 package dbcheck
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -52,5 +53,32 @@ func TestExpect(t *testing.T) {
 		if _, err := ParseExpect(bad); err == nil {
 			t.Errorf("ParseExpect(%q) accepted", bad)
 		}
+	}
+}
+
+func TestScratchRegistry(t *testing.T) {
+	var sc Scratch[string]
+	a, b := ScratchName("a", 63), ScratchName("b", 63)
+	sc.Remember(a, "srv1")
+	sc.Remember(b, "srv2")
+	sc.Remember("production", "srv1") // not a scratch name: never dropped
+	var dropped []string
+	fail := true
+	err := sc.Drop(func(name, server string) error {
+		dropped = append(dropped, name+"@"+server)
+		if name == b && fail {
+			return errors.New("server gone")
+		}
+		return nil
+	})
+	if err == nil || len(dropped) != 2 {
+		t.Fatalf("first Drop: %v, dropped %v", err, dropped)
+	}
+	dropped, fail = nil, false
+	if err := sc.Drop(func(name, server string) error { dropped = append(dropped, name+"@"+server); return nil }); err != nil || len(dropped) != 1 || dropped[0] != b+"@srv2" {
+		t.Errorf("second Drop retries only the failed one: %v, %v", dropped, err)
+	}
+	if err := sc.Drop(func(name, _ string) error { t.Errorf("dropped %s again", name); return nil }); err != nil {
+		t.Error(err)
 	}
 }

@@ -22,7 +22,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/drillhq/drill/internal/dbcheck"
@@ -43,10 +42,9 @@ const cleanupTimeout = 30 * time.Second
 
 // Backend restores MySQL/MariaDB dumps into scratch databases.
 type Backend struct {
-	mu sync.Mutex
-	// created holds the scratch databases this Backend announced and
+	// scratch holds the scratch databases this Backend announced and
 	// (possibly) created, with the server they are on, for Cleanup.
-	created map[string]*server
+	scratch dbcheck.Scratch[*server]
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -268,16 +266,6 @@ func (s *source) withPassword() (*server, error) {
 	return &srv, nil
 }
 
-// remember records a scratch database for Cleanup.
-func (b *Backend) remember(name string, srv *server) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.created == nil {
-		b.created = map[string]*server{}
-	}
-	b.created[name] = srv
-}
-
 // Cleanup drops every scratch database this Backend created. It is
 // idempotent and runs under its own timeout, also after ctx was cancelled.
 func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
@@ -295,26 +283,10 @@ func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*pl
 			return nil, err
 		}
 		for _, name := range req.Scratch {
-			if dbcheck.IsScratchName(name) {
-				b.remember(name, srv)
-			}
+			b.scratch.Remember(name, srv)
 		}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var errs []error
-	for name, srv := range b.created {
-		if !dbcheck.IsScratchName(name) {
-			delete(b.created, name) // never: ScratchName made it
-			continue
-		}
-		if err := dropDatabase(ctx, srv, name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		delete(b.created, name)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := b.scratch.Drop(func(name string, srv *server) error { return dropDatabase(ctx, srv, name) }); err != nil {
 		return nil, err
 	}
 	return &plugins.CleanupResponse{}, nil

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -180,7 +182,7 @@ func readMessages(r io.Reader) []string {
 			echo = !echo
 		case echo || line == "":
 		case len(msgs) < maxStderrLines && chars < maxStderrChars:
-			line = clip(line, maxStderrChars-chars)
+			line = report.Clip(line, maxStderrChars-chars)
 			chars += len(line)
 			msgs = append(msgs, line)
 		}

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -328,7 +330,7 @@ func (f *filter) line(raw []byte) (bool, error) {
 		}
 		m := st.full.FindStringSubmatch(line)
 		if m == nil {
-			return false, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, clip(line, 200))
+			return false, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, report.Clip(line, 200))
 		}
 		if err := f.database(unquote(m[1])); err != nil {
 			return false, err
@@ -378,14 +380,3 @@ func unquote(id string) string {
 
 // quoteIdent quotes a MySQL identifier with backticks.
 func quoteIdent(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }
-
-// clip shortens s to at most n bytes, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xc0) == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 // The tests run against the real MariaDB (or MySQL) server at
@@ -78,7 +79,7 @@ func setup(t *testing.T) *sql.DB {
 func exec1(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", clip(q, 200), err)
+		t.Fatalf("%s: %v", report.Clip(q, 200), err)
 	}
 }
 

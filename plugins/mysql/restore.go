@@ -79,7 +79,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := events.Scratch(name); err != nil {
 		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
 	}
-	b.remember(name, srv)
+	b.scratch.Remember(name, srv)
 	if _, err := pool.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

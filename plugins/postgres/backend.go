@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,10 +33,9 @@ const connectTimeout = 15 * time.Second
 
 // Backend restores pg_dump output into scratch databases.
 type Backend struct {
-	mu sync.Mutex
 	// scratch holds the scratch databases this Backend created and has
 	// not dropped yet, with the maintenance connection to drop them from.
-	scratch map[string]*pgx.ConnConfig
+	scratch dbcheck.Scratch[*pgx.ConnConfig]
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -323,16 +321,6 @@ func dirSize(dir string) (files, bytes int64, err error) {
 	return files, bytes, nil
 }
 
-// remember records a scratch database about to be created.
-func (b *Backend) remember(name string, cfg *pgx.ConnConfig) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.scratch == nil {
-		b.scratch = map[string]*pgx.ConnConfig{}
-	}
-	b.scratch[name] = cfg
-}
-
 // Cleanup drops every scratch database this Backend created and has not
 // dropped yet. It is idempotent, and bounded by its own timeout so that it
 // also works after the drill's context has ended.
@@ -355,35 +343,10 @@ func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*pl
 			return nil, err
 		}
 		for _, name := range req.Scratch {
-			if dbcheck.IsScratchName(name) {
-				b.remember(name, cfg)
-			}
+			b.scratch.Remember(name, cfg)
 		}
 	}
-	b.mu.Lock()
-	names := make([]string, 0, len(b.scratch))
-	for name := range b.scratch {
-		names = append(names, name)
-	}
-	b.mu.Unlock()
-	sort.Strings(names)
-	var errs []error
-	for _, name := range names {
-		b.mu.Lock()
-		cfg := b.scratch[name]
-		b.mu.Unlock()
-		if cfg == nil || !dbcheck.IsScratchName(name) {
-			continue
-		}
-		if err := dropDatabase(ctx, cfg, name); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		b.mu.Lock()
-		delete(b.scratch, name)
-		b.mu.Unlock()
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := b.scratch.Drop(func(name string, cfg *pgx.ConnConfig) error { return dropDatabase(ctx, cfg, name) }); err != nil {
 		return nil, err
 	}
 	return &plugins.CleanupResponse{}, nil

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 // format is the kind of pg_dump output, detected from the content.
@@ -93,7 +95,7 @@ func detectBytes(head []byte) (format, error) {
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
 		name, _, _ := bytes.Cut(head[:100], []byte{0})
 		if string(name) != "toc.dat" {
-			return "", &notDumpError{fmt.Sprintf("a tar archive whose first entry is %q, not toc.dat as pg_dump -Ft writes", clip(string(name), 60))}
+			return "", &notDumpError{fmt.Sprintf("a tar archive whose first entry is %q, not toc.dat as pg_dump -Ft writes", report.Clip(string(name), 60))}
 		}
 		return formatTar, nil
 	case isGzip(head):
@@ -153,7 +155,7 @@ func parseSidecar(data []byte, base string) ([]byte, error) {
 		}
 		b, err := hex.DecodeString(digest)
 		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("line %d: %q is not a SHA-256 (64 hex digits)", lines, clip(digest, 70))
+			return nil, fmt.Errorf("line %d: %q is not a SHA-256 (64 hex digits)", lines, report.Clip(digest, 70))
 		}
 		sum = b
 	}
@@ -197,7 +199,7 @@ type metaError struct {
 }
 
 func (e *metaError) Error() string {
-	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, clip(e.command, 80))
+	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, report.Clip(e.command, 80))
 }
 
 // sqlGuard passes a plain dump through line by line and stops at a psql
@@ -310,15 +312,4 @@ func (g *sqlGuard) check(line []byte) (skip bool, err error) {
 		}
 	}
 	return false, &metaError{line: g.line, command: t}
-}
-
-// clip shortens s to at most n bytes, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -278,5 +278,5 @@ func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) 
 
 // oneLine collapses a query's white space and clips it, for messages.
 func oneLine(q string) string {
-	return clip(strings.Join(strings.Fields(q), " "), 300)
+	return report.Clip(strings.Join(strings.Fields(q), " "), 300)
 }

@@ -333,7 +333,7 @@ func (r *restore) createScratch(ctx context.Context, cfg *pgx.ConnConfig) (strin
 	if err := r.ev.Scratch(name); err != nil {
 		return "", fmt.Errorf("announce scratch database %s: %w", name, err)
 	}
-	r.b.remember(name, cfg)
+	r.b.scratch.Remember(name, cfg)
 	// template0: a dump restores into a database as pristine as the one
 	// pg_dump's own documentation restores into.
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0"); err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -174,7 +176,7 @@ func (r *run) message() string {
 	if len(lines) == 0 {
 		return fmt.Sprintf("exit code %d", r.code)
 	}
-	return clip(strings.Join(lines, "; "), maxMessageBytes)
+	return report.Clip(strings.Join(lines, "; "), maxMessageBytes)
 }
 
 // diskFullHints mark a failure of the server's storage, not of the dump.

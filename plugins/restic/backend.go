@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
@@ -417,17 +416,6 @@ func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, event
 	return resp, r, nil
 }
 
-// clip shortens s to at most n bytes, on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // listing is a `restic ls` of a snapshot running beside other work.
 type listing struct {
 	stop context.CancelFunc
@@ -590,7 +578,7 @@ func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse) error
 				msgs = append(msgs, fmt.Sprintf("%d more messages", len(r.errors)-2))
 				break
 			}
-			msgs = append(msgs, clip(oneLine(e.Text), 400))
+			msgs = append(msgs, report.Clip(oneLine(e.Text), 400))
 		}
 		if len(msgs) == 0 {
 			msgs = append(msgs, r.message())
