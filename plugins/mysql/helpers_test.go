@@ -12,11 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/plugintest"
 )
 
 // The tests run against the real MariaDB (or MySQL) server at
@@ -193,31 +193,7 @@ func writeDump(t *testing.T, name string, content []byte) string {
 }
 
 // recorder records the events of a restore.
-type recorder struct {
-	mu       sync.Mutex
-	progress []plugins.Progress
-	scratch  []string
-	refuse   bool // Scratch returns an error
-}
-
-func (r *recorder) Progress(p plugins.Progress) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress = append(r.progress, p)
-	return nil
-}
-
-func (r *recorder) Files([]plugins.File) error { return nil }
-
-func (r *recorder) Scratch(name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.refuse {
-		return fmt.Errorf("host refuses scratch %s", name)
-	}
-	r.scratch = append(r.scratch, name)
-	return nil
-}
+type recorder = plugintest.Recorder
 
 // restoreDump restores the newest dump of src with b, and cleans up when
 // the test ends (before setup's check for left scratch databases).

@@ -65,8 +65,8 @@ func TestRestoreFingerprints(t *testing.T) {
 				t.Errorf("Point %+v, want ID %s and a time", resp.Point, path)
 			}
 			scratch := resp.Details["scratch_database"]
-			if !dbcheck.IsScratchName(scratch) || !slices.Equal(rec.scratch, []string{scratch}) {
-				t.Errorf("scratch_database %q, announced %v", scratch, rec.scratch)
+			if !dbcheck.IsScratchName(scratch) || !slices.Equal(rec.Events().Scratch, []string{scratch}) {
+				t.Errorf("scratch_database %q, announced %v", scratch, rec.Events().Scratch)
 			}
 			if !databaseExists(t, db, scratch) {
 				t.Errorf("scratch database %s does not exist before Cleanup", scratch)
@@ -83,7 +83,7 @@ func TestRestoreFingerprints(t *testing.T) {
 			if tt.dropSource && databaseExists(t, db, name) {
 				t.Errorf("restoring the --databases dump recreated the source database %s", name)
 			}
-			if len(rec.progress) == 0 {
+			if len(rec.Events().Progress) == 0 {
 				t.Error("no progress reported")
 			}
 			// Cleanup drops the scratch database, and again is a no-op.
@@ -282,8 +282,8 @@ func TestSidecar(t *testing.T) {
 			if len(fails) != 1 || !strings.Contains(fails[0], tt.wantFail) || !strings.Contains(fails[0], path) || !strings.Contains(fails[0], path+".sha256") {
 				t.Fatalf("fails %q, want one with %q naming %s and its .sha256", fails, tt.wantFail, path)
 			}
-			if len(rec.scratch) > 0 || len(resp.Tables) > 0 {
-				t.Errorf("restored although the checksum failed: scratch %v, tables %v", rec.scratch, resp.Tables)
+			if len(rec.Events().Scratch) > 0 || len(resp.Tables) > 0 {
+				t.Errorf("restored although the checksum failed: scratch %v, tables %v", rec.Events().Scratch, resp.Tables)
 			}
 		})
 	}
@@ -311,8 +311,8 @@ func TestNotADump(t *testing.T) {
 			if tt.name != "bad gzip" && !strings.Contains(fails[0], "is not a MySQL/MariaDB dump") {
 				t.Errorf("fail %q, want it to say it is not a dump", fails[0])
 			}
-			if len(rec.scratch) > 0 {
-				t.Errorf("a scratch database was created for a non-dump: %v", rec.scratch)
+			if len(rec.Events().Scratch) > 0 {
+				t.Errorf("a scratch database was created for a non-dump: %v", rec.Events().Scratch)
 			}
 		})
 	}
@@ -343,8 +343,8 @@ func TestUnreachableServer(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "mysql://root@127.0.0.1:1/") {
 		t.Fatalf("Restore: %+v, %v; want an error naming the server", resp, err)
 	}
-	if len(rec.scratch) > 0 {
-		t.Errorf("scratch announced for an unreachable server: %v", rec.scratch)
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("scratch announced for an unreachable server: %v", rec.Events().Scratch)
 	}
 }
 
@@ -417,7 +417,7 @@ func TestScratchRefused(t *testing.T) {
 	db := setup(t)
 	path := writeDump(t, "shop.sql", []byte("CREATE TABLE t (a INT);\n"))
 	b := New()
-	rec := &recorder{refuse: true}
+	rec := &recorder{RefuseScratch: true}
 	_, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "test_refused"}, rec)
 	if err == nil || !strings.Contains(err.Error(), "refuses") {
 		t.Fatalf("Restore: %v, want the host's refusal", err)
@@ -462,8 +462,8 @@ func TestRestoreOverGRPC(t *testing.T) {
 	if len(resp.Checks) != 2 || !resp.Checks[0].OK || !resp.Checks[1].OK {
 		t.Errorf("checks %+v", resp.Checks)
 	}
-	if len(rec.scratch) != 1 || rec.scratch[0] != resp.Details["scratch_database"] {
-		t.Errorf("scratch %v, details %v", rec.scratch, resp.Details)
+	if len(rec.Events().Scratch) != 1 || rec.Events().Scratch[0] != resp.Details["scratch_database"] {
+		t.Errorf("scratch %v, details %v", rec.Events().Scratch, resp.Details)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -197,35 +196,6 @@ func (s Suite) testListEmpty(t *testing.T) {
 	}
 }
 
-// recorder records the events of a restore.
-type recorder struct {
-	mu       sync.Mutex
-	progress []plugins.Progress
-	scratch  []string
-	files    []plugins.File
-}
-
-func (r *recorder) Progress(p plugins.Progress) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress = append(r.progress, p)
-	return nil
-}
-
-func (r *recorder) Files(fs []plugins.File) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.files = append(r.files, fs...)
-	return nil
-}
-
-func (r *recorder) Scratch(name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.scratch = append(r.scratch, name)
-	return nil
-}
-
 // newTarget creates an empty target directory inside its own parent and
 // returns both.
 func newTarget(t *testing.T) (parent, target string) {
@@ -316,12 +286,9 @@ func (s Suite) database(t *testing.T, b plugins.Backend) bool {
 // database was announced before use, every table is named, counted and
 // (unless only counted) fingerprinted, Files counts the tables, and the
 // target stays empty. WantFiles, when positive, is the number of tables.
-func checkDatabaseRestore(t *testing.T, resp *plugins.RestoreResponse, rec *recorder, target string, want int64) {
+func checkDatabaseRestore(t *testing.T, resp *plugins.RestoreResponse, rec *Recorder, target string, want int64) {
 	t.Helper()
-	rec.mu.Lock()
-	announced := len(rec.scratch)
-	rec.mu.Unlock()
-	if announced == 0 {
+	if len(rec.Events().Scratch) == 0 {
 		t.Error("Restore(Good): no scratch database was announced with RestoreEvents.Scratch")
 	}
 	if len(resp.Tables) == 0 {
@@ -349,7 +316,7 @@ func (s Suite) testRestoreGood(t *testing.T) {
 	b := s.Launch(t)
 	point := newest(t, b, s.Good)
 	parent, target := newTarget(t)
-	rec := &recorder{}
+	rec := &Recorder{}
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName,
 	}, rec)
@@ -400,7 +367,7 @@ func (s Suite) testRestoreGood(t *testing.T) {
 	}
 
 	reported := map[string]bool{}
-	for _, f := range rec.files {
+	for _, f := range rec.Events().Files {
 		if reported[f.Path] {
 			t.Errorf("file %q reported more than once", f.Path)
 			continue
@@ -424,8 +391,9 @@ func (s Suite) testRestoreGood(t *testing.T) {
 		}
 	}
 
-	for i := 1; i < len(rec.progress); i++ {
-		prev, cur := rec.progress[i-1], rec.progress[i]
+	progress := rec.Events().Progress
+	for i := 1; i < len(progress); i++ {
+		prev, cur := progress[i-1], progress[i]
 		if cur.BytesDone < prev.BytesDone || cur.FilesDone < prev.FilesDone {
 			t.Errorf("progress went backwards: %+v after %+v", cur, prev)
 		}
@@ -439,7 +407,7 @@ func (s Suite) testRestoreMissingPoint(t *testing.T) {
 	missing := point.ID + "-drill-conformance-missing"
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Good, PointID: missing, Target: target, DrillName: drillName,
-	}, &recorder{})
+	}, &Recorder{})
 	defer cleanup(t, b, s.Good, target)
 	if err != nil {
 		return
@@ -458,7 +426,7 @@ func (s Suite) testRestoreCancelled(t *testing.T) {
 	start := time.Now()
 	_, err := b.Restore(ctx, &plugins.RestoreRequest{
 		Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName,
-	}, &recorder{})
+	}, &Recorder{})
 	took := time.Since(start)
 	defer cleanup(t, b, s.Good, target)
 	if err == nil {
@@ -478,7 +446,7 @@ func (s Suite) testRestoreDamaged(t *testing.T) {
 	_, target := newTarget(t)
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Damaged, PointID: point.ID, Target: target, DrillName: drillName,
-	}, &recorder{})
+	}, &Recorder{})
 	defer cleanup(t, b, s.Damaged, target)
 	if err != nil {
 		t.Fatalf("Restore(Damaged): %v; damage in the backup must be a ProblemFail in the response, not an error", err)

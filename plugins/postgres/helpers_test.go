@@ -19,6 +19,7 @@ import (
 
 	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/plugintest"
 )
 
 // testServer is the real PostgreSQL server the tests restore on (trust
@@ -73,33 +74,7 @@ func drillName(t *testing.T) string {
 }
 
 // recorder records the events of a restore.
-type recorder struct {
-	mu       sync.Mutex
-	progress []plugins.Progress
-	scratch  []string
-	files    []plugins.File
-}
-
-func (r *recorder) Progress(p plugins.Progress) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progress = append(r.progress, p)
-	return nil
-}
-
-func (r *recorder) Files(fs []plugins.File) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.files = append(r.files, fs...)
-	return nil
-}
-
-func (r *recorder) Scratch(name string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.scratch = append(r.scratch, name)
-	return nil
-}
+type recorder = plugintest.Recorder
 
 // fixture is the source database's dumps in every format, and its tables
 // as fingerprinted on the source itself.
@@ -273,7 +248,7 @@ func restoreOnce(t *testing.T, b plugins.Backend, src plugins.Source, checks *pl
 			t.Errorf("Cleanup %d: %v", i+1, cerr)
 		}
 	}
-	if len(rec.progress) == 0 {
+	if len(rec.Events().Progress) == 0 {
 		t.Error("Restore reported no progress")
 	}
 	if entries, _ := os.ReadDir(target); len(entries) > 0 {

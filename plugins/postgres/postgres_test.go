@@ -81,8 +81,8 @@ func TestRestoreFormats(t *testing.T) {
 			if resp.Details["server_version"] == "" {
 				t.Error("no server_version")
 			}
-			if len(rec.scratch) != 1 || resp.Details["scratch_database"] != rec.scratch[0] {
-				t.Errorf("scratch announced %v, scratch_database %q", rec.scratch, resp.Details["scratch_database"])
+			if len(rec.Events().Scratch) != 1 || resp.Details["scratch_database"] != rec.Events().Scratch[0] {
+				t.Errorf("scratch announced %v, scratch_database %q", rec.Events().Scratch, resp.Details["scratch_database"])
 			}
 		})
 	}
@@ -161,8 +161,8 @@ func TestRestoreDamage(t *testing.T) {
 			if len(ps) != 1 || !strings.Contains(ps[0].Message, dump+" is not a PostgreSQL dump (") {
 				t.Errorf("Restore(%s): problems %+v, want %s is not a PostgreSQL dump", name, resp.Problems, dump)
 			}
-			if len(rec.scratch) > 0 {
-				t.Errorf("Restore(%s) created scratch database %v", name, rec.scratch)
+			if len(rec.Events().Scratch) > 0 {
+				t.Errorf("Restore(%s) created scratch database %v", name, rec.Events().Scratch)
 			}
 		}
 	})
@@ -178,8 +178,8 @@ func TestRestoreDamage(t *testing.T) {
 		}
 		// Refused before psql saw a line of it: its CREATE DATABASE
 		// would have created the source's database on the server.
-		if len(rec.scratch) > 0 {
-			t.Errorf("announced scratch %v for a refused dump", rec.scratch)
+		if len(rec.Events().Scratch) > 0 {
+			t.Errorf("announced scratch %v for a refused dump", rec.Events().Scratch)
 		}
 		var n int
 		if err := adminConn(t).QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", f.source).Scan(&n); err != nil || n != 0 {
@@ -210,8 +210,8 @@ func TestSidecar(t *testing.T) {
 			if len(ps) != 1 || !strings.Contains(ps[0].Message, dump) || !strings.Contains(ps[0].Message, sidecar) {
 				t.Fatalf("problems %+v, want one fail naming %s and %s", resp.Problems, dump, sidecar)
 			}
-			if len(rec.scratch) > 0 || len(resp.Tables) > 0 {
-				t.Errorf("restored despite the checksum: scratch %v, tables %v", rec.scratch, resp.Tables)
+			if len(rec.Events().Scratch) > 0 || len(resp.Tables) > 0 {
+				t.Errorf("restored despite the checksum: scratch %v, tables %v", rec.Events().Scratch, resp.Tables)
 			}
 		})
 	}
@@ -331,8 +331,8 @@ func TestUnreachableServer(t *testing.T) {
 	if !strings.Contains(err.Error(), "postgres://drill@127.0.0.1:1/postgres") {
 		t.Errorf("error %q does not name the server", err)
 	}
-	if len(rec.scratch) > 0 {
-		t.Errorf("announced scratch %v", rec.scratch)
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("announced scratch %v", rec.Events().Scratch)
 	}
 }
 
@@ -366,8 +366,8 @@ func TestMissingTool(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("Restore: %v, want %q", err, want)
 	}
-	if len(rec.scratch) > 0 {
-		t.Errorf("announced scratch %v", rec.scratch)
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("announced scratch %v", rec.Events().Scratch)
 	}
 }
 
@@ -392,7 +392,7 @@ func TestScratchRefused(t *testing.T) {
 	f := getFixture(t)
 	b := New()
 	_, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: sourceFor(f.dumps["custom"]), PointID: f.dumps["custom"],
-		Target: t.TempDir(), DrillName: drillName(t)}, refusing{})
+		Target: t.TempDir(), DrillName: drillName(t)}, &recorder{RefuseScratch: true})
 	if err == nil || !strings.Contains(err.Error(), "announce scratch database") {
 		t.Errorf("Restore: %v, want the refusal", err)
 	}
@@ -400,12 +400,6 @@ func TestScratchRefused(t *testing.T) {
 		t.Errorf("Cleanup: %v", err)
 	}
 }
-
-type refusing struct{}
-
-func (refusing) Progress(plugins.Progress) error { return nil }
-func (refusing) Files([]plugins.File) error      { return nil }
-func (refusing) Scratch(string) error            { return errors.New("host gone") }
 
 func TestGRPC(t *testing.T) {
 	f := getFixture(t)
