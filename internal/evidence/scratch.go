@@ -3,6 +3,7 @@ package evidence
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -79,10 +80,6 @@ func (s *Store) ScratchLeft() ([]Scratch, error) {
 			return nil
 		})
 	})
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Created.Before(out[j-1].Created); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, func(a, b Scratch) int { return a.Created.Compare(b.Created) })
 	return out, err
 }

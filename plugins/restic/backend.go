@@ -338,7 +338,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	}
 	defer func() { listing.close() }()
 
-	resp, r, err := s.restore(ctx, req, events)
+	resp, r, summary, err := s.restore(ctx, req, events)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if r.code != 0 {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
-	if sum := r.summary; sum != nil && len(s.include) == 0 && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
+	if sum := summary; sum != nil && len(s.include) == 0 && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
 			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}
@@ -384,15 +384,16 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 }
 
 // restore runs `restic restore` and hashes each file as restic reports it
-// restored (--verbose=2).
-func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, error) {
+// restored (--verbose=2). It returns the files and bytes hashed, what the
+// run said, and restic's summary line when it printed one.
+func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, *Message, error) {
 	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
 	for _, inc := range s.include {
 		args = append(args, "--include", inc)
 	}
 	inv, err := s.invocation(args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	h := newHasher(req.Target, events)
 	var summary *Message
@@ -410,10 +411,9 @@ func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, event
 		}
 	}
 	r := inv.run(ctx)
-	r.summary = summary
 	resp := &plugins.RestoreResponse{Details: map[string]string{}}
 	resp.Files, resp.Bytes = h.wait()
-	return resp, r, nil
+	return resp, r, summary, nil
 }
 
 // listing is a `restic ls` of a snapshot running beside other work.

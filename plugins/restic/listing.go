@@ -269,10 +269,10 @@ func comparePaths(a, b string) int {
 
 // listingDiff is what the listing check found.
 type listingDiff struct {
-	checked                    int64
-	missing, extra, wrong      int64
-	examples                   []string
-	missingEx, extraEx, wrongE int
+	checked                     int64
+	missing, extra, wrong       int64
+	examples                    []string
+	missingEx, extraEx, wrongEx int
 }
 
 const maxListingExamples = 5
@@ -356,9 +356,9 @@ func compareListing(listing, restored iter.Seq[lsNode], includes []string) *list
 			d.checked++
 			switch {
 			case l.Type != r.Type:
-				d.note(&d.wrong, &d.wrongE, "%q is a %s in the snapshot but a %s in the restore", l.Path, l.Type, r.Type)
+				d.note(&d.wrong, &d.wrongEx, "%q is a %s in the snapshot but a %s in the restore", l.Path, l.Type, r.Type)
 			case l.Type == "file" && l.Size != r.Size:
-				d.note(&d.wrong, &d.wrongE, "%q has %d bytes in the snapshot but %d in the restore", l.Path, l.Size, r.Size)
+				d.note(&d.wrong, &d.wrongEx, "%q has %d bytes in the snapshot but %d in the restore", l.Path, l.Size, r.Size)
 			}
 			l, lok = nextL()
 			r, rok = nextR()

@@ -42,7 +42,6 @@ type invocation struct {
 
 // result is what one run of restic said.
 type result struct {
-	summary  *Message // restore's summary line, when it printed one
 	code     int
 	stdout   []byte // when onStdout is nil
 	errors   []Message
