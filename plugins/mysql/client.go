@@ -108,7 +108,12 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	defer os.Remove(opt)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--defaults-extra-file="+opt, "--batch", "--database="+db)
+	// --binary-mode: the client runs none of its own commands (\! and
+	// system, \. and source, \u and use, \r and connect, ...) from the
+	// dump, only SQL, DELIMITER and \C; text that would have been one is
+	// sent to the server, which refuses it. A dump cannot leave the
+	// scratch database or reach the host through the client.
+	cmd := exec.CommandContext(ctx, binary, "--defaults-extra-file="+opt, "--batch", "--binary-mode", "--database="+db)
 	for _, k := range clientEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)

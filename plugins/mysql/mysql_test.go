@@ -603,3 +603,27 @@ func TestConformance(t *testing.T) {
 		WantFiles: 3,
 	}.Run(t)
 }
+
+// TestClientCommandsDoNotRun: the client's own commands in a dump (a
+// shell command, use of another database) never run; the server refuses
+// what reaches it as SQL, and the drill fails.
+func TestClientCommandsDoNotRun(t *testing.T) {
+	db := setup(t)
+	mark := filepath.Join(t.TempDir(), "ran")
+	for _, cmd := range []string{"\\! touch " + mark, "system touch " + mark, "\\u mysql", "connect mysql"} {
+		t.Run(strings.Fields(cmd)[0], func(t *testing.T) {
+			path := writeDump(t, "odd.sql", []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT);\n"+cmd+"\nCREATE TABLE u (a INT);\n-- Dump completed\n"))
+			resp, _ := mustRestore(t, New(), src(path), nil)
+			if fails := problems(resp, plugins.ProblemFail); len(fails) != 1 {
+				t.Errorf("fails %q, want the server's refusal", fails)
+			}
+			if _, err := os.Stat(mark); err == nil {
+				t.Fatal("the dump ran a shell command")
+			}
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mysql' AND table_name IN ('t', 'u')").Scan(&n); err != nil || n != 0 {
+				t.Errorf("tables made in database mysql: %d, %v", n, err)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -202,14 +203,17 @@ func (e *metaError) Error() string {
 	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, report.Clip(e.command, 80))
 }
 
-// sqlGuard passes a plain dump through line by line and stops at a psql
-// meta-command that pg_dump does not write for one database's data: a
-// \connect (from pg_dump --create) would restore into another database
-// than the scratch one, and \! or \o would reach outside the server. Lines
-// of COPY data (up to \.) are data, not commands.
+// sqlGuard passes a plain dump through and stops at a psql meta-command
+// that pg_dump does not write for one database's data: a \connect (from
+// pg_dump --create) would restore into another database than the scratch
+// one, and \! or \o would reach outside the server. It follows the SQL
+// with psql's rules (sqlLexer), so a backslash anywhere outside literals
+// and comments is seen, and text inside a literal (a function's body) is
+// never taken for a statement. Lines of COPY data (up to \.) are data.
 type sqlGuard struct {
 	r      *bufio.Reader
 	buf    []byte
+	lex    *sqlLexer
 	copy   bool
 	line   int64
 	err    error
@@ -235,7 +239,7 @@ var (
 const headerKeep = 8 << 10
 
 func newSQLGuard(r io.Reader) *sqlGuard {
-	return &sqlGuard{r: bufio.NewReaderSize(r, 256<<10), atBOL: true}
+	return &sqlGuard{r: bufio.NewReaderSize(r, 256<<10), lex: newSQLLexer(), atBOL: true}
 }
 
 var copyFromStdinRE = regexp.MustCompile(`(?i)^COPY\s.*\sFROM\s+stdin.*;\s*$`)
@@ -247,8 +251,7 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 		}
 		line, err := g.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line (COPY data, a big literal): pass it on; only
-			// line starts matter.
+			// A long line (COPY data, a big literal) comes in pieces.
 			err = nil
 		} else if err != nil {
 			g.err = err
@@ -256,21 +259,23 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if g.atBOL {
-			g.line++
-			skip, cerr := g.check(line)
-			if cerr != nil {
-				g.err = cerr
-				return 0, cerr
-			}
-			g.skipping = skip
-		}
+		bol := g.atBOL
 		g.atBOL = line[len(line)-1] == '\n'
+		if bol {
+			g.line++
+		}
 		if len(g.header) < headerKeep {
 			g.header = append(g.header, line[:min(len(line), headerKeep-len(g.header))]...)
 		}
+		if bol {
+			g.skipping = g.startLine(line)
+		}
 		if g.skipping {
 			continue
+		}
+		if err := g.follow(line, bol); err != nil {
+			g.err = err
+			return 0, err
 		}
 		g.buf = append(g.buf[:0], line...)
 	}
@@ -279,37 +284,53 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// check looks at the start of one line and says whether to leave the
-// line out (an owner or a privilege statement).
-func (g *sqlGuard) check(line []byte) (skip bool, err error) {
+// startLine looks at the start of a line and says whether to leave the
+// line out: an owner or a privilege statement, standing as a statement of
+// its own.
+func (g *sqlGuard) startLine(line []byte) bool {
+	if g.copy || !g.lex.atStatementStart() {
+		return false
+	}
 	s := strings.TrimRight(string(line[:min(len(line), 4096)]), "\r\n")
-	if g.copy {
-		if s == `\.` {
-			g.copy = false
-		}
-		return false, nil
-	}
-	if copyFromStdinRE.MatchString(s) {
-		g.copy = true
-		return false, nil
-	}
 	switch {
 	case ownerRE.MatchString(s):
 		g.owners++
-		return true, nil
+		return true
 	case privilegeRE.MatchString(s):
 		g.privileges++
-		return true, nil
+		return true
 	}
-	t := strings.TrimLeft(s, " \t")
-	if !strings.HasPrefix(t, `\`) {
-		return false, nil
-	}
-	cmd, _, _ := strings.Cut(t, " ")
-	for _, ok := range allowedMeta {
-		if cmd == ok {
-			return false, nil
+	return false
+}
+
+// follow takes a piece of a line (bol: the line's first) that goes to
+// psql: it ends COPY data at \., or follows the SQL and stops at a
+// meta-command other than the ones pg_dump writes.
+func (g *sqlGuard) follow(piece []byte, bol bool) error {
+	if g.copy {
+		if bol && strings.TrimRight(string(piece), "\r\n") == `\.` {
+			g.copy = false
 		}
+		return nil
 	}
-	return false, &metaError{line: g.line, command: t}
+	startsCopy := bol && g.lex.atStatementStart() &&
+		copyFromStdinRE.Match(bytes.TrimRight(piece[:min(len(piece), 4096)], "\r\n"))
+	for off := 0; off < len(piece); {
+		i := g.lex.scan(piece[off:])
+		if i < 0 {
+			break
+		}
+		off += i
+		rest, _, _ := bytes.Cut(piece[off:], []byte("\n"))
+		t := strings.TrimRight(string(rest), "\r")
+		cmd, _, _ := strings.Cut(t, " ")
+		if !slices.Contains(allowedMeta, cmd) {
+			return &metaError{line: g.line, command: t}
+		}
+		off++
+	}
+	if startsCopy {
+		g.copy = true
+	}
+	return nil
 }

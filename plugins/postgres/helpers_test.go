@@ -127,7 +127,19 @@ INSERT INTO nokey VALUES (2, 'b'), (1, 'a'), (1, 'a'), (3, NULL);
 CREATE SCHEMA "Mixed Case";
 CREATE TABLE "Mixed Case"."odd ""name""" (k1 text, k2 int, v text, PRIMARY KEY (k2, k1));
 INSERT INTO "Mixed Case"."odd ""name""" VALUES ('b', 1, 'one'), ('a', 2, 'two'), ('a', 1, E'x\ny');
+CREATE FUNCTION grants_sql() RETURNS text LANGUAGE sql AS $body$
+SELECT '
+GRANT SELECT ON notes TO reporting;
+ALTER TABLE notes OWNER TO app;
+\connect elsewhere
+'::text
+$body$;
 `
+
+// grantsSQL is what grants_sql() returns: a function body whose lines
+// look like statements and a meta-command, which a plain dump's guard must
+// leave as they are.
+const grantsSQL = "\nGRANT SELECT ON notes TO reporting;\nALTER TABLE notes OWNER TO app;\n\\connect elsewhere\n"
 
 func buildFixture() (_ *fixture, err error) {
 	dir, err := os.MkdirTemp("", "drill-pgtest-*")
@@ -230,6 +242,12 @@ func sourceFor(dump string) plugins.Source {
 // and cleans up, returning what Restore returned.
 func restoreOnce(t *testing.T, b plugins.Backend, src plugins.Source, checks *plugins.DatabaseChecks) (*plugins.RestoreResponse, *recorder, error) {
 	t.Helper()
+	return restoreWith(t, b, src, checks, 0)
+}
+
+// restoreWith is restoreOnce with a max_scratch_bytes.
+func restoreWith(t *testing.T, b plugins.Backend, src plugins.Source, checks *plugins.DatabaseChecks, maxBytes int64) (*plugins.RestoreResponse, *recorder, error) {
+	t.Helper()
 	ctx := t.Context()
 	list, err := b.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
 	if err != nil {
@@ -242,7 +260,7 @@ func restoreOnce(t *testing.T, b plugins.Backend, src plugins.Source, checks *pl
 	rec := &recorder{}
 	target := t.TempDir()
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src, PointID: list.Points[0].ID, Target: target,
-		DrillName: name, DatabaseChecks: checks}, rec)
+		DrillName: name, DatabaseChecks: checks, MaxBytes: maxBytes}, rec)
 	for i := range 2 { // Cleanup is idempotent
 		if _, cerr := b.Cleanup(ctx, &plugins.CleanupRequest{Source: src, Target: target, DrillName: name}); cerr != nil {
 			t.Errorf("Cleanup %d: %v", i+1, cerr)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,9 +55,16 @@ func TestRestoreFormats(t *testing.T) {
 			if tc.jobs > 0 {
 				src["jobs"] = tc.jobs
 			}
-			resp, rec, err := restoreOnce(t, New(), src, nil)
+			// A function body that looks like owner, privilege and
+			// meta-command lines comes back as it was.
+			body := &plugins.DatabaseChecks{SQL: []plugins.SQLCheck{{Name: "body",
+				Query: "SELECT md5(grants_sql())", Expect: fmt.Sprintf("= '%x'", md5.Sum([]byte(grantsSQL)))}}}
+			resp, rec, err := restoreOnce(t, New(), src, body)
 			if err != nil {
 				t.Fatalf("Restore: %v", err)
+			}
+			if len(resp.Checks) != 1 || !resp.Checks[0].OK {
+				t.Errorf("function body check: %+v", resp.Checks)
 			}
 			if len(resp.Problems) > 0 {
 				t.Fatalf("Restore: problems %+v, want none", resp.Problems)
@@ -83,6 +92,10 @@ func TestRestoreFormats(t *testing.T) {
 			}
 			if len(rec.Events().Scratch) != 1 || resp.Details["scratch_database"] != rec.Events().Scratch[0] {
 				t.Errorf("scratch announced %v, scratch_database %q", rec.Events().Scratch, resp.Details["scratch_database"])
+			}
+			// pgbench at scale 1 is about 15 MB with its indexes.
+			if n, _ := strconv.ParseInt(resp.Details["scratch_database_bytes"], 10, 64); n < 10<<20 || n > 100<<20 {
+				t.Errorf("scratch_database_bytes %q, want the restored database's growth", resp.Details["scratch_database_bytes"])
 			}
 		})
 	}
@@ -565,5 +578,29 @@ func TestFingerprintLimit(t *testing.T) {
 	}
 	if _, probs := parseSource(plugins.Source{"dump": "/x/*.dump", "server": testServer, "fingerprint_limit": int64(-1)}); len(probs) != 1 || probs[0].Key != "fingerprint_limit" {
 		t.Errorf("a negative fingerprint_limit: %+v", probs)
+	}
+}
+
+// TestMaxScratchBytes: a restore that makes the scratch database grow
+// past max_scratch_bytes is stopped with an error, whatever the format,
+// and the database is dropped.
+func TestMaxScratchBytes(t *testing.T) {
+	f := getFixture(t)
+	for _, dump := range []string{"custom", "plain"} {
+		t.Run(dump, func(t *testing.T) {
+			t.Parallel()
+			resp, _, err := restoreWith(t, New(), sourceFor(f.dumps[dump]), nil, 2<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := problems(resp.Problems, plugins.ProblemError)
+			if len(errs) != 1 || !strings.Contains(errs[0].Message, "past max_scratch_bytes (2097152 bytes)") ||
+				!strings.Contains(errs[0].Message, "127.0.0.1:5432") {
+				t.Fatalf("problems %+v, want one error naming the limit and the server", resp.Problems)
+			}
+			if len(resp.Tables) > 0 {
+				t.Errorf("tables %+v fingerprinted after the restore was stopped", resp.Tables)
+			}
+		})
 	}
 }

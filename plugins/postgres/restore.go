@@ -88,6 +88,10 @@ type restore struct {
 	// feeding it to psql) and the bytes to read.
 	done, total atomic.Int64
 	size        int64 // of the dump
+	// archive is set while pg_restore restores an archive, whose progress
+	// is grown: the scratch database's growth.
+	archive atomic.Bool
+	grown   atomic.Int64
 }
 
 // startProgress reports progress every progressEvery until the returned
@@ -97,6 +101,9 @@ func (r *restore) startProgress(ctx context.Context, cancel context.CancelFunc, 
 	r.size = size
 	r.total.Store(size)
 	rep := report.New(events, func(int64, int64) plugins.Progress {
+		if r.archive.Load() {
+			return plugins.Progress{FilesTotal: -1, BytesDone: r.grown.Load(), BytesTotal: -1}
+		}
 		return plugins.Progress{FilesTotal: -1, BytesDone: min(r.done.Load(), r.total.Load()), BytesTotal: r.total.Load()}
 	})
 	quit := make(chan struct{})
@@ -177,10 +184,30 @@ func (r *restore) run(ctx context.Context) error {
 	defer removePgpass()
 	env := r.s.toolEnv(pgpass)
 
+	cfg, err := r.s.connConfig(password)
+	if err != nil {
+		return err
+	}
+	// An archive's table of contents gives its pg_dump version, and is a
+	// first look at the archive. pg_restore -l runs while the scratch
+	// database is created; a failure drops it again with the rest.
+	var toc *run
+	tocDone := make(chan struct{})
 	if f.archive() {
-		// The archive's table of contents: its pg_dump version, and a
-		// first look at the archive before any database is created.
-		toc := runTool(ctx, tool, []string{"-l", r.path}, env, nil, true)
+		go func() {
+			defer close(tocDone)
+			toc = runTool(ctx, tool, []string{"-l", r.path}, env, nil, true)
+		}()
+	} else {
+		close(tocDone)
+	}
+	name, admin, err := r.createScratch(ctx, cfg)
+	<-tocDone
+	if err != nil {
+		return err
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	if toc != nil {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("list dump %s: %w", r.path, err)
 		}
@@ -193,16 +220,7 @@ func (r *restore) run(ctx context.Context) error {
 		}
 		r.resp.Details["pg_dump_version"] = tocVersion(toc.stdout)
 	}
-
-	cfg, err := r.s.connConfig(password)
-	if err != nil {
-		return err
-	}
-	name, err := r.createScratch(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	if ok, err := r.restoreInto(ctx, f, tool, env, name); err != nil || !ok {
+	if ok, err := r.restoreInto(ctx, f, tool, env, name, admin); err != nil || !ok {
 		return err
 	}
 	scfg := scratchConfig(cfg, name)
@@ -317,13 +335,22 @@ func scratchConfig(cfg *pgx.ConnConfig, name string) *pgx.ConnConfig {
 }
 
 // createScratch creates the scratch database, announced to the host and
-// remembered for Cleanup before it exists.
-func (r *restore) createScratch(ctx context.Context, cfg *pgx.ConnConfig) (string, error) {
+// remembered for Cleanup before it exists. It returns the connection to
+// the maintenance database it was created from, for the caller to close.
+func (r *restore) createScratch(ctx context.Context, cfg *pgx.ConnConfig) (string, *pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return "", r.connErr(ctx, "connect", err)
+		return "", nil, r.connErr(ctx, "connect", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	name, err := r.createOn(ctx, conn, cfg)
+	if err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return "", nil, err
+	}
+	return name, conn, nil
+}
+
+func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnConfig) (string, error) {
 	var version string
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
 		return "", r.connErr(ctx, "read the server version", err)

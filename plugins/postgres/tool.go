@@ -10,13 +10,23 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/drillhq/drill/plugins"
 )
 
 // restoreInto restores the dump into scratch database name with the
-// client tool. It returns false when the restore failed for a reason
-// recorded as a problem.
-func (r *restore) restoreInto(ctx context.Context, f format, tool string, env []string, name string) (bool, error) {
+// client tool, while a sizeWatch on conn (the maintenance connection)
+// follows the database's growth. It returns false when the restore failed
+// for a reason recorded as a problem.
+func (r *restore) restoreInto(ctx context.Context, f format, tool string, env []string, name string, conn *pgx.Conn) (bool, error) {
+	toolCtx, stopTool := context.WithCancel(ctx)
+	defer stopTool()
+	w := &sizeWatch{conn: conn, name: name, limit: r.req.MaxBytes, grown: &r.grown, stopTool: stopTool}
+	if err := w.start(ctx); err != nil {
+		return false, r.connErr(ctx, "watch scratch database "+name, err)
+	}
+	r.archive.Store(f.archive())
 	var res *run
 	var feed *plainFeed
 	if f.archive() {
@@ -25,15 +35,26 @@ func (r *restore) restoreInto(ctx context.Context, f format, tool string, env []
 			args = append(args, "--jobs", strconv.FormatInt(r.s.jobs, 10))
 		}
 		args = append(args, r.path)
-		res = runTool(ctx, tool, args, env, nil, false)
+		res = runTool(toolCtx, tool, args, env, nil, false)
 	} else {
 		var err error
-		feed, err = r.openPlain(ctx, f == formatPlainGzip)
+		feed, err = r.openPlain(toolCtx, f == formatPlainGzip)
 		if err != nil {
+			w.stop(ctx)
 			return false, err
 		}
 		defer feed.close()
-		res = runTool(ctx, tool, []string{"-v", "ON_ERROR_STOP=1", "-X", "-q", "-d", name, "-f", "-"}, env, feed.guard, false)
+		res = runTool(toolCtx, tool, []string{"-v", "ON_ERROR_STOP=1", "-X", "-q", "-d", name, "-f", "-"}, env, feed.guard, false)
+	}
+	werr := w.stop(ctx)
+	if w.over.Load() {
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf(
+			"restore of %s stopped: scratch database %s on server %s grew by %d bytes, past max_scratch_bytes (%d bytes); raise max_scratch_bytes or restore on a server with more room",
+			r.path, name, r.s.serverName(), w.grown.Load(), w.limit))
+		return false, nil
+	}
+	if werr == nil {
+		r.resp.Details["scratch_database_bytes"] = strconv.FormatInt(w.grown.Load(), 10)
 	}
 	toolName := "pg_restore"
 	if !f.archive() {
