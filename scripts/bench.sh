@@ -152,17 +152,17 @@ The baseline is \`createdb\`, \`pg_restore --exit-on-error --no-owner --no-privi
   few percent.
 - **Large files** are hashed two at a time, largest first, with SHA-NI (Go's crypto/sha256):
   about 1.1-1.2 GB/s per core against \`openssl dgst\`'s single process.
-- **Small files: the 5x target is out of reach on this machine, and the bound is the
-  hashing itself.** \`sha256sum\` (coreutils 9.1, portable C SHA-256, no SHA-NI) runs at
-  about 400-500 MB/s per core and xargs keeps both cores busy; Go's SHA-256 with SHA-NI runs at
-  about 1.6 GB/s per core. With no file-system cost at all, drill could be faster only by the
-  ratio of the two SHA-256 implementations plus sha256sum's own per-file cost: about 3.5-4.5x
-  on this tree, depending on the run.
+- **Small files: the bound is the hashing itself, so the ratio depends on the CPU.**
+  \`sha256sum\` (coreutils 9.1, portable C SHA-256, no SHA-NI) runs at about 400-500 MB/s
+  per core and xargs keeps both cores busy; Go's SHA-256 uses SHA-NI. On the AMD EPYC
+  machines of earlier runs drill was 3.5-4.5x faster (the 5x target missed: the ratio of
+  the two SHA-256 implementations plus sha256sum's own per-file cost is about that); on
+  the Intel Xeon machine of the 2026-12-01 run, 5.4x.
   drill's per-file cost is four system calls (openat2, fstat, one read, close; no goroutine
   or allocation per file), and system calls cost 1.3-4.5 us each in this VM. A profile shows
   52 % SHA-256 and 37 % system calls. What is left to gain is small (io_uring batching,
   about 10 %).
-- **restic: the 1.10x target is not met on this machine (1.24-1.34x over runs).** The
+- **restic: the 1.10x target is not met (1.24-1.34x over runs and machines).** The
   difference to a bare restore, about 1.9 s of 7.4 s, is: one more restic key derivation
   before the restore can start (\`restic snapshots\`, 0.6-0.7 s: restic calibrates its
   scrypt key derivation to about 0.5 s of CPU, and drill must know which snapshot it
@@ -172,7 +172,7 @@ The baseline is \`createdb\`, \`pg_restore --exit-on-error --no-owner --no-privi
   check and the host's reconciliation (about 0.3 s for 10,000 files). The \`restic ls\` of
   the listing check runs beside \`restic snapshots\`, so its own key derivation costs no
   wall time. Against \`restic restore --verify\`, which also reads everything back, drill
-  costs 1.24x and gives a SHA-256 manifest, the listing check and signed evidence. The
+  costs 1.15-1.24x and gives a SHA-256 manifest, the listing check and signed evidence. The
   fixed part (about 1 s) shrinks relative to larger restores and more cores.
   Streaming \`restic dump --archive tar\` into the archive extractor (hash while writing,
   no read-back) was measured and rejected: one writer took 11.1 s against 7.4 s.
