@@ -3,14 +3,26 @@ GO        ?= go
 BIN       := bin
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 
-.PHONY: all build demo test test-deps db-up restic generate check-generate bench bench-go clean
+.PHONY: all build install demo test test-deps db-up restic generate check-generate bench bench-go clean
 
 all: build
 
 ## build: bin/drill
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drill ./cmd/drill
+
+## install: drill into $(DESTDIR)$(PREFIX)/bin, the systemd unit, a sample /etc/drill/drill.yaml (never overwritten) and the Prometheus alert rules
+install: build
+	install -D -m 0755 $(BIN)/drill $(DESTDIR)$(PREFIX)/bin/drill
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system
+	sed 's|/usr/local/bin/drill|$(PREFIX)/bin/drill|' packaging/drill.service > $(DESTDIR)/etc/systemd/system/drill.service
+	chmod 0644 $(DESTDIR)/etc/systemd/system/drill.service
+	install -d -m 0755 $(DESTDIR)/etc/drill
+	[ -e $(DESTDIR)/etc/drill/drill.yaml ] || install -m 0640 packaging/drill.yaml $(DESTDIR)/etc/drill/drill.yaml
+	install -D -m 0644 packaging/prometheus-alerts.yaml $(DESTDIR)$(PREFIX)/share/drill/prometheus-alerts.yaml
 
 ## demo: a real drill on a small real backup, a damaged copy failing, the evidence verified
 demo: build

@@ -1,5 +1,26 @@
-// Package agent will hold the drill daemon: the scheduler, the control API
-// on a unix socket, the lifecycle under systemd and the metrics. Until it
-// exists, `drill run` runs drills in-process through package drills, the
-// same code path the agent will use.
+// Package agent is the drill daemon (`drill agent`): it runs drills on
+// their schedules, serves operators over a unix socket, and survives
+// faults.
+//
+//   - Scheduling (timing.go, runs.go): each drill's schedule, shifted by a
+//     fixed jitter offset per host and drill; never two runs of one drill
+//     at once (a scheduled run that would overlap is skipped and counted);
+//     at most max_concurrent drills at once, the rest queued in order; a
+//     drill that missed a run while the agent was down runs once at
+//     start-up (catch_up).
+//   - Control API (api.go, client.go): HTTP+JSON over the unix socket
+//     (mode 0660, group socket_group): run a drill and stream its progress
+//     and result, list drills, history, health. The CLI's run, list and
+//     history use it when an agent listens, so the agent stays the only
+//     process that opens the evidence store.
+//   - Lifecycle (agent.go, notify.go): systemd Type=notify readiness,
+//     watchdog and status; SIGTERM cancels running drills, which record
+//     themselves as interrupted, and exits within stop_timeout; SIGHUP
+//     reloads the config, keeping the old one when the new one is bad;
+//     start markers make a drill killed with the agent an interrupted
+//     record at the next start.
+//   - Metrics (metrics.go): Prometheus series per drill on metrics_listen.
+//
+// Scheduled and on-demand drills share one path: a drills.Runner per run
+// over the agent's one evidence store.
 package agent

@@ -89,7 +89,7 @@ func (l *PluginLauncher) Launch(ctx context.Context, backend string) (Backend, e
 	spec := plugins.LaunchSpec{
 		Name:         backend,
 		Env:          l.Env,
-		Logger:       logger.With("component", "plugin", "backend", backend),
+		Logger:       logger, // plugins.Launch adds component and backend
 		StartTimeout: 30 * time.Second,
 	}
 	if _, ok := l.External[backend]; ok && l.isBuiltin(backend) {

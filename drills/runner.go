@@ -41,6 +41,17 @@ type ScratchKeeper interface {
 	ScratchLeft() ([]evidence.Scratch, error)
 }
 
+// Marker keeps the start markers of drills under way, so that a drill
+// whose process died is recorded as interrupted at the next start. The
+// evidence store implements it; its Append clears the marker of the
+// record's drill.
+type Marker interface {
+	// NoteRunning writes a start marker, durably.
+	NoteRunning(evidence.Running) error
+	// RunningLeft returns the markers no record cleared, oldest first.
+	RunningLeft() ([]evidence.Running, error)
+}
+
 // Progress is what a running drill reports to whoever watches it.
 type Progress struct {
 	Drill string
@@ -66,6 +77,9 @@ type Runner struct {
 	// Scratch, when set, records the scratch resources backends announce,
 	// so that SweepScratch can remove them after a crash.
 	Scratch ScratchKeeper
+	// Marks, when set, keeps a start marker of each drill until its record
+	// is appended, for RecordInterrupted.
+	Marks Marker
 }
 
 // ErrUnknownDrill is returned by Run for a name that is not in the config.
@@ -133,6 +147,17 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 		rec.RPOSeconds, rec.RTOSeconds = svc.RPO.Seconds(), svc.RTO.Seconds()
 	}
 	o := &outcome{}
+	if r.Marks != nil {
+		err := r.Marks.NoteRunning(evidence.Running{Drill: d.Name, Service: d.Service, Backend: d.Backend,
+			Host: r.Host, Started: rec.Started, PID: os.Getpid()})
+		if err != nil {
+			// Without a marker a crash would leave no trace: do not start.
+			o.error(fmt.Sprintf("could not write the drill's start marker to the state store, so nothing was restored: %v", err))
+			rec.Verdict, rec.Reasons = o.verdict()
+			rec.Finished = r.now().UTC()
+			return rec
+		}
+	}
 	ctx, cancel := context.WithTimeoutCause(parent, d.Timeout, errTimeout)
 	defer cancel()
 
@@ -161,7 +186,7 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 	}
 	rec.Verdict, rec.Reasons = o.verdict()
 	rec.Finished = r.now().UTC()
-	log.Info("drill finished", "verdict", rec.Verdict, "duration", rec.Finished.Sub(rec.Started).Round(time.Millisecond), "reasons", rec.Reasons)
+	log.Info("drill finished", "verdict", rec.Verdict, "duration", rec.Finished.Sub(rec.Started).Round(time.Millisecond).String(), "reasons", rec.Reasons)
 	return rec
 }
 

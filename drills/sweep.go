@@ -11,11 +11,13 @@ import (
 )
 
 // SweepScratch removes the scratch resources (databases) that drills
-// announced and whose removal was never confirmed, once they are older
-// than the longest drill timeout of the config: no drill can still be
-// using them. Each is removed by its own backend, which removes only names
-// of the shape it gives its scratch resources; what was never recorded is
-// never touched. It returns the names removed.
+// announced and whose removal was never confirmed: drills whose process
+// died. Call it once the evidence store is open for writing: its file
+// lock means no other process is running drills, so no drill can still be
+// using them, however young they are (the agent calls it at start, drill
+// run before its drills). Each is removed by its own backend, which
+// removes only names of the shape it gives its scratch resources; what
+// was never recorded is never touched. It returns the names removed.
 func (r *Runner) SweepScratch(ctx context.Context) ([]string, error) {
 	if r.Scratch == nil {
 		return nil, nil
@@ -23,10 +25,6 @@ func (r *Runner) SweepScratch(ctx context.Context) ([]string, error) {
 	left, err := r.Scratch.ScratchLeft()
 	if err != nil {
 		return nil, fmt.Errorf("read the scratch records: %w", err)
-	}
-	var longest time.Duration
-	for _, d := range r.Config.Drills {
-		longest = max(longest, d.Timeout)
 	}
 	type group struct {
 		backend, drill string
@@ -36,9 +34,6 @@ func (r *Runner) SweepScratch(ctx context.Context) ([]string, error) {
 	var groups []*group
 	byKey := map[string]*group{}
 	for _, sc := range left {
-		if r.now().Sub(sc.Created) <= longest {
-			continue
-		}
 		key := sc.Backend + "\x00" + sc.Drill + "\x00" + string(sc.Source)
 		g := byKey[key]
 		if g == nil {

@@ -24,26 +24,11 @@ func newHistoryCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cfg, true)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			if !asJSON {
 				fmt.Fprintln(tw, "INDEX\tFINISHED\tDRILL\tVERDICT\tRESTORE POINT\tFILES\tDURATION\tREASON")
 			}
-			n := 0
-			errStop := fmt.Errorf("stop")
-			err = store.Entries(func(en *evidence.Entry) error {
-				r := en.Record
-				if len(a) == 1 && r.Drill != a[0] {
-					return nil
-				}
-				if limit > 0 && n >= limit {
-					return errStop
-				}
-				n++
+			show := func(r *evidence.Record) error {
 				if asJSON {
 					writeJSON(e.stdout, r)
 					return nil
@@ -55,9 +40,40 @@ func newHistoryCmd(e *env) *cobra.Command {
 						reason += fmt.Sprintf(" (+%d more)", len(r.Reasons)-1)
 					}
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", en.Index, r.Finished.Local().Format(time.DateTime), r.Drill,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.LogIndex, r.Finished.Local().Format(time.DateTime), r.Drill,
 					r.Verdict, short(r.RestorePoint.ID, 40), r.Files, drills.FormatDuration(r.Finished.Sub(r.Started)), short(reason, 80))
 				return nil
+			}
+			drill := ""
+			if len(a) == 1 {
+				drill = a[0]
+			}
+			c, err := dialAgent(ctxOf(cmd), cfg)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			if c != nil {
+				if err := c.History(ctxOf(cmd), drill, limit, show); err != nil {
+					return err
+				}
+				return tw.Flush()
+			}
+			store, err := openStore(cfg, true)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			n := 0
+			errStop := fmt.Errorf("stop")
+			err = store.Entries(func(en *evidence.Entry) error {
+				if drill != "" && en.Record.Drill != drill {
+					return nil
+				}
+				if limit > 0 && n >= limit {
+					return errStop
+				}
+				n++
+				return show(en.Record)
 			}, true)
 			if err != nil && err != errStop {
 				return err

@@ -7,47 +7,69 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
-	"github.com/drillhq/drill/internal/schedule"
 )
 
 func newListCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List drills with their schedule, next run and last verdict",
-		Args:  args(cobra.NoArgs),
+		Long: `List the drills with their schedule, next run (with its jitter) and last
+verdict: from the agent when one listens on the socket, otherwise from the
+config and the evidence store.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
 			}
-			last := map[string]*evidence.Record{}
-			if store, err := openStore(cfg, true); err == nil {
-				_ = store.Entries(func(en *evidence.Entry) error {
-					if _, ok := last[en.Record.Drill]; !ok {
-						last[en.Record.Drill] = en.Record
-					}
-					return nil
-				}, true)
-				store.Close()
+			c, err := dialAgent(ctxOf(cmd), cfg)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			var rows []agent.DrillStatus
+			if c != nil {
+				if rows, err = c.Drills(ctxOf(cmd)); err != nil {
+					return err
+				}
+			} else {
+				last := map[string]*evidence.Record{}
+				if store, err := openStore(cfg, true); err == nil {
+					_ = store.Entries(func(en *evidence.Entry) error {
+						if _, ok := last[en.Record.Drill]; !ok {
+							last[en.Record.Drill] = en.Record
+						}
+						return nil
+					}, true)
+					store.Close()
+				}
+				now, host := time.Now(), drills.Hostname()
+				for _, n := range cfg.DrillNames() {
+					d := cfg.Drills[n]
+					rows = append(rows, agent.DrillStatus{Name: n, Service: d.Service, Backend: d.Backend,
+						Schedule: d.Schedule, NextRun: agent.NextRun(d, host, now), Last: last[n]})
+				}
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DRILL\tSERVICE\tBACKEND\tSCHEDULE\tNEXT RUN\tLAST VERDICT\tLAST RUN")
-			now := time.Now()
-			for _, n := range cfg.DrillNames() {
-				d := cfg.Drills[n]
+			for _, r := range rows {
 				sched, next := "manual", "-"
-				if d.Schedule != "" {
-					sched = d.Schedule
-					if s, err := schedule.Parse(d.Schedule); err == nil {
-						next = s.Next(now).Local().Format(time.DateTime)
-					}
+				if r.Schedule != "" {
+					sched = r.Schedule
+				}
+				if !r.NextRun.IsZero() {
+					next = r.NextRun.Local().Format(time.DateTime)
 				}
 				verdict, when := "never run", "-"
-				if r := last[n]; r != nil {
-					verdict, when = r.Verdict, r.Finished.Local().Format(time.DateTime)
+				if r.Last != nil {
+					verdict, when = r.Last.Verdict, r.Last.Finished.Local().Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n, d.Service, d.Backend, sched, next, verdict, when)
+				if r.State != "" {
+					verdict = r.State + " (last: " + verdict + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Service, r.Backend, sched, next, verdict, when)
 			}
 			return tw.Flush()
 		},

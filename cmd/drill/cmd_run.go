@@ -1,19 +1,24 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/scratch"
+	"github.com/drillhq/drill/plugins"
 )
 
 func newRunCmd(e *env) *cobra.Command {
@@ -45,6 +50,17 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 					return usageError{fmt.Errorf("unknown drill %q (defined: %s)", n, strings.Join(cfg.DrillNames(), ", "))}
 				}
 			}
+			c, err := dialAgent(ctxOf(cmd), cfg)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			var bar *progressBar
+			if !asJSON && isTerminal(e.stderr) {
+				bar = &progressBar{w: e.stderr}
+			}
+			if c != nil {
+				return runInAgent(e, cmd, c, names, asJSON, bar)
+			}
 			l, err := e.launcher(cfg)
 			if err != nil {
 				return withCode(exitError, err)
@@ -61,14 +77,18 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 				e.logger().Warn("removed stale scratch directories left by an earlier run", "dirs", removed)
 			}
 
-			var bar *progressBar
-			if !asJSON && isTerminal(e.stderr) {
-				bar = &progressBar{w: e.stderr}
-			}
 			r := &drills.Runner{
 				Config: cfg, Launcher: l, Recorder: store, ScratchRoot: root,
 				Logger: e.logger(), Host: drills.Hostname(), Version: version,
-				Scratch: store,
+				Scratch: store, Marks: store,
+			}
+			if recs, err := r.RecordInterrupted(); err != nil {
+				return withCode(exitError, err)
+			} else {
+				for _, rec := range recs {
+					fmt.Fprintf(e.stderr, "drill: drill %s, started %s, never finished (its process died); recorded as interrupted\n",
+						rec.Drill, rec.Started.Local().Format(time.DateTime))
+				}
 			}
 			if removed, err := r.SweepScratch(ctxOf(cmd)); err != nil {
 				return withCode(exitError, err)
@@ -78,7 +98,7 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 			if bar != nil {
 				r.Progress = bar.update
 			}
-			var failed, errored bool
+			var v verdicts
 			for _, n := range names {
 				if bar != nil {
 					bar.start(n)
@@ -87,39 +107,105 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 				if bar != nil {
 					bar.clear()
 				}
-				if rec != nil {
-					if asJSON {
-						writeJSON(e.stdout, rec)
-					} else {
-						printRecord(e.stdout, rec)
-					}
-					switch rec.Verdict {
-					case evidence.VerdictFail:
-						failed = true
-					case evidence.VerdictError, evidence.VerdictInterrupted:
-						errored = true
-					}
-				}
+				v.show(e, rec, asJSON)
 				if err != nil {
 					fmt.Fprintf(e.stderr, "drill: %v\n", err)
-					errored = true
+					v.errored = true
 				}
 				if ctxOf(cmd).Err() != nil {
 					break
 				}
 			}
-			switch {
-			case failed:
-				return withCode(exitFail, nil)
-			case errored:
-				return withCode(exitError, nil)
-			}
-			return nil
+			return v.exit()
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "run every drill in the config")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON evidence record per drill per line")
 	return cmd
+}
+
+// verdicts sums up the drills of one drill run for its exit code.
+type verdicts struct{ failed, errored bool }
+
+// show prints rec (when there is one) and notes its verdict.
+func (v *verdicts) show(e *env, rec *evidence.Record, asJSON bool) {
+	if rec == nil {
+		return
+	}
+	if asJSON {
+		writeJSON(e.stdout, rec)
+	} else {
+		printRecord(e.stdout, rec)
+	}
+	switch rec.Verdict {
+	case evidence.VerdictFail:
+		v.failed = true
+	case evidence.VerdictError, evidence.VerdictInterrupted:
+		v.errored = true
+	}
+}
+
+func (v *verdicts) exit() error {
+	switch {
+	case v.failed:
+		return withCode(exitFail, nil)
+	case v.errored:
+		return withCode(exitError, nil)
+	}
+	return nil
+}
+
+// dialAgent returns a client of the agent listening on cfg's socket, or
+// nil when none does (the command then works in-process).
+func dialAgent(ctx context.Context, cfg *config.Config) (*agent.Client, error) {
+	c, _, err := agent.Dial(ctx, cfg.Socket)
+	if errors.Is(err, agent.ErrNoAgent) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// runInAgent runs the drills one after the other in the agent, which
+// records them; ending the command interrupts the drill under way.
+func runInAgent(e *env, cmd *cobra.Command, c *agent.Client, names []string, asJSON bool, bar *progressBar) error {
+	ctx := ctxOf(cmd)
+	var v verdicts
+	for _, n := range names {
+		if bar != nil {
+			bar.start(n)
+		}
+		res, err := c.Run(ctx, n, func(ev agent.Event) {
+			if ev.Type == "queued" && ev.Position > 0 && !asJSON {
+				fmt.Fprintf(e.stderr, "drill: %s waits for %d drill(s) before it (max_concurrent)\n", n, ev.Position)
+			}
+			if ev.Type == "progress" && bar != nil {
+				p := ev.Progress
+				bar.update(drills.Progress{Drill: n, Phase: p.Phase, Progress: plugins.Progress{
+					FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}})
+			}
+		})
+		if bar != nil {
+			bar.clear()
+		}
+		var se *agent.StatusError
+		switch {
+		case ctx.Err() != nil:
+			fmt.Fprintf(e.stderr, "drill: interrupted; the agent records drill %s as interrupted\n", n)
+			return withCode(exitError, nil)
+		case errors.As(err, &se) && se.Code == http.StatusNotFound:
+			return usageError{se}
+		case err != nil:
+			fmt.Fprintf(e.stderr, "drill: %v\n", err)
+			v.errored = true
+			continue
+		}
+		v.show(e, res.Record, asJSON)
+		if res.Error != "" {
+			fmt.Fprintf(e.stderr, "drill: %s\n", res.Error)
+			v.errored = true
+		}
+	}
+	return v.exit()
 }
 
 func writeJSON(w io.Writer, v any) {

@@ -26,6 +26,8 @@ type env struct {
 	stdout, stderr io.Writer
 	configPath     string
 	logLevel       string
+	// log, when set, is the logger of every component (the agent's).
+	log *slog.Logger
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -44,6 +46,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newRunCmd(e),
+		newAgentCmd(e),
 		newListCmd(e),
 		newHistoryCmd(e),
 		newConfigCmd(e),
@@ -66,6 +69,9 @@ func args(v cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 func (e *env) logger() *slog.Logger {
+	if e.log != nil {
+		return e.log
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(e.logLevel)); err != nil {
 		level = slog.LevelWarn

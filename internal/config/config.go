@@ -16,6 +16,7 @@ const (
 	DefaultMaxConcurrent = 1
 	DefaultPriority      = 3
 	DefaultTimeout       = 6 * time.Hour
+	DefaultStopTimeout   = time.Minute
 )
 
 // Pos is where a value is written in the config file: 1-based line and
@@ -45,6 +46,17 @@ type Config struct {
 	// MaxScratchBytes bounds the scratch space a restore may use; 0 (the
 	// default) for no limit.
 	MaxScratchBytes int64
+	// SocketGroup is the group that owns the socket (mode 0660), so that
+	// its members may use the agent; "" leaves the agent's own group.
+	SocketGroup string
+	// StopTimeout is how long the agent waits, after SIGTERM, for the
+	// drills it cancelled to record themselves before it exits. Default
+	// DefaultStopTimeout.
+	StopTimeout time.Duration
+	// Jitter is the default of Drill.Jitter; 0 by default.
+	Jitter time.Duration
+	// CatchUp is the default of Drill.CatchUp; true by default.
+	CatchUp bool
 	// Plugins are the external backend plugins, by backend name.
 	Plugins map[string]*Plugin
 	// Services are the services whose recovery the drills prove, by name.
@@ -110,6 +122,13 @@ type Drill struct {
 	Backend string
 	// Timeout bounds the whole drill; more than 0, default DefaultTimeout.
 	Timeout time.Duration
+	// Jitter delays each scheduled run by a fixed offset in [0, Jitter),
+	// derived from the host and drill names, so that a fleet does not
+	// restore at the same second. Default Config.Jitter.
+	Jitter time.Duration
+	// CatchUp runs the drill once when the agent starts if a scheduled
+	// run was missed while it was down. Default Config.CatchUp.
+	CatchUp bool
 	// Source says what to restore, in the backend's terms. Never nil.
 	Source *Source
 	// Checks are what the restored data must satisfy.
@@ -193,6 +212,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		StateDir:      DefaultStateDir,
 		Socket:        DefaultSocket,
 		MaxConcurrent: DefaultMaxConcurrent,
+		StopTimeout:   DefaultStopTimeout,
+		CatchUp:       true,
 		Plugins:       make(map[string]*Plugin),
 		Services:      make(map[string]*Service),
 		Drills:        make(map[string]*Drill),

@@ -51,6 +51,10 @@ func TestParseFull(t *testing.T) {
 		Socket:          "/run/drill/drill.sock",
 		MetricsListen:   "127.0.0.1:9464",
 		MaxConcurrent:   1,
+		SocketGroup:     "drill-ops",
+		StopTimeout:     2 * time.Minute,
+		Jitter:          10 * time.Minute,
+		CatchUp:         true,
 		MaxScratchBytes: 200 << 30,
 		Plugins: map[string]*Plugin{
 			"borg": {
@@ -85,6 +89,8 @@ func TestParseFull(t *testing.T) {
 				Service:  "billing",
 				Schedule: "CRON_TZ=UTC 30 3 * * *",
 				Timeout:  2 * time.Hour,
+				Jitter:   10 * time.Minute,
+				CatchUp:  true,
 				Backend:  "postgres",
 				Source: &Source{
 					Values: map[string]any{
@@ -106,6 +112,8 @@ func TestParseFull(t *testing.T) {
 				Service:  "fileserver",
 				Schedule: "@daily",
 				Timeout:  DefaultTimeout,
+				Jitter:   10 * time.Minute,
+				CatchUp:  true,
 				Backend:  "restic",
 				Source: &Source{
 					Values: map[string]any{
@@ -174,6 +182,8 @@ func TestParseDefaults(t *testing.T) {
 		StateDir:      DefaultStateDir,
 		Socket:        DefaultSocket,
 		MaxConcurrent: 1,
+		StopTimeout:   DefaultStopTimeout,
+		CatchUp:       true,
 		Plugins:       map[string]*Plugin{},
 		Services:      map[string]*Service{},
 		Drills:        map[string]*Drill{},
@@ -316,7 +326,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("Load(%s) error %#v is not Errors", file, err)
 	}
 	want := []string{
-		file + `:1:1: unknown key "stat_dir" (allowed: drills, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, state_dir)`,
+		file + `:1:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`,
 		file + `:6:14: drills.home.service: unknown service "filesrv" (defined: fileserver)`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {

@@ -10,6 +10,10 @@
 //	metrics_listen: 127.0.0.1:9464
 //	max_concurrent: 1
 //	max_scratch_bytes: 200GiB
+//	socket_group: drill-operators      # members may use the agent's socket
+//	stop_timeout: 1m                   # after SIGTERM, for cancelled drills to record themselves
+//	jitter: 10m                        # each drill's runs start at a fixed offset within this
+//	catch_up: true                     # run once at start-up a drill that missed a run
 //	plugins:
 //	  borg:
 //	    path: plugins/drill-borg          # relative to the config file's folder
@@ -27,8 +31,10 @@
 //	    checks: { tables: [invoices], min_rows: { invoices: 1000 }, sql: [{ name: recent, query: "select count(*) from invoices", expect: ">= 1" }] }
 //
 // Defaults: state_dir /var/lib/drill, socket /run/drill/drill.sock, no
-// metrics endpoint, max_concurrent 1, no scratch limit, service priority 3,
-// drill timeout 6h. A drill without a schedule runs only on demand.
+// metrics endpoint, max_concurrent 1, no scratch limit, the agent's own
+// group on the socket, stop_timeout 1m, no jitter, catch_up true, service
+// priority 3, drill timeout 6h. A drill without a schedule runs only on
+// demand; jitter and catch_up may be set per drill too.
 //
 // Relative paths in state_dir, socket, plugins.*.path and checks.manifest
 // are resolved against the config file's folder. Source values are kept as

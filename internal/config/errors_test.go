@@ -57,7 +57,26 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key at top level",
 			yaml: "state_dir: /x\nstat_dir: /y\n",
-			want: []string{`2:1: unknown key "stat_dir" (allowed: drills, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, state_dir)`},
+			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
+		},
+		{
+			name: "agent keys",
+			yaml: `jitter: -5m
+catch_up: yes
+stop_timeout: 0s
+socket_group: ""
+services: {s: {}}
+drills:
+  d: {service: s, backend: x, source: {a: b}, jitter: soon, catch_up: 1}
+`,
+			want: []string{
+				`1:9: jitter: want a duration such as 10m, or 0, got "-5m"`,
+				`2:11: catch_up: want true or false, got "yes"`,
+				`3:15: stop_timeout: want a duration longer than 0, got "0s"`,
+				`4:15: socket_group: must not be empty`,
+				`7:55: drills.d.jitter: want a duration such as 10m, or 0, got "soon"`,
+				`7:71: drills.d.catch_up: want true or false, got 1`,
+			},
 		},
 		{
 			name: "unknown key in a drill",
@@ -70,7 +89,7 @@ drills:
     backend: postgres
     source: {dump: /x}
 `,
-			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, checks, description, schedule, service, source, timeout)`},
+			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, jitter, schedule, service, source, timeout)`},
 		},
 		{
 			name: "unknown keys in checks, a service, a plugin and an sql check",
@@ -435,7 +454,7 @@ drills:
   d: {<<: 3, service: s, backend: x, source: {}}
 `,
 			want: []string{
-				`3:46: drills.a: unknown key "bogus" (allowed: backend, checks, description, schedule, service, source, timeout)`,
+				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, jitter, schedule, service, source, timeout)`,
 				`5:16: drills.c: merge key (<<) wants a mapping or a list of mappings, got "x"`,
 				`6:11: drills.d: merge key (<<) wants a mapping or a list of mappings, got 3`,
 			},

@@ -333,6 +333,38 @@ func (p *parser) duration(e entry) (time.Duration, bool) {
 	return d, true
 }
 
+// durationOrZero returns e's value, a duration of 0 or more.
+func (p *parser) durationOrZero(e entry) (time.Duration, bool) {
+	const want = "a duration such as 10m, or 0"
+	n, ok := p.scalar(e, want)
+	if !ok {
+		return 0, false
+	}
+	if n.Value == "0" {
+		return 0, true
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil || d < 0 {
+		p.errorf(e.at, e.path, "want %s, got %s", want, describe(n))
+		return 0, false
+	}
+	return d, true
+}
+
+// boolean returns e's value, true or false.
+func (p *parser) boolean(e entry) (bool, bool) {
+	n, ok := p.scalar(e, "true or false")
+	if !ok {
+		return false, false
+	}
+	var v bool
+	if n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		p.errorf(e.at, e.path, "want true or false, got %s", describe(n))
+		return false, false
+	}
+	return v, true
+}
+
 // size returns e's value, a size in bytes.
 func (p *parser) size(e entry) (int64, bool) {
 	const want = "a size such as 200GiB or 512MiB"

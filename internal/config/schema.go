@@ -14,10 +14,10 @@ import (
 
 // The keys each mapping accepts, sorted, as error messages list them.
 var (
-	topKeys     = []string{"drills", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "state_dir"}
+	topKeys     = []string{"catch_up", "drills", "jitter", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "checks", "description", "schedule", "service", "source", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "jitter", "schedule", "service", "source", "timeout"}
 	checkKeys   = []string{"manifest", "min_bytes", "min_files", "min_rows", "paths", "sql", "tables"}
 	sqlKeys     = []string{"expect", "name", "query"}
 )
@@ -61,6 +61,20 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 		case "max_scratch_bytes":
 			if v, ok := p.size(e); ok {
 				c.MaxScratchBytes = v
+			}
+		case "socket_group":
+			c.SocketGroup, _ = p.nonEmpty(e)
+		case "stop_timeout":
+			if v, ok := p.duration(e); ok {
+				c.StopTimeout = v
+			}
+		case "jitter":
+			if v, ok := p.durationOrZero(e); ok {
+				c.Jitter = v
+			}
+		case "catch_up":
+			if v, ok := p.boolean(e); ok {
+				c.CatchUp = v
 			}
 		case "plugins":
 			for _, kv := range p.named(e, "plugin") {
@@ -157,7 +171,7 @@ func (p *parser) service(e entry) *Service {
 }
 
 func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
-	d := &Drill{Name: e.name, Timeout: DefaultTimeout, Pos: pos(e.key)}
+	d := &Drill{Name: e.name, Timeout: DefaultTimeout, Jitter: c.Jitter, CatchUp: c.CatchUp, Pos: pos(e.key)}
 	es, ok := p.mapping(e, drillKeys)
 	if !ok {
 		return d
@@ -183,6 +197,14 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		case "timeout":
 			if v, ok := p.duration(kv); ok {
 				d.Timeout = v
+			}
+		case "jitter":
+			if v, ok := p.durationOrZero(kv); ok {
+				d.Jitter = v
+			}
+		case "catch_up":
+			if v, ok := p.boolean(kv); ok {
+				d.CatchUp = v
 			}
 		case "backend":
 			d.Backend, _ = p.name(kv, "backend")

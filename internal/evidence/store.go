@@ -460,6 +460,9 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 			if err := notePoint(pb, &rs[i]); err != nil {
 				return err
 			}
+			if err := clearRunning(tx, &rs[i]); err != nil {
+				return err
+			}
 			// The reader sees this transaction's own Puts.
 			root, err := tlog.TreeHash(n+1, hr)
 			if err != nil {

@@ -48,6 +48,7 @@ var keys = []plugins.SourceKey{
 	{Name: "points", Type: plugins.TypeInt, Doc: "number of restore points (default 2)"},
 	{Name: "files", Type: plugins.TypeInt, Doc: "files per restore point (default 3)"},
 	{Name: "damaged", Type: plugins.TypeBool, Doc: "the newest point is damaged"},
+	{Name: "gate", Type: plugins.TypeString, Doc: "Restore writes its files, then waits (reporting progress, minding its context) until this file exists"},
 }
 
 func (b *Backend) log(msg string, args ...any) {
@@ -66,6 +67,7 @@ type config struct {
 	points  int64
 	files   int64
 	damaged bool
+	gate    string
 }
 
 func parse(src plugins.Source) (config, []plugins.Problem) {
@@ -92,6 +94,12 @@ func parse(src plugins.Source) (config, []plugins.Problem) {
 			} else {
 				c.files = n
 			}
+		case "gate":
+			g, ok := v.(string)
+			if !ok || !filepath.IsAbs(g) {
+				bad(k, "gate must be an absolute path, not %v", v)
+			}
+			c.gate = g
 		case "damaged":
 			d, ok := v.(bool)
 			if !ok {
@@ -240,7 +248,32 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			return nil, err
 		}
 	}
+	if c.gate != "" {
+		if err := waitGate(ctx, c.gate, events, p); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
+		}
+	}
 	return resp, nil
+}
+
+// waitGate waits until the file gate exists or ctx ends, reporting
+// progress every 100 ms so that the host sees the restore alive.
+func waitGate(ctx context.Context, gate string, events plugins.RestoreEvents, p plugins.Progress) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(gate); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := events.Progress(p); err != nil {
+			return err
+		}
+	}
 }
 
 // Cleanup implements plugins.Backend; the test backend creates nothing

@@ -1,0 +1,489 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/scratch"
+)
+
+// maxSleep bounds how long the scheduler sleeps, so that it follows a
+// change of the wall clock (a suspended VM, an NTP step) within minutes.
+// Between drills the agent wakes at most this often.
+const maxSleep = 10 * time.Minute
+
+// Options wire an Agent to the rest of drill.
+type Options struct {
+	// Load loads the config file at path (config.Load), for reloads.
+	Load func(path string) (*config.Config, error)
+	// OpenStore opens cfg's evidence store for writing.
+	OpenStore func(cfg *config.Config) (*evidence.Store, error)
+	// Launcher returns the plugin launcher for cfg.
+	Launcher func(cfg *config.Config) (drills.Launcher, error)
+	// Logger gets the agent's log lines; discarded when nil.
+	Logger *slog.Logger
+	// Version is drill's version, for records, health and metrics.
+	Version string
+	// Host names this host in records and jitter offsets.
+	Host string
+	// Notify tells the service manager how the agent is doing; nil when
+	// not under systemd.
+	Notify Notifier
+	// Reload receives a value for each request to reload the config
+	// (SIGHUP).
+	Reload <-chan struct{}
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Agent is the drill daemon. Run it once.
+type Agent struct {
+	opt Options
+	log *slog.Logger
+
+	mu        sync.Mutex
+	cfg       *config.Config
+	launcher  drills.Launcher
+	timings   map[string]timing
+	next      map[string]time.Time
+	last      map[string]*evidence.Record
+	lastPass  map[string]time.Time
+	reloadErr error
+	started   time.Time
+
+	store      *evidence.Store
+	queue      *queue
+	metrics    *metrics
+	drillCtx   context.Context
+	stopDrills context.CancelCauseFunc
+	// wake tells the scheduler that the schedule changed; alive asks it
+	// to answer (the watchdog's check that it is not stuck).
+	wake  chan struct{}
+	alive chan chan struct{}
+}
+
+// New returns an agent for the valid config cfg.
+func New(cfg *config.Config, opt Options) *Agent {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opt.Logger
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Notify == nil {
+		opt.Notify = noNotifier{}
+	}
+	return &Agent{opt: opt, log: log.With("component", "agent"), cfg: cfg,
+		last: map[string]*evidence.Record{}, lastPass: map[string]time.Time{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
+}
+
+// ErrStart wraps the errors that keep the agent from starting.
+var ErrStart = errors.New("agent not started")
+
+// Run starts the agent and serves until ctx ends, then stops: no new
+// drills, running ones cancelled and recorded as interrupted (waiting at
+// most stop_timeout), and returns nil. An error means the agent could not
+// start, and wraps ErrStart.
+func (a *Agent) Run(ctx context.Context) error {
+	a.started = a.opt.Now()
+	cfg := a.cfg
+	store, err := a.opt.OpenStore(cfg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	defer store.Close()
+	a.store = store
+	if a.launcher, err = a.opt.Launcher(cfg); err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	a.drillCtx, a.stopDrills = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer a.stopDrills(nil)
+	if err := a.recover(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if err := a.loadLast(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	a.metrics = newMetrics(a.opt.Version)
+	a.queue = newQueue(cfg.MaxConcurrent, a.execute)
+
+	ln, err := listen(cfg.Socket, cfg.SocketGroup)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	api := &http.Server{Handler: a.api(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	apiDone := make(chan struct{})
+	go func() {
+		defer close(apiDone)
+		if err := api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("control API stopped", "socket", cfg.Socket, "err", err)
+		}
+	}()
+	defer func() {
+		// Let the streams of runs on demand deliver their results.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = api.Shutdown(sctx)
+		_ = api.Close()
+		<-apiDone
+		os.Remove(cfg.Socket)
+	}()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("%w: metrics_listen %s: %w", ErrStart, cfg.MetricsListen, err)
+		}
+		ms := &http.Server{Handler: a.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+	}
+
+	a.mu.Lock()
+	a.applyLocked(cfg)
+	a.mu.Unlock()
+	a.catchUp()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		a.schedule(ctx)
+	}()
+	watchDone := make(chan struct{})
+	wctx, stopWatch := context.WithCancel(ctx)
+	go func() {
+		defer close(watchDone)
+		a.watchdog(wctx)
+	}()
+	a.log.Info("agent started", "config", cfg.Path, "socket", cfg.Socket, "drills", len(cfg.Drills),
+		"scheduled", len(a.timings), "metrics", cfg.MetricsListen, "version", a.opt.Version)
+	a.opt.Notify.Notify("READY=1\nSTATUS=" + a.status())
+
+	for {
+		select {
+		case <-ctx.Done():
+			stopWatch()
+			<-watchDone
+			<-schedDone
+			a.shutdown()
+			return nil
+		case <-a.opt.Reload:
+			a.reload()
+		}
+	}
+}
+
+// recover records the drills a dead process left under way as
+// interrupted, and removes the scratch directories and databases they
+// left. Holding the store's lock, the agent is the only process running
+// drills: everything left is stale.
+func (a *Agent) recover(ctx context.Context) error {
+	r := a.runner(a.cfg, a.launcher, nil)
+	if _, err := r.RecordInterrupted(); err != nil {
+		return err
+	}
+	if removed, err := scratch.Clean(drills.ScratchRoot(a.cfg.StateDir)); err != nil {
+		return err
+	} else if len(removed) > 0 {
+		a.log.Warn("removed stale scratch directories left by an earlier run", "dirs", removed)
+	}
+	removed, err := r.SweepScratch(ctx)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		a.log.Warn("removed scratch databases left by an earlier drill that died", "names", removed)
+	}
+	return nil
+}
+
+// loadLast reads the newest record and the newest pass of every drill,
+// reading the log from its end only as far as needed.
+func (a *Agent) loadLast() error {
+	errEnough := errors.New("enough")
+	want := 2 * len(a.cfg.Drills)
+	err := a.store.Entries(func(e *evidence.Entry) error {
+		r := e.Record
+		_, inConfig := a.cfg.Drills[r.Drill]
+		if _, ok := a.last[r.Drill]; !ok {
+			a.last[r.Drill] = r
+			if inConfig {
+				want--
+			}
+		}
+		if _, ok := a.lastPass[r.Drill]; !ok && r.Verdict == evidence.VerdictPass {
+			a.lastPass[r.Drill] = r.Finished
+			if inConfig {
+				want--
+			}
+		}
+		if want <= 0 {
+			return errEnough
+		}
+		return nil
+	}, true)
+	if err != nil && !errors.Is(err, errEnough) {
+		return fmt.Errorf("read the last records: %w", err)
+	}
+	return nil
+}
+
+// runner returns a Runner over the agent's store for one run.
+func (a *Agent) runner(cfg *config.Config, l drills.Launcher, progress func(drills.Progress)) *drills.Runner {
+	return &drills.Runner{
+		Config: cfg, Launcher: l, Recorder: a.store, Scratch: a.store, Marks: a.store,
+		ScratchRoot: drills.ScratchRoot(cfg.StateDir), Logger: a.opt.Logger.With("component", "drills"),
+		Host: a.opt.Host, Version: a.opt.Version, Now: a.opt.Now, Progress: progress,
+	}
+}
+
+// applyLocked makes cfg the agent's config: its drills' timings and next
+// runs, from now.
+func (a *Agent) applyLocked(cfg *config.Config) {
+	a.cfg = cfg
+	now := a.opt.Now()
+	a.timings = map[string]timing{}
+	a.next = map[string]time.Time{}
+	for name, d := range cfg.Drills {
+		t, ok := newTiming(d, a.opt.Host)
+		if !ok {
+			continue
+		}
+		a.timings[name] = t
+		if n := t.next(now); !n.IsZero() {
+			a.next[name] = n
+		}
+	}
+	if a.metrics != nil {
+		a.metrics.setDrills(cfg, a.timings, a.last, a.lastPass, now)
+	}
+}
+
+// catchUp runs once the drills that missed a run while the agent was
+// down.
+func (a *Agent) catchUp() {
+	a.mu.Lock()
+	now := a.opt.Now()
+	var due []string
+	for _, name := range a.cfg.DrillNames() {
+		t, ok := a.timings[name]
+		last := a.last[name]
+		if !ok || !a.cfg.Drills[name].CatchUp || last == nil {
+			continue
+		}
+		if t.missed(last.Started, now) {
+			due = append(due, name)
+		}
+	}
+	a.mu.Unlock()
+	for _, name := range due {
+		a.log.Info("drill missed a run while the agent was down; running it now", "drill", name)
+		a.submit(name, triggerCatchUp, nil)
+	}
+}
+
+// schedule starts scheduled runs when they are due, until ctx ends.
+func (a *Agent) schedule(ctx context.Context) {
+	timer := time.NewTimer(maxSleep)
+	defer timer.Stop()
+	for {
+		a.mu.Lock()
+		now := a.opt.Now()
+		var due []string
+		sleep := maxSleep
+		for name, n := range a.next {
+			if !n.After(now) {
+				due = append(due, name)
+				nn := a.timings[name].next(now)
+				a.metrics.setNext(name, nn)
+				if nn.IsZero() {
+					delete(a.next, name)
+					continue
+				}
+				a.next[name] = nn
+				n = nn
+			}
+			sleep = min(sleep, n.Sub(now))
+		}
+		a.mu.Unlock()
+		for _, name := range sortedNames(due) {
+			a.submit(name, triggerSchedule, nil)
+		}
+		timer.Reset(max(sleep, 0))
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-timer.C:
+		case reply := <-a.alive:
+			close(reply)
+		}
+	}
+}
+
+// submit queues a run of drill. A scheduled run of a drill still running
+// or queued is skipped, counted and logged.
+func (a *Agent) submit(drill, trigger string, ctx context.Context) (*run, int, error) {
+	r := newRun(drill, trigger, ctx, a.opt.Now())
+	pos, err := a.queue.submit(r)
+	if errors.Is(err, errBusy) && trigger != triggerDemand {
+		a.metrics.skipped(drill)
+		a.log.Warn("scheduled run skipped: the drill's previous run has not finished", "drill", drill, "trigger", trigger)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	a.opt.Notify.Notify("STATUS=" + a.status())
+	return r, pos, nil
+}
+
+// execute carries out run r (called by the queue).
+func (a *Agent) execute(r *run) {
+	a.mu.Lock()
+	cfg, l := a.cfg, a.launcher
+	a.mu.Unlock()
+	rn := a.runner(cfg, l, func(p drills.Progress) { r.update(func() { r.progress = p }) })
+	ctx, cancel := context.WithCancelCause(a.drillCtx)
+	defer cancel(nil)
+	if r.ctx != nil {
+		stop := context.AfterFunc(r.ctx, func() {
+			cancel(errors.New("the drill run command that asked for it went away"))
+		})
+		defer stop()
+	}
+	r.update(func() { r.started = a.opt.Now() })
+	a.opt.Notify.Notify("STATUS=" + a.status())
+	a.log.Info("drill started", "drill", r.drill, "trigger", r.trigger)
+	rec, err := rn.Run(ctx, r.drill)
+	if err != nil {
+		a.log.Error("drill result not recorded", "drill", r.drill, "err", err)
+	}
+	if rec != nil && err == nil {
+		a.mu.Lock()
+		a.last[r.drill] = rec
+		if rec.Verdict == evidence.VerdictPass {
+			a.lastPass[r.drill] = rec.Finished
+		}
+		a.mu.Unlock()
+		a.metrics.observe(rec)
+	}
+	r.update(func() { r.rec, r.err = rec, err })
+	close(r.done)
+	a.opt.Notify.Notify("STATUS=" + a.status())
+}
+
+// reload loads the config file again and applies it; a config with
+// problems is refused and the one in force stays.
+func (a *Agent) reload() {
+	a.mu.Lock()
+	old := a.cfg
+	a.mu.Unlock()
+	a.opt.Notify.Notify(reloadingNotice(a.opt.Now()))
+	defer a.opt.Notify.Notify("READY=1\nSTATUS=" + a.status())
+	cfg, err := a.opt.Load(old.Path)
+	if err == nil {
+		var l drills.Launcher
+		if l, err = a.opt.Launcher(cfg); err == nil {
+			a.apply(old, cfg, l)
+			a.log.Info("config reloaded", "config", cfg.Path, "drills", len(cfg.Drills))
+			return
+		}
+	}
+	a.mu.Lock()
+	a.reloadErr = err
+	a.mu.Unlock()
+	var ce config.Errors
+	if errors.As(err, &ce) {
+		for _, e := range ce {
+			a.log.Error("config reload refused; the previous config stays in force", "problem", e.Error())
+		}
+		return
+	}
+	a.log.Error("config reload refused; the previous config stays in force", "err", err)
+}
+
+// apply switches to cfg. Keys the agent set up at start keep their old
+// values until a restart.
+func (a *Agent) apply(old, cfg *config.Config, l drills.Launcher) {
+	for _, k := range []struct {
+		key      string
+		was, now *string
+	}{
+		{"state_dir", &old.StateDir, &cfg.StateDir},
+		{"socket", &old.Socket, &cfg.Socket},
+		{"socket_group", &old.SocketGroup, &cfg.SocketGroup},
+		{"metrics_listen", &old.MetricsListen, &cfg.MetricsListen},
+	} {
+		if *k.was != *k.now {
+			a.log.Warn("config key changed; it takes effect when the agent restarts", "key", k.key, "in_force", *k.was, "new", *k.now)
+			*k.now = *k.was
+		}
+	}
+	a.mu.Lock()
+	a.launcher = l
+	a.reloadErr = nil
+	a.applyLocked(cfg)
+	a.mu.Unlock()
+	a.queue.setMax(cfg.MaxConcurrent)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// shutdown stops the agent's drills: nothing new starts, running drills
+// are cancelled and get stop_timeout to record themselves.
+func (a *Agent) shutdown() {
+	a.opt.Notify.Notify("STOPPING=1\nSTATUS=stopping: cancelling running drills")
+	running, _ := a.queue.snapshot()
+	a.queue.stop()
+	a.stopDrills(errors.New("the agent is stopping"))
+	a.mu.Lock()
+	timeout := a.cfg.StopTimeout
+	a.mu.Unlock()
+	if len(running) > 0 {
+		a.log.Info("agent stopping: running drills cancelled", "drills", len(running), "stop_timeout", timeout.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := a.queue.wait(ctx); err != nil {
+		still, _ := a.queue.snapshot()
+		names := make([]string, len(still))
+		for i, r := range still {
+			names[i] = r.drill
+		}
+		a.log.Error("agent stopped with drills still running after stop_timeout; they are recorded as interrupted at the next start", "drills", names, "stop_timeout", timeout.String())
+		return
+	}
+	a.log.Info("agent stopped")
+}
+
+// status is the one-line STATUS= text for systemd.
+func (a *Agent) status() string {
+	running, waiting := a.queue.snapshot()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := fmt.Sprintf("%d drills, %d scheduled", len(a.cfg.Drills), len(a.timings))
+	if len(running) > 0 {
+		s += "; running:"
+		for _, r := range running {
+			s += " " + r.drill
+		}
+	}
+	if len(waiting) > 0 {
+		s += fmt.Sprintf("; %d waiting", len(waiting))
+	}
+	if a.reloadErr != nil {
+		s += "; last reload refused (see the log)"
+	}
+	return s
+}

@@ -1,0 +1,276 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+// The control API: HTTP+JSON over the agent's unix socket. Whoever may
+// open the socket (its owner and group) may use every endpoint.
+//
+//	GET  /v1/health                   Health
+//	GET  /v1/drills                   []DrillStatus
+//	GET  /v1/history?drill=D&limit=N  evidence records, newest first, one JSON object per line
+//	POST /v1/run?drill=D              Events, one JSON object per line, until "result"
+//
+// Errors are a status code and {"error": "..."}.
+
+// Health is the agent's state.
+type Health struct {
+	// Status is "ok", or "stopping" once the agent stops.
+	Status  string    `json:"status"`
+	Version string    `json:"version"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	Config  string    `json:"config"`
+	// ReloadError is why the last reload was refused; "" when it was not.
+	ReloadError string      `json:"reload_error,omitempty"`
+	Running     []RunStatus `json:"running"`
+	Waiting     []RunStatus `json:"waiting"`
+}
+
+// RunStatus is a run under way or waiting for its turn.
+type RunStatus struct {
+	Drill   string `json:"drill"`
+	Trigger string `json:"trigger"`
+	// Started is zero while the run waits.
+	Started time.Time `json:"started,omitzero"`
+	Phase   string    `json:"phase,omitempty"`
+}
+
+// DrillStatus is one drill as `drill list` shows it.
+type DrillStatus struct {
+	Name     string `json:"name"`
+	Service  string `json:"service"`
+	Backend  string `json:"backend"`
+	Schedule string `json:"schedule,omitempty"`
+	// NextRun is when the drill runs next (with its jitter); zero for a
+	// drill that runs only on demand.
+	NextRun time.Time `json:"next_run,omitzero"`
+	// State is "running", "waiting" or "".
+	State string `json:"state,omitempty"`
+	// Last is the drill's newest record; nil when it never ran.
+	Last *evidence.Record `json:"last,omitempty"`
+}
+
+// Event is one line of the stream of a run on demand.
+type Event struct {
+	// Type is "queued", "started", "progress" or "result".
+	Type string `json:"type"`
+	// Position is, for "queued", how many runs wait before this one.
+	Position int `json:"position,omitempty"`
+	// Progress is set for "progress".
+	Progress *Progress `json:"progress,omitempty"`
+	// Record is, for "result", the drill's record (unsigned when Error
+	// says it could not be recorded); nil when the drill did not run.
+	Record *evidence.Record `json:"record,omitempty"`
+	// Error is, for "result", what went wrong outside the drill's verdict.
+	Error string `json:"error,omitempty"`
+}
+
+// Progress is how far a running drill is.
+type Progress struct {
+	Phase      string `json:"phase"`
+	FilesDone  int64  `json:"files_done"`
+	FilesTotal int64  `json:"files_total"`
+	BytesDone  int64  `json:"bytes_done"`
+	BytesTotal int64  `json:"bytes_total"`
+}
+
+// progressEvery is the least time between two progress events of a run.
+const progressEvery = 200 * time.Millisecond
+
+func (a *Agent) api() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/health", a.handleHealth)
+	mux.HandleFunc("GET /v1/drills", a.handleDrills)
+	mux.HandleFunc("GET /v1/history", a.handleHistory)
+	mux.HandleFunc("POST /v1/run", a.handleRun)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+func (a *Agent) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.health())
+}
+
+func (a *Agent) health() Health {
+	running, waiting := a.queue.snapshot()
+	h := Health{Status: "ok", Version: a.opt.Version, PID: os.Getpid(), Started: a.started,
+		Running: []RunStatus{}, Waiting: []RunStatus{}}
+	if a.drillCtx.Err() != nil {
+		h.Status = "stopping"
+	}
+	for _, r := range running {
+		started, p, _ := r.state()
+		h.Running = append(h.Running, RunStatus{Drill: r.drill, Trigger: r.trigger, Started: started, Phase: p.Phase})
+	}
+	for _, r := range waiting {
+		h.Waiting = append(h.Waiting, RunStatus{Drill: r.drill, Trigger: r.trigger})
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h.Config = a.cfg.Path
+	if a.reloadErr != nil {
+		h.ReloadError = a.reloadErr.Error()
+	}
+	return h
+}
+
+func (a *Agent) handleDrills(w http.ResponseWriter, _ *http.Request) {
+	running, waiting := a.queue.snapshot()
+	state := map[string]string{}
+	for _, r := range running {
+		state[r.drill] = "running"
+	}
+	for _, r := range waiting {
+		state[r.drill] = "waiting"
+	}
+	a.mu.Lock()
+	out := []DrillStatus{}
+	for _, name := range a.cfg.DrillNames() {
+		d := a.cfg.Drills[name]
+		out = append(out, DrillStatus{Name: name, Service: d.Service, Backend: d.Backend, Schedule: d.Schedule,
+			NextRun: a.next[name], State: state[name], Last: a.last[name]})
+	}
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
+	drill := req.URL.Query().Get("drill")
+	limit := 0
+	if s := req.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "limit %q: want a number, 0 or more", s)
+			return
+		}
+		limit = n
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	n := 0
+	errEnough := errors.New("enough")
+	err := a.store.Entries(func(e *evidence.Entry) error {
+		if drill != "" && e.Record.Drill != drill {
+			return nil
+		}
+		if limit > 0 && n >= limit {
+			return errEnough
+		}
+		n++
+		if err := enc.Encode(e.Record); err != nil {
+			return err
+		}
+		return req.Context().Err()
+	}, true)
+	if err != nil && !errors.Is(err, errEnough) {
+		// The status line is gone; an error line ends the stream.
+		_ = enc.Encode(map[string]string{"error": "read the evidence store: " + err.Error()})
+	}
+}
+
+func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
+	name := req.URL.Query().Get("drill")
+	a.mu.Lock()
+	_, ok := a.cfg.Drills[name]
+	names := a.cfg.DrillNames()
+	a.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown drill %q (defined: %s)", name, strings.Join(names, ", "))
+		return
+	}
+	r, pos, err := a.submit(name, triggerDemand, req.Context())
+	switch {
+	case errors.Is(err, errBusy):
+		msg := fmt.Sprintf("drill %s is already running or waiting to run; its result will be in drill history", name)
+		if cur := a.queue.get(name); cur != nil {
+			if started, _, _ := cur.state(); !started.IsZero() {
+				msg = fmt.Sprintf("drill %s is already running (%s run since %s); its result will be in drill history",
+					name, cur.trigger, started.Format(time.RFC3339))
+			}
+		}
+		writeError(w, http.StatusConflict, "%s", msg)
+		return
+	case errors.Is(err, errStopping):
+		writeError(w, http.StatusServiceUnavailable, "the agent is stopping; run the drill when it is back")
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	send := func(e Event) bool {
+		if err := enc.Encode(e); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(Event{Type: "queued", Position: pos}) {
+		return
+	}
+	var sentStart bool
+	var sent Progress
+	var lastSent time.Time
+	for {
+		started, p, changed := r.state()
+		if !started.IsZero() && !sentStart {
+			sentStart = true
+			if !send(Event{Type: "started"}) {
+				return
+			}
+		}
+		cur := Progress{Phase: p.Phase, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
+		if sentStart && cur != sent && cur.Phase != "" {
+			if wait := progressEvery - time.Since(lastSent); wait > 0 {
+				select {
+				case <-time.After(wait):
+					continue // take the newest progress
+				case <-r.done:
+				case <-req.Context().Done():
+					return
+				}
+			} else {
+				sent, lastSent = cur, time.Now()
+				if !send(Event{Type: "progress", Progress: &cur}) {
+					return
+				}
+			}
+		}
+		select {
+		case <-r.done:
+			r.mu.Lock()
+			e := Event{Type: "result", Record: r.rec}
+			if r.err != nil {
+				e.Error = r.err.Error()
+			}
+			r.mu.Unlock()
+			send(e)
+			return
+		case <-changed:
+		case <-req.Context().Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"syscall"
+
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+// ErrNoAgent is returned by Dial when no agent listens on the socket: the
+// CLI then works in-process.
+var ErrNoAgent = errors.New("no drill agent is listening")
+
+// StatusError is an error answer of the agent.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string { return "the agent says: " + e.Message }
+
+// Client talks to a running agent over its socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// Dial connects to the agent on socket and returns its health. It returns
+// an error wrapping ErrNoAgent when nothing listens there (no socket, or
+// one left by an agent that died), and a plain error, saying what to do,
+// when the socket may not be used.
+func Dial(ctx context.Context, socket string) (*Client, *Health, error) {
+	c := &Client{socket: socket, hc: &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableCompression: true,
+	}}}
+	var h Health
+	err := c.get(ctx, "/v1/health", &h)
+	switch {
+	case err == nil:
+		return c, &h, nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return nil, nil, fmt.Errorf("%w on %s", ErrNoAgent, socket)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, nil, fmt.Errorf("the drill agent's socket %s may not be used by this user: %w (ask for membership of the socket's group, socket_group in the config, or run as the agent's user)", socket, fs.ErrPermission)
+	}
+	return nil, nil, fmt.Errorf("talk to the drill agent on %s: %w", socket, err)
+}
+
+func (c *Client) url(path string, q url.Values) string {
+	u := "http://drill-agent" + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+func (c *Client) do(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct {
+			Error string `json:"error"`
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = resp.Status
+		}
+		return nil, &StatusError{Code: resp.StatusCode, Message: e.Error}
+	}
+	return resp, nil
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Drills returns every drill of the agent's config.
+func (c *Client) Drills(ctx context.Context) ([]DrillStatus, error) {
+	var out []DrillStatus
+	return out, c.get(ctx, "/v1/drills", &out)
+}
+
+// History calls fn for each record, newest first: all records, or drill's
+// when drill is not "", at most limit when limit > 0.
+func (c *Client) History(ctx context.Context, drill string, limit int, fn func(*evidence.Record) error) error {
+	q := url.Values{}
+	if drill != "" {
+		q.Set("drill", drill)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/history", q)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return readLines(resp.Body, func(line []byte) error {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(line, &e) == nil && e.Error != "" {
+			return &StatusError{Code: http.StatusInternalServerError, Message: e.Error}
+		}
+		var rec evidence.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return fmt.Errorf("read a record from the agent: %w", err)
+		}
+		return fn(&rec)
+	})
+}
+
+// Run runs drill in the agent, calling fn with every event, and returns
+// the final "result" event. Ending ctx interrupts the drill (the agent
+// records it as interrupted).
+func (c *Client) Run(ctx context.Context, drill string, fn func(Event)) (*Event, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/v1/run", url.Values{"drill": {drill}})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var result *Event
+	err = readLines(resp.Body, func(line []byte) error {
+		var e Event
+		if err := json.Unmarshal(line, &e); err != nil {
+			return fmt.Errorf("read an event from the agent: %w", err)
+		}
+		if e.Type == "result" {
+			result = &e
+		}
+		if fn != nil {
+			fn(e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result == nil {
+		return nil, errors.New("the agent ended the run's stream without a result (did it stop?); see drill history")
+	}
+	return result, nil
+}
+
+// readLines calls fn for each line of r.
+func readLines(r io.Reader, fn func([]byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+// metricValue returns the value of the series (name{labels} exactly as
+// exposed) in text, and false when it is not there.
+func metricValue(text, series string) (float64, bool) {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`)
+	m := re.FindStringSubmatch(text)
+	if m == nil {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	return v, err == nil
+}
+
+// An agent runs a scheduled drill of a real filesystem backend, serves
+// history, list and run through its socket (it holds the evidence store,
+// so nothing else could), streams a run's progress, exposes metrics, and
+// a second agent on the same state dir refuses to start.
+func TestAgentSchedulesAndServes(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(filepath.Join(data, "sub"), 0o755)
+	for i, name := range []string{"a.txt", "sub/b.txt"} {
+		os.WriteFile(filepath.Join(data, name), []byte(strings.Repeat("x", 100*(i+1))), 0o644)
+	}
+	gate := filepath.Join(dir, "gate")
+	metrics := freePort(t)
+	cfg := agentConfig(t, dir, "metrics_listen: "+metrics, fmt.Sprintf(`
+  sched: {service: s, backend: filesystem, schedule: "@every 1s", source: {path: %s}, checks: {min_files: 2}}
+  manual: {service: s, backend: filesystem, source: {path: %s}, checks: {min_files: 100}}
+  gated: {service: s, backend: t, source: {name: g, files: 5, gate: %s}}
+`, data, data, gate))
+	a := startAgent(t, cfg)
+
+	// The scheduled drill runs on its own; history comes through the socket.
+	var recs []evidence.Record
+	waitFor(t, 20*time.Second, "a record of the scheduled drill", func() bool {
+		recs = history(t, cfg, "sched")
+		return len(recs) > 0
+	})
+	if recs[0].Verdict != evidence.VerdictPass || recs[0].Files != 2 {
+		t.Errorf("scheduled drill: %s with %d files, reasons %q; want pass with 2", recs[0].Verdict, recs[0].Files, recs[0].Reasons)
+	}
+
+	// drill run through the agent: its exit code is the verdict's.
+	out, errs, code := drillCmd(t, cfg, "run", "manual")
+	if code != exitFail || !strings.Contains(out, "FAIL  manual") || !strings.Contains(out, "at least 100 expected") {
+		t.Errorf("drill run manual: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFail, out, errs)
+	}
+	if _, errs, code := drillCmd(t, cfg, "run", "nosuch"); code != exitUsage || !strings.Contains(errs, `unknown drill "nosuch"`) {
+		t.Errorf("drill run nosuch: exit %d, stderr %q", code, errs)
+	}
+
+	// A run on demand streams its progress, then its result.
+	var events []agent.Event
+	done := make(chan *agent.Event, 1)
+	go func() {
+		res, err := a.client().Run(context.Background(), "gated", func(e agent.Event) {
+			events = append(events, e)
+			if e.Type == "progress" && e.Progress.Phase == "restore" && e.Progress.FilesDone == 5 {
+				os.WriteFile(gate, nil, 0o644)
+			}
+		})
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		done <- res
+	}()
+	var res *agent.Event
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the gated run did not finish")
+	}
+	if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictPass {
+		t.Fatalf("gated run result %+v, want a pass", res)
+	}
+	var types []string
+	for _, e := range events {
+		if len(types) == 0 || types[len(types)-1] != e.Type {
+			types = append(types, e.Type)
+		}
+	}
+	if strings.Join(types, " ") != "queued started progress result" {
+		t.Errorf("events %q, want queued, started, progress..., result", types)
+	}
+
+	// drill list through the agent: next run and last verdicts.
+	out, errs, code = drillCmd(t, cfg, "list")
+	if code != 0 || !regexp.MustCompile(`(?m)^manual\s+s\s+filesystem\s+manual\s+-\s+fail`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^sched\s+s\s+filesystem\s+@every 1s\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(pass|running)`).MatchString(out) {
+		t.Errorf("drill list: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Metrics after a pass and a fail.
+	m := metricsText(t, metrics)
+	for series, want := range map[string]float64{
+		`drill_last_verdict{drill="manual",verdict="fail"}`:           1,
+		`drill_last_verdict{drill="manual",verdict="pass"}`:           0,
+		`drill_last_verdict{drill="gated",verdict="pass"}`:            1,
+		`drill_runs_total{drill="manual",verdict="fail"}`:             1,
+		`drill_runs_total{drill="gated",verdict="pass"}`:              1,
+		`drill_restored_bytes{drill="gated"}`:                         float64(res.Record.Bytes),
+		`drill_agent_up`:                                              1,
+		`drill_skipped_overlap_total{drill="manual"}`:                 0,
+		`drill_timeout_seconds{drill="manual"}`:                       6 * 3600,
+		`drill_schedule_period_seconds{drill="sched"}`:                1,
+		`drill_duration_seconds_count{drill="manual"}`:                1,
+		`drill_info{backend="filesystem",drill="manual",service="s"}`: 1,
+	} {
+		if got, ok := metricValue(m, series); !ok || got != want {
+			t.Errorf("metric %s = %v (present %v), want %v", series, got, ok, want)
+		}
+	}
+	if v, ok := metricValue(m, `drill_last_success_timestamp_seconds{drill="gated"}`); !ok || v < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("drill_last_success_timestamp_seconds of gated = %v, want about now", v)
+	}
+	if _, ok := metricValue(m, `drill_last_success_timestamp_seconds{drill="manual"}`); ok {
+		t.Error("a drill that never passed has a last success")
+	}
+	if !strings.Contains(m, `drill_agent_build_info{goversion=`) {
+		t.Error("no drill_agent_build_info")
+	}
+
+	// A second agent on the same state dir (another socket) refuses.
+	other := filepath.Join(t.TempDir(), "drill.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(other, []byte(strings.Replace(strings.Replace(string(b), "socket: "+dir, "socket: "+filepath.Dir(other), 1), "metrics_listen: "+metrics+"\n", "", 1)), 0o644)
+	_, errs, code = drillCmd(t, other, "agent")
+	if code != exitFail || !strings.Contains(errs, "locked by another process (is a drill agent or another drill command using this state dir?)") {
+		t.Errorf("second agent: exit %d, stderr %q", code, errs)
+	}
+	// And one on the same socket (another state dir) too.
+	os.WriteFile(other, []byte(strings.Replace(string(b), "state_dir: "+dir, "state_dir: "+filepath.Dir(other), 1)), 0o644)
+	_, errs, code = drillCmd(t, other, "agent")
+	if code != exitFail || !strings.Contains(errs, "another drill agent is listening on it") {
+		t.Errorf("agent on a busy socket: exit %d, stderr %q", code, errs)
+	}
+
+	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("agent exit %d after SIGTERM, want 0", code)
+	}
+	if _, err := os.Stat(a.socket); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket left behind: %v", err)
+	}
+	// With the agent gone, the CLI works in-process again.
+	if _, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 {
+		t.Errorf("evidence verify: exit %d: %s", code, errs)
+	}
+}
+
+// A scheduled run that would overlap the drill's previous run is skipped
+// and counted; max_concurrent 1 holds, the rest wait in order; a run on
+// demand of a running drill is refused.
+func TestAgentOverlapAndConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	g1, g2 := filepath.Join(dir, "g1"), filepath.Join(dir, "g2")
+	metrics := freePort(t)
+	cfg := agentConfig(t, dir, "metrics_listen: "+metrics+"\nmax_concurrent: 1", fmt.Sprintf(`
+  slow: {service: s, backend: t, schedule: "@every 1s", source: {name: slow, gate: %s}}
+  other: {service: s, backend: t, source: {name: other, gate: %s}}
+`, g1, g2))
+	a := startAgent(t, cfg)
+	waitFor(t, 20*time.Second, "slow to run", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Drill == "slow" && !h.Running[0].Started.IsZero()
+	})
+	waitFor(t, 10*time.Second, "an overlapping run to be skipped", func() bool {
+		v, _ := metricValue(metricsText(t, metrics), `drill_skipped_overlap_total{drill="slow"}`)
+		return v >= 1
+	})
+	var se *agent.StatusError
+	if _, err := a.client().Run(context.Background(), "slow", nil); !errors.As(err, &se) || se.Code != http.StatusConflict ||
+		!strings.Contains(se.Message, "drill slow is already running (schedule run since") {
+		t.Errorf("run of a running drill: %v, want a conflict", err)
+	}
+	done := make(chan *agent.Event, 1)
+	go func() {
+		res, err := a.client().Run(context.Background(), "other", nil)
+		if err != nil {
+			t.Errorf("Run other: %v", err)
+		}
+		done <- res
+	}()
+	waitFor(t, 10*time.Second, "other to wait", func() bool {
+		h := a.health()
+		return len(h.Waiting) == 1 && h.Waiting[0].Drill == "other" && len(h.Running) == 1
+	})
+	if _, _, code := drillCmd(t, cfg, "run", "other"); code != exitError {
+		t.Errorf("drill run of a waiting drill: exit %d, want %d", code, exitError)
+	}
+	os.WriteFile(g1, nil, 0o644)
+	waitFor(t, 20*time.Second, "other to run", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Drill == "other"
+	})
+	if h := a.health(); len(h.Running) != 1 {
+		t.Errorf("running %+v with max_concurrent 1", h.Running)
+	}
+	os.WriteFile(g2, nil, 0o644)
+	select {
+	case res := <-done:
+		if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictPass {
+			t.Errorf("other: %+v, want pass", res)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("other did not finish")
+	}
+	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("agent exit %d, want 0", code)
+	}
+}
+
+// SIGTERM during a restore: the drill is cancelled and recorded as
+// interrupted, its scratch is removed, the agent exits 0; a drill run
+// waiting on it gets the record.
+func TestAgentSIGTERMInterrupts(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
+  long: {service: s, backend: t, source: {name: long, gate: %s/never}}
+`, dir))
+	a := startAgent(t, cfg)
+	done := make(chan *agent.Event, 1)
+	go func() {
+		res, _ := a.client().Run(context.Background(), "long", nil)
+		done <- res
+	}()
+	waitFor(t, 20*time.Second, "the restore to start", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
+	})
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 1 {
+		t.Fatalf("scratch holds %d entries during the restore, want 1", len(ents))
+	}
+	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("agent exit %d after SIGTERM, want 0", code)
+	}
+	if res := <-done; res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictInterrupted {
+		t.Errorf("the run's result: %+v, want interrupted", res)
+	}
+	recs := history(t, cfg, "long")
+	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted || !strings.Contains(strings.Join(recs[0].Reasons, " "), "the agent is stopping") {
+		t.Fatalf("records %+v, want one interrupted by the agent stopping", recs)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
+		t.Errorf("scratch left: %d entries", len(ents))
+	}
+	if _, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 {
+		t.Errorf("evidence verify: exit %d: %s", code, errs)
+	}
+}
+
+// kill -9 during a restore: the next start records the drill as
+// interrupted, removes its scratch directory, and the evidence verifies.
+func TestAgentKilledMidRestore(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
+  long: {service: s, backend: t, schedule: "@every 1s", catch_up: false, source: {name: long, gate: %s/never}}
+`, dir))
+	a := startAgent(t, cfg)
+	waitFor(t, 20*time.Second, "the restore to start", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
+	})
+	pid := a.health().PID
+	if code := a.stop(syscall.SIGKILL, 10*time.Second); code != -int(syscall.SIGKILL) {
+		t.Fatalf("agent exit %d, want killed", code)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 1 {
+		t.Fatalf("scratch holds %d entries after kill -9, want the dead drill's", len(ents))
+	}
+	// The plugin was killed with its parent (or finds itself orphaned).
+	b := startAgent(t, cfg)
+	recs := history(t, cfg, "long")
+	if len(recs) == 0 || recs[len(recs)-1].Verdict != evidence.VerdictInterrupted ||
+		!strings.Contains(recs[len(recs)-1].Reasons[0], fmt.Sprintf("under way in process %d", pid)) {
+		t.Fatalf("records %+v, want the killed run recorded as interrupted", recs)
+	}
+	h := b.health()
+	b.stop(syscall.SIGTERM, 30*time.Second)
+	_ = h
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
+		t.Errorf("scratch left: %d entries", len(ents))
+	}
+	if out, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 {
+		t.Errorf("evidence verify: exit %d: %s%s", code, out, errs)
+	}
+}
+
+// SIGHUP with a broken config keeps the schedule in force; a good one
+// replaces it.
+func TestAgentReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, "", `
+  tick: {service: s, backend: t, schedule: "@every 1s", source: {name: tick}}
+`)
+	a := startAgent(t, cfg)
+	waitFor(t, 20*time.Second, "a first tick", func() bool { return len(history(t, cfg, "tick")) >= 1 })
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(good, "  broken: {service: nosuch, backend: t, source: {name: x}}\n"...), 0o644)
+	a.cmd.Process.Signal(syscall.SIGHUP)
+	if _, err := a.waitNote("READY=1", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if h := a.health(); !strings.Contains(h.ReloadError, `unknown service "nosuch"`) {
+		t.Errorf("health after a bad reload: %+v", h)
+	}
+	if !strings.Contains(a.stderr.String(), `config reload refused; the previous config stays in force`) {
+		t.Error("no log line for the refused reload")
+	}
+	// The CLI refuses the broken file too; the agent's own client does not
+	// need it.
+	ticks := func() int {
+		n := 0
+		if err := a.client().History(context.Background(), "tick", 0, func(*evidence.Record) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n := ticks()
+	waitFor(t, 10*time.Second, "more ticks on the old schedule", func() bool { return ticks() > n })
+
+	// A good config without the schedule: no more ticks.
+	os.WriteFile(cfg, []byte(strings.Replace(string(good), `schedule: "@every 1s", `, "", 1)), 0o644)
+	a.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the reload", func() bool { return strings.Contains(a.stderr.String(), `"msg":"config reloaded"`) })
+	if h := a.health(); h.ReloadError != "" {
+		t.Errorf("reload error after a good reload: %q", h.ReloadError)
+	}
+	waitFor(t, 10*time.Second, "tick to be idle", func() bool { return len(a.health().Running) == 0 })
+	n = len(history(t, cfg, "tick"))
+	time.Sleep(2500 * time.Millisecond)
+	if m := len(history(t, cfg, "tick")); m != n {
+		t.Errorf("%d more ticks after the schedule was removed", m-n)
+	}
+	a.stop(syscall.SIGTERM, 30*time.Second)
+}
+
+// A bad config at start exits 78 (EX_CONFIG); a socket path that is not a
+// socket is refused.
+func TestAgentStartRefusals(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("drills: {x: {service: nosuch}}\n"), 0o644)
+	if _, errs, code := drillCmd(t, bad, "agent"); code != exitConfig || !strings.Contains(errs, "bad.yaml:1:") {
+		t.Errorf("bad config: exit %d, stderr %q; want %d naming the file and line", code, errs, exitConfig)
+	}
+	cfg := agentConfig(t, dir, "", "  x: {service: s, backend: t, source: {name: x}}\n")
+	os.WriteFile(filepath.Join(dir, "drill.sock"), []byte("not a socket"), 0o644)
+	if _, errs, code := drillCmd(t, cfg, "agent"); code != exitFail || !strings.Contains(errs, "drill.sock exists and is not a socket") {
+		t.Errorf("file at the socket path: exit %d, stderr %q", code, errs)
+	}
+}
+
+// A user who may not use the agent's socket (mode 0660) gets a clear
+// error, not a fallback to the evidence store the agent holds.
+func TestAgentSocketPermission(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to run the CLI as another user")
+	}
+	dir, err := os.MkdirTemp("", "drill-perm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, d := range []string{dir, filepath.Dir(drillBin)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := agentConfig(t, dir, "", "  x: {service: s, backend: t, source: {name: x}}\n")
+	a := startAgent(t, cfg)
+	if fi, err := os.Stat(a.socket); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket mode %v, %v; want 0660", fi.Mode(), err)
+	}
+	cmd := exec.Command(drillBin, "-c", cfg, "list")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitUsage ||
+		!strings.Contains(string(out), "drill.sock may not be used by this user: permission denied (ask for membership of the socket's group") {
+		t.Errorf("drill list as nobody: %v\n%s", err, out)
+	}
+	a.stop(syscall.SIGTERM, 30*time.Second)
+}
+
+// SIGTERM in the middle of a real pg_restore: pg_restore is stopped, the
+// scratch database dropped, the drill recorded as interrupted, and the
+// agent exits 0.
+func TestAgentSIGTERMDuringPgRestore(t *testing.T) {
+	dir := t.TempDir()
+	psql := func(sql string) string {
+		t.Helper()
+		out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", sql, "postgres").CombinedOutput()
+		if err != nil {
+			t.Fatalf("psql %s: %v: %s", sql, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	src := fmt.Sprintf("pgterm_src_%d", time.Now().UnixNano()%1e9)
+	psql("CREATE DATABASE " + src)
+	t.Cleanup(func() { psql("DROP DATABASE IF EXISTS " + src) })
+	dump := filepath.Join(dir, "big.dump")
+	for _, c := range [][]string{
+		{"pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", src},
+		{"pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", dump, src},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", c[0], err, out)
+		}
+	}
+	drill := fmt.Sprintf("pgterm%d", time.Now().UnixNano()%1e6)
+	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
+  %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres"}}
+`, drill, dump))
+	scratch := fmt.Sprintf(`select count(*) from pg_database where datname like 'drill\_%s\_%%'`, drill)
+	a := startAgent(t, cfg)
+	done := make(chan *agent.Event, 1)
+	go func() {
+		res, _ := a.client().Run(context.Background(), drill, nil)
+		done <- res
+	}()
+	waitFor(t, 30*time.Second, "pg_restore to fill the scratch database", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Phase == "restore" && psql(scratch) == "1"
+	})
+	if code := a.stop(syscall.SIGTERM, 60*time.Second); code != 0 {
+		t.Errorf("agent exit %d after SIGTERM, want 0", code)
+	}
+	res := <-done
+	if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictInterrupted {
+		t.Fatalf("result %+v, want interrupted", res)
+	}
+	if n := psql(scratch); n != "0" {
+		t.Errorf("%s scratch databases left on the server", n)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
+		t.Errorf("scratch left: %d entries", len(ents))
+	}
+}
