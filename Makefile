@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install demo test test-deps db-up restic generate check-generate bench bench-go clean
+.PHONY: all build install demo test test-deps db-up restic generate check-generate bench bench-go idle clean
 
 all: build
 
@@ -66,6 +66,10 @@ check-generate: generate
 ## bench: whole-program comparisons against the real tools; writes docs/benchmarks.md
 bench: build restic
 	bash scripts/bench.sh
+
+## idle: the idle agent's memory and CPU with 50 scheduled drills, after 10 minutes (scripts/idle.sh)
+idle: build
+	bash scripts/idle.sh
 
 ## bench-go: the Go benchmarks of the hot paths, summarised by benchstat into docs/benchmarks-go.txt
 bench-go:

@@ -348,6 +348,13 @@ func (a *Agent) submit(drill, trigger string, ctx context.Context) (*run, int, e
 
 // execute carries out run r (called by the queue).
 func (a *Agent) execute(r *run) {
+	if r.ctx != nil && r.ctx.Err() != nil {
+		// Asked for on demand, and the asker left while it waited: no
+		// drill, no record.
+		r.update(func() { r.err = errors.New("the drill run command that asked for it went away before it started") })
+		close(r.done)
+		return
+	}
 	a.mu.Lock()
 	cfg, l := a.cfg, a.launcher
 	a.mu.Unlock()

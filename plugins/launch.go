@@ -15,9 +15,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/drillhq/drill/plugins/internal/proc"
 )
 
 // LaunchSpec says how to start one backend plugin process.
@@ -142,6 +145,9 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 	// An explicit, non-nil environment: with SkipHostEnv go-plugin appends
 	// only its handshake variables, never os.Environ().
 	cmd.Env = append(make([]string, 0, len(spec.Env)+8), spec.Env...)
+	// A plugin never outlives its host (killed with kill -9, say): it gets
+	// SIGTERM, and its own client tools SIGINT in turn.
+	proc.DieWithParent(cmd, syscall.SIGTERM)
 
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake(ProtocolVersion),

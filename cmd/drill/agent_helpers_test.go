@@ -23,28 +23,35 @@ import (
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
-// testPlugin builds the test backend plugin once per test binary.
-var testPlugin struct {
+// testPlugins is the test backend plugin, built once per test binary.
+var testPlugins struct {
 	once      sync.Once
-	path, sum string
+	ok, okSum string
 }
 
 // agentConfig is a config for an agent test in dir: state and socket in
 // dir, one service s, the test plugin as backend t, and drills (YAML
-// lines under drills:). extra goes at the top level.
+// lines under drills:).
+// extra goes at the top level.
 func agentConfig(t *testing.T, dir, extra, drills string) string {
 	t.Helper()
-	testPlugin.once.Do(func() {
-		testPlugin.path, testPlugin.sum = plugintest.Build(t, "github.com/drillhq/drill/plugins/internal/testplugin")
-		// Copy it out of this test's temporary folder, for later tests.
-		b, err := os.ReadFile(testPlugin.path)
-		if err != nil {
-			t.Fatal(err)
+	p := &testPlugins
+	p.once.Do(func() {
+		const pkg = "github.com/drillhq/drill/plugins/internal/testplugin"
+		// Copied out of this test's temporary folder, for later tests.
+		keep := func(path, name string) string {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(filepath.Dir(drillBin), name)
+			if err := os.WriteFile(out, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			return out
 		}
-		testPlugin.path = filepath.Join(filepath.Dir(drillBin), "testplugin")
-		if err := os.WriteFile(testPlugin.path, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		path, sum := plugintest.Build(t, pkg)
+		p.ok, p.okSum = keep(path, "testplugin"), sum
 	})
 	cfg := fmt.Sprintf(`state_dir: %s/state
 socket: %s/drill.sock
@@ -54,7 +61,7 @@ services: {s: {owner: ops@example.org}}
 plugins:
   t: {path: %s, sha256: %s}
 drills:
-%s`, dir, dir, extra, testPlugin.path, testPlugin.sum, drills)
+%s`, dir, dir, extra, p.ok, p.okSum, drills)
 	path := filepath.Join(dir, "drill.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -71,6 +78,7 @@ type agentProc struct {
 	stderr *syncBuffer
 	notify *net.UnixConn
 	notes  chan string
+	ready  string // the READY=1 notification
 	done   chan struct{}
 	code   int
 }
@@ -81,7 +89,8 @@ type agentProc struct {
 func startAgent(t *testing.T, cfg string) *agentProc {
 	t.Helper()
 	a := launchAgent(t, cfg)
-	if _, err := a.waitNote("READY=1", 30*time.Second); err != nil {
+	var err error
+	if a.ready, err = a.waitNote("READY=1", 30*time.Second); err != nil {
 		t.Fatalf("agent not ready: %v\nstderr:\n%s", err, a.stderr)
 	}
 	return a

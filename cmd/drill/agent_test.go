@@ -50,6 +50,13 @@ func TestAgentSchedulesAndServes(t *testing.T) {
   gated: {service: s, backend: t, source: {name: g, files: 5, gate: %s}}
 `, data, data, gate))
 	a := startAgent(t, cfg)
+	if !strings.Contains(a.ready, "STATUS=3 drills, 1 scheduled") {
+		t.Errorf("readiness notification %q, want a status", a.ready)
+	}
+	// WATCHDOG_USEC is 2s: a ping every second.
+	if _, err := a.waitNote("WATCHDOG=1", 5*time.Second); err != nil {
+		t.Errorf("watchdog: %v", err)
+	}
 
 	// The scheduled drill runs on its own; history comes through the socket.
 	var recs []evidence.Record
@@ -282,22 +289,25 @@ func TestAgentKilledMidRestore(t *testing.T) {
 		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
 	})
 	pid := a.health().PID
+	plugins := children(t, pid)
+	if len(plugins) != 1 {
+		t.Fatalf("agent children %v, want the plugin", plugins)
+	}
 	if code := a.stop(syscall.SIGKILL, 10*time.Second); code != -int(syscall.SIGKILL) {
 		t.Fatalf("agent exit %d, want killed", code)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 1 {
 		t.Fatalf("scratch holds %d entries after kill -9, want the dead drill's", len(ents))
 	}
-	// The plugin was killed with its parent (or finds itself orphaned).
+	// The plugin does not outlive the agent.
+	waitFor(t, 10*time.Second, "the orphaned plugin to end", func() bool { return !alive(plugins[0]) })
 	b := startAgent(t, cfg)
 	recs := history(t, cfg, "long")
 	if len(recs) == 0 || recs[len(recs)-1].Verdict != evidence.VerdictInterrupted ||
 		!strings.Contains(recs[len(recs)-1].Reasons[0], fmt.Sprintf("under way in process %d", pid)) {
 		t.Fatalf("records %+v, want the killed run recorded as interrupted", recs)
 	}
-	h := b.health()
 	b.stop(syscall.SIGTERM, 30*time.Second)
-	_ = h
 	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
 		t.Errorf("scratch left: %d entries", len(ents))
 	}
@@ -318,6 +328,9 @@ func TestAgentReload(t *testing.T) {
 	good, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(good, "  broken: {service: nosuch, backend: t, source: {name: x}}\n"...), 0o644)
 	a.cmd.Process.Signal(syscall.SIGHUP)
+	if _, err := a.waitNote("RELOADING=1\nMONOTONIC_USEC=", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.waitNote("READY=1", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +415,17 @@ func TestAgentSocketPermission(t *testing.T) {
 		t.Errorf("drill list as nobody: %v\n%s", err, out)
 	}
 	a.stop(syscall.SIGTERM, 30*time.Second)
+
+	// Given to nobody's group with socket_group, the socket serves nobody.
+	cfg = agentConfig(t, dir, "socket_group: nogroup", "  x: {service: s, backend: t, source: {name: x}}\n")
+	a = startAgent(t, cfg)
+	cmd = exec.Command(drillBin, "-c", cfg, "list")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !regexp.MustCompile(`(?m)^x\s+s\s+t\s+manual`).Match(out) {
+		t.Errorf("drill list as nobody, socket_group nogroup: %v\n%s", err, out)
+	}
+	a.stop(syscall.SIGTERM, 30*time.Second)
 }
 
 // SIGTERM in the middle of a real pg_restore: pg_restore is stopped, the
@@ -409,41 +433,22 @@ func TestAgentSocketPermission(t *testing.T) {
 // agent exits 0.
 func TestAgentSIGTERMDuringPgRestore(t *testing.T) {
 	dir := t.TempDir()
-	psql := func(sql string) string {
-		t.Helper()
-		out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", sql, "postgres").CombinedOutput()
-		if err != nil {
-			t.Fatalf("psql %s: %v: %s", sql, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	src := fmt.Sprintf("pgterm_src_%d", time.Now().UnixNano()%1e9)
-	psql("CREATE DATABASE " + src)
-	t.Cleanup(func() { psql("DROP DATABASE IF EXISTS " + src) })
-	dump := filepath.Join(dir, "big.dump")
-	for _, c := range [][]string{
-		{"pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", src},
-		{"pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", dump, src},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", c[0], err, out)
-		}
-	}
+	dump := pgbenchDump(t, dir, 10)
 	drill := fmt.Sprintf("pgterm%d", time.Now().UnixNano()%1e6)
+	// A password the server (trust) ignores: it must appear nowhere.
+	const canary = "s3cret-canary-7e1f"
+	pw := filepath.Join(dir, "pg.pass")
+	os.WriteFile(pw, []byte(canary+"\n"), 0o600)
 	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
-  %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres"}}
-`, drill, dump))
-	scratch := fmt.Sprintf(`select count(*) from pg_database where datname like 'drill\_%s\_%%'`, drill)
+  %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres", password_file: %s}}
+`, drill, dump, pw))
 	a := startAgent(t, cfg)
 	done := make(chan *agent.Event, 1)
 	go func() {
 		res, _ := a.client().Run(context.Background(), drill, nil)
 		done <- res
 	}()
-	waitFor(t, 30*time.Second, "pg_restore to fill the scratch database", func() bool {
-		h := a.health()
-		return len(h.Running) == 1 && h.Running[0].Phase == "restore" && psql(scratch) == "1"
-	})
+	waitRestoring(t, a, drill)
 	if code := a.stop(syscall.SIGTERM, 60*time.Second); code != 0 {
 		t.Errorf("agent exit %d after SIGTERM, want 0", code)
 	}
@@ -451,10 +456,174 @@ func TestAgentSIGTERMDuringPgRestore(t *testing.T) {
 	if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictInterrupted {
 		t.Fatalf("result %+v, want interrupted", res)
 	}
-	if n := psql(scratch); n != "0" {
+	if n := psql(t, scratchCount(drill)); n != "0" {
 		t.Errorf("%s scratch databases left on the server", n)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
 		t.Errorf("scratch left: %d entries", len(ents))
 	}
+	out, _, _ := drillCmd(t, cfg, "history", "--json")
+	if strings.Contains(a.stderr.String(), canary) || strings.Contains(out, canary) {
+		t.Error("the password reached the agent's log or the evidence")
+	}
+}
+
+// kill -9 in the middle of a real pg_restore: the plugin and pg_restore
+// end with the agent; the scratch database it left is dropped when the
+// agent starts again, and the drill recorded as interrupted.
+func TestAgentKilledDuringPgRestore(t *testing.T) {
+	dir := t.TempDir()
+	dump := pgbenchDump(t, dir, 10)
+	drill := fmt.Sprintf("pgkill%d", time.Now().UnixNano()%1e6)
+	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
+  %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres"}}
+`, drill, dump))
+	a := startAgent(t, cfg)
+	go a.client().Run(context.Background(), drill, nil)
+	waitRestoring(t, a, drill)
+	a.stop(syscall.SIGKILL, 10*time.Second)
+	waitFor(t, 20*time.Second, "pg_restore to end with the agent", func() bool {
+		return psql(t, fmt.Sprintf(`select count(*) from pg_stat_activity where datname like 'drill\_%s\_%%'`, drill)) == "0"
+	})
+	if n := psql(t, scratchCount(drill)); n != "1" {
+		t.Fatalf("%s scratch databases after kill -9, want the dead drill's", n)
+	}
+	b := startAgent(t, cfg)
+	if n := psql(t, scratchCount(drill)); n != "0" {
+		t.Errorf("%s scratch databases left after the restart", n)
+	}
+	recs := history(t, cfg, drill)
+	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted {
+		t.Errorf("records %+v, want one interrupted", recs)
+	}
+	b.stop(syscall.SIGTERM, 30*time.Second)
+}
+
+// psql runs one query on the test server and returns its output.
+func psql(t *testing.T, sql string) string {
+	t.Helper()
+	out, err := exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", sql, "postgres").CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql %s: %v: %s", sql, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func scratchCount(drill string) string {
+	return fmt.Sprintf(`select count(*) from pg_database where datname like 'drill\_%s\_%%'`, drill)
+}
+
+// pgbenchDump makes a pgbench database at scale, dumps it with pg_dump
+// -Fc into dir and drops it.
+func pgbenchDump(t *testing.T, dir string, scale int) string {
+	t.Helper()
+	src := fmt.Sprintf("agent_src_%d", time.Now().UnixNano()%1e9)
+	psql(t, "CREATE DATABASE "+src)
+	defer psql(t, "DROP DATABASE IF EXISTS "+src)
+	dump := filepath.Join(dir, "big.dump")
+	for _, c := range [][]string{
+		{"pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", strconv.Itoa(scale), src},
+		{"pg_dump", "-h", "127.0.0.1", "-U", "postgres", "-Fc", "-f", dump, src},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", c[0], err, out)
+		}
+	}
+	return dump
+}
+
+// waitRestoring waits until the agent's drill is in pg_restore, with its
+// scratch database on the server.
+func waitRestoring(t *testing.T, a *agentProc, drill string) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "pg_restore to fill the scratch database", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Phase == "restore" && psql(t, scratchCount(drill)) == "1"
+	})
+}
+
+// children returns the process ids whose parent is pid (started by any
+// of its threads).
+func children(t *testing.T, pid int) []int {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	var out []int
+	for _, task := range tasks {
+		b, _ := os.ReadFile(task)
+		for _, f := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(f)
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
+}
+
+// A drill slow to clean up holds the agent for stop_timeout at most; a
+// second signal exits at once.
+func TestAgentSecondSignal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, "", fmt.Sprintf("  stuck: {service: s, backend: t, source: {name: stuck, gate: %s/never, cleanup_delay: 1m}}\n", dir))
+	a := startAgent(t, cfg)
+	go a.client().Run(context.Background(), "stuck", nil)
+	waitFor(t, 20*time.Second, "the restore to start", func() bool {
+		h := a.health()
+		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
+	})
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if _, err := a.waitNote("STOPPING=1", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.done:
+		t.Fatal("the agent exited before its drill stopped or stop_timeout passed")
+	case <-time.After(500 * time.Millisecond):
+	}
+	start := time.Now()
+	if code := a.stop(syscall.SIGTERM, 5*time.Second); code != 130 {
+		t.Errorf("exit %d after a second signal, want 130", code)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the second signal took %s to end the agent", d)
+	}
+}
+
+// catch_up: a drill that missed a run while no agent ran runs at start;
+// one with catch_up false, and one that never ran, wait for their
+// schedule.
+func TestAgentCatchUp(t *testing.T) {
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, "", `
+  missed: {service: s, backend: t, schedule: "@every 3s", source: {name: a}}
+  nocatch: {service: s, backend: t, schedule: "@every 3s", catch_up: false, source: {name: b}}
+  never: {service: s, backend: t, schedule: "@every 3s", source: {name: c}}
+`)
+	if _, errs, code := drillCmd(t, cfg, "run", "missed", "nocatch"); code != 0 {
+		t.Fatalf("drill run: exit %d: %s", code, errs)
+	}
+	time.Sleep(3100 * time.Millisecond)
+	a := startAgent(t, cfg)
+	waitFor(t, 2*time.Second, "the catch-up run", func() bool {
+		return strings.Contains(a.stderr.String(), `"msg":"drill started","component":"agent","drill":"missed","trigger":"catch-up"`)
+	})
+	time.Sleep(500 * time.Millisecond)
+	for _, d := range []string{"nocatch", "never"} {
+		if strings.Contains(a.stderr.String(), `"drill":"`+d+`","trigger":"catch-up"`) {
+			t.Errorf("drill %s caught up", d)
+		}
+	}
+	a.stop(syscall.SIGTERM, 30*time.Second)
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drillhq/drill/plugins/internal/proc"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 
@@ -123,6 +124,7 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 		cmd.Env = []string{} // not the plugin's environment
 	}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	proc.DieWithParent(cmd, syscall.SIGINT)
 	cmd.WaitDelay = stopGrace
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drillhq/drill/plugins/internal/proc"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 
@@ -132,6 +133,7 @@ func runTool(ctx context.Context, binary string, args, env []string, stdin io.Re
 	cmd.Dir = os.TempDir()
 	cmd.Stdin = stdin // nil: /dev/null, no tool may wait for a password
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	proc.DieWithParent(cmd, syscall.SIGINT)
 	cmd.WaitDelay = stopGrace
 	var stdout bytes.Buffer
 	if keepStdout {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drillhq/drill/plugins/internal/proc"
 )
 
 // restic's exit codes (restic 0.17 and newer).
@@ -93,7 +95,9 @@ func (inv *invocation) run(ctx context.Context) *result {
 	cmd.Stdin = nil // /dev/null: restic must never wait for a password on stdin
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 	cmd.WaitDelay = stopGrace
-	orphanSignal(cmd)
+	// If the plugin dies without stopping restic (killed by the host
+	// after its grace period), restic gets SIGINT and removes its lock.
+	proc.DieWithParent(cmd, syscall.SIGINT)
 	if pwRead != nil {
 		cmd.ExtraFiles = []*os.File{pwRead}
 	}

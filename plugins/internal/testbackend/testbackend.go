@@ -49,6 +49,7 @@ var keys = []plugins.SourceKey{
 	{Name: "files", Type: plugins.TypeInt, Doc: "files per restore point (default 3)"},
 	{Name: "damaged", Type: plugins.TypeBool, Doc: "the newest point is damaged"},
 	{Name: "gate", Type: plugins.TypeString, Doc: "Restore writes its files, then waits (reporting progress, minding its context) until this file exists"},
+	{Name: "cleanup_delay", Type: plugins.TypeString, Doc: "Cleanup takes this long (a Go duration), minding its context"},
 }
 
 func (b *Backend) log(msg string, args ...any) {
@@ -68,6 +69,8 @@ type config struct {
 	files   int64
 	damaged bool
 	gate    string
+	// cleanupDelay is how long Cleanup takes.
+	cleanupDelay time.Duration
 }
 
 func parse(src plugins.Source) (config, []plugins.Problem) {
@@ -100,6 +103,13 @@ func parse(src plugins.Source) (config, []plugins.Problem) {
 				bad(k, "gate must be an absolute path, not %v", v)
 			}
 			c.gate = g
+		case "cleanup_delay":
+			str, _ := v.(string)
+			d, err := time.ParseDuration(str)
+			if err != nil {
+				bad(k, "cleanup_delay must be a duration such as 30s, not %v", v)
+			}
+			c.cleanupDelay = d
 		case "damaged":
 			d, ok := v.(bool)
 			if !ok {
@@ -277,7 +287,14 @@ func waitGate(ctx context.Context, gate string, events plugins.RestoreEvents, p 
 }
 
 // Cleanup implements plugins.Backend; the test backend creates nothing
-// outside Target.
-func (b *Backend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+// outside Target. It takes the source's cleanup_delay, or until ctx ends.
+func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
+	if c, _ := parse(req.Source); c.cleanupDelay > 0 {
+		select {
+		case <-time.After(c.cleanupDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return &plugins.CleanupResponse{}, nil
 }
