@@ -57,7 +57,8 @@ func TestPackagingInstall(t *testing.T) {
 	dest := t.TempDir()
 	os.MkdirAll(filepath.Join(dest, "etc/drill"), 0o755)
 	os.WriteFile(filepath.Join(dest, "etc/drill/drill.yaml"), []byte("# mine\n"), 0o640)
-	cmd := exec.Command("make", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/usr")
+	// -o build: install the binary the tests built, without building again.
+	cmd := exec.Command("make", "-C", "../..", "-o", "build", "install", "BIN="+filepath.Dir(drillBin), "DESTDIR="+dest, "PREFIX=/usr")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
 	}
