@@ -1,24 +1,49 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drillhq/drill/internal/evidence"
 )
 
 func newEvidenceCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "evidence", Short: "Verify and export the evidence log"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "verify",
-		Short: "Verify the local evidence log: every record's signature, the Merkle tree and every signed checkpoint",
-		Long: `Recompute the evidence log from its stored records: check every record's
-signature and position, rebuild the Merkle tree from the records alone, and check
-every signed checkpoint against it. The first record or checkpoint that does not
-match is reported.
+	cmd.AddCommand(newEvidenceVerifyCmd(e), newEvidenceExportCmd(e))
+	return cmd
+}
 
-Exit codes: 0 verified; 1 verification failed; 2 usage (or no evidence store).`,
-		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+func newEvidenceVerifyCmd(e *env) *cobra.Command {
+	var keyFile, prevFile string
+	cmd := &cobra.Command{
+		Use:   "verify [FILE]",
+		Short: "Verify an export bundle offline, or the local evidence log",
+		Long: `With FILE, verify an export bundle offline: the signature of its checkpoint and of
+every historical checkpoint, every record's signature, every record's place in the
+log (the Merkle tree rebuilt from the records, or from the log's leaf hashes with
+the inclusion proofs for a bundle of selected records), and, with --checkpoint, that
+the log extends the checkpoint you kept from an earlier export (a rollback or a
+rewritten history is reported as such). Give the public key you trust with --key
+(drill keys show on the host, note or PEM form); without it the bundle's own key is
+used, which proves only that the bundle is self-consistent.
+
+Without FILE, recompute the local evidence log from its stored records.
+
+Exit codes: 0 verified; 1 verification failed (what and where is printed);
+2 usage (or no evidence store).`,
+		Args: args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if len(a) == 1 {
+				return verifyBundle(e, cmd, a[0], keyFile, prevFile)
+			}
+			if keyFile != "" || prevFile != "" {
+				return usageError{errors.New("--key and --checkpoint are for verifying a bundle: give its FILE")}
+			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -36,6 +61,131 @@ Exit codes: 0 verified; 1 verification failed; 2 usage (or no evidence store).`,
 				rep.Records, rep.Origin, rep.Records, rep.Root)
 			return nil
 		},
-	})
+	}
+	cmd.Flags().StringVar(&keyFile, "key", "", "the public key you trust (a file: note verifier key or PEM)")
+	cmd.Flags().StringVar(&prevFile, "checkpoint", "", "a checkpoint you kept from an earlier export: the log must extend it")
 	return cmd
+}
+
+func verifyBundle(e *env, cmd *cobra.Command, file, keyFile, prevFile string) error {
+	var opt evidence.BundleOptions
+	var err error
+	if keyFile != "" {
+		if opt.Key, err = os.ReadFile(keyFile); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--key: %w", err))
+		}
+	}
+	if prevFile != "" {
+		if opt.Previous, err = os.ReadFile(prevFile); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--checkpoint: %w", err))
+		}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer f.Close()
+	rep, err := evidence.VerifyBundle(ctxOf(cmd), f, opt)
+	if err != nil {
+		return withCode(exitFail, fmt.Errorf("bundle %s NOT verified: %w", file, err))
+	}
+	m := rep.Manifest
+	what := "all"
+	if !m.Complete {
+		what = fmt.Sprintf("%d selected (%s) of the", rep.Records, m.Selection)
+	}
+	fmt.Fprintf(e.stdout, "bundle %s verified: %s %d records of log %s\n", file, what, m.LogSize, m.Origin)
+	fmt.Fprintf(e.stdout, "  %d record signatures, %d signed checkpoints, every record's place in the Merkle tree\n", rep.Records, rep.Checkpoints)
+	fmt.Fprintf(e.stdout, "  tree size %d, root %s\n", m.LogSize, rep.Root)
+	if rep.Previous >= 0 {
+		fmt.Fprintf(e.stdout, "  the log extends your earlier checkpoint of size %d\n", rep.Previous)
+	}
+	fmt.Fprintf(e.stdout, "  key %s\n", rep.VerifierKey)
+	if rep.KeyFromBundle {
+		fmt.Fprintf(e.stderr, "drill: WARNING: verified with the key inside the bundle, which proves only that the bundle is self-consistent; compare it with the key you trust (drill keys show on the host) or give that key with --key\n")
+	}
+	return nil
+}
+
+func newEvidenceExportCmd(e *env) *cobra.Command {
+	var out, since, until, service, drill string
+	cmd := &cobra.Command{
+		Use:   "export -o FILE [--since T] [--until T] [--service S] [--drill D]",
+		Short: "Write a signed evidence bundle for auditors",
+		Long: `Write a .tar.gz bundle of the evidence log for an auditor to verify offline with
+drill evidence verify FILE: the signed records (all, or those selected), the latest
+and historical signed checkpoints, the public key, proofs of each selected record's
+place in the whole log, and report.html and report.csv to read.
+
+T is a date (2006-01-02) or an RFC 3339 time; records are selected by start time,
+since <= started < until.
+
+Exit codes: 0 written; 2 usage (or no evidence store).`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageError{errors.New("give the bundle's file with -o FILE")}
+			}
+			var sel evidence.Selection
+			var err error
+			if sel.Since, err = parseWhen(since); err != nil {
+				return usageError{fmt.Errorf("--since: %w", err)}
+			}
+			if sel.Until, err = parseWhen(until); err != nil {
+				return usageError{fmt.Errorf("--until: %w", err)}
+			}
+			sel.Service, sel.Drill = service, drill
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			store, err := openStore(cfg, true)
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			defer store.Close()
+			tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			defer os.Remove(tmp.Name())
+			sum, err := store.Export(tmp, sel, time.Now())
+			if err == nil {
+				err = tmp.Sync()
+			}
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.Rename(tmp.Name(), out)
+			}
+			if err != nil {
+				return withCode(exitFail, err)
+			}
+			m := sum.Manifest
+			fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s\n", out, m.Records, m.LogSize, m.Selection, m.Origin)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "the bundle file to write (.tar.gz)")
+	cmd.Flags().StringVar(&since, "since", "", "only records started at or after T")
+	cmd.Flags().StringVar(&until, "until", "", "only records started before T")
+	cmd.Flags().StringVar(&service, "service", "", "only the records of service S")
+	cmd.Flags().StringVar(&drill, "drill", "", "only the records of drill D")
+	return cmd
+}
+
+// parseWhen parses a date or an RFC 3339 time; "" is the zero time.
+func parseWhen(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, time.Local)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("want a date (2006-01-02) or an RFC 3339 time, got %q", s)
+	}
+	return t, nil
 }

@@ -52,6 +52,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(e),
 		newManifestCmd(e),
 		newEvidenceCmd(e),
+		newKeysCmd(e),
 		newVersionCmd(e),
 		newPluginCmd(e),
 	)

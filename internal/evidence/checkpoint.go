@@ -38,7 +38,7 @@ func parseCheckpoint(text string) (checkpoint, error) {
 		return checkpoint{}, fmt.Errorf("checkpoint size %q is not a decimal number", size)
 	}
 	h, err := tlog.ParseHash(root)
-	if err != nil {
+	if err != nil || h.String() != root {
 		return checkpoint{}, fmt.Errorf("checkpoint root hash %q is not base64 SHA-256", root)
 	}
 	return checkpoint{Origin: origin, Size: n, Root: h}, nil

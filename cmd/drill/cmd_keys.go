@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+func newKeysCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage the key that signs the evidence log"}
+	cmd.AddCommand(newKeysInitCmd(e), newKeysShowCmd(e), newKeysRotateCmd())
+	return cmd
+}
+
+func newKeysInitCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the signing key if there is none",
+		Long: `Create the Ed25519 key that signs evidence records and checkpoints, in
+state_dir/keys (drill.key mode 0600, drill.pub mode 0644), named after this
+host's log origin. An existing key is kept. Any drill creates the key too;
+init lets you publish the public key before the first drill.
+
+Exit codes: 0 created or already there; 1 the key could not be created or read;
+2 usage or configuration error.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(cfg.StateDir, "keys")
+			_, statErr := os.Lstat(filepath.Join(dir, keys.KeyFile))
+			existed := statErr == nil
+			k, err := keys.LoadOrCreate(dir, origin())
+			if err != nil {
+				return err
+			}
+			if existed {
+				fmt.Fprintf(e.stdout, "signing key exists: %s\n", k.VerifierKey)
+			} else {
+				fmt.Fprintf(e.stdout, "created signing key %s\n", k.VerifierKey)
+			}
+			return nil
+		},
+	}
+}
+
+func newKeysShowCmd(e *env) *cobra.Command {
+	var pemOnly bool
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Print the public key: note verifier key, key ID and PEM",
+		Long: `Print the public half of the signing key: the note verifier key (the content
+of drill.pub, what auditors verify evidence with), the key ID used in DSSE
+signatures, and the key as a PEM "PUBLIC KEY" block. With --pem, print only the
+PEM block. The private key is never printed. Only the key files are read, so
+this works while the agent runs.
+
+Exit codes: 0 printed; 1 the key could not be read; 2 usage, configuration
+error or no key yet.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(cfg.StateDir, "keys")
+			k, err := keys.Load(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				return withCode(exitUsage, fmt.Errorf("no signing key yet: %s does not exist; create it with drill keys init (or run any drill first)",
+					filepath.Join(dir, keys.KeyFile)))
+			}
+			if err != nil {
+				return fmt.Errorf("show signing key: %w", err)
+			}
+			if pemOnly {
+				_, err = e.stdout.Write(k.PublicPEM())
+				return err
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s\nkey id: %s\n%s", k.VerifierKey, k.KeyID(), k.PublicPEM())
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&pemOnly, "pem", false, "print only the PEM public key")
+	return cmd
+}
+
+func newKeysRotateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate",
+		Short: "Replace the signing key (not implemented yet)",
+		Long: `Replace the signing key. Not implemented yet: the current key keeps signing.
+
+Exit codes: 2 always, for now.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(*cobra.Command, []string) error {
+			return withCode(exitUsage, errors.New("key rotation is not implemented yet: the current key keeps signing (see drill keys show)"))
+		},
+	}
+}

@@ -1,0 +1,366 @@
+package evidence
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// An export bundle is a gzip'd tar archive whose members, in this order,
+// are (see docs/evidence.md):
+//
+//	drill-evidence/manifest.json      BundleManifest
+//	drill-evidence/keys/<name>.pub    the log's note verifier key(s)
+//	drill-evidence/keys/<name>.pem    the same as PEM PUBLIC KEY
+//	drill-evidence/checkpoint         the latest signed checkpoint (size N)
+//	drill-evidence/checkpoints.jsonl  historical checkpoints {"size":n,"note":"..."}, by size
+//	drill-evidence/hashes             subset bundles: the N leaf hashes, 32 bytes each
+//	drill-evidence/proofs.jsonl       subset bundles: {"index":i,"inclusion":[...]} per entry, then
+//	                                  {"size":n,"consistency":[...]} per historical checkpoint
+//	drill-evidence/entries.jsonl      {"index":i,"envelope":<the leaf, byte for byte>} in log order
+//	drill-evidence/report.csv         reading aids, not evidence
+//	drill-evidence/report.html
+//
+// A complete bundle holds every record and every checkpoint 0..N: the
+// verifier rebuilds the whole tree. A subset bundle holds the selected
+// records, the checkpoint signed right after each of them, and the leaf
+// hashes of the whole log, from which the verifier rebuilds the tree and
+// checks each record's place in it (and the inclusion and consistency
+// proofs, for verifiers that do not rebuild).
+const (
+	bundleDir        = "drill-evidence/"
+	BundleFormat     = 1
+	memberManifest   = bundleDir + "manifest.json"
+	memberCheckpoint = bundleDir + "checkpoint"
+	memberHistory    = bundleDir + "checkpoints.jsonl"
+	memberHashes     = bundleDir + "hashes"
+	memberProofs     = bundleDir + "proofs.jsonl"
+	memberEntries    = bundleDir + "entries.jsonl"
+	memberReportCSV  = bundleDir + "report.csv"
+	memberReportHTML = bundleDir + "report.html"
+)
+
+// BundleManifest describes a bundle.
+type BundleManifest struct {
+	Format int    `json:"format"`
+	Origin string `json:"origin"`
+	// LogSize is the size N of the log at export: the latest checkpoint's.
+	LogSize int64 `json:"log_size"`
+	// Complete is true when the bundle holds every record of the log.
+	Complete bool `json:"complete"`
+	// Selection says which records were selected, for people.
+	Selection string `json:"selection"`
+	// Records is how many entries the bundle holds.
+	Records int64     `json:"records"`
+	Created time.Time `json:"created"`
+	// Keys are the bundled verifier keys' member names (keys/<name>.pub).
+	Keys []string `json:"keys"`
+}
+
+// Selection picks the records of an export. Zero fields select all.
+type Selection struct {
+	// Since and Until bound the records' start time: Since <= started < Until.
+	Since, Until time.Time
+	Service      string
+	Drill        string
+}
+
+func (s Selection) all() bool { return s == Selection{} }
+
+func (s Selection) match(r *Record) bool {
+	switch {
+	case !s.Since.IsZero() && r.Started.Before(s.Since):
+		return false
+	case !s.Until.IsZero() && !r.Started.Before(s.Until):
+		return false
+	case s.Service != "" && r.Service != s.Service:
+		return false
+	case s.Drill != "" && r.Drill != s.Drill:
+		return false
+	}
+	return true
+}
+
+// String describes the selection for people.
+func (s Selection) String() string {
+	if s.all() {
+		return "all records"
+	}
+	var parts []string
+	if s.Service != "" {
+		parts = append(parts, "service "+s.Service)
+	}
+	if s.Drill != "" {
+		parts = append(parts, "drill "+s.Drill)
+	}
+	if !s.Since.IsZero() {
+		parts = append(parts, "started since "+s.Since.UTC().Format(time.RFC3339))
+	}
+	if !s.Until.IsZero() {
+		parts = append(parts, "started before "+s.Until.UTC().Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ExportSummary says what Export wrote.
+type ExportSummary struct {
+	Manifest   BundleManifest
+	Checkpoint []byte
+}
+
+// historyLine and proofLine are the lines of checkpoints.jsonl and
+// proofs.jsonl.
+type historyLine struct {
+	Size int64  `json:"size"`
+	Note string `json:"note"`
+}
+
+type proofLine struct {
+	Index       *int64      `json:"index,omitempty"`
+	Inclusion   []tlog.Hash `json:"inclusion,omitempty"`
+	Size        *int64      `json:"size,omitempty"`
+	Consistency []tlog.Hash `json:"consistency,omitempty"`
+}
+
+// Export writes a bundle of the records sel selects, as of the latest
+// signed checkpoint, to w. The log is read in one read transaction, so
+// records appended meanwhile are not in it.
+func (s *Store) Export(w io.Writer, sel Selection, now time.Time) (*ExportSummary, error) {
+	var sum *ExportSummary
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		sum, err = s.export(tx, w, sel, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("export evidence: %w", err)
+	}
+	return sum, nil
+}
+
+func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) (*ExportSummary, error) {
+	n, err := storedSize(tx)
+	if err != nil {
+		return nil, err
+	}
+	cps := tx.Bucket(bucketCheckpoints)
+	latest := cps.Get(be64(uint64(n)))
+	if latest == nil {
+		return nil, fmt.Errorf("no signed checkpoint of size %d: run drill evidence verify", n)
+	}
+	head, err := openCheckpoint(latest, s.verifier)
+	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	leaves := tx.Bucket(bucketLeaves)
+	hr := txHashReader(tx)
+
+	// Select the entries.
+	var idx []int64
+	var recs []*Record
+	for i := int64(0); i < n; i++ {
+		leaf := leaves.Get(be64(uint64(i)))
+		if leaf == nil {
+			return nil, fmt.Errorf("record %d is missing: run drill evidence verify", i)
+		}
+		if sel.all() {
+			idx = append(idx, i)
+			continue
+		}
+		e, err := parseEntry(i, leaf)
+		if err != nil {
+			return nil, err
+		}
+		if sel.match(e.Record) {
+			idx = append(idx, i)
+			recs = append(recs, e.Record)
+		}
+	}
+	complete := sel.all()
+	man := BundleManifest{Format: BundleFormat, Origin: s.origin, LogSize: n, Complete: complete,
+		Selection: sel.String(), Records: int64(len(idx)), Created: now.UTC(),
+		Keys: []string{"keys/" + s.keyName() + ".pub"}}
+
+	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	tw := tar.NewWriter(zw)
+	put := func(name string, data []byte) error {
+		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: now.UTC(), Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	mj, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := put(memberManifest, append(mj, '\n')); err != nil {
+		return nil, err
+	}
+	if err := put(bundleDir+man.Keys[0], []byte(s.vkey+"\n")); err != nil {
+		return nil, err
+	}
+	if pem, err := s.publicPEM(); err == nil {
+		if err := put(bundleDir+"keys/"+s.keyName()+".pem", pem); err != nil {
+			return nil, err
+		}
+	}
+	if err := put(memberCheckpoint, latest); err != nil {
+		return nil, err
+	}
+
+	// Historical checkpoints: all of them, or the one signed right after
+	// each selected record.
+	var hist bytes.Buffer
+	var histSizes []int64
+	addHist := func(size int64) error {
+		cp := cps.Get(be64(uint64(size)))
+		if cp == nil {
+			return fmt.Errorf("checkpoint %d is missing: run drill evidence verify", size)
+		}
+		b, err := json.Marshal(historyLine{Size: size, Note: string(cp)})
+		if err != nil {
+			return err
+		}
+		hist.Write(b)
+		hist.WriteByte('\n')
+		histSizes = append(histSizes, size)
+		return nil
+	}
+	if complete {
+		for size := int64(0); size <= n; size++ {
+			if err := addHist(size); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for _, i := range idx {
+			if err := addHist(i + 1); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := put(memberHistory, hist.Bytes()); err != nil {
+		return nil, err
+	}
+
+	if !complete {
+		// The leaf hashes of the whole log, and proofs for verifiers that
+		// check proofs instead of rebuilding the tree.
+		at := make([]int64, n)
+		for i := range at {
+			at[i] = tlog.StoredHashIndex(0, int64(i))
+		}
+		leafHashes, err := hr.ReadHashes(at)
+		if err != nil {
+			return nil, err
+		}
+		hashes := make([]byte, 0, 32*n)
+		for _, h := range leafHashes {
+			hashes = append(hashes, h[:]...)
+		}
+		if err := put(memberHashes, hashes); err != nil {
+			return nil, err
+		}
+		var proofs bytes.Buffer
+		enc := json.NewEncoder(&proofs)
+		for _, i := range idx {
+			p, err := tlog.ProveRecord(n, i, hr)
+			if err != nil {
+				return nil, fmt.Errorf("prove record %d: %w", i, err)
+			}
+			if err := enc.Encode(proofLine{Index: &i, Inclusion: p}); err != nil {
+				return nil, err
+			}
+		}
+		for _, size := range histSizes {
+			if size == 0 || size == n {
+				continue
+			}
+			p, err := tlog.ProveTree(n, size, hr)
+			if err != nil {
+				return nil, fmt.Errorf("prove checkpoint %d: %w", size, err)
+			}
+			if err := enc.Encode(proofLine{Size: &size, Consistency: p}); err != nil {
+				return nil, err
+			}
+		}
+		if err := put(memberProofs, proofs.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+
+	// The entries, byte for byte.
+	var entries bytes.Buffer
+	for _, i := range idx {
+		entries.WriteString(`{"index":`)
+		entries.WriteString(strconv.FormatInt(i, 10))
+		entries.WriteString(`,"envelope":`)
+		entries.Write(leaves.Get(be64(uint64(i))))
+		entries.WriteString("}\n")
+		if complete {
+			e, err := parseEntry(i, leaves.Get(be64(uint64(i))))
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, e.Record)
+		}
+	}
+	if err := put(memberEntries, entries.Bytes()); err != nil {
+		return nil, err
+	}
+
+	var csv, html bytes.Buffer
+	if err := WriteReportCSV(&csv, recs); err != nil {
+		return nil, err
+	}
+	info := ReportInfo{Origin: s.origin, LogSize: n, Selection: man.Selection, Created: man.Created, Checkpoint: formatCheckpoint(head)}
+	if err := WriteReportHTML(&html, info, recs); err != nil {
+		return nil, err
+	}
+	if err := put(memberReportCSV, csv.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := put(memberReportHTML, html.Bytes()); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return &ExportSummary{Manifest: man, Checkpoint: bytes.Clone(latest)}, nil
+}
+
+// keyName is the log key's name made safe as a file name.
+func (s *Store) keyName() string {
+	name, _, _ := strings.Cut(s.vkey, "+")
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, name)
+}
+
+// publicPEM is the log key as a PEM PUBLIC KEY.
+func (s *Store) publicPEM() ([]byte, error) {
+	k, err := keys.VerifyOnly(s.vkey)
+	if err != nil {
+		return nil, err
+	}
+	return k.PublicPEM(), nil
+}

@@ -1,0 +1,698 @@
+package evidence
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// BundleOptions say what the auditor trusts.
+type BundleOptions struct {
+	// Key is the public key the auditor trusts, as a note verifier key
+	// line or a PEM PUBLIC KEY; nil to use the bundle's own key, which
+	// proves only that the bundle is self-consistent.
+	Key []byte
+	// Previous is a signed checkpoint the auditor kept from an earlier
+	// export: the bundle's log must extend it.
+	Previous []byte
+}
+
+// BundleReport is what VerifyBundle verified.
+type BundleReport struct {
+	Manifest BundleManifest
+	// Records is the number of entries verified; Checkpoints the number
+	// of signed checkpoints (historical and latest).
+	Records, Checkpoints int64
+	// Root is the root hash of the whole log (size Manifest.LogSize).
+	Root        tlog.Hash
+	Checkpoint  []byte
+	VerifierKey string
+	// KeyFromBundle is true when no trusted key was given.
+	KeyFromBundle bool
+	// Previous is the size of the auditor's earlier checkpoint the log
+	// was shown to extend; -1 without one.
+	Previous int64
+	// Entries are the verified records, in log order.
+	Entries []*Record
+}
+
+// maxMember bounds the bundle members held in memory (all but the
+// entries, which are streamed).
+const maxMember = 256 << 20
+
+func bundleError(format string, args ...any) *VerifyError {
+	return storeError("bundle: "+format, args...)
+}
+
+// VerifyBundle verifies an export bundle offline: the key, the latest and
+// every historical checkpoint, every entry's signature and place in the
+// log (rebuilding the tree from the entries, or from the log's leaf
+// hashes for a subset, and checking the proofs), and, with
+// opt.Previous, that the log extends the auditor's earlier checkpoint. It
+// returns a *VerifyError for the first problem, saying what and where.
+func VerifyBundle(ctx context.Context, r io.Reader, opt BundleOptions) (*BundleReport, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, bundleError("not a gzip'd tar archive: %v", err)
+	}
+	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(zr), opt: opt, rep: &BundleReport{Previous: -1}}
+	if err := b.run(); err != nil {
+		return nil, err
+	}
+	return b.rep, nil
+}
+
+type bundleVerifier struct {
+	ctx context.Context
+	tr  *tar.Reader
+	opt BundleOptions
+	rep *BundleReport
+
+	man      BundleManifest
+	keys     map[string]string // member name -> verifier key line
+	pub      ed25519.PublicKey
+	verifier note.Verifier
+	latest   checkpoint
+	hist     []historyLine
+	histRoot map[int64]tlog.Hash
+	hashes   []byte // subset: the leaf hashes
+	incl     map[int64][]tlog.Hash
+	cons     map[int64][]tlog.Hash
+	mem      []tlog.Hash // the rebuilt tree, in stored-hash order
+	seen     map[string]bool
+}
+
+func (b *bundleVerifier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(b.mem)) {
+			return nil, fmt.Errorf("hash %d is not computed yet", x)
+		}
+		out[i] = b.mem[x]
+	}
+	return out, nil
+}
+
+// next returns the next member, its name relative to drill-evidence/.
+func (b *bundleVerifier) next() (*tar.Header, error) {
+	hdr, err := b.tr.Next()
+	if err == io.EOF {
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, bundleError("the archive is truncated or corrupt: %v", err)
+	}
+	if hdr.Typeflag != tar.TypeReg {
+		return nil, bundleError("member %q is not a regular file", hdr.Name)
+	}
+	if b.seen[hdr.Name] {
+		return nil, bundleError("member %q appears twice", hdr.Name)
+	}
+	b.seen[hdr.Name] = true
+	return hdr, nil
+}
+
+func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
+	if hdr.Size > maxMember {
+		return nil, bundleError("member %s is %d bytes, more than %d", hdr.Name, hdr.Size, maxMember)
+	}
+	data, err := io.ReadAll(io.LimitReader(b.tr, maxMember))
+	if err != nil {
+		return nil, bundleError("the archive is truncated or corrupt (in %s): %v", hdr.Name, err)
+	}
+	return data, nil
+}
+
+func (b *bundleVerifier) run() error {
+	b.seen = map[string]bool{}
+	b.keys = map[string]string{}
+	b.incl = map[int64][]tlog.Hash{}
+	b.cons = map[int64][]tlog.Hash{}
+	b.histRoot = map[int64]tlog.Hash{}
+	var entriesDone, haveCheckpoint, haveHistory bool
+	for {
+		hdr, err := b.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		name := hdr.Name
+		if !strings.HasPrefix(name, bundleDir) {
+			return bundleError("member %q is outside %s", name, bundleDir)
+		}
+		if name != memberManifest && len(b.seen) == 1 {
+			return bundleError("the first member is %s, want manifest.json", name)
+		}
+		if entriesDone && name != memberReportCSV && name != memberReportHTML {
+			return bundleError("member %s comes after entries.jsonl", name)
+		}
+		switch {
+		case name == memberManifest:
+			data, err := b.read(hdr)
+			if err != nil {
+				return err
+			}
+			if err := b.manifest(data); err != nil {
+				return err
+			}
+		case strings.HasPrefix(name, bundleDir+"keys/"):
+			data, err := b.read(hdr)
+			if err != nil {
+				return err
+			}
+			if strings.HasSuffix(name, ".pub") {
+				b.keys[strings.TrimPrefix(name, bundleDir)] = strings.TrimSpace(string(data))
+			}
+		case name == memberCheckpoint:
+			data, err := b.read(hdr)
+			if err != nil {
+				return err
+			}
+			if err := b.checkpoint(data); err != nil {
+				return err
+			}
+			haveCheckpoint = true
+		case name == memberHistory:
+			data, err := b.read(hdr)
+			if err != nil {
+				return err
+			}
+			if err := b.history(data); err != nil {
+				return err
+			}
+			haveHistory = true
+		case name == memberHashes:
+			if b.hashes, err = b.read(hdr); err != nil {
+				return err
+			}
+		case name == memberProofs:
+			data, err := b.read(hdr)
+			if err != nil {
+				return err
+			}
+			if err := b.proofs(data); err != nil {
+				return err
+			}
+		case name == memberEntries:
+			if !haveCheckpoint || !haveHistory {
+				return bundleError("entries.jsonl comes before the checkpoints")
+			}
+			if err := b.entries(); err != nil {
+				return err
+			}
+			entriesDone = true
+		case name == memberReportCSV, name == memberReportHTML:
+			// Reading aids; not verified.
+		default:
+			return bundleError("unknown member %s", name)
+		}
+	}
+	if !b.seen[memberManifest] {
+		return bundleError("no manifest.json: not a drill evidence bundle")
+	}
+	if !entriesDone {
+		return bundleError("no entries.jsonl: the archive is truncated")
+	}
+	return nil
+}
+
+func (b *bundleVerifier) manifest(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b.man); err != nil {
+		return bundleError("manifest.json: %v", err)
+	}
+	if b.man.Format != BundleFormat {
+		return bundleError("manifest.json: format %d, this drill reads format %d", b.man.Format, BundleFormat)
+	}
+	if err := validOrigin(b.man.Origin); err != nil {
+		return bundleError("manifest.json: %v", err)
+	}
+	if b.man.LogSize < 0 || b.man.Records < 0 || b.man.Records > b.man.LogSize {
+		return bundleError("manifest.json: %d records of a log of %d", b.man.Records, b.man.LogSize)
+	}
+	b.rep.Manifest = b.man
+	return nil
+}
+
+// key settles the verifier key: the trusted one, or the bundle's own.
+func (b *bundleVerifier) key() error {
+	if b.verifier != nil {
+		return nil
+	}
+	var bundled string
+	for _, k := range b.man.Keys {
+		if v, ok := b.keys[k]; ok {
+			bundled = v
+			break
+		}
+	}
+	vkey := bundled
+	if b.opt.Key != nil {
+		pub, trusted, err := keys.ParsePublicKey(b.opt.Key)
+		if err != nil {
+			return fmt.Errorf("the key you gave: %w", err)
+		}
+		if trusted == "" {
+			// A PEM key: the note key name comes from the bundle's key.
+			name, _, _ := strings.Cut(bundled, "+")
+			if name == "" {
+				name = b.man.Origin
+			}
+			if trusted, err = note.NewEd25519VerifierKey(name, pub); err != nil {
+				return fmt.Errorf("the key you gave: %w", err)
+			}
+		}
+		vkey = trusted
+	} else {
+		b.rep.KeyFromBundle = true
+	}
+	if vkey == "" {
+		return bundleError("no verifier key in the bundle; give one with --key")
+	}
+	v, pub, err := keys.ParseVerifierKey(vkey)
+	if err != nil {
+		return bundleError("verifier key: %v", err)
+	}
+	b.verifier, b.pub, b.rep.VerifierKey = v, pub, vkey
+	return nil
+}
+
+func (b *bundleVerifier) open(size int64, msg []byte) (checkpoint, *VerifyError) {
+	c, err := openCheckpoint(msg, b.verifier)
+	if err != nil {
+		if b.opt.Key != nil && strings.HasPrefix(err.Error(), "not signed by") {
+			return c, checkpointError(size, -1, "not signed by the key you gave (%s)", b.rep.VerifierKey)
+		}
+		return c, checkpointError(size, -1, "%v", err)
+	}
+	if c.Origin != b.man.Origin {
+		return c, checkpointError(size, -1, "origin is %q, want %q", c.Origin, b.man.Origin)
+	}
+	return c, nil
+}
+
+func (b *bundleVerifier) checkpoint(data []byte) error {
+	if err := b.key(); err != nil {
+		return err
+	}
+	c, verr := b.open(b.man.LogSize, data)
+	if verr != nil {
+		return verr
+	}
+	if c.Size != b.man.LogSize {
+		return checkpointError(c.Size, -1, "the latest checkpoint has size %d but manifest.json says the log has %d records", c.Size, b.man.LogSize)
+	}
+	b.latest = c
+	b.rep.Checkpoint = data
+	b.rep.Root = c.Root
+	b.rep.Checkpoints++
+	return nil
+}
+
+func (b *bundleVerifier) history(data []byte) error {
+	if err := b.key(); err != nil {
+		return err
+	}
+	prev := int64(-1)
+	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var h historyLine
+		if err := json.Unmarshal(line, &h); err != nil {
+			return bundleError("checkpoints.jsonl line %d: %v", lineNo+1, err)
+		}
+		if h.Size <= prev || h.Size > b.man.LogSize {
+			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo+1, h.Size, b.man.LogSize)
+		}
+		prev = h.Size
+		b.hist = append(b.hist, h)
+	}
+	// The signatures, in parallel: they are nearly all the work.
+	roots := make([]tlog.Hash, len(b.hist))
+	errs := make([]*VerifyError, len(b.hist))
+	parallel(len(b.hist), func(j int) {
+		h := b.hist[j]
+		c, verr := b.open(h.Size, []byte(h.Note))
+		if verr == nil && c.Size != h.Size {
+			verr = checkpointError(h.Size, -1, "listed as size %d but signed for size %d", h.Size, c.Size)
+		}
+		roots[j], errs[j] = c.Root, verr
+	})
+	for j, h := range b.hist {
+		if errs[j] != nil {
+			return errs[j]
+		}
+		b.histRoot[h.Size] = roots[j]
+	}
+	b.rep.Checkpoints += int64(len(b.hist))
+	if _, ok := b.histRoot[b.man.LogSize]; ok {
+		b.rep.Checkpoints-- // the latest, counted once
+	}
+	if b.man.Complete && int64(len(b.hist)) != b.man.LogSize+1 {
+		return bundleError("a complete bundle holds %d historical checkpoints, want all %d (sizes 0 to %d)", len(b.hist), b.man.LogSize+1, b.man.LogSize)
+	}
+	return nil
+}
+
+// parallel calls fn(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, fn func(int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= n {
+					return
+				}
+				fn(j)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func (b *bundleVerifier) proofs(data []byte) error {
+	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var p proofLine
+		if err := json.Unmarshal(line, &p); err != nil {
+			return bundleError("proofs.jsonl line %d: %v", lineNo+1, err)
+		}
+		switch {
+		case p.Index != nil:
+			b.incl[*p.Index] = p.Inclusion
+		case p.Size != nil:
+			b.cons[*p.Size] = p.Consistency
+		}
+	}
+	return nil
+}
+
+// entryLine is a line of entries.jsonl.
+type entryLine struct {
+	Index    int64           `json:"index"`
+	Envelope json.RawMessage `json:"envelope"`
+}
+
+func (b *bundleVerifier) entries() error {
+	n := b.man.LogSize
+	if !b.man.Complete {
+		if int64(len(b.hashes)) != 32*n {
+			return bundleError("hashes holds %d bytes, want 32 for each of the log's %d records", len(b.hashes), n)
+		}
+		// Rebuild the whole tree from the leaf hashes.
+		b.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(n))
+		for i := int64(0); i < n; i++ {
+			var h tlog.Hash
+			copy(h[:], b.hashes[32*i:])
+			hs, err := tlog.StoredHashesForRecordHash(i, h, b)
+			if err != nil {
+				return err
+			}
+			b.mem = append(b.mem, hs...)
+			if root, ok := b.histRoot[i+1]; ok {
+				if err := b.checkHistory(i+1, root); err != nil {
+					return err
+				}
+			}
+		}
+		if err := b.checkRoot(); err != nil {
+			return err
+		}
+	} else {
+		b.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(min(n, 1<<20)))
+		if root, ok := b.histRoot[0]; ok && root != emptyRoot() {
+			return checkpointError(0, -1, "root hash is not that of the empty tree")
+		}
+	}
+
+	br := bufio.NewReaderSize(b.tr, 1<<20)
+	expect := int64(0)
+	var chunk []rawLine
+	flush := func() error {
+		if err := b.verifyChunk(chunk, &expect); err != nil {
+			return err
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+	for lineNo := 1; ; lineNo++ {
+		line, err := readLine(br, MaxLeafSize+64)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return bundleError("entries.jsonl line %d: %v", lineNo, err)
+		}
+		chunk = append(chunk, rawLine{no: lineNo, b: line})
+		if len(chunk) == verifyChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if b.man.Complete {
+		if expect < n {
+			return recordError(expect, "missing: the bundle ends at record %d but its checkpoint has size %d (records %d to %d were cut off)", expect, n, expect, n-1)
+		}
+		if err := b.checkRoot(); err != nil {
+			return err
+		}
+	}
+	if b.rep.Records != b.man.Records {
+		return bundleError("entries.jsonl holds %d records, manifest.json says %d", b.rep.Records, b.man.Records)
+	}
+	return b.previous()
+}
+
+// rawLine is a line of entries.jsonl as read.
+type rawLine struct {
+	no int
+	b  []byte
+}
+
+// parseEntryLine parses a line of entries.jsonl, which Export writes as
+// {"index":N,"envelope":ENVELOPE} with the envelope byte for byte.
+func parseEntryLine(line []byte) (entryLine, error) {
+	const pre, mid = `{"index":`, `,"envelope":`
+	var e entryLine
+	rest, ok := bytes.CutPrefix(line, []byte(pre))
+	num, env, ok2 := bytes.Cut(rest, []byte(mid))
+	if !ok || !ok2 || len(num) == 0 || len(num) > 19 || !bytes.HasSuffix(env, []byte("}")) {
+		return e, errors.New(`not {"index":N,"envelope":{...}}`)
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return e, fmt.Errorf("index %q is not a number", num)
+		}
+		e.Index = e.Index*10 + int64(c-'0')
+	}
+	if len(num) > 1 && num[0] == '0' || e.Index < 0 {
+		return e, fmt.Errorf("index %q is not a canonical number", num)
+	}
+	e.Envelope = env[:len(env)-1]
+	return e, nil
+}
+
+// verifyChunk checks a run of entries: parsing and signatures in
+// parallel, then places in the tree in order.
+func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("verify bundle: %w", err)
+	}
+	n := b.man.LogSize
+	v := &verification{origin: b.man.Origin, pub: b.pub}
+	chunk := make([]entryLine, len(raw))
+	errs := make([]error, len(raw))
+	recs := make([]*Record, len(raw))
+	parallel(len(raw), func(j int) {
+		e, err := parseEntryLine(raw[j].b)
+		if err != nil {
+			errs[j] = bundleError("entries.jsonl line %d: %v", raw[j].no, err)
+			return
+		}
+		chunk[j] = e
+		if e.Index >= n {
+			errs[j] = recordError(e.Index, "lies beyond the bundle's checkpoint of size %d (inserted?)", n)
+			return
+		}
+		env, err := DecodeEnvelope(e.Envelope)
+		if err != nil {
+			errs[j] = recordError(e.Index, "%v", err)
+			return
+		}
+		st, err := env.Verify(v.pub)
+		if err != nil {
+			errs[j] = recordError(e.Index, "%v", err)
+			return
+		}
+		if got := st.Predicate.LogOrigin; got != v.origin {
+			errs[j] = recordError(e.Index, "log_origin is %q, want %q (a record of another log)", got, v.origin)
+			return
+		}
+		if got := st.Predicate.LogIndex; got != e.Index {
+			errs[j] = recordError(e.Index, "log_index is %d (a record moved or copied from elsewhere)", got)
+			return
+		}
+		recs[j] = st.Predicate
+	})
+	for j, e := range chunk {
+		i := e.Index
+		if ve, ok := errs[j].(*VerifyError); ok && ve.Index < 0 {
+			return ve // a malformed line: no index to order by
+		}
+		switch {
+		case i < *expect:
+			return recordError(i, "appears out of order or twice (after record %d)", *expect-1)
+		case b.man.Complete && i > *expect:
+			return recordError(*expect, "missing from a complete bundle (the next entry is record %d)", i)
+		}
+		if errs[j] != nil {
+			return errs[j]
+		}
+		if b.man.Complete {
+			hs, err := tlog.StoredHashes(i, e.Envelope, b)
+			if err != nil {
+				return fmt.Errorf("verify bundle: record %d: %w", i, err)
+			}
+			b.mem = append(b.mem, hs...)
+			if root, ok := b.histRoot[i+1]; ok {
+				if err := b.checkHistory(i+1, root); err != nil {
+					return err
+				}
+			}
+		} else {
+			var want tlog.Hash
+			copy(want[:], b.hashes[32*i:])
+			h := tlog.RecordHash(e.Envelope)
+			if h != want {
+				return recordError(i, "does not match the log's leaf hash %d: it was changed after it was logged", i)
+			}
+			proof, ok := b.incl[i]
+			if !ok {
+				return recordError(i, "has no inclusion proof in proofs.jsonl")
+			}
+			if err := tlog.CheckRecord(proof, n, b.latest.Root, i, h); err != nil {
+				return recordError(i, "inclusion proof does not verify against the checkpoint of size %d: %v", n, err)
+			}
+			if _, ok := b.histRoot[i+1]; !ok {
+				return recordError(i, "the checkpoint signed after it (size %d) is not in the bundle", i+1)
+			}
+		}
+		*expect = i + 1
+		b.rep.Records++
+		b.rep.Entries = append(b.rep.Entries, recs[j])
+	}
+	return nil
+}
+
+// checkHistory compares historical checkpoint size's root with the tree.
+func (b *bundleVerifier) checkHistory(size int64, root tlog.Hash) error {
+	got, err := tlog.TreeHash(size, b)
+	if err != nil {
+		return fmt.Errorf("verify bundle: %w", err)
+	}
+	if got != root {
+		return checkpointError(size, size-1, "root hash does not match the records (the log was changed after this checkpoint was signed)")
+	}
+	if proof, ok := b.cons[size]; ok && size < b.man.LogSize {
+		if err := tlog.CheckTree(proof, b.man.LogSize, b.latest.Root, size, root); err != nil {
+			return checkpointError(size, -1, "consistency proof to the latest checkpoint does not verify: %v", err)
+		}
+	}
+	return nil
+}
+
+// checkRoot compares the rebuilt tree with the latest checkpoint.
+func (b *bundleVerifier) checkRoot() error {
+	root, err := tlog.TreeHash(b.man.LogSize, b)
+	if err != nil {
+		return fmt.Errorf("verify bundle: %w", err)
+	}
+	if root != b.latest.Root {
+		return checkpointError(b.man.LogSize, -1, "the bundle's records do not give the root hash of its latest checkpoint")
+	}
+	return nil
+}
+
+// previous checks that the log extends the auditor's earlier checkpoint.
+func (b *bundleVerifier) previous() error {
+	if b.opt.Previous == nil {
+		return nil
+	}
+	c, err := openCheckpoint(b.opt.Previous, b.verifier)
+	if err != nil {
+		return fmt.Errorf("your earlier checkpoint: %w", err)
+	}
+	if c.Origin != b.man.Origin {
+		return fmt.Errorf("your earlier checkpoint is of log %q, this bundle of log %q", c.Origin, b.man.Origin)
+	}
+	if c.Size > b.man.LogSize {
+		return &VerifyError{Index: b.man.LogSize, Checkpoint: b.man.LogSize, Msg: fmt.Sprintf(
+			"ROLLBACK: this bundle shows the log at size %d, but your earlier checkpoint has size %d: records %d to %d were removed (or an old checkpoint was passed off as the latest)",
+			b.man.LogSize, c.Size, b.man.LogSize, c.Size-1)}
+	}
+	root, err := tlog.TreeHash(c.Size, b)
+	if err != nil {
+		return fmt.Errorf("verify bundle: %w", err)
+	}
+	if root != c.Root {
+		return &VerifyError{Index: -1, Checkpoint: c.Size, Msg: fmt.Sprintf(
+			"HISTORY REWRITTEN: the first %d records of this bundle's log do not give the root hash of your earlier checkpoint of size %d; the log was changed and signed again", c.Size, c.Size)}
+	}
+	b.rep.Previous = c.Size
+	return nil
+}
+
+// readLine reads a line of at most max bytes without its newline.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		line = append(line, part...)
+		if len(line) > max {
+			return nil, fmt.Errorf("line longer than %d bytes", max)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == io.EOF {
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+			return nil, errors.New("the last line has no newline: the archive is truncated")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the archive is truncated or corrupt: %v", err)
+		}
+		return bytes.TrimSuffix(line, []byte("\n")), nil
+	}
+}
+
+var _ tlog.HashReader = (*bundleVerifier)(nil)
