@@ -20,6 +20,8 @@ import (
 //	GET  /v1/drills                   []DrillStatus
 //	GET  /v1/history?drill=D&limit=N  evidence records, newest first, one JSON object per line
 //	POST /v1/run?drill=D              Events, one JSON object per line, until "result"
+//	GET  /v1/export?since=&until=&service=&drill=   an evidence bundle (.tar.gz); trailer Drill-Export-Error on failure
+//	GET  /v1/verify                   VerifyResult of the local log (422 when it does not verify)
 //
 // Errors are a status code and {"error": "..."}.
 
@@ -94,6 +96,8 @@ func (a *Agent) api() http.Handler {
 	mux.HandleFunc("GET /v1/drills", a.handleDrills)
 	mux.HandleFunc("GET /v1/history", a.handleHistory)
 	mux.HandleFunc("POST /v1/run", a.handleRun)
+	mux.HandleFunc("GET /v1/export", a.handleExport)
+	mux.HandleFunc("GET /v1/verify", a.handleVerify)
 	return mux
 }
 
@@ -272,5 +276,52 @@ func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
 		case <-req.Context().Done():
 			return
 		}
+	}
+}
+
+// VerifyResult is what the agent's verification of its log found.
+type VerifyResult struct {
+	Records int64  `json:"records"`
+	Origin  string `json:"origin"`
+	Root    string `json:"root"`
+	// Error is the first problem; "" when the log verified.
+	Error string `json:"error,omitempty"`
+}
+
+func (a *Agent) handleVerify(w http.ResponseWriter, req *http.Request) {
+	rep, err := a.store.Verify(req.Context())
+	if err != nil {
+		var ve *evidence.VerifyError
+		if errors.As(err, &ve) {
+			writeJSON(w, http.StatusUnprocessableEntity, VerifyResult{Error: err.Error()})
+			return
+		}
+		writeError(w, http.StatusInternalServerError, "verify the evidence log: %v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String()})
+}
+
+// ExportTrailer is the trailer that carries an export's failure after its
+// bytes started.
+const ExportTrailer = "Drill-Export-Error"
+
+func (a *Agent) handleExport(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	sel := evidence.Selection{Service: q.Get("service"), Drill: q.Get("drill")}
+	for key, t := range map[string]*time.Time{"since": &sel.Since, "until": &sel.Until} {
+		if v := q.Get(key); v != "" {
+			parsed, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "%s %q: want an RFC 3339 time", key, v)
+				return
+			}
+			*t = parsed
+		}
+	}
+	w.Header().Set("Content-Type", "application/gzip")
+	w.Header().Set("Trailer", ExportTrailer)
+	if _, err := a.store.Export(w, sel, a.opt.Now()); err != nil {
+		w.Header().Set(ExportTrailer, err.Error())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -181,4 +182,48 @@ func readLines(r io.Reader, fn func([]byte) error) error {
 		}
 	}
 	return sc.Err()
+}
+
+// Export writes an evidence bundle of the records sel selects to w.
+func (c *Client) Export(ctx context.Context, sel evidence.Selection, w io.Writer) error {
+	q := url.Values{}
+	for k, v := range map[string]string{"service": sel.Service, "drill": sel.Drill} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if !sel.Since.IsZero() {
+		q.Set("since", sel.Since.Format(time.RFC3339Nano))
+	}
+	if !sel.Until.IsZero() {
+		q.Set("until", sel.Until.Format(time.RFC3339Nano))
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/v1/export", q)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("receive the bundle from the agent: %w", err)
+	}
+	if msg := resp.Trailer.Get(ExportTrailer); msg != "" {
+		return &StatusError{Code: http.StatusInternalServerError, Message: msg}
+	}
+	return nil
+}
+
+// Verify has the agent verify its evidence log. A log that does not
+// verify is a result with Error set, not an error.
+func (c *Client) Verify(ctx context.Context) (*VerifyResult, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/verify", nil)
+	var se *StatusError
+	if errors.As(err, &se) && se.Code == http.StatusUnprocessableEntity {
+		return &VerifyResult{Error: se.Message}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out VerifyResult
+	return &out, json.NewDecoder(resp.Body).Decode(&out)
 }

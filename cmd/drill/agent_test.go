@@ -148,6 +148,18 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 		t.Error("no drill_agent_build_info")
 	}
 
+	// The evidence commands go through the agent too.
+	if out, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 || !strings.Contains(out, "evidence log verified") {
+		t.Errorf("evidence verify through the agent: exit %d\n%s%s", code, out, errs)
+	}
+	bundle := filepath.Join(dir, "bundle.tgz")
+	if out, errs, code := drillCmd(t, cfg, "evidence", "export", "-o", bundle, "--drill", "manual"); code != 0 || !strings.Contains(out, "wrote "+bundle+": 1 of") {
+		t.Errorf("evidence export through the agent: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := drillCmd(t, cfg, "evidence", "verify", bundle, "--key", filepath.Join(dir, "state/keys/drill.pub")); code != 0 || !strings.Contains(out, "1 selected (drill manual)") {
+		t.Errorf("verify the agent's bundle: exit %d\n%s%s", code, out, errs)
+	}
+
 	// A second agent on the same state dir (another socket) refuses.
 	other := filepath.Join(t.TempDir(), "drill.yaml")
 	b, _ := os.ReadFile(cfg)

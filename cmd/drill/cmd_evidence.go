@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/internal/evidence"
 )
 
@@ -48,17 +49,39 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cfg, true)
+			c, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			defer store.Close()
-			rep, err := store.Verify(ctxOf(cmd))
-			if err != nil {
-				return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %w", err))
+			var res agent.VerifyResult
+			if c != nil {
+				r, err := c.Verify(ctxOf(cmd))
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				res = *r
+			} else {
+				store, err := openStore(cfg, true)
+				if err != nil {
+					return withCode(exitUsage, err)
+				}
+				defer store.Close()
+				rep, err := store.Verify(ctxOf(cmd))
+				var ve *evidence.VerifyError
+				switch {
+				case errors.As(err, &ve):
+					res.Error = err.Error()
+				case err != nil:
+					return withCode(exitUsage, err)
+				default:
+					res = agent.VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String()}
+				}
+			}
+			if res.Error != "" {
+				return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %s", res.Error))
 			}
 			fmt.Fprintf(e.stdout, "evidence log verified: %d records, every signature and checkpoint checked\norigin %s, tree size %d, root %s\n",
-				rep.Records, rep.Origin, rep.Records, rep.Root)
+				res.Records, res.Origin, res.Records, res.Root)
 			return nil
 		},
 	}
@@ -139,17 +162,25 @@ Exit codes: 0 written; 2 usage (or no evidence store).`,
 			if err != nil {
 				return err
 			}
-			store, err := openStore(cfg, true)
+			c, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			defer store.Close()
 			tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
 			defer os.Remove(tmp.Name())
-			sum, err := store.Export(tmp, sel, time.Now())
+			if c != nil {
+				err = c.Export(ctxOf(cmd), sel, tmp)
+			} else {
+				var store *evidence.Store
+				if store, err = openStore(cfg, true); err != nil {
+					return withCode(exitUsage, err)
+				}
+				_, err = store.Export(tmp, sel, time.Now())
+				store.Close()
+			}
 			if err == nil {
 				err = tmp.Sync()
 			}
@@ -162,7 +193,11 @@ Exit codes: 0 written; 2 usage (or no evidence store).`,
 			if err != nil {
 				return withCode(exitFail, err)
 			}
-			m := sum.Manifest
+			// Say what was written from the bundle itself.
+			m, err := evidence.ReadBundleManifest(out)
+			if err != nil {
+				return withCode(exitFail, err)
+			}
 			fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s\n", out, m.Records, m.LogSize, m.Selection, m.Origin)
 			return nil
 		},

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -363,4 +364,28 @@ func (s *Store) publicPEM() ([]byte, error) {
 		return nil, err
 	}
 	return k.PublicPEM(), nil
+}
+
+// ReadBundleManifest reads the manifest of the bundle file at path, its
+// first member, without verifying anything.
+func ReadBundleManifest(path string) (*BundleManifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", path, err)
+	}
+	tr := tar.NewReader(zr)
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != memberManifest {
+		return nil, fmt.Errorf("bundle %s: no manifest.json first (%v)", path, err)
+	}
+	var m BundleManifest
+	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("bundle %s: manifest.json: %w", path, err)
+	}
+	return &m, nil
 }
