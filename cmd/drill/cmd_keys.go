@@ -9,12 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/keys"
 )
 
 func newKeysCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage the key that signs the evidence log"}
-	cmd.AddCommand(newKeysInitCmd(e), newKeysShowCmd(e), newKeysRotateCmd())
+	cmd.AddCommand(newKeysInitCmd(e), newKeysShowCmd(e), newKeysRotateCmd(e))
 	return cmd
 }
 
@@ -92,16 +93,58 @@ error or no key yet.`,
 	return cmd
 }
 
-func newKeysRotateCmd() *cobra.Command {
+func newKeysRotateCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rotate",
-		Short: "Replace the signing key (not implemented yet)",
-		Long: `Replace the signing key. Not implemented yet: the current key keeps signing.
+		Short: "Replace the signing key, handing the evidence log over to a new one",
+		Long: `Replace the signing key. A new key is made (state_dir/keys/drill.key.next); the
+evidence log gets a key-change entry signed by the old key, and the checkpoint that
+covers it is signed by both keys; from then on the new key signs. The old public key
+is kept in state_dir/keys/retired/<key id>.pub (old records and checkpoints stay
+verifiable, and bundles carry every key), and the old private key is removed.
+Auditors may keep trusting the old key or switch to the new one.
 
-Exit codes: 2 always, for now.`,
+Stop the agent first: rotation writes to the evidence store. A rotation cut short
+is finished by running it again.
+
+Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`,
 		Args: args(cobra.NoArgs),
-		RunE: func(*cobra.Command, []string) error {
-			return withCode(exitUsage, errors.New("key rotation is not implemented yet: the current key keeps signing (see drill keys show)"))
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			if c, _ := dialAgent(ctxOf(cmd), cfg); c != nil {
+				return withCode(exitUsage, errors.New("the drill agent is running: stop it (systemctl stop drill), rotate, then start it again"))
+			}
+			dir := filepath.Join(cfg.StateDir, "keys")
+			cur, next, err := keys.PrepareRotation(dir)
+			if err != nil {
+				return withCode(exitFail, err)
+			}
+			store, err := evidence.Open(filepath.Join(cfg.StateDir, "drill.db"), evidence.Options{Origin: origin(), Key: cur})
+			if err != nil {
+				return withCode(exitFail, err)
+			}
+			defer store.Close()
+			switch store.VerifierKey() {
+			case next.VerifierKey:
+				// Handed over already; the files were not installed.
+			case cur.VerifierKey:
+				at, err := store.RotateKey(next)
+				if err != nil {
+					return withCode(exitFail, err)
+				}
+				fmt.Fprintf(e.stdout, "evidence log handed over at entry %d\n", at)
+			default:
+				return withCode(exitFail, fmt.Errorf("the evidence log is signed by %s, which is neither the current key %s nor the new one", store.VerifierKey(), cur.VerifierKey))
+			}
+			if err := keys.InstallRotation(dir, cur, next); err != nil {
+				return withCode(exitFail, err)
+			}
+			fmt.Fprintf(e.stdout, "retired %s (kept in %s)\nnew signing key %s\n", cur.VerifierKey,
+				filepath.Join(dir, keys.RetiredDir, cur.KeyID()+".pub"), next.VerifierKey)
+			return nil
 		},
 	}
 }

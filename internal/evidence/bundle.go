@@ -65,8 +65,16 @@ type BundleManifest struct {
 	// Records is how many entries the bundle holds.
 	Records int64     `json:"records"`
 	Created time.Time `json:"created"`
-	// Keys are the bundled verifier keys' member names (keys/<name>.pub).
-	Keys []string `json:"keys"`
+	// Keys are the log's keys in the order they were in force: the first
+	// from entry 0, each later one from the entry after its key change.
+	Keys []BundleKey `json:"keys"`
+}
+
+// BundleKey is a key of the log and the first entry (and checkpoint size)
+// it signs.
+type BundleKey struct {
+	Key  string `json:"key"`
+	From int64  `json:"from"`
 }
 
 // Selection picks the records of an export. Zero fields select all.
@@ -167,21 +175,28 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 	leaves := tx.Bucket(bucketLeaves)
 	hr := txHashReader(tx)
 
-	// Select the entries.
+	// Select the entries; key changes always go in, so that the verifier
+	// can follow the keys. Records go into the reports.
 	var idx []int64
 	var recs []*Record
+	first := s.vkey
+	if v := tx.Bucket(bucketMeta).Get(metaVKey0); v != nil {
+		first = string(v)
+	}
+	chain := []BundleKey{{Key: first, From: 0}}
 	for i := int64(0); i < n; i++ {
 		leaf := leaves.Get(be64(uint64(i)))
 		if leaf == nil {
 			return nil, fmt.Errorf("record %d is missing: run drill evidence verify", i)
 		}
-		if sel.all() {
-			idx = append(idx, i)
-			continue
-		}
 		e, err := parseEntry(i, leaf)
 		if err != nil {
 			return nil, err
+		}
+		if e.KeyChange != nil {
+			chain = append(chain, BundleKey{Key: e.KeyChange.NewKey, From: i + 1})
+			idx = append(idx, i)
+			continue
 		}
 		if sel.match(e.Record) {
 			idx = append(idx, i)
@@ -190,8 +205,7 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 	}
 	complete := sel.all()
 	man := BundleManifest{Format: BundleFormat, Origin: s.origin, LogSize: n, Complete: complete,
-		Selection: sel.String(), Records: int64(len(idx)), Created: now.UTC(),
-		Keys: []string{"keys/" + s.keyName() + ".pub"}}
+		Selection: sel.String(), Records: int64(len(idx)), Created: now.UTC(), Keys: chain}
 
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	tw := tar.NewWriter(zw)
@@ -210,12 +224,15 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 	if err := put(memberManifest, append(mj, '\n')); err != nil {
 		return nil, err
 	}
-	if err := put(bundleDir+man.Keys[0], []byte(s.vkey+"\n")); err != nil {
-		return nil, err
-	}
-	if pem, err := s.publicPEM(); err == nil {
-		if err := put(bundleDir+"keys/"+s.keyName()+".pem", pem); err != nil {
+	for j, k := range chain {
+		name := fmt.Sprintf("%skeys/%s-%d", bundleDir, keyFileName(k.Key), j+1)
+		if err := put(name+".pub", []byte(k.Key+"\n")); err != nil {
 			return nil, err
+		}
+		if vk, err := keys.VerifyOnly(k.Key); err == nil {
+			if err := put(name+".pem", vk.PublicPEM()); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := put(memberCheckpoint, latest); err != nil {
@@ -311,13 +328,6 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 		entries.WriteString(`,"envelope":`)
 		entries.Write(leaves.Get(be64(uint64(i))))
 		entries.WriteString("}\n")
-		if complete {
-			e, err := parseEntry(i, leaves.Get(be64(uint64(i))))
-			if err != nil {
-				return nil, err
-			}
-			recs = append(recs, e.Record)
-		}
 	}
 	if err := put(memberEntries, entries.Bytes()); err != nil {
 		return nil, err
@@ -346,24 +356,15 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 	return &ExportSummary{Manifest: man, Checkpoint: bytes.Clone(latest)}, nil
 }
 
-// keyName is the log key's name made safe as a file name.
-func (s *Store) keyName() string {
-	name, _, _ := strings.Cut(s.vkey, "+")
+// keyFileName is a key's name made safe as a file name.
+func keyFileName(vkey string) string {
+	name, _, _ := strings.Cut(vkey, "+")
 	return strings.Map(func(r rune) rune {
 		if r == '/' || r == '\\' || r < ' ' {
 			return '_'
 		}
 		return r
 	}, name)
-}
-
-// publicPEM is the log key as a PEM PUBLIC KEY.
-func (s *Store) publicPEM() ([]byte, error) {
-	k, err := keys.VerifyOnly(s.vkey)
-	if err != nil {
-		return nil, err
-	}
-	return k.PublicPEM(), nil
 }
 
 // ReadBundleManifest reads the manifest of the bundle file at path, its

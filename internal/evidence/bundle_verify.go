@@ -16,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/drillhq/drill/internal/keys"
@@ -85,17 +84,18 @@ type bundleVerifier struct {
 	rep *BundleReport
 
 	man      BundleManifest
-	keys     map[string]string // member name -> verifier key line
-	pub      ed25519.PublicKey
-	verifier note.Verifier
+	chain    *keyChain
 	latest   checkpoint
 	hist     []historyLine
 	histRoot map[int64]tlog.Hash
 	hashes   []byte // subset: the leaf hashes
-	incl     map[int64][]tlog.Hash
-	cons     map[int64][]tlog.Hash
-	mem      []tlog.Hash // the rebuilt tree, in stored-hash order
-	seen     map[string]bool
+	// keyChanges counts the key-change entries seen; all of the chain's
+	// must be in the bundle.
+	keyChanges int
+	incl       map[int64][]tlog.Hash
+	cons       map[int64][]tlog.Hash
+	mem        []tlog.Hash // the rebuilt tree, in stored-hash order
+	seen       map[string]bool
 }
 
 func (b *bundleVerifier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -141,7 +141,6 @@ func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
 
 func (b *bundleVerifier) run() error {
 	b.seen = map[string]bool{}
-	b.keys = map[string]string{}
 	b.incl = map[int64][]tlog.Hash{}
 	b.cons = map[int64][]tlog.Hash{}
 	b.histRoot = map[int64]tlog.Hash{}
@@ -174,12 +173,9 @@ func (b *bundleVerifier) run() error {
 				return err
 			}
 		case strings.HasPrefix(name, bundleDir+"keys/"):
-			data, err := b.read(hdr)
-			if err != nil {
+			// For people; the keys verified are manifest.json's.
+			if _, err := b.read(hdr); err != nil {
 				return err
-			}
-			if strings.HasSuffix(name, ".pub") {
-				b.keys[strings.TrimPrefix(name, bundleDir)] = strings.TrimSpace(string(data))
 			}
 		case name == memberCheckpoint:
 			data, err := b.read(hdr)
@@ -253,55 +249,60 @@ func (b *bundleVerifier) manifest(data []byte) error {
 	return nil
 }
 
-// key settles the verifier key: the trusted one, or the bundle's own.
+// key settles the keys: the chain manifest.json lists (checked against
+// the key changes among the entries later), which must hold the key the
+// auditor trusts.
 func (b *bundleVerifier) key() error {
-	if b.verifier != nil {
+	if b.chain != nil {
 		return nil
 	}
-	var bundled string
-	for _, k := range b.man.Keys {
-		if v, ok := b.keys[k]; ok {
-			bundled = v
-			break
-		}
+	if len(b.man.Keys) == 0 || b.man.Keys[0].From != 0 {
+		return bundleError("manifest.json lists no key in force from entry 0")
 	}
-	vkey := bundled
+	chain := &keyChain{origin: b.man.Origin}
+	for j, k := range b.man.Keys {
+		if j > 0 && (k.From <= b.man.Keys[j-1].From || k.From > b.man.LogSize) {
+			return bundleError("manifest.json: key %d is in force from entry %d, out of order", j+1, k.From)
+		}
+		lk, err := newLogKey(k.Key, k.From)
+		if err != nil {
+			return bundleError("manifest.json: key %d: %v", j+1, err)
+		}
+		chain.keys = append(chain.keys, lk)
+	}
 	if b.opt.Key != nil {
 		pub, trusted, err := keys.ParsePublicKey(b.opt.Key)
 		if err != nil {
 			return fmt.Errorf("the key you gave: %w", err)
 		}
-		if trusted == "" {
-			// A PEM key: the note key name comes from the bundle's key.
-			name, _, _ := strings.Cut(bundled, "+")
-			if name == "" {
-				name = b.man.Origin
-			}
-			if trusted, err = note.NewEd25519VerifierKey(name, pub); err != nil {
-				return fmt.Errorf("the key you gave: %w", err)
+		found := false
+		for _, k := range chain.keys {
+			if trusted == k.vkey || trusted == "" && k.pub.Equal(pub) {
+				found, b.rep.VerifierKey = true, k.vkey
 			}
 		}
-		vkey = trusted
+		if !found {
+			return checkpointError(b.man.LogSize, -1, "not signed by the key you gave (%s): the log's keys are %s", keyText(trusted, pub), chain.names())
+		}
 	} else {
 		b.rep.KeyFromBundle = true
+		b.rep.VerifierKey = chain.current().vkey
 	}
-	if vkey == "" {
-		return bundleError("no verifier key in the bundle; give one with --key")
-	}
-	v, pub, err := keys.ParseVerifierKey(vkey)
-	if err != nil {
-		return bundleError("verifier key: %v", err)
-	}
-	b.verifier, b.pub, b.rep.VerifierKey = v, pub, vkey
+	b.chain = chain
 	return nil
 }
 
+// keyText names a key given as note text or PEM.
+func keyText(vkey string, pub ed25519.PublicKey) string {
+	if vkey != "" {
+		return vkey
+	}
+	return fmt.Sprintf("PEM key %x", []byte(pub))
+}
+
 func (b *bundleVerifier) open(size int64, msg []byte) (checkpoint, *VerifyError) {
-	c, err := openCheckpoint(msg, b.verifier)
+	c, err := b.chain.openCheckpoint(size, msg)
 	if err != nil {
-		if b.opt.Key != nil && strings.HasPrefix(err.Error(), "not signed by") {
-			return c, checkpointError(size, -1, "not signed by the key you gave (%s)", b.rep.VerifierKey)
-		}
 		return c, checkpointError(size, -1, "%v", err)
 	}
 	if c.Origin != b.man.Origin {
@@ -485,6 +486,9 @@ func (b *bundleVerifier) entries() error {
 			return err
 		}
 	}
+	if b.keyChanges != len(b.man.Keys)-1 {
+		return bundleError("manifest.json lists %d key changes, the entries hold %d", len(b.man.Keys)-1, b.keyChanges)
+	}
 	if b.rep.Records != b.man.Records {
 		return bundleError("entries.jsonl holds %d records, manifest.json says %d", b.rep.Records, b.man.Records)
 	}
@@ -527,10 +531,10 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
 	n := b.man.LogSize
-	v := &verification{origin: b.man.Origin, pub: b.pub}
 	chunk := make([]entryLine, len(raw))
 	errs := make([]error, len(raw))
 	recs := make([]*Record, len(raw))
+	changes := make([]*KeyChange, len(raw))
 	parallel(len(raw), func(j int) {
 		e, err := parseEntryLine(raw[j].b)
 		if err != nil {
@@ -547,13 +551,17 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 			errs[j] = recordError(e.Index, "%v", err)
 			return
 		}
-		st, err := env.Verify(v.pub)
+		st, kc, err := env.VerifyAny(b.chain.inForce(e.Index).pub)
 		if err != nil {
 			errs[j] = recordError(e.Index, "%v", err)
 			return
 		}
-		if got := st.Predicate.LogOrigin; got != v.origin {
-			errs[j] = recordError(e.Index, "log_origin is %q, want %q (a record of another log)", got, v.origin)
+		if kc != nil {
+			changes[j] = kc
+			return
+		}
+		if got := st.Predicate.LogOrigin; got != b.man.Origin {
+			errs[j] = recordError(e.Index, "log_origin is %q, want %q (a record of another log)", got, b.man.Origin)
 			return
 		}
 		if got := st.Predicate.LogIndex; got != e.Index {
@@ -575,6 +583,12 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 		}
 		if errs[j] != nil {
 			return errs[j]
+		}
+		if changes[j] != nil {
+			if verr := b.chain.change(i, changes[j], true); verr != nil {
+				return verr
+			}
+			b.keyChanges++
 		}
 		if b.man.Complete {
 			hs, err := tlog.StoredHashes(i, e.Envelope, b)
@@ -607,7 +621,9 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 		}
 		*expect = i + 1
 		b.rep.Records++
-		b.rep.Entries = append(b.rep.Entries, recs[j])
+		if recs[j] != nil {
+			b.rep.Entries = append(b.rep.Entries, recs[j])
+		}
 	}
 	return nil
 }
@@ -646,9 +662,15 @@ func (b *bundleVerifier) previous() error {
 	if b.opt.Previous == nil {
 		return nil
 	}
-	c, err := openCheckpoint(b.opt.Previous, b.verifier)
+	var c checkpoint
+	var err error
+	for _, k := range b.chain.keys {
+		if c, err = openCheckpoint(b.opt.Previous, k.verifier); err == nil {
+			break
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("your earlier checkpoint: %w", err)
+		return fmt.Errorf("your earlier checkpoint is not signed by any of the log's keys: %w", err)
 	}
 	if c.Origin != b.man.Origin {
 		return fmt.Errorf("your earlier checkpoint is of log %q, this bundle of log %q", c.Origin, b.man.Origin)

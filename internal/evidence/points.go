@@ -80,6 +80,9 @@ func rebuildPoints(tx *bbolt.Tx) error {
 		if err != nil {
 			return fmt.Errorf("index restore points: %w", err)
 		}
+		if e.Record == nil {
+			continue
+		}
 		if err := notePoint(b, e.Record); err != nil {
 			return err
 		}

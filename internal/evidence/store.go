@@ -95,8 +95,11 @@ type Entry struct {
 	Index int64
 	// Envelope is the exact leaf: the DSSE envelope JSON, one line.
 	Envelope []byte
-	// Record is the envelope's predicate.
+	// Record is the envelope's predicate; nil for a key change.
 	Record *Record
+	// KeyChange is set for the entry that hands the log to a new key;
+	// Entries does not visit those.
+	KeyChange *KeyChange
 }
 
 // Open opens the evidence store at path, creating it (and the empty log's
@@ -240,6 +243,9 @@ func (s *Store) create(tx *bbolt.Tx, opt Options) error {
 // Origin returns the log's origin, as fixed when the store was created.
 func (s *Store) Origin() string { return s.origin }
 
+// VerifierKey returns the note verifier key of the log's current key.
+func (s *Store) VerifierKey() string { return s.vkey }
+
 // Close closes the database and releases its lock.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
@@ -291,7 +297,8 @@ func (s *Store) Checkpoint() ([]byte, error) {
 // entriesBatch is how many leaves Entries reads per read transaction.
 const entriesBatch = 256
 
-// Entries calls fn for each record, oldest first or newest first, until fn
+// Entries calls fn for each drill record (not key changes), oldest first
+// or newest first, until fn
 // returns an error, which Entries then returns as it is. Records appended
 // while Entries runs are not visited. Nothing is verified (use Verify): a
 // leaf is only parsed, and one that does not parse stops Entries with an
@@ -331,6 +338,9 @@ func (s *Store) Entries(fn func(*Entry) error, newestFirst bool) error {
 			if err != nil {
 				return err
 			}
+			if e.Record == nil {
+				continue // a key change: not a drill's record
+			}
 			if err := fn(e); err != nil {
 				return err
 			}
@@ -346,7 +356,16 @@ func parseEntry(i int64, leaf []byte) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("record %d: %w", i, err)
 	}
-	st, err := env.Statement()
+	payload, err := env.payloadBytes()
+	if err != nil {
+		return nil, fmt.Errorf("record %d: %w", i, err)
+	}
+	if kc, err := parseKeyChange(payload); err != nil {
+		return nil, fmt.Errorf("record %d: %w", i, err)
+	} else if kc != nil {
+		return &Entry{Index: i, Envelope: leaf, KeyChange: kc}, nil
+	}
+	st, err := ParseStatement(payload)
 	if err != nil {
 		return nil, fmt.Errorf("record %d: %w", i, err)
 	}

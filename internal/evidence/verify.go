@@ -3,18 +3,15 @@ package evidence
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"go.etcd.io/bbolt"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
-
-	"github.com/drillhq/drill/internal/keys"
 )
 
 // Report is the result of a successful Verify.
@@ -80,15 +77,14 @@ const verifyChunk = 1024
 // in log order, or another error if it could not read the store or ctx was
 // cancelled.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
-	pub, err := s.verifyKey()
+	chain, err := s.firstKey()
 	if err != nil {
 		return nil, err
 	}
 	v := &verification{
-		origin:   s.origin,
-		verifier: s.verifier,
-		pub:      pub,
-		workers:  runtime.GOMAXPROCS(0),
+		origin:  s.origin,
+		chain:   chain,
+		workers: runtime.GOMAXPROCS(0),
 	}
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
@@ -101,30 +97,58 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	}
 	rep.VerifierKey = s.vkey
 	if s.key != nil && s.key.Verifier != nil {
+		// The key the caller trusts must be one of the log's keys: the
+		// first (it vouched for every later one) or a later one (it
+		// co-signed the checkpoint that covers everything before it).
+		if !chain.has(s.key.VerifierKey) {
+			return nil, storeError("the log's keys (%s) do not include the key you trust (%s)", chain.names(), s.key.VerifierKey)
+		}
 		rep.VerifierKey = s.key.VerifierKey
 	}
 	return rep, nil
 }
 
-// verifyKey returns the Ed25519 public key records must be signed with.
-func (s *Store) verifyKey() (ed25519.PublicKey, error) {
-	if s.key != nil && s.key.Verifier != nil {
-		return s.key.Public, nil
-	}
-	_, pub, err := keys.ParseVerifierKey(s.vkey)
+// firstKey starts the key chain with the log's first key.
+func (s *Store) firstKey() (*keyChain, error) {
+	vkey := s.vkey
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(metaVKey0); v != nil {
+			vkey = string(v)
+		}
+		return nil
+	})
+	k, err := newLogKey(vkey, 0)
 	if err != nil {
 		return nil, fmt.Errorf("stored log key: %w", err)
 	}
-	return pub, nil
+	return &keyChain{origin: s.origin, keys: []logKey{k}}, nil
+}
+
+// has reports whether vkey is one of the chain's keys.
+func (c *keyChain) has(vkey string) bool {
+	for _, k := range c.keys {
+		if k.vkey == vkey {
+			return true
+		}
+	}
+	return false
+}
+
+// names lists the chain's keys.
+func (c *keyChain) names() string {
+	var out []string
+	for _, k := range c.keys {
+		out = append(out, k.vkey)
+	}
+	return strings.Join(out, ", ")
 }
 
 // verification is one run of Verify.
 type verification struct {
-	origin   string
-	verifier note.Verifier
-	pub      ed25519.PublicKey
-	workers  int
-	mem      []tlog.Hash // the tree rebuilt from leaves, in stored-hash order
+	origin  string
+	chain   *keyChain
+	workers int
+	mem     []tlog.Hash // the tree rebuilt from leaves, in stored-hash order
 }
 
 func (v *verification) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -203,7 +227,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, verr := v.checkCheckpoint(0, cp0); verr != nil {
+	if c, verr := v.checkCheckpoint(0, cp0, v.chain.inForce(0)); verr != nil {
 		return nil, verr
 	} else if c.Root != emptyRoot() {
 		return nil, checkpointError(0, -1, "root hash is not that of the empty tree")
@@ -233,9 +257,18 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 			}
 		}
 
-		// Check signatures in parallel: they are nearly all the work.
+		// Check signatures in parallel: they are nearly all the work. The
+		// keys are those in force at the chunk's start; the rare entries
+		// after a key change inside the chunk are checked again below.
 		recErrs := make([]*VerifyError, m)
+		changes := make([]*KeyChange, m)
 		cpRes := make([]checkpointResult, m)
+		leafKeys := make([]logKey, m)
+		cpKeys := make([]logKey, m)
+		for j := range m {
+			leafKeys[j] = v.chain.inForce(start + int64(j))
+			cpKeys[j] = v.chain.inForce(start + int64(j) + 1)
+		}
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		for range min(v.workers, m) {
@@ -245,8 +278,8 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 					if j >= m {
 						return
 					}
-					recErrs[j] = v.checkLeaf(start+int64(j), leafs[j])
-					cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j])
+					changes[j], recErrs[j] = v.checkLeaf(start+int64(j), leafs[j], leafKeys[j])
+					cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j], cpKeys[j])
 				}
 			})
 		}
@@ -255,8 +288,19 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 		// Rebuild the tree in order and compare.
 		for j := range m {
 			i := start + int64(j)
+			if k := v.chain.inForce(i); k.vkey != leafKeys[j].vkey {
+				changes[j], recErrs[j] = v.checkLeaf(i, leafs[j], k)
+			}
 			if recErrs[j] != nil {
 				return nil, recErrs[j]
+			}
+			if changes[j] != nil {
+				if verr := v.chain.change(i, changes[j], false); verr != nil {
+					return nil, verr
+				}
+			}
+			if k := v.chain.inForce(i + 1); k.vkey != cpKeys[j].vkey || k.from == i+1 {
+				cpRes[j] = v.openCheckpoint(i+1, cps[j], k)
 			}
 			hs, err := tlog.StoredHashes(i, leafs[j], v)
 			if err != nil {
@@ -327,26 +371,30 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	return &Report{Records: size, Checkpoint: bytes.Clone(latest), Root: root, Origin: v.origin}, nil
 }
 
-// checkLeaf checks record i's envelope, signature and log position.
-func (v *verification) checkLeaf(i int64, leaf []byte) *VerifyError {
+// checkLeaf checks entry i's envelope, signature by key and log position,
+// and returns its key change if it is one.
+func (v *verification) checkLeaf(i int64, leaf []byte, key logKey) (*KeyChange, *VerifyError) {
 	if leaf == nil {
-		return recordError(i, "missing")
+		return nil, recordError(i, "missing")
 	}
 	env, err := DecodeEnvelope(leaf)
 	if err != nil {
-		return recordError(i, "%v", err)
+		return nil, recordError(i, "%v", err)
 	}
-	st, err := env.Verify(v.pub)
+	st, kc, err := env.VerifyAny(key.pub)
 	if err != nil {
-		return recordError(i, "%v", err)
+		return nil, recordError(i, "%v", err)
+	}
+	if kc != nil {
+		return kc, nil
 	}
 	if got := st.Predicate.LogOrigin; got != v.origin {
-		return recordError(i, "log_origin is %q, want %q (a record of another log)", got, v.origin)
+		return nil, recordError(i, "log_origin is %q, want %q (a record of another log)", got, v.origin)
 	}
 	if got := st.Predicate.LogIndex; got != i {
-		return recordError(i, "log_index is %d (a record moved or copied from elsewhere)", got)
+		return nil, recordError(i, "log_index is %d (a record moved or copied from elsewhere)", got)
 	}
-	return nil
+	return nil, nil
 }
 
 type checkpointResult struct {
@@ -355,17 +403,24 @@ type checkpointResult struct {
 }
 
 // openCheckpoint verifies the checkpoint of the given size.
-func (v *verification) openCheckpoint(size int64, msg []byte) checkpointResult {
-	c, verr := v.checkCheckpoint(size, msg)
+func (v *verification) openCheckpoint(size int64, msg []byte, key logKey) checkpointResult {
+	c, verr := v.checkCheckpoint(size, msg, key)
 	return checkpointResult{root: c.Root, err: verr}
 }
 
-// checkCheckpoint checks the signature, origin and size of a checkpoint.
-func (v *verification) checkCheckpoint(size int64, msg []byte) (checkpoint, *VerifyError) {
+// checkCheckpoint checks the signature (by key, and by the old key too at
+// a hand-over), origin and size of a checkpoint.
+func (v *verification) checkCheckpoint(size int64, msg []byte, key logKey) (checkpoint, *VerifyError) {
 	if msg == nil {
 		return checkpoint{}, checkpointError(size, -1, "missing")
 	}
-	c, err := openCheckpoint(msg, v.verifier)
+	var c checkpoint
+	var err error
+	if key.vkey == v.chain.inForce(size).vkey {
+		c, err = v.chain.openCheckpoint(size, msg)
+	} else {
+		c, err = openCheckpoint(msg, key.verifier)
+	}
 	if err != nil {
 		return checkpoint{}, checkpointError(size, -1, "%v", err)
 	}

@@ -242,6 +242,12 @@ func parseSignerKey(skey string) (*Key, error) {
 // create generates a key and writes it to dir. If another process created
 // the key file first, that key is loaded and returned instead.
 func create(dir, name string) (*Key, error) {
+	return createFile(filepath.Join(dir, KeyFile), name)
+}
+
+// createFile generates a key and writes it to path, or loads the key
+// another process wrote there first.
+func createFile(path, name string) (*Key, error) {
 	skey, _, err := note.GenerateKey(rand.Reader, name)
 	if err != nil {
 		return nil, fmt.Errorf("generate signing key: %w", err)
@@ -250,7 +256,6 @@ func create(dir, name string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate signing key: %w", err)
 	}
-	path := filepath.Join(dir, KeyFile)
 	err = writeFileAtomic(path, []byte(skey+"\n"), 0o600, true)
 	if errors.Is(err, fs.ErrExist) {
 		return loadFile(path)

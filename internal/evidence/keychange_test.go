@@ -1,0 +1,108 @@
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/drillhq/drill/internal/keys"
+)
+
+// A rotated log: a key-change entry signed by the old key, the hand-over
+// checkpoint signed by both, everything after by the new key. The store
+// and its bundles verify against either key, and not against a third;
+// the key change is in every bundle, and Entries does not show it.
+func TestRotateKey(t *testing.T) {
+	k1, k2, k3 := testKey(t, testOrigin), testKey(t, testOrigin), testKey(t, testOrigin)
+	path := newLog(t, t.TempDir(), testOrigin, k1, 5)
+	s, err := Open(path, Options{Key: k1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := s.RotateKey(k2)
+	if err != nil || at != 5 {
+		t.Fatalf("RotateKey: %d, %v", at, err)
+	}
+	if _, err := s.Append(testRecord(5, VerdictPass)); err != nil {
+		t.Fatalf("Append after the rotation: %v", err)
+	}
+	if _, err := s.RotateKey(k2); err == nil {
+		t.Error("rotated to the key in force")
+	}
+	s.Close()
+
+	// Reopened with the old key, the store refuses to sign.
+	s, err = Open(path, Options{Key: k1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(testRecord(6, VerdictPass)); err == nil || !strings.Contains(err.Error(), "is not the key of this evidence log") {
+		t.Errorf("Append with the retired key: %v", err)
+	}
+	s.Close()
+	s, err = Open(path, Options{Key: k2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(testRecord(6, VerdictFail)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Verify(context.Background()); err != nil || rep.Records != 8 {
+		t.Fatalf("Verify with the new key: %+v, %v", rep, err)
+	}
+	var drills []int64
+	s.Entries(func(e *Entry) error { drills = append(drills, e.Index); return nil }, false)
+	if len(drills) != 7 || drills[5] != 6 {
+		t.Errorf("Entries visited %v, want the 7 records and not the key change at 5", drills)
+	}
+	s.Close()
+	for name, k := range map[string]*keys.Key{"old": k1, "new": k2} {
+		vk, _ := keys.VerifyOnly(k.VerifierKey)
+		s, err := Open(path, Options{Key: vk, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Verify(context.Background()); err != nil {
+			t.Errorf("Verify trusting the %s key: %v", name, err)
+		}
+		s.Close()
+	}
+
+	full, _ := exportBundle(t, path, k2, Selection{})
+	subset, _ := exportBundle(t, path, k2, Selection{Since: testTime.Add(6 * 3600e9)})
+	for _, tc := range []struct {
+		name   string
+		bundle []byte
+		key    *keys.Key
+		want   string
+	}{
+		{"complete, old key", full, k1, ""},
+		{"complete, new key", full, k2, ""},
+		{"subset, old key", subset, k1, ""},
+		{"subset, new key", subset, k2, ""},
+		{"another key", full, k3, "not signed by the key you gave"},
+		{"key change dropped from a subset", edit(t, edit(t, subset, "entries.jsonl", lines(func(ls []string) []string {
+			return ls[1:]
+		})), "manifest.json", manifestRecords(1)), k1, "manifest.json lists 1 key changes, the entries hold 0"},
+		{"the key list rewritten", edit(t, full, "manifest.json", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(k2.VerifierKey), []byte(k3.VerifierKey), 1)
+		}), k1, "checkpoint 8: not signed by the log key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := VerifyBundle(context.Background(), bytes.NewReader(tc.bundle), BundleOptions{Key: []byte(tc.key.VerifierKey)})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rep.Manifest.Keys) != 2 || rep.Manifest.Keys[1].From != 6 {
+					t.Errorf("keys %+v", rep.Manifest.Keys)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
