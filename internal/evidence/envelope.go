@@ -138,29 +138,14 @@ func (e *Envelope) payloadBytes() ([]byte, error) {
 // payload is a drill Statement, and returns that Statement. The key IDs of
 // the signatures are ignored; one signature that verifies is enough.
 func (e *Envelope) Verify(pub ed25519.PublicKey) (*Statement, error) {
-	if len(pub) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("verification key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
-	}
-	if e.PayloadType != PayloadType {
-		return nil, fmt.Errorf("payload type is %q, want %q", e.PayloadType, PayloadType)
-	}
-	payload, err := e.payloadBytes()
+	st, kc, err := e.VerifyAny(pub)
 	if err != nil {
-		return nil, fmt.Errorf("payload is not base64: %w", err)
+		return nil, err
 	}
-	msg := PAE(e.PayloadType, payload)
-	ok := false
-	for _, s := range e.Signatures {
-		sig, err := decodeBase64(s.Sig)
-		if err == nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig) {
-			ok = true
-			break
-		}
+	if kc != nil {
+		return nil, fmt.Errorf("statement predicateType is %q, want %q", KeyChangeType, PredicateType)
 	}
-	if !ok {
-		return nil, ErrBadSignature
-	}
-	return ParseStatement(payload)
+	return st, nil
 }
 
 // Statement parses the payload without checking any signature.
