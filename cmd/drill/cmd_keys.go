@@ -39,7 +39,7 @@ Exit codes: 0 created or already there; 1 the key could not be created or read;
 			dir := filepath.Join(cfg.StateDir, "keys")
 			_, statErr := os.Lstat(filepath.Join(dir, keys.KeyFile))
 			existed := statErr == nil
-			k, err := keys.LoadOrCreate(dir, origin())
+			k, err := keys.LoadOrCreate(dir, origin(cfg))
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`
 			if err != nil {
 				return withCode(exitFail, err)
 			}
-			store, err := evidence.Open(filepath.Join(cfg.StateDir, "drill.db"), evidence.Options{Origin: origin(), Key: cur})
+			store, err := evidence.Open(filepath.Join(cfg.StateDir, "drill.db"), evidence.Options{Origin: origin(cfg), Key: cur})
 			if err != nil {
 				return withCode(exitFail, err)
 			}

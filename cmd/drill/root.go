@@ -114,8 +114,12 @@ func (e *env) launcher(cfg *config.Config) (*drills.PluginLauncher, error) {
 	}, nil
 }
 
-// origin is the evidence log's origin for this host.
-func origin() string {
+// origin is the evidence log's origin for cfg: log_origin, or
+// "<hostname>/drill". It is fixed when the log is created.
+func origin(cfg *config.Config) string {
+	if cfg.LogOrigin != "" {
+		return cfg.LogOrigin
+	}
 	h := strings.Map(func(r rune) rune {
 		if r == '+' || r == ' ' || r == '/' {
 			return '-'
@@ -139,12 +143,12 @@ func openStore(cfg *config.Config, readOnly bool) (*evidence.Store, error) {
 			return nil, fmt.Errorf("open evidence store %s: %w (no drill has run with this state_dir yet)", dbPath, err)
 		}
 	} else {
-		key, err = keys.LoadOrCreate(filepath.Join(cfg.StateDir, "keys"), origin())
+		key, err = keys.LoadOrCreate(filepath.Join(cfg.StateDir, "keys"), origin(cfg))
 		if err != nil {
 			return nil, err
 		}
 	}
-	return evidence.Open(dbPath, evidence.Options{Origin: origin(), Key: key, ReadOnly: readOnly})
+	return evidence.Open(dbPath, evidence.Options{Origin: origin(cfg), Key: key, ReadOnly: readOnly})
 }
 
 // isTerminal reports whether w is a terminal.

@@ -46,6 +46,10 @@ type Config struct {
 	// MaxScratchBytes bounds the scratch space a restore may use; 0 (the
 	// default) for no limit.
 	MaxScratchBytes int64
+	// LogOrigin names the evidence log in its checkpoints (C2SP
+	// tlog-checkpoint origin) and its signing key; "" for
+	// "<hostname>/drill". It is fixed when the log is created.
+	LogOrigin string
 	// SocketGroup is the group that owns the socket (mode 0660), so that
 	// its members may use the agent; "" leaves the agent's own group.
 	SocketGroup string

@@ -14,6 +14,7 @@
 //	stop_timeout: 1m                   # after SIGTERM, for cancelled drills to record themselves
 //	jitter: 10m                        # each drill's runs start at a fixed offset within this
 //	catch_up: true                     # run once at start-up a drill that missed a run
+//	log_origin: bk1.example.org/drill  # the evidence log's origin (default <hostname>/drill)
 //	plugins:
 //	  borg:
 //	    path: plugins/drill-borg          # relative to the config file's folder

@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key at top level",
 			yaml: "state_dir: /x\nstat_dir: /y\n",
-			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
+			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
 		},
 		{
 			name: "agent keys",
@@ -68,6 +68,7 @@ socket_group: ""
 services: {s: {}}
 drills:
   d: {service: s, backend: x, source: {a: b}, jitter: soon, catch_up: 1}
+log_origin: "a b"
 `,
 			want: []string{
 				`1:9: jitter: want a duration such as 10m, or 0, got "-5m"`,
@@ -76,6 +77,7 @@ drills:
 				`4:15: socket_group: must not be empty`,
 				`7:55: drills.d.jitter: want a duration such as 10m, or 0, got "soon"`,
 				`7:71: drills.d.catch_up: want true or false, got 1`,
+				`8:13: log_origin: invalid log_origin "a b": want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)`,
 			},
 		},
 		{

@@ -14,7 +14,7 @@ import (
 
 // The keys each mapping accepts, sorted, as error messages list them.
 var (
-	topKeys     = []string{"catch_up", "drills", "jitter", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
+	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
 	drillKeys   = []string{"backend", "catch_up", "checks", "description", "jitter", "schedule", "service", "source", "timeout"}
@@ -28,6 +28,8 @@ var (
 	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	expectRE = regexp.MustCompile(`^(>=|<=|!=|=|>|<) *.+$`)
+	// originRE is what a log origin may hold: printable, no spaces or '+'.
+	originRE = regexp.MustCompile(`^[^\s+\x00-\x1f\x7f]+$`)
 )
 
 const nameRule = "use lowercase letters, digits, '_', '.' and '-', starting with a letter or digit (names are used in file names and metrics)"
@@ -64,6 +66,13 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 			}
 		case "socket_group":
 			c.SocketGroup, _ = p.nonEmpty(e)
+		case "log_origin":
+			if s, ok := p.nonEmpty(e); ok {
+				if !originRE.MatchString(s) || len(s) > 255 {
+					p.errorf(e.at, e.path, "invalid log_origin %q: want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)", s)
+				}
+				c.LogOrigin = s
+			}
 		case "stop_timeout":
 			if v, ok := p.duration(e); ok {
 				c.StopTimeout = v
