@@ -33,6 +33,8 @@ type Health struct {
 	PID     int       `json:"pid"`
 	Started time.Time `json:"started"`
 	Config  string    `json:"config"`
+	// Checkpoint is the evidence log's latest signed checkpoint.
+	Checkpoint string `json:"checkpoint"`
 	// ReloadError is why the last reload was refused; "" when it was not.
 	ReloadError string      `json:"reload_error,omitempty"`
 	Running     []RunStatus `json:"running"`
@@ -121,6 +123,9 @@ func (a *Agent) health() Health {
 		Running: []RunStatus{}, Waiting: []RunStatus{}}
 	if a.drillCtx.Err() != nil {
 		h.Status = "stopping"
+	}
+	if cp, err := a.store.Checkpoint(); err == nil {
+		h.Checkpoint = string(cp)
 	}
 	for _, r := range running {
 		started, p, _ := r.state()

@@ -148,6 +148,11 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 		t.Error("no drill_agent_build_info")
 	}
 
+	// The position is read through the agent too.
+	if out, errs, code := drillCmd(t, cfg, "position"); code != 0 || !regexp.MustCompile(`(?m)^s +ops@example.org +3 .* FAILING`).MatchString(out) {
+		t.Errorf("position through the agent: exit %d\n%s%s", code, out, errs)
+	}
+
 	// The evidence commands go through the agent too.
 	if out, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 || !strings.Contains(out, "evidence log verified") {
 		t.Errorf("evidence verify through the agent: exit %d\n%s%s", code, out, errs)

@@ -48,6 +48,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newRunCmd(e),
 		newAgentCmd(e),
 		newListCmd(e),
+		newPositionCmd(e),
 		newHistoryCmd(e),
 		newConfigCmd(e),
 		newManifestCmd(e),

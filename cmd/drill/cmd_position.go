@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+func newPositionCmd(e *env) *cobra.Command {
+	var asJSON bool
+	var at, failOn string
+	cmd := &cobra.Command{
+		Use:   "position [--json] [--at T] [--fail-on STATUS,...]",
+		Short: "The recovery position: per service, what is claimed against what the evidence proves",
+		Long: `Print the recovery position of every service, from the signed evidence alone:
+owner, priority, claimed RPO and RTO, status, last pass, last drill and verdict, the
+restore time and backup age of the last pass, the restore-time trend, and the
+reasons of the latest failure.
+
+Status: proven (the latest drill passed within review_every), at_risk (the
+latest drill did not pass, but an earlier pass is still within review_every),
+failing (the latest drill failed and no pass is within review_every), stale (no
+pass within review_every), untested (never passed, or no drill). A service is
+as bad as its worst drill.
+
+--at T shows the position as it was at T (a date or an RFC 3339 time), from
+the records finished by then. --fail-on lists statuses that make the command
+exit 1 when any service is in one of them (for a cron or CI gate).
+
+Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			when := time.Now()
+			if at != "" {
+				t, err := parseWhen(at)
+				if err != nil {
+					return usageError{fmt.Errorf("--at: %w", err)}
+				}
+				when = t
+			}
+			var gate []string
+			if failOn != "" {
+				for _, s := range strings.Split(failOn, ",") {
+					s = strings.TrimSpace(s)
+					if !slices.Contains([]string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing}, s) {
+						return usageError{fmt.Errorf("--fail-on: unknown status %q (want proven, at_risk, stale, untested or failing)", s)}
+					}
+					gate = append(gate, s)
+				}
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			recs, checkpoint, err := allRecords(e, cmd, cfg)
+			if err != nil {
+				return err
+			}
+			pos := drills.Position(cfg, recs, when)
+			if asJSON {
+				b, err := json.MarshalIndent(pos, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s\n", b)
+			} else {
+				printPosition(e, pos, when, checkpoint)
+			}
+			var bad []string
+			for _, sp := range pos {
+				if slices.Contains(gate, sp.Status) {
+					bad = append(bad, sp.Service+" is "+sp.Status)
+				}
+			}
+			if len(bad) > 0 {
+				return withCode(exitFail, errors.New(strings.Join(bad, "; ")))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the position as a JSON array")
+	cmd.Flags().StringVar(&at, "at", "", "the position as it was at T (a date or an RFC 3339 time)")
+	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when a service is in one of these statuses (comma-separated)")
+	return cmd
+}
+
+// allRecords reads every record and the latest checkpoint, from the agent
+// when one listens, else from the store.
+func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Record, string, error) {
+	c, err := dialAgent(ctxOf(cmd), cfg)
+	if err != nil {
+		return nil, "", withCode(exitUsage, err)
+	}
+	var recs []*evidence.Record
+	if c != nil {
+		_, h, err := agent.Dial(ctxOf(cmd), cfg.Socket)
+		if err != nil {
+			return nil, "", err
+		}
+		err = c.History(ctxOf(cmd), "", 0, func(r *evidence.Record) error {
+			recs = append(recs, r)
+			return nil
+		})
+		return recs, h.Checkpoint, err
+	}
+	store, err := openStore(cfg, true)
+	if err != nil {
+		// No store yet: nothing has been proven.
+		return nil, "", nil
+	}
+	defer store.Close()
+	cp, _ := store.Checkpoint()
+	err = store.Entries(func(en *evidence.Entry) error {
+		recs = append(recs, en.Record)
+		return nil
+	}, false)
+	return recs, string(cp), err
+}
+
+func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoint string) {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tOWNER\tPRI\tRPO\tRTO\tSTATUS\tLAST PASS\tLAST DRILL\tRESTORE/RTO\tBACKUP AGE/RPO\tTREND")
+	age := func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return drills.FormatDuration(at.Sub(*t).Round(time.Minute)) + " ago"
+	}
+	claim := func(s float64) string {
+		if s == 0 {
+			return "-"
+		}
+		return drills.FormatDuration(time.Duration(s * float64(time.Second)))
+	}
+	for _, sp := range pos {
+		last := "never"
+		if sp.LastDrill != nil {
+			last = sp.LastVerdict + ", " + age(sp.LastDrill)
+		}
+		measured, backup := "-", "-"
+		if sp.LastPass != nil {
+			measured = claim(sp.MeasuredRTO) + " / " + claim(sp.RTO)
+			backup = claim(sp.BackupAge) + " / " + claim(sp.RPO)
+		}
+		trend := "-"
+		for _, d := range sp.Drills {
+			if d.Rising {
+				trend = "rising (" + d.Drill + ")"
+			} else if len(d.Trend) > 1 && trend == "-" {
+				trend = "steady"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
+			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend)
+	}
+	tw.Flush()
+	for _, sp := range pos {
+		for _, r := range sp.Reasons {
+			fmt.Fprintf(e.stdout, "  %s: %s\n", sp.Service, r)
+		}
+	}
+	if checkpoint != "" {
+		lines := strings.SplitN(checkpoint, "\n", 4)
+		if len(lines) >= 3 {
+			fmt.Fprintf(e.stdout, "from the signed evidence of log %s: %s records, checkpoint root %s; as of %s\n", lines[0], lines[1], lines[2], at.Local().Format(time.DateTime))
+		}
+	} else {
+		fmt.Fprintln(e.stdout, "no evidence yet: no drill has run with this state_dir")
+	}
+}

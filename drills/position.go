@@ -1,0 +1,201 @@
+package drills
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+)
+
+// Statuses of a drill and of a service in the recovery position
+// (DESIGN.md, "Recovery position"), from best to worst.
+const (
+	StatusProven   = "proven"
+	StatusAtRisk   = "at_risk"
+	StatusStale    = "stale"
+	StatusUntested = "untested"
+	StatusFailing  = "failing"
+)
+
+// severity orders statuses: a service is as bad as its worst drill.
+var severity = map[string]int{StatusProven: 0, StatusAtRisk: 1, StatusStale: 2, StatusUntested: 3, StatusFailing: 4}
+
+// trendRuns is how many of a drill's latest passes the restore-time trend
+// is taken over.
+const trendRuns = 5
+
+// ServicePosition is one service's recovery position: what is claimed and
+// what the evidence shows.
+type ServicePosition struct {
+	Service     string `json:"service"`
+	Owner       string `json:"owner"`
+	Priority    int    `json:"priority"`
+	Description string `json:"description,omitempty"`
+	// RPO, RTO and ReviewEvery are the claims in seconds; 0 when not claimed.
+	RPO         float64 `json:"rpo"`
+	RTO         float64 `json:"rto"`
+	ReviewEvery float64 `json:"review_every"`
+	// Status is the worst status of the service's drills, or untested
+	// when it has none.
+	Status string `json:"status"`
+	// LastPass is the oldest of the drills' latest passes: the service is
+	// proven only as recently as its least recently proven drill. Nil when
+	// a drill never passed.
+	LastPass *time.Time `json:"last_pass"`
+	// LastDrill and LastVerdict are the service's newest record.
+	LastDrill   *time.Time `json:"last_drill"`
+	LastVerdict string     `json:"last_verdict"`
+	// MeasuredRTO and BackupAge are the worst restore time and backup age
+	// among the drills' latest passes, in seconds.
+	MeasuredRTO float64 `json:"measured_rto"`
+	BackupAge   float64 `json:"backup_age"`
+	// Reasons are the reasons of the latest record that did not pass, of
+	// any drill of the service, when it is newer than that drill's last pass.
+	Reasons []string        `json:"reasons"`
+	Drills  []DrillPosition `json:"drills"`
+}
+
+// DrillPosition is one drill's part in its service's position.
+type DrillPosition struct {
+	Drill       string     `json:"drill"`
+	Status      string     `json:"status"`
+	LastPass    *time.Time `json:"last_pass"`
+	LastDrill   *time.Time `json:"last_drill"`
+	LastVerdict string     `json:"last_verdict"`
+	// LastIndex is the log index of the drill's newest record; -1 for none.
+	LastIndex   int64    `json:"last_index"`
+	MeasuredRTO float64  `json:"measured_rto"`
+	BackupAge   float64  `json:"backup_age"`
+	Reasons     []string `json:"reasons"`
+	// Trend is the restore time of the latest passes, oldest first, in
+	// seconds; Rising is set when it grew run over run across them.
+	Trend  []float64 `json:"trend"`
+	Rising bool      `json:"rising"`
+}
+
+// Position computes the recovery position at time at from the records
+// (any order; only those finished by at count), for every service of cfg.
+// It is sorted by priority, then worst status first, then name.
+func Position(cfg *config.Config, recs []*evidence.Record, at time.Time) []ServicePosition {
+	byDrill := map[string][]*evidence.Record{}
+	for _, r := range recs {
+		if r.Finished.After(at) {
+			continue
+		}
+		byDrill[r.Drill] = append(byDrill[r.Drill], r)
+	}
+	var out []ServicePosition
+	for _, name := range sortedKeys(cfg.Services) {
+		svc := cfg.Services[name]
+		sp := ServicePosition{Service: name, Owner: svc.Owner, Priority: svc.Priority, Description: svc.Description,
+			RPO: svc.RPO.Seconds(), RTO: svc.RTO.Seconds(), ReviewEvery: svc.ReviewEvery.Seconds(),
+			Status: StatusUntested, Reasons: []string{}, Drills: []DrillPosition{}}
+		worst := -1
+		var oldestPass *time.Time
+		allPassed := true
+		for _, dn := range cfg.DrillNames() {
+			d := cfg.Drills[dn]
+			if d.Service != name {
+				continue
+			}
+			dp := drillPosition(dn, byDrill[dn], svc.ReviewEvery, at)
+			sp.Drills = append(sp.Drills, dp)
+			if s := severity[dp.Status]; s > worst {
+				worst, sp.Status = s, dp.Status
+			}
+			if dp.LastPass == nil {
+				allPassed = false
+			} else if oldestPass == nil || dp.LastPass.Before(*oldestPass) {
+				oldestPass = dp.LastPass
+			}
+			if dp.LastDrill != nil && (sp.LastDrill == nil || dp.LastDrill.After(*sp.LastDrill)) {
+				sp.LastDrill, sp.LastVerdict = dp.LastDrill, dp.LastVerdict
+			}
+			sp.MeasuredRTO = max(sp.MeasuredRTO, dp.MeasuredRTO)
+			sp.BackupAge = max(sp.BackupAge, dp.BackupAge)
+			sp.Reasons = append(sp.Reasons, dp.Reasons...)
+		}
+		if allPassed && len(sp.Drills) > 0 {
+			sp.LastPass = oldestPass
+		}
+		if len(sp.Drills) == 0 {
+			sp.Reasons = append(sp.Reasons, "no drill proves this service: add one to the config")
+		}
+		out = append(out, sp)
+	}
+	slices.SortStableFunc(out, func(a, b ServicePosition) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), -cmp.Compare(severity[a.Status], severity[b.Status]), cmp.Compare(a.Service, b.Service))
+	})
+	return out
+}
+
+// drillPosition is one drill's status from its records (finished by at).
+func drillPosition(name string, recs []*evidence.Record, window time.Duration, at time.Time) DrillPosition {
+	dp := DrillPosition{Drill: name, Status: StatusUntested, LastIndex: -1, Reasons: []string{}, Trend: []float64{}}
+	slices.SortStableFunc(recs, func(a, b *evidence.Record) int { return cmp.Compare(a.LogIndex, b.LogIndex) })
+	if len(recs) == 0 {
+		dp.Reasons = append(dp.Reasons, "drill "+name+" has never run")
+		return dp
+	}
+	last := recs[len(recs)-1]
+	dp.LastDrill, dp.LastVerdict, dp.LastIndex = ptr(last.Finished), last.Verdict, last.LogIndex
+	var lastPass *evidence.Record
+	var passes []*evidence.Record
+	for _, r := range recs {
+		if r.Verdict == evidence.VerdictPass {
+			lastPass = r
+			passes = append(passes, r)
+		}
+	}
+	inWindow := lastPass != nil && (window <= 0 || at.Sub(lastPass.Finished) <= window)
+	if lastPass != nil {
+		dp.LastPass = ptr(lastPass.Finished)
+		dp.MeasuredRTO, dp.BackupAge = lastPass.RestoreSeconds, lastPass.BackupAgeSeconds
+	}
+	switch {
+	case last.Verdict == evidence.VerdictPass && inWindow:
+		dp.Status = StatusProven
+	case inWindow:
+		dp.Status = StatusAtRisk
+	case last.Verdict == evidence.VerdictFail:
+		dp.Status = StatusFailing
+	case lastPass != nil:
+		dp.Status = StatusStale
+	default:
+		// Never passed, and the last drill proves nothing (error,
+		// interrupted): still untested.
+		dp.Status = StatusUntested
+	}
+	if last.Verdict != evidence.VerdictPass {
+		for _, r := range last.Reasons {
+			dp.Reasons = append(dp.Reasons, name+": "+r)
+		}
+	} else if !inWindow {
+		dp.Reasons = append(dp.Reasons, name+": no pass within review_every ("+FormatDuration(window)+"); the last was "+FormatDuration(at.Sub(lastPass.Finished))+" ago")
+	}
+	if n := len(passes); n > 0 {
+		for _, p := range passes[max(0, n-trendRuns):] {
+			dp.Trend = append(dp.Trend, p.RestoreSeconds)
+		}
+		dp.Rising = len(dp.Trend) >= 3
+		for i := 1; i < len(dp.Trend); i++ {
+			if dp.Trend[i] <= dp.Trend[i-1] {
+				dp.Rising = false
+			}
+		}
+	}
+	return dp
+}
+
+func ptr(t time.Time) *time.Time { return &t }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
