@@ -57,7 +57,7 @@ type Agent struct {
 	timings   map[string]timing
 	next      map[string]time.Time
 	last      map[string]*evidence.Record
-	lastPass  map[string]time.Time
+	lastPass  map[string]*evidence.Record
 	reloadErr error
 	started   time.Time
 
@@ -85,7 +85,7 @@ func New(cfg *config.Config, opt Options) *Agent {
 		opt.Notify = noNotifier{}
 	}
 	return &Agent{opt: opt, log: log.With("component", "agent"), cfg: cfg,
-		last: map[string]*evidence.Record{}, lastPass: map[string]time.Time{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
+		last: map[string]*evidence.Record{}, lastPass: map[string]*evidence.Record{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
 }
 
 // ErrStart wraps the errors that keep the agent from starting.
@@ -115,7 +115,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.loadLast(); err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	a.metrics = newMetrics(a.opt.Version)
+	a.metrics = newMetrics(a.opt.Version, a.position)
 	a.queue = newQueue(cfg.MaxConcurrent, a.execute)
 
 	ln, err := listen(cfg.Socket, cfg.SocketGroup)
@@ -221,7 +221,7 @@ func (a *Agent) loadLast() error {
 			}
 		}
 		if _, ok := a.lastPass[r.Drill]; !ok && r.Verdict == evidence.VerdictPass {
-			a.lastPass[r.Drill] = r.Finished
+			a.lastPass[r.Drill] = r
 			if inConfig {
 				want--
 			}
@@ -378,7 +378,7 @@ func (a *Agent) execute(r *run) {
 		a.mu.Lock()
 		a.last[r.drill] = rec
 		if rec.Verdict == evidence.VerdictPass {
-			a.lastPass[r.drill] = rec.Finished
+			a.lastPass[r.drill] = rec
 		}
 		a.mu.Unlock()
 		a.metrics.observe(rec)
@@ -493,4 +493,19 @@ func (a *Agent) status() string {
 		s += "; last reload refused (see the log)"
 	}
 	return s
+}
+
+// position is the recovery position as the agent knows it now: from each
+// drill's newest record and newest pass, which is all a status needs.
+func (a *Agent) position() []drills.ServicePosition {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var recs []*evidence.Record
+	for name, r := range a.last {
+		recs = append(recs, r)
+		if p := a.lastPass[name]; p != nil && p != r {
+			recs = append(recs, p)
+		}
+	}
+	return drills.Position(a.cfg, recs, a.opt.Now())
 }

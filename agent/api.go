@@ -18,7 +18,7 @@ import (
 //
 //	GET  /v1/health                   Health
 //	GET  /v1/drills                   []DrillStatus
-//	GET  /v1/history?drill=D&limit=N  evidence records, newest first, one JSON object per line
+//	GET  /v1/history?drill=D&service=S&limit=N  evidence records, newest first, one JSON object per line
 //	POST /v1/run?drill=D              Events, one JSON object per line, until "result"
 //	GET  /v1/export?since=&until=&service=&drill=   an evidence bundle (.tar.gz); trailer Drill-Export-Error on failure
 //	GET  /v1/verify                   VerifyResult of the local log (422 when it does not verify)
@@ -164,7 +164,7 @@ func (a *Agent) handleDrills(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
-	drill := req.URL.Query().Get("drill")
+	drill, service := req.URL.Query().Get("drill"), req.URL.Query().Get("service")
 	limit := 0
 	if s := req.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -179,7 +179,7 @@ func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
 	n := 0
 	errEnough := errors.New("enough")
 	err := a.store.Entries(func(e *evidence.Entry) error {
-		if drill != "" && e.Record.Drill != drill {
+		if drill != "" && e.Record.Drill != drill || service != "" && e.Record.Service != service {
 			return nil
 		}
 		if limit > 0 && n >= limit {

@@ -107,15 +107,24 @@ func (c *Client) Drills(ctx context.Context) ([]DrillStatus, error) {
 	return out, c.get(ctx, "/v1/drills", &out)
 }
 
-// History calls fn for each record, newest first: all records, or drill's
-// when drill is not "", at most limit when limit > 0.
-func (c *Client) History(ctx context.Context, drill string, limit int, fn func(*evidence.Record) error) error {
+// HistoryFilter selects records: a drill's, a service's (when not ""),
+// at most Limit (when > 0).
+type HistoryFilter struct {
+	Drill, Service string
+	Limit          int
+}
+
+// History calls fn for each record f selects, newest first.
+func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*evidence.Record) error) error {
 	q := url.Values{}
-	if drill != "" {
-		q.Set("drill", drill)
+	if f.Drill != "" {
+		q.Set("drill", f.Drill)
 	}
-	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if f.Service != "" {
+		q.Set("service", f.Service)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	resp, err := c.do(ctx, http.MethodGet, "/v1/history", q)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -37,8 +38,9 @@ type metrics struct {
 	drills map[string]*config.Drill // the series' drills, to drop on reload
 }
 
-func newMetrics(version string) *metrics {
+func newMetrics(version string, position func() []drills.ServicePosition) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), drills: map[string]*config.Drill{}}
+	m.reg.MustRegister(serviceStatus{position})
 	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
 		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 		m.reg.MustRegister(g)
@@ -82,7 +84,7 @@ func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // setDrills makes the per-drill series those of cfg's drills: series of
 // drills no longer in cfg are dropped, and each drill's schedule series
 // and last record set.
-func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last map[string]*evidence.Record, lastPass map[string]time.Time, now time.Time) {
+func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last, lastPass map[string]*evidence.Record, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, d := range m.drills {
@@ -119,8 +121,8 @@ func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last 
 		if rec := last[name]; rec != nil {
 			m.setLastLocked(rec)
 		}
-		if t, ok := lastPass[name]; ok {
-			m.lastSuccess.WithLabelValues(name).Set(seconds(t))
+		if p := lastPass[name]; p != nil {
+			m.lastSuccess.WithLabelValues(name).Set(seconds(p.Finished))
 		}
 	}
 }
@@ -160,4 +162,31 @@ func (m *metrics) setNext(drill string, t time.Time) {
 		return
 	}
 	m.nextRun.WithLabelValues(drill).Set(seconds(t))
+}
+
+// serviceStatus exports drill_service_status{service, status}: 1 for each
+// service's status, 0 for the others, computed at each scrape so that a
+// claim going stale shows without any drill running.
+type serviceStatus struct {
+	position func() []drills.ServicePosition
+}
+
+var serviceStatusDesc = prometheus.NewDesc("drill_service_status",
+	"The recovery position of each service: 1 for its status (proven, at_risk, failing, stale, untested), 0 for the others.",
+	[]string{"service", "status"}, nil)
+
+var statuses = []string{drills.StatusProven, drills.StatusAtRisk, drills.StatusFailing, drills.StatusStale, drills.StatusUntested}
+
+func (serviceStatus) Describe(ch chan<- *prometheus.Desc) { ch <- serviceStatusDesc }
+
+func (s serviceStatus) Collect(ch chan<- prometheus.Metric) {
+	for _, sp := range s.position() {
+		for _, st := range statuses {
+			v := 0.0
+			if st == sp.Status {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(serviceStatusDesc, prometheus.GaugeValue, v, sp.Service, st)
+		}
+	}
 }

@@ -133,6 +133,8 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 		`drill_schedule_period_seconds{drill="sched"}`:                1,
 		`drill_duration_seconds_count{drill="manual"}`:                1,
 		`drill_info{backend="filesystem",drill="manual",service="s"}`: 1,
+		`drill_service_status{service="s",status="failing"}`:          1,
+		`drill_service_status{service="s",status="proven"}`:           0,
 	} {
 		if got, ok := metricValue(m, series); !ok || got != want {
 			t.Errorf("metric %s = %v (present %v), want %v", series, got, ok, want)
@@ -361,7 +363,7 @@ func TestAgentReload(t *testing.T) {
 	// need it.
 	ticks := func() int {
 		n := 0
-		if err := a.client().History(context.Background(), "tick", 0, func(*evidence.Record) error { n++; return nil }); err != nil {
+		if err := a.client().History(context.Background(), agent.HistoryFilter{Drill: "tick"}, func(*evidence.Record) error { n++; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -15,8 +16,9 @@ import (
 func newHistoryCmd(e *env) *cobra.Command {
 	var asJSON bool
 	var limit int
+	var service string
 	cmd := &cobra.Command{
-		Use:   "history [NAME]",
+		Use:   "history [NAME] [--service S]",
 		Short: "List evidence records, newest first",
 		Args:  args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -53,7 +55,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 				return withCode(exitUsage, err)
 			}
 			if c != nil {
-				if err := c.History(ctxOf(cmd), drill, limit, show); err != nil {
+				if err := c.History(ctxOf(cmd), agent.HistoryFilter{Drill: drill, Service: service, Limit: limit}, show); err != nil {
 					return err
 				}
 				return tw.Flush()
@@ -66,7 +68,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 			n := 0
 			errStop := fmt.Errorf("stop")
 			err = store.Entries(func(en *evidence.Entry) error {
-				if drill != "" && en.Record.Drill != drill {
+				if drill != "" && en.Record.Drill != drill || service != "" && en.Record.Service != service {
 					return nil
 				}
 				if limit > 0 && n >= limit {
@@ -83,6 +85,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON evidence record per line, newest first")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 0, "show at most this many records (0: all)")
+	cmd.Flags().StringVar(&service, "service", "", "only the records of service S's drills")
 	return cmd
 }
 

@@ -108,7 +108,7 @@ func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Rec
 		if err != nil {
 			return nil, "", err
 		}
-		err = c.History(ctxOf(cmd), "", 0, func(r *evidence.Record) error {
+		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *evidence.Record) error {
 			recs = append(recs, r)
 			return nil
 		})

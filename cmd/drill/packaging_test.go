@@ -105,7 +105,7 @@ func TestPackagingAlerts(t *testing.T) {
 	for _, n := range []string{"drill_info", "drill_last_run_timestamp_seconds", "drill_last_success_timestamp_seconds",
 		"drill_last_verdict", "drill_duration_seconds", "drill_restored_bytes", "drill_runs_total",
 		"drill_skipped_overlap_total", "drill_schedule_period_seconds", "drill_timeout_seconds",
-		"drill_next_run_timestamp_seconds", "drill_agent_build_info", "drill_agent_up", "drill_agent_start_time_seconds"} {
+		"drill_next_run_timestamp_seconds", "drill_agent_build_info", "drill_agent_up", "drill_agent_start_time_seconds", "drill_service_status"} {
 		exported[n] = true
 	}
 	alerts := map[string]bool{}
@@ -122,7 +122,7 @@ func TestPackagingAlerts(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"DrillFailed", "DrillOverdue", "DrillMetricsAbsent", "DrillAgentDown"} {
+	for _, want := range []string{"DrillFailed", "DrillOverdue", "DrillMetricsAbsent", "DrillAgentDown", "ServiceRecoveryNotProven"} {
 		if !alerts[want] {
 			t.Errorf("no alert %s", want)
 		}
