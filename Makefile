@@ -35,15 +35,15 @@ test: test-deps db-up restic
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m ./...
+	DRILL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
 
-## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients); installed with apt-get when missing
-TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump
+## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients, chromium for the position page); installed with apt-get when missing
+TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client >/dev/null; \
+		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client chromium >/dev/null; \
 	fi
 
 ## db-up: the PostgreSQL and MariaDB servers the database tests use, started when down; fails when unreachable

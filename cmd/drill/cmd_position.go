@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -19,9 +22,9 @@ import (
 
 func newPositionCmd(e *env) *cobra.Command {
 	var asJSON bool
-	var at, failOn string
+	var at, failOn, htmlFile string
 	cmd := &cobra.Command{
-		Use:   "position [--json] [--at T] [--fail-on STATUS,...]",
+		Use:   "position [--json] [--html FILE] [--at T] [--fail-on STATUS,...]",
 		Short: "The recovery position: per service, what is claimed against what the evidence proves",
 		Long: `Print the recovery position of every service, from the signed evidence alone:
 owner, priority, claimed RPO and RTO, status, last pass, last drill and verdict, the
@@ -68,6 +71,11 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 				return err
 			}
 			pos := drills.Position(cfg, recs, when)
+			if htmlFile != "" {
+				if err := writeFileWith(htmlFile, func(w io.Writer) error { return writePositionHTML(w, pos, when, checkpoint) }); err != nil {
+					return withCode(exitUsage, fmt.Errorf("--html: %w", err))
+				}
+			}
 			if asJSON {
 				b, err := json.MarshalIndent(pos, "", "  ")
 				if err != nil {
@@ -91,6 +99,7 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the position as a JSON array")
 	cmd.Flags().StringVar(&at, "at", "", "the position as it was at T (a date or an RFC 3339 time)")
+	cmd.Flags().StringVar(&htmlFile, "html", "", "also write the position as a self-contained HTML page to FILE")
 	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when a service is in one of these statuses (comma-separated)")
 	return cmd
 }
@@ -178,4 +187,25 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 	} else {
 		fmt.Fprintln(e.stdout, "no evidence yet: no drill has run with this state_dir")
 	}
+}
+
+// writeFileWith writes a file through a temporary one renamed into place.
+func writeFileWith(path string, fn func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := fn(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
