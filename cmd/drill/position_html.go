@@ -36,7 +36,7 @@ var positionFuncs = template.FuncMap{
 		return drills.FormatDuration(time.Duration(s * float64(time.Second)).Round(time.Second))
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 }
 
 // positionTmpl is a page a manager can open anywhere: inline CSS, no
