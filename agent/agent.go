@@ -60,6 +60,9 @@ type Agent struct {
 	lastPass  map[string]*evidence.Record
 	reloadErr error
 	started   time.Time
+	// statuses are the services' statuses last seen, for alerts on change.
+	statuses map[string]string
+	alerts   *alerter
 
 	store      *evidence.Store
 	queue      *queue
@@ -117,6 +120,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.metrics = newMetrics(a.opt.Version, a.position)
 	a.queue = newQueue(cfg.MaxConcurrent, a.execute)
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	a.alerts = newAlerter(alertCtx, a.log.With("component", "alerts"))
+	// What is queued gets a few seconds more at the end.
+	defer a.alerts.close(5*time.Second, stopAlerts)
 
 	ln, err := listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
@@ -152,6 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.applyLocked(cfg)
 	a.mu.Unlock()
+	a.checkPosition(nil)
 	a.catchUp()
 	schedDone := make(chan struct{})
 	go func() {
@@ -314,9 +322,15 @@ func (a *Agent) schedule(ctx context.Context) {
 			}
 			sleep = min(sleep, n.Sub(now))
 		}
+		change := a.nextStatusChangeLocked(now)
 		a.mu.Unlock()
 		for _, name := range sortedNames(due) {
 			a.submit(name, triggerSchedule, nil)
+		}
+		// A claim goes stale with time alone: look again when one may.
+		a.checkPosition(nil)
+		if !change.IsZero() {
+			sleep = min(sleep, change.Sub(now))
 		}
 		timer.Reset(max(sleep, 0))
 		select {
@@ -370,7 +384,17 @@ func (a *Agent) execute(r *run) {
 	r.update(func() { r.started = a.opt.Now() })
 	a.opt.Notify.Notify("STATUS=" + a.status())
 	a.log.Info("drill started", "drill", r.drill, "trigger", r.trigger)
+	var ping string
+	if d := cfg.Drills[r.drill]; d != nil {
+		ping = d.Healthcheck
+	}
+	a.alerts.ping(ping, "/start")
 	rec, err := rn.Run(ctx, r.drill)
+	if rec != nil && rec.Verdict == evidence.VerdictPass {
+		a.alerts.ping(ping, "")
+	} else {
+		a.alerts.ping(ping, "/fail")
+	}
 	if err != nil {
 		a.log.Error("drill result not recorded", "drill", r.drill, "err", err)
 	}
@@ -382,6 +406,7 @@ func (a *Agent) execute(r *run) {
 		}
 		a.mu.Unlock()
 		a.metrics.observe(rec)
+		a.checkPosition(rec)
 	}
 	r.update(func() { r.rec, r.err = rec, err })
 	close(r.done)
@@ -508,4 +533,26 @@ func (a *Agent) position() []drills.ServicePosition {
 		}
 	}
 	return drills.Position(a.cfg, recs, a.opt.Now())
+}
+
+// nextStatusChangeLocked is the first time after now at which a drill's
+// last pass leaves its service's review_every; zero when none will.
+func (a *Agent) nextStatusChangeLocked(now time.Time) time.Time {
+	var next time.Time
+	for name, p := range a.lastPass {
+		d := a.cfg.Drills[name]
+		if d == nil {
+			continue
+		}
+		svc := a.cfg.Services[d.Service]
+		if svc == nil || svc.ReviewEvery <= 0 {
+			continue
+		}
+		// One second after the window ends, so the status has changed.
+		t := p.Finished.Add(svc.ReviewEvery + time.Second)
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next
 }

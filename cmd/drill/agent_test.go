@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -645,4 +650,104 @@ func TestAgentCatchUp(t *testing.T) {
 		}
 	}
 	a.stop(syscall.SIGTERM, 30*time.Second)
+}
+
+// Alerts: a real webhook receiver gets exactly one alert per change of a
+// service's status (and one per failure that changes nothing), none for
+// repeated passes, and the change to stale when review_every passes with
+// no drill running; a healthcheck URL gets start/success/fail pings; a
+// webhook that never answers delays nothing.
+func TestAgentAlerts(t *testing.T) {
+	var mu sync.Mutex
+	var alerts []agent.Alert
+	var pings []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/hc/") {
+			pings = append(pings, r.URL.Path)
+			return
+		}
+		var a agent.Alert
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			t.Errorf("alert body: %v", err)
+		}
+		alerts = append(alerts, a)
+	}))
+	defer recv.Close()
+	// A webhook that accepts connections and never answers.
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	go func() {
+		for {
+			c, err := hole.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	cfg := agentConfig(t, dir, fmt.Sprintf(`notify:
+  - webhook: http://%s/never
+  - webhook: %s/alerts?token=s3cr3t`, hole.Addr(), recv.URL), fmt.Sprintf(`
+  ok: {service: s, backend: t, healthcheck: %s/hc/ok, source: {name: ok}}
+  bad: {service: s2, backend: t, source: {name: bad, damaged: true}}
+`, recv.URL))
+	// review_every of 4s for s, so that it goes stale within the test.
+	b, _ := os.ReadFile(cfg)
+	b = []byte(strings.Replace(string(b), "services: {s: {owner: ops@example.org}}",
+		"services: {s: {owner: ops@example.org, review_every: 4s}, s2: {owner: dba@example.org}}", 1))
+	os.WriteFile(cfg, b, 0o644)
+	a := startAgent(t, cfg)
+	events := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for _, al := range alerts {
+			out = append(out, al.Event+" "+al.Service+" "+al.PreviousStatus+">"+al.Status)
+		}
+		return out
+	}
+	run := func(drill string, code int) {
+		t.Helper()
+		start := time.Now()
+		if _, errs, got := drillCmd(t, cfg, "run", drill); got != code {
+			t.Fatalf("drill run %s: exit %d, want %d: %s", drill, got, code, errs)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("drill run %s took %s: an unreachable webhook delayed it", drill, d)
+		}
+	}
+	run("ok", 0)
+	run("ok", 0)
+	run("bad", exitFail)
+	run("bad", exitFail)
+	want := []string{"status_changed s untested>proven", "status_changed s2 untested>failing", "drill_failed s2 >failing"}
+	waitFor(t, 10*time.Second, "three alerts", func() bool { return len(events()) >= 3 })
+	// s goes stale on its own, 4s after its last pass, no drill running.
+	waitFor(t, 15*time.Second, "the stale alert", func() bool { return len(events()) >= 4 })
+	want = append(want, "status_changed s proven>stale")
+	if got := events(); !slices.Equal(got, want) {
+		t.Errorf("alerts\n%q\nwant\n%q", got, want)
+	}
+	mu.Lock()
+	if len(alerts) > 1 && (alerts[1].Verdict != "fail" || len(alerts[1].Reasons) == 0 || alerts[1].Owner != "dba@example.org" || alerts[1].LogIndex == nil) {
+		t.Errorf("the failure's alert: %+v", alerts[1])
+	}
+	if want := []string{"/hc/ok/start", "/hc/ok", "/hc/ok/start", "/hc/ok"}; !slices.Equal(pings, want) {
+		t.Errorf("healthcheck pings %q, want %q", pings, want)
+	}
+	mu.Unlock()
+	if strings.Contains(a.stderr.String(), "s3cr3t") {
+		t.Error("the webhook's token reached the log")
+	}
+	start := time.Now()
+	a.stop(syscall.SIGTERM, 30*time.Second)
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("stopping took %s with an unreachable webhook", d)
+	}
 }

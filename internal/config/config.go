@@ -61,6 +61,9 @@ type Config struct {
 	Jitter time.Duration
 	// CatchUp is the default of Drill.CatchUp; true by default.
 	CatchUp bool
+	// Notify are where the agent sends alerts: drills that fail or error,
+	// and services whose recovery position changes.
+	Notify []*Notify
 	// Plugins are the external backend plugins, by backend name.
 	Plugins map[string]*Plugin
 	// Services are the services whose recovery the drills prove, by name.
@@ -70,6 +73,16 @@ type Config struct {
 
 	// file is the path as given to Load or Parse, for Errorf.
 	file string
+}
+
+// Notify is one alert target: a webhook or a command.
+type Notify struct {
+	// Webhook is an http(s) URL that gets each alert as a JSON POST.
+	Webhook string
+	// Command is an argv that gets each alert as JSON on its stdin.
+	Command []string
+	// Pos is where the target is written.
+	Pos Pos
 }
 
 // Plugin is an external backend: an executable pinned by its SHA-256.
@@ -133,6 +146,10 @@ type Drill struct {
 	// CatchUp runs the drill once when the agent starts if a scheduled
 	// run was missed while it was down. Default Config.CatchUp.
 	CatchUp bool
+	// Healthcheck is a Healthchecks-style ping URL: the agent pings
+	// URL/start when the drill starts, URL when it passes and URL/fail
+	// when it does not. "" for none.
+	Healthcheck string
 	// Source says what to restore, in the backend's terms. Never nil.
 	Source *Source
 	// Checks are what the restored data must satisfy.

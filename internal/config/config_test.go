@@ -326,7 +326,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("Load(%s) error %#v is not Errors", file, err)
 	}
 	want := []string{
-		file + `:1:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`,
+		file + `:1:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, state_dir, stop_timeout)`,
 		file + `:6:14: drills.home.service: unknown service "filesrv" (defined: fileserver)`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {

@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key at top level",
 			yaml: "state_dir: /x\nstat_dir: /y\n",
-			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
+			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
 		},
 		{
 			name: "agent keys",
@@ -81,6 +81,26 @@ log_origin: "a b"
 			},
 		},
 		{
+			name: "notify targets",
+			yaml: `notify:
+  - webhook: ftp://x/y
+  - command: [notify-send]
+  - {webhook: "https://u:pw@hooks.example.org/x", command: [/bin/true]}
+  - {}
+services: {s: {}}
+drills:
+  d: {service: s, backend: x, source: {a: b}, healthcheck: "hc-ping.com/abc"}
+`,
+			want: []string{
+				`2:14: notify[0].webhook: want an http or https URL, got "ftp://x/y"`,
+				`3:14: notify[1].command: want the command as an absolute path, got "notify-send"`,
+				`4:5: notify[2]: want exactly one of webhook and command`,
+				`4:15: notify[2].webhook: the URL holds a password; secrets are never written in the config: use password_file, password_command or the backend's environment variables`,
+				`5:5: notify[3]: want exactly one of webhook and command`,
+				`8:60: drills.d.healthcheck: want an http or https URL, got "hc-ping.com/abc"`,
+			},
+		},
+		{
 			name: "unknown key in a drill",
 			yaml: `services:
   billing: {}
@@ -91,7 +111,7 @@ drills:
     backend: postgres
     source: {dump: /x}
 `,
-			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, jitter, schedule, service, source, timeout)`},
+			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, schedule, service, source, timeout)`},
 		},
 		{
 			name: "unknown keys in checks, a service, a plugin and an sql check",
@@ -456,7 +476,7 @@ drills:
   d: {<<: 3, service: s, backend: x, source: {}}
 `,
 			want: []string{
-				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, jitter, schedule, service, source, timeout)`,
+				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, schedule, service, source, timeout)`,
 				`5:16: drills.c: merge key (<<) wants a mapping or a list of mappings, got "x"`,
 				`6:11: drills.d: merge key (<<) wants a mapping or a list of mappings, got 3`,
 			},

@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,10 +15,11 @@ import (
 
 // The keys each mapping accepts, sorted, as error messages list them.
 var (
-	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
+	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "catch_up", "checks", "description", "jitter", "schedule", "service", "source", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "schedule", "service", "source", "timeout"}
+	notifyKeys  = []string{"command", "webhook"}
 	checkKeys   = []string{"manifest", "min_bytes", "min_files", "min_rows", "paths", "sql", "tables"}
 	sqlKeys     = []string{"expect", "name", "query"}
 )
@@ -85,6 +87,13 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 			if v, ok := p.boolean(e); ok {
 				c.CatchUp = v
 			}
+		case "notify":
+			items, _ := p.list(e, "a list of notify targets ({webhook: URL} or {command: [argv]})")
+			for _, item := range items {
+				if n := p.notify(item); n != nil {
+					c.Notify = append(c.Notify, n)
+				}
+			}
 		case "plugins":
 			for _, kv := range p.named(e, "plugin") {
 				c.Plugins[kv.name] = p.plugin(kv)
@@ -125,6 +134,55 @@ func (p *parser) required(e entry, es []entry, want ...string) {
 			p.errorf(e.key, e.path, "missing required key %q", w)
 		}
 	}
+}
+
+// notify parses one notify target.
+func (p *parser) notify(e entry) *Notify {
+	es, ok := p.mapping(e, notifyKeys)
+	if !ok {
+		return nil
+	}
+	n := &Notify{Pos: pos(e.key)}
+	for _, kv := range es {
+		switch kv.name {
+		case "webhook":
+			n.Webhook, _ = p.httpURL(kv)
+		case "command":
+			if argv, ok := p.stringList(kv, false); ok {
+				if len(argv) == 0 {
+					p.errorf(kv.at, kv.path, "want the command and its arguments, got an empty list")
+				} else if !filepath.IsAbs(argv[0]) {
+					p.errorf(kv.at, kv.path, "want the command as an absolute path, got %q", argv[0])
+				}
+				n.Command = argv
+			}
+		}
+	}
+	if len(es) != 1 {
+		p.errorf(e.at, e.path, "want exactly one of webhook and command")
+	}
+	if n.Webhook == "" && n.Command == nil {
+		return nil
+	}
+	return n
+}
+
+// httpURL is an http or https URL without a password in it.
+func (p *parser) httpURL(e entry) (string, bool) {
+	s, ok := p.nonEmpty(e)
+	if !ok {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.errorf(e.at, e.path, "want an http or https URL, got %q", s)
+		return "", false
+	}
+	if _, has := u.User.Password(); has {
+		p.errorf(e.at, e.path, "the URL holds a password; secrets are never written in the config: %s", secretHelp)
+		return "", false
+	}
+	return s, true
 }
 
 func (p *parser) plugin(e entry) *Plugin {
@@ -214,6 +272,10 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		case "catch_up":
 			if v, ok := p.boolean(kv); ok {
 				d.CatchUp = v
+			}
+		case "healthcheck":
+			if u, ok := p.httpURL(kv); ok {
+				d.Healthcheck = u
 			}
 		case "backend":
 			d.Backend, _ = p.name(kv, "backend")
