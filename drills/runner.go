@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"maps"
 	"os"
 	"path/filepath"
@@ -80,6 +81,16 @@ type Runner struct {
 	// Marks, when set, keeps a start marker of each drill until its record
 	// is appended, for RecordInterrupted.
 	Marks Marker
+	// Rand, when set, returns a number in [0, n) for the choice of a
+	// random restore point; math/rand/v2 when nil.
+	Rand func(n int) int
+}
+
+func (r *Runner) randN(n int) int {
+	if r.Rand != nil {
+		return r.Rand(n)
+	}
+	return rand.IntN(n)
 }
 
 // ErrUnknownDrill is returned by Run for a name that is not in the config.
@@ -232,9 +243,30 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			point = p
 		}
 	}
-	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
+	// The RPO is judged on the newest point, the one a recovery now would
+	// use; with restore_point.random_within an older one may be restored,
+	// as an auditor samples.
 	rec.BackupAgeSeconds = rec.Started.Sub(point.Time).Seconds()
 	r.vanished(d, desc, rec, list.Points, &point, o, log)
+	newest := point
+	if d.RandomWithin > 0 {
+		var cands []plugins.RestorePoint
+		for _, p := range list.Points {
+			if rec.Started.Sub(p.Time) <= d.RandomWithin {
+				cands = append(cands, p)
+			}
+		}
+		if len(cands) > 0 {
+			slices.SortStableFunc(cands, func(a, b plugins.RestorePoint) int { return a.Time.Compare(b.Time) })
+			point = cands[r.randN(len(cands))]
+			if rec.Details == nil {
+				rec.Details = map[string]string{}
+			}
+			rec.Details["restore_point_choice"] = fmt.Sprintf("random within %s: %s, one of %d points; the RPO is judged on the newest, %s of %s",
+				formatDuration(d.RandomWithin), point.ID, len(cands), newest.ID, newest.Time.UTC().Format(time.RFC3339))
+		}
+	}
+	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
 
 	sd, err := scratch.New(r.ScratchRoot, d.Name)
 	if err != nil {
@@ -282,7 +314,14 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 		return
 	}
-	rec.Details = resp.Details
+	if len(resp.Details) > 0 && rec.Details == nil {
+		rec.Details = map[string]string{}
+	}
+	for k, v := range resp.Details {
+		if _, host := rec.Details[k]; !host {
+			rec.Details[k] = v
+		}
+	}
 	problems(resp.Problems, o)
 	if resp.Point.ID != "" && resp.Point.ID != point.ID {
 		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))

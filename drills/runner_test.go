@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,7 @@ type fakeBackend struct {
 	progress   bool // Restore reports progress before it blocks
 	cleanups   int
 	swept      []string // CleanupRequest.Scratch seen
+	restored   []string // RestoreRequest.PointID seen
 	mu         sync.Mutex
 }
 
@@ -61,6 +63,9 @@ func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, 
 	if f.restoreErr != nil {
 		return nil, f.restoreErr
 	}
+	f.mu.Lock()
+	f.restored = append(f.restored, req.PointID)
+	f.mu.Unlock()
 	var rep []plugins.File
 	var bytes int64
 	for p, c := range f.files {
@@ -88,7 +93,13 @@ func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, 
 	if err := ev.Files(rep); err != nil {
 		return nil, err
 	}
-	return &plugins.RestoreResponse{Point: f.points[0], Files: int64(len(rep)), Bytes: bytes, Problems: f.problems}, nil
+	point := f.points[0]
+	for _, p := range f.points {
+		if p.ID == req.PointID {
+			point = p
+		}
+	}
+	return &plugins.RestoreResponse{Point: point, Files: int64(len(rep)), Bytes: bytes, Problems: f.problems}, nil
 }
 
 func (f *fakeBackend) Cleanup(_ context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
@@ -457,5 +468,39 @@ func TestScratchRecordedAndSwept(t *testing.T) {
 	}
 	if len(k.m) != 0 {
 		t.Errorf("records left: %+v", k.m)
+	}
+}
+
+// restore_point.random_within restores a point chosen at random among the
+// recent ones, and still judges the RPO on the newest.
+func TestRandomRestorePoint(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var points []plugins.RestorePoint
+	for i, age := range []time.Duration{1, 30, 50, 80, 200} { // hours
+		points = append(points, plugins.RestorePoint{ID: fmt.Sprintf("p%d", i), Time: now.Add(-age * time.Hour)})
+	}
+	files := map[string]string{"a.txt": "alpha", "b.txt": "bravo"}
+	for pick, want := range map[int]string{0: "p3", 3: "p0"} {
+		b := &fakeBackend{points: points, files: files, hashed: true}
+		r, _, _ := newTestRunner(t, b, "    restore_point: {random_within: 4d}\n")
+		r.Rand = func(n int) int {
+			if n != 4 {
+				t.Errorf("chose among %d points, want the 4 younger than 4d", n)
+			}
+			return pick
+		}
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Verdict != evidence.VerdictPass || rec.RestorePoint.ID != want || len(b.restored) != 1 || b.restored[0] != want {
+			t.Errorf("pick %d: %s of %s (restored %v), want a pass of %s; reasons %q", pick, rec.Verdict, rec.RestorePoint.ID, b.restored, want, rec.Reasons)
+		}
+		if rec.BackupAgeSeconds != 3600 {
+			t.Errorf("backup age %v, want the newest point's (1h)", rec.BackupAgeSeconds)
+		}
+		if c := rec.Details["restore_point_choice"]; !strings.Contains(c, "random within 4d: "+want+", one of 4 points") {
+			t.Errorf("details %q", c)
+		}
 	}
 }

@@ -146,6 +146,10 @@ type Drill struct {
 	// CatchUp runs the drill once when the agent starts if a scheduled
 	// run was missed while it was down. Default Config.CatchUp.
 	CatchUp bool
+	// RandomWithin, when more than 0, has the drill restore a restore
+	// point chosen at random among those younger than it, instead of the
+	// newest (restore_point: {random_within: 30d}).
+	RandomWithin time.Duration
 	// Healthcheck is a Healthchecks-style ping URL: the agent pings
 	// URL/start when the drill starts, URL when it passes and URL/fail
 	// when it does not. "" for none.

@@ -89,7 +89,7 @@ log_origin: "a b"
   - {}
 services: {s: {}}
 drills:
-  d: {service: s, backend: x, source: {a: b}, healthcheck: "hc-ping.com/abc"}
+  d: {service: s, backend: x, source: {a: b}, healthcheck: "hc-ping.com/abc", restore_point: {random_within: soon, newest: true}}
 `,
 			want: []string{
 				`2:14: notify[0].webhook: want an http or https URL, got "ftp://x/y"`,
@@ -98,6 +98,8 @@ drills:
 				`4:15: notify[2].webhook: the URL holds a password; secrets are never written in the config: use password_file, password_command or the backend's environment variables`,
 				`5:5: notify[3]: want exactly one of webhook and command`,
 				`8:60: drills.d.healthcheck: want an http or https URL, got "hc-ping.com/abc"`,
+				`8:110: drills.d.restore_point.random_within: want a duration such as 24h or 7d, got "soon"`,
+				`8:116: drills.d.restore_point: unknown key "newest" (allowed: random_within)`,
 			},
 		},
 		{
@@ -111,7 +113,7 @@ drills:
     backend: postgres
     source: {dump: /x}
 `,
-			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, schedule, service, source, timeout)`},
+			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, schedule, service, source, timeout)`},
 		},
 		{
 			name: "unknown keys in checks, a service, a plugin and an sql check",
@@ -476,7 +478,7 @@ drills:
   d: {<<: 3, service: s, backend: x, source: {}}
 `,
 			want: []string{
-				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, schedule, service, source, timeout)`,
+				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, schedule, service, source, timeout)`,
 				`5:16: drills.c: merge key (<<) wants a mapping or a list of mappings, got "x"`,
 				`6:11: drills.d: merge key (<<) wants a mapping or a list of mappings, got 3`,
 			},

@@ -18,7 +18,8 @@ var (
 	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "schedule", "service", "source", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "schedule", "service", "source", "timeout"}
+	pointKeys   = []string{"random_within"}
 	notifyKeys  = []string{"command", "webhook"}
 	checkKeys   = []string{"manifest", "min_bytes", "min_files", "min_rows", "paths", "sql", "tables"}
 	sqlKeys     = []string{"expect", "name", "query"}
@@ -276,6 +277,14 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		case "healthcheck":
 			if u, ok := p.httpURL(kv); ok {
 				d.Healthcheck = u
+			}
+		case "restore_point":
+			if ps, ok := p.mapping(kv, pointKeys); ok {
+				for _, pk := range ps {
+					if v, ok := p.duration(pk); ok {
+						d.RandomWithin = v
+					}
+				}
 			}
 		case "backend":
 			d.Backend, _ = p.name(kv, "backend")
