@@ -75,4 +75,12 @@ say "6. drill history"
 say "7. drill evidence verify"
 "$DRILL" -c drill.yaml evidence verify
 
-say "Done. Everything is under _demo/; the config is _demo/drill.yaml."
+say "8. drill position   (per service: claimed against proven)"
+"$DRILL" -c drill.yaml position --html position.html
+
+say "9. an auditor's bundle, verified offline with the host's public key"
+"$DRILL" -c drill.yaml keys show --pem > host.pem
+"$DRILL" -c drill.yaml evidence export -o evidence.tar.gz
+"$DRILL" evidence verify evidence.tar.gz --key host.pem
+
+say "Done. Everything is under _demo/; the config is _demo/drill.yaml, the position page _demo/position.html."
