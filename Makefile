@@ -6,13 +6,26 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install demo test test-deps db-up restic generate check-generate bench bench-go idle clean
+.PHONY: all build install dist demo test test-deps db-up restic generate check-generate bench bench-go idle clean
 
 all: build
 
 ## build: bin/drill
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/drill ./cmd/drill
+
+## dist: reproducible, stripped release binaries for linux/amd64 and linux/arm64 in dist/, with SHA256SUMS and a CycloneDX SBOM each
+DIST_PLATFORMS := linux/amd64 linux/arm64
+dist:
+	rm -rf dist && mkdir -p dist
+	@for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/drill-$(VERSION)-$$os-$$arch; \
+		echo "building $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=true \
+			-ldflags '$(LDFLAGS) -buildid=' -o $$out ./cmd/drill || exit 1; \
+		python3 scripts/sbom.py $$out $(VERSION) > $$out.cdx.json || exit 1; \
+	done
+	cd dist && sha256sum drill-* > SHA256SUMS
 
 ## install: drill into $(DESTDIR)$(PREFIX)/bin, the systemd unit, a sample /etc/drill/drill.yaml (never overwritten) and the Prometheus alert rules
 install: build
@@ -79,4 +92,4 @@ bench-go:
 	rm -f _bench-go.txt
 
 clean:
-	rm -rf $(BIN) _demo
+	rm -rf $(BIN) _demo dist
