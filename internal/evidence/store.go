@@ -125,6 +125,11 @@ func Open(path string, opt Options) (*Store, error) {
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open evidence store %s: %w (is a drill agent or another drill command using this state dir?)", path, ErrLocked)
 	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+		return nil, fmt.Errorf("open evidence store %s: %w: the file is damaged or is not a drill evidence store, and was left as it is; "+
+			"keep a copy of it, then restore it from a backup of the state directory, or move it aside to start a new log "+
+			"(the records of the old one stay readable from a restored copy with drill evidence verify)", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open evidence store %s: %w", path, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -504,5 +505,24 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if rep.Records != writers*each+1 {
 		t.Errorf("Verify: %d records, want %d", rep.Records, writers*each+1)
+	}
+}
+
+// A damaged database file is refused with what to do, and never changed.
+func TestOpenDamagedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "drill.db")
+	junk := bytes.Repeat([]byte("not a bbolt file "), 4096)
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(t, testOrigin)
+	for _, ro := range []bool{false, true} {
+		_, err := Open(path, Options{Origin: testOrigin, Key: key, ReadOnly: ro})
+		if err == nil || !strings.Contains(err.Error(), "the file is damaged or is not a drill evidence store, and was left as it is; keep a copy of it") {
+			t.Errorf("Open (read-only %v) of a damaged file: %v", ro, err)
+		}
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, junk) {
+		t.Error("the damaged file was changed")
 	}
 }
