@@ -23,7 +23,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	drillBin = filepath.Join(dir, "drill")
-	build := exec.Command("go", "build", "-o", drillBin, ".")
+	// DRILL_RACE=1 builds the binary with the race detector, so that the
+	// end-to-end tests (the agent's above all) also look for data races.
+	buildArgs := []string{"build", "-o", drillBin}
+	if os.Getenv("DRILL_RACE") != "" {
+		buildArgs = append(buildArgs, "-race")
+	}
+	build := exec.Command("go", append(buildArgs, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build drill:", err)
