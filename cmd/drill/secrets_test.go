@@ -58,7 +58,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	sql(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON `drill\\_%%`.* TO '%s'@'%%'", user, myPW, user))
-	t.Cleanup(func() { exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run() })
+	t.Cleanup(func() {
+		exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run()
+	})
 	// Database dumps: a tiny PostgreSQL one, a tiny MariaDB one.
 	pgDump := filepath.Join(dir, "db.sql")
 	os.WriteFile(pgDump, []byte("--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n"), 0o644)
