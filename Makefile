@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install dist demo test test-deps db-up restic generate check-generate bench bench-go idle clean
+.PHONY: all build install dist demo fuzz test test-deps db-up restic generate check-generate bench bench-go idle clean
 
 all: build
 
@@ -41,7 +41,7 @@ install: build
 demo: build
 	bash scripts/demo.sh
 
-## test: unit tests, the plugin conformance suite and the end-to-end CLI scripts
+## test: unit tests, the plugin conformance suite, the end-to-end CLI scripts, and every fuzz target for 3 s
 # restic is built first: it warms the build cache, so the tests' own builds of
 # the pinned restic are quick links and no test binary spends its timeout compiling.
 test: test-deps db-up restic
@@ -49,6 +49,7 @@ test: test-deps db-up restic
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
 	DRILL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
+	bash scripts/fuzz.sh 3
 
 ## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients, chromium for the position page); installed with apt-get when missing
 TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium
@@ -83,6 +84,11 @@ bench: build restic
 ## idle: the idle agent's memory and CPU with 50 scheduled drills, after 10 minutes (scripts/idle.sh)
 idle: build
 	bash scripts/idle.sh
+
+## fuzz: every fuzz target for a few seconds (FUZZTIME, default 30), after its seed corpus; make test runs it for 3 s each
+FUZZTIME ?= 30
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
 
 ## bench-go: the Go benchmarks of the hot paths, summarised by benchstat into docs/benchmarks-go.txt
 bench-go:
