@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	pbv1 "github.com/drillhq/drill/plugins/internal/pb/v1"
 	"google.golang.org/grpc/codes"
@@ -33,6 +34,10 @@ type rpcError struct {
 func (e *rpcError) Error() string { return e.method + ": " + e.err.Error() }
 func (e *rpcError) Unwrap() error { return e.err }
 
+// deadlineSlack is how close to ctx's deadline a cancelled call is taken
+// to have ended by that deadline.
+const deadlineSlack = 100 * time.Millisecond
+
 // rpcErr classifies err, returned by the RPC method under ctx. When ctx is
 // done the error is ctx.Err(), so callers can test it with errors.Is.
 func rpcErr(ctx context.Context, method string, err error) error {
@@ -40,6 +45,16 @@ func rpcErr(ctx context.Context, method string, err error) error {
 		return &rpcError{method: method, err: ctxErr}
 	}
 	st, ok := status.FromError(err)
+	// gRPC sends the deadline to the plugin, whose side may end the call
+	// a moment before ctx's own timer fires: a call cancelled within the
+	// last moments of ctx's deadline ended because of it.
+	if deadline, has := ctx.Deadline(); has && ok && (st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded) && time.Until(deadline) < deadlineSlack {
+		select {
+		case <-ctx.Done():
+			return &rpcError{method: method, err: ctx.Err()}
+		case <-time.After(deadlineSlack):
+		}
+	}
 	if !ok {
 		return &rpcError{method: method, err: err}
 	}
