@@ -94,19 +94,8 @@ type bundleVerifier struct {
 	keyChanges int
 	incl       map[int64][]tlog.Hash
 	cons       map[int64][]tlog.Hash
-	mem        []tlog.Hash // the rebuilt tree, in stored-hash order
+	mem        memTree // the rebuilt tree
 	seen       map[string]bool
-}
-
-func (b *bundleVerifier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x < 0 || x >= int64(len(b.mem)) {
-			return nil, fmt.Errorf("hash %d is not computed yet", x)
-		}
-		out[i] = b.mem[x]
-	}
-	return out, nil
 }
 
 // next returns the next member, its name relative to drill-evidence/.
@@ -429,7 +418,7 @@ func (b *bundleVerifier) entries() error {
 		for i := int64(0); i < n; i++ {
 			var h tlog.Hash
 			copy(h[:], b.hashes[32*i:])
-			hs, err := tlog.StoredHashesForRecordHash(i, h, b)
+			hs, err := tlog.StoredHashesForRecordHash(i, h, b.mem)
 			if err != nil {
 				return err
 			}
@@ -591,7 +580,7 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 			b.keyChanges++
 		}
 		if b.man.Complete {
-			hs, err := tlog.StoredHashes(i, e.Envelope, b)
+			hs, err := tlog.StoredHashes(i, e.Envelope, b.mem)
 			if err != nil {
 				return fmt.Errorf("verify bundle: record %d: %w", i, err)
 			}
@@ -630,7 +619,7 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 
 // checkHistory compares historical checkpoint size's root with the tree.
 func (b *bundleVerifier) checkHistory(size int64, root tlog.Hash) error {
-	got, err := tlog.TreeHash(size, b)
+	got, err := tlog.TreeHash(size, b.mem)
 	if err != nil {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
@@ -647,7 +636,7 @@ func (b *bundleVerifier) checkHistory(size int64, root tlog.Hash) error {
 
 // checkRoot compares the rebuilt tree with the latest checkpoint.
 func (b *bundleVerifier) checkRoot() error {
-	root, err := tlog.TreeHash(b.man.LogSize, b)
+	root, err := tlog.TreeHash(b.man.LogSize, b.mem)
 	if err != nil {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
@@ -680,7 +669,7 @@ func (b *bundleVerifier) previous() error {
 			"ROLLBACK: this bundle shows the log at size %d, but your earlier checkpoint has size %d: records %d to %d were removed (or an old checkpoint was passed off as the latest)",
 			b.man.LogSize, c.Size, b.man.LogSize, c.Size-1)}
 	}
-	root, err := tlog.TreeHash(c.Size, b)
+	root, err := tlog.TreeHash(c.Size, b.mem)
 	if err != nil {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
@@ -716,5 +705,3 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 		return bytes.TrimSuffix(line, []byte("\n")), nil
 	}
 }
-
-var _ tlog.HashReader = (*bundleVerifier)(nil)

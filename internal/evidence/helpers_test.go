@@ -117,17 +117,6 @@ func rawGet(t testing.TB, path string, bucket []byte, key []byte) []byte {
 	return v
 }
 
-// memTree is an independent in-memory tlog tree.
-type memTree []tlog.Hash
-
-func (m memTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		out[i] = m[x]
-	}
-	return out, nil
-}
-
 // rootsOf returns the tree roots of every prefix of leaves: roots[n] is
 // the root of the first n leaves.
 func rootsOf(t testing.TB, leaves [][]byte) []tlog.Hash {

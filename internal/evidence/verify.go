@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -82,9 +79,8 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	v := &verification{
-		origin:  s.origin,
-		chain:   chain,
-		workers: runtime.GOMAXPROCS(0),
+		origin: s.origin,
+		chain:  chain,
 	}
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
@@ -145,19 +141,22 @@ func (c *keyChain) names() string {
 
 // verification is one run of Verify.
 type verification struct {
-	origin  string
-	chain   *keyChain
-	workers int
-	mem     []tlog.Hash // the tree rebuilt from leaves, in stored-hash order
+	origin string
+	chain  *keyChain
+	mem    memTree // the tree rebuilt from leaves
 }
 
-func (v *verification) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+// memTree is a tree rebuilt in memory, in stored-hash order: the
+// tlog.HashReader of Verify and VerifyBundle.
+type memTree []tlog.Hash
+
+func (m memTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
-		if x < 0 || x >= int64(len(v.mem)) {
+		if x < 0 || x >= int64(len(m)) {
 			return nil, fmt.Errorf("hash %d is not computed yet", x)
 		}
-		out[i] = v.mem[x]
+		out[i] = m[x]
 	}
 	return out, nil
 }
@@ -269,21 +268,10 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 			leafKeys[j] = v.chain.inForce(start + int64(j))
 			cpKeys[j] = v.chain.inForce(start + int64(j) + 1)
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range min(v.workers, m) {
-			wg.Go(func() {
-				for {
-					j := int(next.Add(1) - 1)
-					if j >= m {
-						return
-					}
-					changes[j], recErrs[j] = v.checkLeaf(start+int64(j), leafs[j], leafKeys[j])
-					cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j], cpKeys[j])
-				}
-			})
-		}
-		wg.Wait()
+		parallel(m, func(j int) {
+			changes[j], recErrs[j] = v.checkLeaf(start+int64(j), leafs[j], leafKeys[j])
+			cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j], cpKeys[j])
+		})
 
 		// Rebuild the tree in order and compare.
 		for j := range m {
@@ -302,7 +290,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 			if k := v.chain.inForce(i + 1); k.vkey != cpKeys[j].vkey || k.from == i+1 {
 				cpRes[j] = v.openCheckpoint(i+1, cps[j], k)
 			}
-			hs, err := tlog.StoredHashes(i, leafs[j], v)
+			hs, err := tlog.StoredHashes(i, leafs[j], v.mem)
 			if err != nil {
 				return nil, fmt.Errorf("verify evidence: record %d: %w", i, err)
 			}
@@ -336,7 +324,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 			if res.err != nil {
 				return nil, res.err
 			}
-			root, err := tlog.TreeHash(i+1, v)
+			root, err := tlog.TreeHash(i+1, v.mem)
 			if err != nil {
 				return nil, fmt.Errorf("verify evidence: %w", err)
 			}
@@ -364,7 +352,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 		return nil, storeError("stored Merkle tree hash %d lies beyond the tree of %d records", k, size)
 	}
 
-	root, err := tlog.TreeHash(size, v)
+	root, err := tlog.TreeHash(size, v.mem)
 	if err != nil {
 		return nil, fmt.Errorf("verify evidence: %w", err)
 	}
@@ -433,4 +421,4 @@ func (v *verification) checkCheckpoint(size int64, msg []byte, key logKey) (chec
 	return c, nil
 }
 
-var _ tlog.HashReader = (*verification)(nil)
+var _ tlog.HashReader = memTree(nil)
