@@ -49,9 +49,9 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 			if err != nil {
 				return err
 			}
-			c, err := dialAgent(ctxOf(cmd), cfg)
+			c, _, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			var res agent.VerifyResult
 			if c != nil {
@@ -143,7 +143,7 @@ place in the whole log, and report.html and report.csv to read.
 T is a date (2006-01-02) or an RFC 3339 time; records are selected by start time,
 since <= started < until.
 
-Exit codes: 0 written; 2 usage (or no evidence store).`,
+Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -162,9 +162,9 @@ Exit codes: 0 written; 2 usage (or no evidence store).`,
 			if err != nil {
 				return err
 			}
-			c, err := dialAgent(ctxOf(cmd), cfg)
+			c, _, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
 			if err != nil {

@@ -50,9 +50,9 @@ func newHistoryCmd(e *env) *cobra.Command {
 			if len(a) == 1 {
 				drill = a[0]
 			}
-			c, err := dialAgent(ctxOf(cmd), cfg)
+			c, _, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			if c != nil {
 				if err := c.History(ctxOf(cmd), agent.HistoryFilter{Drill: drill, Service: service, Limit: limit}, show); err != nil {

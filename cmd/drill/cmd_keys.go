@@ -114,7 +114,7 @@ Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`
 			if err != nil {
 				return err
 			}
-			if c, _ := dialAgent(ctxOf(cmd), cfg); c != nil {
+			if c, _, _ := dialAgent(ctxOf(cmd), cfg); c != nil {
 				return withCode(exitUsage, errors.New("the drill agent is running: stop it (systemctl stop drill), rotate, then start it again"))
 			}
 			dir := filepath.Join(cfg.StateDir, "keys")

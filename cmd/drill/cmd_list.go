@@ -25,9 +25,9 @@ config and the evidence store.`,
 			if err != nil {
 				return err
 			}
-			c, err := dialAgent(ctxOf(cmd), cfg)
+			c, _, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			var rows []agent.DrillStatus
 			if c != nil {

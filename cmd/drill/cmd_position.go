@@ -107,16 +107,12 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 // allRecords reads every record and the latest checkpoint, from the agent
 // when one listens, else from the store.
 func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Record, string, error) {
-	c, err := dialAgent(ctxOf(cmd), cfg)
+	c, h, err := dialAgent(ctxOf(cmd), cfg)
 	if err != nil {
-		return nil, "", withCode(exitUsage, err)
+		return nil, "", err
 	}
 	var recs []*evidence.Record
 	if c != nil {
-		_, h, err := agent.Dial(ctxOf(cmd), cfg.Socket)
-		if err != nil {
-			return nil, "", err
-		}
 		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *evidence.Record) error {
 			recs = append(recs, r)
 			return nil

@@ -50,9 +50,9 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 					return usageError{fmt.Errorf("unknown drill %q (defined: %s)", n, strings.Join(cfg.DrillNames(), ", "))}
 				}
 			}
-			c, err := dialAgent(ctxOf(cmd), cfg)
+			c, _, err := dialAgent(ctxOf(cmd), cfg)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			var bar *progressBar
 			if !asJSON && isTerminal(e.stderr) {
@@ -155,14 +155,18 @@ func (v *verdicts) exit() error {
 	return nil
 }
 
-// dialAgent returns a client of the agent listening on cfg's socket, or
-// nil when none does (the command then works in-process).
-func dialAgent(ctx context.Context, cfg *config.Config) (*agent.Client, error) {
-	c, _, err := agent.Dial(ctx, cfg.Socket)
+// dialAgent returns a client of the agent listening on cfg's socket and
+// its health, or nils when none does (the command then works in-process).
+// An agent that may not be used is a usage error (exit 2).
+func dialAgent(ctx context.Context, cfg *config.Config) (*agent.Client, *agent.Health, error) {
+	c, h, err := agent.Dial(ctx, cfg.Socket)
 	if errors.Is(err, agent.ErrNoAgent) {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return c, err
+	if err != nil {
+		return nil, nil, withCode(exitUsage, err)
+	}
+	return c, h, nil
 }
 
 // runInAgent runs the drills one after the other in the agent, which
