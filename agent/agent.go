@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -324,7 +325,8 @@ func (a *Agent) schedule(ctx context.Context) {
 		}
 		change := a.nextStatusChangeLocked(now)
 		a.mu.Unlock()
-		for _, name := range sortedNames(due) {
+		slices.Sort(due)
+		for _, name := range due {
 			a.submit(name, triggerSchedule, nil)
 		}
 		// A claim goes stale with time alone: look again when one may.

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -80,10 +79,4 @@ func (a *Agent) watchdog(ctx context.Context) {
 			return
 		}
 	}
-}
-
-// sortedNames returns names sorted.
-func sortedNames(names []string) []string {
-	slices.Sort(names)
-	return names
 }
