@@ -21,7 +21,11 @@ const maxListed = 20
 // tree: min_files, min_bytes, paths and manifest. A failing check is a fail
 // reason; a check that could not be run (an unreadable reference manifest)
 // is an error reason.
-func fileChecks(d *config.Drill, target string, got *manifest.Manifest, o *outcome) []evidence.Check {
+//
+// A sampled drill restores one slice: min_files and min_bytes are then
+// checked against the restore point's totals as the backend listed them,
+// and paths and manifest entries only where they fall in the slice.
+func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manifest.Manifest, o *outcome) []evidence.Check {
 	var checks []evidence.Check
 	add := func(name string, ok bool, detail string) {
 		checks = append(checks, evidence.Check{Name: name, OK: ok, Detail: detail})
@@ -32,26 +36,40 @@ func fileChecks(d *config.Drill, target string, got *manifest.Manifest, o *outco
 	}
 	c := d.Checks
 	files, bytes := int64(len(got.Entries)), got.TotalBytes()
+	what := "restored"
+	if rec.Sample != nil {
+		files, bytes, what = rec.Sample.TotalFiles, rec.Sample.TotalBytes, "in the restore point's listing (a sampled drill)"
+	}
 	if _, ok := c.Pos["min_files"]; ok {
-		add("min_files", files >= c.MinFiles, fmt.Sprintf("%d files restored, at least %d expected", files, c.MinFiles))
+		add("min_files", files >= c.MinFiles, fmt.Sprintf("%d files %s, at least %d expected", files, what, c.MinFiles))
 	}
 	if _, ok := c.Pos["min_bytes"]; ok {
-		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s restored, at least %s expected", formatBytes(bytes), formatBytes(c.MinBytes)))
+		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s %s, at least %s expected", formatBytes(bytes), what, formatBytes(c.MinBytes)))
 	}
 	if len(c.Paths) > 0 {
 		var missing []string
+		checked := 0
 		for _, p := range c.Paths {
 			rel := filepath.Clean(filepath.FromSlash(strings.TrimPrefix(p, "/")))
 			if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
 				continue
 			}
-			if _, err := os.Lstat(filepath.Join(target, rel)); err != nil {
+			_, err := os.Lstat(filepath.Join(target, rel))
+			if err != nil && !inSample(rec, filepath.ToSlash(rel)) {
+				continue // in another slice of the sample
+			}
+			checked++
+			if err != nil {
 				missing = append(missing, fmt.Sprintf("%q", p))
 			}
 		}
 		if len(missing) == 0 {
-			add("paths", true, fmt.Sprintf("all %d paths present", len(c.Paths)))
+			detail := fmt.Sprintf("all %d paths present", len(c.Paths))
+			if checked < len(c.Paths) {
+				detail = fmt.Sprintf("%d paths present; %d in other slices of the sample not checked", checked, len(c.Paths)-checked)
+			}
+			add("paths", true, detail)
 		} else {
 			add("paths", false, "missing from the restore: "+listNames(missing))
 		}
@@ -62,6 +80,9 @@ func fileChecks(d *config.Drill, target string, got *manifest.Manifest, o *outco
 			checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: err.Error()})
 			o.error("check manifest: cannot read the reference manifest: " + err.Error())
 		} else {
+			if rec.Sample != nil {
+				ref = &manifest.Manifest{Entries: slices.DeleteFunc(slices.Clone(ref.Entries), func(e manifest.Entry) bool { return !inSample(rec, e.Path) })}
+			}
 			diff := manifest.Compare(ref, got)
 			// The reference lists what must come back; files it does not
 			// list are allowed (it may cover part of the backup).

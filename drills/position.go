@@ -53,8 +53,11 @@ type ServicePosition struct {
 	BackupAge   float64 `json:"backup_age"`
 	// Reasons are the reasons of the latest record that did not pass, of
 	// any drill of the service, when it is newer than that drill's last pass.
-	Reasons []string        `json:"reasons"`
-	Drills  []DrillPosition `json:"drills"`
+	Reasons []string `json:"reasons"`
+	// Coverage is the share of the backups proven within review_every:
+	// that of the service's least covered drill.
+	Coverage Coverage        `json:"coverage"`
+	Drills   []DrillPosition `json:"drills"`
 }
 
 // DrillPosition is one drill's part in its service's position.
@@ -73,6 +76,10 @@ type DrillPosition struct {
 	// seconds; Rising is set when it grew run over run across them.
 	Trend  []float64 `json:"trend"`
 	Rising bool      `json:"rising"`
+	// Coverage is the share of the backup the drill's passes within
+	// review_every proved: all of it for a drill that restores everything,
+	// the slices proven for a sampled drill.
+	Coverage Coverage `json:"coverage"`
 }
 
 // Position computes the recovery position at time at from the records
@@ -116,6 +123,11 @@ func Position(cfg *config.Config, recs []*evidence.Record, at time.Time) []Servi
 			sp.MeasuredRTO = max(sp.MeasuredRTO, dp.MeasuredRTO)
 			sp.BackupAge = max(sp.BackupAge, dp.BackupAge)
 			sp.Reasons = append(sp.Reasons, dp.Reasons...)
+			if len(sp.Drills) == 1 {
+				sp.Coverage = dp.Coverage
+			} else {
+				sp.Coverage = worseCoverage(sp.Coverage, dp.Coverage)
+			}
 		}
 		if allPassed && len(sp.Drills) > 0 {
 			sp.LastPass = oldestPass
@@ -175,6 +187,9 @@ func drillPosition(name string, recs []*evidence.Record, window time.Duration, a
 	} else if !inWindow {
 		dp.Reasons = append(dp.Reasons, name+": no pass within review_every ("+FormatDuration(window)+"); the last was "+FormatDuration(at.Sub(lastPass.Finished))+" ago")
 	}
+	newestFirst := slices.Clone(passes)
+	slices.Reverse(newestFirst)
+	dp.Coverage = coverage(newestFirst, window, at)
 	if n := len(passes); n > 0 {
 		for _, p := range passes[max(0, n-trendRuns):] {
 			dp.Trend = append(dp.Trend, p.RestoreSeconds)

@@ -32,6 +32,10 @@ type Recorder interface {
 	// NewestPoint returns the newest restore point any earlier record of
 	// the drill with the same source digest saw, and false when none did.
 	NewestPoint(drill, sourceSHA256 string) (evidence.SeenPoint, bool, error)
+	// SlicePasses returns when a passing record of the drill with the
+	// same source digest last restored each of the slices of a sample
+	// with this seed and number of slices (the zero time for never).
+	SlicePasses(drill, sourceSHA256, seed string, slices int) ([]time.Time, error)
 }
 
 // ScratchKeeper records the scratch resources (databases) backends create,
@@ -282,6 +286,19 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			rec.Details["scratch_cleanup"] = err.Error()
 		}
 	}()
+	// A sampled drill restores the slice least recently proven; one that
+	// restores everything first checks that it fits.
+	var order []int
+	if d.Sample != nil {
+		if order, err = r.sliceOrder(d, rec.SourceSHA256); err != nil {
+			o.error(err.Error())
+			return
+		}
+		rec.Sample = &evidence.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
+	} else if msg := preflight(desc, point, r.Config.MaxScratchBytes, r.ScratchRoot); msg != "" {
+		o.error(msg)
+		return
+	}
 	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
 	defer func() {
 		// Cleanup runs even when ctx is done, with its own short deadline.
@@ -303,16 +320,44 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	failsBefore, errsBefore := len(o.fails), len(o.errs)
 	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
-	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
+	req := &plugins.RestoreRequest{
 		Source: src, PointID: point.ID, Target: sd.Target,
 		MaxBytes: r.Config.MaxScratchBytes, DrillName: d.Name,
 		DatabaseChecks: databaseChecks(d.Checks),
-	}, col)
-	if err != nil {
-		if ctx.Err() == nil {
-			o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
+	}
+	var resp *plugins.RestoreResponse
+	var empty []string
+	for i := 0; ; i++ {
+		if rec.Sample != nil {
+			rec.Sample.Slice = order[i]
+			req.Sample = &plugins.Sample{Seed: rec.Sample.Seed, Slice: order[i], Slices: rec.Sample.Slices}
 		}
-		return
+		resp, err = b.Restore(ctx, req, col)
+		if err != nil {
+			if ctx.Err() == nil {
+				o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
+			}
+			return
+		}
+		// A slice that holds none of the restore point's files proves
+		// nothing: restore the next one (a small backup, a large percent).
+		if rec.Sample == nil || resp.Files > 0 || resp.TotalFiles == 0 || len(resp.Problems) > 0 || i+1 == len(order) {
+			break
+		}
+		empty = append(empty, req.Sample.String())
+		log.Info("sample slice holds no files; restoring the next", "slice", req.Sample.String())
+		col.reset()
+		if err := sd.Empty(); err != nil {
+			o.error(err.Error())
+			return
+		}
+	}
+	if rec.Sample != nil {
+		rec.Sample.TotalFiles, rec.Sample.TotalBytes = resp.TotalFiles, resp.TotalBytes
+		if rec.Details == nil {
+			rec.Details = map[string]string{}
+		}
+		rec.Details["sample"] = sampleDetail(rec.Sample, resp, empty)
 	}
 	if len(resp.Details) > 0 && rec.Details == nil {
 		rec.Details = map[string]string{}
@@ -367,7 +412,11 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		if database {
 			what = "tables"
 		}
-		o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no %s", point.ID, what))
+		if rec.Sample != nil && rec.Sample.TotalFiles > 0 {
+			o.fail(fmt.Sprintf("nothing was restored: no slice of the sample held any of the %d files restore point %s lists", rec.Sample.TotalFiles, point.ID))
+		} else {
+			o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no %s", point.ID, what))
+		}
 	}
 	// The checks the backend made with the backup's own means.
 	for _, c := range resp.Checks {
@@ -380,7 +429,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
 	if !database {
-		rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
+		rec.Checks = append(rec.Checks, fileChecks(d, rec, sd.Target, got, o)...)
 	}
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
@@ -528,6 +577,13 @@ type reported struct {
 }
 
 var _ plugins.RestoreEvents = (*collector)(nil)
+
+// reset forgets the files reported by a restore whose result is dropped.
+func (c *collector) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reported = nil
+}
 
 func (c *collector) Progress(p plugins.Progress) error {
 	c.st.event()

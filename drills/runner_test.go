@@ -129,6 +129,17 @@ func (m *memRecorder) NewestPoint(drill, source string) (evidence.SeenPoint, boo
 	return sp, found, nil
 }
 
+func (m *memRecorder) SlicePasses(drill, source, seed string, slices int) ([]time.Time, error) {
+	out := make([]time.Time, slices)
+	for _, r := range m.recs {
+		if r.Drill == drill && r.SourceSHA256 == source && r.Verdict == evidence.VerdictPass &&
+			r.Sample != nil && r.Sample.Seed == seed && r.Sample.Slices == slices && r.Finished.After(out[r.Sample.Slice]) {
+			out[r.Sample.Slice] = r.Finished
+		}
+	}
+	return out, nil
+}
+
 func (m *memRecorder) Append(r *evidence.Record) (*evidence.Entry, error) {
 	r.LogIndex = int64(len(m.recs))
 	m.recs = append(m.recs, r)
@@ -502,5 +513,44 @@ func TestRandomRestorePoint(t *testing.T) {
 		if c := rec.Details["restore_point_choice"]; !strings.Contains(c, "random within 4d: "+want+", one of 4 points") {
 			t.Errorf("details %q", c)
 		}
+	}
+}
+
+// A restore point that cannot fit, by max_scratch_bytes or by the scratch
+// filesystem's free space, ends the drill in error before anything is
+// restored.
+func TestPreflight(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
+	for _, tt := range []struct {
+		name, extra string
+		size        int64
+		want        string
+	}{
+		{"fits", "max_scratch_bytes: 1MiB\n", 10, ""},
+		{"unknown size", "max_scratch_bytes: 1MiB\n", -1, ""},
+		{"past max_scratch_bytes", "max_scratch_bytes: 1MiB\n", 2 << 20, "restore point p1 is 2.0 MiB, more than max_scratch_bytes (1.0 MiB): nothing was restored"},
+		{"past the free space", "", 1 << 60, "but the scratch filesystem at "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p1", Time: now.Add(-time.Hour), Size: tt.size}}, files: files, hashed: true}
+			r, _, _ := newTestRunner(t, b, tt.extra)
+			got, err := r.Run(context.Background(), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == "" {
+				if got.Verdict != "pass" {
+					t.Errorf("verdict %s %q, want pass", got.Verdict, got.Reasons)
+				}
+				return
+			}
+			if got.Verdict != "error" || !containsReason(got.Reasons, tt.want) || len(b.restored) != 0 {
+				t.Errorf("verdict %s %q after %d restores; want error before any restore, a reason with %q", got.Verdict, got.Reasons, len(b.restored), tt.want)
+			}
+			if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
+				t.Errorf("scratch left behind: %d entries", len(ents))
+			}
+		})
 	}
 }

@@ -206,6 +206,10 @@ func prepare(ctx context.Context, cfg *config.Config, d *config.Drill, b plugins
 	}
 	src, errs := resolveSource(cfg, d, desc)
 	errs = append(errs, checkKind(cfg, d, desc.Kind)...)
+	if d.Sample != nil && (!desc.Sampling || desc.Kind != plugins.KindFiles) {
+		errs = append(errs, cfg.Errorf(d.Sample.Pos, "drills."+d.Name+".sample",
+			"backend %s cannot restore a sample (sampling is for backends that restore files, such as restic and filesystem): remove sample", d.Backend))
+	}
 	if len(errs) > 0 {
 		return nil, nil, errs
 	}

@@ -2,6 +2,10 @@ package plugins
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strings"
 	"time"
 )
 
@@ -127,6 +131,10 @@ type DescribeResponse struct {
 	// <time> has vanished from the repository". Empty: "restore point" and
 	// "backup".
 	PointNoun, StoreNoun string
+	// Sampling says the backend restores a sample when asked
+	// (RestoreRequest.Sample; KindFiles only). The host never asks a
+	// backend without it.
+	Sampling bool
 }
 
 // ValidateSourceRequest asks whether a source is acceptable.
@@ -186,7 +194,40 @@ type RestoreRequest struct {
 	// report as Checks named "tables", "min_rows" and "sql"); nil when
 	// the drill has none.
 	DatabaseChecks *DatabaseChecks
+	// Sample, when not nil, asks for one slice of the restore point's
+	// files instead of all of them (a sampled drill); see Sample.
+	Sample *Sample
 }
+
+// Sample is one slice of a restore point's files. The slices partition
+// the restore point by path, never by size, so that restoring slices 0, 1,
+// ... Slices-1 in turn restores every file once, the largest included,
+// and a file stays in its slice while the backup changes around it.
+type Sample struct {
+	// Seed varies the partition: a different seed, different slices.
+	Seed string
+	// Slice is the slice to restore, 0 <= Slice < Slices.
+	Slice, Slices int
+}
+
+// Has reports whether the entry with path p is in the sample: p as the
+// backend names the restore point's entries, relative to its root,
+// "/"-separated, without a leading "/". Has is true for every path of a
+// nil sample. Directories are not sampled: a backend creates those the
+// sampled entries need.
+func (s *Sample) Has(p string) bool {
+	if s == nil {
+		return true
+	}
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, s.Seed)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, strings.TrimPrefix(p, "/"))
+	return h.Sum64()%uint64(s.Slices) == uint64(s.Slice)
+}
+
+// String is "slice 2 of 4".
+func (s *Sample) String() string { return fmt.Sprintf("slice %d of %d", s.Slice+1, s.Slices) }
 
 // DatabaseChecks are the checks of a drill that restores a database.
 type DatabaseChecks struct {
@@ -265,6 +306,10 @@ type RestoreResponse struct {
 	// their row counts and fingerprints; the host's manifest digest is
 	// over them.
 	Tables []Table
+	// TotalFiles and TotalBytes, for a sampled restore, are the regular
+	// files and their bytes in the whole restore point, of which Files and
+	// Bytes were restored; 0 otherwise.
+	TotalFiles, TotalBytes int64
 }
 
 // Table is one restored table.

@@ -1,6 +1,8 @@
 package plugins
 
 import (
+	"fmt"
+
 	"strings"
 	"time"
 
@@ -51,6 +53,7 @@ func describeToPB(r *DescribeResponse) *pbv1.DescribeResponse {
 		Kind:      kindToPB[r.Kind],
 		PointNoun: text(r.PointNoun),
 		StoreNoun: text(r.StoreNoun),
+		Sampling:  r.Sampling,
 	}
 	for _, k := range r.SourceKeys {
 		out.SourceKeys = append(out.SourceKeys, &pbv1.SourceKey{
@@ -72,6 +75,7 @@ func describeFromPB(r *pbv1.DescribeResponse) *DescribeResponse {
 		Kind:      kindFromPB[r.GetKind()],
 		PointNoun: r.GetPointNoun(),
 		StoreNoun: r.GetStoreNoun(),
+		Sampling:  r.GetSampling(),
 	}
 	for _, k := range r.GetSourceKeys() {
 		out.SourceKeys = append(out.SourceKeys, SourceKey{
@@ -189,6 +193,9 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 		Files:    r.Files,
 		Bytes:    r.Bytes,
 		Problems: problemsToPB(r.Problems),
+
+		TotalFiles: r.TotalFiles,
+		TotalBytes: r.TotalBytes,
 	}
 	for _, c := range r.Checks {
 		out.Checks = append(out.Checks, &pbv1.Check{Name: text(c.Name), Ok: c.OK, Detail: text(c.Detail)})
@@ -212,6 +219,9 @@ func restoreResponseFromPB(r *pbv1.RestoreResponse) *RestoreResponse {
 		Bytes:    r.GetBytes(),
 		Problems: problemsFromPB(r.GetProblems()),
 		Details:  r.GetDetails(),
+
+		TotalFiles: r.GetTotalFiles(),
+		TotalBytes: r.GetTotalBytes(),
 	}
 	for _, c := range r.GetChecks() {
 		out.Checks = append(out.Checks, Check{Name: c.GetName(), OK: c.GetOk(), Detail: c.GetDetail()})
@@ -242,4 +252,23 @@ func databaseChecksFromPB(c *pbv1.DatabaseChecks) *DatabaseChecks {
 		out.SQL = append(out.SQL, SQLCheck{Name: q.GetName(), Query: q.GetQuery(), Expect: q.GetExpect()})
 	}
 	return out
+}
+
+func sampleToPB(s *Sample) *pbv1.Sample {
+	if s == nil {
+		return nil
+	}
+	return &pbv1.Sample{Seed: text(s.Seed), Slice: int32(s.Slice), Slices: int32(s.Slices)}
+}
+
+// sampleFromPB refuses a sample whose slice is not one of its slices.
+func sampleFromPB(s *pbv1.Sample) (*Sample, error) {
+	if s == nil {
+		return nil, nil
+	}
+	out := &Sample{Seed: s.GetSeed(), Slice: int(s.GetSlice()), Slices: int(s.GetSlices())}
+	if out.Slices < 1 || out.Slice < 0 || out.Slice >= out.Slices {
+		return nil, fmt.Errorf("sample slice %d of %d is not a slice of the restore point", out.Slice, out.Slices)
+	}
+	return out, nil
 }

@@ -128,6 +128,7 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 		MaxBytes:       req.MaxBytes,
 		DrillName:      req.DrillName,
 		DatabaseChecks: databaseChecksToPB(req.DatabaseChecks),
+		Sample:         sampleToPB(req.Sample),
 	})
 	if err != nil {
 		return nil, rpcErr(ctx, method, err)

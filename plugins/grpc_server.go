@@ -99,6 +99,10 @@ func (s *grpcServer) Restore(req *pbv1.RestoreRequest, stream grpc.ServerStreami
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	sample, err := sampleFromPB(req.GetSample())
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
 	events := newStreamEvents(stream.Send, time.Now)
 	resp, err := s.impl.Restore(stream.Context(), &RestoreRequest{
 		Source:         src,
@@ -107,6 +111,7 @@ func (s *grpcServer) Restore(req *pbv1.RestoreRequest, stream grpc.ServerStreami
 		MaxBytes:       req.GetMaxBytes(),
 		DrillName:      req.GetDrillName(),
 		DatabaseChecks: databaseChecksFromPB(req.GetDatabaseChecks()),
+		Sample:         sample,
 	}, events)
 	// Files reported before a failure still reach the host; after this the
 	// events refuse further calls (the stream is finished).

@@ -135,7 +135,7 @@ func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Rec
 
 func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoint string) {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVICE\tOWNER\tPRI\tRPO\tRTO\tSTATUS\tLAST PASS\tLAST DRILL\tRESTORE/RTO\tBACKUP AGE/RPO\tTREND")
+	fmt.Fprintln(tw, "SERVICE\tOWNER\tPRI\tRPO\tRTO\tSTATUS\tLAST PASS\tLAST DRILL\tRESTORE/RTO\tBACKUP AGE/RPO\tTREND\tCOVERAGE")
 	age := func(t *time.Time) string {
 		if t == nil {
 			return "never"
@@ -166,8 +166,8 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 				trend = "steady"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
-			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
+			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
 	}
 	tw.Flush()
 	for _, sp := range pos {

@@ -64,7 +64,7 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 <p class="meta">As of {{date .At}}, computed from the signed evidence log alone.</p>
 <p class="counts">{{range .Counts}}<span><span class="badge {{.Status}}">{{label .Status}}</span> {{.N}}</span>{{end}}</p>
 <table>
-<tr><th>Service</th><th>Owner</th><th>Priority</th><th>RPO</th><th>RTO</th><th>Status</th><th>Last pass</th><th>Last drill</th><th>Restore time (last pass)</th><th>Backup age (last pass)</th></tr>
+<tr><th>Service</th><th>Owner</th><th>Priority</th><th>RPO</th><th>RTO</th><th>Status</th><th>Last pass</th><th>Last drill</th><th>Restore time (last pass)</th><th>Backup age (last pass)</th><th>Coverage (within review)</th></tr>
 {{range $s := .Services}}
 <tr><td><strong>{{.Service}}</strong>{{if .Description}}<br><span class="meta">{{.Description}}</span>{{end}}</td>
 <td>{{.Owner}}</td><td>{{.Priority}}</td><td>{{dur .RPO}}</td><td>{{dur .RTO}}</td>
@@ -72,14 +72,16 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 <td>{{ago $.At .LastPass}}</td>
 <td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{else}}never{{end}}</td>
 <td>{{if .LastPass}}{{dur .MeasuredRTO}}{{else}}–{{end}}</td>
-<td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td></tr>
-{{if .Reasons}}<tr><td colspan="10"><ul class="reasons">{{range .Reasons}}<li>{{.}}</li>{{end}}</ul></td></tr>{{end}}
+<td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td>
+<td>{{.Coverage}}</td></tr>
+{{if .Reasons}}<tr><td colspan="11"><ul class="reasons">{{range .Reasons}}<li>{{.}}</li>{{end}}</ul></td></tr>{{end}}
 {{range .Drills}}<tr class="drill"><td>&nbsp;&nbsp;drill {{.Drill}}</td><td colspan="4"></td>
 <td><span class="badge {{.Status}}">{{label .Status}}</span></td>
 <td>{{ago $.At .LastPass}}</td>
 <td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{else}}never{{end}}</td>
 <td>{{if .Trend}}{{range $i, $t := .Trend}}{{if $i}} → {{end}}{{dur $t}}{{end}}{{if .Rising}} <strong>rising</strong>{{end}}{{else}}–{{end}}</td>
-<td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td></tr>
+<td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td>
+<td>{{.Coverage}}</td></tr>
 {{end}}{{end}}
 </table>
 {{if .Checkpoint}}<p class="meta">Evidence: the log's signed checkpoint (origin, number of records, root hash); verify it with <code>drill evidence verify</code>:</p>

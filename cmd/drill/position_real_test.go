@@ -29,7 +29,10 @@ func TestPositionFromRealDrills(t *testing.T) {
 		}
 	}
 	good, _ := os.ReadFile(filepath.Join(dir, "ledger.tar.gz"))
-	cfg, err := config.Parse(filepath.Join(dir, "drill.yaml"), []byte(`
+	t0 := time.Now().UTC()
+	clock := t0
+	day := 24 * time.Hour
+	r, store, cfg := realRunner(t, dir, `
 state_dir: state
 services:
   files: {owner: ops@example.org, priority: 1, review_every: 7d}
@@ -41,27 +44,7 @@ drills:
   ledger: {service: ledger, backend: filesystem, source: {archive: ledger.tar.gz}}
   cold: {service: cold, backend: filesystem, source: {archive: cold.tar.gz}}
   new: {service: new, backend: filesystem, source: {archive: files.tar.gz}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := keys.LoadOrCreate(filepath.Join(dir, "keys"), "test/drill")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := evidence.Open(filepath.Join(dir, "drill.db"), evidence.Options{Origin: "test/drill", Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	t0 := time.Now().UTC()
-	clock := t0
-	day := 24 * time.Hour
-	r := &drills.Runner{
-		Config: cfg, Recorder: store, Marks: store, ScratchRoot: filepath.Join(dir, "scratch"),
-		Launcher: &drills.PluginLauncher{Self: drillBin, Builtins: builtinNames(), Env: drills.PluginEnv()},
-		Now:      func() time.Time { return clock },
-	}
+`, &clock)
 	run := func(at time.Duration, drill, want string) {
 		t.Helper()
 		clock = t0.Add(at)
@@ -123,4 +106,29 @@ drills:
 	if _, err := store.Verify(context.Background()); err != nil {
 		t.Errorf("evidence: %v", err)
 	}
+}
+
+// realRunner is a Runner with real plugin processes over a fresh signed
+// evidence store in dir, for the config text yml (in dir), whose clock
+// reads *clock.
+func realRunner(t *testing.T, dir, yml string, clock *time.Time) (*drills.Runner, *evidence.Store, *config.Config) {
+	t.Helper()
+	cfg, err := config.Parse(filepath.Join(dir, "drill.yaml"), []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := keys.LoadOrCreate(filepath.Join(dir, "keys"), "test/drill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := evidence.Open(filepath.Join(dir, "drill.db"), evidence.Options{Origin: "test/drill", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return &drills.Runner{
+		Config: cfg, Recorder: store, Marks: store, ScratchRoot: filepath.Join(dir, "scratch"),
+		Launcher: &drills.PluginLauncher{Self: drillBin, Builtins: builtinNames(), Env: drills.PluginEnv()},
+		Now:      func() time.Time { return *clock },
+	}, store, cfg
 }

@@ -150,6 +150,10 @@ type Drill struct {
 	// point chosen at random among those younger than it, instead of the
 	// newest (restore_point: {random_within: 30d}).
 	RandomWithin time.Duration
+	// Sample, when not nil, has each run restore one slice of the restore
+	// point instead of all of it (sample: {percent: 10, seed: s}); nil for
+	// a drill that restores everything.
+	Sample *Sample
 	// Healthcheck is a Healthchecks-style ping URL: the agent pings
 	// URL/start when the drill starts, URL when it passes and URL/fail
 	// when it does not. "" for none.
@@ -197,6 +201,22 @@ type Checks struct {
 	// not its value).
 	Pos map[string]Pos
 }
+
+// Sample is a drill's sample: each run restores a different slice of
+// about Percent percent of the restore point's files, so that Slices runs
+// restore all of it.
+type Sample struct {
+	// Percent is from 1 to 100.
+	Percent int
+	// Seed varies which files fall in which slice; default the drill's name.
+	Seed string
+	// Pos is where the sample key is written.
+	Pos Pos
+}
+
+// Slices is how many slices the restore point is cut into:
+// ceil(100/Percent).
+func (s *Sample) Slices() int { return (100 + s.Percent - 1) / s.Percent }
 
 // SQLCheck is a query that must return a single value meeting Expect.
 type SQLCheck struct {

@@ -18,8 +18,9 @@ var (
 	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "schedule", "service", "source", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "sample", "schedule", "service", "source", "timeout"}
 	pointKeys   = []string{"random_within"}
+	sampleKeys  = []string{"percent", "seed"}
 	notifyKeys  = []string{"command", "webhook"}
 	checkKeys   = []string{"manifest", "min_bytes", "min_files", "min_rows", "paths", "sql", "tables"}
 	sqlKeys     = []string{"expect", "name", "query"}
@@ -286,6 +287,8 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 					}
 				}
 			}
+		case "sample":
+			d.Sample = p.sample(kv, e.name)
 		case "backend":
 			d.Backend, _ = p.name(kv, "backend")
 		case "source":
@@ -492,4 +495,31 @@ func (p *parser) sql(e entry) []SQLCheck {
 		out = append(out, q)
 	}
 	return out
+}
+
+// sample is a drill's sample: {percent: N, seed: S}; the seed defaults to
+// the drill's name.
+func (p *parser) sample(e entry, drill string) *Sample {
+	es, ok := p.mapping(e, sampleKeys)
+	if !ok {
+		return nil
+	}
+	s := &Sample{Seed: drill, Pos: pos(e.key)}
+	for _, kv := range es {
+		switch kv.name {
+		case "percent":
+			if v, ok := p.integer(kv, 1); ok {
+				if v > 100 {
+					p.errorf(kv.at, kv.path, "want a percentage from 1 to 100, got %d", v)
+				}
+				s.Percent = int(v)
+			}
+		case "seed":
+			if v, ok := p.nonEmpty(kv); ok {
+				s.Seed = v
+			}
+		}
+	}
+	p.required(e, es, "percent")
+	return s
 }

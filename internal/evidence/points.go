@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -22,6 +23,72 @@ type SeenPoint struct {
 }
 
 func pointKey(drill, source string) []byte { return []byte(drill + "\x00" + source) }
+
+// sampleKey is where the index keeps, per drill and source, when each
+// slice of the drill's sample last passed.
+func sampleKey(drill, source string) []byte { return []byte(drill + "\x00" + source + "\x00sample") }
+
+// slicePasses is the sample index's value: when each slice last passed,
+// for one seed and number of slices.
+type slicePasses struct {
+	Seed   string      `json:"seed"`
+	Passed []time.Time `json:"passed"`
+}
+
+// SlicePasses returns, for each of the slices of drill's sample with this
+// seed and number of slices, when a record of the drill with source digest
+// source last passed restoring it: the zero time for a slice no record
+// passed. The sampled drill restores the slice least recently proven.
+func (s *Store) SlicePasses(drill, source, seed string, slices int) ([]time.Time, error) {
+	out := make([]time.Time, slices)
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPoints)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(sampleKey(drill, source))
+		if v == nil {
+			return nil
+		}
+		var sp slicePasses
+		if err := json.Unmarshal(v, &sp); err != nil {
+			return err
+		}
+		if sp.Seed == seed && len(sp.Passed) == slices {
+			copy(out, sp.Passed)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the sample slices drill %s passed: %w", drill, err)
+	}
+	return out, nil
+}
+
+// noteSample records that rec, a passing sampled drill, proved its slice.
+// A record with another seed or number of slices starts the index afresh.
+func noteSample(b *bbolt.Bucket, rec *Record) error {
+	sm := rec.Sample
+	if rec.Verdict != VerdictPass || sm == nil || sm.Slices < 1 || sm.Slice < 0 || sm.Slice >= sm.Slices {
+		return nil
+	}
+	k := sampleKey(rec.Drill, rec.SourceSHA256)
+	var sp slicePasses
+	if v := b.Get(k); v != nil {
+		_ = json.Unmarshal(v, &sp) // a damaged value is rebuilt below
+	}
+	if sp.Seed != sm.Seed || len(sp.Passed) != sm.Slices {
+		sp = slicePasses{Seed: sm.Seed, Passed: make([]time.Time, sm.Slices)}
+	}
+	if rec.Finished.After(sp.Passed[sm.Slice]) {
+		sp.Passed[sm.Slice] = rec.Finished
+	}
+	v, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, v)
+}
 
 // NewestPoint returns the newest restore point that any record of drill
 // with source digest source (Record.SourceSHA256) saw, and false when no
@@ -84,6 +151,9 @@ func rebuildPoints(tx *bbolt.Tx) error {
 			continue
 		}
 		if err := notePoint(b, e.Record); err != nil {
+			return err
+		}
+		if err := noteSample(b, e.Record); err != nil {
 			return err
 		}
 	}

@@ -42,6 +42,9 @@ type Record struct {
 	// Tables are a database drill's restored tables; the manifest digest
 	// is over them.
 	Tables []Table `json:"tables,omitempty"`
+	// Sample is set for a sampled drill: the slice it restored, of which
+	// Files and Bytes are the regular files and bytes.
+	Sample *Sample `json:"sample,omitempty"`
 
 	// Details are facts from the backend (tool and server versions).
 	Details map[string]string `json:"details,omitempty"`
@@ -55,6 +58,22 @@ type RestorePoint struct {
 	Time time.Time `json:"time"`
 	// Description is a human label: the archive file, the snapshot's host and paths.
 	Description string `json:"description,omitempty"`
+}
+
+// Sample says which slice of its restore point a sampled drill restored.
+// The slices partition the restore point's files by path (seed and all):
+// Slices drills restoring slices 0 to Slices-1 restore every file once.
+type Sample struct {
+	// Percent is the configured share; Slices is ceil(100/Percent).
+	Percent int    `json:"percent"`
+	Seed    string `json:"seed"`
+	// Slice is 0-based: 0 <= Slice < Slices.
+	Slice  int `json:"slice"`
+	Slices int `json:"slices"`
+	// TotalFiles and TotalBytes are the restore point's regular files and
+	// their bytes, as the backend listed them; 0 when it could not say.
+	TotalFiles int64 `json:"total_files"`
+	TotalBytes int64 `json:"total_bytes"`
 }
 
 // Table is one restored table of a database drill.

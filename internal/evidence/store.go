@@ -484,6 +484,9 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 			if err := notePoint(pb, &rs[i]); err != nil {
 				return err
 			}
+			if err := noteSample(pb, &rs[i]); err != nil {
+				return err
+			}
 			if err := clearRunning(tx, &rs[i]); err != nil {
 				return err
 			}

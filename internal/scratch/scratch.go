@@ -66,6 +66,18 @@ func (d *Dir) Remove() error {
 	return nil
 }
 
+// Empty removes everything restored into the target, leaving it an empty
+// directory again (mode 0700), for a second restore in the same run.
+func (d *Dir) Empty() error {
+	if err := RemoveAll(d.Target); err != nil {
+		return fmt.Errorf("empty scratch directory %s: %w", d.Target, err)
+	}
+	if err := os.Mkdir(d.Target, 0o700); err != nil {
+		return fmt.Errorf("empty scratch directory %s: %w", d.Target, err)
+	}
+	return nil
+}
+
 // RemoveAll removes path like os.RemoveAll, first giving the owner write and
 // search permission on every directory below it (a restored tree may hold
 // read-only directories that os.RemoveAll cannot empty as a non-root user).

@@ -160,7 +160,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 		return resp, nil
 	}
 
-	p := &parser{archive: req.PointID, format: format, file: file, free: make(chan *batch, numBatches), work: make(chan *batch, numBatches)}
+	p := &parser{archive: req.PointID, format: format, file: file, free: make(chan *batch, numBatches), work: make(chan *batch, numBatches), sample: req.Sample}
 	for range numBatches {
 		p.free <- &batch{ops: make([]op, 0, maxBatchOps), buf: make([]byte, 0, chunkSize)}
 	}
@@ -223,7 +223,10 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	resp.Files, resp.Bytes = rep.Counts()
 	resp.Problems = w.probs.All()
 	if len(resp.Problems) == 0 {
-		resp.Point.Files = resp.Files // restored completely: now known
+		resp.Point.Files = p.totalFiles // read completely: now known
+		if req.Sample != nil {
+			resp.TotalFiles, resp.TotalBytes = p.totalFiles, p.totalBytes
+		}
 	}
 	resp.Details["skipped_special"] = strconv.FormatInt(w.skipped, 10)
 	return resp, nil
@@ -258,6 +261,12 @@ type parser struct {
 	// damage describes the damage found, or is empty. It is written
 	// before work is closed.
 	damage string
+
+	// sample is the slice to restore; nil for everything. totalFiles and
+	// totalBytes count the archive's regular files (hard links included)
+	// and their bytes, in the sample or not.
+	sample                 *plugins.Sample
+	totalFiles, totalBytes int64
 }
 
 // run parses the archive and closes p.work when done.
@@ -305,6 +314,12 @@ func (p *parser) parse(ctx context.Context) error {
 		o := op{name: name, mode: fs.FileMode(hdr.Mode) & 0o777, mtime: hdr.ModTime}
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
+			p.totalFiles++
+			p.totalBytes += hdr.Size
+			if !p.sample.Has(name) {
+				p.lastGood = name // Next reads past its data, checking it
+				continue
+			}
 			o.kind, o.size = opFile, hdr.Size
 			if err := p.emit(ctx, o); err != nil {
 				return err
@@ -320,8 +335,17 @@ func (p *parser) parse(ctx context.Context) error {
 		case tar.TypeDir, 'D': // 'D': a GNU incremental dump directory
 			o.kind = opDir
 		case tar.TypeSymlink:
+			if !p.sample.Has(name) {
+				continue
+			}
 			o.kind, o.link = opSymlink, hdr.Linkname
 		case tar.TypeLink:
+			// A hard link is in the slice of the file it links to, which
+			// is then restored.
+			p.totalFiles++
+			if target, r := cleanName(hdr.Linkname); r == nil && !p.sample.Has(target) {
+				continue
+			}
 			o.kind, o.link = opLink, hdr.Linkname
 			switch {
 			case hdr.Linkname == "":

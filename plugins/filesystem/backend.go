@@ -48,9 +48,10 @@ func New() plugins.Backend {
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(ctx context.Context, req *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
 	return &plugins.DescribeResponse{
-		Name:    Name,
-		Version: Version,
-		Kind:    plugins.KindFiles,
+		Name:     Name,
+		Version:  Version,
+		Kind:     plugins.KindFiles,
+		Sampling: true,
 		SourceKeys: []plugins.SourceKey{
 			{
 				Name: keyPath,

@@ -141,7 +141,8 @@ type dirCopy struct {
 	sum      treeSummary
 	batch    []copyJob // files of one directory, for one worker
 	cancel   context.CancelFunc
-	stopped  atomic.Bool // a problem stopped the restore
+	sample   *plugins.Sample // nil: restore everything
+	stopped  atomic.Bool     // a problem stopped the restore
 	repErr   atomic.Pointer[error]
 }
 
@@ -182,7 +183,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel}
+	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel, sample: req.Sample}
 	c.rep = report.New(events, report.BytesProgress(-1, c.copied.Load))
 	if top, err := src.Stat("."); err == nil {
 		c.sum.add(top)
@@ -243,6 +244,9 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	}
 	if !c.stopped.Load() { // the walk saw the whole copy
 		resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes
+		if req.Sample != nil {
+			resp.TotalFiles, resp.TotalBytes = c.sum.files, c.sum.bytes
+		}
 	}
 	resp.Problems = c.probs.All()
 	resp.Details["skipped_special"] = strconv.FormatInt(c.skipped, 10)
@@ -260,6 +264,7 @@ func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs ch
 			return false
 		}
 		return true
+	case !c.sample.Has(rel): // a file or link of another slice
 	case mode.IsRegular():
 		if c.maxBytes > 0 && c.reserved.Add(fi.Size()) > c.maxBytes {
 			c.stopTooBig(rel)

@@ -63,6 +63,7 @@ func (s Suite) Run(t *testing.T) {
 		t.Run("ListRestorePoints/Empty", s.testListEmpty)
 	}
 	t.Run("Restore/Good", s.testRestoreGood)
+	t.Run("Restore/Sample", s.testRestoreSample)
 	t.Run("Restore/MissingPoint", s.testRestoreMissingPoint)
 	t.Run("Restore/Cancelled", s.testRestoreCancelled)
 	if s.Damaged != nil {
@@ -463,5 +464,70 @@ func (s Suite) testCleanupIdempotent(t *testing.T) {
 		if _, err := b.Cleanup(t.Context(), &plugins.CleanupRequest{Source: s.Good, Target: target, DrillName: drillName}); err != nil {
 			t.Errorf("Cleanup call %d: %v", i+1, err)
 		}
+	}
+}
+
+// testRestoreSample checks, for a backend that declares Sampling, that
+// the slices of a sample partition the restore point: each restores its
+// files as a full restore does, no file is in two slices, all slices
+// together restore everything, and every slice reports the totals.
+func (s Suite) testRestoreSample(t *testing.T) {
+	b := s.Launch(t)
+	desc, err := b.Describe(t.Context(), &plugins.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !desc.Sampling {
+		t.Skip("the backend does not restore samples")
+	}
+	point := newest(t, b, s.Good)
+	restore := func(sample *plugins.Sample) (*plugins.RestoreResponse, map[string]onDisk) {
+		_, target := newTarget(t)
+		defer cleanup(t, b, s.Good, target)
+		resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
+			Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName, Sample: sample,
+		}, &Recorder{})
+		if err != nil {
+			t.Fatalf("Restore(Good, %v): %v", sample, err)
+		}
+		if ps := problemsOf(resp.Problems, plugins.ProblemFail, plugins.ProblemError); len(ps) > 0 {
+			t.Errorf("Restore(Good, %v): problems %+v, want none", sample, ps)
+		}
+		for _, c := range resp.Checks {
+			if !c.OK {
+				t.Errorf("Restore(Good, %v): check %q did not pass: %s", sample, c.Name, c.Detail)
+			}
+		}
+		return resp, walkTarget(t, target)
+	}
+	_, full := restore(nil)
+	var fullBytes int64
+	for _, f := range full {
+		fullBytes += f.size
+	}
+	const slices = 3
+	union := map[string]bool{}
+	for i := range slices {
+		sample := &plugins.Sample{Seed: "conformance", Slice: i, Slices: slices}
+		resp, got := restore(sample)
+		if resp.TotalFiles != int64(len(full)) || resp.TotalBytes != fullBytes {
+			t.Errorf("Restore(%v): totals %d files, %d bytes; a full restore gives %d files, %d bytes",
+				sample, resp.TotalFiles, resp.TotalBytes, len(full), fullBytes)
+		}
+		if resp.Files != int64(len(got)) {
+			t.Errorf("Restore(%v): response says %d files, the target holds %d", sample, resp.Files, len(got))
+		}
+		for p, f := range got {
+			switch {
+			case union[p]:
+				t.Errorf("file %q restored by two slices", p)
+			case full[p] != f:
+				t.Errorf("Restore(%v): file %q differs from the full restore's", sample, p)
+			}
+			union[p] = true
+		}
+	}
+	if len(union) != len(full) {
+		t.Errorf("the %d slices restored %d files together; a full restore gives %d", slices, len(union), len(full))
 	}
 }

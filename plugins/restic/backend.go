@@ -55,7 +55,7 @@ var sourceKeys = []plugins.SourceKey{
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
 	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: sourceKeys,
-		PointNoun: "snapshot", StoreNoun: "repository"}, nil
+		PointNoun: "snapshot", StoreNoun: "repository", Sampling: true}, nil
 }
 
 // source is a validated restic source.
@@ -330,15 +330,34 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		return nil, err
 	}
 	listing := b.takePending(s)
+	var err error
 	if listing == nil {
-		var err error
 		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
 			return nil, err
 		}
 	}
 	defer func() { listing.close() }()
 
-	resp, r, summary, err := s.restore(ctx, req, events)
+	// A sample is chosen from the whole listing of the snapshot restored.
+	var ss *sampleSet
+	if req.Sample != nil {
+		if !listing.of(req.PointID) {
+			listing.close()
+			if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
+				return nil, err
+			}
+		}
+		if ss, err = listing.sample(ctx, s, req.Sample, short); err != nil {
+			return nil, err
+		}
+		defer ss.remove()
+		if ss.file == "" { // nothing in this slice: restic would restore everything
+			return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID}, Details: map[string]string{},
+				TotalFiles: ss.totalFiles, TotalBytes: ss.totalBytes}, nil
+		}
+	}
+
+	resp, r, summary, err := s.restore(ctx, req, ss, events)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +376,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if r.code != 0 {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
-	if sum := summary; sum != nil && len(s.include) == 0 && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
+	if sum := summary; sum != nil && len(s.include) == 0 && ss == nil && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
 			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}
@@ -372,8 +391,11 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			return nil, err
 		}
 	}
-	if err := listing.finish(ctx, s, req.Target, resp); err != nil {
+	if err := listing.finish(ctx, s, req.Target, req.Sample, resp); err != nil {
 		return nil, err
+	}
+	if ss != nil {
+		resp.TotalFiles, resp.TotalBytes = ss.totalFiles, ss.totalBytes
 	}
 	if s.readDataSubset != "" {
 		if err := s.check(ctx, resp); err != nil {
@@ -386,10 +408,14 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 // restore runs `restic restore` and hashes each file as restic reports it
 // restored (--verbose=2). It returns the files and bytes hashed, what the
 // run said, and restic's summary line when it printed one.
-func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, *Message, error) {
+func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, ss *sampleSet, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, *Message, error) {
 	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
-	for _, inc := range s.include {
-		args = append(args, "--include", inc)
+	if ss != nil {
+		args = append(args, "--include-file", ss.file) // within the includes
+	} else {
+		for _, inc := range s.include {
+			args = append(args, "--include", inc)
+		}
 	}
 	inv, err := s.invocation(args...)
 	if err != nil {
@@ -523,7 +549,7 @@ func (b *Backend) takePending(s *source) *listing {
 }
 
 // finish waits for the listing and adds the listing check to resp.
-func (l *listing) finish(ctx context.Context, s *source, target string, resp *plugins.RestoreResponse) error {
+func (l *listing) finish(ctx context.Context, s *source, target string, sample *plugins.Sample, resp *plugins.RestoreResponse) error {
 	<-l.done
 	if err := ctx.Err(); err != nil {
 		return err
@@ -546,7 +572,12 @@ func (l *listing) finish(ctx context.Context, s *source, target string, resp *pl
 		return err
 	}
 	var werr error
-	d := compareListing(seq, walkTarget(target, &werr), s.include)
+	var d *listingDiff
+	if sample != nil {
+		d = compareListing(inSample(seq, sample), noDirs(walkTarget(target, &werr)), nil)
+	} else {
+		d = compareListing(seq, walkTarget(target, &werr), s.include)
+	}
 	if err := errors.Join(rerr(), werr); err != nil {
 		return err
 	}

@@ -415,8 +415,12 @@ type DescribeResponse struct {
 	// What one restore point is called, such as "snapshot", and where the
 	// points are kept, such as "repository", for messages about them; empty
 	// gives "restore point" and "backup".
-	PointNoun     string `protobuf:"bytes,5,opt,name=point_noun,json=pointNoun,proto3" json:"point_noun,omitempty"`
-	StoreNoun     string `protobuf:"bytes,6,opt,name=store_noun,json=storeNoun,proto3" json:"store_noun,omitempty"`
+	PointNoun string `protobuf:"bytes,5,opt,name=point_noun,json=pointNoun,proto3" json:"point_noun,omitempty"`
+	StoreNoun string `protobuf:"bytes,6,opt,name=store_noun,json=storeNoun,proto3" json:"store_noun,omitempty"`
+	// The backend restores a sample when RestoreRequest.sample is set
+	// (KIND_FILES backends only). A host never sends a sample to a backend
+	// without it.
+	Sampling      bool `protobuf:"varint,7,opt,name=sampling,proto3" json:"sampling,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -491,6 +495,13 @@ func (x *DescribeResponse) GetStoreNoun() string {
 		return x.StoreNoun
 	}
 	return ""
+}
+
+func (x *DescribeResponse) GetSampling() bool {
+	if x != nil {
+		return x.Sampling
+	}
+	return false
 }
 
 type ValidateSourceRequest struct {
@@ -779,8 +790,11 @@ type RestoreRequest struct {
 	// The drill's database checks: KIND_DATABASE backends run them in the
 	// scratch database after the restore and report them as checks.
 	DatabaseChecks *DatabaseChecks `protobuf:"bytes,6,opt,name=database_checks,json=databaseChecks,proto3" json:"database_checks,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When set, restore only the slice of the restore point's files this
+	// names (see Sample); unset: restore everything.
+	Sample        *Sample `protobuf:"bytes,7,opt,name=sample,proto3" json:"sample,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RestoreRequest) Reset() {
@@ -855,6 +869,81 @@ func (x *RestoreRequest) GetDatabaseChecks() *DatabaseChecks {
 	return nil
 }
 
+func (x *RestoreRequest) GetSample() *Sample {
+	if x != nil {
+		return x.Sample
+	}
+	return nil
+}
+
+// Sample is one slice of a restore point's files: a non-directory entry
+// with path P (as the backend names it, relative to the restore point's
+// root, "/"-separated, without a leading "/") is in the slice when
+// FNV-1a-64(seed + "\x00" + P) mod slices == slice. Directories are
+// restored as far as the slice's entries need them. The slices partition
+// the restore point, whatever the sizes of its files, so restoring slice
+// 0, 1, ... slices-1 in turn restores every file once.
+type Sample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seed  string                 `protobuf:"bytes,1,opt,name=seed,proto3" json:"seed,omitempty"`
+	// 0 <= slice < slices.
+	Slice         int32 `protobuf:"varint,2,opt,name=slice,proto3" json:"slice,omitempty"`
+	Slices        int32 `protobuf:"varint,3,opt,name=slices,proto3" json:"slices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sample) Reset() {
+	*x = Sample{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sample) ProtoMessage() {}
+
+func (x *Sample) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sample.ProtoReflect.Descriptor instead.
+func (*Sample) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Sample) GetSeed() string {
+	if x != nil {
+		return x.Seed
+	}
+	return ""
+}
+
+func (x *Sample) GetSlice() int32 {
+	if x != nil {
+		return x.Slice
+	}
+	return 0
+}
+
+func (x *Sample) GetSlices() int32 {
+	if x != nil {
+		return x.Slices
+	}
+	return 0
+}
+
 // DatabaseChecks are the checks of a drill that restores a database.
 type DatabaseChecks struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -869,7 +958,7 @@ type DatabaseChecks struct {
 
 func (x *DatabaseChecks) Reset() {
 	*x = DatabaseChecks{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +970,7 @@ func (x *DatabaseChecks) String() string {
 func (*DatabaseChecks) ProtoMessage() {}
 
 func (x *DatabaseChecks) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[10]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +983,7 @@ func (x *DatabaseChecks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DatabaseChecks.ProtoReflect.Descriptor instead.
 func (*DatabaseChecks) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{10}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DatabaseChecks) GetTables() []string {
@@ -932,7 +1021,7 @@ type SQLCheck struct {
 
 func (x *SQLCheck) Reset() {
 	*x = SQLCheck{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1033,7 @@ func (x *SQLCheck) String() string {
 func (*SQLCheck) ProtoMessage() {}
 
 func (x *SQLCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[11]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1046,7 @@ func (x *SQLCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SQLCheck.ProtoReflect.Descriptor instead.
 func (*SQLCheck) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{11}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SQLCheck) GetQuery() string {
@@ -997,7 +1086,7 @@ type RestoreEvent struct {
 
 func (x *RestoreEvent) Reset() {
 	*x = RestoreEvent{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1098,7 @@ func (x *RestoreEvent) String() string {
 func (*RestoreEvent) ProtoMessage() {}
 
 func (x *RestoreEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[12]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1111,7 @@ func (x *RestoreEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreEvent.ProtoReflect.Descriptor instead.
 func (*RestoreEvent) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{12}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RestoreEvent) GetEvent() isRestoreEvent_Event {
@@ -1110,7 +1199,7 @@ type Scratch struct {
 
 func (x *Scratch) Reset() {
 	*x = Scratch{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1211,7 @@ func (x *Scratch) String() string {
 func (*Scratch) ProtoMessage() {}
 
 func (x *Scratch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[13]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1224,7 @@ func (x *Scratch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scratch.ProtoReflect.Descriptor instead.
 func (*Scratch) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{13}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Scratch) GetName() string {
@@ -1158,7 +1247,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1259,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[14]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1272,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{14}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Progress) GetFilesDone() int64 {
@@ -1225,7 +1314,7 @@ type FileBatch struct {
 
 func (x *FileBatch) Reset() {
 	*x = FileBatch{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1237,7 +1326,7 @@ func (x *FileBatch) String() string {
 func (*FileBatch) ProtoMessage() {}
 
 func (x *FileBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[15]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1250,7 +1339,7 @@ func (x *FileBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileBatch.ProtoReflect.Descriptor instead.
 func (*FileBatch) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{15}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FileBatch) GetFiles() []*File {
@@ -1276,7 +1365,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1377,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[16]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1390,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{16}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *File) GetPath() []byte {
@@ -1341,14 +1430,18 @@ type RestoreResponse struct {
 	Checks []*Check `protobuf:"bytes,6,rep,name=checks,proto3" json:"checks,omitempty"`
 	// For KIND_DATABASE: each restored table with its row count and a
 	// fingerprint of its rows.
-	Tables        []*Table `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
+	Tables []*Table `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
+	// With a sample: the regular files and their bytes in the whole restore
+	// point, of which files and bytes were restored.
+	TotalFiles    int64 `protobuf:"varint,8,opt,name=total_files,json=totalFiles,proto3" json:"total_files,omitempty"`
+	TotalBytes    int64 `protobuf:"varint,9,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RestoreResponse) Reset() {
 	*x = RestoreResponse{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1453,7 @@ func (x *RestoreResponse) String() string {
 func (*RestoreResponse) ProtoMessage() {}
 
 func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[17]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1466,7 @@ func (x *RestoreResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreResponse.ProtoReflect.Descriptor instead.
 func (*RestoreResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{17}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RestoreResponse) GetPoint() *RestorePoint {
@@ -1425,6 +1518,20 @@ func (x *RestoreResponse) GetTables() []*Table {
 	return nil
 }
 
+func (x *RestoreResponse) GetTotalFiles() int64 {
+	if x != nil {
+		return x.TotalFiles
+	}
+	return 0
+}
+
+func (x *RestoreResponse) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
 // Table is one restored table.
 type Table struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1440,7 +1547,7 @@ type Table struct {
 
 func (x *Table) Reset() {
 	*x = Table{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1559,7 @@ func (x *Table) String() string {
 func (*Table) ProtoMessage() {}
 
 func (x *Table) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[18]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1572,7 @@ func (x *Table) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Table.ProtoReflect.Descriptor instead.
 func (*Table) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{18}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Table) GetName() string {
@@ -1503,7 +1610,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1622,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[19]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1635,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{19}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Check) GetName() string {
@@ -1568,7 +1675,7 @@ type CleanupRequest struct {
 
 func (x *CleanupRequest) Reset() {
 	*x = CleanupRequest{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1687,7 @@ func (x *CleanupRequest) String() string {
 func (*CleanupRequest) ProtoMessage() {}
 
 func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[20]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1700,7 @@ func (x *CleanupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupRequest.ProtoReflect.Descriptor instead.
 func (*CleanupRequest) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{20}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CleanupRequest) GetSourceJson() []byte {
@@ -1632,7 +1739,7 @@ type CleanupResponse struct {
 
 func (x *CleanupResponse) Reset() {
 	*x = CleanupResponse{}
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1751,7 @@ func (x *CleanupResponse) String() string {
 func (*CleanupResponse) ProtoMessage() {}
 
 func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[21]
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1764,7 @@ func (x *CleanupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CleanupResponse.ProtoReflect.Descriptor instead.
 func (*CleanupResponse) Descriptor() ([]byte, []int) {
-	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{21}
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{22}
 }
 
 var File_plugins_internal_pb_v1_backend_proto protoreflect.FileDescriptor
@@ -1676,7 +1783,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\fR\x04path\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\"\x11\n" +
-	"\x0fDescribeRequest\"\xe6\x01\n" +
+	"\x0fDescribeRequest\"\x82\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1686,7 +1793,8 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\n" +
 	"point_noun\x18\x05 \x01(\tR\tpointNoun\x12\x1d\n" +
 	"\n" +
-	"store_noun\x18\x06 \x01(\tR\tstoreNoun\"8\n" +
+	"store_noun\x18\x06 \x01(\tR\tstoreNoun\x12\x1a\n" +
+	"\bsampling\x18\a \x01(\bR\bsampling\"8\n" +
 	"\x15ValidateSourceRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\"N\n" +
@@ -1703,7 +1811,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\x03R\x05files\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xea\x01\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x9b\x02\n" +
 	"\x0eRestoreRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x19\n" +
@@ -1712,7 +1820,12 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x04 \x01(\x03R\bmaxBytes\x12\x1d\n" +
 	"\n" +
 	"drill_name\x18\x05 \x01(\tR\tdrillName\x12H\n" +
-	"\x0fdatabase_checks\x18\x06 \x01(\v2\x1f.drill.plugin.v1.DatabaseChecksR\x0edatabaseChecks\"\xda\x01\n" +
+	"\x0fdatabase_checks\x18\x06 \x01(\v2\x1f.drill.plugin.v1.DatabaseChecksR\x0edatabaseChecks\x12/\n" +
+	"\x06sample\x18\a \x01(\v2\x17.drill.plugin.v1.SampleR\x06sample\"J\n" +
+	"\x06Sample\x12\x12\n" +
+	"\x04seed\x18\x01 \x01(\tR\x04seed\x12\x14\n" +
+	"\x05slice\x18\x02 \x01(\x05R\x05slice\x12\x16\n" +
+	"\x06slices\x18\x03 \x01(\x05R\x06slices\"\xda\x01\n" +
 	"\x0eDatabaseChecks\x12\x16\n" +
 	"\x06tables\x18\x01 \x03(\tR\x06tables\x12G\n" +
 	"\bmin_rows\x18\x02 \x03(\v2,.drill.plugin.v1.DatabaseChecks.MinRowsEntryR\aminRows\x12+\n" +
@@ -1746,7 +1859,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04File\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\x8d\x03\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xcf\x03\n" +
 	"\x0fRestoreResponse\x123\n" +
 	"\x05point\x18\x01 \x01(\v2\x1d.drill.plugin.v1.RestorePointR\x05point\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x14\n" +
@@ -1754,7 +1867,11 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\bproblems\x18\x04 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\x12G\n" +
 	"\adetails\x18\x05 \x03(\v2-.drill.plugin.v1.RestoreResponse.DetailsEntryR\adetails\x12.\n" +
 	"\x06checks\x18\x06 \x03(\v2\x16.drill.plugin.v1.CheckR\x06checks\x12.\n" +
-	"\x06tables\x18\a \x03(\v2\x16.drill.plugin.v1.TableR\x06tables\x1a:\n" +
+	"\x06tables\x18\a \x03(\v2\x16.drill.plugin.v1.TableR\x06tables\x12\x1f\n" +
+	"\vtotal_files\x18\b \x01(\x03R\n" +
+	"totalFiles\x12\x1f\n" +
+	"\vtotal_bytes\x18\t \x01(\x03R\n" +
+	"totalBytes\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
@@ -1813,7 +1930,7 @@ func file_plugins_internal_pb_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_internal_pb_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(Kind)(0),                         // 0: drill.plugin.v1.Kind
 	(KeyType)(0),                      // 1: drill.plugin.v1.KeyType
@@ -1828,21 +1945,22 @@ var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(*ListRestorePointsResponse)(nil), // 10: drill.plugin.v1.ListRestorePointsResponse
 	(*RestorePoint)(nil),              // 11: drill.plugin.v1.RestorePoint
 	(*RestoreRequest)(nil),            // 12: drill.plugin.v1.RestoreRequest
-	(*DatabaseChecks)(nil),            // 13: drill.plugin.v1.DatabaseChecks
-	(*SQLCheck)(nil),                  // 14: drill.plugin.v1.SQLCheck
-	(*RestoreEvent)(nil),              // 15: drill.plugin.v1.RestoreEvent
-	(*Scratch)(nil),                   // 16: drill.plugin.v1.Scratch
-	(*Progress)(nil),                  // 17: drill.plugin.v1.Progress
-	(*FileBatch)(nil),                 // 18: drill.plugin.v1.FileBatch
-	(*File)(nil),                      // 19: drill.plugin.v1.File
-	(*RestoreResponse)(nil),           // 20: drill.plugin.v1.RestoreResponse
-	(*Table)(nil),                     // 21: drill.plugin.v1.Table
-	(*Check)(nil),                     // 22: drill.plugin.v1.Check
-	(*CleanupRequest)(nil),            // 23: drill.plugin.v1.CleanupRequest
-	(*CleanupResponse)(nil),           // 24: drill.plugin.v1.CleanupResponse
-	nil,                               // 25: drill.plugin.v1.DatabaseChecks.MinRowsEntry
-	nil,                               // 26: drill.plugin.v1.RestoreResponse.DetailsEntry
-	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
+	(*Sample)(nil),                    // 13: drill.plugin.v1.Sample
+	(*DatabaseChecks)(nil),            // 14: drill.plugin.v1.DatabaseChecks
+	(*SQLCheck)(nil),                  // 15: drill.plugin.v1.SQLCheck
+	(*RestoreEvent)(nil),              // 16: drill.plugin.v1.RestoreEvent
+	(*Scratch)(nil),                   // 17: drill.plugin.v1.Scratch
+	(*Progress)(nil),                  // 18: drill.plugin.v1.Progress
+	(*FileBatch)(nil),                 // 19: drill.plugin.v1.FileBatch
+	(*File)(nil),                      // 20: drill.plugin.v1.File
+	(*RestoreResponse)(nil),           // 21: drill.plugin.v1.RestoreResponse
+	(*Table)(nil),                     // 22: drill.plugin.v1.Table
+	(*Check)(nil),                     // 23: drill.plugin.v1.Check
+	(*CleanupRequest)(nil),            // 24: drill.plugin.v1.CleanupRequest
+	(*CleanupResponse)(nil),           // 25: drill.plugin.v1.CleanupResponse
+	nil,                               // 26: drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	nil,                               // 27: drill.plugin.v1.RestoreResponse.DetailsEntry
+	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
 }
 var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	1,  // 0: drill.plugin.v1.SourceKey.type:type_name -> drill.plugin.v1.KeyType
@@ -1852,35 +1970,36 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	4,  // 4: drill.plugin.v1.ValidateSourceResponse.problems:type_name -> drill.plugin.v1.Problem
 	11, // 5: drill.plugin.v1.ListRestorePointsResponse.points:type_name -> drill.plugin.v1.RestorePoint
 	4,  // 6: drill.plugin.v1.ListRestorePointsResponse.problems:type_name -> drill.plugin.v1.Problem
-	27, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
-	13, // 8: drill.plugin.v1.RestoreRequest.database_checks:type_name -> drill.plugin.v1.DatabaseChecks
-	25, // 9: drill.plugin.v1.DatabaseChecks.min_rows:type_name -> drill.plugin.v1.DatabaseChecks.MinRowsEntry
-	14, // 10: drill.plugin.v1.DatabaseChecks.sql:type_name -> drill.plugin.v1.SQLCheck
-	17, // 11: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
-	18, // 12: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
-	20, // 13: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
-	16, // 14: drill.plugin.v1.RestoreEvent.scratch:type_name -> drill.plugin.v1.Scratch
-	19, // 15: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
-	11, // 16: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
-	4,  // 17: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
-	26, // 18: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
-	22, // 19: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
-	21, // 20: drill.plugin.v1.RestoreResponse.tables:type_name -> drill.plugin.v1.Table
-	5,  // 21: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
-	7,  // 22: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
-	9,  // 23: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
-	12, // 24: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
-	23, // 25: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
-	6,  // 26: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
-	8,  // 27: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
-	10, // 28: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
-	15, // 29: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
-	24, // 30: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
-	26, // [26:31] is the sub-list for method output_type
-	21, // [21:26] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	28, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
+	14, // 8: drill.plugin.v1.RestoreRequest.database_checks:type_name -> drill.plugin.v1.DatabaseChecks
+	13, // 9: drill.plugin.v1.RestoreRequest.sample:type_name -> drill.plugin.v1.Sample
+	26, // 10: drill.plugin.v1.DatabaseChecks.min_rows:type_name -> drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	15, // 11: drill.plugin.v1.DatabaseChecks.sql:type_name -> drill.plugin.v1.SQLCheck
+	18, // 12: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
+	19, // 13: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
+	21, // 14: drill.plugin.v1.RestoreEvent.result:type_name -> drill.plugin.v1.RestoreResponse
+	17, // 15: drill.plugin.v1.RestoreEvent.scratch:type_name -> drill.plugin.v1.Scratch
+	20, // 16: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
+	11, // 17: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
+	4,  // 18: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
+	27, // 19: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
+	23, // 20: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
+	22, // 21: drill.plugin.v1.RestoreResponse.tables:type_name -> drill.plugin.v1.Table
+	5,  // 22: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
+	7,  // 23: drill.plugin.v1.Backend.ValidateSource:input_type -> drill.plugin.v1.ValidateSourceRequest
+	9,  // 24: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
+	12, // 25: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
+	24, // 26: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
+	6,  // 27: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
+	8,  // 28: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
+	10, // 29: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
+	16, // 30: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
+	25, // 31: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_plugins_internal_pb_v1_backend_proto_init() }
@@ -1888,7 +2007,7 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 	if File_plugins_internal_pb_v1_backend_proto != nil {
 		return
 	}
-	file_plugins_internal_pb_v1_backend_proto_msgTypes[12].OneofWrappers = []any{
+	file_plugins_internal_pb_v1_backend_proto_msgTypes[13].OneofWrappers = []any{
 		(*RestoreEvent_Progress)(nil),
 		(*RestoreEvent_Files)(nil),
 		(*RestoreEvent_Result)(nil),
@@ -1900,7 +2019,7 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_internal_pb_v1_backend_proto_rawDesc), len(file_plugins_internal_pb_v1_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
