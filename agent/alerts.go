@@ -7,15 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -262,15 +265,23 @@ func urlHost(raw string) string {
 // checkPosition compares the services' statuses with the last ones and
 // alerts on every change; rec, when set, is the record just appended (its
 // drill failing without a change of status is alerted too). The first
-// call only takes the statuses as they are.
+// call compares with the statuses saved in state_dir by the agent that ran
+// before; with none saved, it only takes the statuses as they are.
 func (a *Agent) checkPosition(rec *evidenceRecord) {
 	pos := a.position()
 	a.mu.Lock()
-	targets := a.cfg.Notify
-	first := a.statuses == nil
-	if first {
+	targets, stateDir := a.cfg.Notify, a.cfg.StateDir
+	first := false
+	if a.statuses == nil {
+		saved, err := loadStatuses(stateDir)
+		if err != nil {
+			a.log.Warn("read the alert statuses", "err", err)
+		}
+		first = saved == nil
 		a.statuses = map[string]string{}
+		maps.Copy(a.statuses, saved)
 	}
+	before := maps.Clone(a.statuses)
 	var alerts []Alert
 	now := a.opt.Now().UTC()
 	for _, sp := range pos {
@@ -301,6 +312,17 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 		case mine && rec.Verdict == "error":
 			al.Event = "drill_errored"
 			alerts = append(alerts, al)
+		}
+	}
+	for svc := range a.statuses { // services no longer in the config
+		if !slices.ContainsFunc(pos, func(sp drills.ServicePosition) bool { return sp.Service == svc }) {
+			delete(a.statuses, svc)
+		}
+	}
+	// Saved under the lock, so that saves are in the order of the checks.
+	if first || !sameStatuses(before, a.statuses) {
+		if err := saveStatuses(stateDir, a.statuses); err != nil {
+			a.log.Warn("alerts on status changes may repeat after a restart", "err", err)
 		}
 	}
 	a.mu.Unlock()

@@ -750,4 +750,17 @@ func TestAgentAlerts(t *testing.T) {
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("stopping took %s with an unreachable webhook", d)
 	}
+
+	// A change while the agent is down is alerted when it starts again,
+	// and the changes already alerted are not alerted twice.
+	run("ok", 0) // in-process: s is proven again
+	before := len(events())
+	a = startAgent(t, cfg)
+	waitFor(t, 10*time.Second, "the alert of the change made while down", func() bool { return len(events()) > before })
+	time.Sleep(time.Second)
+	got := events()[before:]
+	if len(got) == 0 || got[0] != "status_changed s stale>proven" || slices.ContainsFunc(got, func(e string) bool { return strings.Contains(e, " s2 ") }) {
+		t.Errorf("alerts after the restart %q; want status_changed s stale>proven first and nothing about s2", got)
+	}
+	a.stop(syscall.SIGTERM, 30*time.Second)
 }
