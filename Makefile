@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install dist demo fuzz test test-deps db-up restic generate check-generate bench bench-go idle clean
+.PHONY: all build install dist demo fuzz test test-deps db-up restic generate check-generate bench bench-go bench-sample idle clean
 
 all: build
 
@@ -80,6 +80,10 @@ check-generate: generate
 ## bench: whole-program comparisons against the real tools; writes docs/benchmarks.md
 bench: build restic
 	bash scripts/bench.sh
+
+## bench-sample: what a sampled restic drill costs against a full one (scripts/samplebench.sh)
+bench-sample: build restic
+	bash scripts/samplebench.sh
 
 ## idle: the idle agent's memory and CPU with 50 scheduled drills, after 10 minutes (scripts/idle.sh)
 idle: build

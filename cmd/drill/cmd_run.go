@@ -239,6 +239,9 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 	case rec.ManifestSHA256 != "":
 		fmt.Fprintf(w, "      %d files, %s restored; manifest sha256 %s\n", rec.Files, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
 	}
+	if rec.Sample != nil && rec.Details["sample"] != "" {
+		fmt.Fprintf(w, "      sample %s\n", rec.Details["sample"])
+	}
 	for _, c := range rec.Checks {
 		mark := "ok  "
 		if !c.OK {
