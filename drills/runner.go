@@ -353,7 +353,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 	}
 	if rec.Sample != nil {
-		rec.Sample.TotalFiles, rec.Sample.TotalBytes = resp.TotalFiles, resp.TotalBytes
+		rec.Sample.TotalFiles, rec.Sample.TotalBytes, rec.Sample.Depth = resp.TotalFiles, resp.TotalBytes, resp.SampleDepth
 		if rec.Details == nil {
 			rec.Details = map[string]string{}
 		}

@@ -51,7 +51,7 @@ func inSample(rec *evidence.Record, rel string) bool {
 	if rec.Sample == nil {
 		return true
 	}
-	return (&plugins.Sample{Seed: rec.Sample.Seed, Slice: rec.Sample.Slice, Slices: rec.Sample.Slices}).Has(rel)
+	return (&plugins.Sample{Seed: rec.Sample.Seed, Slice: rec.Sample.Slice, Slices: rec.Sample.Slices}).HasAt(rel, rec.Sample.Depth)
 }
 
 // Coverage is the share of a backup proven by a drill's passes within its
@@ -69,8 +69,8 @@ type Coverage struct {
 
 // coverage computes a drill's coverage from its passes finished in the
 // window (at-window, at], newest first. A pass that restored everything
-// covers all; otherwise the slices passed with the newest pass's seed and
-// number of slices add up, each counted once with its newest pass's files
+// covers all; otherwise the slices passed with the newest pass's seed,
+// number of slices and unit depth add up, each counted once with its newest pass's files
 // and bytes, against the newest pass's totals. A backup that changed
 // between the passes makes this an estimate; a file keeps its slice, so
 // the files present throughout are covered exactly.
@@ -93,7 +93,7 @@ func coverage(passes []*evidence.Record, window time.Duration, at time.Time) Cov
 			latest = r.Sample
 			c.Slices = latest.Slices
 		}
-		if r.Sample.Seed != latest.Seed || r.Sample.Slices != latest.Slices || seen[r.Sample.Slice] {
+		if r.Sample.Seed != latest.Seed || r.Sample.Slices != latest.Slices || r.Sample.Depth != latest.Depth || seen[r.Sample.Slice] {
 			continue
 		}
 		seen[r.Sample.Slice] = true

@@ -215,15 +215,39 @@ type Sample struct {
 // "/"-separated, without a leading "/". Has is true for every path of a
 // nil sample. Directories are not sampled: a backend creates those the
 // sampled entries need.
-func (s *Sample) Has(p string) bool {
+func (s *Sample) Has(p string) bool { return s.HasAt(p, 0) }
+
+// HasAt is Has with the paths cut into units at depth (see Unit): a backend
+// that samples whole subtrees, to restore a slice with fewer patterns,
+// reports the depth it used as RestoreResponse.SampleDepth.
+func (s *Sample) HasAt(p string, depth int) bool {
 	if s == nil {
 		return true
 	}
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, s.Seed)
 	_, _ = h.Write([]byte{0})
-	_, _ = io.WriteString(h, strings.TrimPrefix(p, "/"))
+	_, _ = io.WriteString(h, Unit(p, depth))
 	return h.Sum64()%uint64(s.Slices) == uint64(s.Slice)
+}
+
+// Unit is the sampling unit of path p at depth: p without a leading "/",
+// cut to its first depth components; p itself when depth is 0 or p is not
+// deeper.
+func Unit(p string, depth int) string {
+	p = strings.TrimPrefix(p, "/")
+	if depth <= 0 {
+		return p
+	}
+	i := 0
+	for range depth {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			return p
+		}
+		i += j + 1
+	}
+	return p[:i-1]
 }
 
 // String is "slice 2 of 4".
@@ -310,6 +334,9 @@ type RestoreResponse struct {
 	// files and their bytes in the whole restore point, of which Files and
 	// Bytes were restored; 0 otherwise.
 	TotalFiles, TotalBytes int64
+	// SampleDepth, for a sampled restore, is the depth the backend cut
+	// paths at into units (Sample.HasAt); 0 for each entry on its own.
+	SampleDepth int
 }
 
 // Table is one restored table.

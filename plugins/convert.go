@@ -194,8 +194,9 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 		Bytes:    r.Bytes,
 		Problems: problemsToPB(r.Problems),
 
-		TotalFiles: r.TotalFiles,
-		TotalBytes: r.TotalBytes,
+		TotalFiles:  r.TotalFiles,
+		TotalBytes:  r.TotalBytes,
+		SampleDepth: int32(r.SampleDepth),
 	}
 	for _, c := range r.Checks {
 		out.Checks = append(out.Checks, &pbv1.Check{Name: text(c.Name), Ok: c.OK, Detail: text(c.Detail)})
@@ -220,8 +221,9 @@ func restoreResponseFromPB(r *pbv1.RestoreResponse) *RestoreResponse {
 		Problems: problemsFromPB(r.GetProblems()),
 		Details:  r.GetDetails(),
 
-		TotalFiles: r.GetTotalFiles(),
-		TotalBytes: r.GetTotalBytes(),
+		TotalFiles:  r.GetTotalFiles(),
+		TotalBytes:  r.GetTotalBytes(),
+		SampleDepth: int(max(0, r.GetSampleDepth())),
 	}
 	for _, c := range r.GetChecks() {
 		out.Checks = append(out.Checks, Check{Name: c.GetName(), OK: c.GetOk(), Detail: c.GetDetail()})

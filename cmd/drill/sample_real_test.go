@@ -41,6 +41,15 @@ func TestSampleCoversTheWholeBackup(t *testing.T) {
 	if out, err := exec.Command("tar", "-czf", filepath.Join(dir, "files.tar.gz"), "-C", data, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v: %s", err, out)
 	}
+	// 64 directories of 3 files: restic samples whole directories.
+	wide := filepath.Join(dir, "wide")
+	for i := range 64 {
+		for j := range 3 {
+			p := filepath.Join(wide, fmt.Sprintf("w%02d", i), fmt.Sprintf("g%d", j))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, make([]byte, 10+i*3+j), 0o644)
+		}
+	}
 	tiny := filepath.Join(dir, "tiny")
 	os.MkdirAll(tiny, 0o755)
 	os.WriteFile(filepath.Join(tiny, "a"), []byte("a\n"), 0o644)
@@ -48,8 +57,9 @@ func TestSampleCoversTheWholeBackup(t *testing.T) {
 	restic := filepath.Join(filepath.Dir(drillBin), "restic")
 	repo, pw := filepath.Join(dir, "repo"), filepath.Join(dir, "restic.pw")
 	os.WriteFile(pw, []byte("sample-test\n"), 0o600)
-	for _, args := range [][]string{{"init"}, {"backup", "--host", "h", "."}} {
-		cmd := exec.Command(restic, append([]string{"-r", repo, "--password-file", pw}, args...)...)
+	wideRepo := filepath.Join(dir, "wide-repo")
+	for _, args := range [][]string{{"-r", repo, "init"}, {"-r", repo, "backup", "--host", "h", "."}, {"-r", wideRepo, "init"}, {"-r", wideRepo, "backup", wide}} {
+		cmd := exec.Command(restic, append([]string{"--password-file", pw}, args...)...)
 		cmd.Dir = data
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("restic %v: %v: %s", args, err, out)
@@ -64,6 +74,7 @@ drills:
   tar: {service: files, backend: filesystem, source: {archive: files.tar.gz}, sample: {percent: 25, seed: s1},
         checks: {min_files: 40, paths: [d2/f07.bin, d0/f00.bin]}}
   copy: {service: files, backend: filesystem, source: {path: data}, sample: {percent: 20}}
+  wide: {service: files, backend: restic, source: {repository: `+wideRepo+`, password_file: restic.pw, restic_binary: `+restic+`}, sample: {percent: 50}}
   tiny: {service: files, backend: filesystem, source: {path: tiny}, sample: {percent: 10}}
   restic: {service: files, backend: restic, source: {repository: `+repo+`, password_file: restic.pw, restic_binary: `+restic+`}, sample: {percent: 50}}
 `, &clock)
@@ -132,6 +143,21 @@ drills:
 			}
 		})
 	}
+	// restic cuts the wide tree at its 64 directories: two runs restore
+	// each directory once, whole.
+	var wideFiles int64
+	for run := range 2 {
+		clock = clock.Add(time.Hour)
+		rec, err := r.Run(context.Background(), "wide")
+		if err != nil || rec.Verdict != evidence.VerdictPass || rec.Sample.Depth == 0 || rec.Sample.TotalFiles != 192 || rec.Files%3 != 0 {
+			t.Fatalf("wide run %d: %v, %s %q, sample %+v, %d files", run, err, rec.Verdict, rec.Reasons, rec.Sample, rec.Files)
+		}
+		wideFiles += rec.Files
+	}
+	if c := coverage("wide", clock); wideFiles != 192 || c.Files != 1 || c.Bytes != 1 {
+		t.Errorf("wide: %d files in two runs, coverage %s; want 192, 100%%", wideFiles, c)
+	}
+
 	// A backup of two files in ten slices: a run whose slice is empty
 	// restores the next non-empty one, so every pass restored a file.
 	got := map[int]bool{}

@@ -70,6 +70,10 @@ type Sample struct {
 	// Slice is 0-based: 0 <= Slice < Slices.
 	Slice  int `json:"slice"`
 	Slices int `json:"slices"`
+	// Depth is where the backend cut paths into the units it sampled:
+	// a file is in the slice of its path's first Depth components (0:
+	// of its whole path).
+	Depth int `json:"depth,omitempty"`
 	// TotalFiles and TotalBytes are the restore point's regular files and
 	// their bytes, as the backend listed them; 0 when it could not say.
 	TotalFiles int64 `json:"total_files"`

@@ -353,7 +353,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		defer ss.remove()
 		if ss.file == "" { // nothing in this slice: restic would restore everything
 			return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID}, Details: map[string]string{},
-				TotalFiles: ss.totalFiles, TotalBytes: ss.totalBytes}, nil
+				TotalFiles: ss.totalFiles, TotalBytes: ss.totalBytes, SampleDepth: ss.depth}, nil
 		}
 	}
 
@@ -391,11 +391,11 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			return nil, err
 		}
 	}
-	if err := listing.finish(ctx, s, req.Target, req.Sample, resp); err != nil {
+	if err := listing.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
 		return nil, err
 	}
 	if ss != nil {
-		resp.TotalFiles, resp.TotalBytes = ss.totalFiles, ss.totalBytes
+		resp.TotalFiles, resp.TotalBytes, resp.SampleDepth = ss.totalFiles, ss.totalBytes, ss.depth
 	}
 	if s.readDataSubset != "" {
 		if err := s.check(ctx, resp); err != nil {
@@ -549,7 +549,7 @@ func (b *Backend) takePending(s *source) *listing {
 }
 
 // finish waits for the listing and adds the listing check to resp.
-func (l *listing) finish(ctx context.Context, s *source, target string, sample *plugins.Sample, resp *plugins.RestoreResponse) error {
+func (l *listing) finish(ctx context.Context, s *source, target string, sample *plugins.Sample, ss *sampleSet, resp *plugins.RestoreResponse) error {
 	<-l.done
 	if err := ctx.Err(); err != nil {
 		return err
@@ -574,7 +574,7 @@ func (l *listing) finish(ctx context.Context, s *source, target string, sample *
 	var werr error
 	var d *listingDiff
 	if sample != nil {
-		d = compareListing(inSample(seq, sample), noDirs(walkTarget(target, &werr)), nil)
+		d = compareListing(inSample(seq, sample, ss.depth), noDirs(walkTarget(target, &werr)), nil)
 	} else {
 		d = compareListing(seq, walkTarget(target, &werr), s.include)
 	}

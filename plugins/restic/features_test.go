@@ -111,7 +111,7 @@ func TestListingCheck(t *testing.T) {
 	}
 	defer l.close()
 	out := &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: id}}
-	if err := l.finish(context.Background(), s, target, nil, out); err != nil {
+	if err := l.finish(context.Background(), s, target, nil, nil, out); err != nil {
 		t.Fatal(err)
 	}
 	c = checkNamed(out, "listing")

@@ -879,10 +879,12 @@ func (x *RestoreRequest) GetSample() *Sample {
 // Sample is one slice of a restore point's files: a non-directory entry
 // with path P (as the backend names it, relative to the restore point's
 // root, "/"-separated, without a leading "/") is in the slice when
-// FNV-1a-64(seed + "\x00" + P) mod slices == slice. Directories are
-// restored as far as the slice's entries need them. The slices partition
-// the restore point, whatever the sizes of its files, so restoring slice
-// 0, 1, ... slices-1 in turn restores every file once.
+// FNV-1a-64(seed + "\x00" + U) mod slices == slice, where U is P cut to
+// its first RestoreResponse.sample_depth components (P itself when the
+// depth is 0 or P is not deeper). Directories are restored as far as the
+// slice's entries need them, or wholly. The slices partition the restore
+// point, whatever the sizes of its files, so restoring slice 0, 1, ...
+// slices-1 in turn restores every file once.
 type Sample struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Seed  string                 `protobuf:"bytes,1,opt,name=seed,proto3" json:"seed,omitempty"`
@@ -1433,8 +1435,11 @@ type RestoreResponse struct {
 	Tables []*Table `protobuf:"bytes,7,rep,name=tables,proto3" json:"tables,omitempty"`
 	// With a sample: the regular files and their bytes in the whole restore
 	// point, of which files and bytes were restored.
-	TotalFiles    int64 `protobuf:"varint,8,opt,name=total_files,json=totalFiles,proto3" json:"total_files,omitempty"`
-	TotalBytes    int64 `protobuf:"varint,9,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	TotalFiles int64 `protobuf:"varint,8,opt,name=total_files,json=totalFiles,proto3" json:"total_files,omitempty"`
+	TotalBytes int64 `protobuf:"varint,9,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	// With a sample: the depth at which the backend cut the paths into the
+	// units it sampled (see Sample); 0: each entry on its own.
+	SampleDepth   int32 `protobuf:"varint,10,opt,name=sample_depth,json=sampleDepth,proto3" json:"sample_depth,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1528,6 +1533,13 @@ func (x *RestoreResponse) GetTotalFiles() int64 {
 func (x *RestoreResponse) GetTotalBytes() int64 {
 	if x != nil {
 		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *RestoreResponse) GetSampleDepth() int32 {
+	if x != nil {
+		return x.SampleDepth
 	}
 	return 0
 }
@@ -1859,7 +1871,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04File\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xcf\x03\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xf2\x03\n" +
 	"\x0fRestoreResponse\x123\n" +
 	"\x05point\x18\x01 \x01(\v2\x1d.drill.plugin.v1.RestorePointR\x05point\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x14\n" +
@@ -1871,7 +1883,9 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\vtotal_files\x18\b \x01(\x03R\n" +
 	"totalFiles\x12\x1f\n" +
 	"\vtotal_bytes\x18\t \x01(\x03R\n" +
-	"totalBytes\x1a:\n" +
+	"totalBytes\x12!\n" +
+	"\fsample_depth\x18\n" +
+	" \x01(\x05R\vsampleDepth\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
