@@ -303,13 +303,25 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	failsBefore, errsBefore := len(o.fails), len(o.errs)
 	st.set("restore")
 	r.progress(Progress{Drill: d.Name, Phase: "restore"})
-	resp, err := b.Restore(ctx, &plugins.RestoreRequest{
+	// A restore whose progress stands still for stall_timeout is stopped
+	// long before the drill's timeout.
+	rctx, stopRestore := context.WithCancelCause(ctx)
+	defer stopRestore(nil)
+	col.stall = watchStall(d.Backend, d.StallTimeout, stopRestore)
+	resp, err := b.Restore(rctx, &plugins.RestoreRequest{
 		Source: src, PointID: point.ID, Target: sd.Target,
 		MaxBytes: r.Config.MaxScratchBytes, DrillName: d.Name,
 		DatabaseChecks: databaseChecks(d.Checks),
 	}, col)
+	col.stall.stop()
 	if err != nil {
-		if ctx.Err() == nil {
+		var stalled *stallError
+		switch {
+		case ctx.Err() != nil:
+			// The drill's timeout or an interrupt: run says which.
+		case errors.As(context.Cause(rctx), &stalled):
+			o.error(stalled.Error())
+		default:
 			o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
 		}
 		return
@@ -512,7 +524,9 @@ type collector struct {
 	src     plugins.Source
 	runner  *Runner
 	st      *state
-	mu      sync.Mutex
+	// stall watches the restore's progress; set before Restore is called.
+	stall *stallWatch
+	mu    sync.Mutex
 	// reported holds every file the backend reported, in the order it
 	// did, with its digest when the backend computed one. A slice, not a
 	// map: a restore of a million files keeps a million of these.
@@ -531,6 +545,7 @@ var _ plugins.RestoreEvents = (*collector)(nil)
 
 func (c *collector) Progress(p plugins.Progress) error {
 	c.st.event()
+	c.stall.progress(p)
 	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
 	return nil
 }
@@ -567,6 +582,9 @@ func (c *collector) announced() []string {
 
 func (c *collector) Files(files []plugins.File) error {
 	c.st.event()
+	if len(files) > 0 {
+		c.stall.restored()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range files {
