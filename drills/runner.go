@@ -332,11 +332,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			rec.Sample.Slice = order[i]
 			req.Sample = &plugins.Sample{Seed: rec.Sample.Seed, Slice: order[i], Slices: rec.Sample.Slices}
 		}
-		resp, err = b.Restore(ctx, req, col)
-		if err != nil {
-			if ctx.Err() == nil {
-				o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
-			}
+		if resp, err = r.restore(ctx, b, d, req, col, o); err != nil {
 			return
 		}
 		// A slice that holds none of the restore point's files proves
@@ -434,6 +430,30 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
 	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+}
+
+// restore runs one Restore call under the stall detector: a restore whose
+// progress stands still for stall_timeout is stopped long before the
+// drill's timeout. A failed call is recorded in o and returned as an error.
+func (r *Runner) restore(ctx context.Context, b Backend, d *config.Drill, req *plugins.RestoreRequest, col *collector, o *outcome) (*plugins.RestoreResponse, error) {
+	rctx, stopRestore := context.WithCancelCause(ctx)
+	defer stopRestore(nil)
+	col.stall = watchStall(d.Backend, d.StallTimeout, stopRestore)
+	resp, err := b.Restore(rctx, req, col)
+	col.stall.stop()
+	if err != nil {
+		var stalled *stallError
+		switch {
+		case ctx.Err() != nil:
+			// The drill's timeout or an interrupt: run says which.
+		case errors.As(context.Cause(rctx), &stalled):
+			o.error(stalled.Error())
+		default:
+			o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
+		}
+		return nil, err
+	}
+	return resp, nil
 }
 
 // tableManifest is the manifest of a restored database: one entry per
@@ -561,7 +581,9 @@ type collector struct {
 	src     plugins.Source
 	runner  *Runner
 	st      *state
-	mu      sync.Mutex
+	// stall watches the restore's progress; set before Restore is called.
+	stall *stallWatch
+	mu    sync.Mutex
 	// reported holds every file the backend reported, in the order it
 	// did, with its digest when the backend computed one. A slice, not a
 	// map: a restore of a million files keeps a million of these.
@@ -587,6 +609,7 @@ func (c *collector) reset() {
 
 func (c *collector) Progress(p plugins.Progress) error {
 	c.st.event()
+	c.stall.progress(p)
 	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
 	return nil
 }
@@ -623,6 +646,9 @@ func (c *collector) announced() []string {
 
 func (c *collector) Files(files []plugins.File) error {
 	c.st.event()
+	if len(files) > 0 {
+		c.stall.restored()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, f := range files {

@@ -34,10 +34,13 @@ type fakeBackend struct {
 	restoreErr error
 	block      bool // Restore blocks until ctx is done
 	progress   bool // Restore reports progress before it blocks
-	cleanups   int
-	swept      []string // CleanupRequest.Scratch seen
-	restored   []string // RestoreRequest.PointID seen
-	mu         sync.Mutex
+	// before, when set, runs first in Restore (reporting progress as it
+	// goes); its error is Restore's.
+	before   func(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) error
+	cleanups int
+	swept    []string // CleanupRequest.Scratch seen
+	restored []string // RestoreRequest.PointID seen
+	mu       sync.Mutex
 }
 
 func (f *fakeBackend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
@@ -53,6 +56,11 @@ func (f *fakeBackend) ListRestorePoints(context.Context, *plugins.ListRestorePoi
 }
 
 func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
+	if f.before != nil {
+		if err := f.before(ctx, req, ev); err != nil {
+			return nil, err
+		}
+	}
 	if f.block {
 		if f.progress {
 			_ = ev.Progress(plugins.Progress{BytesDone: 1, BytesTotal: 10})
@@ -552,5 +560,128 @@ func TestPreflight(t *testing.T) {
 				t.Errorf("scratch left behind: %d entries", len(ents))
 			}
 		})
+	}
+}
+
+// every calls report every interval until ctx ends or report returns
+// false, and returns ctx's error if it ended.
+func every(ctx context.Context, interval time.Duration, report func(i int) bool) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := 0; report(i); i++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// A restore whose progress stands still for stall_timeout is stopped with
+// an error long before the drill's timeout; one that moves slowly is not,
+// and progress that repeats the same numbers is standing still.
+func TestRunStall(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const reason = "backend fake made no progress for 300ms (stall_timeout): the restore was stopped"
+	type before = func(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) error
+	tests := []struct {
+		name   string
+		stall  time.Duration
+		before before
+		block  bool
+		want   string
+		reason string // a substring of a reason
+	}{
+		{
+			name: "hangs after one progress event", stall: 300 * time.Millisecond,
+			before: func(_ context.Context, _ *plugins.RestoreRequest, ev plugins.RestoreEvents) error {
+				return ev.Progress(plugins.Progress{FilesDone: 1, FilesTotal: 10, BytesDone: 2048, BytesTotal: 10240})
+			},
+			block: true, want: "error", reason: reason + " at 1 files and 2.0 KiB",
+		},
+		{
+			name: "hangs without a word", stall: 300 * time.Millisecond,
+			block: true, want: "error", reason: reason + " before it reported any progress",
+		},
+		{
+			name: "repeats the same numbers", stall: 300 * time.Millisecond,
+			before: func(ctx context.Context, _ *plugins.RestoreRequest, ev plugins.RestoreEvents) error {
+				return every(ctx, 50*time.Millisecond, func(int) bool {
+					_ = ev.Progress(plugins.Progress{FilesDone: 3, FilesTotal: 10, BytesDone: 300, BytesTotal: 1000})
+					return true
+				})
+			},
+			want: "error", reason: reason + " at 3 files and 300 B",
+		},
+		{
+			name: "slow bytes, for over twice stall_timeout", stall: 500 * time.Millisecond,
+			before: func(ctx context.Context, _ *plugins.RestoreRequest, ev plugins.RestoreEvents) error {
+				return every(ctx, 100*time.Millisecond, func(i int) bool {
+					_ = ev.Progress(plugins.Progress{FilesTotal: -1, BytesDone: int64(i), BytesTotal: -1})
+					return i < 12
+				})
+			},
+			want: "pass",
+		},
+		{
+			name: "slow files, without progress numbers", stall: 500 * time.Millisecond,
+			before: func(ctx context.Context, req *plugins.RestoreRequest, ev plugins.RestoreEvents) error {
+				return every(ctx, 100*time.Millisecond, func(i int) bool {
+					name := fmt.Sprintf("slow-%d", i)
+					if err := os.WriteFile(filepath.Join(req.Target, name), nil, 0o600); err != nil {
+						t.Error(err)
+					}
+					_ = ev.Files([]plugins.File{{Path: name}})
+					_ = ev.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1})
+					return i < 12
+				})
+			},
+			want: "pass",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now.Add(-time.Hour)}},
+				files: map[string]string{"a.txt": "alpha", "b.txt": "bravo"}, hashed: true, before: tt.before, block: tt.block}
+			r, mem, _ := newTestRunner(t, b, "")
+			d := r.Config.Drills["d"]
+			d.Timeout, d.StallTimeout = 20*time.Second, tt.stall
+			start := time.Now()
+			rec, err := r.Run(context.Background(), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			took := time.Since(start)
+			if rec.Verdict != tt.want || tt.reason != "" && !containsReason(rec.Reasons, tt.reason) {
+				t.Errorf("verdict %s, reasons %q; want %s with %q", rec.Verdict, rec.Reasons, tt.want, tt.reason)
+			}
+			if tt.want == "error" && (took < tt.stall || took > 10*time.Second) {
+				t.Errorf("a stalled restore ended after %s, want a little over stall_timeout (%s) and well under the timeout (%s)", took, tt.stall, d.Timeout)
+			}
+			if len(mem.recs) != 1 || b.cleanups != 1 {
+				t.Errorf("%d records, %d cleanups; want 1 each", len(mem.recs), b.cleanups)
+			}
+			if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
+				t.Errorf("scratch left behind: %d entries", len(ents))
+			}
+		})
+	}
+}
+
+// stall_timeout 0 turns the stall detector off: only the drill's timeout
+// ends a restore that stands still, as before.
+func TestRunStallOff(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now}}, block: true, progress: true}
+	r, _, _ := newTestRunner(t, b, "")
+	d := r.Config.Drills["d"]
+	d.Timeout, d.StallTimeout = time.Second, 0
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != "fail" || !containsReason(rec.Reasons, "did not finish within its timeout of 1s (during restore)") {
+		t.Errorf("verdict %s, reasons %q; want a fail on the drill's timeout", rec.Verdict, rec.Reasons)
 	}
 }

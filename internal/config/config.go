@@ -17,6 +17,7 @@ const (
 	DefaultPriority      = 3
 	DefaultTimeout       = 6 * time.Hour
 	DefaultStopTimeout   = time.Minute
+	DefaultStallTimeout  = 10 * time.Minute
 )
 
 // Pos is where a value is written in the config file: 1-based line and
@@ -59,6 +60,9 @@ type Config struct {
 	StopTimeout time.Duration
 	// Jitter is the default of Drill.Jitter; 0 by default.
 	Jitter time.Duration
+	// StallTimeout is the default of Drill.StallTimeout; default
+	// DefaultStallTimeout, 0 for off.
+	StallTimeout time.Duration
 	// CatchUp is the default of Drill.CatchUp; true by default.
 	CatchUp bool
 	// Notify are where the agent sends alerts: drills that fail or error,
@@ -139,6 +143,12 @@ type Drill struct {
 	Backend string
 	// Timeout bounds the whole drill; more than 0, default DefaultTimeout.
 	Timeout time.Duration
+	// StallTimeout stops a restore whose progress (files or bytes
+	// restored, as the backend reports them) has not changed for this
+	// long, with an error verdict; 0 turns the stall detector off. A
+	// drill's own value is shorter than its Timeout. Default
+	// Config.StallTimeout.
+	StallTimeout time.Duration
 	// Jitter delays each scheduled run by a fixed offset in [0, Jitter),
 	// derived from the host and drill names, so that a fleet does not
 	// restore at the same second. Default Config.Jitter.
@@ -258,6 +268,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		Socket:        DefaultSocket,
 		MaxConcurrent: DefaultMaxConcurrent,
 		StopTimeout:   DefaultStopTimeout,
+		StallTimeout:  DefaultStallTimeout,
 		CatchUp:       true,
 		Plugins:       make(map[string]*Plugin),
 		Services:      make(map[string]*Service),

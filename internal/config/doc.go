@@ -13,6 +13,7 @@
 //	socket_group: drill-operators      # members may use the agent's socket
 //	stop_timeout: 1m                   # after SIGTERM, for cancelled drills to record themselves
 //	jitter: 10m                        # each drill's runs start at a fixed offset within this
+//	stall_timeout: 10m                 # a restore whose progress stands still this long is stopped (0: never)
 //	catch_up: true                     # run once at start-up a drill that missed a run
 //	log_origin: bk1.example.org/drill  # the evidence log's origin (default <hostname>/drill)
 //	plugins:
@@ -33,9 +34,11 @@
 //
 // Defaults: state_dir /var/lib/drill, socket /run/drill/drill.sock, no
 // metrics endpoint, max_concurrent 1, no scratch limit, the agent's own
-// group on the socket, stop_timeout 1m, no jitter, catch_up true, service
-// priority 3, drill timeout 6h. A drill without a schedule runs only on
-// demand; jitter and catch_up may be set per drill too.
+// group on the socket, stop_timeout 1m, no jitter, catch_up true,
+// stall_timeout 10m, service priority 3, drill timeout 6h. A drill without
+// a schedule runs only on demand; jitter, catch_up and stall_timeout may be
+// set per drill too, where stall_timeout must be shorter than the drill's
+// timeout.
 //
 // Relative paths in state_dir, socket, plugins.*.path and checks.manifest
 // are resolved against the config file's folder. Source values are kept as

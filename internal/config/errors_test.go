@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key at top level",
 			yaml: "state_dir: /x\nstat_dir: /y\n",
-			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, state_dir, stop_timeout)`},
+			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, stall_timeout, state_dir, stop_timeout)`},
 		},
 		{
 			name: "agent keys",
@@ -78,6 +78,23 @@ log_origin: "a b"
 				`7:55: drills.d.jitter: want a duration such as 10m, or 0, got "soon"`,
 				`7:71: drills.d.catch_up: want true or false, got 1`,
 				`8:13: log_origin: invalid log_origin "a b": want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)`,
+			},
+		},
+		{
+			name: "stall_timeout",
+			yaml: `stall_timeout: -5m
+services: {s: {}}
+drills:
+  a: {service: s, backend: x, source: {a: b}, stall_timeout: off}
+  b: {service: s, backend: x, source: {a: b}, timeout: 1h, stall_timeout: 1h}
+  c: {service: s, backend: x, source: {a: b}, stall_timeout: 7h}
+  d: {service: s, backend: x, source: {a: b}, stall_timeout: 0, timeout: 1m}
+`,
+			want: []string{
+				`1:16: stall_timeout: want a duration such as 10m, or 0, got "-5m"`,
+				`4:62: drills.a.stall_timeout: want a duration such as 10m, or 0, got "off"`,
+				`5:75: drills.b.stall_timeout: stall_timeout 1h is not shorter than the drill's timeout of 1h, so it could never fire: shorten it, or set it to 0 to turn the stall detector off`,
+				`6:62: drills.c.stall_timeout: stall_timeout 7h is not shorter than the drill's timeout of 6h (the default), so it could never fire: shorten it, or set it to 0 to turn the stall detector off`,
 			},
 		},
 		{
@@ -113,7 +130,7 @@ drills:
     backend: postgres
     source: {dump: /x}
 `,
-			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, timeout)`},
+			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, stall_timeout, timeout)`},
 		},
 		{
 			name: "unknown keys in checks, a service, a plugin and an sql check",
@@ -478,7 +495,7 @@ drills:
   d: {<<: 3, service: s, backend: x, source: {}}
 `,
 			want: []string{
-				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, timeout)`,
+				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, stall_timeout, timeout)`,
 				`5:16: drills.c: merge key (<<) wants a mapping or a list of mappings, got "x"`,
 				`6:11: drills.d: merge key (<<) wants a mapping or a list of mappings, got 3`,
 			},

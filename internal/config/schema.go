@@ -15,10 +15,10 @@ import (
 
 // The keys each mapping accepts, sorted, as error messages list them.
 var (
-	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "state_dir", "stop_timeout"}
+	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "stall_timeout", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "sample", "schedule", "service", "source", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "sample", "schedule", "service", "source", "stall_timeout", "timeout"}
 	pointKeys   = []string{"random_within"}
 	sampleKeys  = []string{"percent", "seed"}
 	notifyKeys  = []string{"command", "webhook"}
@@ -84,6 +84,10 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 		case "jitter":
 			if v, ok := p.durationOrZero(e); ok {
 				c.Jitter = v
+			}
+		case "stall_timeout":
+			if v, ok := p.durationOrZero(e); ok {
+				c.StallTimeout = v
 			}
 		case "catch_up":
 			if v, ok := p.boolean(e); ok {
@@ -240,11 +244,14 @@ func (p *parser) service(e entry) *Service {
 }
 
 func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
-	d := &Drill{Name: e.name, Timeout: DefaultTimeout, Jitter: c.Jitter, CatchUp: c.CatchUp, Pos: pos(e.key)}
+	d := &Drill{Name: e.name, Timeout: DefaultTimeout, StallTimeout: c.StallTimeout, Jitter: c.Jitter, CatchUp: c.CatchUp, Pos: pos(e.key)}
 	es, ok := p.mapping(e, drillKeys)
 	if !ok {
 		return d
 	}
+	// The drill's own stall_timeout, and its timeout as written.
+	var stall *entry
+	timeout := strings.TrimSuffix(strings.TrimSuffix(DefaultTimeout.String(), "0s"), "0m") + " (the default)"
 	for _, kv := range es {
 		switch kv.name {
 		case "description":
@@ -266,6 +273,12 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		case "timeout":
 			if v, ok := p.duration(kv); ok {
 				d.Timeout = v
+				timeout = kv.val.Value
+			}
+		case "stall_timeout":
+			if v, ok := p.durationOrZero(kv); ok {
+				d.StallTimeout = v
+				stall = &kv
 			}
 		case "jitter":
 			if v, ok := p.durationOrZero(kv); ok {
@@ -298,6 +311,13 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		}
 	}
 	p.required(e, es, "service", "backend", "source")
+	// A stall_timeout the timeout ends the drill before could never fire:
+	// a mistake when written for the drill (the top-level default is
+	// allowed to be longer than some drill's timeout).
+	if stall != nil && d.StallTimeout > 0 && d.StallTimeout >= d.Timeout {
+		p.errorf(stall.at, stall.path, "stall_timeout %s is not shorter than the drill's timeout of %s, so it could never fire: shorten it, or set it to 0 to turn the stall detector off",
+			stall.val.Value, timeout)
+	}
 	return d
 }
 

@@ -98,9 +98,10 @@ func (r *clientResult) diskFull() bool {
 // --database=<db>` with feed writing the SQL to its stdin. The password
 // reaches the client only through F, a temporary option file removed
 // afterwards: never an argument, never the environment. On ctx's end the
-// client gets SIGINT and is killed after stopGrace. feed's error is
-// returned beside the result; when feed fails the client is stopped. A
-// nil result means the client could not be started, and the error says why.
+// client and anything it started get SIGINT, and are killed after
+// stopGrace. feed's error is returned beside the result; when feed fails
+// the client is stopped. A nil result means the client could not be
+// started, and the error says why.
 func runClient(ctx context.Context, binary string, srv *server, db string, feed func(io.Writer) error) (*clientResult, error) {
 	opt, err := optionFile(srv)
 	if err != nil {
@@ -123,9 +124,8 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	if cmd.Env == nil {
 		cmd.Env = []string{} // not the plugin's environment
 	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	group := proc.NewGroup(cmd, stopGrace)
 	proc.DieWithParent(cmd, syscall.SIGINT)
-	cmd.WaitDelay = stopGrace
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("create the client's stdin pipe: %w", err)
@@ -160,7 +160,7 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	}()
 	res := &clientResult{}
 	res.stderr = readMessages(stderr)
-	res.waitErr = cmd.Wait()
+	res.waitErr = group.Wait()
 	res.code = cmd.ProcessState.ExitCode()
 	return res, <-fed
 }

@@ -124,24 +124,23 @@ type run struct {
 	startErr error
 }
 
-// runTool runs a client tool and waits for it. On ctx's end it gets
-// SIGINT, so it can end its session cleanly, and is killed only after a
-// grace period.
+// runTool runs a client tool and waits for it. On ctx's end it and
+// anything it started get SIGINT, so it can end its session cleanly, and
+// are killed only after a grace period.
 func runTool(ctx context.Context, binary string, args, env []string, stdin io.Reader, keepStdout bool) *run {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = env
 	cmd.Dir = os.TempDir()
 	cmd.Stdin = stdin // nil: /dev/null, no tool may wait for a password
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	group := proc.NewGroup(cmd, stopGrace)
 	proc.DieWithParent(cmd, syscall.SIGINT)
-	cmd.WaitDelay = stopGrace
 	var stdout bytes.Buffer
 	if keepStdout {
 		cmd.Stdout = &limitedBuffer{buf: &stdout, max: 16 << 20}
 	}
 	stderr := &limitedBuffer{buf: &bytes.Buffer{}, max: stderrKeep}
 	cmd.Stderr = stderr
-	err := cmd.Run()
+	err := group.Run()
 	r := &run{stdout: stdout.Bytes(), stderr: stderr.bytes()}
 	if cmd.ProcessState == nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {

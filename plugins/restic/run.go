@@ -73,10 +73,10 @@ func (inv *invocation) env() []string {
 	return append(env, inv.extraEnv...)
 }
 
-// run runs restic and waits for it. On ctx's end restic gets SIGINT, so it
-// removes its lock, and is killed only after a grace period. The password
-// reaches restic through an inherited pipe (--password-file /dev/fd/3):
-// never an argument, never the environment.
+// run runs restic and waits for it. On ctx's end restic and everything it
+// started get SIGINT, so restic removes its lock, and are killed only after
+// a grace period. The password reaches restic through an inherited pipe
+// (--password-file /dev/fd/3): never an argument, never the environment.
 func (inv *invocation) run(ctx context.Context) *result {
 	args := append([]string{"--json", "--no-cache"}, inv.args...)
 	var pwRead, pwWrite *os.File
@@ -93,8 +93,10 @@ func (inv *invocation) run(ctx context.Context) *result {
 	cmd := exec.CommandContext(ctx, inv.binary, args...)
 	cmd.Env = inv.env()
 	cmd.Stdin = nil // /dev/null: restic must never wait for a password on stdin
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
-	cmd.WaitDelay = stopGrace
+	// restic and what it starts (a password_command) run in a group of
+	// their own: on ctx's end the group gets SIGINT, so restic removes its
+	// lock, and SIGKILL after stopGrace.
+	group := proc.NewGroup(cmd, stopGrace)
 	// If the plugin dies without stopping restic (killed by the host
 	// after its grace period), restic gets SIGINT and removes its lock.
 	proc.DieWithParent(cmd, syscall.SIGINT)
@@ -165,7 +167,7 @@ func (inv *invocation) run(ctx context.Context) *result {
 	}
 	_, _ = io.Copy(io.Discard, stdout) // always drain: a closed pipe leaves restic's lock behind
 	<-done
-	res.waitErr = cmd.Wait()
+	res.waitErr = group.Wait()
 	res.stdout = buf
 	res.code = cmd.ProcessState.ExitCode()
 	var ee *exec.ExitError

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// running returns the PIDs of live processes whose command line is
+// exactly argv; zombies (dead, not yet reaped) do not count.
+func running(argv ...string) []int {
+	want := []byte(strings.Join(argv, "\x00") + "\x00")
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		cl, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil || !bytes.Equal(cl, want) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// A restic whose password_command hangs: while restore points are listed,
+// the drill's timeout ends the drill; during the restore, the stall
+// detector does, long before the timeout. Both are errors, and neither
+// leaves a password command running or scratch space behind.
+func TestResticPasswordCommandHangs(t *testing.T) {
+	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
+		t.Skip("needs /proc to find the password command's processes")
+	}
+	restic := filepath.Join(filepath.Dir(drillBin), "restic")
+	dir := t.TempDir()
+	pw, repo, data := filepath.Join(dir, "pw"), filepath.Join(dir, "repo"), filepath.Join(dir, "data")
+	if err := os.WriteFile(pw, []byte("correct horse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "a.txt"), []byte("alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init"}, {"backup", "."}} {
+		cmd := exec.Command(restic, append([]string{"-r", repo, "--password-file", pw, "-q"}, args...)...)
+		cmd.Dir = data
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("restic %v: %v\n%s", args, err, out)
+		}
+	}
+	// Sleeps no other test runs, one per drill, to find them among all
+	// processes.
+	secs := map[string]string{"list": strconv.Itoa(2000000 + os.Getpid()), "restore": strconv.Itoa(3000000 + os.Getpid())}
+	t.Cleanup(func() {
+		for _, s := range secs {
+			for _, pid := range running("sleep", s) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	// The restore's password command answers the first two calls (the
+	// listing of snapshots and of the newest one's files) and hangs after.
+	once := fmt.Sprintf(`sh -c 'if mkdir %[1]s/1 2>/dev/null || mkdir %[1]s/2 2>/dev/null; then cat %[2]s; else exec sleep %[3]s; fi'`, dir, pw, secs["restore"])
+	cfg := filepath.Join(dir, "drill.yaml")
+	err := os.WriteFile(cfg, fmt.Appendf(nil, `state_dir: state
+services: {s: {owner: ops@example.org}}
+drills:
+  list:
+    service: s
+    backend: restic
+    timeout: 3s
+    source: {repository: %[1]s, restic_binary: %[2]s, password_command: "sleep %[3]s"}
+  restore:
+    service: s
+    backend: restic
+    timeout: 1m
+    stall_timeout: 2s
+    source: {repository: %[1]s, restic_binary: %[2]s, password_command: %[4]q}
+`, repo, restic, secs["list"], once), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(drillBin, "-c", cfg, "run", "--json", "list", "restore")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	took := time.Since(start)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+		t.Fatalf("drill run: %v, want exit %d\nstdout:\n%s\nstderr:\n%s", err, exitError, stdout.String(), stderr.String())
+	}
+	want := map[string]string{
+		"list":    "backend restic did not answer within the drill's timeout of 3s (while listing restore points)",
+		"restore": "backend restic made no progress for 2s (stall_timeout): the restore was stopped",
+	}
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var rec struct {
+			Drill, Verdict string
+			Reasons        []string
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if rec.Verdict != "error" || !strings.Contains(strings.Join(rec.Reasons, "\n"), want[rec.Drill]) {
+			t.Errorf("drill %s: verdict %s, reasons %q; want error with %q", rec.Drill, rec.Verdict, rec.Reasons, want[rec.Drill])
+		}
+		delete(want, rec.Drill)
+	}
+	if len(want) > 0 {
+		t.Errorf("no record of %v:\n%s", want, stdout.String())
+	}
+	// 3s and 2s, starting restic twice, and the stops: far below the
+	// restore drill's timeout.
+	if took > 45*time.Second {
+		t.Errorf("the drills took %s", took)
+	}
+	for drill, s := range secs {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			left := running("sleep", s)
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("drill %s: password commands left running after drill run exited: %v", drill, left)
+				break
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
+		t.Errorf("scratch left behind: %d entries", len(ents))
+	}
+}
