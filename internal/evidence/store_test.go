@@ -360,7 +360,7 @@ func TestEntriesNamesBadLeaf(t *testing.T) {
 
 	// fn's error stops the walk and comes back as it is.
 	stop := errors.New("stop")
-	if err := s.Entries(func(*Entry) error { return stop }, false); err != stop {
+	if err := s.Entries(func(*Entry) error { return stop }, false); err != stop { //nolint:errorlint // "as it is": the very error, unwrapped
 		t.Errorf("Entries returned %v, want fn's error", err)
 	}
 }

@@ -54,7 +54,7 @@ func makeBenchTree(b *testing.B) benchTree {
 		} {
 			cmd := exec.Command("tar", append(args, "-C", src, ".")...)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				benchErr = fmt.Errorf("tar %v: %v: %s", args, err, out)
+				benchErr = fmt.Errorf("tar %v: %w: %s", args, err, out)
 				return
 			}
 		}

@@ -150,7 +150,7 @@ func buildFixture() (_ *fixture, err error) {
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, testServer)
 	if err != nil {
-		return nil, fmt.Errorf("%v; %s", err, startHint)
+		return nil, fmt.Errorf("%w; %s", err, startHint)
 	}
 	defer admin.Close(ctx)
 	src := "pgtest_src_" + randHex(6)
@@ -167,7 +167,7 @@ func buildFixture() (_ *fixture, err error) {
 		cmd := exec.Command(name, args...)
 		cmd.Env = pgEnv
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+			return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
 		}
 		return nil
 	}
@@ -213,7 +213,7 @@ func buildFixture() (_ *fixture, err error) {
 	gz := filepath.Join(gzDir, "db.sql.gz")
 	cmd := exec.Command("sh", "-c", `gzip -c "$1" > "$2"`, "sh", f.dumps["plain"], gz)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("gzip: %v: %s", err, out)
+		return nil, fmt.Errorf("gzip: %w: %s", err, out)
 	}
 	f.dumps["plain.gz"] = gz
 	return f, nil
