@@ -38,7 +38,7 @@ func adminConn(t testing.TB) *pgx.Conn {
 	if err != nil {
 		t.Fatalf("the tests need a PostgreSQL server at 127.0.0.1:5432 with trust authentication for user postgres: %v; %s", err, startHint)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
 
@@ -97,7 +97,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixDir != "" {
-		os.RemoveAll(fixDir)
+		_ = os.RemoveAll(fixDir)
 	}
 	os.Exit(code)
 }
@@ -190,7 +190,7 @@ func buildFixture() (_ *fixture, err error) {
 	if f.tables, err = fingerprint(ctx, sconn, 0); err != nil {
 		return nil, err
 	}
-	sconn.Close(ctx)
+	_ = sconn.Close(ctx)
 	for _, d := range []struct{ name, file string }{
 		{"custom", "db.dump"}, {"directory", "db.dir"}, {"tar", "db.tar"}, {"plain", "db.sql"}, {"create", "db.sql"},
 	} {
