@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install dist demo fuzz test test-deps db-up restic generate check-generate bench bench-go bench-sample idle clean
+.PHONY: all build install dist demo fuzz test check lint test-deps db-up restic generate check-generate bench bench-go bench-sample idle clean
 
 all: build
 
@@ -41,23 +41,34 @@ install: build
 demo: build
 	bash scripts/demo.sh
 
-## test: unit tests, the plugin conformance suite, the end-to-end CLI scripts, and every fuzz target for 3 s
+## test: make check, then unit tests, the plugin conformance suite and the end-to-end CLI scripts under the race detector, and every fuzz target for 3 s
 # restic is built first: it warms the build cache, so the tests' own builds of
 # the pinned restic are quick links and no test binary spends its timeout compiling.
-test: test-deps db-up restic
+# -race needs cgo (gcc); DRILL_RACE=1 builds the drill binary of the end-to-end
+# tests with -race too, so the agent's races fail them (exit 66).
+test: test-deps db-up restic check
+	CGO_ENABLED=1 DRILL_RACE=1 DRILL_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 45m ./...
+	bash scripts/fuzz.sh 3
+
+## check: gofmt, go vet and golangci-lint (.golangci.yml, the version pinned in go.mod): the gates make test runs first
+check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
-	DRILL_REQUIRE_BROWSER=1 $(GO) test -count=1 -timeout 30m ./...
-	bash scripts/fuzz.sh 3
+	$(LINT)
 
-## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients, chromium for the position page); installed with apt-get when missing
-TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium
+## lint: golangci-lint, pinned in go.mod as a tool, with .golangci.yml (errcheck, errorlint, depguard's layering, ...)
+LINT := $(GO) tool golangci-lint run ./...
+lint:
+	$(LINT)
+
+## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients, chromium for the position page) and gcc for -race; installed with apt-get when missing
+TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium gcc
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client chromium >/dev/null; \
+		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client chromium gcc >/dev/null; \
 	fi
 
 ## db-up: the PostgreSQL and MariaDB servers the database tests use, started when down; fails when unreachable

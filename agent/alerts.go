@@ -223,7 +223,7 @@ func (a *alerter) try(ctx context.Context, d delivery) error {
 		cmd.Stdin = bytes.NewReader(d.body)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
 		}
 		return nil
 	default:
@@ -246,7 +246,7 @@ func (a *alerter) try(ctx context.Context, d delivery) error {
 			}
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode >= 300 {
 			return fmt.Errorf("HTTP %s", resp.Status)
 		}

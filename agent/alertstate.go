@@ -30,7 +30,7 @@ func loadStatuses(stateDir string) (map[string]string, error) {
 	}
 	var st map[string]string
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s is damaged (%v): statuses start afresh", statusFile(stateDir), err)
+		return nil, fmt.Errorf("%s is damaged (%w): statuses start afresh", statusFile(stateDir), err)
 	}
 	return st, nil
 }
@@ -46,13 +46,13 @@ func saveStatuses(stateDir string, st map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("save alert statuses: %w", err)
 	}
-	defer os.Remove(f.Name())
+	defer func() { _ = os.Remove(f.Name()) }() // gone after the rename
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
+		_ = f.Close() // the write's error is the one to report
 		return fmt.Errorf("save alert statuses: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("save alert statuses: %w", err)
 	}
 	if err := f.Close(); err != nil {

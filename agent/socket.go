@@ -40,7 +40,7 @@ func listen(path, group string) (net.Listener, error) {
 	default:
 		c, err := net.DialTimeout("unix", path, time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return nil, fmt.Errorf("socket %s: another drill agent is listening on it; stop it first", path)
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -53,7 +53,7 @@ func listen(path, group string) (net.Listener, error) {
 		return nil, fmt.Errorf("socket %s: %w", path, err)
 	}
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", filepath.Base(path), os.Getpid()))
-	os.Remove(tmp)
+	_ = os.Remove(tmp) // a leftover of an agent with our pid, if any
 	// The umask makes the socket 0660 from its creation; nothing else
 	// creates files while the agent starts.
 	old := syscall.Umask(0o117)
@@ -64,8 +64,8 @@ func listen(path, group string) (net.Listener, error) {
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
 	fail := func(err error) (net.Listener, error) {
-		ln.Close()
-		os.Remove(tmp)
+		_ = ln.Close()
+		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("socket %s: %w", path, err)
 	}
 	if err := os.Chmod(tmp, 0o660); err != nil {

@@ -689,7 +689,6 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*m
 			todo = append(todo, r.Path)
 		}
 	}
-	files = nil
 	if len(todo) > 0 {
 		pool := manifest.NewPool(ctx, target, 0)
 		for _, p := range todo {

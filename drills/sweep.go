@@ -97,7 +97,7 @@ func decodeSource(b []byte) (plugins.Source, error) {
 			} else if f, err := x.Float64(); err == nil {
 				src[k] = f
 			} else {
-				return nil, fmt.Errorf("key %s: %v", k, err)
+				return nil, fmt.Errorf("key %s: %w", k, err)
 			}
 		case []any:
 			l := make([]string, 0, len(x))

@@ -107,7 +107,7 @@ func convert(v any, t plugins.KeyType) (any, error) {
 		case string:
 			n, err := config.ParseSize(x)
 			if err != nil {
-				return nil, fmt.Errorf("want a size such as 10GiB: %v", err)
+				return nil, fmt.Errorf("want a size such as 10GiB: %w", err)
 			}
 			return n, nil
 		}
@@ -116,7 +116,7 @@ func convert(v any, t plugins.KeyType) (any, error) {
 		if s, ok := v.(string); ok {
 			d, err := config.ParseDuration(s)
 			if err != nil {
-				return nil, fmt.Errorf("want a duration such as 24h or 7d: %v", err)
+				return nil, fmt.Errorf("want a duration such as 24h or 7d: %w", err)
 			}
 			return int64(d), nil
 		}

@@ -136,7 +136,7 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 	var result *pbv1.RestoreResponse
 	for {
 		ev, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -111,7 +111,6 @@ func (r *recorder) Scratch(string) error { return nil }
 // logRecords is a slog.Handler that keeps every record with its
 // attributes flattened.
 type logRecords struct {
-	mu      sync.Mutex
 	attrs   []slog.Attr
 	records *[]map[string]string
 }

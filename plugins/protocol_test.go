@@ -315,7 +315,7 @@ func rawClient(t *testing.T, srv pbv1.BackendServer) *grpcClient {
 	t.Helper()
 	conn, server := plugin.TestGRPCConn(t, func(s *grpc.Server) { pbv1.RegisterBackendServer(s, srv) })
 	t.Cleanup(func() {
-		conn.Close()
+		_ = conn.Close()
 		server.Stop()
 	})
 	return &grpcClient{client: pbv1.NewBackendClient(conn)}

@@ -107,7 +107,7 @@ func launchAgent(t *testing.T, cfg string) *agentProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(nd) })
+	t.Cleanup(func() { _ = os.RemoveAll(nd) })
 	addr := &net.UnixAddr{Name: filepath.Join(nd, "n"), Net: "unixgram"}
 	a.notify, err = net.ListenUnixgram("unixgram", addr)
 	if err != nil {
@@ -145,15 +145,23 @@ func launchAgent(t *testing.T, cfg string) *agentProc {
 		select {
 		case <-a.done:
 		default:
-			a.cmd.Process.Kill()
+			_ = a.cmd.Process.Kill()
 			<-a.done
 		}
-		a.notify.Close()
+		_ = a.notify.Close()
 		if t.Failed() {
 			t.Logf("agent stderr:\n%s", a.stderr)
 		}
 	})
 	return a
+}
+
+// must stops the test at a failed step of its setup.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // waitNote waits for a notification holding want and returns it.
@@ -179,7 +187,7 @@ func (a *agentProc) waitNote(want string, timeout time.Duration) (string, error)
 // stop sends sig and returns the exit code.
 func (a *agentProc) stop(sig syscall.Signal, timeout time.Duration) int {
 	a.t.Helper()
-	a.cmd.Process.Signal(sig)
+	_ = a.cmd.Process.Signal(sig) // it may have exited already: a.done says
 	select {
 	case <-a.done:
 		return a.code

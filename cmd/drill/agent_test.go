@@ -43,9 +43,9 @@ func metricValue(text, series string) (float64, bool) {
 func TestAgentSchedulesAndServes(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(filepath.Join(data, "sub"), 0o755)
+	must(t, os.MkdirAll(filepath.Join(data, "sub"), 0o755))
 	for i, name := range []string{"a.txt", "sub/b.txt"} {
-		os.WriteFile(filepath.Join(data, name), []byte(strings.Repeat("x", 100*(i+1))), 0o644)
+		must(t, os.WriteFile(filepath.Join(data, name), []byte(strings.Repeat("x", 100*(i+1))), 0o644))
 	}
 	gate := filepath.Join(dir, "gate")
 	metrics := freePort(t)
@@ -89,7 +89,9 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 		res, err := a.client().Run(context.Background(), "gated", func(e agent.Event) {
 			events = append(events, e)
 			if e.Type == "progress" && e.Progress.Phase == "restore" && e.Progress.FilesDone == 5 {
-				os.WriteFile(gate, nil, 0o644)
+				if err := os.WriteFile(gate, nil, 0o644); err != nil {
+					t.Error(err)
+				}
 			}
 		})
 		if err != nil {
@@ -175,13 +177,13 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	// A second agent on the same state dir (another socket) refuses.
 	other := filepath.Join(t.TempDir(), "drill.yaml")
 	b, _ := os.ReadFile(cfg)
-	os.WriteFile(other, []byte(strings.Replace(strings.Replace(string(b), "socket: "+dir, "socket: "+filepath.Dir(other), 1), "metrics_listen: "+metrics+"\n", "", 1)), 0o644)
+	must(t, os.WriteFile(other, []byte(strings.Replace(strings.Replace(string(b), "socket: "+dir, "socket: "+filepath.Dir(other), 1), "metrics_listen: "+metrics+"\n", "", 1)), 0o644))
 	_, errs, code = drillCmd(t, other, "agent")
 	if code != exitFail || !strings.Contains(errs, "locked by another process (is a drill agent or another drill command using this state dir?)") {
 		t.Errorf("second agent: exit %d, stderr %q", code, errs)
 	}
 	// And one on the same socket (another state dir) too.
-	os.WriteFile(other, []byte(strings.Replace(string(b), "state_dir: "+dir, "state_dir: "+filepath.Dir(other), 1)), 0o644)
+	must(t, os.WriteFile(other, []byte(strings.Replace(string(b), "state_dir: "+dir, "state_dir: "+filepath.Dir(other), 1)), 0o644))
 	_, errs, code = drillCmd(t, other, "agent")
 	if code != exitFail || !strings.Contains(errs, "another drill agent is listening on it") {
 		t.Errorf("agent on a busy socket: exit %d, stderr %q", code, errs)
@@ -239,7 +241,7 @@ func TestAgentOverlapAndConcurrency(t *testing.T) {
 	if _, _, code := drillCmd(t, cfg, "run", "other"); code != exitError {
 		t.Errorf("drill run of a waiting drill: exit %d, want %d", code, exitError)
 	}
-	os.WriteFile(g1, nil, 0o644)
+	must(t, os.WriteFile(g1, nil, 0o644))
 	waitFor(t, 20*time.Second, "other to run", func() bool {
 		h := a.health()
 		return len(h.Running) == 1 && h.Running[0].Drill == "other"
@@ -247,7 +249,7 @@ func TestAgentOverlapAndConcurrency(t *testing.T) {
 	if h := a.health(); len(h.Running) != 1 {
 		t.Errorf("running %+v with max_concurrent 1", h.Running)
 	}
-	os.WriteFile(g2, nil, 0o644)
+	must(t, os.WriteFile(g2, nil, 0o644))
 	select {
 	case res := <-done:
 		if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictPass {
@@ -350,8 +352,8 @@ func TestAgentReload(t *testing.T) {
 	a := startAgent(t, cfg)
 	waitFor(t, 20*time.Second, "a first tick", func() bool { return len(history(t, cfg, "tick")) >= 1 })
 	good, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, append(good, "  broken: {service: nosuch, backend: t, source: {name: x}}\n"...), 0o644)
-	a.cmd.Process.Signal(syscall.SIGHUP)
+	must(t, os.WriteFile(cfg, append(good, "  broken: {service: nosuch, backend: t, source: {name: x}}\n"...), 0o644))
+	must(t, a.cmd.Process.Signal(syscall.SIGHUP))
 	if _, err := a.waitNote("RELOADING=1\nMONOTONIC_USEC=", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -377,8 +379,8 @@ func TestAgentReload(t *testing.T) {
 	waitFor(t, 10*time.Second, "more ticks on the old schedule", func() bool { return ticks() > n })
 
 	// A good config without the schedule: no more ticks.
-	os.WriteFile(cfg, []byte(strings.Replace(string(good), `schedule: "@every 1s", `, "", 1)), 0o644)
-	a.cmd.Process.Signal(syscall.SIGHUP)
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(good), `schedule: "@every 1s", `, "", 1)), 0o644))
+	must(t, a.cmd.Process.Signal(syscall.SIGHUP))
 	waitFor(t, 10*time.Second, "the reload", func() bool { return strings.Contains(a.stderr.String(), `"msg":"config reloaded"`) })
 	if h := a.health(); h.ReloadError != "" {
 		t.Errorf("reload error after a good reload: %q", h.ReloadError)
@@ -397,12 +399,12 @@ func TestAgentReload(t *testing.T) {
 func TestAgentStartRefusals(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("drills: {x: {service: nosuch}}\n"), 0o644)
+	must(t, os.WriteFile(bad, []byte("drills: {x: {service: nosuch}}\n"), 0o644))
 	if _, errs, code := drillCmd(t, bad, "agent"); code != exitConfig || !strings.Contains(errs, "bad.yaml:1:") {
 		t.Errorf("bad config: exit %d, stderr %q; want %d naming the file and line", code, errs, exitConfig)
 	}
 	cfg := agentConfig(t, dir, "", "  x: {service: s, backend: t, source: {name: x}}\n")
-	os.WriteFile(filepath.Join(dir, "drill.sock"), []byte("not a socket"), 0o644)
+	must(t, os.WriteFile(filepath.Join(dir, "drill.sock"), []byte("not a socket"), 0o644))
 	if _, errs, code := drillCmd(t, cfg, "agent"); code != exitFail || !strings.Contains(errs, "drill.sock exists and is not a socket") {
 		t.Errorf("file at the socket path: exit %d, stderr %q", code, errs)
 	}
@@ -418,7 +420,7 @@ func TestAgentSocketPermission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	for _, d := range []string{dir, filepath.Dir(drillBin)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -462,7 +464,7 @@ func TestAgentSIGTERMDuringPgRestore(t *testing.T) {
 	// A password the server (trust) ignores: it must appear nowhere.
 	const canary = "s3cret-canary-7e1f"
 	pw := filepath.Join(dir, "pg.pass")
-	os.WriteFile(pw, []byte(canary+"\n"), 0o600)
+	must(t, os.WriteFile(pw, []byte(canary+"\n"), 0o600))
 	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
   %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres", password_file: %s}}
 `, drill, dump, pw))
@@ -503,7 +505,7 @@ func TestAgentKilledDuringPgRestore(t *testing.T) {
   %s: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres"}}
 `, drill, dump))
 	a := startAgent(t, cfg)
-	go a.client().Run(context.Background(), drill, nil)
+	go func() { _, _ = a.client().Run(context.Background(), drill, nil) }() // ends with the agent
 	waitRestoring(t, a, drill)
 	a.stop(syscall.SIGKILL, 10*time.Second)
 	waitFor(t, 20*time.Second, "pg_restore to end with the agent", func() bool {
@@ -602,12 +604,12 @@ func TestAgentSecondSignal(t *testing.T) {
 	dir := t.TempDir()
 	cfg := agentConfig(t, dir, "", fmt.Sprintf("  stuck: {service: s, backend: t, source: {name: stuck, gate: %s/never, cleanup_delay: 1m}}\n", dir))
 	a := startAgent(t, cfg)
-	go a.client().Run(context.Background(), "stuck", nil)
+	go func() { _, _ = a.client().Run(context.Background(), "stuck", nil) }() // ends with the agent
 	waitFor(t, 20*time.Second, "the restore to start", func() bool {
 		h := a.health()
 		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
 	})
-	a.cmd.Process.Signal(syscall.SIGTERM)
+	must(t, a.cmd.Process.Signal(syscall.SIGTERM))
 	if _, err := a.waitNote("STOPPING=1", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -701,7 +703,7 @@ func TestAgentAlerts(t *testing.T) {
 	b, _ := os.ReadFile(cfg)
 	b = []byte(strings.Replace(string(b), "services: {s: {owner: ops@example.org}}",
 		"services: {s: {owner: ops@example.org, review_every: 4s}, s2: {owner: dba@example.org}}", 1))
-	os.WriteFile(cfg, b, 0o644)
+	must(t, os.WriteFile(cfg, b, 0o644))
 	a := startAgent(t, cfg)
 	events := func() []string {
 		mu.Lock()

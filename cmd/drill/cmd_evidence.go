@@ -179,7 +179,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 					return withCode(exitUsage, err)
 				}
 				_, err = store.Export(tmp, sel, time.Now())
-				store.Close()
+				_ = store.Close()
 			}
 			if err == nil {
 				err = tmp.Sync()

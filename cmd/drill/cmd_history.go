@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -77,7 +78,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 				n++
 				return show(en.Record)
 			}, true)
-			if err != nil && err != errStop {
+			if err != nil && !errors.Is(err, errStop) {
 				return err
 			}
 			return tw.Flush()

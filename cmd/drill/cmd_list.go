@@ -43,7 +43,7 @@ config and the evidence store.`,
 						}
 						return nil
 					}, true)
-					store.Close()
+					_ = store.Close()
 				}
 				now, host := time.Now(), drills.Hostname()
 				for _, n := range cfg.DrillNames() {

@@ -169,7 +169,7 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
 			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	for _, sp := range pos {
 		for _, r := range sp.Reasons {
 			fmt.Fprintf(e.stdout, "  %s: %s\n", sp.Service, r)
@@ -193,11 +193,11 @@ func writeFileWith(path string, fn func(io.Writer) error) error {
 	}
 	defer os.Remove(tmp.Name())
 	if err := fn(tmp); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -35,7 +35,7 @@ func TestPackagingUnit(t *testing.T) {
 	}
 	// systemd-analyze checks that ExecStart exists: point it at the built binary.
 	local := filepath.Join(t.TempDir(), "drill.service")
-	os.WriteFile(local, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/drill", drillBin)), 0o644)
+	must(t, os.WriteFile(local, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/drill", drillBin)), 0o644))
 	if out, err := exec.Command(analyze, "verify", local).CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
@@ -55,8 +55,8 @@ func TestPackagingInstall(t *testing.T) {
 		t.Skip("no make")
 	}
 	dest := t.TempDir()
-	os.MkdirAll(filepath.Join(dest, "etc/drill"), 0o755)
-	os.WriteFile(filepath.Join(dest, "etc/drill/drill.yaml"), []byte("# mine\n"), 0o640)
+	must(t, os.MkdirAll(filepath.Join(dest, "etc/drill"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dest, "etc/drill/drill.yaml"), []byte("# mine\n"), 0o640))
 	// -o build: install the binary the tests built, without building again.
 	cmd := exec.Command("make", "-C", "../..", "-o", "build", "install", "BIN="+filepath.Dir(drillBin), "DESTDIR="+dest, "PREFIX=/usr")
 	if out, err := cmd.CombinedOutput(); err != nil {

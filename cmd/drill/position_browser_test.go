@@ -28,14 +28,14 @@ func TestPositionPageInBrowser(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
-	os.WriteFile(filepath.Join(data, "f"), []byte("content\n"), 0o644)
-	os.MkdirAll(filepath.Join(dir, "backups"), 0o755)
+	must(t, os.MkdirAll(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("content\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(dir, "backups"), 0o755))
 	if out, err := exec.Command("tar", "-czf", filepath.Join(dir, "backups/a.tar.gz"), "-C", data, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v: %s", err, out)
 	}
 	cfg := filepath.Join(dir, "drill.yaml")
-	os.WriteFile(cfg, []byte(`state_dir: state
+	must(t, os.WriteFile(cfg, []byte(`state_dir: state
 socket: drill.sock
 services:
   files: {owner: ops@example.org, priority: 1, rpo: 1d, rto: 1h, review_every: 7d, description: "home directories <all of them>"}
@@ -44,7 +44,7 @@ services:
 drills:
   home: {service: files, backend: filesystem, source: {archive: backups/a.tar.gz}}
   ledger: {service: billing, backend: filesystem, source: {archive: backups/a.tar.gz}, checks: {min_files: 1000}}
-`), 0o644)
+`), 0o644))
 	drillCmd(t, cfg, "run", "home")
 	drillCmd(t, cfg, "run", "home")
 	drillCmd(t, cfg, "run", "ledger")

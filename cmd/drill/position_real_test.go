@@ -21,8 +21,8 @@ import (
 func TestPositionFromRealDrills(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
-	os.WriteFile(filepath.Join(data, "f"), []byte("content\n"), 0o644)
+	must(t, os.MkdirAll(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("content\n"), 0o644))
 	for _, name := range []string{"files", "ledger", "cold"} {
 		if out, err := exec.Command("tar", "-czf", filepath.Join(dir, name+".tar.gz"), "-C", data, ".").CombinedOutput(); err != nil {
 			t.Fatalf("tar: %v: %s", err, out)
@@ -65,7 +65,7 @@ drills:
 	position := func(at time.Duration) map[string]string {
 		t.Helper()
 		var recs []*evidence.Record
-		store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false)
+		must(t, store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false))
 		out := map[string]string{}
 		for _, sp := range drills.Position(cfg, recs, t0.Add(at)) {
 			out[sp.Service] = sp.Status
@@ -125,7 +125,7 @@ func realRunner(t *testing.T, dir, yml string, clock *time.Time) (*drills.Runner
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { must(t, store.Close()) })
 	return &drills.Runner{
 		Config: cfg, Recorder: store, Marks: store, ScratchRoot: filepath.Join(dir, "scratch"),
 		Launcher: &drills.PluginLauncher{Self: drillBin, Builtins: builtinNames(), Env: drills.PluginEnv()},

@@ -93,7 +93,7 @@ func (e *env) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(p)
 	if err != nil {
 		if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
-			return nil, usageError{fmt.Errorf("%v (give the config with -c FILE or $DRILL_CONFIG)", err)}
+			return nil, usageError{fmt.Errorf("%v (give the config with -c FILE or $DRILL_CONFIG)", err)} //nolint:errorlint // wrapped, a config.Errors would print as a list without the hint
 		}
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func TestSampleCoversTheWholeBackup(t *testing.T) {
 			size = 3 << 20 // the largest file, sampled like any other
 		}
 		p := filepath.Join(data, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -46,17 +46,17 @@ func TestSampleCoversTheWholeBackup(t *testing.T) {
 	for i := range 64 {
 		for j := range 3 {
 			p := filepath.Join(wide, fmt.Sprintf("w%02d", i), fmt.Sprintf("g%d", j))
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			os.WriteFile(p, make([]byte, 10+i*3+j), 0o644)
+			must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+			must(t, os.WriteFile(p, make([]byte, 10+i*3+j), 0o644))
 		}
 	}
 	tiny := filepath.Join(dir, "tiny")
-	os.MkdirAll(tiny, 0o755)
-	os.WriteFile(filepath.Join(tiny, "a"), []byte("a\n"), 0o644)
-	os.WriteFile(filepath.Join(tiny, "b"), []byte("bb\n"), 0o644)
+	must(t, os.MkdirAll(tiny, 0o755))
+	must(t, os.WriteFile(filepath.Join(tiny, "a"), []byte("a\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(tiny, "b"), []byte("bb\n"), 0o644))
 	restic := filepath.Join(filepath.Dir(drillBin), "restic")
 	repo, pw := filepath.Join(dir, "repo"), filepath.Join(dir, "restic.pw")
-	os.WriteFile(pw, []byte("sample-test\n"), 0o600)
+	must(t, os.WriteFile(pw, []byte("sample-test\n"), 0o600))
 	wideRepo := filepath.Join(dir, "wide-repo")
 	for _, args := range [][]string{{"-r", repo, "init"}, {"-r", repo, "backup", "--host", "h", "."}, {"-r", wideRepo, "init"}, {"-r", wideRepo, "backup", wide}} {
 		cmd := exec.Command(restic, append([]string{"--password-file", pw}, args...)...)
@@ -81,7 +81,7 @@ drills:
 	coverage := func(drill string, at time.Time) drills.Coverage {
 		t.Helper()
 		var recs []*evidence.Record
-		store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false)
+		must(t, store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false))
 		for _, sp := range drills.Position(cfg, recs, at) {
 			for _, dp := range sp.Drills {
 				if dp.Drill == drill {

@@ -40,8 +40,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	pgFile := write("pg.pass", pgPW)
 	myFile := write("my.pass", myPW)
 	data := filepath.Join(dir, "data")
-	os.MkdirAll(data, 0o755)
-	os.WriteFile(filepath.Join(data, "f"), []byte("hello\n"), 0o644)
+	must(t, os.MkdirAll(data, 0o755))
+	must(t, os.WriteFile(filepath.Join(data, "f"), []byte("hello\n"), 0o644))
 	repo := filepath.Join(dir, "repo")
 	for _, args := range [][]string{{"init", "-q", "-r", repo, "--password-file", pw}, {"backup", "-q", "-r", repo, "--password-file", pw, data}} {
 		if out, err := exec.Command(restic, args...).CombinedOutput(); err != nil {
@@ -59,22 +59,22 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	sql(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON `drill\\_%%`.* TO '%s'@'%%'", user, myPW, user))
 	t.Cleanup(func() {
-		exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run()
+		_ = exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run()
 	})
 	// Database dumps: a tiny PostgreSQL one, a tiny MariaDB one.
 	pgDump := filepath.Join(dir, "db.sql")
-	os.WriteFile(pgDump, []byte("--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n"), 0o644)
+	must(t, os.WriteFile(pgDump, []byte("--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n"), 0o644))
 	myDump := filepath.Join(dir, "shop.sql")
-	os.WriteFile(myDump, []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT PRIMARY KEY);\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-30\n"), 0o644)
+	must(t, os.WriteFile(myDump, []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT PRIMARY KEY);\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-30\n"), 0o644))
 	cfg := filepath.Join(dir, "drill.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: state
+	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: state
 socket: drill.sock
 services: {s: {owner: ops@example.org}}
 drills:
   r: {service: s, backend: restic, source: {repository: %s, password_file: %s, restic_binary: %s, env: [B2_ACCOUNT_KEY_FILE=%s]}}
   p: {service: s, backend: postgres, source: {dump: %s, server: "postgres://postgres@127.0.0.1:5432/postgres", password_file: %s}}
   m: {service: s, backend: mysql, source: {dump: %s, server: "mysql://%s@127.0.0.1:3306/", password_file: %s}}
-`, repo, pw, restic, envFile, pgDump, pgFile, myDump, user, myFile)), 0o644)
+`, repo, pw, restic, envFile, pgDump, pgFile, myDump, user, myFile)), 0o644))
 
 	// Sample every process's command line and environment while the
 	// drills run.

@@ -557,7 +557,7 @@ drills:
 			if c != nil {
 				t.Errorf("Parse returned a config along with errors")
 			}
-			errs, ok := err.(Errors)
+			errs, ok := err.(Errors) //nolint:errorlint // Parse returns Errors itself, unwrapped
 			if !ok {
 				t.Fatalf("Parse error is %T, want Errors", err)
 			}

@@ -36,7 +36,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse returned config %v and error %v; want exactly one", c, err)
 		}
 		if err != nil {
-			errs, ok := err.(Errors)
+			errs, ok := err.(Errors) //nolint:errorlint // Parse returns Errors itself, unwrapped
 			if !ok || len(errs) == 0 {
 				t.Fatalf("Parse error is %T %v, want non-empty Errors", err, err)
 			}

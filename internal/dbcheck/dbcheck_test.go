@@ -15,7 +15,7 @@ func TestScratchName(t *testing.T) {
 	if len(long) != 63 || !IsScratchName(long) {
 		t.Errorf("long name %q (%d bytes)", long, len(long))
 	}
-	if ScratchName("a", 63) == ScratchName("a", 63) {
+	if a, b := ScratchName("a", 63), ScratchName("a", 63); a == b {
 		t.Error("two scratch names are equal")
 	}
 	for _, bad := range []string{"billing", "drill_x", "drill_x_12345678901z", "drill_x-123456789012"} {

@@ -196,7 +196,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 	if _, err := s.Export(&buf, Selection{}, time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	s.Close()
+	must(b, s.Close())
 	pub := []byte(key.VerifierKey)
 	for b.Loop() {
 		if _, err := VerifyBundle(context.Background(), bytes.NewReader(buf.Bytes()), BundleOptions{Key: pub}); err != nil {

@@ -382,7 +382,7 @@ func ReadBundleManifest(path string) (*BundleManifest, error) {
 	tr := tar.NewReader(zr)
 	hdr, err := tr.Next()
 	if err != nil || hdr.Name != memberManifest {
-		return nil, fmt.Errorf("bundle %s: no manifest.json first (%v)", path, err)
+		return nil, fmt.Errorf("bundle %s: no manifest.json first (%v)", path, err) //nolint:errorlint // err is nil when the first member has another name
 	}
 	var m BundleManifest
 	if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&m); err != nil {

@@ -49,11 +49,13 @@ func pack(t testing.TB, ms []member) []byte {
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
 	for _, m := range ms {
-		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg})
-		tw.Write(m.data)
+		must(t, tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg}))
+		if _, err := tw.Write(m.data); err != nil {
+			t.Fatal(err)
+		}
 	}
-	tw.Close()
-	zw.Close()
+	must(t, tw.Close())
+	must(t, zw.Close())
 	return buf.Bytes()
 }
 
@@ -86,7 +88,9 @@ func lines(fn func([]string) []string) func([]byte) []byte {
 func manifestRecords(n int) func([]byte) []byte {
 	return func(b []byte) []byte {
 		var m BundleManifest
-		json.Unmarshal(b, &m)
+		if err := json.Unmarshal(b, &m); err != nil {
+			panic(err) // b is the manifest.json of a bundle the test exported
+		}
 		m.Records = int64(n)
 		out, _ := json.Marshal(m)
 		return out
@@ -150,7 +154,7 @@ func TestBundleTamperMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.Close()
+	must(t, s.Close())
 	full, fullCP := exportBundle(t, path, key, Selection{})
 	subset, _ := exportBundle(t, path, key, Selection{Since: testTime.Add(3 * 3600e9), Until: testTime.Add(7 * 3600e9)})
 	// A second log of the same origin, signed with the same key: history
@@ -170,7 +174,7 @@ func TestBundleTamperMatrix(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fs.Close()
+	must(t, fs.Close())
 	rewritten, _ := exportBundle(t, forged, key, Selection{})
 
 	pub := []byte(key.VerifierKey + "\n")

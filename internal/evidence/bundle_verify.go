@@ -136,7 +136,7 @@ func (b *bundleVerifier) run() error {
 	var entriesDone, haveCheckpoint, haveHistory bool
 	for {
 		hdr, err := b.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -451,7 +451,7 @@ func (b *bundleVerifier) entries() error {
 	}
 	for lineNo := 1; ; lineNo++ {
 		line, err := readLine(br, MaxLeafSize+64)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
@@ -561,7 +561,8 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 	})
 	for j, e := range chunk {
 		i := e.Index
-		if ve, ok := errs[j].(*VerifyError); ok && ve.Index < 0 {
+		var ve *VerifyError
+		if errors.As(errs[j], &ve) && ve.Index < 0 {
 			return ve // a malformed line: no index to order by
 		}
 		switch {
@@ -700,7 +701,7 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 			return nil, errors.New("the last line has no newline: the archive is truncated")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the archive is truncated or corrupt: %v", err)
+			return nil, fmt.Errorf("the archive is truncated or corrupt: %w", err)
 		}
 		return bytes.TrimSuffix(line, []byte("\n")), nil
 	}

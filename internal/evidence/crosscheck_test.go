@@ -31,7 +31,7 @@ func TestProofsCrossChecked(t *testing.T) {
 	for _, m := range unpack(t, b) {
 		switch strings.TrimPrefix(m.name, bundleDir) {
 		case "manifest.json":
-			json.Unmarshal(m.data, &man)
+			must(t, json.Unmarshal(m.data, &man))
 		case "hashes":
 			hashes = m.data
 		case "checkpoint":
@@ -39,7 +39,7 @@ func TestProofsCrossChecked(t *testing.T) {
 		case "checkpoints.jsonl":
 			for _, l := range bytes.Split(bytes.TrimSpace(m.data), []byte("\n")) {
 				var h historyLine
-				json.Unmarshal(l, &h)
+				must(t, json.Unmarshal(l, &h))
 				n, err := note.Open([]byte(h.Note), verifier)
 				if err != nil {
 					t.Fatal(err)

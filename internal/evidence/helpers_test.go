@@ -25,6 +25,14 @@ func testKey(t testing.TB, name string) *keys.Key {
 	return k
 }
 
+// must stops the test at a failed step of its setup.
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // testRecord returns a realistic drill record; i makes it unique.
 func testRecord(i int, verdict string) *Record {
 	started := testTime.Add(time.Duration(i) * time.Hour)

@@ -30,7 +30,7 @@ func TestRotateKey(t *testing.T) {
 	if _, err := s.RotateKey(k2); err == nil {
 		t.Error("rotated to the key in force")
 	}
-	s.Close()
+	must(t, s.Close())
 
 	// Reopened with the old key, the store refuses to sign.
 	s, err = Open(path, Options{Key: k1})
@@ -40,7 +40,7 @@ func TestRotateKey(t *testing.T) {
 	if _, err := s.Append(testRecord(6, VerdictPass)); err == nil || !strings.Contains(err.Error(), "is not the key of this evidence log") {
 		t.Errorf("Append with the retired key: %v", err)
 	}
-	s.Close()
+	must(t, s.Close())
 	s, err = Open(path, Options{Key: k2})
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +52,11 @@ func TestRotateKey(t *testing.T) {
 		t.Fatalf("Verify with the new key: %+v, %v", rep, err)
 	}
 	var drills []int64
-	s.Entries(func(e *Entry) error { drills = append(drills, e.Index); return nil }, false)
+	must(t, s.Entries(func(e *Entry) error { drills = append(drills, e.Index); return nil }, false))
 	if len(drills) != 7 || drills[5] != 6 {
 		t.Errorf("Entries visited %v, want the 7 records and not the key change at 5", drills)
 	}
-	s.Close()
+	must(t, s.Close())
 	for name, k := range map[string]*keys.Key{"old": k1, "new": k2} {
 		vk, _ := keys.VerifyOnly(k.VerifierKey)
 		s, err := Open(path, Options{Key: vk, ReadOnly: true})
@@ -66,7 +66,7 @@ func TestRotateKey(t *testing.T) {
 		if _, err := s.Verify(context.Background()); err != nil {
 			t.Errorf("Verify trusting the %s key: %v", name, err)
 		}
-		s.Close()
+		must(t, s.Close())
 	}
 
 	full, _ := exportBundle(t, path, k2, Selection{})

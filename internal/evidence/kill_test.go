@@ -73,7 +73,7 @@ func TestKillLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
+	must(t, s.Close())
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -89,13 +89,13 @@ func TestKillLoop(t *testing.T) {
 		}
 		buf := make([]byte, 6)
 		if _, err := out.Read(buf); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 			t.Fatalf("iteration %d: the appender did not start: %v", it, err)
 		}
 		time.Sleep(time.Duration(rand.IntN(30_000)) * time.Microsecond)
-		cmd.Process.Kill()
-		cmd.Wait()
+		must(t, cmd.Process.Kill())
+		_ = cmd.Wait() // signal: killed
 
 		s, err := Open(filepath.Join(dir, "drill.db"), Options{Origin: testOrigin, Key: key})
 		if err != nil {
@@ -112,7 +112,7 @@ func TestKillLoop(t *testing.T) {
 			t.Fatalf("iteration %d: the log shrank from %d to %d records", it, prev, rep.Records)
 		}
 		prev = rep.Records
-		s.Close()
+		must(t, s.Close())
 	}
 	t.Logf("%d kills, %d records, the log verified after every one", iterations, prev)
 }

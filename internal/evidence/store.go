@@ -575,7 +575,7 @@ func (s *Store) refreshHeadLocked() error {
 	return s.db.View(func(tx *bbolt.Tx) error {
 		n, err := storedSize(tx)
 		if err != nil {
-			s.damaged = fmt.Errorf("%w: %v; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, err)
+			s.damaged = fmt.Errorf("%w: %v; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, err) //nolint:errorlint // ErrDamaged is what callers test; the cause is text
 			return nil
 		}
 		msg := tx.Bucket(bucketCheckpoints).Get(be64(uint64(n)))
@@ -588,7 +588,7 @@ func (s *Store) refreshHeadLocked() error {
 			err = fmt.Errorf("it is for log %q size %d", c.Origin, c.Size)
 		}
 		if err != nil {
-			s.damaged = fmt.Errorf("%w: the latest checkpoint (size %d) does not verify: %v; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, n, err)
+			s.damaged = fmt.Errorf("%w: the latest checkpoint (size %d) does not verify: %v; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, n, err) //nolint:errorlint // as above
 			return nil
 		}
 		h := &head{checkpoint: c, note: bytes.Clone(msg)}

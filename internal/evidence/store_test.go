@@ -210,7 +210,7 @@ func TestOpenLocked(t *testing.T) {
 		s2, err := Open(path, Options{Origin: testOrigin, Key: key, ReadOnly: ro})
 		elapsed := time.Since(start)
 		if err == nil {
-			s2.Close()
+			_ = s2.Close()
 			t.Fatalf("second Open (ReadOnly %v) succeeded while the store is open", ro)
 		}
 		if err.Error() != want || !errors.Is(err, ErrLocked) {
@@ -265,7 +265,7 @@ func TestOpenErrors(t *testing.T) {
 			}
 			s, err := Open(path, tc.opt)
 			if err == nil {
-				s.Close()
+				_ = s.Close()
 				t.Fatalf("Open succeeded, want an error containing %q", tc.want)
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "open evidence store "+path+": ") {
@@ -360,7 +360,7 @@ func TestEntriesNamesBadLeaf(t *testing.T) {
 
 	// fn's error stops the walk and comes back as it is.
 	stop := errors.New("stop")
-	if err := s.Entries(func(*Entry) error { return stop }, false); err != stop {
+	if err := s.Entries(func(*Entry) error { return stop }, false); err != stop { //nolint:errorlint // "as it is": the very error, unwrapped
 		t.Errorf("Entries returned %v, want fn's error", err)
 	}
 }

@@ -345,7 +345,7 @@ func TestVerifyAcrossChunks(t *testing.T) {
 	if rep, err := s.Verify(context.Background()); err != nil || rep.Records != n {
 		t.Fatalf("Verify = %+v, %v; want %d records", rep, err, n)
 	}
-	s.Close()
+	must(t, s.Close())
 
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketLeaves)

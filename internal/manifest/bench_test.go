@@ -32,7 +32,7 @@ type benchTree struct {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if benchRoot != "" && os.Getenv("DRILL_BENCH_DIR") == "" {
-		os.RemoveAll(benchRoot)
+		_ = os.RemoveAll(benchRoot)
 	}
 	os.Exit(code)
 }
@@ -60,7 +60,9 @@ func benchData(b *testing.B, name string, fill func(dir string, rng *rand.ChaCha
 			tr.bytes, tr.err = dirBytes(tr.dir)
 			return
 		}
-		os.RemoveAll(tr.dir)
+		if tr.err = os.RemoveAll(tr.dir); tr.err != nil {
+			return
+		}
 		if tr.err = os.MkdirAll(tr.dir, 0o755); tr.err != nil {
 			return
 		}

@@ -361,11 +361,11 @@ func (t *treeHash) walkDir(rel string) error {
 			break
 		}
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return err
 		}
 	}
-	f.Close()
+	_ = f.Close()
 	for _, sub := range subdirs {
 		if err := t.walkDir(sub); err != nil {
 			return err

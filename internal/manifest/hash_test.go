@@ -41,7 +41,7 @@ func addSpecialFiles(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 }
 
 // TestHashTreeWritesWhatSha256sumPrints hashes a tree of odd names and
@@ -204,7 +204,9 @@ func TestHashTreeStopsWhenCancelledWhileHashing(t *testing.T) {
 	if err := f.Truncate(1 << 30); err != nil { // sparse: costs no disk
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	start := time.Now()
@@ -296,7 +298,7 @@ func TestHashFDReadsToTheEnd(t *testing.T) {
 			}
 			hs := &hasher{buf: make([]byte, bufSize), h: sha256.New()}
 			sum, n, err := hs.hashFD(t.Context(), fd, p, statSize)
-			syscall.Close(fd)
+			_ = syscall.Close(fd)
 			if err != nil || sum != sha256.Sum256(data) || n != int64(size) {
 				t.Errorf("size %d, fstat said %d: got %x, %d, %v; want %x, %d", size, statSize, sum[:4], n, err, sha256.Sum256(data), size)
 			}

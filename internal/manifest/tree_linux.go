@@ -33,7 +33,7 @@ var haveOpenat2 = sync.OnceValue(func() bool {
 	if err != nil {
 		return false
 	}
-	syscall.Close(fd)
+	_ = syscall.Close(fd)
 	return true
 })
 
@@ -98,7 +98,7 @@ func (t *tree) dirSafe(dir string) bool {
 	if err != nil {
 		return false
 	}
-	syscall.Close(fd)
+	_ = syscall.Close(fd)
 	return true
 }
 
@@ -126,7 +126,7 @@ func (t *tree) openDir(rel string) (*os.File, error) {
 
 func (t *tree) close() {
 	if t.fd >= 0 {
-		syscall.Close(t.fd)
+		_ = syscall.Close(t.fd)
 		t.fd = -1
 	}
 }

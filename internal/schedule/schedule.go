@@ -81,7 +81,7 @@ func Parse(spec string) (Schedule, error) {
 	}
 	sched, err := parser().Parse(full)
 	if err != nil {
-		return nil, fmt.Errorf("%v", err)
+		return nil, fmt.Errorf("%v", err) //nolint:errorlint // robfig/cron's errors stay behind this package
 	}
 	if spec, ok := sched.(*cron.SpecSchedule); ok {
 		// Impossible dates such as "0 0 30 2 *" never fire; cron would

@@ -668,7 +668,7 @@ func (w *writer) abandon() {
 		return
 	}
 	w.f.abort()
-	w.root.Remove(w.name)
+	_ = w.root.Remove(w.name)
 	w.f = nil
 }
 

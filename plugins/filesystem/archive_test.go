@@ -436,7 +436,7 @@ func checkLinksInside(t testing.TB, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error { // fn never stops it
 		if err != nil || d.Type()&fs.ModeSymlink == 0 {
 			return nil
 		}
@@ -611,7 +611,9 @@ func TestRestoreArchiveCancel(t *testing.T) {
 	t.Run("before the start", func(t *testing.T) {
 		sandbox := t.TempDir()
 		archive := filepath.Join(sandbox, "x.tar")
-		os.WriteFile(archive, data, 0o644)
+		if err := os.WriteFile(archive, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		target := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -625,7 +627,9 @@ func TestRestoreArchiveCancel(t *testing.T) {
 	t.Run("while restoring", func(t *testing.T) {
 		sandbox := t.TempDir()
 		archive := filepath.Join(sandbox, "x.tar")
-		os.WriteFile(archive, data, 0o644)
+		if err := os.WriteFile(archive, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		target := t.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -646,7 +650,9 @@ func TestRestoreArchiveCancel(t *testing.T) {
 func TestRestoreArchiveHostGone(t *testing.T) {
 	sandbox := t.TempDir()
 	archive := filepath.Join(sandbox, "x.tar")
-	os.WriteFile(archive, makeTar(t, file("a", "1"), file("b", "2")), 0o644)
+	if err := os.WriteFile(archive, makeTar(t, file("a", "1"), file("b", "2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{onFiles: func([]plugins.File) error { return errors.New("host gone") }}
 	_, err := New().Restore(context.Background(), &plugins.RestoreRequest{
 		Source: plugins.Source{"archive": archive}, PointID: archive, Target: t.TempDir(),
@@ -661,7 +667,9 @@ func TestRestoreArchiveHostGone(t *testing.T) {
 func TestRestoreArchiveOddPoints(t *testing.T) {
 	dir := t.TempDir()
 	xz := filepath.Join(dir, "home.tar.xz")
-	os.WriteFile(xz, []byte("\xfd7zXZ\x00rest of an xz stream"), 0o644)
+	if err := os.WriteFile(xz, []byte("\xfd7zXZ\x00rest of an xz stream"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	gone := filepath.Join(dir, "gone.tar")
 	tests := []struct {
 		name    string

@@ -54,7 +54,7 @@ func makeBenchTree(b *testing.B) benchTree {
 		} {
 			cmd := exec.Command("tar", append(args, "-C", src, ".")...)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				benchErr = fmt.Errorf("tar %v: %v: %s", args, err, out)
+				benchErr = fmt.Errorf("tar %v: %w: %s", args, err, out)
 				return
 			}
 		}
@@ -69,7 +69,7 @@ func makeBenchTree(b *testing.B) benchTree {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if benchDir != "" {
-		os.RemoveAll(benchDir)
+		_ = os.RemoveAll(benchDir)
 	}
 	os.Exit(code)
 }
@@ -97,7 +97,7 @@ func writeBenchTree(dir string, small, big int, bigSize int) (int64, error) {
 			if len(line) > n {
 				line = line[:n]
 			}
-			w.WriteString(line)
+			_, _ = w.WriteString(line) // a bufio.Writer keeps its error for Flush
 			n -= len(line)
 		}
 	}
@@ -134,7 +134,7 @@ func writeBenchTree(dir string, small, big int, bigSize int) (int64, error) {
 					for j := range chunk {
 						chunk[j] = byte(rng.Uint32())
 					}
-					w.Write(chunk)
+					_, _ = w.Write(chunk) // as in text
 				} else {
 					text(w, len(chunk))
 				}

@@ -52,7 +52,7 @@ func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.F
 			return nil
 		}
 		ents, err := f.ReadDir(-1)
-		f.Close()
+		_ = f.Close()
 		if err != nil {
 			bad(dir, err)
 		}
@@ -381,7 +381,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 	}
 	discard := func() {
 		out.abort()
-		c.dst.Remove(j.rel)
+		_ = c.dst.Remove(j.rel)
 	}
 	h := sha256.New()
 	var n int64

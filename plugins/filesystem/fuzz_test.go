@@ -18,14 +18,22 @@ func FuzzRestoreTar(f *testing.F) {
 		symlink("a/b/up", "../.."), symlink("esc", "a/b/up/../.."), hardlink("h", "../x"))
 	var gz, zst bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(valid)
-	zw.Close()
+	if _, err := zw.Write(valid); err != nil {
+		f.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		f.Fatal(err)
+	}
 	enc, err := zstd.NewWriter(&zst)
 	if err != nil {
 		f.Fatal(err)
 	}
-	enc.Write(hostile)
-	enc.Close()
+	if _, err := enc.Write(hostile); err != nil {
+		f.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		f.Fatal(err)
+	}
 	for _, seed := range [][]byte{valid, hostile, gz.Bytes(), zst.Bytes(), valid[:len(valid)/2], gz.Bytes()[:gz.Len()/2], nil} {
 		f.Add(seed)
 	}

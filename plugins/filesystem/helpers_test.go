@@ -284,9 +284,9 @@ func pointsEqual(a, b []plugins.RestorePoint) bool {
 // than root: restores keep modes such as 0555.
 func unlockOnCleanup(t testing.TB, dir string) {
 	t.Cleanup(func() {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if d != nil && d.IsDir() {
-				os.Chmod(p, 0o700)
+				_ = os.Chmod(p, 0o700)
 			}
 			return nil
 		})

@@ -81,7 +81,7 @@ func (o *outFile) finish(mode fs.FileMode, mtime time.Time) error {
 // abort closes the file if it is open.
 func (o *outFile) abort() {
 	if o.fd >= 0 {
-		syscall.Close(o.fd)
+		_ = syscall.Close(o.fd)
 		o.fd = -1
 	}
 }

@@ -163,14 +163,14 @@ func (c *dirCache) drop(dir string) {
 	if !ok {
 		return
 	}
-	f.Close()
+	_ = f.Close()
 	delete(c.open, dir)
 	c.order = slices.DeleteFunc(c.order, func(d string) bool { return d == dir })
 }
 
 func (c *dirCache) close() {
 	for _, f := range c.open {
-		f.Close()
+		_ = f.Close()
 	}
 	clear(c.open)
 	c.order = c.order[:0]

@@ -49,7 +49,7 @@ func optionFile(srv *server) (string, error) {
 	b.WriteString("port=" + strconv.Itoa(srv.port) + "\n")
 	_, werr := f.WriteString(b.String())
 	if err := errors.Join(werr, f.Chmod(0o600), f.Close()); err != nil {
-		os.Remove(f.Name())
+		_ = os.Remove(f.Name())
 		return "", fmt.Errorf("write the client option file: %w", err)
 	}
 	return f.Name(), nil
@@ -133,16 +133,16 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	cmd.Stdin = stdinR
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		stdinR.Close()
-		stdinW.Close()
+		_ = stdinR.Close()
+		_ = stdinW.Close()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		stdinR.Close()
-		stdinW.Close()
+		_ = stdinR.Close()
+		_ = stdinW.Close()
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	stdinR.Close()
+	_ = stdinR.Close()
 	fed := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(stdinW, 256<<10)
@@ -152,7 +152,7 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 				err = &writeError{ferr}
 			}
 		}
-		stdinW.Close()
+		_ = stdinW.Close()
 		if err != nil {
 			cancel() // the SQL is incomplete: stop the client
 		}

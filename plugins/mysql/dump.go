@@ -56,7 +56,7 @@ func verifySidecar(dump string) error {
 		return fmt.Errorf("open checksum file %s: %w", side, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxSidecar))
-	f.Close()
+	_ = f.Close()
 	if err != nil {
 		return fmt.Errorf("read checksum file %s: %w", side, err)
 	}
@@ -117,11 +117,11 @@ func openDump(path string) (*dump, error) {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("stat dump %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("dump %s is not a regular file", path)
 	}
 	d := &dump{path: path, f: f, size: fi.Size()}
@@ -130,7 +130,7 @@ func openDump(path string) (*dump, error) {
 	if magic, _ := raw.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, &dumpProblem{fmt.Sprintf("%s is not a valid gzip file: %v", path, err)}
 		}
 		r = zr
@@ -138,12 +138,12 @@ func openDump(path string) (*dump, error) {
 	d.r = bufio.NewReaderSize(r, lineBuf)
 	head, err := d.r.Peek(headBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		f.Close()
+		_ = f.Close()
 		return nil, &dumpProblem{fmt.Sprintf("read dump %s: %v", path, err)}
 	}
 	tool, ok := looksLikeDump(head)
 	if !ok {
-		f.Close()
+		_ = f.Close()
 		return nil, &dumpProblem{fmt.Sprintf("%s is not a MySQL/MariaDB dump", path)}
 	}
 	d.tool = tool

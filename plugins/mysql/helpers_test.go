@@ -38,7 +38,7 @@ func testAdmin(t *testing.T) *sql.DB {
 		t.Fatalf("the mysql backend's tests need MariaDB at %s:%d (user root, no password): %v\n"+
 			"start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd", testHost, testPort, err)
 	}
-	t.Cleanup(func() { pool.Close() })
+	t.Cleanup(func() { _ = pool.Close() })
 	return pool
 }
 

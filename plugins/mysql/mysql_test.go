@@ -402,7 +402,7 @@ func TestMaxBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Cleanup(context.Background(), &plugins.CleanupRequest{})
+	defer func() { _, _ = b.Cleanup(context.Background(), &plugins.CleanupRequest{}) }()
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: src(path), PointID: lr.Points[0].ID, Target: t.TempDir(),
 		DrillName: "test_max", MaxBytes: 10000}, &recorder{})
 	if err != nil {
@@ -433,7 +433,7 @@ func TestCancelled(t *testing.T) {
 	b := New()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	defer b.Cleanup(context.Background(), &plugins.CleanupRequest{})
+	defer func() { _, _ = b.Cleanup(context.Background(), &plugins.CleanupRequest{}) }()
 	start := time.Now()
 	_, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src(path), PointID: path, Target: t.TempDir(), DrillName: "test_c"}, &recorder{})
 	if err == nil {

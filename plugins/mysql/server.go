@@ -50,7 +50,7 @@ func (s *server) connect(ctx context.Context, db string) (*sql.DB, error) {
 		return nil, err
 	}
 	if err := pool.PingContext(ctx); err != nil {
-		pool.Close()
+		_ = pool.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

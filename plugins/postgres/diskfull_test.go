@@ -55,7 +55,7 @@ func TestServerDiskFull(t *testing.T) {
 	// Dropped last: the scratch database, whose table is in it, is
 	// dropped first by restoreOnce.
 	t.Cleanup(func() {
-		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+src+" WITH (FORCE)")
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+src+" WITH (FORCE)") // if it stays, so does the tablespace: reported below
 		if _, err := admin.Exec(ctx, "DROP TABLESPACE IF EXISTS "+ts); err != nil {
 			t.Errorf("drop tablespace %s: %v", ts, err)
 		}
@@ -73,7 +73,7 @@ func TestServerDiskFull(t *testing.T) {
 	// About 20 MB of rows, five times the room the server will have.
 	_, err = sconn.Exec(ctx, "CREATE TABLE big (id int PRIMARY KEY, pad text) TABLESPACE "+ts+
 		"; INSERT INTO big SELECT i, repeat('x', 100) FROM generate_series(1, 150000) i")
-	sconn.Close(ctx)
+	_ = sconn.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func serverDir(t *testing.T, uid, gid int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -250,10 +250,9 @@ func (g *sqlGuard) Read(p []byte) (int, error) {
 			return 0, g.err
 		}
 		line, err := g.r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line (COPY data, a big literal) comes in pieces.
-			err = nil
-		} else if err != nil {
+		// A long line (COPY data, a big literal) comes in pieces:
+		// bufio.ErrBufferFull is no error.
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			g.err = err
 		}
 		if len(line) == 0 {

@@ -38,7 +38,7 @@ func adminConn(t testing.TB) *pgx.Conn {
 	if err != nil {
 		t.Fatalf("the tests need a PostgreSQL server at 127.0.0.1:5432 with trust authentication for user postgres: %v; %s", err, startHint)
 	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	return conn
 }
 
@@ -97,7 +97,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixDir != "" {
-		os.RemoveAll(fixDir)
+		_ = os.RemoveAll(fixDir)
 	}
 	os.Exit(code)
 }
@@ -150,7 +150,7 @@ func buildFixture() (_ *fixture, err error) {
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, testServer)
 	if err != nil {
-		return nil, fmt.Errorf("%v; %s", err, startHint)
+		return nil, fmt.Errorf("%w; %s", err, startHint)
 	}
 	defer admin.Close(ctx)
 	src := "pgtest_src_" + randHex(6)
@@ -167,7 +167,7 @@ func buildFixture() (_ *fixture, err error) {
 		cmd := exec.Command(name, args...)
 		cmd.Env = pgEnv
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+			return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
 		}
 		return nil
 	}
@@ -190,7 +190,7 @@ func buildFixture() (_ *fixture, err error) {
 	if f.tables, err = fingerprint(ctx, sconn, 0); err != nil {
 		return nil, err
 	}
-	sconn.Close(ctx)
+	_ = sconn.Close(ctx)
 	for _, d := range []struct{ name, file string }{
 		{"custom", "db.dump"}, {"directory", "db.dir"}, {"tar", "db.tar"}, {"plain", "db.sql"}, {"create", "db.sql"},
 	} {
@@ -213,7 +213,7 @@ func buildFixture() (_ *fixture, err error) {
 	gz := filepath.Join(gzDir, "db.sql.gz")
 	cmd := exec.Command("sh", "-c", `gzip -c "$1" > "$2"`, "sh", f.dumps["plain"], gz)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("gzip: %v: %s", err, out)
+		return nil, fmt.Errorf("gzip: %w: %s", err, out)
 	}
 	f.dumps["plain.gz"] = gz
 	return f, nil

@@ -107,15 +107,16 @@ func (l *sqlLexer) scan(b []byte) int {
 				i--
 			}
 		case lexDollar:
-			if c == l.tag[l.match] {
+			switch c {
+			case l.tag[l.match]:
 				l.match++
 				if l.match == len(l.tag) {
 					l.state = lexNormal
 					l.prev, l.prev2 = 0, 0
 				}
-			} else if c == '$' {
+			case '$':
 				l.match = 1
-			} else {
+			default:
 				l.match = 0
 			}
 		case lexMeta:

@@ -483,7 +483,9 @@ func TestCleanupNamedScratch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{other}.Sanitize())
+	defer func() {
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{other}.Sanitize())
+	}()
 	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: sourceFor("/nonexistent/*.dump"), Scratch: []string{left, other}}); err != nil {
 		t.Fatal(err)
 	}
@@ -530,8 +532,8 @@ func TestPlainDumpForeignOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
-	defer conn.Exec(ctx, "DROP ROLE IF EXISTS "+role)
+	defer func() { _, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db) }()
+	defer func() { _, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+role) }()
 	psql := exec.Command("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-c",
 		"CREATE TABLE owned (id int PRIMARY KEY, v text); INSERT INTO owned VALUES (1, 'a'), (2, 'b'); ALTER TABLE owned OWNER TO "+role+"; GRANT SELECT ON owned TO PUBLIC;")
 	if out, err := psql.CombinedOutput(); err != nil {
@@ -548,7 +550,7 @@ func TestPlainDumpForeignOwner(t *testing.T) {
 	}
 	drill := drillName(t)
 	b := New()
-	defer b.Cleanup(ctx, &plugins.CleanupRequest{Source: sourceFor(dump), DrillName: drill})
+	defer func() { _, _ = b.Cleanup(ctx, &plugins.CleanupRequest{Source: sourceFor(dump), DrillName: drill}) }()
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{Source: sourceFor(dump), PointID: dump, Target: t.TempDir(), DrillName: drill}, &recorder{})
 	if err != nil {
 		t.Fatal(err)

@@ -344,7 +344,7 @@ func (r *restore) createScratch(ctx context.Context, cfg *pgx.ConnConfig) (strin
 	}
 	name, err := r.createOn(ctx, conn, cfg)
 	if err != nil {
-		conn.Close(context.WithoutCancel(ctx))
+		_ = conn.Close(context.WithoutCancel(ctx))
 		return "", nil, err
 	}
 	return name, conn, nil

@@ -91,12 +91,12 @@ func writePgpass(password string) (string, func(), error) {
 	remove := func() { _ = os.Remove(f.Name()) }
 	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(password)
 	if err := f.Chmod(0o600); err != nil {
-		f.Close()
+		_ = f.Close()
 		remove()
 		return "", nil, fmt.Errorf("create a temporary pgpass file: %w", err)
 	}
 	if _, err := f.WriteString("*:*:*:*:" + esc + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		remove()
 		return "", nil, fmt.Errorf("write a temporary pgpass file: %w", err)
 	}

@@ -40,7 +40,7 @@ func (r *restore) restoreInto(ctx context.Context, f format, tool string, env []
 		var err error
 		feed, err = r.openPlain(toolCtx, f == formatPlainGzip)
 		if err != nil {
-			w.stop(ctx)
+			_ = w.stop(ctx) // the dump cannot be read: that is the error
 			return false, err
 		}
 		defer feed.close()
@@ -141,7 +141,7 @@ func (r *restore) openPlain(ctx context.Context, gz bool) (*plainFeed, error) {
 	if gz {
 		zr, err := gzip.NewReader(in)
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("open dump %s: %w", r.path, err)
 		}
 		p.zr = zr
@@ -161,7 +161,7 @@ func (p *plainFeed) readErr() error {
 	return err
 }
 
-func (p *plainFeed) close() { p.f.Close() }
+func (p *plainFeed) close() { _ = p.f.Close() } // read only
 
 // countingReader counts what is read through it and stops at ctx's end.
 type countingReader struct {

@@ -698,12 +698,12 @@ func (h *hasher) work() {
 		}
 		fi, err := f.Stat()
 		if err != nil || !fi.Mode().IsRegular() {
-			f.Close()
+			_ = f.Close()
 			continue
 		}
 		sum := sha256.New()
 		n, err := io.CopyBuffer(sum, f, buf)
-		f.Close()
+		_ = f.Close()
 		if err != nil {
 			continue
 		}

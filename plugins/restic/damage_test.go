@@ -14,7 +14,7 @@ import (
 func packs(t *testing.T, repo string) []string {
 	t.Helper()
 	var ps []string
-	filepath.Walk(filepath.Join(repo, "data"), func(p string, fi os.FileInfo, err error) error {
+	_ = filepath.Walk(filepath.Join(repo, "data"), func(p string, fi os.FileInfo, err error) error { // fn never stops it
 		if err == nil && fi.Mode().IsRegular() {
 			ps = append(ps, p)
 		}
@@ -31,7 +31,7 @@ func packs(t *testing.T, repo string) []string {
 func only(t *testing.T, dir string) string {
 	t.Helper()
 	var files []string
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error { // fn never stops it
 		if err == nil && fi.Mode().IsRegular() {
 			files = append(files, p)
 		}
@@ -60,7 +60,9 @@ func TestRestoreDamageMatrix(t *testing.T) {
 		{"truncated data pack", func(t *testing.T, repo string) {
 			p := packs(t, repo)[0]
 			fi, _ := os.Stat(p)
-			os.Chmod(p, 0o644)
+			if err := os.Chmod(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Truncate(p, fi.Size()/2); err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +78,9 @@ func TestRestoreDamageMatrix(t *testing.T) {
 		{"truncated index", func(t *testing.T, repo string) {
 			p := only(t, filepath.Join(repo, "index"))
 			fi, _ := os.Stat(p)
-			os.Chmod(p, 0o644)
+			if err := os.Chmod(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Truncate(p, fi.Size()/2); err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package restic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ func resticCmd(t *testing.T, src plugins.Source, dir string, args ...string) str
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = ee.Stderr
 		}
 		t.Fatalf("restic %v: %v\n%s", args, err, stderr)
@@ -102,9 +103,15 @@ func TestListingCheck(t *testing.T) {
 	id := snapshotIDs(t, src)[0]
 	target := t.TempDir()
 	resticCmd(t, src, "", "restore", id, "--target", target)
-	os.Remove(filepath.Join(target, "bad\xffname"))
-	os.WriteFile(filepath.Join(target, "a.txt"), []byte("shorter"), 0o644)
-	os.WriteFile(filepath.Join(target, "intruder"), []byte("x"), 0o644)
+	if err := os.Remove(filepath.Join(target, "bad\xffname")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "a.txt"), []byte("shorter"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "intruder"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	l, err := s.startListing(context.Background(), s.lsArgs(id))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +162,9 @@ func TestListingProblems(t *testing.T) {
 	resticCmd(t, src, dir, "backup", "--host", "h1", ".")
 	ids := snapshotIDs(t, src)
 	snapFile := filepath.Join(r, "snapshots", ids[0])
-	os.Chmod(snapFile, 0o644)
+	if err := os.Chmod(snapFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(snapFile, []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +235,11 @@ func TestLockedRepository(t *testing.T) {
 	}
 	defer func() {
 		pw, _ := os.ReadFile(src["password_file"].(string))
-		os.WriteFile(fifo, pw, 0o600)
-		holder.Wait()
+		if err := os.WriteFile(fifo, pw, 0o600); err != nil {
+			t.Error(err)
+			_ = holder.Process.Kill() // it would wait for the password forever
+		}
+		_ = holder.Wait() // how key passwd ends is not what this test checks
 		noLocks(t, r)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
@@ -365,7 +377,9 @@ func flipBlob(t *testing.T, src plugins.Source, b blob) {
 		t.Fatal(err)
 	}
 	data[b.offset+b.length/2] ^= 0xff
-	os.Chmod(b.pack, 0o644)
+	if err := os.Chmod(b.pack, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(b.pack, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

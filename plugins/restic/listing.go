@@ -132,13 +132,13 @@ func (s *spool) entries() (iter.Seq[lsNode], func() error, error) {
 	seq := func(yield func(lsNode) bool) {
 		for {
 			pl, err := binary.ReadUvarint(r)
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return
 			}
 			tl, err2 := binary.ReadUvarint(r)
 			size, err3 := binary.ReadVarint(r)
 			if err = errors.Join(err, err2, err3); err != nil || pl > 1<<20 || tl > 64 {
-				rerr = fmt.Errorf("read back the snapshot's listing: %v", err)
+				rerr = fmt.Errorf("read back the snapshot's listing: %v", err) //nolint:errorlint // err is nil when a length is implausible
 				return
 			}
 			b := make([]byte, pl+tl)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -165,7 +165,7 @@ func TestRestoreDamagedPack(t *testing.T) {
 	src, r, _ := repo(t)
 	var biggest string
 	var size int64
-	filepath.Walk(filepath.Join(r, "data"), func(p string, fi os.FileInfo, err error) error {
+	_ = filepath.Walk(filepath.Join(r, "data"), func(p string, fi os.FileInfo, err error) error { // fn never stops it
 		if err == nil && fi.Mode().IsRegular() && fi.Size() > size {
 			biggest, size = p, fi.Size()
 		}
@@ -173,7 +173,9 @@ func TestRestoreDamagedPack(t *testing.T) {
 	})
 	b, _ := os.ReadFile(biggest)
 	b[len(b)/3] ^= 0xff
-	os.Chmod(biggest, 0o644)
+	if err := os.Chmod(biggest, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(biggest, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -113,8 +113,8 @@ func (inv *invocation) run(ctx context.Context) *result {
 	}
 	if err := cmd.Start(); err != nil {
 		if pwRead != nil {
-			pwRead.Close()
-			pwWrite.Close()
+			_ = pwRead.Close()
+			_ = pwWrite.Close()
 		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return &result{code: -1, waitErr: fmt.Errorf("restic executable %q not found: install restic or set restic_binary in the drill's source", inv.binary)}
@@ -122,10 +122,10 @@ func (inv *invocation) run(ctx context.Context) *result {
 		return &result{code: -1, waitErr: fmt.Errorf("start %s: %w", inv.binary, err)}
 	}
 	if pwRead != nil {
-		pwRead.Close()
+		_ = pwRead.Close()
 		go func() {
 			_, _ = pwWrite.Write(append(append([]byte(nil), inv.password...), '\n'))
-			pwWrite.Close()
+			_ = pwWrite.Close()
 		}()
 	}
 	res := &result{}

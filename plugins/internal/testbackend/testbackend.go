@@ -238,7 +238,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			return nil, err
 		}
 		if _, err := f.WriteString(data); err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, err
 		}
 		if err := f.Close(); err != nil {
