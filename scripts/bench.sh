@@ -230,5 +230,6 @@ auditor would (every record and checkpoint signature, the whole tree rebuilt).
 Go benchmarks for the hot paths (compare runs with benchstat):
 
     make bench-go    # Go benchmarks, benchstat summary in docs/benchmarks-go.txt
+    make bench-sample   # sampled restic drills against full ones, in docs/benchmarks-sample.md
 MD
 cat docs/benchmarks.md
