@@ -323,6 +323,12 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 	}
 	problems(resp.Problems, o)
+	// A restore the backend could not carry out to its end (scratch full,
+	// max_scratch_bytes, an unreadable format: a problem of kind error)
+	// proves nothing about the backup: what came back is checksummed, but
+	// not judged as if it were all there was ("nothing was restored",
+	// missing paths and files would be reasons of the machine's making).
+	stopped := slices.ContainsFunc(resp.Problems, func(p plugins.Problem) bool { return p.Kind == plugins.ProblemError })
 	if resp.Point.ID != "" && resp.Point.ID != point.ID {
 		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
 	}
@@ -362,7 +368,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// with what the backend reported): the least check a drill makes.
 	o.checked = true
 	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
-	if rec.Files == 0 {
+	if rec.Files == 0 && !stopped {
 		what := "files"
 		if database {
 			what = "tables"
@@ -379,7 +385,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 
 	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
-	if !database {
+	if !database && !stopped {
 		rec.Checks = append(rec.Checks, fileChecks(d, sd.Target, got, o)...)
 	}
 	restoreTime := time.Since(restoreStart)
