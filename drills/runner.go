@@ -352,7 +352,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		detail = fmt.Sprintf("%d tables, %d rows restored and fingerprinted", rec.Files, rows)
 	} else {
 		var err error
-		got, err = col.manifest(ctx, sd.Target, o)
+		got, err = col.manifest(ctx, sd.Target, o, !stopped)
 		if err != nil {
 			if ctx.Err() == nil {
 				o.error(fmt.Sprintf("checksum the restored files: %v", err))
@@ -587,8 +587,11 @@ func (c *collector) Files(files []plugins.File) error {
 }
 
 // manifest reconciles the reported files with the target tree and returns
-// the manifest of everything restored.
-func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*manifest.Manifest, error) {
+// the manifest of everything restored. Without unreported, files the
+// backend did not report are left out instead of hashed: after a restore
+// the backend stopped they are pieces it left behind (a decompression
+// bomb's first gigabytes, say), not restored files.
+func (c *collector) manifest(ctx context.Context, target string, o *outcome, unreported bool) (*manifest.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Sorted by path; of a path reported twice, the later report counts.
@@ -604,6 +607,9 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*m
 	todo, err := reconcile(target, files, o)
 	if err != nil {
 		return nil, err
+	}
+	if !unreported {
+		todo = todo[:0]
 	}
 	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(files)+len(todo))}
 	for _, r := range files {

@@ -507,3 +507,20 @@ func TestRandomRestorePoint(t *testing.T) {
 		}
 	}
 }
+
+// What a stopped restore left behind unreported (a decompression bomb's
+// first gigabytes, say) is not hashed and not counted as restored.
+func TestStoppedRestoreLeavesPiecesUnhashed(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p1", Time: now.Add(-time.Hour)}},
+		files: map[string]string{"a.txt": "alpha", "bomb": "partial"}, hashed: true, unreported: "bomb",
+		problems: []plugins.Problem{{Kind: plugins.ProblemError, Message: "restore would exceed max_scratch_bytes (10 bytes)"}}}
+	r, _, _ := newTestRunner(t, b, "")
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != evidence.VerdictError || rec.Files != 1 || rec.Bytes != 5 {
+		t.Errorf("verdict %s, %d files, %d bytes (reasons %q); want error, 1 file, 5 bytes", rec.Verdict, rec.Files, rec.Bytes, rec.Reasons)
+	}
+}
