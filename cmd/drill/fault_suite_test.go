@@ -46,9 +46,9 @@ import (
 func TestFaultSuite(t *testing.T) {
 	big := os.Getenv("DRILL_FAULT_BIG") != ""
 	// A small file takes a page of a tmpfs.
-	manyFiles, bombGiB, tmpfsSize := 200_000, int64(1), "2g"
+	manyFiles, bombGiB, tmpfsSize, manyTimeout := 200_000, int64(1), "2g", "2m"
 	if big {
-		manyFiles, bombGiB, tmpfsSize = 1_000_000, 16, "6g"
+		manyFiles, bombGiB, tmpfsSize, manyTimeout = 1_000_000, 16, "6g", "30m"
 	}
 	cases := []faultCase{
 		{
@@ -314,6 +314,7 @@ func TestFaultSuite(t *testing.T) {
 			verdict: "pass",
 			files:   int64(manyFiles),
 			figures: true,
+			timeout: manyTimeout,
 		},
 		{
 			name: "dircopy/many_files",
@@ -332,6 +333,7 @@ func TestFaultSuite(t *testing.T) {
 			verdict: "pass",
 			files:   int64(manyFiles),
 			figures: true,
+			timeout: manyTimeout,
 		},
 		{
 			name:  "scratch_full/tar",
@@ -416,6 +418,8 @@ type faultCase struct {
 	files int64
 	// figures logs the wall time and the peak RSS of drill run.
 	figures bool
+	// timeout is the drill's; 2m when empty.
+	timeout string
 }
 
 // fixture is the directory of one case: the backup, a sentinel tree the
@@ -463,7 +467,11 @@ func (c faultCase) run(t *testing.T) string {
 		exes = append(exes, path)
 	}
 	name := strings.NewReplacer("/", "-", "_", "-").Replace(c.name)
-	fmt.Fprintf(&cfg, "drills:\n  %s: {service: s, backend: %s, timeout: 2m, source: %s}\n", name, backend, source)
+	timeout := c.timeout
+	if timeout == "" {
+		timeout = "2m"
+	}
+	fmt.Fprintf(&cfg, "drills:\n  %s: {service: s, backend: %s, timeout: %s, source: %s}\n", name, backend, timeout, source)
 	cfgPath := fx.path("drill.yaml")
 	mustT(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o644))
 
