@@ -253,3 +253,36 @@ func restoreInto(t *testing.T, src plugins.Source, target string) (*plugins.Rest
 	resp, err := b.Restore(ctx, &plugins.RestoreRequest{Source: src, PointID: list.Points[0].ID, Target: target}, ev)
 	return resp, ev, err
 }
+
+// Only an error about writing into the target stops the restore as the
+// machine's fault; the same words about the repository do not.
+func TestGuardLocalErrors(t *testing.T) {
+	const target = "/var/lib/drill/scratch/d-0123456789ab/target"
+	tests := []struct {
+		name string
+		m    Message
+		want string // the problem, "" for none
+	}{
+		{"scratch full", Message{Kind: "error", Text: "write " + target + "/data/c: no space left on device", Item: "/data/c"},
+			`restore stopped: restic could not write "data/c" into the target: no space left on device (restic said: write ` + target + `/data/c: no space left on device)`},
+		{"quota", Message{Kind: "exit_error", Text: "Fatal: mkdir " + target + "/x: disk quota exceeded"},
+			`restore stopped: restic could not write into the target: disk quota exceeded (restic said: Fatal: mkdir ` + target + `/x: disk quota exceeded)`},
+		{"read-only repository", Message{Kind: "exit_error", Text: "unable to create lock in backend: open /srv/repo/locks/x: read-only file system"}, ""},
+		{"damage", Message{Kind: "error", Text: "decrypting blob 21de6e4f failed: ciphertext verification failed", Item: "/f"}, ""},
+		{"text line", Message{Kind: "text", Text: "write " + target + "/f: no space left on device"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, g := newGuard(context.Background(), &plugins.RestoreRequest{PointID: strings.Repeat("ab", 32), Target: target})
+			defer g.release()
+			g.stderr(tt.m)
+			var got string
+			if ps := g.problems(); len(ps) == 1 && ps[0].Kind == plugins.ProblemError {
+				got = ps[0].Message
+			}
+			if got != tt.want {
+				t.Errorf("problem %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

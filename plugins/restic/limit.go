@@ -24,6 +24,7 @@ var localErrors = []string{"no space left on device", "disk quota exceeded", "re
 // nothing about the backup.
 type guard struct {
 	maxBytes int64
+	target   string
 	short    string // the snapshot's short ID
 	cancel   context.CancelFunc
 
@@ -39,7 +40,7 @@ func newGuard(ctx context.Context, req *plugins.RestoreRequest) (context.Context
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return ctx, &guard{maxBytes: req.MaxBytes, short: short, cancel: cancel}
+	return ctx, &guard{maxBytes: req.MaxBytes, target: req.Target, short: short, cancel: cancel}
 }
 
 func (g *guard) release() { g.cancel() }
@@ -81,9 +82,11 @@ func (g *guard) bytes(m Message) {
 }
 
 // stderr looks at each message restic prints on stderr for an error that
-// says the target cannot be written.
+// says the target cannot be written. The message must name the target:
+// the same words about the repository (a lock file on a read-only mount)
+// are restic's to report.
 func (g *guard) stderr(m Message) {
-	if m.Kind != "error" && m.Kind != "exit_error" {
+	if m.Kind != "error" && m.Kind != "exit_error" || !strings.Contains(m.Text, g.target) {
 		return
 	}
 	reason, ok := localError(m.Text)
