@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -115,18 +116,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 	var unreported []string
 	seen := make([]bool, len(files))
-	err := filepath.WalkDir(target, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !de.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(target, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
+	err := walkFiles(target, func(rel string, size func() (int64, error)) error {
 		i, ok := slices.BinarySearchFunc(files, rel, func(r reported, p string) int { return strings.Compare(r.Path, p) })
 		if !ok {
 			unreported = append(unreported, rel)
@@ -134,12 +124,12 @@ func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 		}
 		seen[i] = true
 		if e := files[i]; e.Size >= 0 {
-			fi, err := de.Info()
+			n, err := size()
 			if err != nil {
 				return err
 			}
-			if fi.Size() != e.Size {
-				o.fail(fmt.Sprintf("restored file %q has %d bytes on disk, the backend reported %d", rel, fi.Size(), e.Size))
+			if n != e.Size {
+				o.fail(fmt.Sprintf("restored file %q has %d bytes on disk, the backend reported %d", rel, n, e.Size))
 			}
 		}
 		return nil
@@ -157,6 +147,73 @@ func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 		o.fail("the backend reported files that are not in the restore: " + listNames(missing))
 	}
 	return unreported, nil
+}
+
+// walkFiles calls fn for every regular file below target, with its
+// slash-separated path relative to target and a function returning its
+// size, never following symlinks. Each directory is opened relative to
+// its parent's descriptor and each file is stat'ed relative to its
+// directory's, so a tree deeper than PATH_MAX bytes (a backup may hold
+// one, and the scratch path makes every path longer than it was) is
+// walked like any other; an error names the path relative to target.
+func walkFiles(target string, fn func(rel string, size func() (int64, error)) error) error {
+	root, err := os.OpenRoot(target)
+	if err != nil {
+		return err
+	}
+	var walk func(dir *os.Root, rel string) error
+	walk = func(dir *os.Root, rel string) error {
+		defer dir.Close()
+		f, err := dir.Open(".")
+		if err != nil {
+			return fmt.Errorf("open %q: %w", rel, bare(err))
+		}
+		ents, err := f.ReadDir(-1)
+		_ = f.Close() // read-only
+		if err != nil {
+			return fmt.Errorf("read directory %q: %w", rel, bare(err))
+		}
+		for _, e := range ents {
+			p := e.Name()
+			if rel != "." {
+				p = rel + "/" + p
+			}
+			switch {
+			case e.Type().IsRegular():
+				name := e.Name()
+				size := func() (int64, error) {
+					fi, err := dir.Lstat(name)
+					if err != nil {
+						return 0, fmt.Errorf("stat %q: %w", p, bare(err))
+					}
+					return fi.Size(), nil
+				}
+				if err := fn(p, size); err != nil {
+					return err
+				}
+			case e.IsDir():
+				sub, err := dir.OpenRoot(e.Name())
+				if err != nil {
+					return fmt.Errorf("open %q: %w", p, bare(err))
+				}
+				if err := walk(sub, p); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(root, ".")
+}
+
+// bare is err without the path of a *fs.PathError, which walkFiles
+// replaces with the path relative to the target.
+func bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // serviceChecks compares the backup's age with the RPO and the restore

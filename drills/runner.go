@@ -364,6 +364,12 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 	}
 	problems(resp.Problems, o)
+	// A restore the backend could not carry out to its end (scratch full,
+	// max_scratch_bytes, an unreadable format: a problem of kind error)
+	// proves nothing about the backup: what came back is checksummed, but
+	// not judged as if it were all there was ("nothing was restored",
+	// missing paths and files would be reasons of the machine's making).
+	stopped := slices.ContainsFunc(resp.Problems, func(p plugins.Problem) bool { return p.Kind == plugins.ProblemError })
 	if resp.Point.ID != "" && resp.Point.ID != point.ID {
 		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
 	}
@@ -387,7 +393,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		detail = fmt.Sprintf("%d tables, %d rows restored and fingerprinted", rec.Files, rows)
 	} else {
 		var err error
-		got, err = col.manifest(ctx, sd.Target, o)
+		got, err = col.manifest(ctx, sd.Target, o, !stopped)
 		if err != nil {
 			if ctx.Err() == nil {
 				o.error(fmt.Sprintf("checksum the restored files: %v", err))
@@ -403,7 +409,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// with what the backend reported): the least check a drill makes.
 	o.checked = true
 	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
-	if rec.Files == 0 {
+	if rec.Files == 0 && !stopped {
 		what := "files"
 		if database {
 			what = "tables"
@@ -424,7 +430,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 
 	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
-	if !database {
+	if !database && !stopped {
 		rec.Checks = append(rec.Checks, fileChecks(d, rec, sd.Target, got, o)...)
 	}
 	restoreTime := time.Since(restoreStart)
@@ -663,8 +669,11 @@ func (c *collector) Files(files []plugins.File) error {
 }
 
 // manifest reconciles the reported files with the target tree and returns
-// the manifest of everything restored.
-func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*manifest.Manifest, error) {
+// the manifest of everything restored. Without unreported, files the
+// backend did not report are left out instead of hashed: after a restore
+// the backend stopped they are pieces it left behind (a decompression
+// bomb's first gigabytes, say), not restored files.
+func (c *collector) manifest(ctx context.Context, target string, o *outcome, unreported bool) (*manifest.Manifest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Sorted by path; of a path reported twice, the later report counts.
@@ -680,6 +689,9 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome) (*m
 	todo, err := reconcile(target, files, o)
 	if err != nil {
 		return nil, err
+	}
+	if !unreported {
+		todo = todo[:0]
 	}
 	m := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(files)+len(todo))}
 	for _, r := range files {

@@ -206,6 +206,9 @@ func TestRunVerdicts(t *testing.T) {
 		{"too few files fails", &fakeBackend{points: fresh, files: map[string]string{"a.txt": "x"}, hashed: true}, "fail", []string{"check min_files: 1 files restored, at least 2 expected"}},
 		{"a missing path fails", &fakeBackend{points: fresh, files: map[string]string{"b": "x", "c": "y"}, hashed: true}, "fail", []string{`check paths: missing from the restore: "a.txt"`}},
 		{"nothing restored fails", &fakeBackend{points: fresh, files: map[string]string{}, hashed: true}, "fail", []string{"nothing was restored"}},
+		{"a restore the backend stopped (scratch full) is an error, not an empty backup", &fakeBackend{points: fresh, files: map[string]string{}, hashed: true,
+			problems: []plugins.Problem{{Kind: plugins.ProblemError, Path: "big", Message: `restore stopped: writing "big" into the target: no space left on device`}}},
+			"error", []string{`restore stopped: writing "big" into the target: no space left on device`}},
 		{"a backend error is an error", &fakeBackend{points: fresh, restoreErr: errors.New("connection refused")}, "error", []string{"restore (backend fake): connection refused"}},
 		{"a restore past the drill's timeout fails", &fakeBackend{points: fresh, block: true, progress: true}, "fail", []string{"did not finish within its timeout of 2s (during restore)"}},
 		{"a backend that hangs without a word is an error", &fakeBackend{points: fresh, block: true}, "error", []string{"backend fake stopped responding: no progress from the restore within the drill's timeout of 2s"}},
@@ -683,5 +686,22 @@ func TestRunStallOff(t *testing.T) {
 	}
 	if rec.Verdict != "fail" || !containsReason(rec.Reasons, "did not finish within its timeout of 1s (during restore)") {
 		t.Errorf("verdict %s, reasons %q; want a fail on the drill's timeout", rec.Verdict, rec.Reasons)
+	}
+}
+
+// What a stopped restore left behind unreported (a decompression bomb's
+// first gigabytes, say) is not hashed and not counted as restored.
+func TestStoppedRestoreLeavesPiecesUnhashed(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p1", Time: now.Add(-time.Hour)}},
+		files: map[string]string{"a.txt": "alpha", "bomb": "partial"}, hashed: true, unreported: "bomb",
+		problems: []plugins.Problem{{Kind: plugins.ProblemError, Message: "restore would exceed max_scratch_bytes (10 bytes)"}}}
+	r, _, _ := newTestRunner(t, b, "")
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Verdict != evidence.VerdictError || rec.Files != 1 || rec.Bytes != 5 {
+		t.Errorf("verdict %s, %d files, %d bytes (reasons %q); want error, 1 file, 5 bytes", rec.Verdict, rec.Files, rec.Bytes, rec.Reasons)
 	}
 }

@@ -38,7 +38,7 @@ func runTests(m *testing.M) int {
 		wg   sync.WaitGroup
 		errs []error
 	)
-	for _, mode := range []string{"ok", "crash", "hang", "protocol2", "garbage"} {
+	for _, mode := range []string{"ok", "crash", "hang", "protocol2", "garbage", "corrupt"} {
 		wg.Go(func() {
 			path, sum, err := testbuild.Build(dir, "drill-test-"+mode,
 				"github.com/drillhq/drill/plugins/internal/testplugin", "-ldflags=-X main.mode="+mode)
@@ -405,6 +405,40 @@ func TestRestoreCrash(t *testing.T) {
 	}
 	if !processGone(pid) {
 		t.Errorf("plugin process %d still exists", pid)
+	}
+}
+
+// A plugin that writes garbage into its gRPC connection in the middle of
+// a restore (and on its stdout), then goes quiet: the host notices the
+// broken stream at once, says which backend lost its connection, and Close
+// stops the process.
+func TestRestoreCorruptStream(t *testing.T) {
+	c := launch(t, spec("corrupt"))
+	pid := c.Pid()
+	src := plugins.Source{"name": "corrupt"}
+	points, err := c.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	start := time.Now()
+	_, err = c.Restore(t.Context(), &plugins.RestoreRequest{Source: src, PointID: points.Points[0].ID, Target: newTarget(t)}, rec)
+	want := `backend "test": Restore: connection to the plugin lost: `
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Restore: %v, want an error starting %q", err, want)
+	}
+	t.Logf("Restore: %v (after %s)", err, time.Since(start).Round(time.Millisecond))
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the broken stream took %s to notice", took)
+	}
+	if len(rec.files) != 1 {
+		t.Errorf("%d files reported before the garbage, want 1", len(rec.files))
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if !processGone(pid) {
+		t.Errorf("plugin process %d still exists after Close", pid)
 	}
 }
 

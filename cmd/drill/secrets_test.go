@@ -61,11 +61,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 	t.Cleanup(func() {
 		_ = exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run()
 	})
-	// Database dumps: a tiny PostgreSQL one, a tiny MariaDB one.
+	// Database dumps: a tiny PostgreSQL one, a tiny MariaDB one, each
+	// keeping its client busy for a second, so the sampling sees it
+	// however loaded the machine.
 	pgDump := filepath.Join(dir, "db.sql")
-	must(t, os.WriteFile(pgDump, []byte("--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int PRIMARY KEY);\nINSERT INTO t VALUES (1);\n"), 0o644))
+	must(t, os.WriteFile(pgDump, []byte("--\n-- PostgreSQL database dump\n--\n\nCREATE TABLE t (a int PRIMARY KEY);\nINSERT INTO t VALUES (1);\nSELECT pg_sleep(1);\n"), 0o644))
 	myDump := filepath.Join(dir, "shop.sql")
-	must(t, os.WriteFile(myDump, []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT PRIMARY KEY);\nINSERT INTO t VALUES (1);\n-- Dump completed on 2026-11-30\n"), 0o644))
+	must(t, os.WriteFile(myDump, []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT PRIMARY KEY);\nINSERT INTO t VALUES (1);\nDO SLEEP(1);\n-- Dump completed on 2026-11-30\n"), 0o644))
 	cfg := filepath.Join(dir, "drill.yaml")
 	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: state
 socket: drill.sock

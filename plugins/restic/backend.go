@@ -30,6 +30,9 @@ type Backend struct {
 	// pending holds the snapshot listings ListRestorePoints started for
 	// the Restore that follows, by listing arguments.
 	pending map[string]*listing
+	// sizes holds the size of each snapshot ListRestorePoints listed, from
+	// its summary, for the max_scratch_bytes check (limit.go).
+	sizes map[string]int64
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -291,6 +294,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc}
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
+			b.noteSize(sn.ID, p.Size)
 		}
 		resp.Points = append(resp.Points, p)
 	}
@@ -329,6 +333,9 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
 		return nil, err
 	}
+	if resp := b.tooBig(req, s); resp != nil {
+		return resp, nil
+	}
 	listing := b.takePending(s)
 	var err error
 	if listing == nil {
@@ -363,6 +370,10 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if len(resp.Problems) > 0 { // stopped: past max_scratch_bytes, or the target is full
+		resp.Point = plugins.RestorePoint{ID: req.PointID}
+		return resp, nil
 	}
 	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return nil, err
@@ -421,6 +432,9 @@ func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, ss *s
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	ctx, g := newGuard(ctx, req)
+	defer g.release()
+	inv.extraEnv = append(inv.extraEnv, g.env()...)
 	h := newHasher(req.Target, events)
 	var summary *Message
 	inv.onStdout = func(line []byte) {
@@ -431,14 +445,20 @@ func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, ss *s
 				h.add(m.Item)
 			}
 		case "status":
+			g.bytes(m)
 			h.progress(plugins.Progress{FilesDone: m.FilesRestored, FilesTotal: m.TotalFiles, BytesDone: m.BytesRestored, BytesTotal: m.TotalBytes})
 		case "summary":
+			g.bytes(m)
 			summary = &m
 		}
 	}
+	inv.onStderr = g.stderr
 	r := inv.run(ctx)
-	resp := &plugins.RestoreResponse{Details: map[string]string{}}
+	resp := &plugins.RestoreResponse{Details: map[string]string{}, Problems: g.problems()}
 	resp.Files, resp.Bytes = h.wait()
+	if err := sweepTarget(req.Target, resp.Details); err != nil {
+		return nil, nil, nil, err
+	}
 	return resp, r, summary, nil
 }
 
@@ -689,9 +709,9 @@ func (h *hasher) work() {
 	for item := range h.ch {
 		rel := strings.TrimPrefix(path.Clean("/"+item), "/")
 		full := filepath.Join(h.target, filepath.FromSlash(rel))
-		f, err := os.OpenFile(full, os.O_RDONLY|syscallNoFollow, 0)
+		f, err := openRegular(full)
 		if err != nil {
-			// Directories and links are opened here too and refused, as
+			// Directories, links and special files are refused here, as
 			// are names restic's JSON could not carry (invalid UTF-8):
 			// the host hashes every file that was not reported.
 			continue

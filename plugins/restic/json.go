@@ -1,9 +1,7 @@
-// Package restic is the restic backend: it drives the real restic CLI with
-// --json, restores a snapshot into the drill's scratch target and reports
-// what restic said, including the damage restic does not report on its own
-// (see docs/design-notes.md). This file holds the pure parsers of restic's
-// JSON output; each is tested on bytes and fuzzed.
 package restic
+
+// This file holds the pure parsers of restic's JSON output; each is tested
+// on bytes and fuzzed.
 
 import (
 	"bytes"

@@ -304,8 +304,16 @@ func (d *listingDiff) String() string {
 	return fmt.Sprintf("of %d entries in the snapshot's listing, %s: %s", d.checked, strings.Join(parts, ", "), strings.Join(d.examples, "; "))
 }
 
-// skipped reports listing entries restic does not restore as such.
-func skipped(n lsNode) bool { return n.Type == "socket" || n.Type == "irregular" }
+// skipped reports listing entries that are not in the restore on
+// purpose: sockets and irregular files restic does not restore, and the
+// device nodes and FIFOs sweepTarget removes.
+func skipped(n lsNode) bool {
+	switch n.Type {
+	case "socket", "irregular", "dev", "chardev", "fifo":
+		return true
+	}
+	return false
+}
 
 // compareListing merges the snapshot's listing with the restored tree.
 // includes are the restored subtrees (absolute snapshot paths), or nil

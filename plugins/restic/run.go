@@ -40,6 +40,8 @@ type invocation struct {
 	extraEnv []string
 	// onStdout receives each line of stdout as it comes; nil buffers it.
 	onStdout func(line []byte)
+	// onStderr, when set, receives each message of stderr as it comes.
+	onStderr func(m Message)
 }
 
 // result is what one run of restic said.
@@ -136,6 +138,9 @@ func (inv *invocation) run(ctx context.Context) *result {
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
 			m := parseMessage(sc.Bytes())
+			if inv.onStderr != nil {
+				inv.onStderr(m)
+			}
 			switch m.Kind {
 			case "error":
 				// Enough to report; a million damaged files must not

@@ -12,12 +12,17 @@
 //	hang       Restore blocks forever, ignoring its context
 //	protocol2  serves with protocol version 2 instead of plugins.ProtocolVersion
 //	garbage    prints random bytes on stdout instead of the handshake line
+//	corrupt    like ok, but right after reporting its first file it writes
+//	           random bytes into its gRPC connection (under TLS) and on its
+//	           real stdout, then blocks, as a plugin whose memory went bad would
 package main
 
 import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +47,17 @@ func main() {
 		}
 	case "hang":
 		b.Hang = true
+	case "corrupt":
+		b.AfterFirstFile = func() {
+			time.Sleep(200 * time.Millisecond) // let the file reach the host
+			garbage := make([]byte, 4096)
+			_, _ = rand.Read(garbage)
+			_, _ = syscall.Write(1, garbage) // go-plugin replaced os.Stdout, not fd 1
+			for _, fd := range connectedSockets() {
+				_, _ = syscall.Write(fd, garbage)
+			}
+			time.Sleep(time.Minute) // the host must notice by itself
+		}
 	case "protocol2":
 		plugin.Serve(&plugin.ServeConfig{
 			HandshakeConfig: plugin.HandshakeConfig{
@@ -69,4 +85,25 @@ func main() {
 		os.Exit(2)
 	}
 	plugins.Serve(b)
+}
+
+// connectedSockets returns the descriptors of the process's connected
+// sockets: the gRPC connection from the host (the listener is not
+// connected).
+func connectedSockets() []int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var fds []int
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if link, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(link, "socket:") {
+			continue
+		}
+		if _, err := syscall.Getpeername(fd); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
