@@ -286,19 +286,6 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			rec.Details["scratch_cleanup"] = err.Error()
 		}
 	}()
-	// A sampled drill restores the slice least recently proven; one that
-	// restores everything first checks that it fits.
-	var order []int
-	if d.Sample != nil {
-		if order, err = r.sliceOrder(d, rec.SourceSHA256); err != nil {
-			o.error(err.Error())
-			return
-		}
-		rec.Sample = &evidence.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
-	} else if msg := preflight(desc, point, r.Config.MaxScratchBytes, r.ScratchRoot); msg != "" {
-		o.error(msg)
-		return
-	}
 	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
 	defer func() {
 		// Cleanup runs even when ctx is done, with its own short deadline.
@@ -314,6 +301,21 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			}
 		}
 	}()
+
+	// A sampled drill restores the slice least recently proven; one that
+	// restores everything first checks that it fits (after Cleanup is
+	// deferred: a backend may have work under way since the listing).
+	var order []int
+	if d.Sample != nil {
+		if order, err = r.sliceOrder(d, rec.SourceSHA256); err != nil {
+			o.error(err.Error())
+			return
+		}
+		rec.Sample = &evidence.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
+	} else if msg := preflight(desc, point, r.Config.MaxScratchBytes, r.ScratchRoot); msg != "" {
+		o.error(msg)
+		return
+	}
 
 	restoreStart := time.Now()
 	// The restore check is about what happens from here on.

@@ -39,6 +39,9 @@ func sampleDetail(s *evidence.Sample, resp *plugins.RestoreResponse, empty []str
 	ps := &plugins.Sample{Slice: s.Slice, Slices: s.Slices}
 	detail := fmt.Sprintf("%s (%d%%, seed %q): %d of %d files, %s of %s", ps, s.Percent, s.Seed,
 		resp.Files, resp.TotalFiles, formatBytes(resp.Bytes), formatBytes(resp.TotalBytes))
+	if resp.TotalFiles == 0 && resp.Files > 0 { // stopped before the backend knew its totals
+		detail = fmt.Sprintf("%s (%d%%, seed %q): stopped after %d files, %s", ps, s.Percent, s.Seed, resp.Files, formatBytes(resp.Bytes))
+	}
 	if len(empty) > 0 {
 		detail += "; " + strings.Join(empty, ", ") + " held no files"
 	}

@@ -92,6 +92,26 @@ func TestFaultSuite(t *testing.T) {
 				}
 				return fmt.Sprintf("{path: %q}", dir)
 			},
+			// The preflight: the copy's size is known, nothing is written.
+			verdict: "error",
+			reasons: []string{`is 512.0 MiB, more than max_scratch_bytes (100.0 MiB): nothing was restored`},
+			files:   0,
+		},
+		{
+			name:       "dircopy/too_big_sampled",
+			maxScratch: "100MiB",
+			backup: func(t *testing.T, fx *fixture) string {
+				dir := fx.path("copy")
+				for i := range 8 { // sparse: 512 MiB that take no room in the backup
+					mustT(t, os.MkdirAll(dir, 0o755))
+					f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
+					mustT(t, err)
+					mustT(t, f.Truncate(64<<20))
+					mustT(t, f.Close())
+				}
+				return fmt.Sprintf("{path: %q}", dir)
+			},
+			drill:   ", sample: {percent: 100}", // no preflight: the copy stops itself
 			verdict: "error",
 			reasons: []string{`restore would exceed max_scratch_bytes (104857600 bytes): stopped at "f1"`},
 			files:   -1, // f0 may or may not be done when the walk stops the copy
@@ -110,6 +130,26 @@ func TestFaultSuite(t *testing.T) {
 					mustT(t, f.Close())
 				})
 			},
+			// The preflight: the snapshot's summary gives its size.
+			verdict: "error",
+			reasons: []string{"is 256.0 MiB, more than max_scratch_bytes (64.0 MiB): nothing was restored"},
+			files:   0,
+		},
+		{
+			name: "restic/zero_file_bomb_sampled",
+			// restic reads 256 MiB of zeros to back it up; the
+			// repository holds a few kilobytes.
+			maxScratch: "64MiB",
+			backup: func(t *testing.T, fx *fixture) string {
+				return fx.resticRepo(t, func(src string) {
+					mustT(t, os.WriteFile(filepath.Join(src, "readme.txt"), []byte("small\n"), 0o644))
+					f, err := os.Create(filepath.Join(src, "zeros.bin"))
+					mustT(t, err)
+					mustT(t, f.Truncate(256<<20))
+					mustT(t, f.Close())
+				})
+			},
+			drill:   ", sample: {percent: 100}", // no preflight: the plugin refuses it
 			verdict: "error",
 			reasons: []string{"restore would exceed max_scratch_bytes (67108864 bytes): snapshot ", " holds 268435462 bytes by its summary; restic was not started"},
 			files:   0,
@@ -339,15 +379,39 @@ func TestFaultSuite(t *testing.T) {
 			name:  "scratch_full/tar",
 			tmpfs: "8m",
 			backup: func(t *testing.T, fx *fixture) string {
-				return fx.archive(t, "big.tar", func(tw *tar.Writer) {
+				// 16 MiB of zeros in a few KB: the archive passes the
+				// preflight, its content fills the tmpfs.
+				return fx.archive(t, "big.tar.gz", func(tw *tar.Writer) {
 					for _, name := range []string{"a", "b", "c", "d"} {
-						tarFile(t, tw, "data/"+name, 0o644, io.LimitReader(rand.Reader, 4<<20), 4<<20)
+						tarFile(t, tw, "data/"+name, 0o644, zeros{}, 4<<20)
 					}
 				})
 			},
 			verdict: "error",
 			reasons: []string{`restore stopped: writing "data/`, `" into the target: no space left on device`},
 			files:   -1,
+		},
+		{
+			name:  "scratch_too_small/dircopy",
+			tmpfs: "8m",
+			backup: func(t *testing.T, fx *fixture) string {
+				dir := fx.path("copy")
+				randomFiles(t, filepath.Join(dir, "data"), 4, 4<<20)
+				return fmt.Sprintf("{path: %q}", dir)
+			},
+			verdict: "error",
+			reasons: []string{"is 16.0 MiB, but the scratch filesystem at ", " has 8.0 MiB free: nothing was restored"},
+			files:   0,
+		},
+		{
+			name:  "scratch_too_small/restic",
+			tmpfs: "8m",
+			backup: func(t *testing.T, fx *fixture) string {
+				return fx.resticRepo(t, func(src string) { randomFiles(t, filepath.Join(src, "data"), 4, 4<<20) })
+			},
+			verdict: "error",
+			reasons: []string{"is 16.0 MiB, but the scratch filesystem at ", " has 8.0 MiB free: nothing was restored"},
+			files:   0,
 		},
 		{
 			name:  "scratch_full/dircopy",
@@ -357,6 +421,7 @@ func TestFaultSuite(t *testing.T) {
 				randomFiles(t, filepath.Join(dir, "data"), 4, 4<<20)
 				return fmt.Sprintf("{path: %q}", dir)
 			},
+			drill:   ", sample: {percent: 100}", // past the preflight: the restore meets the full disk
 			verdict: "error",
 			reasons: []string{`restore stopped: writing "data/`, `" into the target: no space left on device`},
 			files:   -1,
@@ -367,6 +432,7 @@ func TestFaultSuite(t *testing.T) {
 			backup: func(t *testing.T, fx *fixture) string {
 				return fx.resticRepo(t, func(src string) { randomFiles(t, filepath.Join(src, "data"), 4, 4<<20) })
 			},
+			drill:   ", sample: {percent: 100}", // past the preflight: the restore meets the full disk
 			verdict: "error",
 			reasons: []string{`restore stopped: restic could not write "data/`, `" into the target: no space left on device`},
 			files:   -1,
@@ -420,6 +486,10 @@ type faultCase struct {
 	figures bool
 	// timeout is the drill's; 2m when empty.
 	timeout string
+	// drill is more of the drill's YAML mapping, such as ", sample:
+	// {percent: 100}": a sampled drill is not preflighted, so its restore
+	// meets the limits while it writes.
+	drill string
 }
 
 // fixture is the directory of one case: the backup, a sentinel tree the
@@ -450,8 +520,11 @@ func (c faultCase) run(t *testing.T) string {
 
 	backend, _, _ := strings.Cut(c.name, "/")
 	backend = map[string]string{"tar": "filesystem", "dircopy": "filesystem", "restic": "restic", "plugin": c.plugin}[backend]
-	if strings.HasPrefix(c.name, "scratch_full/") {
-		backend = map[string]string{"tar": "filesystem", "dircopy": "filesystem", "restic": "restic"}[strings.TrimPrefix(c.name, "scratch_full/")]
+	if kind, ok := strings.CutPrefix(c.name, "scratch_full/"); ok {
+		backend = map[string]string{"tar": "filesystem", "dircopy": "filesystem", "restic": "restic"}[kind]
+	}
+	if kind, ok := strings.CutPrefix(c.name, "scratch_too_small/"); ok {
+		backend = map[string]string{"dircopy": "filesystem", "restic": "restic"}[kind]
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "state_dir: %s\n", fx.state)
@@ -471,7 +544,7 @@ func (c faultCase) run(t *testing.T) string {
 	if timeout == "" {
 		timeout = "2m"
 	}
-	fmt.Fprintf(&cfg, "drills:\n  %s: {service: s, backend: %s, timeout: %s, source: %s}\n", name, backend, timeout, source)
+	fmt.Fprintf(&cfg, "drills:\n  %s: {service: s, backend: %s, timeout: %s, source: %s%s}\n", name, backend, timeout, source, c.drill)
 	cfgPath := fx.path("drill.yaml")
 	mustT(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o644))
 
