@@ -409,7 +409,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		resp.TotalFiles, resp.TotalBytes, resp.SampleDepth = ss.totalFiles, ss.totalBytes, ss.depth
 	}
 	if s.readDataSubset != "" {
-		if err := s.check(ctx, resp); err != nil {
+		if err := s.check(ctx, resp, events); err != nil {
 			return nil, err
 		}
 	}
@@ -607,10 +607,17 @@ func (l *listing) finish(ctx context.Context, s *source, target string, sample *
 
 // check runs `restic check --read-data-subset` and adds its outcome to
 // resp as the "restic check" check.
-func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse) error {
+//
+// restic check prints no progress with --json; the bytes it reads are
+// reported instead, after the restored ones, so that the host sees a check
+// that works as progress and one that hangs as a stall.
+func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse, events plugins.RestoreEvents) error {
 	inv, err := s.invocation("check", "--read-data-subset="+s.readDataSubset)
 	if err != nil {
 		return err
+	}
+	inv.onRead = func(n int64) {
+		_ = events.Progress(plugins.Progress{FilesDone: resp.Files, FilesTotal: -1, BytesDone: resp.Bytes + n, BytesTotal: -1})
 	}
 	r := inv.run(ctx)
 	if err := ctx.Err(); err != nil {

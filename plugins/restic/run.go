@@ -38,6 +38,10 @@ type invocation struct {
 	args     []string
 	// extraEnv is NAME=value for the repository's backend (from env).
 	extraEnv []string
+	// onRead, when set, gets the bytes restic has read so far, each
+	// second they grew: work that prints nothing (restic check) still
+	// shows as progress to the host's stall detector.
+	onRead func(n int64)
 	// onStdout receives each line of stdout as it comes; nil buffers it.
 	onStdout func(line []byte)
 	// onStderr, when set, receives each message of stderr as it comes.
@@ -129,6 +133,10 @@ func (inv *invocation) run(ctx context.Context) *result {
 			_, _ = pwWrite.Write(append(append([]byte(nil), inv.password...), '\n'))
 			_ = pwWrite.Close()
 		}()
+	}
+	if inv.onRead != nil {
+		stopWatch := watchReads(cmd.Process.Pid, inv.onRead)
+		defer stopWatch()
 	}
 	res := &result{}
 	done := make(chan struct{})
