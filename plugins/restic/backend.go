@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
@@ -348,9 +350,16 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	// A sample is chosen from the whole listing of the snapshot restored.
 	var ss *sampleSet
 	if req.Sample != nil {
+		started := plugins.Progress{FilesTotal: -1, BytesTotal: -1}
+		if err := listing.await(ctx, events, started); err != nil {
+			return nil, err
+		}
 		if !listing.of(req.PointID) {
 			listing.close()
 			if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
+				return nil, err
+			}
+			if err := listing.await(ctx, events, started); err != nil {
 				return nil, err
 			}
 		}
@@ -395,12 +404,19 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 
 	// The listing check: what restic says the snapshot holds is what
 	// came back.
+	restored := plugins.Progress{FilesDone: resp.Files, FilesTotal: -1, BytesDone: resp.Bytes, BytesTotal: -1}
+	if err := listing.await(ctx, events, restored); err != nil {
+		return nil, err
+	}
 	if !listing.of(req.PointID) {
 		// A new snapshot came between listing and restoring.
 		listing.close()
 		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
 			return nil, err
 		}
+	}
+	if err := listing.await(ctx, events, restored); err != nil {
+		return nil, err
 	}
 	if err := listing.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
 		return nil, err
@@ -467,6 +483,8 @@ type listing struct {
 	stop context.CancelFunc
 	sp   *spool
 	done chan struct{}
+	// read is the bytes restic ls has read so far (/proc/PID/io).
+	read atomic.Int64
 	// Set by the time done is closed:
 	id   string // the snapshot listed, from restic's first line
 	res  *result
@@ -503,6 +521,7 @@ func (s *source) startListing(ctx context.Context, args []string) (*listing, err
 	}
 	ctx, stop := context.WithCancel(ctx)
 	l := &listing{stop: stop, sp: sp, done: make(chan struct{})}
+	inv.onRead = func(n int64) { l.read.Store(n) }
 	inv.onStdout = func(line []byte) {
 		n, snap, err := parseLsLine(line)
 		switch {
@@ -521,6 +540,31 @@ func (s *source) startListing(ctx context.Context, args []string) (*listing, err
 		l.res = inv.run(ctx)
 	}()
 	return l, nil
+}
+
+// await waits for the listing to end, reporting the bytes restic ls reads
+// meanwhile as progress on top of p, each second they grew: a snapshot of
+// millions of files takes minutes to list, and the host's stall detector
+// must see that work. It returns ctx's error if ctx ends first.
+func (l *listing) await(ctx context.Context, events plugins.RestoreEvents, p plugins.Progress) error {
+	t := time.NewTicker(readInterval)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-l.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if n := l.read.Load(); n > last {
+			last = n
+			q := p
+			q.BytesDone += n
+			_ = events.Progress(q)
+		}
+	}
 }
 
 // of waits for the listing and reports whether it is of snapshot id.

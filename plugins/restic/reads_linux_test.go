@@ -1,10 +1,13 @@
 package restic
 
 import (
+	"context"
 	"os/exec"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drillhq/drill/plugins"
 )
 
 // watchReads reports a process that reads, growing, and nothing for one
@@ -44,5 +47,49 @@ func TestWatchReads(t *testing.T) {
 				t.Errorf("%d reports (%v); want reads reported: %v", len(seen), seen, tt.reads)
 			}
 		})
+	}
+}
+
+// progressEvents records progress reports.
+type progressEvents struct {
+	mu sync.Mutex
+	p  []int64
+}
+
+func (e *progressEvents) Progress(p plugins.Progress) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.p = append(e.p, p.BytesDone)
+	return nil
+}
+func (e *progressEvents) Files([]plugins.File) error { return nil }
+func (e *progressEvents) Scratch(string) error       { return nil }
+
+// While a listing runs, the bytes restic ls reads are reported as progress
+// on top of what was restored, each second they grew; await returns when
+// the listing ends, or with ctx's error.
+func TestListingAwaitReportsReads(t *testing.T) {
+	l := &listing{done: make(chan struct{})}
+	ev := &progressEvents{}
+	go func() {
+		for i := 1; i <= 3; i++ {
+			l.read.Store(int64(i) * 1000)
+			time.Sleep(readInterval)
+		}
+		time.Sleep(readInterval) // no reads: nothing reported
+		close(l.done)
+	}()
+	if err := l.await(t.Context(), ev, plugins.Progress{BytesDone: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.p) < 2 || len(ev.p) > 3 || ev.p[0] < 1005 || ev.p[len(ev.p)-1] != 3005 {
+		t.Errorf("progress %v; want 2 or 3 reports growing to 3005", ev.p)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := (&listing{done: make(chan struct{})}).await(ctx, ev, plugins.Progress{}); err == nil {
+		t.Error("await of a listing that never ends returned nil after ctx ended")
 	}
 }
