@@ -13,28 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// running returns the PIDs of live processes whose command line is
-// exactly argv; zombies (dead, not yet reaped) do not count.
-func running(argv ...string) []int {
-	want := []byte(strings.Join(argv, "\x00") + "\x00")
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cl, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !bytes.Equal(cl, want) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
-}
+	"github.com/drillhq/drill/plugins/plugintest"
+)
 
 // A restic whose password_command hangs: while restore points are listed,
 // the drill's timeout ends the drill; during the restore, the stall
@@ -68,7 +49,7 @@ func TestResticPasswordCommandHangs(t *testing.T) {
 	secs := map[string]string{"list": strconv.Itoa(2000000 + os.Getpid()), "restore": strconv.Itoa(3000000 + os.Getpid())}
 	t.Cleanup(func() {
 		for _, s := range secs {
-			for _, pid := range running("sleep", s) {
+			for _, pid := range plugintest.Running("sleep", s) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -132,7 +113,7 @@ drills:
 	}
 	for drill, s := range secs {
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			left := running("sleep", s)
+			left := plugintest.Running("sleep", s)
 			if len(left) == 0 {
 				break
 			}

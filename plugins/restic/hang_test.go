@@ -1,39 +1,16 @@
 package restic
 
 import (
-	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/plugintest"
 )
-
-// processesRunning returns the PIDs of live processes whose command line
-// is exactly argv (zombies, dead but not yet reaped, do not count).
-func processesRunning(argv ...string) []int {
-	want := []byte(strings.Join(argv, "\x00") + "\x00")
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cl, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !bytes.Equal(cl, want) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
-}
 
 // A password_command that hangs stops with restic when the restore is
 // cancelled (by the drill's timeout or stall detector): restic and the
@@ -49,7 +26,7 @@ func TestPasswordCommandHangs(t *testing.T) {
 	// A sleep no other test runs, to find it among all processes.
 	secs := strconv.Itoa(1000000 + os.Getpid())
 	t.Cleanup(func() {
-		for _, pid := range processesRunning("sleep", secs) {
+		for _, pid := range plugintest.Running("sleep", secs) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -64,7 +41,7 @@ func TestPasswordCommandHangs(t *testing.T) {
 		done <- err
 	}()
 	// Cancel once restic waits for the command.
-	for deadline := time.Now().Add(20 * time.Second); len(processesRunning("sleep", secs)) == 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); len(plugintest.Running("sleep", secs)) == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("restic did not run the password command")
 		}
@@ -83,7 +60,7 @@ func TestPasswordCommandHangs(t *testing.T) {
 	}
 	// Exited processes may take a moment to be reaped.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		left := processesRunning("sleep", secs)
+		left := plugintest.Running("sleep", secs)
 		if len(left) == 0 {
 			break
 		}
