@@ -285,18 +285,7 @@ func formatDuration(d time.Duration) string {
 func FormatDuration(d time.Duration) string { return formatDuration(d) }
 
 // formatBytes prints a size with binary units.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func formatBytes(n int64) string { return evidence.FormatSize(n) }
 
 // FormatBytes is formatBytes for the CLI.
 func FormatBytes(n int64) string { return formatBytes(n) }

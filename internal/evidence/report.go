@@ -315,7 +315,7 @@ func newRecordRow(rec *Record) recordRow {
 		Restore:    formatSeconds(rec.RestoreSeconds),
 		BackupAge:  "—",
 		Files:      rec.Files,
-		Bytes:      formatSize(rec.Bytes),
+		Bytes:      FormatSize(rec.Bytes),
 		BytesExact: rec.Bytes,
 		Reasons:    rec.Reasons,
 	}
@@ -393,8 +393,9 @@ func formatSeconds(s float64) string {
 	}
 }
 
-// formatSize prints a number of bytes with binary units: "512 B", "1.0 GiB".
-func formatSize(n int64) string {
+// FormatSize prints a number of bytes with binary units: "512 B", "1.0 GiB"
+// (the CLI, reports and reasons all show sizes so).
+func FormatSize(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
