@@ -12,13 +12,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -278,15 +276,15 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 			a.log.Warn("read the alert statuses", "err", err)
 		}
 		first = saved == nil
-		a.statuses = map[string]string{}
-		maps.Copy(a.statuses, saved)
+		a.statuses = saved
 	}
-	before := maps.Clone(a.statuses)
+	// The statuses now, of the services in the config.
+	statuses := make(map[string]string, len(pos))
 	var alerts []Alert
 	now := a.opt.Now().UTC()
 	for _, sp := range pos {
 		prev, known := a.statuses[sp.Service]
-		a.statuses[sp.Service] = sp.Status
+		statuses[sp.Service] = sp.Status
 		al := Alert{Time: now, Host: a.opt.Host, Service: sp.Service, Owner: sp.Owner, Status: sp.Status, Reasons: []string{}}
 		mine := rec != nil && rec.Service == sp.Service
 		if mine {
@@ -314,14 +312,11 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 			alerts = append(alerts, al)
 		}
 	}
-	for svc := range a.statuses { // services no longer in the config
-		if !slices.ContainsFunc(pos, func(sp drills.ServicePosition) bool { return sp.Service == svc }) {
-			delete(a.statuses, svc)
-		}
-	}
+	changed := first || !maps.Equal(a.statuses, statuses)
+	a.statuses = statuses
 	// Saved under the lock, so that saves are in the order of the checks.
-	if first || !sameStatuses(before, a.statuses) {
-		if err := saveStatuses(stateDir, a.statuses); err != nil {
+	if changed {
+		if err := saveStatuses(stateDir, statuses); err != nil {
 			a.log.Warn("alerts on status changes may repeat after a restart", "err", err)
 		}
 	}

@@ -3,7 +3,6 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 )
@@ -63,6 +62,3 @@ func saveStatuses(stateDir string, st map[string]string) error {
 	}
 	return nil
 }
-
-// sameStatuses reports whether a and b hold the same statuses.
-func sameStatuses(a, b map[string]string) bool { return maps.Equal(a, b) }
