@@ -350,15 +350,12 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			return
 		}
 	}
+	if rec.Details == nil && (rec.Sample != nil || len(resp.Details) > 0) {
+		rec.Details = map[string]string{}
+	}
 	if rec.Sample != nil {
 		rec.Sample.TotalFiles, rec.Sample.TotalBytes, rec.Sample.Depth = resp.TotalFiles, resp.TotalBytes, resp.SampleDepth
-		if rec.Details == nil {
-			rec.Details = map[string]string{}
-		}
 		rec.Details["sample"] = sampleDetail(rec.Sample, resp, empty)
-	}
-	if len(resp.Details) > 0 && rec.Details == nil {
-		rec.Details = map[string]string{}
 	}
 	for k, v := range resp.Details {
 		if _, host := rec.Details[k]; !host {
