@@ -50,6 +50,30 @@ func TestFaultSuite(t *testing.T) {
 	if big {
 		manyFiles, bombGiB, tmpfsSize, manyTimeout = 1_000_000, 16, "6g", "30m"
 	}
+	// A directory copy of eight sparse 64 MiB files: 512 MiB that take no
+	// room in the backup.
+	sparseCopy := func(t *testing.T, fx *fixture) string {
+		dir := fx.path("copy")
+		mustT(t, os.MkdirAll(dir, 0o755))
+		for i := range 8 {
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
+			mustT(t, err)
+			mustT(t, f.Truncate(64<<20))
+			mustT(t, f.Close())
+		}
+		return fmt.Sprintf("{path: %q}", dir)
+	}
+	// A restic snapshot of a small file and 256 MiB of zeros: restic reads
+	// the zeros to back them up; the repository holds a few kilobytes.
+	zeroSnapshot := func(t *testing.T, fx *fixture) string {
+		return fx.resticRepo(t, func(src string) {
+			mustT(t, os.WriteFile(filepath.Join(src, "readme.txt"), []byte("small\n"), 0o644))
+			f, err := os.Create(filepath.Join(src, "zeros.bin"))
+			mustT(t, err)
+			mustT(t, f.Truncate(256<<20))
+			mustT(t, f.Close())
+		})
+	}
 	cases := []faultCase{
 		{
 			name:       "tar/gzip_bomb",
@@ -81,17 +105,7 @@ func TestFaultSuite(t *testing.T) {
 		{
 			name:       "dircopy/too_big",
 			maxScratch: "100MiB",
-			backup: func(t *testing.T, fx *fixture) string {
-				dir := fx.path("copy")
-				for i := range 8 { // sparse: 512 MiB that take no room in the backup
-					mustT(t, os.MkdirAll(dir, 0o755))
-					f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
-					mustT(t, err)
-					mustT(t, f.Truncate(64<<20))
-					mustT(t, f.Close())
-				}
-				return fmt.Sprintf("{path: %q}", dir)
-			},
+			backup:     sparseCopy,
 			// The preflight: the copy's size is known, nothing is written.
 			verdict: "error",
 			reasons: []string{`is 512.0 MiB, more than max_scratch_bytes (100.0 MiB): nothing was restored`},
@@ -100,59 +114,29 @@ func TestFaultSuite(t *testing.T) {
 		{
 			name:       "dircopy/too_big_sampled",
 			maxScratch: "100MiB",
-			backup: func(t *testing.T, fx *fixture) string {
-				dir := fx.path("copy")
-				for i := range 8 { // sparse: 512 MiB that take no room in the backup
-					mustT(t, os.MkdirAll(dir, 0o755))
-					f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
-					mustT(t, err)
-					mustT(t, f.Truncate(64<<20))
-					mustT(t, f.Close())
-				}
-				return fmt.Sprintf("{path: %q}", dir)
-			},
-			drill:   ", sample: {percent: 100}", // no preflight: the copy stops itself
-			verdict: "error",
-			reasons: []string{`restore would exceed max_scratch_bytes (104857600 bytes): stopped at "f1"`},
-			files:   -1, // f0 may or may not be done when the walk stops the copy
+			backup:     sparseCopy,
+			drill:      ", sample: {percent: 100}", // no preflight: the copy stops itself
+			verdict:    "error",
+			reasons:    []string{`restore would exceed max_scratch_bytes (104857600 bytes): stopped at "f1"`},
+			files:      -1, // f0 may or may not be done when the walk stops the copy
 		},
 		{
-			name: "restic/zero_file_bomb",
-			// restic reads 256 MiB of zeros to back it up; the
-			// repository holds a few kilobytes.
+			name:       "restic/zero_file_bomb",
 			maxScratch: "64MiB",
-			backup: func(t *testing.T, fx *fixture) string {
-				return fx.resticRepo(t, func(src string) {
-					mustT(t, os.WriteFile(filepath.Join(src, "readme.txt"), []byte("small\n"), 0o644))
-					f, err := os.Create(filepath.Join(src, "zeros.bin"))
-					mustT(t, err)
-					mustT(t, f.Truncate(256<<20))
-					mustT(t, f.Close())
-				})
-			},
+			backup:     zeroSnapshot,
 			// The preflight: the snapshot's summary gives its size.
 			verdict: "error",
 			reasons: []string{"is 256.0 MiB, more than max_scratch_bytes (64.0 MiB): nothing was restored"},
 			files:   0,
 		},
 		{
-			name: "restic/zero_file_bomb_sampled",
-			// restic reads 256 MiB of zeros to back it up; the
-			// repository holds a few kilobytes.
+			name:       "restic/zero_file_bomb_sampled",
 			maxScratch: "64MiB",
-			backup: func(t *testing.T, fx *fixture) string {
-				return fx.resticRepo(t, func(src string) {
-					mustT(t, os.WriteFile(filepath.Join(src, "readme.txt"), []byte("small\n"), 0o644))
-					f, err := os.Create(filepath.Join(src, "zeros.bin"))
-					mustT(t, err)
-					mustT(t, f.Truncate(256<<20))
-					mustT(t, f.Close())
-				})
-			},
-			drill:   ", sample: {percent: 100}", // no preflight: the plugin refuses it
-			verdict: "error",
-			reasons: []string{"restore would exceed max_scratch_bytes (67108864 bytes): snapshot ", " holds 268435462 bytes by its summary; restic was not started"},
-			files:   0,
+			backup:     zeroSnapshot,
+			drill:      ", sample: {percent: 100}", // no preflight: the plugin refuses it
+			verdict:    "error",
+			reasons:    []string{"restore would exceed max_scratch_bytes (67108864 bytes): snapshot ", " holds 268435462 bytes by its summary; restic was not started"},
+			files:      0,
 		},
 		{
 			name: "tar/deep_tree",

@@ -16,31 +16,6 @@ import (
 	"github.com/drillhq/drill/plugins"
 )
 
-// repoOf makes a repository holding one snapshot of the tree make builds
-// in src, and returns its source.
-func repoOf(t *testing.T, build func(t *testing.T, src string)) (plugins.Source, string) {
-	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	build(t, src)
-	pw := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pw, []byte("correct horse\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r := filepath.Join(dir, "repo")
-	for _, args := range [][]string{{"init"}, {"backup", "--host", "h1", "."}} {
-		cmd := exec.Command(resticBin, append([]string{"-r", r, "--password-file", pw, "-q"}, args...)...)
-		cmd.Dir = src
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("restic %v: %v\n%s", args, err, out)
-		}
-	}
-	return plugins.Source{"repository": r, "password_file": pw, "restic_binary": resticBin}, r
-}
-
 // A snapshot of a sparse 256 MiB file is a bomb: a repository of a few
 // kilobytes that restores into 256 MiB. Past max_scratch_bytes the restore
 // is an error problem naming the limit, the size and the snapshot, and no

@@ -37,22 +37,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// repo makes a real restic repository holding one snapshot of a small
-// tree, and returns its source.
-func repo(t *testing.T) (plugins.Source, string, map[string]string) {
+// repoOf makes a repository holding one snapshot of the tree build makes
+// in src, and returns its source.
+func repoOf(t *testing.T, build func(t *testing.T, src string)) (plugins.Source, string) {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	files := map[string]string{"a.txt": "alpha\n", "sub/b.bin": strings.Repeat("bravo", 50000), "new\nline": "odd name"}
-	for p, c := range files {
-		full := filepath.Join(src, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	build(t, src)
 	pw := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pw, []byte("correct horse\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -65,7 +59,26 @@ func repo(t *testing.T) (plugins.Source, string, map[string]string) {
 			t.Fatalf("restic %v: %v\n%s", args, err, out)
 		}
 	}
-	return plugins.Source{"repository": r, "password_file": pw, "restic_binary": resticBin}, r, files
+	return plugins.Source{"repository": r, "password_file": pw, "restic_binary": resticBin}, r
+}
+
+// repo makes a real restic repository holding one snapshot of a small
+// tree, and returns its source.
+func repo(t *testing.T) (plugins.Source, string, map[string]string) {
+	t.Helper()
+	files := map[string]string{"a.txt": "alpha\n", "sub/b.bin": strings.Repeat("bravo", 50000), "new\nline": "odd name"}
+	src, r := repoOf(t, func(t *testing.T, src string) {
+		for p, c := range files {
+			full := filepath.Join(src, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	return src, r, files
 }
 
 type rec struct {
