@@ -4,9 +4,55 @@
 // table in the server, runs the drill's database checks there, and drops
 // the scratch database afterwards.
 //
-// A dump never touches a live database: its CREATE DATABASE, DROP
-// DATABASE and USE lines are removed as it streams to the client, which is
-// pointed at the scratch database.
+// # A dump is hostile input
+//
+// A dump never touches a live database or the host, by construction:
+//
+//   - The restore runs as a temporary user. The configured login creates,
+//     per drill, the scratch database and a user of the same name
+//     (drill_<drill>_<12 hex digits>, at most 32 characters, MySQL's limit
+//     for user names) at the host the server sees drill connect from, with
+//     a random password and ALL PRIVILEGES on the scratch database only:
+//     nothing global (no FILE, SUPER, PROCESS, CREATE USER, GRANT OPTION).
+//     The client, the fingerprints and the checks connect as that user, so
+//     USE of another database, DROP DATABASE live, CREATE USER, SELECT ...
+//     INTO OUTFILE and LOAD DATA INFILE are access-denied errors that fail
+//     the restore. The login therefore needs CREATE USER and ALL
+//     PRIVILEGES ON `drill\_%`.* WITH GRANT OPTION; without them the drill
+//     errs saying so. The name is announced to the host before anything
+//     exists, and Cleanup drops the user (ending its sessions where the
+//     login may) and the database, also after a crash (the host's sweep);
+//     only names of the scratch shape are ever dropped. The password
+//     reaches a MariaDB server only as its mysql_native_password hash, and
+//     the client only through a 0600 option file in TMPDIR that is removed
+//     afterwards: never an argument, never the environment.
+//   - The client reads drill's option file and no other (--defaults-file),
+//     runs none of its own commands from the dump (--binary-mode), may not
+//     send local files (--local-infile=0) and, where it has it (MariaDB
+//     10.5.25, 10.6.18, 10.11.8 and later), runs with --sandbox. The
+//     record's details say which (client_guards), and who restored
+//     (restore_user).
+//   - Dumps, their .sha256 sidecars and password files are opened as
+//     regular files, never through a symlink (internal/safefile); a
+//     symlinked dump fails the drill naming it. What the client or server
+//     says is quoted without the dump's text: not the statement the client
+//     echoes, not the server's "near '...'" (its "at line N" is kept), and
+//     capped in length.
+//
+// As a second line, the filter removes the dump's own CREATE DATABASE,
+// DROP DATABASE and USE lines (a --databases dump names its database) and
+// refuses a dump of several databases.
+//
+// What a real dump holds that the restore user may not run: a DEFINER
+// naming another account (views, triggers, routines, events), which needs
+// SUPER or SET USER. The filter sets DEFINER to CURRENT_USER where
+// mysqldump and mariadb-dump write it, at the start of a line (details:
+// rewritten), never in data; the objects then run with the restore user's
+// rights. Left as they are, and so failing the drill with the server's
+// access-denied error: a dump made with --master-data=1 or --dump-slave
+// (CHANGE MASTER TO), a MySQL dump with GTIDs (SET @@GLOBAL.GTID_PURGED:
+// dump with --set-gtid-purged=OFF), and stored functions on a server that
+// logs binary without log_bin_trust_function_creators.
 package mysql
 
 import (
@@ -25,6 +71,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -34,16 +81,17 @@ const Name = "mysql"
 // Version is the version of this backend's behaviour, recorded in evidence.
 const Version = "0.1.0"
 
-// maxNameLen is the longest database name MySQL and MariaDB accept.
-const maxNameLen = 64
+// maxPasswordFile is the largest password file read.
+const maxPasswordFile = 64 << 10
 
 // cleanupTimeout bounds how long Cleanup may take to drop its databases.
 const cleanupTimeout = 30 * time.Second
 
 // Backend restores MySQL/MariaDB dumps into scratch databases.
 type Backend struct {
-	// scratch holds the scratch databases this Backend announced and
-	// (possibly) created, with the server they are on, for Cleanup.
+	// scratch holds the names of the scratch databases and restore users
+	// this Backend announced and (possibly) created, with the server they
+	// are on, for Cleanup.
 	scratch dbcheck.Scratch[*server]
 }
 
@@ -190,7 +238,8 @@ func validSource(src plugins.Source) (*source, error) {
 }
 
 // points lists the dumps that match the glob, newest first. Checksum
-// sidecars (.sha256) that the glob happens to match are not dumps.
+// sidecars (.sha256) that the glob happens to match are not dumps. A
+// symlink to a dump is listed, so that Restore refuses it naming it.
 func (s *source) points() ([]plugins.RestorePoint, error) {
 	matches, err := filepath.Glob(s.glob)
 	if err != nil {
@@ -257,7 +306,7 @@ func (s *source) clientBinary() (string, error) {
 func (s *source) withPassword() (*server, error) {
 	srv := *s.srv
 	if s.passwordFile != "" {
-		pw, err := os.ReadFile(s.passwordFile)
+		pw, err := safefile.ReadFile(s.passwordFile, "password file", maxPasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("read the password file of server %s: %w", srv.String(), err)
 		}
@@ -266,7 +315,8 @@ func (s *source) withPassword() (*server, error) {
 	return &srv, nil
 }
 
-// Cleanup drops every scratch database this Backend created. It is
+// Cleanup drops every scratch database and restore user this Backend
+// announced, and those the host names (left by a crashed drill). It is
 // idempotent and runs under its own timeout, also after ctx was cancelled.
 func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -286,7 +336,7 @@ func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*pl
 			b.scratch.Remember(name, srv)
 		}
 	}
-	if err := b.scratch.Drop(func(name string, srv *server) error { return dropDatabase(ctx, srv, name) }); err != nil {
+	if err := b.scratch.Drop(func(name string, srv *server) error { return dropScratch(ctx, srv, name) }); err != nil {
 		return nil, err
 	}
 	return &plugins.CleanupResponse{}, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,8 +33,11 @@ const (
 var clientEnv = []string{"PATH", "TMPDIR", "TZ", "LANG", "LC_ALL", "HOME"}
 
 // optionFile writes a temporary client option file (mode 0600, in
-// os.TempDir) with the server's user, password, host and port, and returns
-// its path. The caller removes it.
+// os.TempDir, the plugin's TMPDIR) with the server's user, password, host
+// and port, and returns its path. The caller removes it. The protocol is
+// TCP, as for the driver, so that the server sees the client come from the
+// host the restore user was created for (the client would take a unix
+// socket for "localhost").
 func optionFile(srv *server) (string, error) {
 	f, err := os.CreateTemp("", "drill-mysql-*.cnf")
 	if err != nil {
@@ -47,8 +51,12 @@ func optionFile(srv *server) (string, error) {
 	}
 	b.WriteString("host=" + optionValue(srv.host) + "\n")
 	b.WriteString("port=" + strconv.Itoa(srv.port) + "\n")
-	_, werr := f.WriteString(b.String())
-	if err := errors.Join(werr, f.Chmod(0o600), f.Close()); err != nil {
+	b.WriteString("protocol=tcp\n")
+	werr := f.Chmod(0o600)
+	if werr == nil {
+		_, werr = f.WriteString(b.String())
+	}
+	if err := errors.Join(werr, f.Close()); err != nil {
 		_ = os.Remove(f.Name())
 		return "", fmt.Errorf("write the client option file: %w", err)
 	}
@@ -94,15 +102,59 @@ func (r *clientResult) diskFull() bool {
 	return false
 }
 
-// runClient runs `<binary> --defaults-extra-file=F --batch
-// --database=<db>` with feed writing the SQL to its stdin. The password
-// reaches the client only through F, a temporary option file removed
-// afterwards: never an argument, never the environment. On ctx's end the
-// client and anything it started get SIGINT, and are killed after
-// stopGrace. feed's error is returned beside the result; when feed fails
-// the client is stopped. A nil result means the client could not be
-// started, and the error says why.
-func runClient(ctx context.Context, binary string, srv *server, db string, feed func(io.Writer) error) (*clientResult, error) {
+// clientGuards are the client's options that keep a dump from reaching
+// the host through it, each where the client has it.
+type clientGuards struct {
+	// sandbox: --sandbox (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
+	// later): every client command that touches files or runs a program
+	// (\!, system, \., source, tee, \T, pager, LOAD DATA LOCAL) is an
+	// error that stops the restore.
+	sandbox bool
+}
+
+// guardsOf asks the client which guards it has, from its --help.
+func guardsOf(ctx context.Context, binary string) clientGuards {
+	cmd := exec.CommandContext(ctx, binary, "--no-defaults", "--help")
+	cmd.Env = []string{}
+	out, _ := cmd.Output()
+	return clientGuards{sandbox: strings.Contains(string(out), "--sandbox")}
+}
+
+// args are the client's arguments for a restore into db with option file
+// opt; the option file must come first.
+func (g clientGuards) args(opt, db string) []string {
+	// --defaults-file: the client reads drill's option file and no other
+	// (no /etc/mysql/my.cnf, no ~/.my.cnf, whose [client] could turn
+	// local-infile back on). --binary-mode: the client runs none of its
+	// own commands (\! and system, \. and source, \u and use, \r and
+	// connect, ...) from the dump, only SQL, DELIMITER and \C; text that
+	// would have been one is sent to the server, which refuses it.
+	// --local-infile=0: LOAD DATA LOCAL cannot read a file of this host.
+	a := []string{"--defaults-file=" + opt, "--batch", "--binary-mode", "--local-infile=0"}
+	if g.sandbox {
+		a = append(a, "--sandbox")
+	}
+	return append(a, "--database="+db)
+}
+
+// String is the guards for the record's details.
+func (g clientGuards) String() string {
+	s := "binary-mode, local-infile=0, drill's option file only"
+	if g.sandbox {
+		s = "sandbox, " + s
+	}
+	return s
+}
+
+// runClient runs the client with g's arguments for a restore into db,
+// with feed writing the SQL to its stdin. The password reaches the client
+// only through a temporary option file removed afterwards: never an
+// argument, never the environment. On ctx's end the client and anything
+// it started get SIGINT, and are killed after stopGrace. feed's error is
+// returned beside the result; when feed fails the client is stopped. A
+// nil result means the client could not be started, and the error says
+// why.
+func runClient(ctx context.Context, binary string, g clientGuards, srv *server, db string, feed func(io.Writer) error) (*clientResult, error) {
 	opt, err := optionFile(srv)
 	if err != nil {
 		return nil, err
@@ -110,12 +162,7 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	defer os.Remove(opt)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// --binary-mode: the client runs none of its own commands (\! and
-	// system, \. and source, \u and use, \r and connect, ...) from the
-	// dump, only SQL, DELIMITER and \C; text that would have been one is
-	// sent to the server, which refuses it. A dump cannot leave the
-	// scratch database or reach the host through the client.
-	cmd := exec.CommandContext(ctx, binary, "--defaults-extra-file="+opt, "--batch", "--binary-mode", "--database="+db)
+	cmd := exec.CommandContext(ctx, binary, g.args(opt, db)...)
 	for _, k := range clientEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -165,15 +212,30 @@ func runClient(ctx context.Context, binary string, srv *server, db string, feed 
 	return res, <-fed
 }
 
+// Lines of the client's stderr that are its own messages: an ERROR line
+// ("ERROR 1064 (42000) at line 3: ..."), a line the client prefixes with
+// its name ("mariadb: unknown variable ..."), a warning. Anything else is
+// the statement it echoes, or the rest of a message's echo, and is
+// dropped: it is the dump's text.
+var (
+	ownMessage = regexp.MustCompile(`^(?:ERROR\b|Warning\b|[\w./-]*(?:mariadb|mysql)[\w.-]*: )`)
+	// nearEcho is the server's echo of the statement: "near '...' at
+	// line N"; it may go on over the following lines.
+	nearEcho = regexp.MustCompile(` near '.*$`)
+	nearEnd  = regexp.MustCompile(`' at line (\d+)$`)
+)
+
 // readMessages reads the client's stderr to its end and keeps its first
-// lines (at most maxStderrLines and maxStderrChars), without the failed
-// statement the client echoes between lines of dashes before its ERROR
-// line, and without holding a long line in memory.
+// messages (at most maxStderrLines and maxStderrChars) without any text
+// of the dump: not the failed statement the client echoes between lines
+// of dashes before its ERROR line, not the server's "near '...'" echo of
+// it (its "at line N" is kept), and without holding a long line in
+// memory.
 func readMessages(r io.Reader) []string {
 	br := bufio.NewReaderSize(r, 4096)
 	var msgs []string
 	var cur []byte
-	chars, echo := 0, false
+	chars, echo, near := 0, false, false
 	for {
 		frag, err := br.ReadSlice('\n')
 		if room := maxStderrChars - len(cur); room > 0 {
@@ -187,8 +249,24 @@ func readMessages(r io.Reader) []string {
 		switch {
 		case line == "--------------":
 			echo = !echo
-		case echo || line == "":
+		case near && len(msgs) > 0:
+			// The rest of a near-echo over several lines: only its "at
+			// line N".
+			if m := nearEnd.FindStringSubmatch(line); m != nil {
+				msgs[len(msgs)-1] += " at line " + m[1]
+				near = false
+			}
+		case echo || line == "" || !ownMessage.MatchString(line):
 		case len(msgs) < maxStderrLines && chars < maxStderrChars:
+			if loc := nearEcho.FindStringIndex(line); loc != nil {
+				m := nearEnd.FindStringSubmatch(line[loc[0]:])
+				line = line[:loc[0]]
+				if m != nil {
+					line += " at line " + m[1]
+				} else {
+					near = true
+				}
+			}
 			line = report.Clip(line, maxStderrChars-chars)
 			chars += len(line)
 			msgs = append(msgs, line)

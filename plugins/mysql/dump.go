@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 
@@ -42,21 +43,21 @@ type limitError struct{ msg string }
 
 func (e *limitError) Error() string { return e.msg }
 
-// verifySidecar checks the dump against `<dump>.sha256` when there is one
-// (sha256sum's format: the digest, then optionally the file's name). It
-// returns a dumpProblem naming both files on a mismatch or a malformed
-// sidecar, and nil when there is no sidecar.
-func verifySidecar(dump string) error {
+// verifySidecar checks the open dump d against `<dump>.sha256` when there
+// is one (sha256sum's format: the digest, then optionally the file's
+// name), reading d from its start and leaving it there again. It returns
+// a dumpProblem naming both files on a mismatch or a malformed sidecar,
+// or a sidecar that is not a regular file, and nil when there is no
+// sidecar.
+func verifySidecar(dump string, d *os.File) error {
 	side := dump + ".sha256"
-	f, err := os.Open(side)
+	data, err := safefile.ReadFile(side, "checksum file", maxSidecar)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("open checksum file %s: %w", side, err)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return &dumpProblem{err.Error()}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSidecar))
-	_ = f.Close()
 	if err != nil {
 		return fmt.Errorf("read checksum file %s: %w", side, err)
 	}
@@ -64,14 +65,12 @@ func verifySidecar(dump string) error {
 	if err != nil {
 		return &dumpProblem{fmt.Sprintf("checksum file %s of dump %s: %v", side, dump, err)}
 	}
-	d, err := os.Open(dump)
-	if err != nil {
-		return fmt.Errorf("open dump %s: %w", dump, err)
-	}
-	defer d.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, d); err != nil {
 		return &dumpProblem{fmt.Sprintf("read dump %s to check it against %s: %v", dump, side, err)}
+	}
+	if _, err := d.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read dump %s again after its checksum: %w", dump, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return &dumpProblem{fmt.Sprintf("dump %s has sha256 %s, but its checksum file %s says %s: the dump is damaged or was replaced",
@@ -107,11 +106,16 @@ type dump struct {
 	tool string // the dump header, such as "MariaDB dump 10.19  Distrib 10.11.6-MariaDB ..."
 }
 
-// openDump opens a dump and checks that it looks like one: a mysqldump or
-// mariadb-dump header, or SQL statements. Damage (a broken gzip header, a
-// file that is not a dump) is a dumpProblem.
+// openDump opens a dump as a regular file (never through a symlink),
+// checks it against its checksum sidecar, and checks that it looks like a
+// dump: a mysqldump or mariadb-dump header, or SQL statements. Damage (a
+// broken gzip header, a file that is not a dump, a wrong checksum) and a
+// dump that is not a regular file are dumpProblems.
 func openDump(path string) (*dump, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path, "dump")
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return nil, &dumpProblem{err.Error()}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open dump %s: %w", path, err)
 	}
@@ -120,9 +124,9 @@ func openDump(path string) (*dump, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("stat dump %s: %w", path, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if err := verifySidecar(path, f); err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("dump %s is not a regular file", path)
+		return nil, err
 	}
 	d := &dump{path: path, f: f, size: fi.Size()}
 	raw := bufio.NewReaderSize(&counter{r: f, n: &d.read}, lineBuf)
@@ -220,6 +224,26 @@ var (
 	useLine     = regexp.MustCompile(`(?i)^` + versionComment + `USE\s+` + identifier + `\s*(?:\*/)?\s*;$`)
 )
 
+// definer is a DEFINER clause where mysqldump and mariadb-dump write one,
+// at the start of a line:
+//
+//	/*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */          (a view)
+//	/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER ...
+//	/*!50106 CREATE*/ /*!50117 DEFINER=`root`@`localhost`*/ /*!50106 EVENT ...
+//	CREATE DEFINER=`root`@`localhost` PROCEDURE `p`()                    (a routine)
+//
+// The restore user may not name another account as definer (that needs
+// SUPER or SET USER), so the filter makes it DEFINER=CURRENT_USER: the
+// object then runs with the restore user's rights, on the scratch
+// database only. A DEFINER anywhere else is sent as it is, and the server
+// refuses it.
+var definer = regexp.MustCompile(`(?i)^((?:/\*!\d+\s*CREATE\s*\*/\s*)?/\*!\d+\s*|CREATE\s+(?:OR\s+REPLACE\s+)?(?:ALGORITHM\s*=\s*\w+\s+)?)DEFINER\s*=\s*` +
+	account + `@` + account)
+
+// account is a user or host name in a DEFINER clause: quoted with
+// backticks or single quotes, or bare.
+const account = "(?:`(?:[^`]|``)*`|'(?:[^'\\\\]|''|\\\\.)*'|[A-Za-z0-9_$.%-]+)"
+
 // filter streams a dump's SQL to the client without the statements that
 // would leave the scratch database: CREATE DATABASE, DROP DATABASE and
 // USE at the top level (at the start of a line, as the dump tools write
@@ -238,6 +262,8 @@ type filter struct {
 
 	names   []string        // databases the dump names, in order
 	removed map[string]bool // the kinds of statement removed
+	// definers counts the DEFINER clauses set to CURRENT_USER.
+	definers int
 	lines   int64
 	out     int64
 	// completed: the last non-blank line is the dump tool's "-- Dump
@@ -287,12 +313,12 @@ func (f *filter) run(path string, r *bufio.Reader, w io.Writer) error {
 			}
 		} else if len(line) > 0 {
 			f.lines++
-			keep, ferr := f.line(line)
+			out, ferr := f.line(line)
 			if ferr != nil {
 				return &dumpProblem{fmt.Sprintf("%s line %d: %v", path, f.lines, ferr)}
 			}
-			if keep {
-				if werr := write(line); werr != nil {
+			if out != nil {
+				if werr := write(out); werr != nil {
 					return werr
 				}
 			}
@@ -306,15 +332,16 @@ func (f *filter) run(path string, r *bufio.Reader, w io.Writer) error {
 	}
 }
 
-// line looks at one whole line and says whether to pass it on.
-func (f *filter) line(raw []byte) (bool, error) {
+// line looks at one whole line and returns what to pass on: the line, a
+// rewritten line, or nil.
+func (f *filter) line(raw []byte) ([]byte, error) {
 	line := strings.TrimRight(string(raw), "\r\n")
 	trimmed := strings.TrimSpace(line)
 	if trimmed != "" {
 		f.completed = strings.HasPrefix(trimmed, "-- Dump completed")
 	}
 	if line == "" || !strings.ContainsAny(line[:1], "CcDdUu/") {
-		return true, nil
+		return raw, nil
 	}
 	line = strings.TrimRight(line, " \t")
 	for _, st := range []struct {
@@ -330,15 +357,22 @@ func (f *filter) line(raw []byte) (bool, error) {
 		}
 		m := st.full.FindStringSubmatch(line)
 		if m == nil {
-			return false, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, report.Clip(line, 200))
+			return nil, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, report.Clip(line, 200))
 		}
 		if err := f.database(unquote(m[1])); err != nil {
-			return false, err
+			return nil, err
 		}
 		f.removed[st.kind] = true
-		return false, nil
+		return nil, nil
 	}
-	return true, nil
+	if loc := definer.FindSubmatchIndex(raw); loc != nil {
+		f.definers++
+		out := make([]byte, 0, len(raw))
+		out = append(out, raw[:loc[3]]...)
+		out = append(out, "DEFINER=CURRENT_USER"...)
+		return append(out, raw[loc[1]:]...), nil
+	}
+	return raw, nil
 }
 
 // database records a database the dump names and refuses a second one.
@@ -356,18 +390,22 @@ func (f *filter) database(name string) error {
 	return nil
 }
 
-// rewritten says what the filter removed, for the evidence, or "".
+// rewritten says what the filter removed and rewrote, for the evidence,
+// or "".
 func (f *filter) rewritten() string {
-	var kinds []string
+	var kinds, said []string
 	for _, k := range []string{"DROP DATABASE", "CREATE DATABASE", "USE"} {
 		if f.removed[k] {
 			kinds = append(kinds, k)
 		}
 	}
-	if len(kinds) == 0 {
-		return ""
+	if len(kinds) > 0 {
+		said = append(said, fmt.Sprintf("removed %s for %s", strings.Join(kinds, "/"), quoteIdent(f.names[0])))
 	}
-	return fmt.Sprintf("removed %s for %s", strings.Join(kinds, "/"), quoteIdent(f.names[0]))
+	if f.definers > 0 {
+		said = append(said, fmt.Sprintf("%d DEFINER clauses set to CURRENT_USER (the restore user)", f.definers))
+	}
+	return strings.Join(said, "; ")
 }
 
 // unquote turns `a“b` into a`b; a bare name is returned as it is.

@@ -375,7 +375,9 @@ func TestPasswordFile(t *testing.T) {
 	pass := `p#a"s's\w;o rd=x` + "\t"
 	exec1(t, db, "CREATE USER "+sqlString(user)+"@'%' IDENTIFIED BY "+sqlString(pass))
 	t.Cleanup(func() { exec1(t, db, "DROP USER IF EXISTS "+sqlString(user)+"@'%'") })
-	exec1(t, db, "GRANT ALL ON `drill\\_%`.* TO "+sqlString(user)+"@'%'")
+	// What the login needs to make the restore user (see the package doc).
+	exec1(t, db, "GRANT CREATE USER ON *.* TO "+sqlString(user)+"@'%'")
+	exec1(t, db, "GRANT ALL ON `drill\\_%`.* TO "+sqlString(user)+"@'%' WITH GRANT OPTION")
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte(pass+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -561,11 +563,6 @@ func TestMissingClient(t *testing.T) {
 	if err == nil || err.Error() != "mariadb/mysql client not found: install mariadb-client or set mysql_binary" {
 		t.Errorf("Restore: %v", err)
 	}
-}
-
-// sqlString quotes s as an SQL string literal.
-func sqlString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(s) + "'"
 }
 
 // Cleanup drops the scratch databases the host names (left by a crashed

@@ -47,9 +47,6 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		}
 		return nil, err
 	}
-	if err := verifySidecar(req.PointID); err != nil {
-		return failed(err)
-	}
 	d, err := openDump(req.PointID)
 	if err != nil {
 		return failed(err)
@@ -75,22 +72,28 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	}
 	resp.Details["server_version"] = version
 
-	name := dbcheck.ScratchName(req.DrillName, maxNameLen)
+	// One name for the scratch database and the user the restore runs
+	// as: both are dropped by Cleanup, also after a crash, by that name.
+	name := dbcheck.ScratchName(req.DrillName, maxUserLen)
 	if err := events.Scratch(name); err != nil {
 		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
 	}
 	b.scratch.Remember(name, srv)
-	if _, err := pool.ExecContext(ctx, "CREATE DATABASE "+quoteIdent(name)); err != nil {
+	user, err := createRestoreUser(ctx, srv, pool, name, version)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("create scratch database %s on server %s: %w", name, srv, err)
+		return nil, err
 	}
 	resp.Details["scratch_database"] = name
+	resp.Details["restore_user"] = user.String() + " (all privileges on the scratch database, nothing else)"
+	guards := guardsOf(ctx, binary)
+	resp.Details["client_guards"] = guards.String()
 
 	rep := report.New(events, report.BytesProgress(d.size, d.read.Load))
 	f := &filter{maxBytes: req.MaxBytes, tick: func() { _ = rep.Tick() }}
-	res, feedErr := runClient(ctx, binary, srv, name, func(w io.Writer) error { return f.run(req.PointID, d.r, w) })
+	res, feedErr := runClient(ctx, binary, guards, user.srv, name, func(w io.Writer) error { return f.run(req.PointID, d.r, w) })
 	_ = rep.Close()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("restore dump %s: %w", req.PointID, err)
@@ -136,7 +139,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			Message: fmt.Sprintf("dump %s ends without the dump tool's \"-- Dump completed\" line: it is truncated", req.PointID)})
 	}
 
-	if err := b.inspect(ctx, srv, name, req.DatabaseChecks, resp); err != nil {
+	if err := b.inspect(ctx, user.srv, name, req.DatabaseChecks, resp); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("restore dump %s: %w", req.PointID, ctx.Err())
 		}

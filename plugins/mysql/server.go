@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/report"
 	"github.com/go-sql-driver/mysql"
 )
 
@@ -57,19 +59,6 @@ func (s *server) connect(ctx context.Context, db string) (*sql.DB, error) {
 		return nil, fmt.Errorf("connect to server %s: %w", s, err)
 	}
 	return pool, nil
-}
-
-// dropDatabase drops a scratch database if it exists.
-func dropDatabase(ctx context.Context, srv *server, name string) error {
-	pool, err := srv.connect(ctx, "")
-	if err != nil {
-		return fmt.Errorf("drop scratch database %s: %w", name, err)
-	}
-	defer pool.Close()
-	if _, err := pool.ExecContext(ctx, "DROP DATABASE IF EXISTS "+quoteIdent(name)); err != nil {
-		return fmt.Errorf("drop scratch database %s on server %s: %w", name, srv, err)
-	}
-	return nil
 }
 
 // tableInfo is a table of the scratch database.
@@ -326,11 +315,27 @@ func sqlCheck(ctx context.Context, conn *sql.Conn, query string, exp dbcheck.Exp
 	return ok, detail, nil
 }
 
-// serverMessage is the server's own words for a query error.
+// serverMessage is the server's own words for a query error, without
+// its echo of the query ("near '...'") and at most maxStderrChars long.
 func serverMessage(err error) string {
+	msg := err.Error()
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
-		return me.Error()
+		msg = me.Error()
 	}
-	return err.Error()
+	return report.Clip(withoutEcho(msg), maxStderrChars)
+}
+
+// nearAll is the server's echo of a statement in a whole message.
+var nearAll = regexp.MustCompile(`(?s) near '.*' at line (\d+)$| near '.*$`)
+
+// withoutEcho drops the server's "near '...'" echo from a message and
+// keeps its "at line N".
+func withoutEcho(msg string) string {
+	return nearAll.ReplaceAllStringFunc(msg, func(m string) string {
+		if sub := nearEnd.FindStringSubmatch(m); sub != nil {
+			return " at line " + sub[1]
+		}
+		return ""
+	})
 }
