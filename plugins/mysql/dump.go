@@ -264,8 +264,8 @@ type filter struct {
 	removed map[string]bool // the kinds of statement removed
 	// definers counts the DEFINER clauses set to CURRENT_USER.
 	definers int
-	lines   int64
-	out     int64
+	lines    int64
+	out      int64
 	// completed: the last non-blank line is the dump tool's "-- Dump
 	// completed" trailer.
 	completed bool
