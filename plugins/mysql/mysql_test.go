@@ -565,24 +565,30 @@ func TestMissingClient(t *testing.T) {
 	}
 }
 
-// Cleanup drops the scratch databases the host names (left by a crashed
-// drill), and only names of the scratch shape.
+// Cleanup drops the scratch databases and restore users the host names
+// (left by a crashed drill), and only names of the scratch shape.
 func TestCleanupNamedScratch(t *testing.T) {
 	db := setup(t)
-	left := dbcheck.ScratchName("test_sweep", 64)
+	left := dbcheck.ScratchName("test_sweep", maxUserLen)
 	other := "sweep_keep_" + randHex(4)
-	exec1(t, db, "CREATE DATABASE `"+left+"`")
-	exec1(t, db, "CREATE DATABASE `"+other+"`")
+	for _, n := range []string{left, other} {
+		exec1(t, db, "CREATE DATABASE `"+n+"`")
+		exec1(t, db, "CREATE USER "+sqlString(n)+"@'127.0.0.1'")
+	}
 	defer exec1(t, db, "DROP DATABASE IF EXISTS `"+other+"`")
+	defer exec1(t, db, "DROP USER IF EXISTS "+sqlString(other)+"@'127.0.0.1'")
 	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: src("/nonexistent/*.sql"), Scratch: []string{left, other}}); err != nil {
 		t.Fatal(err)
 	}
-	var n int
+	var n, users int
 	if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)", left, other).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("%d of the two databases left, want only %s", n, other)
+	if err := db.QueryRow("SELECT COUNT(*) FROM mysql.user WHERE User IN (?, ?)", left, other).Scan(&users); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || users != 1 {
+		t.Errorf("%d of the two databases and %d of the two users left, want only %s", n, users, other)
 	}
 }
 
