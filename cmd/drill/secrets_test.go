@@ -57,7 +57,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Fatalf("mariadb %s: %v: %s", q, err, out)
 		}
 	}
-	sql(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON `drill\\_%%`.* TO '%s'@'%%'", user, myPW, user))
+	// It makes the per-drill restore user (see plugins/mysql).
+	sql(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT CREATE USER ON *.* TO '%s'@'%%'; GRANT ALL ON `drill\\_%%`.* TO '%s'@'%%' WITH GRANT OPTION", user, myPW, user, user))
 	t.Cleanup(func() {
 		_ = exec.Command("mariadb", "-h127.0.0.1", "-uroot", "-e", "DROP USER IF EXISTS '"+user+"'@'%'").Run()
 	})
@@ -119,7 +120,7 @@ drills:
 		t.Fatalf("want three passes: exit %d\n%s\n%s", code, hist, errs)
 	}
 	// The sampling saw the tools that got the secrets.
-	for _, tool := range []string{"restic\x00", "psql\x00", "--defaults-extra-file="} {
+	for _, tool := range []string{"restic\x00", "psql\x00", "--defaults-file="} {
 		if !strings.Contains(seen.String(), tool) {
 			t.Errorf("no process %q was sampled; the check proves nothing for it", strings.TrimSuffix(tool, "\x00"))
 		}
