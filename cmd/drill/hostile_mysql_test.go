@@ -66,7 +66,7 @@ func TestHostileMySQLDumps(t *testing.T) {
 		{"delimiter_hides_use", func(e env) string {
 			return "DELIMITER //\n/**/USE " + e.live + "//\nDELETE FROM t//\nDELIMITER ;\n"
 		}, "Access denied for user 'drill_"},
-		{"secret_in_syntax_error", func(e env) string { return "SELECT 1 FROM\n" + e.secret + ";\n" },
+		{"secret_in_syntax_error", func(e env) string { return "SELECT 1 FROM\nFROM " + e.secret + ";\n" },
 			"You have an error in your SQL syntax"},
 	}
 	for i, c := range cases {
@@ -74,6 +74,7 @@ func TestHostileMySQLDumps(t *testing.T) {
 			dir := t.TempDir()
 			// The server (user mysql) must be able to read the secret
 			// file, or LOAD DATA INFILE proves nothing.
+			mustT(t, os.Chmod(filepath.Dir(dir), 0o755))
 			mustT(t, os.Chmod(dir, 0o755))
 			e := env{
 				live:       "drillfault_live_" + randomHex(4),
@@ -100,7 +101,8 @@ func TestHostileMySQLDumps(t *testing.T) {
 			if c.dump == nil {
 				mustT(t, os.Symlink(e.secretFile, dump))
 			} else {
-				body := "-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n/*M!999999\\- enable the sandbox mode */\n" +
+				// No "enable the sandbox mode" line: an attacker leaves it out.
+				body := "-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n" +
 					"CREATE TABLE ok (a INT PRIMARY KEY);\nINSERT INTO ok VALUES (1);\n" + c.dump(e) + "-- Dump completed on 2026-12-01\n"
 				mustT(t, os.WriteFile(dump, []byte(body), 0o644))
 			}
@@ -139,6 +141,8 @@ drills:
 			if d := mariadbRoot(t, "SELECT GROUP_CONCAT(SCHEMA_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\\_"+drill+"\\_%'"); d != "NULL" {
 				t.Errorf("scratch databases left: %s", d)
 			}
+			// The store keeps each record base64'd in its envelope: history
+			// is the records as text.
 			hist, _, _ := drillCmd(t, cfg, "history", "--json")
 			store, err := os.ReadFile(filepath.Join(state, "drill.db"))
 			mustT(t, err)
