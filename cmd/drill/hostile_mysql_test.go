@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/drillhq/drill/internal/evidence"
 )
@@ -180,4 +183,39 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// kill -9 of the agent in the middle of a MariaDB restore: the scratch
+// database and the restore user it left are dropped when the agent starts
+// again (the sweep), and the drill is recorded as interrupted.
+func TestAgentKilledDuringMySQLRestore(t *testing.T) {
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "slow.sql")
+	mustT(t, os.WriteFile(dump, []byte("-- MariaDB dump 10.19\nCREATE TABLE t (a INT);\nDO SLEEP(60);\n-- Dump completed\n"), 0o644))
+	drill := "mykill" + randomHex(2)
+	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
+  %s: {service: s, backend: mysql, source: {dump: %s, server: "mysql://root@127.0.0.1:3306/"}}
+`, drill, dump))
+	left := func() string {
+		return mariadbRoot(t, "SELECT CONCAT((SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\\_"+drill+"\\_%'), ' ', "+
+			"(SELECT COUNT(*) FROM mysql.user WHERE User LIKE 'drill\\_"+drill+"\\_%'))")
+	}
+	a := startAgent(t, cfg)
+	go func() { _, _ = a.client().Run(context.Background(), drill, nil) }() // ends with the agent
+	waitFor(t, 30*time.Second, "the restore user's session", func() bool {
+		return mariadbRoot(t, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER LIKE 'drill\\_"+drill+"\\_%' AND INFO LIKE 'DO SLEEP%'") == "1"
+	})
+	a.stop(syscall.SIGKILL, 10*time.Second)
+	if n := left(); n != "1 1" {
+		t.Fatalf("scratch databases and restore users after kill -9: %s, want the dead drill's one of each", n)
+	}
+	b := startAgent(t, cfg)
+	if n := left(); n != "0 0" {
+		t.Errorf("scratch databases and restore users left after the restart: %s", n)
+	}
+	recs := history(t, cfg, drill)
+	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted {
+		t.Errorf("records %+v, want one interrupted", recs)
+	}
+	b.stop(syscall.SIGTERM, 30*time.Second)
 }
