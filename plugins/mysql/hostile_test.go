@@ -335,3 +335,27 @@ func TestReadMessages(t *testing.T) {
 		t.Errorf("withoutEcho: %q", got)
 	}
 }
+
+// TestSymlinkedPasswordFile: a password file that is a symlink is not
+// read; the drill errs naming it.
+func TestSymlinkedPasswordFile(t *testing.T) {
+	setup(t)
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.pw")
+	if err := os.WriteFile(real, []byte("S3cret-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "pw")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	path := writeDump(t, "shop.sql", []byte("CREATE TABLE t (a INT);\n"))
+	s := plugins.Source{"dump": path, "server": testServer, "password_file": link}
+	_, rec, err := restoreDump(t, New(), s, nil)
+	if err == nil || !strings.Contains(err.Error(), "password file "+link+" is a symlink") || strings.Contains(err.Error(), "S3cret") {
+		t.Fatalf("Restore: %v; want the symlinked password file refused naming it", err)
+	}
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("scratch announced: %v", rec.Events().Scratch)
+	}
+}
