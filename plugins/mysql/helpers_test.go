@@ -42,25 +42,31 @@ func testAdmin(t *testing.T) *sql.DB {
 	return pool
 }
 
+// queryStrings returns the first column of what query returns.
+func queryStrings(t *testing.T, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // scratchLeft lists the scratch databases of these tests (drills named
 // test*) on the server; other packages' tests may be running drills on
 // the same server at the same time.
 func scratchLeft(t *testing.T, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\_test%'`)
-	if err != nil {
-		t.Fatalf("list databases: %v", err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	return names
+	return queryStrings(t, db, `SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\_test%'`)
 }
 
 // setup connects to the server and asserts, when the test ends, that no

@@ -36,20 +36,7 @@ func liveDB(t *testing.T, db *sql.DB) (string, func() string) {
 // tests, and those named name.
 func usersNamed(t *testing.T, db *sql.DB, name string) []string {
 	t.Helper()
-	rows, err := db.QueryContext(t.Context(), `SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User LIKE 'drill\_test%' OR User = ?`, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, u)
-	}
-	return out
+	return queryStrings(t, db, `SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User LIKE 'drill\_test%' OR User = ?`, name)
 }
 
 // TestHostileStatements: whatever the filter lets through of a dump that
@@ -147,19 +134,7 @@ func TestRestoreUserGrants(t *testing.T) {
 		t.Fatalf("accounts %v, want one restore user", users)
 	}
 	host := users[0][strings.LastIndexByte(users[0], '@')+1:]
-	rows, err := db.Query("SHOW GRANTS FOR " + sqlString(name) + "@" + sqlString(host))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var grants []string
-	for rows.Next() {
-		var g string
-		if err := rows.Scan(&g); err != nil {
-			t.Fatal(err)
-		}
-		grants = append(grants, g)
-	}
-	_ = rows.Close()
+	grants := queryStrings(t, db, "SHOW GRANTS FOR "+sqlString(name)+"@"+sqlString(host))
 	acct := "`" + name + "`@`" + host + "`"
 	if len(grants) != 2 || !strings.HasPrefix(grants[0], "GRANT USAGE ON *.* TO "+acct) ||
 		grants[1] != "GRANT ALL PRIVILEGES ON `"+strings.ReplaceAll(name, "_", `\_`)+"`.* TO "+acct {
