@@ -1,0 +1,180 @@
+package main
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/textsafe"
+)
+
+// hostile is text a backup's author controls: it clears the screen (ESC
+// [2J), sets the terminal title (OSC ... BEL), returns the cursor (\r),
+// starts a C1 CSI sequence and reverses the line (a bidi override).
+const hostile = "\x1b[2J\x1b]0;owned\x07\r\u009b31m\u202eevil"
+
+// writeHostileTar writes a real tar archive at path holding docs/plain.txt
+// and a file whose name carries hostile.
+func writeHostileTar(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	must(t, err)
+	tw := tar.NewWriter(f)
+	for _, m := range []struct{ name, body string }{
+		{"docs/", ""},
+		{"docs/plain.txt", "plain\n"},
+		{"docs/" + hostile + ".txt", "a file with a hostile name\n"},
+	} {
+		hdr := &tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body)), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		if strings.HasSuffix(m.name, "/") {
+			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+		}
+		must(t, tw.WriteHeader(hdr))
+		_, err := tw.Write([]byte(m.body))
+		must(t, err)
+	}
+	must(t, tw.Close())
+	must(t, f.Close())
+}
+
+// rawControl returns the first character of out that textsafe would
+// escape (outside the newlines that end lines), or "".
+func rawControl(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if !textsafe.Safe(line) {
+			for _, r := range line {
+				if !textsafe.Safe(string(r)) {
+					return fmt.Sprintf("%q in line %q", r, line)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// TestHostileNamesEscaped runs a real drill of a real tar archive whose
+// name, file names and reference manifest's name carry terminal control
+// sequences: the record, drill run (text and JSON), drill history (text
+// and JSON) and drill position hold only their escaped forms.
+func TestHostileNamesEscaped(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(dir, "backups"), 0o755))
+	writeHostileTar(t, filepath.Join(dir, "backups", "home-"+hostile+".tar"))
+	// The reference manifest lists plain.txt with a wrong digest: the
+	// drill fails with a reason naming the manifest.
+	ref := filepath.Join(dir, "ref-"+hostile+".sha256")
+	must(t, os.WriteFile(ref, fmt.Appendf(nil, "%x  docs/plain.txt\n", sha256.Sum256([]byte("other\n"))), 0o644))
+	cfg := filepath.Join(dir, "drill.yaml")
+	must(t, os.WriteFile(cfg, []byte(`state_dir: state
+socket: drill.sock
+services: {files: {owner: ops@example.org, review_every: 7d}}
+drills:
+  home:
+    service: files
+    backend: filesystem
+    source: {archive: "backups/home-*.tar"}
+    checks: {min_files: 2, manifest: `+strconv.QuoteToASCII(ref)+`}
+`), 0o644))
+
+	out, errs, code := drillCmd(t, cfg, "run", "home")
+	if code != 1 {
+		t.Fatalf("drill run: exit %d, want 1 (the manifest check fails)\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, `home-\x1b[2J\x1b]0;owned\x07\r\u009b31m\u202eevil.tar`) {
+		t.Errorf("drill run does not show the archive's name escaped:\n%s", out)
+	}
+	jout, _, _ := drillCmd(t, cfg, "run", "--json", "home")
+	hout, errs, code := drillCmd(t, cfg, "history")
+	if code != 0 {
+		t.Fatalf("drill history: exit %d: %s", code, errs)
+	}
+	hjson, _, _ := drillCmd(t, cfg, "history", "--json")
+	pout, _, _ := drillCmd(t, cfg, "position")
+	for name, o := range map[string]string{"drill run": out, "drill run --json": jout, "drill history": hout,
+		"drill history --json": hjson, "drill position": pout, "drill run (stderr)": errs} {
+		if c := rawControl(o); c != "" {
+			t.Errorf("%s prints a raw control or bidi character: %s", name, c)
+		}
+	}
+
+	// The records themselves hold the escaped form: decoded from JSON,
+	// every string is safe, and the hostile text is there as escapes.
+	recs := history(t, cfg, "home")
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for _, rec := range recs {
+		b, err := json.Marshal(rec)
+		must(t, err)
+		var strs []string
+		collectStrings(t, b, &strs)
+		for _, s := range strs {
+			if !textsafe.Safe(s) {
+				t.Errorf("record %d holds raw text %q", rec.LogIndex, s)
+			}
+		}
+		if rec.Verdict != evidence.VerdictFail {
+			t.Errorf("record %d: verdict %s, want fail", rec.LogIndex, rec.Verdict)
+		}
+		if !strings.Contains(rec.RestorePoint.ID, `\x1b[2J`) || !strings.Contains(rec.RestorePoint.Description, `\u202eevil`) {
+			t.Errorf("restore point %q (%q) is not the escaped archive name", rec.RestorePoint.ID, rec.RestorePoint.Description)
+		}
+		if !strings.Contains(strings.Join(rec.Reasons, "\n"), `ref-\x1b[2J`) {
+			t.Errorf("reasons %q do not name the manifest in its escaped form", rec.Reasons)
+		}
+	}
+}
+
+// collectStrings appends every string value and object key of the JSON
+// document b to out.
+func collectStrings(t *testing.T, b []byte, out *[]string) {
+	t.Helper()
+	var v any
+	must(t, json.Unmarshal(b, &v))
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			*out = append(*out, v)
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range v {
+				*out = append(*out, k)
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+}
+
+// TestPrintOldRawRecord: a record appended before escaping may hold raw
+// text; drill run and drill history print it escaped all the same.
+func TestPrintOldRawRecord(t *testing.T) {
+	rec := &evidence.Record{Drill: "db", Verdict: evidence.VerdictFail,
+		Reasons:        []string{"table public." + hostile + " is empty"},
+		RestorePoint:   evidence.RestorePoint{ID: "dump-" + hostile},
+		Checks:         []evidence.Check{{Name: "tables", Detail: "missing " + hostile}},
+		Tables:         []evidence.Table{{Name: "public." + hostile, Rows: 1}},
+		ManifestSHA256: "ab"}
+	var b strings.Builder
+	printRecord(&b, rec)
+	if c := rawControl(b.String()); c != "" {
+		t.Errorf("printRecord prints %s", c)
+	}
+	if !strings.Contains(b.String(), `public.\x1b[2J`) {
+		t.Errorf("printRecord does not show the escaped table name:\n%s", b.String())
+	}
+	if rec.Reasons[0] != "table public."+hostile+" is empty" {
+		t.Errorf("printing changed the record: %q", rec.Reasons[0])
+	}
+}
