@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -176,5 +177,64 @@ func TestPrintOldRawRecord(t *testing.T) {
 	}
 	if rec.Reasons[0] != "table public."+hostile+" is empty" {
 		t.Errorf("printing changed the record: %q", rec.Reasons[0])
+	}
+}
+
+// TestPathsThroughSymlink: a real restic snapshot holding home -> a host
+// directory (with alice/docs in it) fails paths: [home/alice/docs] with a
+// reason naming the link, instead of passing on the host's live files; a
+// good backup (restic, and a tar archive) whose listed path is a plain
+// directory passes.
+func TestPathsThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	host := filepath.Join(dir, "host-home") // stands for the host's /home
+	must(t, os.MkdirAll(filepath.Join(host, "alice", "docs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(host, "alice", "docs", "live.txt"), []byte("live\n"), 0o644))
+
+	bad, good := filepath.Join(dir, "bad"), filepath.Join(dir, "good")
+	must(t, os.MkdirAll(filepath.Join(bad, "etc"), 0o755))
+	must(t, os.WriteFile(filepath.Join(bad, "etc", "hosts"), []byte("127.0.0.1 localhost\n"), 0o644))
+	must(t, os.Symlink(host, filepath.Join(bad, "home")))
+	must(t, os.MkdirAll(filepath.Join(good, "home", "alice", "docs"), 0o755))
+	must(t, os.WriteFile(filepath.Join(good, "home", "alice", "docs", "a.txt"), []byte("a\n"), 0o644))
+	pw := filepath.Join(dir, "pw")
+	must(t, os.WriteFile(pw, []byte("paths\n"), 0o600))
+	for _, name := range []string{"bad", "good"} {
+		repo := filepath.Join(dir, name+".repo")
+		for _, args := range [][]string{{"init"}, {"backup", "--host", "h", "."}} {
+			cmd := exec.Command(resticBinary(), append([]string{"-r", repo, "--password-file", pw, "-q", "--no-cache"}, args...)...)
+			cmd.Dir = filepath.Join(dir, name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("restic %v: %v\n%s", args, err, out)
+			}
+		}
+	}
+	if out, err := exec.Command("tar", "-cf", filepath.Join(dir, "good.tar"), "-C", good, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	restic := func(name string) string {
+		return fmt.Sprintf("{repository: %q, password_file: %q, restic_binary: %q}", filepath.Join(dir, name+".repo"), pw, resticBinary())
+	}
+	cfg := filepath.Join(dir, "drill.yaml")
+	must(t, os.WriteFile(cfg, []byte(`state_dir: state
+socket: drill.sock
+services: {files: {owner: ops@example.org}}
+drills:
+  bad: {service: files, backend: restic, source: `+restic("bad")+`, checks: {paths: [home/alice/docs]}}
+  good: {service: files, backend: restic, source: `+restic("good")+`, checks: {paths: [home/alice/docs]}}
+  good-tar: {service: files, backend: filesystem, source: {archive: good.tar}, checks: {paths: [home/alice/docs]}}
+`), 0o644))
+
+	out, errs, code := drillCmd(t, cfg, "run", "bad")
+	if code != 1 {
+		t.Fatalf("drill run bad: exit %d, want 1\n%s%s", code, out, errs)
+	}
+	if want := `"home/alice/docs" (its component "home" is a symlink in the restore; drill never follows one)`; !strings.Contains(out, want) {
+		t.Errorf("drill run bad does not say %s:\n%s", want, out)
+	}
+	for _, name := range []string{"good", "good-tar"} {
+		if out, errs, code := drillCmd(t, cfg, "run", name); code != 0 {
+			t.Errorf("drill run %s: exit %d, want 0 (a false alarm)\n%s%s", name, code, out, errs)
+		}
 	}
 }
