@@ -238,3 +238,97 @@ drills:
 		}
 	}
 }
+
+// TestBackupFilesNotSymlinks runs real drills whose backup files are
+// symlinks (to a host file or directory that would otherwise be drilled
+// or read): each is refused with a reason naming it, the backup content
+// ones as fail, the reference manifest and password file as error; the
+// same backups as regular files (and a directory copy reached through a
+// link the operator wrote without glob characters) pass.
+func TestBackupFilesNotSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	p := func(rel string) string { return filepath.Join(dir, rel) }
+	// What the links point at: a host tree and a secret.
+	must(t, os.MkdirAll(p("host/etc"), 0o755))
+	must(t, os.WriteFile(p("host/etc/passwd"), []byte("root:x:0:0\n"), 0o644))
+	must(t, os.WriteFile(p("secret"), []byte("S3cretPassw0rd\n"), 0o600))
+	if out, err := exec.Command("tar", "-cf", p("host.tar"), "-C", p("host"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	// The good backups, made the usual way.
+	must(t, os.MkdirAll(p("data/docs"), 0o755))
+	must(t, os.WriteFile(p("data/docs/a.txt"), []byte("a\n"), 0o644))
+	must(t, os.MkdirAll(p("tars"), 0o755))
+	if out, err := exec.Command("tar", "-cf", p("tars/home-1.tar"), "-C", p("data"), ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, out)
+	}
+	must(t, os.MkdirAll(p("copies"), 0o755))
+	if out, err := exec.Command("cp", "-a", p("data"), p("copies/home-1")).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v: %s", err, out)
+	}
+	must(t, os.WriteFile(p("copies/home-1/.done"), nil, 0o644))
+	must(t, os.Symlink(p("copies/home-1"), p("latest")))
+	must(t, os.WriteFile(p("good.sha256"), fmt.Appendf(nil, "%x  docs/a.txt\n", sha256.Sum256([]byte("a\n"))), 0o644))
+	must(t, os.WriteFile(p("pw"), []byte("pw\n"), 0o600))
+	for _, args := range [][]string{{"init"}, {"backup", "--host", "h", "."}} {
+		cmd := exec.Command(resticBinary(), append([]string{"-r", p("repo"), "--password-file", p("pw"), "-q", "--no-cache"}, args...)...)
+		cmd.Dir = p("data")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("restic %v: %v\n%s", args, err, out)
+		}
+	}
+	// The links.
+	must(t, os.MkdirAll(p("badtars"), 0o755))
+	must(t, os.Symlink(p("host.tar"), p("badtars/home-2.tar")))
+	must(t, os.MkdirAll(p("badcopies"), 0o755))
+	must(t, os.Symlink(p("host"), p("badcopies/home-2")))
+	must(t, os.MkdirAll(p("stamped"), 0o755))
+	if out, err := exec.Command("cp", "-a", p("data"), p("stamped/home-1")).CombinedOutput(); err != nil {
+		t.Fatalf("cp -a: %v: %s", err, out)
+	}
+	must(t, os.Symlink(p("secret"), p("stamped/home-1/.done")))
+	must(t, os.Symlink(p("good.sha256"), p("link.sha256")))
+	must(t, os.Symlink(p("pw"), p("pw-link")))
+
+	restic := func(pw string) string {
+		return fmt.Sprintf("{repository: %q, password_file: %q, restic_binary: %q}", p("repo"), pw, resticBinary())
+	}
+	cfg := p("drill.yaml")
+	must(t, os.WriteFile(cfg, []byte(`state_dir: state
+socket: drill.sock
+services: {files: {owner: ops@example.org}}
+drills:
+  tar-good: {service: files, backend: filesystem, source: {archive: "tars/home-*.tar"}, checks: {manifest: good.sha256}}
+  tar-link: {service: files, backend: filesystem, source: {archive: "badtars/home-*.tar"}}
+  copy-good: {service: files, backend: filesystem, source: {path: "copies/home-*", stamp: .done}}
+  copy-latest: {service: files, backend: filesystem, source: {path: latest, stamp: .done}}
+  copy-link: {service: files, backend: filesystem, source: {path: "badcopies/home-*"}}
+  stamp-link: {service: files, backend: filesystem, source: {path: "stamped/home-*", stamp: .done}}
+  manifest-link: {service: files, backend: filesystem, source: {archive: "tars/home-*.tar"}, checks: {manifest: link.sha256}}
+  restic-good: {service: files, backend: restic, source: `+restic(p("pw"))+`}
+  restic-pw-link: {service: files, backend: restic, source: `+restic(p("pw-link"))+`}
+`), 0o644))
+	for _, tc := range []struct {
+		drill string
+		code  int
+		want  string
+	}{
+		{"tar-good", 0, ""},
+		{"copy-good", 0, ""},
+		{"copy-latest", 0, ""},
+		{"restic-good", 0, ""},
+		{"tar-link", 1, "archive " + p("badtars/home-2.tar") + " is a symlink"},
+		{"copy-link", 1, "directory copy " + p("badcopies/home-2") + " is a symlink"},
+		{"stamp-link", 1, "stamp " + p("stamped/home-1/.done") + " is a symlink"},
+		{"manifest-link", 3, "reference manifest " + p("link.sha256") + " is a symlink"},
+		{"restic-pw-link", 3, "password file " + p("pw-link") + " is a symlink"},
+	} {
+		out, errs, code := drillCmd(t, cfg, "run", tc.drill)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("drill run %s: exit %d, want %d and a reason containing %q\n%s%s", tc.drill, code, tc.code, tc.want, out, errs)
+		}
+		if strings.Contains(out+errs, "S3cret") {
+			t.Errorf("drill run %s shows the secret a link points at", tc.drill)
+		}
+	}
+}
