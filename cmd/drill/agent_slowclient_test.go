@@ -106,6 +106,7 @@ func TestAgentSlowClientHoldsNothing(t *testing.T) {
 			continue
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
 		if err == nil && resp.Trailer.Get("Drill-Export-Error") == "" {
 			t.Errorf("%s: the stalled client got its whole response; want it dropped", name)
 		} else if err != nil && strings.Contains(err.Error(), "i/o timeout") {
