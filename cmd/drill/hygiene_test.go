@@ -97,7 +97,15 @@ drills:
 		t.Fatalf("drill history: exit %d: %s", code, errs)
 	}
 	hjson, _, _ := drillCmd(t, cfg, "history", "--json")
-	pout, _, _ := drillCmd(t, cfg, "position")
+	pout, _, _ := drillCmd(t, cfg, "position", "--html", filepath.Join(dir, "position.html"))
+	page, err := os.ReadFile(filepath.Join(dir, "position.html"))
+	must(t, err)
+	if c := rawControl(string(page)); c != "" {
+		t.Errorf("the position page holds a raw control or bidi character: %s", c)
+	}
+	if !strings.Contains(string(page), `ref-\x1b[2J`) {
+		t.Errorf("the position page does not show the reason's escaped form")
+	}
 	for name, o := range map[string]string{"drill run": out, "drill run --json": jout, "drill history": hout,
 		"drill history --json": hjson, "drill position": pout, "drill run (stderr)": errs} {
 		if c := rawControl(o); c != "" {
