@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -24,6 +25,13 @@ import (
 //	GET  /v1/verify                   VerifyResult of the local log (422 when it does not verify)
 //
 // Errors are a status code and {"error": "..."}.
+//
+// No client can hold the evidence store: /v1/history reads the log in
+// pages, each in its own read transaction closed before the page is
+// written to the client, and /v1/export spools the bundle to an unlinked
+// file in state_dir, its read transaction closed, before the first byte
+// goes out. Each write to the client has clientWriteTimeout: a client that
+// stops reading is dropped.
 
 // Health is the agent's state.
 type Health struct {
@@ -91,6 +99,28 @@ type Progress struct {
 
 // progressEvery is the least time between two progress events of a run.
 const progressEvery = 200 * time.Millisecond
+
+// clientWriteTimeout bounds each write of a history or export stream to
+// its client: a client that reads nothing for this long is dropped.
+const clientWriteTimeout = 30 * time.Second
+
+// deadlineWriter sets a fresh write deadline before each write to the
+// client, so a stream lasts as long as its client keeps reading.
+type deadlineWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func newDeadlineWriter(w http.ResponseWriter) *deadlineWriter {
+	return &deadlineWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.rc.SetWriteDeadline(time.Now().Add(clientWriteTimeout)); err != nil {
+		return 0, fmt.Errorf("set the write deadline of the client: %w", err)
+	}
+	return d.w.Write(p)
+}
 
 func (a *Agent) api() http.Handler {
 	mux := http.NewServeMux()
@@ -175,7 +205,9 @@ func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
 		limit = n
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
+	// Entries reads a page of records per read transaction and calls fn
+	// with the transaction closed: a slow client never holds the store.
+	enc := json.NewEncoder(newDeadlineWriter(w))
 	n := 0
 	errEnough := errors.New("enough")
 	err := a.store.Entries(func(e *evidence.Entry) error {
@@ -324,9 +356,32 @@ func (a *Agent) handleExport(w http.ResponseWriter, req *http.Request) {
 			*t = parsed
 		}
 	}
+	// The bundle is made in one read transaction: into a file first, so
+	// that the transaction is closed before the client gets a byte (a
+	// client that stops reading would otherwise keep it open, and bbolt's
+	// writer waits for open readers when the file grows).
+	a.mu.Lock()
+	dir := a.cfg.StateDir
+	a.mu.Unlock()
+	spool, err := os.CreateTemp(dir, ".export-*.tar.gz")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "make a spool file for the export: %v", err)
+		return
+	}
+	// Unlinked at once: nothing is left behind, whatever happens next.
+	_ = os.Remove(spool.Name())
+	defer spool.Close()
+	if _, err := a.store.Export(spool, sel, a.opt.Now()); err != nil {
+		writeError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		writeError(w, http.StatusInternalServerError, "read back the export: %v", err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/gzip")
 	w.Header().Set("Trailer", ExportTrailer)
-	if _, err := a.store.Export(w, sel, a.opt.Now()); err != nil {
-		w.Header().Set(ExportTrailer, err.Error())
+	if _, err := io.Copy(newDeadlineWriter(w), spool); err != nil {
+		w.Header().Set(ExportTrailer, "send the bundle: "+err.Error())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
@@ -56,7 +57,12 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
 				continue
 			}
-			_, err := os.Lstat(filepath.Join(target, rel))
+			link, err := lstatBeneath(target, rel)
+			if link != "" {
+				checked++
+				missing = append(missing, fmt.Sprintf("%q (its component %q is a symlink in the restore; drill never follows one)", p, link))
+				continue
+			}
 			if err != nil && !inSample(rec, filepath.ToSlash(rel)) {
 				continue // in another slice of the sample
 			}
@@ -108,6 +114,44 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 		}
 	}
 	return checks
+}
+
+// lstatBeneath looks up rel (clean, relative) beneath target without
+// following a symlink in any of its components: each directory is opened
+// relative to its parent's descriptor after an lstat showed it is a
+// directory, and the last component is lstat'ed, so a symlink there
+// counts as existing (the backup holds it). A symlink in the middle of
+// the path (a restored "home -> /home" under "home/alice/docs") is not
+// followed: link is then the path of that component, relative to target,
+// and the path does not count as present. os.Root keeps even a directory
+// swapped for a link between the lstat and the open inside target.
+func lstatBeneath(target, rel string) (link string, err error) {
+	dir, err := os.OpenRoot(target)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = dir.Close() }()
+	parts := strings.Split(rel, string(filepath.Separator))
+	for i, name := range parts[:len(parts)-1] {
+		fi, err := dir.Lstat(name)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return filepath.ToSlash(filepath.Join(parts[:i+1]...)), nil
+		}
+		if !fi.IsDir() {
+			return "", &fs.PathError{Op: "lstat", Path: rel, Err: syscall.ENOTDIR}
+		}
+		sub, err := dir.OpenRoot(name)
+		if err != nil {
+			return "", err
+		}
+		_ = dir.Close()
+		dir = sub
+	}
+	_, err = dir.Lstat(parts[len(parts)-1])
+	return "", err
 }
 
 // reconcile compares what the backend reported with what is on disk under

@@ -2,9 +2,12 @@ package drills
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
 )
 
@@ -63,5 +66,53 @@ func TestReconcileDeeperThanPathMax(t *testing.T) {
 	}
 	if len(o.fails) != 1 || !strings.Contains(o.fails[0], "has 4 bytes on disk, the backend reported 5") {
 		t.Errorf("fails %q, want the size difference", o.fails)
+	}
+}
+
+// The paths check never follows a symlink in the middle of a path: a
+// restored "home -> <a host directory>" holding alice/docs does not make
+// home/alice/docs present (before, it passed on the host's live files).
+// A symlink as the last component is there, and plain directories pass.
+func TestPathsCheckNoSymlinks(t *testing.T) {
+	host := t.TempDir() // stands for the host's /home
+	must(t, os.MkdirAll(filepath.Join(host, "alice", "docs"), 0o755))
+	target := t.TempDir()
+	must(t, os.Symlink(host, filepath.Join(target, "home")))
+	must(t, os.MkdirAll(filepath.Join(target, "srv", "www"), 0o755))
+	must(t, os.Symlink("www", filepath.Join(target, "srv", "current")))
+	must(t, os.Symlink("srv", filepath.Join(target, "rel")))
+	must(t, os.WriteFile(filepath.Join(target, "srv", "file"), nil, 0o644))
+
+	for _, tc := range []struct {
+		path   string
+		ok     bool
+		detail string
+	}{
+		{"srv/www", true, "all 1 paths present"},
+		{"/srv/www/", true, "all 1 paths present"},
+		{"srv/current", true, "all 1 paths present"}, // the link itself was restored
+		{"home", true, "all 1 paths present"},
+		{"home/alice/docs", false, `missing from the restore: "home/alice/docs" (its component "home" is a symlink in the restore; drill never follows one)`},
+		{"rel/www", false, `missing from the restore: "rel/www" (its component "rel" is a symlink in the restore; drill never follows one)`},
+		{"srv/current/x", false, `missing from the restore: "srv/current/x" (its component "srv/current" is a symlink in the restore; drill never follows one)`},
+		{"srv/file/x", false, `missing from the restore: "srv/file/x"`},
+		{"srv/none", false, `missing from the restore: "srv/none"`},
+	} {
+		d := &config.Drill{Checks: config.Checks{Paths: []string{tc.path}}}
+		o := &outcome{}
+		checks := fileChecks(d, &evidence.Record{}, target, &manifest.Manifest{}, o)
+		if len(checks) != 1 || checks[0].OK != tc.ok || checks[0].Detail != tc.detail {
+			t.Errorf("paths [%s]: got %+v, want ok %v, detail %q", tc.path, checks, tc.ok, tc.detail)
+		}
+		if tc.ok != (len(o.fails) == 0) {
+			t.Errorf("paths [%s]: fails %q", tc.path, o.fails)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -116,6 +116,9 @@ func (r *Runner) Run(ctx context.Context, name string) (*evidence.Record, error)
 		return nil, fmt.Errorf("%w %q (defined: %s)", ErrUnknownDrill, name, strings.Join(r.Config.DrillNames(), ", "))
 	}
 	rec := r.run(ctx, d)
+	// The one place a record's text is made safe: whatever a backup, a
+	// tool or a plugin put in it, the record kept and shown holds escapes.
+	rec.Escape()
 	if r.Recorder == nil {
 		return rec, nil
 	}

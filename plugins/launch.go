@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -105,14 +106,31 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		return nil, fail("plugin %s is not a regular file", spec.Path)
 	}
 
-	var secure *plugin.SecureConfig
+	// An external plugin is hashed and executed from the same bytes: it is
+	// copied into a sealed memfd while it is hashed, and that memfd runs.
+	// A check by path and an exec by path (go-plugin's SecureConfig) leave
+	// a gap in which the file can be swapped.
+	var mem *os.File
 	switch {
 	case spec.SHA256 != "":
 		want, err := hex.DecodeString(spec.SHA256)
 		if err != nil || len(want) != sha256.Size {
 			return nil, fail("sha256 %q of plugin %s is not 64 hex digits", spec.SHA256, spec.Path)
 		}
-		secure = &plugin.SecureConfig{Checksum: want, Hash: sha256.New()}
+		var got []byte
+		mem, got, err = pinnedCopy(spec.Path, spec.Name)
+		if err != nil {
+			return nil, fail("plugin: %w", err)
+		}
+		if !bytes.Equal(got, want) {
+			if mem != nil {
+				_ = mem.Close()
+			}
+			return nil, fail("plugin %s does not match its configured sha256 (got %x, want %s)", spec.Path, got, strings.ToLower(spec.SHA256))
+		}
+		if afterHash != nil {
+			afterHash(spec.Path)
+		}
 	case !spec.Builtin:
 		msg := fmt.Sprintf("plugin %s has no sha256 configured: external plugins must be pinned", spec.Path)
 		if got, err := fileSHA256(spec.Path); err == nil {
@@ -120,7 +138,13 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		}
 		return nil, fail("%s", msg)
 	}
+	closeMem := func() {
+		if mem != nil {
+			_ = mem.Close()
+		}
+	}
 	if err := ctx.Err(); err != nil {
+		closeMem()
 		return nil, fail("start plugin %s: %w", spec.Path, err)
 	}
 
@@ -138,9 +162,20 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		timeout = min(timeout, max(time.Until(deadline), time.Millisecond))
 	}
 
-	cmd := exec.Command(spec.Path, spec.Args...)
+	argv0 := spec.Path
 	if spec.Argv0 != "" {
-		cmd.Args[0] = spec.Argv0
+		argv0 = spec.Argv0
+	}
+	// A built-in backend (no sha256: the drill binary re-executed) runs by
+	// its path: it is the operator's own binary, trusted as the host is,
+	// and whoever can swap it can swap the host too.
+	cmd := &exec.Cmd{Path: spec.Path, Args: append([]string{argv0}, spec.Args...)}
+	if mem != nil {
+		// The memfd is the child's fd 3 (ExtraFiles), executed through
+		// /proc/self/fd/3 (what fexecve does); argv[0] stays the
+		// configured path. Not close-on-exec there, so a script plugin's
+		// interpreter can open it too.
+		cmd.Path, cmd.ExtraFiles = "/proc/self/fd/3", []*os.File{mem}
 	}
 	// An explicit, non-nil environment: with SkipHostEnv go-plugin appends
 	// only its handshake variables, never os.Environ().
@@ -153,14 +188,15 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		HandshakeConfig:  handshake(ProtocolVersion),
 		Plugins:          plugin.PluginSet{PluginName: &GRPCPlugin{}},
 		Cmd:              cmd,
-		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		SkipHostEnv:      true,
 		StartTimeout:     timeout,
-		Logger:           newHCLogAdapter(logger, filepath.Base(spec.Path)),
-		SyncStdout:       &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
-		SyncStderr:       &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stderr"}},
+		// go-plugin names the plugin's stderr logger after cmd.Path ("3"
+		// for the memfd).
+		Logger:     newHCLogAdapter(logger, filepath.Base(cmd.Path)),
+		SyncStdout: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
+		SyncStderr: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stderr"}},
 	})
 
 	type started struct {
@@ -170,6 +206,7 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 	ch := make(chan started, 1)
 	go func() {
 		rpc, err := pc.Client()
+		closeMem() // the child has its own descriptor of it, or never will
 		if err != nil {
 			ch <- started{err: err}
 			return
@@ -224,12 +261,6 @@ func startError(spec LaunchSpec, cmd *exec.Cmd, timeout time.Duration, err error
 	prefix := fmt.Sprintf("backend %q: plugin %s", spec.Name, spec.Path)
 	msg := err.Error()
 	switch {
-	case errors.Is(err, plugin.ErrChecksumsDoNotMatch):
-		got, herr := fileSHA256(spec.Path)
-		if herr != nil {
-			got = "unreadable: " + herr.Error()
-		}
-		return fmt.Errorf("%s does not match its configured sha256 (got %s, want %s)", prefix, got, strings.ToLower(spec.SHA256))
 	case reIncompatibleVersion.MatchString(msg):
 		v := reIncompatibleVersion.FindStringSubmatch(msg)[1]
 		return fmt.Errorf("%s speaks protocol version %s, drill speaks %d (install a build of the plugin for protocol version %d)", prefix, v, ProtocolVersion, ProtocolVersion)
@@ -265,6 +296,29 @@ func exitState(cmd *exec.Cmd) string {
 		return "exit status unknown"
 	}
 	return cmd.ProcessState.String()
+}
+
+// afterHash, when set (by tests), is called between the hash of a pinned
+// plugin and its start: the gap in which a swap of the file must not
+// matter.
+var afterHash func(path string)
+
+// pinnedCopy opens the plugin at path as a regular file and returns its
+// sealed copy (nil outside Linux) and the SHA-256 of what the copy holds.
+func pinnedCopy(path, name string) (*os.File, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return sealedCopy(f, name)
 }
 
 func fileSHA256(path string) (string, error) {

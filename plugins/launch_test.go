@@ -519,3 +519,70 @@ func TestCloseDuringRestore(t *testing.T) {
 		t.Fatal("Restore did not return after Close")
 	}
 }
+
+// TestLaunchSwapAfterHash: the plugin file is replaced in place right
+// after Launch hashed it (a script that would leave a marker and is no
+// plugin at all). What runs is the pinned binary Launch hashed, from its
+// sealed copy: the handshake completes, the backend answers, and the
+// script never ran.
+func TestLaunchSwapAfterHash(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "drill-test-swapped")
+	b, err := os.ReadFile(testPlugins["ok"].path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(dir, "swapped-ran")
+	evil := "#!/bin/sh\ntouch " + marker + "\nexit 1\n"
+	swapped := false
+	defer plugins.SetAfterHash(func(p string) {
+		if p != path {
+			return
+		}
+		// In place: the same inode now holds the script.
+		if err := os.WriteFile(p, []byte(evil), 0o755); err != nil {
+			t.Error(err)
+		}
+		swapped = true
+	})()
+	s := spec("ok")
+	s.Path = path
+	c := launch(t, s)
+	if !swapped {
+		t.Fatal("the hook between hash and start was not called")
+	}
+	resp, err := c.Describe(t.Context(), &plugins.DescribeRequest{})
+	if err != nil {
+		t.Fatalf("Describe of the pinned plugin: %v", err)
+	}
+	if resp.Name == "" {
+		t.Errorf("Describe: %+v, want the test backend", resp)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the file swapped in after the hash ran")
+	}
+	// The process runs the sealed copy; argv[0] is the configured path.
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, "/memfd:drill-plugin-test") {
+		t.Errorf("the plugin runs %s, want its sealed memfd copy", exe)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); argv0 != path {
+		t.Errorf("argv[0] %q, want the configured path %q", argv0, path)
+	}
+
+	// The next launch hashes the script now on disk and refuses it.
+	_, err = plugins.Launch(t.Context(), s)
+	if err == nil || !strings.Contains(err.Error(), "does not match its configured sha256") {
+		t.Errorf("Launch of the swapped file: %v, want a sha256 mismatch", err)
+	}
+}

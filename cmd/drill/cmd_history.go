@@ -32,6 +32,8 @@ func newHistoryCmd(e *env) *cobra.Command {
 				fmt.Fprintln(tw, "INDEX\tFINISHED\tDRILL\tVERDICT\tRESTORE POINT\tFILES\tDURATION\tREASON")
 			}
 			show := func(r *evidence.Record) error {
+				// Records from before escaping may hold raw text from a backup.
+				r = r.Escaped()
 				if asJSON {
 					writeJSON(e.stdout, r)
 					return nil

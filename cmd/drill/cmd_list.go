@@ -10,6 +10,7 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 func newListCmd(e *env) *cobra.Command {
@@ -64,12 +65,13 @@ config and the evidence store.`,
 				}
 				verdict, when := "never run", "-"
 				if r.Last != nil {
-					verdict, when = r.Last.Verdict, r.Last.Finished.Local().Format(time.DateTime)
+					verdict, when = textsafe.Escape(r.Last.Verdict), r.Last.Finished.Local().Format(time.DateTime)
 				}
 				if r.State != "" {
 					verdict = r.State + " (last: " + verdict + ")"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Service, r.Backend, sched, next, verdict, when)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", textsafe.Escape(r.Name), textsafe.Escape(r.Service), textsafe.Escape(r.Backend),
+					textsafe.Escape(sched), next, verdict, when)
 			}
 			return tw.Flush()
 		},

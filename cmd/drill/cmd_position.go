@@ -18,6 +18,7 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 func newPositionCmd(e *env) *cobra.Command {
@@ -114,7 +115,7 @@ func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Rec
 	var recs []*evidence.Record
 	if c != nil {
 		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *evidence.Record) error {
-			recs = append(recs, r)
+			recs = append(recs, r.Escaped())
 			return nil
 		})
 		return recs, h.Checkpoint, err
@@ -127,7 +128,9 @@ func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Rec
 	defer store.Close()
 	cp, _ := store.Checkpoint()
 	err = store.Entries(func(en *evidence.Entry) error {
-		recs = append(recs, en.Record)
+		// Records from before escaping may hold raw text from a backup:
+		// the position (text, JSON and HTML) is made from escaped ones.
+		recs = append(recs, en.Record.Escaped())
 		return nil
 	}, false)
 	return recs, string(cp), err
@@ -172,7 +175,7 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 	_ = tw.Flush()
 	for _, sp := range pos {
 		for _, r := range sp.Reasons {
-			fmt.Fprintf(e.stdout, "  %s: %s\n", sp.Service, r)
+			fmt.Fprintf(e.stdout, "  %s: %s\n", sp.Service, textsafe.Escape(r))
 		}
 	}
 	if checkpoint != "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/scratch"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -132,6 +133,8 @@ func (v *verdicts) show(e *env, rec *evidence.Record, asJSON bool) {
 	if rec == nil {
 		return
 	}
+	// Records from before escaping may hold raw text from a backup.
+	rec = rec.Escaped()
 	if asJSON {
 		writeJSON(e.stdout, rec)
 	} else {
@@ -199,13 +202,13 @@ func runInAgent(e *env, cmd *cobra.Command, c *agent.Client, names []string, asJ
 		case errors.As(err, &se) && se.Code == http.StatusNotFound:
 			return usageError{se}
 		case err != nil:
-			fmt.Fprintf(e.stderr, "drill: %v\n", err)
+			fmt.Fprintf(e.stderr, "drill: %s\n", textsafe.Escape(err.Error()))
 			v.errored = true
 			continue
 		}
 		v.show(e, res.Record, asJSON)
 		if res.Error != "" {
-			fmt.Fprintf(e.stderr, "drill: %s\n", res.Error)
+			fmt.Fprintf(e.stderr, "drill: %s\n", textsafe.Escape(res.Error))
 			v.errored = true
 		}
 	}
@@ -223,6 +226,7 @@ func writeJSON(w io.Writer, v any) {
 
 // printRecord prints a drill result for a person.
 func printRecord(w io.Writer, rec *evidence.Record) {
+	rec = rec.Escaped()
 	dur := rec.Finished.Sub(rec.Started)
 	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, drills.FormatDuration(dur))
 	if rec.RestorePoint.ID != "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // positionPage is the data of the HTML position page.
@@ -37,6 +38,10 @@ var positionFuncs = template.FuncMap{
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	// esc shows text from records in its escaped form (html/template
+	// then escapes it for HTML): a reason never carries a control or
+	// bidi character into the page.
+	"esc": textsafe.Escape,
 }
 
 // positionTmpl is a page a manager can open anywhere: inline CSS, no
@@ -74,7 +79,7 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 <td>{{if .LastPass}}{{dur .MeasuredRTO}}{{else}}–{{end}}</td>
 <td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td>
 <td>{{.Coverage}}</td></tr>
-{{if .Reasons}}<tr><td colspan="11"><ul class="reasons">{{range .Reasons}}<li>{{.}}</li>{{end}}</ul></td></tr>{{end}}
+{{if .Reasons}}<tr><td colspan="11"><ul class="reasons">{{range .Reasons}}<li>{{esc .}}</li>{{end}}</ul></td></tr>{{end}}
 {{range .Drills}}<tr class="drill"><td>&nbsp;&nbsp;drill {{.Drill}}</td><td colspan="4"></td>
 <td><span class="badge {{.Status}}">{{label .Status}}</span></td>
 <td>{{ago $.At .LastPass}}</td>

@@ -1,6 +1,11 @@
 package evidence
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/drillhq/drill/internal/textsafe"
+)
 
 // Record is the result of one drill as it is kept in the evidence log: the
 // predicate of the in-toto Statement that is signed into each log entry.
@@ -103,3 +108,59 @@ const (
 	VerdictError       = "error"
 	VerdictInterrupted = "interrupted"
 )
+
+// Escape replaces every string of r that may hold text from a backup, a
+// tool or a plugin (reasons, check names and details, details keys and
+// values, the restore point's ID and description, table names and
+// fingerprints, the sample's seed) and the names around them with its
+// textsafe.Escape form, so that no control character reaches a terminal
+// or the evidence log. The runner calls it on every record before it is
+// appended, and the CLI on every record it prints (records from before
+// escaping may hold raw text); escaping is stable, so twice is as once.
+//
+// Escape never writes through r's slices, map or Sample: it replaces
+// them, so escaping a shallow copy of a record leaves the original as it
+// was.
+func (r *Record) Escape() {
+	for _, s := range []*string{&r.LogOrigin, &r.Drill, &r.Service, &r.Backend, &r.SourceSHA256, &r.Host,
+		&r.Verdict, &r.RestorePoint.ID, &r.RestorePoint.Description, &r.ManifestSHA256, &r.DrillVersion} {
+		*s = textsafe.Escape(*s)
+	}
+	if r.Reasons != nil {
+		r.Reasons = textsafe.EscapeAll(slices.Clone(r.Reasons))
+	}
+	if r.Checks != nil {
+		checks := make([]Check, len(r.Checks))
+		for i, c := range r.Checks {
+			checks[i] = Check{Name: textsafe.Escape(c.Name), OK: c.OK, Detail: textsafe.Escape(c.Detail)}
+		}
+		r.Checks = checks
+	}
+	if r.Tables != nil {
+		tables := make([]Table, len(r.Tables))
+		for i, t := range r.Tables {
+			tables[i] = Table{Name: textsafe.Escape(t.Name), Rows: t.Rows, Fingerprint: textsafe.Escape(t.Fingerprint)}
+		}
+		r.Tables = tables
+	}
+	if r.Sample != nil {
+		s := *r.Sample
+		s.Seed = textsafe.Escape(s.Seed)
+		r.Sample = &s
+	}
+	if r.Details != nil {
+		details := make(map[string]string, len(r.Details))
+		for k, v := range r.Details {
+			details[textsafe.Escape(k)] = textsafe.Escape(v)
+		}
+		r.Details = details
+	}
+}
+
+// Escaped returns a copy of r with every string escaped (see Escape); r
+// is left as it was.
+func (r *Record) Escaped() *Record {
+	c := *r
+	c.Escape()
+	return &c
+}

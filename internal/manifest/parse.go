@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/drillhq/drill/internal/safefile"
 )
 
 // maxLine bounds one line of a manifest; a file name is at most a few KiB.
@@ -61,9 +62,10 @@ func Parse(r io.Reader) (*Manifest, error) {
 }
 
 // ParseFile reads the manifest in the file at path with Parse. Errors
-// name the file.
+// name the file. The file must be a regular file, not a symlink to one
+// (internal/safefile): a reference manifest is read as a backup file is.
 func ParseFile(path string) (*Manifest, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path, "reference manifest")
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

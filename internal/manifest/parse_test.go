@@ -105,9 +105,19 @@ func TestParseFileErrorsNameTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.sha256")
+	// A symlink (to a secret, say) is refused before anything is read.
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("S3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.sha256")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ path, want string }{
 		{bad, "read manifest " + bad + `: line 2: want "<64 hex digits>  <file name>", got "nonsense"`},
-		{missing, "read manifest: open " + missing + ": no such file or directory"},
+		{missing, "read manifest: open reference manifest " + missing + ": no such file or directory"},
+		{link, "read manifest: reference manifest " + link + " is a symlink: drill opens backup files only as regular files, never through a link (point the config at the file itself): not a regular file"},
 	} {
 		_, err := ParseFile(tt.path)
 		if err == nil || err.Error() != tt.want {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
@@ -127,7 +129,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // restoreArchive extracts and hashes an archive in one pass.
 func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
-	f, err := os.Open(req.PointID)
+	// A regular file, never through a symlink (safefile): the archive
+	// listed may have been swapped for a link since.
+	f, err := safefile.Open(req.PointID, "archive")
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
+			Problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID, Message: err.Error()}}, Details: map[string]string{}}, nil
+	}
 	if err != nil {
 		return vanished(req, "", err), nil
 	}

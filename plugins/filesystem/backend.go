@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -209,15 +211,16 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		return nil, fmt.Errorf("list restore points of %s: %w", s.pattern, err)
 	}
 	var points []plugins.RestorePoint
+	var probs []plugins.Problem
 	if s.archive {
-		points = listArchives(matches)
+		points, probs = listArchives(matches)
 	} else {
-		points, err = listDirs(ctx, matches, s.stamp)
+		points, probs, err = listDirs(ctx, matches, s.stamp, globbed(s.pattern))
 		if err != nil {
 			return nil, fmt.Errorf("list restore points of %s: %w", s.pattern, err)
 		}
 	}
-	return &plugins.ListRestorePointsResponse{Points: points}, nil
+	return &plugins.ListRestorePointsResponse{Points: points, Problems: probs}, nil
 }
 
 // sortNewestFirst orders points by time, newest first, then by ID.
@@ -231,18 +234,64 @@ func sortNewestFirst(points []plugins.RestorePoint) {
 }
 
 // listArchives turns the regular files among matches into restore points.
-// Matches that vanish or are not regular files are not restore points.
-func listArchives(matches []string) []plugins.RestorePoint {
+// Matches that vanish or are directories, FIFOs or devices are not
+// restore points. A match that is a symlink is a fail problem naming it:
+// an archive is read only as a regular file, never through a link (which
+// could make a drill of whatever the link points at, on the host).
+func listArchives(matches []string) ([]plugins.RestorePoint, []plugins.Problem) {
 	var points []plugins.RestorePoint
+	var probs []plugins.Problem
 	for _, m := range matches {
-		fi, err := os.Stat(m)
-		if err != nil || !fi.Mode().IsRegular() {
+		fi, err := os.Lstat(m)
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			_, err := safefile.Lstat(m, "archive")
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemFail, Path: m, Message: err.Error()})
+			continue
+		}
+		if !fi.Mode().IsRegular() {
 			continue
 		}
 		points = append(points, archivePoint(m, fi))
 	}
 	sortNewestFirst(points)
-	return points
+	return points, probs
+}
+
+// globbed reports whether pattern has glob characters: its matches are
+// then whatever is on disk, not a path the operator wrote.
+func globbed(pattern string) bool { return strings.ContainsAny(pattern, `*?[\`) }
+
+// copyRoot returns the file info of the directory copy m. A match of a
+// glob must be a directory itself, not a symlink to one (a link named like
+// the newest copy could make a drill of live data); a path written without
+// glob characters may be a symlink the operator made (a "latest" link).
+func copyRoot(m string, glob bool) (fs.FileInfo, error) {
+	if !glob {
+		return os.Stat(m)
+	}
+	fi, err := os.Lstat(m)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, fmt.Errorf("directory copy %s is a symlink: drill restores a glob's matches only as directories, never through a link (name the copy itself, or write the link's path without glob characters): %w", m, safefile.ErrNotRegular)
+	}
+	return fi, err
+}
+
+// stampTime returns the mtime of the stamp in dir, false when there is
+// none, and an error when it is not a regular file (a symlink to a fresh
+// file would fake the copy's backup time).
+func stampTime(dir, stamp string) (time.Time, bool, error) {
+	st, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(stamp)))
+	if err != nil {
+		return time.Time{}, false, nil
+	}
+	if !st.Mode().IsRegular() {
+		_, err := safefile.Lstat(filepath.Join(dir, filepath.FromSlash(stamp)), "stamp")
+		return time.Time{}, false, err
+	}
+	return st.ModTime(), true, nil
 }
 
 func archivePoint(id string, fi fs.FileInfo) plugins.RestorePoint {
@@ -255,15 +304,22 @@ func archivePoint(id string, fi fs.FileInfo) plugins.RestorePoint {
 	}
 }
 
-// listDirs turns the directories among matches into restore points.
-func listDirs(ctx context.Context, matches []string, stamp string) ([]plugins.RestorePoint, error) {
+// listDirs turns the directories among matches into restore points. A
+// glob's match that is a symlink and a stamp that is not a regular file
+// are fail problems naming them (see copyRoot and stampTime).
+func listDirs(ctx context.Context, matches []string, stamp string, glob bool) ([]plugins.RestorePoint, []plugins.Problem, error) {
 	type dir struct {
 		path string
 		fi   fs.FileInfo
 	}
 	var dirs []dir
+	var probs []plugins.Problem
 	for _, m := range matches {
-		fi, err := os.Stat(m)
+		fi, err := copyRoot(m, glob)
+		if errors.Is(err, safefile.ErrNotRegular) {
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemFail, Path: m, Message: err.Error()})
+			continue
+		}
 		if err != nil || !fi.IsDir() {
 			continue
 		}
@@ -272,20 +328,24 @@ func listDirs(ctx context.Context, matches []string, stamp string) ([]plugins.Re
 	if stamp != "" {
 		var points []plugins.RestorePoint
 		for _, d := range dirs {
-			st, err := os.Stat(filepath.Join(d.path, filepath.FromSlash(stamp)))
+			t, ok, err := stampTime(d.path, stamp)
 			if err != nil {
+				probs = append(probs, plugins.Problem{Kind: plugins.ProblemFail, Path: d.path, Message: err.Error()})
+				continue
+			}
+			if !ok {
 				continue // not marked complete: not a restore point
 			}
 			points = append(points, plugins.RestorePoint{
-				ID: d.path, Time: st.ModTime(), Size: -1, Files: -1,
+				ID: d.path, Time: t, Size: -1, Files: -1,
 				Description: filepath.Base(d.path),
 			})
 		}
 		sortNewestFirst(points)
-		return points, nil
+		return points, probs, nil
 	}
 	if len(dirs) == 0 {
-		return nil, nil
+		return nil, probs, nil
 	}
 	newest := dirs[0]
 	for _, d := range dirs[1:] {
@@ -296,12 +356,12 @@ func listDirs(ctx context.Context, matches []string, stamp string) ([]plugins.Re
 	}
 	sum, err := scanTree(ctx, newest.path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return []plugins.RestorePoint{{
 		ID: newest.path, Time: sum.newest, Size: sum.bytes, Files: sum.files,
 		Description: filepath.Base(newest.path),
-	}}, nil
+	}}, probs, nil
 }
 
 // Cleanup has nothing to remove: the backend creates nothing outside
@@ -339,7 +399,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if s.archive {
 		return b.restoreArchive(ctx, req, events)
 	}
-	return b.restoreDir(ctx, req, s.stamp, events)
+	return b.restoreDir(ctx, req, s.stamp, globbed(s.pattern), events)
 }
 
 // vanished is the response for a restore point that no longer exists.

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
@@ -147,11 +148,7 @@ type dirCopy struct {
 }
 
 // restoreDir copies the directory copy req.PointID into req.Target.
-func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, stamp string, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
-	fi, err := os.Stat(req.PointID)
-	if err != nil {
-		return vanished(req, formatDirectory, err), nil
-	}
+func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, stamp string, glob bool, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
 	resp := &plugins.RestoreResponse{
 		Point:   plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
 		Details: map[string]string{"format": formatDirectory},
@@ -159,6 +156,13 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	failed := func(msg string) (*plugins.RestoreResponse, error) {
 		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg})
 		return resp, nil
+	}
+	fi, err := copyRoot(req.PointID, glob)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return failed(err.Error())
+	}
+	if err != nil {
+		return vanished(req, formatDirectory, err), nil
 	}
 	if !fi.IsDir() {
 		return failed(fmt.Sprintf("restore point %s is no longer a directory", req.PointID))
@@ -169,9 +173,13 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	}
 	defer src.Close()
 	if stamp != "" {
-		st, err := src.Stat(stamp)
+		st, err := src.Lstat(stamp)
 		if err != nil {
 			return failed(fmt.Sprintf("stamp %s is missing from %s: the copy is not marked complete", stamp, req.PointID))
+		}
+		if !st.Mode().IsRegular() {
+			_, err := safefile.Lstat(filepath.Join(req.PointID, filepath.FromSlash(stamp)), "stamp")
+			return failed(err.Error())
 		}
 		resp.Point.Time = st.ModTime()
 	}

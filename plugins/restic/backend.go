@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
@@ -194,18 +194,23 @@ func (b *Backend) ValidateSource(_ context.Context, req *plugins.ValidateSourceR
 	return &plugins.ValidateSourceResponse{Problems: probs}, nil
 }
 
+// maxSecretFile bounds a password file (and an env _FILE) read into memory.
+const maxSecretFile = 64 << 10
+
 // invocation builds a restic run for s, reading the password file.
 func (s *source) invocation(args ...string) (*invocation, error) {
 	inv := &invocation{binary: s.binary, repo: s.repo, pwCmd: s.passwordCmd, noPass: s.noPassword, args: args}
 	if s.passwordFile != "" {
-		pw, err := os.ReadFile(s.passwordFile)
+		// A regular file, never through a symlink (safefile): the
+		// operator points password_file at the file itself.
+		pw, err := safefile.ReadFile(s.passwordFile, "password file", maxSecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("read the password file of repository %s: %w", s.repoName(), err)
 		}
 		inv.password = pw
 	}
 	for _, e := range s.env {
-		v, err := os.ReadFile(e[1])
+		v, err := safefile.ReadFile(e[1], "env "+e[0]+"_FILE", maxSecretFile)
 		if err != nil {
 			return nil, fmt.Errorf("read env %s_FILE of repository %s: %w", e[0], s.repoName(), err)
 		}
