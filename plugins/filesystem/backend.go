@@ -235,9 +235,11 @@ func sortNewestFirst(points []plugins.RestorePoint) {
 
 // listArchives turns the regular files among matches into restore points.
 // Matches that vanish or are directories, FIFOs or devices are not
-// restore points. A match that is a symlink is a fail problem naming it:
-// an archive is read only as a regular file, never through a link (which
-// could make a drill of whatever the link points at, on the host).
+// restore points, and neither are symlinks: an archive is read only as a
+// regular file, never through a link (which could make a drill of whatever
+// the link points at, on the host). A "latest" link beside the archives it
+// points at is usual and skipped; a glob that matches only links is a fail
+// problem naming them (see onlyLinks).
 func listArchives(matches []string) ([]plugins.RestorePoint, []plugins.Problem) {
 	var points []plugins.RestorePoint
 	var probs []plugins.Problem
@@ -257,7 +259,17 @@ func listArchives(matches []string) ([]plugins.RestorePoint, []plugins.Problem) 
 		points = append(points, archivePoint(m, fi))
 	}
 	sortNewestFirst(points)
-	return points, probs
+	return points, onlyLinks(points, probs)
+}
+
+// onlyLinks returns the problems of the symlinks a glob matched when they
+// are all it matched, and none otherwise: a link beside the backups it
+// points at (a "latest" link) is no reason to fail a drill of them.
+func onlyLinks(points []plugins.RestorePoint, links []plugins.Problem) []plugins.Problem {
+	if len(points) > 0 {
+		return nil
+	}
+	return links
 }
 
 // globbed reports whether pattern has glob characters: its matches are
@@ -305,25 +317,29 @@ func archivePoint(id string, fi fs.FileInfo) plugins.RestorePoint {
 }
 
 // listDirs turns the directories among matches into restore points. A
-// glob's match that is a symlink and a stamp that is not a regular file
-// are fail problems naming them (see copyRoot and stampTime).
+// glob's match that is a symlink is skipped (a fail problem naming it when
+// nothing else matched, see onlyLinks); a stamp that is not a regular file
+// is a fail problem naming it (see stampTime).
 func listDirs(ctx context.Context, matches []string, stamp string, glob bool) ([]plugins.RestorePoint, []plugins.Problem, error) {
 	type dir struct {
 		path string
 		fi   fs.FileInfo
 	}
 	var dirs []dir
-	var probs []plugins.Problem
+	var links, probs []plugins.Problem
 	for _, m := range matches {
 		fi, err := copyRoot(m, glob)
 		if errors.Is(err, safefile.ErrNotRegular) {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemFail, Path: m, Message: err.Error()})
+			links = append(links, plugins.Problem{Kind: plugins.ProblemFail, Path: m, Message: err.Error()})
 			continue
 		}
 		if err != nil || !fi.IsDir() {
 			continue
 		}
 		dirs = append(dirs, dir{m, fi})
+	}
+	if len(dirs) == 0 {
+		return nil, links, nil
 	}
 	if stamp != "" {
 		var points []plugins.RestorePoint
@@ -343,9 +359,6 @@ func listDirs(ctx context.Context, matches []string, stamp string, glob bool) ([
 		}
 		sortNewestFirst(points)
 		return points, probs, nil
-	}
-	if len(dirs) == 0 {
-		return nil, probs, nil
 	}
 	newest := dirs[0]
 	for _, d := range dirs[1:] {
