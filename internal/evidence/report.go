@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // ReportInfo describes the export a report is about.
@@ -38,8 +40,9 @@ var reportCSVHeader = []string{
 // reasons (joined with " | "). Records are written in the order given
 // (log order). Times are empty when not set (a zero time), and so are
 // rpo_seconds and rto_seconds when the drill had no RPO or RTO. Field
-// values are written as recorded: a spreadsheet opening the file may treat
-// a value starting with "=" as a formula.
+// values are written as recorded, with control characters escaped
+// (textsafe.Escape): a spreadsheet opening the file may treat a value
+// starting with "=" as a formula.
 func WriteReportCSV(w io.Writer, recs []*Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(reportCSVHeader); err != nil {
@@ -66,7 +69,7 @@ func csvRow(rec *Record) []string {
 	for i, c := range rec.Checks {
 		checks[i] = c.Name + " " + checkWord(c.OK)
 	}
-	return []string{
+	return textsafe.EscapeAll([]string{
 		strconv.FormatInt(rec.LogIndex, 10),
 		rec.Service,
 		rec.Drill,
@@ -86,7 +89,7 @@ func csvRow(rec *Record) []string {
 		rec.ManifestSHA256,
 		strings.Join(checks, "; "),
 		strings.Join(rec.Reasons, " | "),
-	}
+	})
 }
 
 // checkWord is how a check's outcome is written in reports.
@@ -130,8 +133,8 @@ func csvOptionalSeconds(s float64) string {
 // error/interrupted amber), restore time, backup age, files/bytes, checks
 // (each name with ok/FAIL and its detail), reasons.
 //
-// All record text is escaped by html/template: record fields are
-// untrusted. Times are shown in UTC, durations human-readably ("1h02m",
+// All record text is escaped by html/template, and its control
+// characters by textsafe.Escape: record fields are untrusted. Times are shown in UTC, durations human-readably ("1h02m",
 // "45s").
 func WriteReportHTML(w io.Writer, info ReportInfo, recs []*Record) error {
 	page, err := newReportPage(info, recs)
@@ -241,9 +244,9 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 	})
 
 	page := &reportPage{
-		Origin:     info.Origin,
+		Origin:     textsafe.Escape(info.Origin),
 		LogSize:    info.LogSize,
-		Selection:  info.Selection,
+		Selection:  textsafe.Escape(info.Selection),
 		Created:    reportTime(info.Created, "2006-01-02 15:04:05 UTC"),
 		Checkpoint: info.Checkpoint,
 		Records:    len(recs),
@@ -255,12 +258,12 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 		anchor := fmt.Sprintf("drill-%d", n+1)
 		page.Summary = append(page.Summary, summarize(anchor, k, rs))
 
-		sec := drillSection{Anchor: anchor, Drill: k.drill}
+		sec := drillSection{Anchor: anchor, Drill: textsafe.Escape(k.drill)}
 		for _, rec := range rs {
 			sec.Rows = append(sec.Rows, newRecordRow(rec))
 		}
-		if len(page.Services) == 0 || page.Services[len(page.Services)-1].Service != k.service {
-			page.Services = append(page.Services, serviceSection{Service: k.service})
+		if len(page.Services) == 0 || page.Services[len(page.Services)-1].Service != textsafe.Escape(k.service) {
+			page.Services = append(page.Services, serviceSection{Service: textsafe.Escape(k.service)})
 		}
 		last := &page.Services[len(page.Services)-1]
 		last.Drills = append(last.Drills, sec)
@@ -272,8 +275,8 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 func summarize(anchor string, k drillKey, newestFirst []*Record) summaryRow {
 	row := summaryRow{
 		Anchor:   anchor,
-		Service:  k.service,
-		Drill:    k.drill,
+		Service:  textsafe.Escape(k.service),
+		Drill:    textsafe.Escape(k.drill),
 		Records:  len(newestFirst),
 		LastPass: "never",
 	}
@@ -308,16 +311,16 @@ func newRecordRow(rec *Record) recordRow {
 		Anchor:     fmt.Sprintf("rec-%d", rec.LogIndex),
 		LogIndex:   rec.LogIndex,
 		Started:    reportDate(rec.Started),
-		PointID:    rec.RestorePoint.ID,
+		PointID:    textsafe.Escape(rec.RestorePoint.ID),
 		PointTime:  reportDate(rec.RestorePoint.Time),
-		PointDesc:  rec.RestorePoint.Description,
+		PointDesc:  textsafe.Escape(rec.RestorePoint.Description),
 		Verdict:    newVerdictView(rec.Verdict),
 		Restore:    formatSeconds(rec.RestoreSeconds),
 		BackupAge:  "—",
 		Files:      rec.Files,
 		Bytes:      FormatSize(rec.Bytes),
 		BytesExact: rec.Bytes,
-		Reasons:    rec.Reasons,
+		Reasons:    textsafe.EscapeAll(slices.Clone(rec.Reasons)),
 	}
 	if rec.BackupAgeSeconds != 0 || !rec.RestorePoint.Time.IsZero() {
 		row.BackupAge = formatSeconds(rec.BackupAgeSeconds)
@@ -329,7 +332,7 @@ func newRecordRow(rec *Record) recordRow {
 		row.RPO = formatSeconds(rec.RPOSeconds)
 	}
 	for _, c := range rec.Checks {
-		row.Checks = append(row.Checks, checkView{Name: c.Name, OK: c.OK, Word: checkWord(c.OK), Detail: c.Detail})
+		row.Checks = append(row.Checks, checkView{Name: textsafe.Escape(c.Name), OK: c.OK, Word: checkWord(c.OK), Detail: textsafe.Escape(c.Detail)})
 	}
 	return row
 }
@@ -346,7 +349,7 @@ func newVerdictView(v string) verdictView {
 	case VerdictError, VerdictInterrupted:
 		class = "v-warn"
 	}
-	return verdictView{Text: v, Class: class}
+	return verdictView{Text: textsafe.Escape(v), Class: class}
 }
 
 // reportDate formats t in UTC with layout "2006-01-02 15:04 UTC", or "—"

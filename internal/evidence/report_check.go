@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // checkReport rebuilds report member name from the verified records and
@@ -101,7 +103,8 @@ func recordAt(name string, rebuilt []byte, off int, recs []*Record) int64 {
 	return -1
 }
 
-// excerpt quotes up to 40 bytes either side of off in b, within its line.
+// excerpt quotes up to 40 bytes either side of off in b, within its
+// line, with control characters escaped.
 func excerpt(b []byte, off int) string {
 	if off >= len(b) {
 		return "the end of the file"
@@ -114,5 +117,5 @@ func excerpt(b []byte, off int) string {
 	if i := bytes.IndexByte(b[off:end], '\n'); i >= 0 {
 		end = off + i
 	}
-	return strconv.Quote(string(b[start:end]))
+	return `"` + textsafe.Escape(string(b[start:end])) + `"`
 }
