@@ -297,15 +297,20 @@ func (b *bundleVerifier) statement() error {
 			return recordError(r.LogIndex, "is outside the export's signed selection (%s)", p.Selection)
 		}
 	}
-	for _, name := range reportMembers {
-		data, ok := b.reports[name]
-		if !ok {
-			continue // a missing member is reported below
+	// The reports, side by side: rebuilding them is most of this step.
+	errs := make([]error, len(reportMembers))
+	parallel(len(reportMembers), func(j int) {
+		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
+			errs[j] = checkReport(reportMembers[j], data, p, b.latest, b.rep.Entries)
 		}
-		if err := checkReport(name, data, p, b.latest, b.rep.Entries); err != nil {
-			return err
+	})
+	for j, name := range reportMembers {
+		if errs[j] != nil {
+			return errs[j]
 		}
-		b.rep.Reports = append(b.rep.Reports, strings.TrimPrefix(name, bundleDir))
+		if _, ok := b.reports[name]; ok {
+			b.rep.Reports = append(b.rep.Reports, strings.TrimPrefix(name, bundleDir))
+		}
 	}
 	if err := checkMembers(st.Subject, b.digests); err != nil {
 		return err

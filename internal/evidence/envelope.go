@@ -165,11 +165,10 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
 	}
+	if err := checkStatementType(st.Type, st.PredicateType, PredicateType); err != nil {
+		return nil, err
+	}
 	switch {
-	case st.Type != StatementType:
-		return nil, fmt.Errorf("statement _type is %q, want %q", st.Type, StatementType)
-	case st.PredicateType != PredicateType:
-		return nil, fmt.Errorf("statement predicateType is %q, want %q", st.PredicateType, PredicateType)
 	case st.Predicate == nil:
 		return nil, errors.New("statement has no predicate")
 	case len(st.Subject) == 0:
@@ -181,6 +180,18 @@ func ParseStatement(payload []byte) (*Statement, error) {
 		}
 	}
 	return &st, nil
+}
+
+// checkStatementType checks that a Statement is an in-toto Statement v1
+// of predicate type want.
+func checkStatementType(typ, predicateType, want string) error {
+	switch {
+	case typ != StatementType:
+		return fmt.Errorf("statement _type is %q, want %q", typ, StatementType)
+	case predicateType != want:
+		return fmt.Errorf("statement predicateType is %q, want %q", predicateType, want)
+	}
+	return nil
 }
 
 // newStatement wraps rec in a Statement. The subject is the restore point

@@ -107,12 +107,10 @@ func openExport(data []byte, pub ed25519.PublicKey) (*exportStatement, error) {
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
 	}
-	switch {
-	case st.Type != StatementType:
-		return nil, fmt.Errorf("statement _type is %q, want %q", st.Type, StatementType)
-	case st.PredicateType != ExportType:
-		return nil, fmt.Errorf("statement predicateType is %q, want %q", st.PredicateType, ExportType)
-	case st.Predicate == nil:
+	if err := checkStatementType(st.Type, st.PredicateType, ExportType); err != nil {
+		return nil, err
+	}
+	if st.Predicate == nil {
 		return nil, errors.New("statement has no predicate")
 	}
 	for i, s := range st.Subject {
