@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/csv"
 	"fmt"
@@ -151,6 +152,7 @@ func WriteReportHTML(w io.Writer, info ReportInfo, recs []*Record) error {
 // writeReportPage renders page with reportTmpl's templates and writeRow.
 func writeReportPage(w io.Writer, page *reportPage) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var row bytes.Buffer
 	if err := reportTmpl.ExecuteTemplate(bw, "head", page); err != nil {
 		return err
 	}
@@ -163,7 +165,9 @@ func writeReportPage(w io.Writer, page *reportPage) error {
 				return err
 			}
 			for _, r := range d.rows {
-				writeRow(bw, r)
+				row.Reset()
+				writeRow(&row, r)
+				_, _ = bw.Write(row.Bytes()) // an error sticks: Flush returns it
 			}
 			_, _ = bw.WriteString("\n</tbody>\n</table>\n</section>")
 		}
@@ -382,7 +386,7 @@ func newRecordRow(rec *Record) recordRow {
 //	<td><ul class="list"><li>Name <span class="ok|bad">Word</span>[: Detail]</li>...</ul> or —</td>
 //	<td><ul class="list"><li>Reason</li>...</ul> or —</td>
 //	</tr>
-func writeRow(b *bufio.Writer, r recordRow) {
+func writeRow(b *bytes.Buffer, r recordRow) {
 	b.WriteString("\n<tr id=\"")
 	b.WriteString(htmlEscape(r.Anchor))
 	b.WriteString("\">\n<td class=\"num\">")
