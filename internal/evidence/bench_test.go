@@ -150,7 +150,7 @@ func TestAppendVerify100k(t *testing.T) {
 	for _, m := range ms {
 		digestOf(m.name, m.data)
 		if m.name == memberReportCSV || m.name == memberReportHTML {
-			if err := checkReport(m.name, m.data, brep.Export, checkpoint{Origin: testOrigin, Size: n, Root: brep.Root}, brep.Entries); err != nil {
+			if err := checkReport(m.name, m.data, true, brep.Export, checkpoint{Origin: testOrigin, Size: n, Root: brep.Root}, brep.Entries); err != nil {
 				t.Fatal(err)
 			}
 		}

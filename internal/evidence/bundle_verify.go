@@ -301,7 +301,7 @@ func (b *bundleVerifier) statement() error {
 	errs := make([]error, len(reportMembers))
 	parallel(len(reportMembers), func(j int) {
 		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
-			errs[j] = checkReport(reportMembers[j], data, p, b.latest, b.rep.Entries)
+			errs[j] = checkReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
 		}
 	})
 	for j, name := range reportMembers {
@@ -317,6 +317,19 @@ func (b *bundleVerifier) statement() error {
 	}
 	b.rep.Export = p
 	return nil
+}
+
+// exported reports whether member name is, by its SHA-256 among members,
+// the one the statement's subjects name.
+func exported(subjects []Subject, members []memberDigest, name string) bool {
+	for _, m := range members {
+		for _, s := range subjects {
+			if m.name == name && s.Name == name && s.Digest["sha256"] == m.sha256 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkMembers compares the bundle's members with the statement's

@@ -138,6 +138,22 @@ func TestExportStatement(t *testing.T) {
 			"report.html line "},
 		{"report.csv: a line appended", edit(t, full, "report.csv", func(b []byte) []byte { return append(b, "10,x\n"...) }),
 			`report.csv line 12 differs from the report rebuilt from the verified entries: the bundle has "10,x" where the entries give the end of the file`},
+		{"report.csv rendered otherwise by the exporter", func() []byte {
+			b := edit(t, full, "report.csv", verdict(",fail,", ",pass,"))
+			var csv []byte
+			for _, m := range unpack(t, b) {
+				if m.name == memberReportCSV {
+					csv = m.data
+				}
+			}
+			return edit(t, b, "export.dsse.json", restate(t, key, func(st *exportStatement) {
+				for _, s := range st.Subject {
+					if s.Name == memberReportCSV {
+						s.Digest["sha256"] = digestOf(memberReportCSV, csv).sha256
+					}
+				}
+			}))
+		}(), "it is the report that was exported, but it does not show the records: it was rendered by a drill that writes reports differently"},
 		{"statement dropped", removeMember(t, full, "export.dsse.json"), "no export statement (export.dsse.json)"},
 		{"statement: log size edited", edit(t, full, "export.dsse.json", restate(t, nil, func(st *exportStatement) { st.Predicate.LogSize = 6 })),
 			"export statement (export.dsse.json): payload does not match its signature"},
