@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 func newEvidenceCmd(e *env) *cobra.Command {
@@ -27,11 +31,23 @@ func newEvidenceVerifyCmd(e *env) *cobra.Command {
 		Long: `With FILE, verify an export bundle offline: the signature of its checkpoint and of
 every historical checkpoint, every record's signature, every record's place in the
 log (the Merkle tree rebuilt from the records, or from the log's leaf hashes with
-the inclusion proofs for a bundle of selected records), and, with --checkpoint, that
-the log extends the checkpoint you kept from an earlier export (a rollback or a
-rewritten history is reported as such). Give the public key you trust with --key
-(drill keys show on the host, note or PEM form); without it the bundle's own key is
-used, which proves only that the bundle is self-consistent.
+the inclusion proofs for a bundle of selected records), and its signed export
+statement: the log's size and root at export, the selection and the time, and the
+SHA-256 of every other member. A bundle cut short, a member changed, added or
+removed, or a bundle without a statement (made by drill before export statements:
+re-export it) fails. report.csv and report.html are rebuilt from the verified
+records and must be the bundled ones byte for byte.
+
+The statement proves the bundle is what the key holder exported, at that time and
+size. It does not prove that no newer records were withheld: an older bundle
+verifies just as well. With --checkpoint, the log must extend the checkpoint you
+kept from an earlier export (a rollback or a rewritten history is reported as
+such); keep each bundle's drill-evidence/checkpoint for the next time.
+
+Give the public key you trust with --key (drill keys show on the host, note or PEM
+form); without it the bundle's own key is used, which proves only that the bundle
+is self-consistent. Text from the bundle is printed with control characters
+escaped.
 
 Without FILE, recompute the local evidence log from its stored records.
 
@@ -108,22 +124,33 @@ func verifyBundle(e *env, cmd *cobra.Command, file, keyFile, prevFile string) er
 		return withCode(exitUsage, err)
 	}
 	defer f.Close()
+	// Everything printed from here on may come from the bundle: escaped.
+	esc := textsafe.Escape
 	rep, err := evidence.VerifyBundle(ctxOf(cmd), f, opt)
 	if err != nil {
-		return withCode(exitFail, fmt.Errorf("bundle %s NOT verified: %w", file, err))
+		return withCode(exitFail, fmt.Errorf("bundle %s NOT verified: %s", esc(file), esc(err.Error())))
 	}
-	m := rep.Manifest
+	x := rep.Export
 	what := "all"
-	if !m.Complete {
-		what = fmt.Sprintf("%d selected (%s) of the", rep.Records, m.Selection)
+	if !x.Complete {
+		what = fmt.Sprintf("%d selected (%s) of the", rep.Records, esc(x.Selection))
 	}
-	fmt.Fprintf(e.stdout, "bundle %s verified: %s %d records of log %s\n", file, what, m.LogSize, m.Origin)
+	fmt.Fprintf(e.stdout, "bundle %s verified: %s %d records of log %s\n", esc(file), what, x.LogSize, esc(x.LogOrigin))
 	fmt.Fprintf(e.stdout, "  %d record signatures, %d signed checkpoints, every record's place in the Merkle tree\n", rep.Records, rep.Checkpoints)
-	fmt.Fprintf(e.stdout, "  tree size %d, root %s\n", m.LogSize, rep.Root)
+	fmt.Fprintf(e.stdout, "  tree size %d, root %s\n", x.LogSize, rep.Root)
+	fmt.Fprintf(e.stdout, "  export statement signed %s for the log at size %d: every member checked against it\n",
+		x.Created.UTC().Format(time.RFC3339), x.LogSize)
+	if len(rep.Reports) > 0 {
+		fmt.Fprintf(e.stdout, "  %s rebuilt from the verified records: identical\n", esc(strings.Join(rep.Reports, " and ")))
+	}
+	fmt.Fprintf(e.stdout, "  key %s\n", esc(rep.VerifierKey))
 	if rep.Previous >= 0 {
 		fmt.Fprintf(e.stdout, "  the log extends your earlier checkpoint of size %d\n", rep.Previous)
+	} else {
+		fmt.Fprintf(e.stdout, "NOT PROVEN: that no newer records were withheld. This is what the key holder exported at %s with the log at size %d, "+
+			"but an older bundle of the log verifies just as well; only a checkpoint you kept from before (--checkpoint PREV) proves the log did not go back behind it. "+
+			"Keep this bundle's drill-evidence/checkpoint for the next time.\n", x.Created.UTC().Format(time.RFC3339), x.LogSize)
 	}
-	fmt.Fprintf(e.stdout, "  key %s\n", rep.VerifierKey)
 	if rep.KeyFromBundle {
 		fmt.Fprintf(e.stderr, "drill: WARNING: verified with the key inside the bundle, which proves only that the bundle is self-consistent; compare it with the key you trust (drill keys show on the host) or give that key with --key\n")
 	}
@@ -138,7 +165,10 @@ func newEvidenceExportCmd(e *env) *cobra.Command {
 		Long: `Write a .tar.gz bundle of the evidence log for an auditor to verify offline with
 drill evidence verify FILE: the signed records (all, or those selected), the latest
 and historical signed checkpoints, the public key, proofs of each selected record's
-place in the whole log, and report.html and report.csv to read.
+place in the whole log, report.html and report.csv to read, and an export statement
+signed with the log's key that binds the log's size, the selection, the time and
+every other member. Signing needs the log's private key: export through the agent,
+or as the user that can read state_dir/keys/drill.key.
 
 T is a date (2006-01-02) or an RFC 3339 time; records are selected by start time,
 since <= started < until.
@@ -175,7 +205,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 				err = c.Export(ctxOf(cmd), sel, tmp)
 			} else {
 				var store *evidence.Store
-				if store, err = openStore(cfg, true); err != nil {
+				if store, err = openStoreToExport(cfg); err != nil {
 					return withCode(exitUsage, err)
 				}
 				_, err = store.Export(tmp, sel, time.Now())
@@ -198,7 +228,9 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 			if err != nil {
 				return withCode(exitFail, err)
 			}
-			fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s\n", out, m.Records, m.LogSize, m.Selection, m.Origin)
+			esc := textsafe.Escape
+			fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s, with a signed export statement\n",
+				esc(out), m.Records, m.LogSize, esc(m.Selection), esc(m.Origin))
 			return nil
 		},
 	}
@@ -208,6 +240,20 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 	cmd.Flags().StringVar(&service, "service", "", "only the records of service S")
 	cmd.Flags().StringVar(&drill, "drill", "", "only the records of drill D")
 	return cmd
+}
+
+// openStoreToExport opens the evidence store read-only with the log's
+// signing key, which signs the export statement.
+func openStoreToExport(cfg *config.Config) (*evidence.Store, error) {
+	dbPath := filepath.Join(cfg.StateDir, "drill.db")
+	if _, err := os.Stat(dbPath); err != nil {
+		return nil, fmt.Errorf("open evidence store %s: %w (no drill has run with this state_dir yet)", dbPath, err)
+	}
+	key, err := keys.Load(filepath.Join(cfg.StateDir, "keys"))
+	if err != nil {
+		return nil, fmt.Errorf("the export statement is signed with the log's key: %w", err)
+	}
+	return evidence.Open(dbPath, evidence.Options{Origin: origin(cfg), Key: key, ReadOnly: true})
 }
 
 // parseWhen parses a date or an RFC 3339 time; "" is the zero time.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +31,9 @@ import (
 //	drill-evidence/proofs.jsonl       subset bundles: {"index":i,"inclusion":[...]} per entry, then
 //	                                  {"size":n,"consistency":[...]} per historical checkpoint
 //	drill-evidence/entries.jsonl      {"index":i,"envelope":<the leaf, byte for byte>} in log order
-//	drill-evidence/report.csv         reading aids, not evidence
+//	drill-evidence/report.csv         reading aids, rebuilt from the entries by the verifier
 //	drill-evidence/report.html
+//	drill-evidence/export.dsse.json   the export statement (ExportPredicate), signed
 //
 // A complete bundle holds every record and every checkpoint 0..N: the
 // verifier rebuilds the whole tree. A subset bundle holds the selected
@@ -39,9 +41,15 @@ import (
 // hashes of the whole log, from which the verifier rebuilds the tree and
 // checks each record's place in it (and the inclusion and consistency
 // proofs, for verifiers that do not rebuild).
+//
+// The export statement binds every other member by name and SHA-256, and
+// the log's origin, size and root, the selection and the time of export:
+// a bundle cut short, a member changed, added or removed, is refused.
 const (
-	bundleDir        = "drill-evidence/"
-	BundleFormat     = 1
+	bundleDir = "drill-evidence/"
+	// BundleFormat is the format this drill writes and reads. Format 1,
+	// before export statements, is refused (see VerifyBundle).
+	BundleFormat     = 2
 	memberManifest   = bundleDir + "manifest.json"
 	memberCheckpoint = bundleDir + "checkpoint"
 	memberHistory    = bundleDir + "checkpoints.jsonl"
@@ -159,6 +167,12 @@ func (s *Store) Export(w io.Writer, sel Selection, now time.Time) (*ExportSummar
 }
 
 func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) (*ExportSummary, error) {
+	if s.key == nil || s.key.Private == nil {
+		return nil, errors.New("the export statement is signed with the log's private key, and the store was opened without it (export through the agent, or as the user that can read state_dir/keys/drill.key)")
+	}
+	if s.keyErr != nil {
+		return nil, s.keyErr
+	}
 	n, err := storedSize(tx)
 	if err != nil {
 		return nil, err
@@ -203,19 +217,28 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 			recs = append(recs, e.Record)
 		}
 	}
+	if last := chain[len(chain)-1].Key; last != s.key.VerifierKey {
+		return nil, fmt.Errorf("the signing key %s is not the log's key in force (%s)", s.key.VerifierKey, last)
+	}
 	complete := sel.all()
 	man := BundleManifest{Format: BundleFormat, Origin: s.origin, LogSize: n, Complete: complete,
 		Selection: sel.String(), Records: int64(len(idx)), Created: now.UTC(), Keys: chain}
 
 	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
 	tw := tar.NewWriter(zw)
-	put := func(name string, data []byte) error {
+	// Every member but the statement goes into the statement.
+	var members []memberDigest
+	write := func(name string, data []byte) error {
 		hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: now.UTC(), Format: tar.FormatPAX}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
 		_, err := tw.Write(data)
 		return err
+	}
+	put := func(name string, data []byte) error {
+		members = append(members, digestOf(name, data))
+		return write(name, data)
 	}
 	mj, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
@@ -333,18 +356,23 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 		return nil, err
 	}
 
-	var csv, html bytes.Buffer
-	if err := WriteReportCSV(&csv, recs); err != nil {
+	pred := &ExportPredicate{LogOrigin: s.origin, LogSize: n, LogRoot: head.Root.String(), Complete: complete,
+		Selection: man.Selection, Since: sel.Since.UTC(), Until: sel.Until.UTC(), Service: sel.Service, Drill: sel.Drill,
+		Records: man.Records, Created: man.Created}
+	for _, name := range reportMembers {
+		var buf bytes.Buffer
+		if err := writeReport(name, &buf, pred, head, recs); err != nil {
+			return nil, err
+		}
+		if err := put(name, buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	stmt, err := signExport(pred, members, s.key)
+	if err != nil {
 		return nil, err
 	}
-	info := ReportInfo{Origin: s.origin, LogSize: n, Selection: man.Selection, Created: man.Created, Checkpoint: formatCheckpoint(head)}
-	if err := WriteReportHTML(&html, info, recs); err != nil {
-		return nil, err
-	}
-	if err := put(memberReportCSV, csv.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := put(memberReportHTML, html.Bytes()); err != nil {
+	if err := write(memberStatement, stmt); err != nil {
 		return nil, err
 	}
 	if err := tw.Close(); err != nil {
@@ -354,6 +382,23 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 		return nil, err
 	}
 	return &ExportSummary{Manifest: man, Checkpoint: bytes.Clone(latest)}, nil
+}
+
+// reportMembers are the reports of a bundle, in archive order.
+var reportMembers = []string{memberReportCSV, memberReportHTML}
+
+// writeReport renders report member name of a bundle: a function of the
+// export statement's predicate, the latest checkpoint and the selected
+// records alone, so that a verifier rebuilds it byte for byte.
+func writeReport(name string, w io.Writer, p *ExportPredicate, latest checkpoint, recs []*Record) error {
+	switch name {
+	case memberReportCSV:
+		return WriteReportCSV(w, recs)
+	case memberReportHTML:
+		info := ReportInfo{Origin: p.LogOrigin, LogSize: p.LogSize, Selection: p.Selection, Created: p.Created, Checkpoint: formatCheckpoint(latest)}
+		return WriteReportHTML(w, info, recs)
+	}
+	return fmt.Errorf("no report %s", name)
 }
 
 // keyFileName is a key's name made safe as a file name.

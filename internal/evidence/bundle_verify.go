@@ -7,6 +7,8 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,12 @@ type BundleReport struct {
 	Previous int64
 	// Entries are the verified records, in log order.
 	Entries []*Record
+	// Export is the predicate of the bundle's export statement, whose
+	// signature and every member were checked.
+	Export *ExportPredicate
+	// Reports are the report members that were rebuilt from Entries and
+	// found identical.
+	Reports []string
 }
 
 // maxMember bounds the bundle members held in memory (all but the
@@ -63,8 +71,15 @@ func bundleError(format string, args ...any) *VerifyError {
 // every historical checkpoint, every entry's signature and place in the
 // log (rebuilding the tree from the entries, or from the log's leaf
 // hashes for a subset, and checking the proofs), and, with
-// opt.Previous, that the log extends the auditor's earlier checkpoint. It
-// returns a *VerifyError for the first problem, saying what and where.
+// opt.Previous, that the log extends the auditor's earlier checkpoint.
+// Then the export statement: signed by the log's key in force at export,
+// for this log, its size, root and selection, and naming every other
+// member with its SHA-256; and the reports, rebuilt from the verified
+// entries, must be the bundled ones byte for byte. It returns a
+// *VerifyError for the first problem, saying what and where.
+//
+// Bundles of format 1, made before export statements, are refused: they
+// cannot be told from a bundle cut short.
 func VerifyBundle(ctx context.Context, r io.Reader, opt BundleOptions) (*BundleReport, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
@@ -96,6 +111,10 @@ type bundleVerifier struct {
 	cons       map[int64][]tlog.Hash
 	mem        memTree // the rebuilt tree
 	seen       map[string]bool
+
+	digests []memberDigest    // every member but the statement, in order
+	reports map[string][]byte // the bundled reports
+	stmt    []byte            // the export statement member
 }
 
 // next returns the next member, its name relative to drill-evidence/.
@@ -125,6 +144,9 @@ func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
 	if err != nil {
 		return nil, bundleError("the archive is truncated or corrupt (in %s): %v", hdr.Name, err)
 	}
+	if hdr.Name != memberStatement {
+		b.digests = append(b.digests, digestOf(hdr.Name, data))
+	}
 	return data, nil
 }
 
@@ -133,6 +155,7 @@ func (b *bundleVerifier) run() error {
 	b.incl = map[int64][]tlog.Hash{}
 	b.cons = map[int64][]tlog.Hash{}
 	b.histRoot = map[int64]tlog.Hash{}
+	b.reports = map[string][]byte{}
 	var entriesDone, haveCheckpoint, haveHistory bool
 	for {
 		hdr, err := b.next()
@@ -143,13 +166,16 @@ func (b *bundleVerifier) run() error {
 			return err
 		}
 		name := hdr.Name
+		if b.stmt != nil {
+			return bundleError("member %s comes after the export statement", name)
+		}
 		if !strings.HasPrefix(name, bundleDir) {
 			return bundleError("member %q is outside %s", name, bundleDir)
 		}
 		if name != memberManifest && len(b.seen) == 1 {
 			return bundleError("the first member is %s, want manifest.json", name)
 		}
-		if entriesDone && name != memberReportCSV && name != memberReportHTML {
+		if entriesDone && name != memberReportCSV && name != memberReportHTML && name != memberStatement {
 			return bundleError("member %s comes after entries.jsonl", name)
 		}
 		switch {
@@ -205,7 +231,17 @@ func (b *bundleVerifier) run() error {
 			}
 			entriesDone = true
 		case name == memberReportCSV, name == memberReportHTML:
-			// Reading aids; not verified.
+			// Checked when the statement is: rebuilt from the entries.
+			if b.reports[name], err = b.read(hdr); err != nil {
+				return err
+			}
+		case name == memberStatement:
+			if b.stmt, err = b.read(hdr); err != nil {
+				return err
+			}
+			if len(b.stmt) == 0 {
+				return bundleError("%s is empty", name)
+			}
 		default:
 			return bundleError("unknown member %s", name)
 		}
@@ -216,6 +252,111 @@ func (b *bundleVerifier) run() error {
 	if !entriesDone {
 		return bundleError("no entries.jsonl: the archive is truncated")
 	}
+	return b.statement()
+}
+
+// statement checks the export statement: its signature by the log's key
+// in force at export, what it says against the bundle, the reports
+// rebuilt from the verified entries, and every member's SHA-256.
+func (b *bundleVerifier) statement() error {
+	const name = "export.dsse.json"
+	if b.stmt == nil {
+		return bundleError("no export statement (%s): every bundle of format %d ends with one, signed by the log's key; it was removed, or the archive was cut short", name, BundleFormat)
+	}
+	key := b.chain.current()
+	st, err := openExport(b.stmt, key.pub)
+	if err != nil {
+		return bundleError("export statement (%s): %v: it was changed after export, or it was not made by the holder of the log's key %s", name, err, short(key.vkey))
+	}
+	p, m := st.Predicate, b.man
+	switch {
+	case p.LogOrigin != m.Origin:
+		return bundleError("the export statement was signed for log %q, the bundle is of log %q", p.LogOrigin, m.Origin)
+	case p.LogSize > m.LogSize:
+		return storeError("CUT SHORT: the export statement says the log had %d records when it was exported, but this bundle shows %d: records %d to %d were removed after export (an older signed checkpoint passed off as the latest)",
+			p.LogSize, m.LogSize, m.LogSize, p.LogSize-1)
+	case p.LogSize < m.LogSize:
+		return storeError("the export statement says the log had %d records when it was exported, but this bundle shows %d", p.LogSize, m.LogSize)
+	case p.LogRoot != b.latest.Root.String():
+		return bundleError("the export statement was signed for the log's root hash %s, the bundle's latest checkpoint has %s", p.LogRoot, b.latest.Root)
+	case p.Complete != m.Complete:
+		return bundleError("the export statement says complete=%t, manifest.json says complete=%t", p.Complete, m.Complete)
+	case p.Records != b.rep.Records:
+		return bundleError("the export statement says the bundle holds %d entries, it holds %d", p.Records, b.rep.Records)
+	case p.Selection != m.Selection:
+		return bundleError("the export statement's selection is %q, manifest.json says %q", p.Selection, m.Selection)
+	case !p.Created.Equal(m.Created):
+		return bundleError("the export statement was made at %s, manifest.json says %s", p.Created, m.Created)
+	}
+	sel := p.selection()
+	if sel.String() != p.Selection || sel.all() != p.Complete {
+		return bundleError("the export statement's selection %q does not match its fields", p.Selection)
+	}
+	for _, r := range b.rep.Entries {
+		if !sel.match(r) {
+			return recordError(r.LogIndex, "is outside the export's signed selection (%s)", p.Selection)
+		}
+	}
+	// The reports, side by side: rebuilding them is most of this step.
+	errs := make([]error, len(reportMembers))
+	parallel(len(reportMembers), func(j int) {
+		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
+			errs[j] = checkReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
+		}
+	})
+	for j, name := range reportMembers {
+		if errs[j] != nil {
+			return errs[j]
+		}
+		if _, ok := b.reports[name]; ok {
+			b.rep.Reports = append(b.rep.Reports, strings.TrimPrefix(name, bundleDir))
+		}
+	}
+	if err := checkMembers(st.Subject, b.digests); err != nil {
+		return err
+	}
+	b.rep.Export = p
+	return nil
+}
+
+// exported reports whether member name is, by its SHA-256 among members,
+// the one the statement's subjects name.
+func exported(subjects []Subject, members []memberDigest, name string) bool {
+	for _, m := range members {
+		for _, s := range subjects {
+			if m.name == name && s.Name == name && s.Digest["sha256"] == m.sha256 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkMembers compares the bundle's members with the statement's
+// subjects.
+func checkMembers(subjects []Subject, members []memberDigest) error {
+	want := make(map[string]string, len(subjects))
+	for _, s := range subjects {
+		if _, dup := want[s.Name]; dup {
+			return bundleError("the export statement lists member %s twice", s.Name)
+		}
+		want[s.Name] = s.Digest["sha256"]
+	}
+	for _, m := range members {
+		sum, ok := want[m.name]
+		switch {
+		case !ok:
+			return bundleError("member %s is not in the export statement: it was added after export", m.name)
+		case sum != m.sha256:
+			return bundleError("member %s was changed after export: its SHA-256 is %s, the export statement says %s", m.name, m.sha256, sum)
+		}
+		delete(want, m.name)
+	}
+	for _, s := range subjects {
+		if _, ok := want[s.Name]; ok {
+			return bundleError("member %s, listed in the export statement, is missing: it was removed after export", s.Name)
+		}
+	}
 	return nil
 }
 
@@ -224,6 +365,9 @@ func (b *bundleVerifier) manifest(data []byte) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&b.man); err != nil {
 		return bundleError("manifest.json: %v", err)
+	}
+	if b.man.Format == 1 {
+		return bundleError("made by drill before export statements (manifest.json format 1): nothing in it is signed that would show it cut short or its members changed; re-export it with this version (drill evidence export)")
 	}
 	if b.man.Format != BundleFormat {
 		return bundleError("manifest.json: format %d, this drill reads format %d", b.man.Format, BundleFormat)
@@ -439,7 +583,9 @@ func (b *bundleVerifier) entries() error {
 		}
 	}
 
-	br := bufio.NewReaderSize(b.tr, 1<<20)
+	// Hashed as it is read, for the export statement.
+	sum := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(b.tr, sum), 1<<20)
 	expect := int64(0)
 	var chunk []rawLine
 	flush := func() error {
@@ -467,6 +613,7 @@ func (b *bundleVerifier) entries() error {
 	if err := flush(); err != nil {
 		return err
 	}
+	b.digests = append(b.digests, memberDigest{name: memberEntries, sha256: hex.EncodeToString(sum.Sum(nil))})
 	if b.man.Complete {
 		if expect < n {
 			return recordError(expect, "missing: the bundle ends at record %d but its checkpoint has size %d (records %d to %d were cut off)", expect, n, expect, n-1)

@@ -75,4 +75,18 @@
 // kept elsewhere (an auditor's copy of an earlier export, a witness). And
 // when the store is opened without Options.Key, Verify trusts the public
 // key stored in the database itself; pin the key to prove authorship.
+//
+// # Export bundles
+//
+// Store.Export writes a bundle (see bundle.go for its members) that ends
+// with an export statement: an in-toto Statement of predicate type
+// ExportType, signed (DSSE) with the log's key, whose subjects are every
+// other member with its SHA-256 and whose predicate binds the origin, the
+// log's size and root, complete or subset, the selection and the time.
+// VerifyBundle requires it, checks every member against it, refuses a
+// bundle whose log is shorter than it says, and rebuilds the reports from
+// the verified records to compare them byte for byte. What it cannot
+// prove: that no newer records were withheld (an older bundle verifies
+// as well), which only a checkpoint the auditor kept shows
+// (BundleOptions.Previous).
 package evidence

@@ -165,11 +165,10 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
 	}
+	if err := checkStatementType(st.Type, st.PredicateType, PredicateType); err != nil {
+		return nil, err
+	}
 	switch {
-	case st.Type != StatementType:
-		return nil, fmt.Errorf("statement _type is %q, want %q", st.Type, StatementType)
-	case st.PredicateType != PredicateType:
-		return nil, fmt.Errorf("statement predicateType is %q, want %q", st.PredicateType, PredicateType)
 	case st.Predicate == nil:
 		return nil, errors.New("statement has no predicate")
 	case len(st.Subject) == 0:
@@ -181,6 +180,18 @@ func ParseStatement(payload []byte) (*Statement, error) {
 		}
 	}
 	return &st, nil
+}
+
+// checkStatementType checks that a Statement is an in-toto Statement v1
+// of predicate type want.
+func checkStatementType(typ, predicateType, want string) error {
+	switch {
+	case typ != StatementType:
+		return fmt.Errorf("statement _type is %q, want %q", typ, StatementType)
+	case predicateType != want:
+		return fmt.Errorf("statement predicateType is %q, want %q", predicateType, want)
+	}
+	return nil
 }
 
 // newStatement wraps rec in a Statement. The subject is the restore point
@@ -220,8 +231,21 @@ func signStatement(st *Statement, key *keys.Key) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode statement: %w", err)
 	}
+	leaf, err := signEnvelope(payload, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLeafBytes(leaf); err != nil {
+		return nil, err
+	}
+	return leaf, nil
+}
+
+// signEnvelope signs an in-toto Statement's encoding into a DSSE envelope
+// with key and returns the envelope's JSON, one line.
+func signEnvelope(payload []byte, key *keys.Key) ([]byte, error) {
 	sig := ed25519.Sign(key.Private, PAE(PayloadType, payload))
-	leaf, err := marshalJSON(&Envelope{
+	env, err := marshalJSON(&Envelope{
 		PayloadType: PayloadType,
 		Payload:     base64.StdEncoding.EncodeToString(payload),
 		Signatures:  []Signature{{KeyID: key.KeyID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
@@ -229,10 +253,31 @@ func signStatement(st *Statement, key *keys.Key) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	if err := checkLeafBytes(leaf); err != nil {
-		return nil, err
+	return env, nil
+}
+
+// verifiedPayload checks that a signature of e by pub covers its payload
+// (payload type PayloadType) and returns the payload. The key IDs of the
+// signatures are ignored; one signature that verifies is enough.
+func (e *Envelope) verifiedPayload(pub ed25519.PublicKey) ([]byte, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("verification key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
 	}
-	return leaf, nil
+	if e.PayloadType != PayloadType {
+		return nil, fmt.Errorf("payload type is %q, want %q", e.PayloadType, PayloadType)
+	}
+	payload, err := e.payloadBytes()
+	if err != nil {
+		return nil, fmt.Errorf("payload is not base64: %w", err)
+	}
+	msg := PAE(e.PayloadType, payload)
+	for _, s := range e.Signatures {
+		sig, err := decodeBase64(s.Sig)
+		if err == nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig) {
+			return payload, nil
+		}
+	}
+	return nil, ErrBadSignature
 }
 
 // marshalJSON is the one JSON encoding of everything drill signs:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -99,27 +98,9 @@ func parseKeyChange(payload []byte) (*KeyChange, error) {
 // VerifyAny checks e's signature by pub and returns its Statement: a
 // drill record (rec) or a key change (kc).
 func (e *Envelope) VerifyAny(pub ed25519.PublicKey) (rec *Statement, kc *KeyChange, err error) {
-	if len(pub) != ed25519.PublicKeySize {
-		return nil, nil, fmt.Errorf("verification key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
-	}
-	if e.PayloadType != PayloadType {
-		return nil, nil, fmt.Errorf("payload type is %q, want %q", e.PayloadType, PayloadType)
-	}
-	payload, err := e.payloadBytes()
+	payload, err := e.verifiedPayload(pub)
 	if err != nil {
-		return nil, nil, fmt.Errorf("payload is not base64: %w", err)
-	}
-	msg := PAE(e.PayloadType, payload)
-	ok := false
-	for _, s := range e.Signatures {
-		sig, err := decodeBase64(s.Sig)
-		if err == nil && len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig) {
-			ok = true
-			break
-		}
-	}
-	if !ok {
-		return nil, nil, ErrBadSignature
+		return nil, nil, err
 	}
 	if kc, err := parseKeyChange(payload); err != nil || kc != nil {
 		return nil, kc, err
@@ -160,9 +141,7 @@ func (s *Store) RotateKey(next *keys.Key) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sig := ed25519.Sign(s.key.Private, PAE(PayloadType, payload))
-	leaf, err := marshalJSON(&Envelope{PayloadType: PayloadType, Payload: base64.StdEncoding.EncodeToString(payload),
-		Signatures: []Signature{{KeyID: s.key.KeyID(), Sig: base64.StdEncoding.EncodeToString(sig)}}})
+	leaf, err := signEnvelope(payload, s.key)
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,8 @@
 package evidence
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/csv"
 	"fmt"
@@ -11,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // ReportInfo describes the export a report is about.
@@ -38,8 +42,9 @@ var reportCSVHeader = []string{
 // reasons (joined with " | "). Records are written in the order given
 // (log order). Times are empty when not set (a zero time), and so are
 // rpo_seconds and rto_seconds when the drill had no RPO or RTO. Field
-// values are written as recorded: a spreadsheet opening the file may treat
-// a value starting with "=" as a formula.
+// values are written as recorded, with control characters escaped
+// (textsafe.Escape): a spreadsheet opening the file may treat a value
+// starting with "=" as a formula.
 func WriteReportCSV(w io.Writer, recs []*Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(reportCSVHeader); err != nil {
@@ -66,7 +71,7 @@ func csvRow(rec *Record) []string {
 	for i, c := range rec.Checks {
 		checks[i] = c.Name + " " + checkWord(c.OK)
 	}
-	return []string{
+	return textsafe.EscapeAll([]string{
 		strconv.FormatInt(rec.LogIndex, 10),
 		rec.Service,
 		rec.Drill,
@@ -86,7 +91,7 @@ func csvRow(rec *Record) []string {
 		rec.ManifestSHA256,
 		strings.Join(checks, "; "),
 		strings.Join(rec.Reasons, " | "),
-	}
+	})
 }
 
 // checkWord is how a check's outcome is written in reports.
@@ -130,18 +135,48 @@ func csvOptionalSeconds(s float64) string {
 // error/interrupted amber), restore time, backup age, files/bytes, checks
 // (each name with ok/FAIL and its detail), reasons.
 //
-// All record text is escaped by html/template: record fields are
-// untrusted. Times are shown in UTC, durations human-readably ("1h02m",
+// All record text is escaped by html/template, and its control
+// characters by textsafe.Escape: record fields are untrusted. Times are shown in UTC, durations human-readably ("1h02m",
 // "45s").
 func WriteReportHTML(w io.Writer, info ReportInfo, recs []*Record) error {
 	page, err := newReportPage(info, recs)
 	if err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
-	if err := reportTmpl.Execute(w, page); err != nil {
+	if err := writeReportPage(w, page); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
 	return nil
+}
+
+// writeReportPage renders page with reportTmpl's templates and writeRow.
+func writeReportPage(w io.Writer, page *reportPage) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var row bytes.Buffer
+	if err := reportTmpl.ExecuteTemplate(bw, "head", page); err != nil {
+		return err
+	}
+	for _, svc := range page.Services {
+		if err := reportTmpl.ExecuteTemplate(bw, "service", svc); err != nil {
+			return err
+		}
+		for _, d := range svc.Drills {
+			if err := reportTmpl.ExecuteTemplate(bw, "drill", d); err != nil {
+				return err
+			}
+			for _, r := range d.rows {
+				row.Reset()
+				writeRow(&row, r)
+				_, _ = bw.Write(row.Bytes()) // an error sticks: Flush returns it
+			}
+			_, _ = bw.WriteString("\n</tbody>\n</table>\n</section>")
+		}
+		_, _ = bw.WriteString("\n</section>")
+	}
+	if err := reportTmpl.ExecuteTemplate(bw, "foot", page); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // reportPage is what reportTmpl renders.
@@ -182,7 +217,7 @@ type serviceSection struct {
 type drillSection struct {
 	Anchor string
 	Drill  string
-	Rows   []recordRow
+	rows   []recordRow
 }
 
 // recordRow is one record in a drill's table.
@@ -241,9 +276,9 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 	})
 
 	page := &reportPage{
-		Origin:     info.Origin,
+		Origin:     textsafe.Escape(info.Origin),
 		LogSize:    info.LogSize,
-		Selection:  info.Selection,
+		Selection:  textsafe.Escape(info.Selection),
 		Created:    reportTime(info.Created, "2006-01-02 15:04:05 UTC"),
 		Checkpoint: info.Checkpoint,
 		Records:    len(recs),
@@ -255,12 +290,12 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 		anchor := fmt.Sprintf("drill-%d", n+1)
 		page.Summary = append(page.Summary, summarize(anchor, k, rs))
 
-		sec := drillSection{Anchor: anchor, Drill: k.drill}
+		sec := drillSection{Anchor: anchor, Drill: textsafe.Escape(k.drill)}
 		for _, rec := range rs {
-			sec.Rows = append(sec.Rows, newRecordRow(rec))
+			sec.rows = append(sec.rows, newRecordRow(rec))
 		}
-		if len(page.Services) == 0 || page.Services[len(page.Services)-1].Service != k.service {
-			page.Services = append(page.Services, serviceSection{Service: k.service})
+		if len(page.Services) == 0 || page.Services[len(page.Services)-1].Service != textsafe.Escape(k.service) {
+			page.Services = append(page.Services, serviceSection{Service: textsafe.Escape(k.service)})
 		}
 		last := &page.Services[len(page.Services)-1]
 		last.Drills = append(last.Drills, sec)
@@ -272,8 +307,8 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 func summarize(anchor string, k drillKey, newestFirst []*Record) summaryRow {
 	row := summaryRow{
 		Anchor:   anchor,
-		Service:  k.service,
-		Drill:    k.drill,
+		Service:  textsafe.Escape(k.service),
+		Drill:    textsafe.Escape(k.drill),
 		Records:  len(newestFirst),
 		LastPass: "never",
 	}
@@ -308,16 +343,16 @@ func newRecordRow(rec *Record) recordRow {
 		Anchor:     fmt.Sprintf("rec-%d", rec.LogIndex),
 		LogIndex:   rec.LogIndex,
 		Started:    reportDate(rec.Started),
-		PointID:    rec.RestorePoint.ID,
+		PointID:    textsafe.Escape(rec.RestorePoint.ID),
 		PointTime:  reportDate(rec.RestorePoint.Time),
-		PointDesc:  rec.RestorePoint.Description,
+		PointDesc:  textsafe.Escape(rec.RestorePoint.Description),
 		Verdict:    newVerdictView(rec.Verdict),
 		Restore:    formatSeconds(rec.RestoreSeconds),
 		BackupAge:  "—",
 		Files:      rec.Files,
 		Bytes:      FormatSize(rec.Bytes),
 		BytesExact: rec.Bytes,
-		Reasons:    rec.Reasons,
+		Reasons:    textsafe.EscapeAll(slices.Clone(rec.Reasons)),
 	}
 	if rec.BackupAgeSeconds != 0 || !rec.RestorePoint.Time.IsZero() {
 		row.BackupAge = formatSeconds(rec.BackupAgeSeconds)
@@ -329,10 +364,100 @@ func newRecordRow(rec *Record) recordRow {
 		row.RPO = formatSeconds(rec.RPOSeconds)
 	}
 	for _, c := range rec.Checks {
-		row.Checks = append(row.Checks, checkView{Name: c.Name, OK: c.OK, Word: checkWord(c.OK), Detail: c.Detail})
+		row.Checks = append(row.Checks, checkView{Name: textsafe.Escape(c.Name), OK: c.OK, Word: checkWord(c.OK), Detail: textsafe.Escape(c.Detail)})
 	}
 	return row
 }
+
+// writeRow writes one record's row of a drill's table, each value
+// escaped as html/template escapes text (htmlEscape). It is the bulk of a
+// large report, and html/template's reflection made it the bulk of
+// verify's time too; the values are few and the markup fixed, so it is
+// written by hand:
+//
+//	<tr id="rec-N">
+//	<td class="num">LogIndex</td>
+//	<td class="nowrap">Started</td>
+//	<td>[<code>PointID</code><br>]<span class="nowrap">PointTime</span>[<br><span class="small">PointDesc</span>]</td>
+//	<td><span class="v CLASS">Verdict</span></td>
+//	<td class="num">Restore[<br><span class="small">RTO x</span>]</td>
+//	<td class="num">BackupAge[<br><span class="small">RPO x</span>]</td>
+//	<td class="num">Files<br><span title="N bytes">Bytes</span></td>
+//	<td><ul class="list"><li>Name <span class="ok|bad">Word</span>[: Detail]</li>...</ul> or —</td>
+//	<td><ul class="list"><li>Reason</li>...</ul> or —</td>
+//	</tr>
+func writeRow(b *bytes.Buffer, r recordRow) {
+	b.WriteString("\n<tr id=\"")
+	b.WriteString(htmlEscape(r.Anchor))
+	b.WriteString("\">\n<td class=\"num\">")
+	b.WriteString(strconv.FormatInt(r.LogIndex, 10))
+	b.WriteString("</td>\n<td class=\"nowrap\">")
+	b.WriteString(htmlEscape(r.Started))
+	b.WriteString("</td>\n<td>")
+	if r.PointID != "" {
+		b.WriteString("<code>" + htmlEscape(r.PointID) + "</code><br>")
+	}
+	b.WriteString("<span class=\"nowrap\">" + htmlEscape(r.PointTime) + "</span>")
+	if r.PointDesc != "" {
+		b.WriteString("<br><span class=\"small\">" + htmlEscape(r.PointDesc) + "</span>")
+	}
+	b.WriteString("</td>\n<td><span class=\"v " + htmlEscape(r.Verdict.Class) + "\">" + htmlEscape(r.Verdict.Text) + "</span></td>\n<td class=\"num\">")
+	b.WriteString(htmlEscape(r.Restore))
+	if r.RTO != "" {
+		b.WriteString("<br><span class=\"small\">RTO " + htmlEscape(r.RTO) + "</span>")
+	}
+	b.WriteString("</td>\n<td class=\"num\">")
+	b.WriteString(htmlEscape(r.BackupAge))
+	if r.RPO != "" {
+		b.WriteString("<br><span class=\"small\">RPO " + htmlEscape(r.RPO) + "</span>")
+	}
+	b.WriteString("</td>\n<td class=\"num\">")
+	b.WriteString(strconv.FormatInt(r.Files, 10))
+	b.WriteString("<br><span title=\"" + strconv.FormatInt(r.BytesExact, 10) + " bytes\">" + htmlEscape(r.Bytes) + "</span></td>\n<td>")
+	if len(r.Checks) == 0 {
+		b.WriteString("—")
+	} else {
+		b.WriteString("<ul class=\"list\">")
+		for _, c := range r.Checks {
+			class := "bad"
+			if c.OK {
+				class = "ok"
+			}
+			b.WriteString("<li>" + htmlEscape(c.Name) + " <span class=\"" + class + "\">" + htmlEscape(c.Word) + "</span>")
+			if c.Detail != "" {
+				b.WriteString(": " + htmlEscape(c.Detail))
+			}
+			b.WriteString("</li>")
+		}
+		b.WriteString("</ul>")
+	}
+	b.WriteString("</td>\n<td>")
+	if len(r.Reasons) == 0 {
+		b.WriteString("—")
+	} else {
+		b.WriteString("<ul class=\"list\">")
+		for _, reason := range r.Reasons {
+			b.WriteString("<li>" + htmlEscape(reason) + "</li>")
+		}
+		b.WriteString("</ul>")
+	}
+	b.WriteString("</td>\n</tr>")
+}
+
+// htmlEscaper escapes text as html/template does in element content and
+// quoted attribute values.
+var htmlEscaper = strings.NewReplacer(
+	"\x00", "\uFFFD",
+	`"`, "&#34;",
+	"&", "&amp;",
+	"'", "&#39;",
+	"+", "&#43;",
+	"<", "&lt;",
+	">", "&gt;",
+)
+
+// htmlEscape escapes s for HTML text or a quoted attribute value.
+func htmlEscape(s string) string { return htmlEscaper.Replace(s) }
 
 // newVerdictView picks the color class of a verdict; the class never
 // comes from the record, so an unknown verdict is shown uncolored.
@@ -346,7 +471,7 @@ func newVerdictView(v string) verdictView {
 	case VerdictError, VerdictInterrupted:
 		class = "v-warn"
 	}
-	return verdictView{Text: v, Class: class}
+	return verdictView{Text: textsafe.Escape(v), Class: class}
 }
 
 // reportDate formats t in UTC with layout "2006-01-02 15:04 UTC", or "—"
@@ -414,7 +539,12 @@ var reportTmpl = template.Must(template.New("report").Parse(reportHTML))
 // reportHTML is the text of reportTmpl. It loads nothing and runs no
 // script; its Content-Security-Policy forbids both, in case a browser
 // would be tricked into either.
-const reportHTML = `<!DOCTYPE html>
+//
+// It is four templates, so that the rows of the records, the bulk of a
+// large report, are written by writeRow between "drill" and its end:
+// head (up to the summary), then per service "service" and per drill
+// "drill", the rows, and the closing tags; then foot.
+const reportHTML = `{{define "head"}}<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -479,39 +609,21 @@ footer { margin-top: 2em; padding-top: .4em; border-top: 1px solid #888; font-si
 {{- end}}
 </tbody>
 </table>
-{{- end}}
-{{- range .Services}}
+{{- end}}{{end}}
+{{define "service"}}
 <section class="service">
-<h2>Service {{.Service}}</h2>
-{{- range .Drills}}
+<h2>Service {{.Service}}</h2>{{end}}
+{{define "drill"}}
 <section class="drill" id="{{.Anchor}}">
 <h3>Drill {{.Drill}}</h3>
 <table class="records">
 <thead><tr><th class="num">Log index</th><th>Started</th><th>Restore point</th><th>Verdict</th><th class="num">Restore time</th><th class="num">Backup age</th><th class="num">Files / size</th><th>Checks</th><th>Reasons</th></tr></thead>
-<tbody>
-{{- range .Rows}}
-<tr id="{{.Anchor}}">
-<td class="num">{{.LogIndex}}</td>
-<td class="nowrap">{{.Started}}</td>
-<td>{{if .PointID}}<code>{{.PointID}}</code><br>{{end}}<span class="nowrap">{{.PointTime}}</span>{{if .PointDesc}}<br><span class="small">{{.PointDesc}}</span>{{end}}</td>
-<td><span class="v {{.Verdict.Class}}">{{.Verdict.Text}}</span></td>
-<td class="num">{{.Restore}}{{if .RTO}}<br><span class="small">RTO {{.RTO}}</span>{{end}}</td>
-<td class="num">{{.BackupAge}}{{if .RPO}}<br><span class="small">RPO {{.RPO}}</span>{{end}}</td>
-<td class="num">{{.Files}}<br><span title="{{.BytesExact}} bytes">{{.Bytes}}</span></td>
-<td>{{if .Checks}}<ul class="list">{{range .Checks}}<li>{{.Name}} <span class="{{if .OK}}ok{{else}}bad{{end}}">{{.Word}}</span>{{if .Detail}}: {{.Detail}}{{end}}</li>{{end}}</ul>{{else}}—{{end}}</td>
-<td>{{if .Reasons}}<ul class="list">{{range .Reasons}}<li>{{.}}</li>{{end}}</ul>{{else}}—{{end}}</td>
-</tr>
-{{- end}}
-</tbody>
-</table>
-</section>
-{{- end}}
-</section>
-{{- end}}
+<tbody>{{end}}
+{{define "foot"}}
 </main>
 <footer>
 <p>This report is a reading aid; the signed entries in entries.jsonl and <code>drill evidence verify</code> are the evidence.</p>
 </footer>
 </body>
 </html>
-`
+{{end}}`

@@ -386,3 +386,25 @@ func rptInOrder(t *testing.T, page string, parts ...string) {
 		at += j + len(p)
 	}
 }
+
+// Control characters in record fields reach neither report raw: a `cat`
+// of report.csv or report.html cannot clear the screen or set the title.
+func TestReportsEscapeControls(t *testing.T) {
+	const hostile = "\x1b[2J\x1b]0;pwned\a\rfake \u009b31m\u202e"
+	r := rptRecord(1, "billing"+hostile, "billing-db"+hostile)
+	r.Verdict = VerdictFail
+	r.Reasons = []string{"no restore point in " + hostile}
+	r.RestorePoint.ID, r.RestorePoint.Description = hostile, hostile
+	r.Checks[0].Detail = hostile
+	var csvOut, htmlOut bytes.Buffer
+	must(t, WriteReportCSV(&csvOut, []*Record{r}))
+	must(t, WriteReportHTML(&htmlOut, ReportInfo{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*Record{r}))
+	for name, out := range map[string]string{"report.csv": csvOut.String(), "report.html": htmlOut.String()} {
+		if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r >= 0x7f && r <= 0x9f || r == 0x202e }); i >= 0 {
+			t.Errorf("%s holds a raw control character at byte %d: %q", name, i, out[max(0, i-20):min(len(out), i+20)])
+		}
+		if !strings.Contains(out, `\x1b[2J\x1b]0;pwned\x07\rfake \u009b31m\u202e`) {
+			t.Errorf("%s does not show the escaped text", name)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package evidence
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/drillhq/drill/internal/textsafe"
+)
+
+// checkReport rebuilds report member name from the verified records and
+// compares it with the bundled bytes. The report is rendered into a
+// comparing writer, so the usual case (identical) costs no second copy;
+// on a difference it is rendered again to say where: the line, and the
+// record when the line belongs to one. exported says whether the bundled
+// report is the one the export statement names (its SHA-256 matches):
+// then it was not changed after export, but rendered otherwise.
+func checkReport(name string, bundled []byte, exported bool, p *ExportPredicate, latest checkpoint, recs []*Record) error {
+	cw := &compareWriter{want: bundled, diff: -1}
+	if err := writeReport(name, cw, p, latest, recs); err != nil {
+		return fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	off := cw.diff
+	if off < 0 && cw.off != len(bundled) {
+		off = cw.off // the bundled report goes on after the rebuilt one ends
+	}
+	if off < 0 {
+		return nil
+	}
+	var rebuilt bytes.Buffer
+	if err := writeReport(name, &rebuilt, p, latest, recs); err != nil {
+		return fmt.Errorf("rebuild %s: %w", name, err)
+	}
+	line := 1 + bytes.Count(bundled[:off], []byte("\n"))
+	where := ""
+	if i := recordAt(name, rebuilt.Bytes(), off, recs); i >= 0 {
+		where = fmt.Sprintf(" (record %d)", i)
+	}
+	why := "the report was changed after export"
+	if exported {
+		why = "it is the report that was exported, but it does not show the records: it was rendered by a drill that writes reports differently"
+	}
+	return bundleError("%s line %d%s differs from the report rebuilt from the verified entries: the bundle has %s where the entries give %s; %s",
+		strings.TrimPrefix(name, bundleDir), line, where, excerpt(bundled, off), excerpt(rebuilt.Bytes(), off), why)
+}
+
+// compareWriter compares what is written to it with want and keeps the
+// offset of the first byte that differs (or goes beyond want).
+type compareWriter struct {
+	want []byte
+	off  int // bytes written so far
+	diff int // first difference, -1 while none
+}
+
+func (c *compareWriter) Write(p []byte) (int, error) {
+	if c.diff < 0 {
+		rest := c.want[c.off:]
+		n := min(len(p), len(rest))
+		for i := range n {
+			if p[i] != rest[i] {
+				c.diff = c.off + i
+				break
+			}
+		}
+		if c.diff < 0 && len(p) > len(rest) {
+			c.diff = c.off + len(rest)
+		}
+	}
+	c.off += len(p)
+	return len(p), nil
+}
+
+var _ io.Writer = (*compareWriter)(nil)
+
+// recordAt returns the log index of the record whose part of rebuilt
+// report name holds offset off, or -1 (a header, the summary).
+func recordAt(name string, rebuilt []byte, off int, recs []*Record) int64 {
+	switch name {
+	case memberReportCSV:
+		// Each row on its own: a field may hold a newline.
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		_ = w.Write(reportCSVHeader)
+		w.Flush()
+		for _, rec := range recs {
+			_ = w.Write(csvRow(rec))
+			w.Flush()
+			if off < buf.Len() {
+				return rec.LogIndex
+			}
+		}
+	case memberReportHTML:
+		// The row <tr id="rec-N"> that holds off, if it is not closed
+		// before off.
+		const open = `<tr id="rec-`
+		before := rebuilt[:min(off, len(rebuilt))]
+		i := bytes.LastIndex(before, []byte(open))
+		if i < 0 || bytes.Contains(before[i:], []byte("</tr>")) {
+			return -1
+		}
+		num, _, _ := bytes.Cut(before[i+len(open):], []byte(`"`))
+		if n, err := strconv.ParseInt(string(num), 10, 64); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// excerpt quotes up to 40 bytes either side of off in b, within its
+// line, with control characters escaped.
+func excerpt(b []byte, off int) string {
+	if off >= len(b) {
+		return "the end of the file"
+	}
+	start := max(0, off-40)
+	if i := bytes.LastIndexByte(b[start:off], '\n'); i >= 0 {
+		start += i + 1
+	}
+	end := min(len(b), off+40)
+	if i := bytes.IndexByte(b[off:end], '\n'); i >= 0 {
+		end = off + i
+	}
+	return `"` + textsafe.Escape(string(b[start:end])) + `"`
+}
