@@ -10,10 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -471,7 +474,9 @@ func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnCon
 	stmts := []string{
 		// The password goes as a SCRAM verifier: no statement log of
 		// the server ever holds it.
-		fmt.Sprintf("CREATE ROLE %s %s CONNECTION LIMIT %d PASSWORD '%s'", id, roleAttrs, 4+r.s.jobs, verifier),
+		// INHERIT until the public schema is its own (see ownPublic);
+		// nobody can log in as it before.
+		fmt.Sprintf("CREATE ROLE %s %s CONNECTION LIMIT %d PASSWORD '%s'", id, strings.Replace(roleAttrs, "NOINHERIT", "INHERIT", 1), 4+r.s.jobs, verifier),
 	}
 	if !super {
 		// Only a member of the role may make it a database's owner and
@@ -491,6 +496,9 @@ func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnCon
 	if err := ownPublic(ctx, cfg, name); err != nil {
 		return nil, r.connErr(ctx, "give scratch role "+name+" the public schema of its database", err)
 	}
+	if _, err := conn.Exec(ctx, "ALTER ROLE "+id+" NOINHERIT"); err != nil {
+		return nil, r.connErr(ctx, "create scratch role "+name, err)
+	}
 	r.resp.Details["scratch_database"] = name
 	r.resp.Details["restore_role"] = name
 	return &scratch{name: name, password: password}, nil
@@ -498,9 +506,10 @@ func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnCon
 
 // ownPublic makes role name the owner of the public schema of its
 // database. Since PostgreSQL 15 that schema belongs to pg_database_owner,
-// whose rights a NOINHERIT role does not use; a dump creates its tables
-// there. On older servers, whose public schema a non-superuser login may
-// not give away, PUBLIC may create in it anyway.
+// whose rights a NOINHERIT role does not use (and the login, a member of
+// the role, uses them only while the role is INHERIT); a dump creates its
+// tables there. Before 15 the schema belongs to the bootstrap superuser,
+// and PUBLIC may create in it: a login that is not a superuser leaves it.
 func ownPublic(ctx context.Context, cfg *pgx.ConnConfig, name string) error {
 	c := cfg.Copy()
 	c.Database = name
@@ -511,7 +520,7 @@ func ownPublic(ctx context.Context, cfg *pgx.ConnConfig, name string) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, "ALTER SCHEMA public OWNER TO "+pgx.Identifier{name}.Sanitize())
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42501" || pe.Code == "3F000") {
+	if errors.As(err, &pe) && (pe.Code == "3F000" || pe.Code == "42501" && majorVersion(conn.PgConn().ParameterStatus("server_version")) < 15) {
 		return nil
 	}
 	return err
@@ -540,4 +549,11 @@ func (l *lockedEvents) Scratch(name string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ev.Scratch(name)
+}
+
+// majorVersion is the major version of a server_version such as
+// "15.4 (Debian 15.4-1)" or "9.6.24"; 0 if it cannot be read.
+func majorVersion(v string) int {
+	n, _ := strconv.Atoi(strings.TrimLeftFunc(v, unicode.IsSpace)[:strings.IndexFunc(v+" ", func(r rune) bool { return r < '0' || r > '9' })])
+	return n
 }

@@ -216,17 +216,18 @@ var (
 	lineEchoRE = regexp.MustCompile(`^LINE \d+:`)
 	// atOrNearRE is the token the server quotes from the statement.
 	atOrNearRE = regexp.MustCompile(`(?s) at or near ".*"`)
-	// inputValueRE is a value the server quotes from COPY data or a
-	// literal.
-	inputValueRE = regexp.MustCompile(`(?s)(invalid input (?:syntax|value) for [^:"]*(?:"[^"]*")?[^:"]*): ".*"`)
+	// quotedRE is a name or value the server quotes: a table, a column,
+	// a value of COPY data; all of them may be the dump's content.
+	quotedRE = regexp.MustCompile(`"(?:[^"]|"")*"`)
 )
 
 // quietMessage drops what a server message quotes of the statement or
-// the data: the at or near "token" (statement numbers and dump lines say
-// where instead) and an invalid input value.
+// the data: the at or near "token" and every quoted name or value
+// (statement numbers and dump lines say where instead). A dump that holds
+// a secret cannot put it into the signed record through an error.
 func quietMessage(m string) string {
 	m = atOrNearRE.ReplaceAllString(m, "")
-	return inputValueRE.ReplaceAllString(m, "$1")
+	return quotedRE.ReplaceAllString(m, `"…"`)
 }
 
 // serverMessage is a server error for a problem: its message (without
