@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -554,6 +553,7 @@ func (l *lockedEvents) Scratch(name string) error {
 // majorVersion is the major version of a server_version such as
 // "15.4 (Debian 15.4-1)" or "9.6.24"; 0 if it cannot be read.
 func majorVersion(v string) int {
-	n, _ := strconv.Atoi(strings.TrimLeftFunc(v, unicode.IsSpace)[:strings.IndexFunc(v+" ", func(r rune) bool { return r < '0' || r > '9' })])
+	i := strings.IndexFunc(v+" ", func(r rune) bool { return r < '0' || r > '9' })
+	n, _ := strconv.Atoi(v[:i])
 	return n
 }
