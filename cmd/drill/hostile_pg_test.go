@@ -51,7 +51,7 @@ func TestHostilePgDumps(t *testing.T) {
 			reasons: []string{`line 2 runs the psql meta-command \! cat`},
 		},
 		{
-			name:    "standard_conforming_strings_off",
+			name: "standard_conforming_strings_off",
 			// drill's lexer reads 'a\' as a whole literal, the server
 			// (standard_conforming_strings off) as an open one: the
 			// server decides, and sees a broken statement.
@@ -113,9 +113,9 @@ func TestHostilePgDumps(t *testing.T) {
 // pgHostileCase is one hand-written hostile plain dump.
 type pgHostileCase struct {
 	name string
-	// dump is the dump's text; MARKER, LEAK, STATE and LIVE are replaced
-	// by the marker file's path, a leak file's path, the state directory
-	// and the live database's name.
+	// dump is the dump's text; MARKER, LEAK, STATE, LIVE and EVIL are
+	// replaced by the marker file's path, a leak file's path, the state
+	// directory, the live database's name and a role name of the case's.
 	dump string
 	// symlink: the dump is a symlink to a file holding a secret.
 	symlink bool
@@ -133,10 +133,19 @@ func (c pgHostileCase) run(t *testing.T) {
 	name := "pgh-" + strings.ReplaceAll(c.name, "_", "-") + "-" + id
 	live := "live_" + id
 	marker, leak := fx.path("outside/MARKER"), fx.path("outside/LEAK")
+	// The server's own user may write there too: a command the server
+	// ran (COPY ... PROGRAM) would leave its marker.
+	mustT(t, os.Chmod(fx.path("outside"), 0o1777))
+	evil := "evil_" + id
+	t.Cleanup(func() {
+		_, _ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "DROP ROLE IF EXISTS "+evil, "postgres").CombinedOutput()
+	})
 
 	// The live database, with rows, and the postgres login's password.
 	psql(t, "CREATE DATABASE "+live)
-	t.Cleanup(func() { _, _ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "DROP DATABASE IF EXISTS "+live+" WITH (FORCE)", "postgres").CombinedOutput() })
+	t.Cleanup(func() {
+		_, _ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "DROP DATABASE IF EXISTS "+live+" WITH (FORCE)", "postgres").CombinedOutput()
+	})
 	liveSQL(t, live, "CREATE TABLE accounts (id int PRIMARY KEY, owner text); INSERT INTO accounts VALUES (1, 'alice'), (2, 'bob'), (3, 'carol')")
 	pwBefore := psql(t, "SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = 'postgres'")
 
@@ -152,7 +161,7 @@ func (c pgHostileCase) run(t *testing.T) {
 	if c.symlink {
 		mustT(t, os.Symlink(fx.path("outside/secret.txt"), dump))
 	} else {
-		text := strings.NewReplacer("MARKER", marker, "LEAK", leak, "STATE", fx.state, "LIVE", live).Replace(c.dump)
+		text := strings.NewReplacer("MARKER", marker, "LEAK", leak, "STATE", fx.state, "LIVE", live, "EVIL", evil).Replace(c.dump)
 		mustT(t, os.WriteFile(dump, []byte(text), 0o644))
 	}
 	cfgPath := fx.path("drill.yaml")
@@ -209,8 +218,8 @@ drills:
 	if got := psql(t, "SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = 'postgres'"); got != pwBefore {
 		t.Error("the postgres login's password changed")
 	}
-	if n := psql(t, "SELECT count(*) FROM pg_roles WHERE rolname = 'evil'"); n != "0" {
-		t.Error("role evil exists")
+	if n := psql(t, "SELECT count(*) FROM pg_roles WHERE rolname = '"+evil+"'"); n != "0" {
+		t.Errorf("role %s exists", evil)
 	}
 	// The scratch database and its role are gone.
 	pattern := `drill\_` + strings.ReplaceAll(strings.ReplaceAll(name, "-", "_"), "_", `\_`) + `\_%`
