@@ -52,10 +52,12 @@ func TestHostilePgDumps(t *testing.T) {
 		},
 		{
 			name: "standard_conforming_strings_off",
-			// drill's lexer reads 'a\' as a whole literal, the server
-			// (standard_conforming_strings off) as an open one: the
-			// server decides, and sees a broken statement.
-			dump:    "SET standard_conforming_strings = off;\nSELECT 'a\\' ; \\! touch MARKER\n';\n",
+			// The old guard read 'x\' as a whole literal and the ' on
+			// the next line as an open one, up to the end; psql, with
+			// standard_conforming_strings off, the other way round, and
+			// ran the \!. Now the server reads every statement, and sees
+			// a broken one.
+			dump:    "SET standard_conforming_strings = off;\nSELECT 'x\\';\n' AS a; \\! touch MARKER\n",
 			reasons: []string{`statement 2 (line 2) failed: ERROR: unterminated quoted string`},
 		},
 		{
@@ -132,10 +134,14 @@ func (c pgHostileCase) run(t *testing.T) {
 	id := hex.EncodeToString(rnd[:])
 	name := "pgh-" + strings.ReplaceAll(c.name, "_", "-") + "-" + id
 	live := "live_" + id
-	marker, leak := fx.path("outside/MARKER"), fx.path("outside/LEAK")
-	// The server's own user may write there too: a command the server
-	// ran (COPY ... PROGRAM) would leave its marker.
-	mustT(t, os.Chmod(fx.path("outside"), 0o1777))
+	// The marker's directory is one the server's own user may reach and
+	// write to (t.TempDir's are 0700): a command the server ran (COPY ...
+	// PROGRAM) would leave its marker too.
+	markers, err := os.MkdirTemp("", "drill-pghostile-*")
+	mustT(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(markers) })
+	mustT(t, os.Chmod(markers, 0o1777))
+	marker, leak := filepath.Join(markers, "MARKER"), filepath.Join(markers, "LEAK")
 	evil := "evil_" + id
 	t.Cleanup(func() {
 		_, _ = exec.Command("psql", "-h", "127.0.0.1", "-U", "postgres", "-c", "DROP ROLE IF EXISTS "+evil, "postgres").CombinedOutput()
@@ -181,7 +187,7 @@ drills:
 	cmd.Env = append(os.Environ(), "DRILL_CONFIG=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		t.Fatal(err)
