@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -301,8 +303,13 @@ func TestPgDumpPlainAsRole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The role goes last: it owns objects in the source database.
+	defer func() {
+		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	}()
 	defer func() { _, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)") }()
-	defer func() { _, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+role) }()
 	sc, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:5432/"+db)
 	if err != nil {
 		t.Fatal(err)
@@ -360,5 +367,32 @@ COMMENT ON TABLE items IS 'items; with a semicolon';
 			}
 		}
 		t.Logf("%s: %v", d.file, resp.Details)
+	}
+}
+
+// TestPlainCancelled: the drill's end cancels the statement under way on
+// the server (a plain dump has no client process to stop), and Cleanup
+// drops the database and the role whose session was busy.
+func TestPlainCancelled(t *testing.T) {
+	dump := filepath.Join(t.TempDir(), "slow.sql")
+	if err := os.WriteFile(dump, []byte("CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := drillName(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	b := New()
+	start := time.Now()
+	_, err := b.Restore(ctx, &plugins.RestoreRequest{Source: sourceFor(dump), PointID: dump, Target: t.TempDir(), DrillName: name}, &recorder{})
+	t.Logf("Restore returned after %s: %v", time.Since(start), err)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 8*time.Second {
+		t.Errorf("Restore: %v after %s, want the deadline within seconds (the statement cancelled, not the connection cut after cancelGrace)", err, time.Since(start))
+	}
+	if _, err := b.Cleanup(t.Context(), &plugins.CleanupRequest{Source: sourceFor(dump), DrillName: name}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := adminConn(t).QueryRow(t.Context(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d sessions still sleep (%v)", n, err)
 	}
 }

@@ -186,6 +186,13 @@ func (p *plainRestore) flush(ctx context.Context) (bool, error) {
 	if res.pgErr == nil && res.unexpected == nil {
 		return true, nil
 	}
+	if err := ctx.Err(); err != nil || res.pgErr != nil && (res.pgErr.Code == "57014" || strings.HasPrefix(res.pgErr.Code, "57P")) {
+		// Cancelled (the drill's end, max_scratch_bytes, a
+		// statement_timeout) or the server going away: nothing to
+		// run again.
+		p.fail(batch[0], res)
+		return false, err
+	}
 	// A batch runs as one implicit transaction: a failure undid all of
 	// it. Run its statements one by one, as psql would have, to find the
 	// one that fails and name it.
