@@ -396,3 +396,29 @@ func TestPlainCancelled(t *testing.T) {
 		t.Errorf("%d sessions still sleep (%v)", n, err)
 	}
 }
+
+// TestWhatAScratchRoleMayNot: what pg_dump writes that only a superuser
+// or an owner may run: older dumps' plpgsql extension and its comment pass
+// (the comment's "must be owner" is let pass and listed), a trusted
+// extension is created, an untrusted one is an error naming the reason.
+func TestWhatAScratchRoleMayNot(t *testing.T) {
+	resp, err := restoreSQL(t, "CREATE EXTENSION IF NOT EXISTS plpgsql WITH SCHEMA pg_catalog;\n"+
+		"COMMENT ON EXTENSION plpgsql IS 'PL/pgSQL procedural language';\n"+
+		"CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA public;\n"+
+		"COMMENT ON EXTENSION pgcrypto IS 'cryptographic functions';\n"+
+		"CREATE TABLE t (a text);\nINSERT INTO t VALUES (encode(public.digest('x', 'sha256'), 'hex'));\n")
+	if err != nil || len(resp.Problems) > 0 || len(resp.Tables) != 1 {
+		t.Fatalf("Restore: %v %+v", err, resp)
+	}
+	if got := resp.Details["plain_dump_tolerated"]; !strings.Contains(got, "1 statements") || !strings.Contains(got, "COMMENT ON EXTENSION PLPGSQL") {
+		t.Errorf("plain_dump_tolerated = %q", got)
+	}
+	resp, err = restoreSQL(t, "CREATE EXTENSION IF NOT EXISTS adminpack WITH SCHEMA pg_catalog;\nCREATE TABLE t (a int);\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := problems(resp.Problems, plugins.ProblemError); len(ps) != 1 || !strings.Contains(ps[0].Message, "permission denied to create extension") ||
+		!strings.Contains(ps[0].Message, "not trusted") {
+		t.Errorf("an untrusted extension: %+v", resp.Problems)
+	}
+}

@@ -494,6 +494,20 @@ func TestCleanupNamedScratch(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d of the two databases left, want only %s", n, other)
 	}
+	// The role of the scratch name goes with its database; a role of
+	// another shape is never touched.
+	for _, n := range []string{left, other} {
+		if _, err := conn.Exec(context.Background(), "CREATE ROLE "+pgx.Identifier{n}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() { _, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{other}.Sanitize()) }()
+	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: sourceFor("/nonexistent/*.dump"), Scratch: []string{left, other}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname IN ($1, $2)", left, other).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d of the two roles left (%v), want only %s", n, err, other)
+	}
 }
 
 func TestConformance(t *testing.T) {
