@@ -501,7 +501,9 @@ func TestCleanupNamedScratch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer func() { _, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{other}.Sanitize()) }()
+	defer func() {
+		_, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{other}.Sanitize())
+	}()
 	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: sourceFor("/nonexistent/*.dump"), Scratch: []string{left, other}}); err != nil {
 		t.Fatal(err)
 	}
