@@ -59,7 +59,7 @@ var (
 	// give objects their owner and privileges. The drill's server need
 	// not have those roles, and the drill's role may not grant them.
 	ownerRE     = regexp.MustCompile(`(?s)^ALTER [A-Z ]+ .* OWNER TO [^;]*;$`)
-	privilegeRE = regexp.MustCompile(`(?s)^(GRANT|REVOKE) .*;$|^ALTER DEFAULT PRIVILEGES `)
+	privilegeRE = regexp.MustCompile(`^(GRANT|REVOKE) |^ALTER DEFAULT PRIVILEGES `)
 	// skipRE: subscriptions (which need a superuser and would connect to
 	// the dump's publisher) and security labels (which need the label
 	// provider).
