@@ -29,6 +29,7 @@ if [ ! -f "$B/pgbench-$PGSCALE.dump" ]; then
 	createdb -h 127.0.0.1 -U postgres drillbench_src
 	pgbench -h 127.0.0.1 -U postgres -i -q -s "$PGSCALE" drillbench_src
 	pg_dump -h 127.0.0.1 -U postgres -Fc -f "$B/pgbench-$PGSCALE.dump" drillbench_src
+	pg_dump -h 127.0.0.1 -U postgres -Fp -f "$B/pgbench-$PGSCALE.sql" drillbench_src
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE drillbench_src" postgres
 fi
 
@@ -54,6 +55,11 @@ drills:
     service: bench
     backend: postgres
     source: { dump: $B/pgbench-$PGSCALE.dump, server: "postgres://postgres@127.0.0.1:5432/postgres" }
+    checks: { tables: [pgbench_accounts], min_rows: { pgbench_accounts: 100000 } }
+  pgplain:
+    service: bench
+    backend: postgres
+    source: { dump: $B/pgbench-$PGSCALE.sql, server: "postgres://postgres@127.0.0.1:5432/postgres" }
     checks: { tables: [pgbench_accounts], min_rows: { pgbench_accounts: 100000 } }
 YAML
 
@@ -89,6 +95,9 @@ dropdb $PGC --if-exists drillbench_bare
 read -r t_drill_pg t_pg <<<"$(bench pg \
 	"$DRILL -c $B/drill.yaml run pg > /dev/null" \
 	"createdb $PGC drillbench_bare && pg_restore $PGC --exit-on-error --no-owner --no-privileges -d drillbench_bare $B/pgbench-$PGSCALE.dump; dropdb $PGC drillbench_bare")"
+read -r t_drill_pgp t_psql <<<"$(bench pgplain \
+	"$DRILL -c $B/drill.yaml run pgplain > /dev/null" \
+	"createdb $PGC drillbench_bare && psql $PGC -X -q -v ON_ERROR_STOP=1 -d drillbench_bare -f $B/pgbench-$PGSCALE.sql > /dev/null; dropdb $PGC drillbench_bare")"
 
 echo "appending, exporting and verifying 100,000 evidence records..." >&2
 EV=$(DRILL_EVIDENCE_100K=batch go test -count=1 -run TestAppendVerify100k -v -timeout 30m ./internal/evidence/ 2>&1)
@@ -148,6 +157,14 @@ The baseline is \`createdb\`, \`pg_restore --exit-on-error --no-owner --no-privi
 | drill run | createdb + pg_restore + dropdb | ratio | target |
 | --- | --- | --- | --- |
 | ${t_drill_pg} s | ${t_pg} s | **$(ratio $t_drill_pg $t_pg)x** the time | <= 1.15x |
+
+The same database dumped plain (\`pg_dump -Fp\`, $(du -h "$B/pgbench-$PGSCALE.sql" | cut -f1)): drill sends the statements and the
+COPY data itself over one pgx connection, as the drill's temporary role; the baseline is
+\`createdb\`, \`psql -X -v ON_ERROR_STOP=1 -f\` and \`dropdb\`.
+
+| drill run (plain) | createdb + psql -f + dropdb | ratio |
+| --- | --- | --- |
+| ${t_drill_pgp} s | ${t_psql} s | **$(ratio $t_drill_pgp $t_psql)x** the time |
 
 ## The evidence log (100,000 records)
 

@@ -33,8 +33,9 @@ const connectTimeout = 15 * time.Second
 
 // Backend restores pg_dump output into scratch databases.
 type Backend struct {
-	// scratch holds the scratch databases this Backend created and has
-	// not dropped yet, with the maintenance connection to drop them from.
+	// scratch holds the scratch databases (and their roles, of the same
+	// name) this Backend created and has not dropped yet, with the
+	// maintenance connection to drop them from.
 	scratch dbcheck.Scratch[*pgx.ConnConfig]
 }
 
@@ -48,7 +49,7 @@ var sourceKeys = []plugins.SourceKey{
 	{Name: "server", Type: plugins.TypeString, Required: true, Doc: "the server to restore on, as a URL naming a maintenance database: postgres://drill@127.0.0.1:5432/postgres (no password in it)"},
 	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the password (default: PGPASSFILE or ~/.pgpass)"},
 	{Name: "pg_restore_binary", Type: plugins.TypePath, Doc: "the pg_restore executable (default: pg_restore on PATH)"},
-	{Name: "psql_binary", Type: plugins.TypePath, Doc: "the psql executable (default: psql on PATH)"},
+	{Name: "psql_binary", Type: plugins.TypePath, Doc: "deprecated and ignored: drill restores plain dumps itself, without psql"},
 	{Name: "jobs", Type: plugins.TypeInt, Doc: "pg_restore --jobs for the custom and directory formats"},
 	{Name: "fingerprint_limit", Type: plugins.TypeSize, Doc: "tables larger than this (pg_total_relation_size) are counted, not fingerprinted (default 256MiB; 0: fingerprint every table)"},
 }
@@ -62,7 +63,7 @@ func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.
 // source is a validated postgres source.
 type source struct {
 	dump, server, passwordFile string
-	pgRestore, psql            string
+	pgRestore                  string
 	jobs                       int64
 	// fingerprintLimit is the largest table fingerprinted; 0: no limit.
 	fingerprintLimit int64
@@ -106,7 +107,7 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 		return s
 	}
 	s := &source{dump: str("dump"), server: str("server"), passwordFile: str("password_file"),
-		pgRestore: str("pg_restore_binary"), psql: str("psql_binary"), fingerprintLimit: maxFingerprintBytes}
+		pgRestore: str("pg_restore_binary"), fingerprintLimit: maxFingerprintBytes}
 	if v, ok := src["fingerprint_limit"]; ok {
 		n, ok := v.(int64)
 		switch {
@@ -146,6 +147,8 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 	} else {
 		s.conn = addr
 	}
+	// psql_binary is still accepted (checked, then ignored): configs
+	// written for earlier versions keep working.
 	for _, k := range []string{"password_file", "pg_restore_binary", "psql_binary"} {
 		if v := str(k); v != "" && !filepath.IsAbs(v) {
 			bad(k, "%s %q is not an absolute path", k, v)
@@ -153,9 +156,6 @@ func parseSource(src plugins.Source) (*source, []plugins.Problem) {
 	}
 	if s.pgRestore == "" {
 		s.pgRestore = "pg_restore"
-	}
-	if s.psql == "" {
-		s.psql = "psql"
 	}
 	return s, probs
 }
@@ -322,7 +322,7 @@ func dirSize(dir string) (files, bytes int64, err error) {
 }
 
 // Cleanup drops every scratch database this Backend created and has not
-// dropped yet. It is idempotent, and bounded by its own timeout so that it
+// dropped yet, with its role. It is idempotent, and bounded by its own timeout so that it
 // also works after the drill's context has ended.
 func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*plugins.CleanupResponse, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -346,21 +346,8 @@ func (b *Backend) Cleanup(ctx context.Context, req *plugins.CleanupRequest) (*pl
 			b.scratch.Remember(name, cfg)
 		}
 	}
-	if err := b.scratch.Drop(func(name string, cfg *pgx.ConnConfig) error { return dropDatabase(ctx, cfg, name) }); err != nil {
+	if err := b.scratch.Drop(func(name string, cfg *pgx.ConnConfig) error { return dropScratch(ctx, cfg, name) }); err != nil {
 		return nil, err
 	}
 	return &plugins.CleanupResponse{}, nil
-}
-
-// dropDatabase drops scratch database name, ending its sessions.
-func dropDatabase(ctx context.Context, cfg *pgx.ConnConfig, name string) error {
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("drop scratch database %s: connect to %s: %w", name, cfg.Host, err)
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop scratch database %s: %w", name, err)
-	}
-	return nil
 }

@@ -87,6 +87,8 @@ func TestServerDiskFull(t *testing.T) {
 	exec1("DROP DATABASE " + src + " WITH (FORCE)")
 	exec1("DROP TABLESPACE " + ts)
 	exec1(fmt.Sprintf("CREATE TABLESPACE %s LOCATION '%s'", ts, small))
+	// The scratch role restores, and must be let into the tablespace.
+	exec1("GRANT CREATE ON TABLESPACE " + ts + " TO PUBLIC")
 
 	resp, _, err := restoreOnce(t, New(), sourceFor(dump), nil)
 	if err != nil {

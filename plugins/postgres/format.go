@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/hex"
@@ -11,10 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
 
@@ -46,12 +46,8 @@ type notDumpError struct{ why string }
 func (e *notDumpError) Error() string { return e.why }
 
 // detectFile detects the format of a dump file from its first bytes.
-func detectFile(path string) (format, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("open dump %s: %w", path, err)
-	}
-	defer f.Close()
+func detectFile(f *os.File) (format, error) {
+	path := f.Name()
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -116,9 +112,17 @@ func detectBytes(head []byte) (format, error) {
 	return formatPlain, nil
 }
 
-// detectDir checks that a directory is pg_dump -Fd output.
+// detectDir checks that a directory is pg_dump -Fd output: a real
+// directory whose members are regular files, toc.dat among them. A
+// symlink anywhere is a notDumpError naming it.
 func detectDir(dir string) (format, error) {
-	fi, err := os.Stat(filepath.Join(dir, "toc.dat"))
+	if err := safefile.Dir(dir, "dump", 0); err != nil {
+		if errors.Is(err, safefile.ErrNotRegular) {
+			return "", &notDumpError{err.Error()}
+		}
+		return "", fmt.Errorf("read dump directory %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "toc.dat"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return "", &notDumpError{"a directory without toc.dat"}
@@ -193,143 +197,18 @@ func plainVersion(head []byte) string {
 // of one database (\restrict and \unrestrict since 17.6, 16.10, 15.14 ...).
 var allowedMeta = []string{`\restrict`, `\unrestrict`}
 
-// metaError is a psql meta-command a plain dump must not run.
+// metaError is a psql meta-command in a plain dump. drill runs none (the
+// server would see a syntax error); the splitter stops the dump at it
+// with this clearer reason.
 type metaError struct {
 	line    int64
 	command string
 }
 
 func (e *metaError) Error() string {
-	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, report.Clip(e.command, 80))
+	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, report.Clip(textsafe.Escape(e.command), 80))
 }
 
-// sqlGuard passes a plain dump through and stops at a psql meta-command
-// that pg_dump does not write for one database's data: a \connect (from
-// pg_dump --create) would restore into another database than the scratch
-// one, and \! or \o would reach outside the server. It follows the SQL
-// with psql's rules (sqlLexer), so a backslash anywhere outside literals
-// and comments is seen, and text inside a literal (a function's body) is
-// never taken for a statement. Lines of COPY data (up to \.) are data.
-type sqlGuard struct {
-	r      *bufio.Reader
-	buf    []byte
-	lex    *sqlLexer
-	copy   bool
-	line   int64
-	err    error
-	atBOL  bool // the next byte starts a line
-	header []byte
-	// skipping is set while the rest of a skipped line is read.
-	skipping bool
-	// owners and privileges count the lines left out, as pg_restore's
-	// --no-owner and --no-privileges leave them out of archive dumps.
-	owners, privileges int64
-}
-
-// ownerRE and privilegeRE match the one-line statements pg_dump writes to
-// give objects their owner and privileges. The drill's server need not
-// have those roles; restoring them is not what a drill proves.
-var (
-	ownerRE     = regexp.MustCompile(`^ALTER [A-Z ]+ .* OWNER TO .*;\s*$`)
-	privilegeRE = regexp.MustCompile(`^(GRANT|REVOKE) .*;\s*$`)
-)
-
-// headerKeep is how much of the dump's start sqlGuard keeps for the
-// pg_dump version comment.
+// headerKeep is how much of a plain dump's start is kept for the pg_dump
+// version comment.
 const headerKeep = 8 << 10
-
-func newSQLGuard(r io.Reader) *sqlGuard {
-	return &sqlGuard{r: bufio.NewReaderSize(r, 256<<10), lex: newSQLLexer(), atBOL: true}
-}
-
-var copyFromStdinRE = regexp.MustCompile(`(?i)^COPY\s.*\sFROM\s+stdin.*;\s*$`)
-
-func (g *sqlGuard) Read(p []byte) (int, error) {
-	for len(g.buf) == 0 {
-		if g.err != nil {
-			return 0, g.err
-		}
-		line, err := g.r.ReadSlice('\n')
-		// A long line (COPY data, a big literal) comes in pieces:
-		// bufio.ErrBufferFull is no error.
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			g.err = err
-		}
-		if len(line) == 0 {
-			continue
-		}
-		bol := g.atBOL
-		g.atBOL = line[len(line)-1] == '\n'
-		if bol {
-			g.line++
-		}
-		if len(g.header) < headerKeep {
-			g.header = append(g.header, line[:min(len(line), headerKeep-len(g.header))]...)
-		}
-		if bol {
-			g.skipping = g.startLine(line)
-		}
-		if g.skipping {
-			continue
-		}
-		if err := g.follow(line, bol); err != nil {
-			g.err = err
-			return 0, err
-		}
-		g.buf = append(g.buf[:0], line...)
-	}
-	n := copy(p, g.buf)
-	g.buf = g.buf[n:]
-	return n, nil
-}
-
-// startLine looks at the start of a line and says whether to leave the
-// line out: an owner or a privilege statement, standing as a statement of
-// its own.
-func (g *sqlGuard) startLine(line []byte) bool {
-	if g.copy || !g.lex.atStatementStart() {
-		return false
-	}
-	s := strings.TrimRight(string(line[:min(len(line), 4096)]), "\r\n")
-	switch {
-	case ownerRE.MatchString(s):
-		g.owners++
-		return true
-	case privilegeRE.MatchString(s):
-		g.privileges++
-		return true
-	}
-	return false
-}
-
-// follow takes a piece of a line (bol: the line's first) that goes to
-// psql: it ends COPY data at \., or follows the SQL and stops at a
-// meta-command other than the ones pg_dump writes.
-func (g *sqlGuard) follow(piece []byte, bol bool) error {
-	if g.copy {
-		if bol && strings.TrimRight(string(piece), "\r\n") == `\.` {
-			g.copy = false
-		}
-		return nil
-	}
-	startsCopy := bol && g.lex.atStatementStart() &&
-		copyFromStdinRE.Match(bytes.TrimRight(piece[:min(len(piece), 4096)], "\r\n"))
-	for off := 0; off < len(piece); {
-		i := g.lex.scan(piece[off:])
-		if i < 0 {
-			break
-		}
-		off += i
-		rest, _, _ := bytes.Cut(piece[off:], []byte("\n"))
-		t := strings.TrimRight(string(rest), "\r")
-		cmd, _, _ := strings.Cut(t, " ")
-		if !slices.Contains(allowedMeta, cmd) {
-			return &metaError{line: g.line, command: t}
-		}
-		off++
-	}
-	if startsCopy {
-		g.copy = true
-	}
-	return nil
-}

@@ -69,6 +69,19 @@ func drillName(t *testing.T) string {
 			t.Errorf("scratch database %s is left on the server", db)
 			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
 		}
+		rows, err = conn.Query(context.Background(), "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", dbcheck.Prefix+name+"%")
+		if err != nil {
+			t.Errorf("list roles: %v", err)
+			return
+		}
+		roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Errorf("list roles: %v", err)
+		}
+		for _, r := range roles {
+			t.Errorf("scratch role %s is left on the server", r)
+			_, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize())
+		}
 	})
 	return name
 }

@@ -32,6 +32,10 @@ type sqlLexer struct {
 	// stmtStart: only white space and comments since the last ; outside
 	// literals (or since the start).
 	stmtStart bool
+	// semis makes scan stop at a ; that ends a statement too (the
+	// statement splitter's use); lastEmpty says whether that statement
+	// held only white space and comments.
+	semis, lastEmpty bool
 }
 
 type lexState uint8
@@ -49,11 +53,19 @@ const (
 
 func newSQLLexer() *sqlLexer { return &sqlLexer{stmtStart: true} }
 
+// endMeta leaves a meta-command's arguments: the rest of its line was
+// dropped by the caller.
+func (l *sqlLexer) endMeta() {
+	l.state = lexNormal
+	l.prev, l.prev2 = '\n', 0
+}
+
 // atStatementStart reports whether the next byte starts a statement.
 func (l *sqlLexer) atStatementStart() bool { return l.state == lexNormal && l.stmtStart }
 
 // scan follows b and returns the offset of the first backslash that
-// starts a meta-command, or -1. After a meta-command psql reads the rest
+// starts a meta-command (or, with semis, of the first ; that ends a
+// statement), or -1. After a meta-command psql reads the rest
 // of its line as arguments; scan's caller resumes at the returned offset
 // + 1 and the lexer skips to the end of the line.
 func (l *sqlLexer) scan(b []byte) int {
@@ -76,6 +88,9 @@ func (l *sqlLexer) scan(b []byte) int {
 			}
 			if l.normal(c) {
 				l.state = lexMeta
+				return i
+			}
+			if c == ';' && l.semis {
 				return i
 			}
 		case lexSingle:
@@ -183,6 +198,7 @@ func (l *sqlLexer) normal(c byte) bool {
 			return false
 		}
 	case ';':
+		l.lastEmpty = l.stmtStart
 		l.stmtStart = true
 		return false
 	case ' ', '\t', '\n', '\r', '\f':

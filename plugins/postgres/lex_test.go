@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -64,24 +63,22 @@ func TestSQLLexer(t *testing.T) {
 	}
 }
 
-// TestSQLGuardFollowsLiterals: what stands inside a literal is text (it
-// passes and is not skipped), what stands outside is SQL, wherever in a
-// line.
-func TestSQLGuardFollowsLiterals(t *testing.T) {
+// TestSplitterFollowsLiterals: what stands inside a literal is text (it
+// is not skipped and ends no statement), what stands outside is SQL,
+// wherever in a line.
+func TestSplitterFollowsLiterals(t *testing.T) {
 	body := "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $_$\n" +
 		"GRANT ALL ON t TO x;\nALTER TABLE t OWNER TO y;\nCOPY t FROM stdin;\n\\connect other\n$_$;\n"
-	g := newSQLGuard(strings.NewReader(body))
-	if out, err := io.ReadAll(g); err != nil || string(out) != body || g.owners+g.privileges != 0 {
-		t.Errorf("a function body: %q, %v (skipped %d); want it whole", out, err, g.owners+g.privileges)
+	texts, kinds, err := statements(body)
+	if err != nil || len(texts) != 1 || texts[0] != strings.TrimSpace(body) || kinds[0] != kindBatch {
+		t.Errorf("a function body: %q %v, %v; want it whole", texts, kinds, err)
 	}
 	// COPY inside the body did not start COPY data: the \! after it is
 	// a meta-command.
-	g = newSQLGuard(strings.NewReader(body + "\\! ls\n"))
-	if _, err := io.ReadAll(g); err == nil || !strings.Contains(err.Error(), `line 7 runs the psql meta-command \! ls`) {
+	if _, _, err := statements(body + "\\! ls\n"); err == nil || !strings.Contains(err.Error(), `line 7 runs the psql meta-command \! ls`) {
 		t.Errorf("a meta-command after a body: %v", err)
 	}
-	g = newSQLGuard(strings.NewReader("SET x = 1; \\o /tmp/x\n"))
-	if _, err := io.ReadAll(g); err == nil || !strings.Contains(err.Error(), `line 1 runs the psql meta-command \o /tmp/x`) {
+	if _, _, err := statements("SET x = 1; \\o /tmp/x\n"); err == nil || !strings.Contains(err.Error(), `line 1 runs the psql meta-command \o /tmp/x`) {
 		t.Errorf("a meta-command after a statement: %v", err)
 	}
 }

@@ -186,13 +186,11 @@ func TestRestoreDamage(t *testing.T) {
 			t.Fatalf("Restore: %v", err)
 		}
 		ps := problems(resp.Problems, plugins.ProblemFail)
-		if len(ps) != 1 || !strings.Contains(ps[0].Message, `\connect`) {
-			t.Fatalf("problems %+v, want the \\connect refused", resp.Problems)
+		if len(ps) != 1 || !strings.Contains(ps[0].Message, `CREATE DATABASE`) || !strings.Contains(ps[0].Message, "pg_dump --create") {
+			t.Fatalf("problems %+v, want the CREATE DATABASE refused", resp.Problems)
 		}
-		// Refused before psql saw a line of it: its CREATE DATABASE
-		// would have created the source's database on the server.
-		if len(rec.Events().Scratch) > 0 {
-			t.Errorf("announced scratch %v for a refused dump", rec.Events().Scratch)
+		if len(rec.Events().Scratch) != 1 {
+			t.Errorf("announced scratch %v", rec.Events().Scratch)
 		}
 		var n int
 		if err := adminConn(t).QueryRow(t.Context(), "SELECT count(*) FROM pg_database WHERE datname = $1", f.source).Scan(&n); err != nil || n != 0 {
@@ -495,6 +493,22 @@ func TestCleanupNamedScratch(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d of the two databases left, want only %s", n, other)
+	}
+	// The role of the scratch name goes with its database; a role of
+	// another shape is never touched.
+	for _, n := range []string{left, other} {
+		if _, err := conn.Exec(context.Background(), "CREATE ROLE "+pgx.Identifier{n}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		_, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{other}.Sanitize())
+	}()
+	if _, err := New().Cleanup(t.Context(), &plugins.CleanupRequest{Source: sourceFor("/nonexistent/*.dump"), Scratch: []string{left, other}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname IN ($1, $2)", left, other).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d of the two roles left (%v), want only %s", n, err, other)
 	}
 }
 

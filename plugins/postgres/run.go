@@ -9,11 +9,16 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/proc"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
@@ -35,9 +40,10 @@ const (
 var keptEnv = []string{"PATH", "TMPDIR", "TZ", "LANG", "LC_ALL", "HOME"}
 
 // toolEnv is a client tool's environment: a minimal one, plus where the
-// server is and the pgpass file (the temporary one holding
-// password_file's password, else the plugin's own PGPASSFILE).
-func (s *source) toolEnv(pgpass string) []string {
+// server is, the user to log in as (the scratch role) and the temporary
+// pgpass file holding its password. The configured login's password never
+// reaches a tool.
+func (s *source) toolEnv(pgpass, user string) []string {
 	var env []string
 	for _, k := range keptEnv {
 		if v, ok := os.LookupEnv(k); ok {
@@ -49,27 +55,29 @@ func (s *source) toolEnv(pgpass string) []string {
 	}
 	env = append(env, "PGHOST="+s.conn.host, "PGPORT="+s.conn.port,
 		"PGCONNECT_TIMEOUT="+fmt.Sprint(int(connectTimeout/time.Second)), "PGAPPNAME=drill")
-	if s.conn.user != "" {
-		env = append(env, "PGUSER="+s.conn.user)
+	if user != "" {
+		env = append(env, "PGUSER="+user)
 	}
 	if s.conn.sslmode != "" {
 		env = append(env, "PGSSLMODE="+s.conn.sslmode)
 	}
 	if pgpass == "" {
-		pgpass = os.Getenv("PGPASSFILE")
+		pgpass = os.DevNull
 	}
-	if pgpass != "" {
-		env = append(env, "PGPASSFILE="+pgpass)
-	}
-	return env
+	return append(env, "PGPASSFILE="+pgpass)
 }
 
-// readPassword reads password_file: its first line.
+// maxPasswordFile bounds password_file.
+const maxPasswordFile = 64 << 10
+
+// readPassword reads password_file: its first line. The file must be a
+// regular file, not a symlink: an error (the operator's to fix), since
+// the file is the config's, not the backup's.
 func (s *source) readPassword() (string, error) {
 	if s.passwordFile == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(s.passwordFile)
+	b, err := safefile.ReadFile(s.passwordFile, "password file", maxPasswordFile)
 	if err != nil {
 		return "", fmt.Errorf("read the password file of server %s: %w", s.serverName(), err)
 	}
@@ -78,24 +86,21 @@ func (s *source) readPassword() (string, error) {
 }
 
 // writePgpass writes password into a new pgpass file (mode 0600, in
-// os.TempDir) matching any server, and returns its path and a function
-// removing it. An empty password writes nothing.
-func writePgpass(password string) (string, func(), error) {
-	if password == "" {
-		return "", func() {}, nil
-	}
+// os.TempDir, the plugin's TMPDIR) for user's logins to database, and
+// returns its path and a function removing it.
+func writePgpass(password, user string) (string, func(), error) {
 	f, err := os.CreateTemp("", "drill-pgpass-*")
 	if err != nil {
 		return "", nil, fmt.Errorf("create a temporary pgpass file: %w", err)
 	}
 	remove := func() { _ = os.Remove(f.Name()) }
-	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(password)
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace
 	if err := f.Chmod(0o600); err != nil {
 		_ = f.Close()
 		remove()
 		return "", nil, fmt.Errorf("create a temporary pgpass file: %w", err)
 	}
-	if _, err := f.WriteString("*:*:*:*:" + esc + "\n"); err != nil {
+	if _, err := f.WriteString("*:*:" + esc(user) + ":" + esc(user) + ":" + esc(password) + "\n"); err != nil {
 		_ = f.Close()
 		remove()
 		return "", nil, fmt.Errorf("write a temporary pgpass file: %w", err)
@@ -127,9 +132,11 @@ type run struct {
 // runTool runs a client tool and waits for it. On ctx's end it and
 // anything it started get SIGINT, so it can end its session cleanly, and
 // are killed only after a grace period.
-func runTool(ctx context.Context, binary string, args, env []string, stdin io.Reader, keepStdout bool) *run {
+// extra are the descriptors the tool gets as 3, 4, ...
+func runTool(ctx context.Context, binary string, args, env []string, stdin io.Reader, keepStdout bool, extra []*os.File) *run {
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = env
+	cmd.ExtraFiles = extra
 	cmd.Dir = os.TempDir()
 	cmd.Stdin = stdin // nil: /dev/null, no tool may wait for a password
 	group := proc.NewGroup(cmd, stopGrace)
@@ -159,25 +166,75 @@ func runTool(ctx context.Context, binary string, args, env []string, stdin io.Re
 }
 
 // message is the first lines of a run's stderr, at most maxMessageLines
-// lines and maxMessageBytes bytes, joined with "; ".
+// lines and maxMessageBytes bytes, joined with "; ", without what the
+// tool echoes of its input (see quietLines).
 func (r *run) message() string {
 	if r.startErr != nil {
 		return r.startErr.Error()
 	}
-	var lines []string
-	for l := range strings.SplitSeq(string(r.stderr), "\n") {
-		if l = strings.TrimSpace(l); l == "" {
-			continue
-		}
-		if len(lines) == maxMessageLines {
-			break
-		}
-		lines = append(lines, l)
-	}
+	lines := quietLines(string(r.stderr))
 	if len(lines) == 0 {
 		return fmt.Sprintf("exit code %d", r.code)
 	}
-	return report.Clip(strings.Join(lines, "; "), maxMessageBytes)
+	lines = lines[:min(len(lines), maxMessageLines)]
+	return report.Clip(textsafe.Escape(strings.Join(lines, "; ")), maxMessageBytes)
+}
+
+// quietLines returns the lines of a client tool's stderr that say what
+// went wrong, without the ones that echo the dump: the LINE n: context
+// and its caret, the QUERY: and CONTEXT: lines, pg_restore's
+// "Command was:" (up to its next message), and the server's at or near
+// "token". A dump that is a secret must not end up in the record.
+func quietLines(stderr string) []string {
+	var out []string
+	echo := false
+	for l := range strings.SplitSeq(stderr, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+			continue
+		case strings.HasPrefix(l, "pg_restore:") || strings.HasPrefix(l, "psql:"):
+			echo = false
+		case echo, lineEchoRE.MatchString(l), strings.Trim(l, "^ ") == "":
+			continue
+		}
+		for _, p := range []string{"Command was:", "QUERY:", "CONTEXT:", "DETAIL:", "HINT:"} {
+			if strings.HasPrefix(l, p) {
+				echo = p == "Command was:"
+				l = ""
+			}
+		}
+		if l != "" {
+			out = append(out, quietMessage(l))
+		}
+	}
+	return out
+}
+
+var (
+	// lineEchoRE is psql's and pg_restore's LINE n: context line.
+	lineEchoRE = regexp.MustCompile(`^LINE \d+:`)
+	// atOrNearRE is the token the server quotes from the statement.
+	atOrNearRE = regexp.MustCompile(`(?s) at or near ".*"`)
+	// quotedRE is a name or value the server quotes: a table, a column,
+	// a value of COPY data; all of them may be the dump's content.
+	quotedRE = regexp.MustCompile(`"(?:[^"]|"")*"`)
+)
+
+// quietMessage drops what a server message quotes of the statement or
+// the data: the at or near "token" and every quoted name or value
+// (statement numbers and dump lines say where instead). A dump that holds
+// a secret cannot put it into the signed record through an error.
+func quietMessage(m string) string {
+	m = atOrNearRE.ReplaceAllString(m, "")
+	return quotedRE.ReplaceAllString(m, `"…"`)
+}
+
+// serverMessage is a server error for a problem: its message (without
+// echoed input), never its DETAIL, HINT, QUERY or CONTEXT, which quote
+// rows and statements, escaped and clipped.
+func serverMessage(e *pgconn.PgError) string {
+	return report.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message), e.Code)), maxMessageBytes)
 }
 
 // diskFullHints mark a failure of the server's storage, not of the dump.

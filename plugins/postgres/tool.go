@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -15,153 +15,157 @@ import (
 	"github.com/drillhq/drill/plugins"
 )
 
-// restoreInto restores the dump into scratch database name with the
-// client tool, while a sizeWatch on conn (the maintenance connection)
-// follows the database's growth. It returns false when the restore failed
-// for a reason recorded as a problem.
-func (r *restore) restoreInto(ctx context.Context, f format, tool string, env []string, name string, conn *pgx.Conn) (bool, error) {
+// restoreInto restores the dump into scratch database sc as its role
+// (login is connected as that role), while a sizeWatch on the maintenance
+// connection follows the database's growth. Archives go through
+// pg_restore, plain dumps through restorePlain. It returns false when the
+// restore failed for a reason recorded as a problem.
+func (r *restore) restoreInto(ctx context.Context, f format, tool string, sc *scratch, login *pgx.Conn) (bool, error) {
 	toolCtx, stopTool := context.WithCancel(ctx)
 	defer stopTool()
-	w := &sizeWatch{conn: conn, name: name, limit: r.req.MaxBytes, grown: &r.grown, stopTool: stopTool}
+	w := &sizeWatch{conn: sc.admin, name: sc.name, limit: r.req.MaxBytes, grown: &r.grown, stopTool: stopTool}
 	if err := w.start(ctx); err != nil {
-		return false, r.connErr(ctx, "watch scratch database "+name, err)
+		return false, r.connErr(ctx, "watch scratch database "+sc.name, err)
 	}
 	r.archive.Store(f.archive())
 	var res *run
-	var feed *plainFeed
+	var plain *plainOutcome
+	var plainErr error
 	if f.archive() {
-		args := []string{"--exit-on-error", "--no-owner", "--no-privileges", "-d", name}
-		if r.s.jobs > 0 && (f == formatCustom || f == formatDirectory) {
-			args = append(args, "--jobs", strconv.FormatInt(r.s.jobs, 10))
-		}
-		args = append(args, r.path)
-		res = runTool(toolCtx, tool, args, env, nil, false)
+		res = r.pgRestore(toolCtx, f, tool, sc)
 	} else {
-		var err error
-		feed, err = r.openPlain(toolCtx, f == formatPlainGzip)
-		if err != nil {
-			_ = w.stop(ctx) // the dump cannot be read: that is the error
-			return false, err
-		}
-		defer feed.close()
-		res = runTool(toolCtx, tool, []string{"-v", "ON_ERROR_STOP=1", "-X", "-q", "-d", name, "-f", "-"}, env, feed.guard, false)
+		plain, plainErr = r.restorePlain(toolCtx, f, login)
 	}
 	werr := w.stop(ctx)
 	if w.over.Load() {
 		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf(
 			"restore of %s stopped: scratch database %s on server %s grew by %d bytes, past max_scratch_bytes (%d bytes); raise max_scratch_bytes or restore on a server with more room",
-			r.path, name, r.s.serverName(), w.grown.Load(), w.limit))
+			r.path, sc.name, r.s.serverName(), w.grown.Load(), w.limit))
 		return false, nil
 	}
 	if werr == nil {
 		r.resp.Details["scratch_database_bytes"] = strconv.FormatInt(w.grown.Load(), 10)
 	}
-	toolName := "pg_restore"
 	if !f.archive() {
-		toolName = "psql"
+		return r.judgePlain(ctx, plain, plainErr)
 	}
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("restore dump %s with %s: %w", r.path, toolName, err)
-	}
-	if feed != nil && r.plainRefused(feed) {
-		return false, nil
+		return false, fmt.Errorf("restore dump %s with pg_restore: %w", r.path, err)
 	}
 	if res.code == 0 && res.startErr == nil {
 		return true, nil
 	}
 	if res.code == -1 {
-		return false, fmt.Errorf("run %s for dump %s: %v", toolName, r.path, res.message())
+		return false, fmt.Errorf("run pg_restore for dump %s: %v", r.path, res.message())
 	}
 	msg := res.message()
 	switch {
 	case isConnectionFailure(msg):
-		return false, fmt.Errorf("restore dump %s: %s lost the server %s: %s", r.path, toolName, r.s.serverName(), msg)
+		return false, fmt.Errorf("restore dump %s: pg_restore lost the server %s: %s", r.path, r.s.serverName(), msg)
 	case isDiskFull(msg):
-		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("%s ran out of room on server %s restoring %s: %s", toolName, r.s.serverName(), r.path, msg))
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("pg_restore ran out of room on server %s restoring %s: %s", r.s.serverName(), r.path, msg))
+	case strings.Contains(msg, "permission denied to create extension"):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("pg_restore of %s: %s; %s", r.path, msg, untrustedHint))
+	case strings.Contains(msg, "permission denied for tablespace"):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("pg_restore of %s: %s; %s", r.path, msg, tablespaceHint))
 	default:
-		r.fail("%s of %s exited with code %d: %s", toolName, r.path, res.code, msg)
+		r.fail("pg_restore of %s exited with code %d: %s", r.path, res.code, msg)
 	}
 	return false, nil
 }
 
-// prescan reads a plain dump through the meta-command guard once before
-// any database is created: pg_dump --create writes CREATE DATABASE before
-// its \connect, and psql would run it before the guard saw the \connect.
-// A truncated gzip stream is found here too. It returns false when the
-// dump is refused (the problem is recorded).
-func (r *restore) prescan(ctx context.Context, gz bool) (bool, error) {
-	r.total.Add(r.size) // the restore reads the dump once more
-	feed, err := r.openPlain(ctx, gz)
+// untrustedHint says why an extension could not be created.
+const untrustedHint = "the extension is not trusted, and drill restores as a temporary role that is not a superuser, so it cannot create it; drill cannot restore this dump with least privilege"
+
+// tablespaceHint says why a tablespace could not be used.
+const tablespaceHint = "the dump puts tables in a tablespace that drill's temporary restore role may not use; on the scratch server, GRANT CREATE ON TABLESPACE to PUBLIC (the roles are made per drill)"
+
+// pgRestore runs pg_restore into scratch database sc as its role, the
+// password in a pgpass file of its own.
+func (r *restore) pgRestore(ctx context.Context, f format, tool string, sc *scratch) *run {
+	pgpass, removePgpass, err := writePgpass(sc.password, sc.name)
 	if err != nil {
-		return false, err
+		return &run{code: -1, startErr: err}
 	}
-	defer feed.close()
-	_, _ = io.Copy(io.Discard, feed.guard)
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("read dump %s: %w", r.path, err)
+	defer removePgpass()
+	arg, extra, done := r.dumpArg()
+	defer done()
+	args := []string{"--exit-on-error", "--no-owner", "--no-privileges", "--no-subscriptions", "--no-security-labels", "-d", sc.name}
+	if r.s.jobs > 0 && (f == formatCustom || f == formatDirectory) {
+		args = append(args, "--jobs", strconv.FormatInt(r.s.jobs, 10))
 	}
-	r.resp.Details["pg_dump_version"] = plainVersion(feed.guard.header)
-	if g := feed.guard; g.owners+g.privileges > 0 {
-		r.resp.Details["plain_dump_skipped"] = fmt.Sprintf("%d OWNER TO and %d GRANT/REVOKE statements (as pg_restore --no-owner --no-privileges)", g.owners, g.privileges)
-	}
-	return !r.plainRefused(feed), nil
+	args = append(args, arg)
+	return runTool(ctx, tool, args, r.s.toolEnv(pgpass, sc.name), nil, false, extra)
 }
 
-// plainRefused records why a plain dump cannot be restored, if it
-// cannot: a meta-command, or a read or decompression error.
-func (r *restore) plainRefused(feed *plainFeed) bool {
-	var me *metaError
-	if errors.As(feed.guard.err, &me) {
-		r.fail("plain dump %s: %v; drill restores only into its scratch database and refuses it (a dump made with pg_dump --create? dump without it)", r.path, me)
-		return true
-	}
-	if err := feed.readErr(); err != nil {
-		r.fail("read plain dump %s: %v", r.path, err)
-		return true
-	}
-	return false
-}
-
-// plainFeed is a plain dump on its way to psql: read from the file,
-// counted, decompressed when gzip'd, and checked for meta-commands.
-type plainFeed struct {
-	f     *os.File
-	count *countingReader
-	zr    *gzip.Reader
-	guard *sqlGuard
-}
-
-func (r *restore) openPlain(ctx context.Context, gz bool) (*plainFeed, error) {
-	f, err := os.Open(r.path)
-	if err != nil {
-		return nil, fmt.Errorf("open dump %s: %w", r.path, err)
-	}
-	p := &plainFeed{f: f, count: &countingReader{ctx: ctx, r: f, n: &r.done}}
-	var in io.Reader = p.count
-	if gz {
+// restorePlain sends a plain dump (gzip'd or not) to the server over the
+// scratch role's connection.
+func (r *restore) restorePlain(ctx context.Context, f format, login *pgx.Conn) (*plainOutcome, error) {
+	var in io.Reader = &countingReader{ctx: ctx, r: r.file, n: &r.done}
+	if f == formatPlainGzip {
 		zr, err := gzip.NewReader(in)
 		if err != nil {
-			_ = f.Close()
 			return nil, fmt.Errorf("open dump %s: %w", r.path, err)
 		}
-		p.zr = zr
 		in = zr
 	}
-	p.guard = newSQLGuard(in)
-	return p, nil
+	out, header, err := restorePlain(ctx, login.PgConn(), in)
+	r.resp.Details["pg_dump_version"] = plainVersion(header)
+	return out, err
 }
 
-// readErr is the first error reading or decompressing the dump, other
-// than its end and a meta-command stop.
-func (p *plainFeed) readErr() error {
-	err := p.guard.err
-	if err == nil || errors.Is(err, io.EOF) {
-		return nil
+// judgePlain turns a plain restore's outcome into problems; it returns
+// false when the restore failed.
+func (r *restore) judgePlain(ctx context.Context, out *plainOutcome, err error) (bool, error) {
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return false, fmt.Errorf("restore dump %s: %w", r.path, cerr)
+		}
+		return false, fmt.Errorf("restore dump %s on server %s: %w", r.path, r.s.serverName(), err)
 	}
-	return err
+	r.resp.Details["plain_dump_statements"] = strconv.FormatInt(out.statements, 10)
+	if out.owners+out.privileges+out.others > 0 {
+		r.resp.Details["plain_dump_skipped"] = fmt.Sprintf("%d OWNER TO and %d GRANT/REVOKE statements (as pg_restore --no-owner --no-privileges), %d subscription and security label statements",
+			out.owners, out.privileges, out.others)
+	}
+	if len(out.tolerated) > 0 {
+		r.resp.Details["plain_dump_tolerated"] = fmt.Sprintf("%d statements only the owner of what they change may run, not the restore role: %s",
+			len(out.tolerated), strings.Join(out.tolerated, "; "))
+	}
+	var me *metaError
+	var de *dumpError
+	switch {
+	case errors.As(out.dumpErr, &me) || errors.As(out.dumpErr, &de) && strings.HasPrefix(de.why, "CREATE DATABASE"):
+		r.fail("plain dump %s: %v; drill runs no psql meta-command, restores into its scratch database only and refuses the dump (a dump made with pg_dump --create? dump without it)", r.path, out.dumpErr)
+	case out.failed != "" && out.pgErr != nil:
+		return false, r.judgeServer(out)
+	case out.failed != "":
+		r.fail("plain dump %s: %s; the restore stopped there", r.path, out.failed)
+	case out.dumpErr != nil:
+		r.fail("plain dump %s: %v; the restore stopped there", r.path, out.dumpErr)
+	default:
+		return true, nil
+	}
+	return false, nil
 }
 
-func (p *plainFeed) close() { _ = p.f.Close() } // read only
+// judgeServer records a statement the server refused.
+func (r *restore) judgeServer(out *plainOutcome) error {
+	msg := out.failed
+	switch {
+	case out.pgErr.Code == "53100" || isDiskFull(out.pgErr.Message):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("the restore of %s ran out of room on server %s: %s", r.path, r.s.serverName(), msg))
+	case out.pgErr.Code == "42501" && out.failedStmt != nil && strings.HasPrefix(out.failedStmt.head, "CREATE EXTENSION "):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("plain dump %s: %s; %s", r.path, msg, untrustedHint))
+	case out.pgErr.Code == "42501" && strings.Contains(out.pgErr.Message, "permission denied for tablespace"):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("plain dump %s: %s; %s", r.path, msg, tablespaceHint))
+	case out.pgErr.Code == "57P01" || strings.HasPrefix(out.pgErr.Code, "08"):
+		return fmt.Errorf("restore dump %s: the server %s ended the session: %s", r.path, r.s.serverName(), msg)
+	default:
+		r.fail("plain dump %s: %s; the restore stopped there", r.path, msg)
+	}
+	return nil
+}
 
 // countingReader counts what is read through it and stops at ctx's end.
 type countingReader struct {

@@ -1,0 +1,337 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+const (
+	// batchBytes is how much SQL goes into one Query message: consecutive
+	// statements travel together, which saves a round trip each.
+	batchBytes = 1 << 20
+	// copyChunk is the size of the CopyData messages of COPY data.
+	copyChunk = 256 << 10
+	// cancelGrace is how long a cancelled statement has to end before
+	// the connection is cut.
+	cancelGrace = 10 * time.Second
+)
+
+// plainOutcome is how a plain restore ended, when not with an error.
+type plainOutcome struct {
+	// failed names the statement that failed and why; empty when the
+	// whole dump was restored.
+	failed string
+	// pgErr is the server's error, if that is why.
+	pgErr *pgconn.PgError
+	// failedStmt is the statement that failed, if known.
+	failedStmt *stmt
+	// dumpErr is the dump's own fault (a meta-command, unreadable SQL,
+	// COPY data cut short), if that is why.
+	dumpErr    error
+	statements int64
+	// skipped counts the statements left out by kind; tolerated lists
+	// statements whose known, harmless error was let pass.
+	owners, privileges, others int64
+	tolerated                  []string
+}
+
+// plainRestore sends a plain dump's statements to the server over one
+// connection, with the simple query protocol, as psql would but without
+// psql: there is no meta-command to run, and COPY data is sent only when
+// the server asks for it with CopyInResponse, after a statement that the
+// splitter saw as a COPY. Output of COPY ... TO STDOUT is discarded.
+type plainRestore struct {
+	conn  *pgconn.PgConn
+	fe    *pgproto3.Frontend
+	sp    *splitter
+	batch []*stmt
+	size  int
+	out   plainOutcome
+}
+
+// restorePlain restores the dump read from r into the database conn is
+// connected to. A failure of the dump is in the outcome; the error is for
+// the server lost or ctx ended (conn is then unusable).
+func restorePlain(ctx context.Context, conn *pgconn.PgConn, r io.Reader) (*plainOutcome, []byte, error) {
+	p := &plainRestore{conn: conn, fe: conn.Frontend(), sp: newSplitter(r)}
+	stop := watchCancel(ctx, conn)
+	err := p.run(ctx)
+	if serr := stop(); serr != nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, p.sp.header, err
+	}
+	return &p.out, p.sp.header, nil
+}
+
+// watchCancel cancels the statement under way on conn when ctx ends, and
+// cuts the connection if it has not ended after cancelGrace. The returned
+// function stops the watch and returns ctx's error if it ended.
+func watchCancel(ctx context.Context, conn *pgconn.PgConn) func() error {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-quit:
+			return
+		case <-ctx.Done():
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		_ = conn.CancelRequest(cctx)
+		cancel()
+		select {
+		case <-quit:
+		case <-time.After(cancelGrace):
+			_ = conn.Conn().SetDeadline(time.Now())
+		}
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (p *plainRestore) run(ctx context.Context) error {
+	for {
+		s, err := p.sp.next()
+		if errors.Is(err, io.EOF) {
+			ok, err := p.flush(ctx)
+			if err != nil || !ok {
+				return err
+			}
+			return nil
+		}
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			// A meta-command, unreadable SQL, a read or gzip error:
+			// what came before it is restored first, so the outcome
+			// is the same whichever line of defence stops the dump.
+			if ok, ferr := p.flush(ctx); ferr != nil || !ok {
+				return ferr
+			}
+			p.out.dumpErr = err
+			return nil
+		}
+		p.out.statements++
+		if strings.HasPrefix(s.head, "CREATE DATABASE ") {
+			// Second line of defence: the role may not create
+			// databases, but this says why the dump is refused.
+			if ok, ferr := p.flush(ctx); ferr != nil || !ok {
+				return ferr
+			}
+			p.out.dumpErr = &dumpError{line: s.line, why: "CREATE DATABASE: drill restores into its scratch database only"}
+			return nil
+		}
+		switch s.kind {
+		case kindOwner:
+			p.out.owners++
+			continue
+		case kindPrivilege:
+			p.out.privileges++
+			continue
+		case kindSkip:
+			p.out.others++
+			continue
+		case kindCopy, kindAlone:
+			if ok, err := p.flush(ctx); err != nil || !ok {
+				return err
+			}
+			if ok, err := p.one(ctx, s); err != nil || !ok {
+				return err
+			}
+			continue
+		}
+		p.batch = append(p.batch, s)
+		p.size += len(s.text)
+		if s.kind == kindEndBatch || p.size >= batchBytes {
+			if ok, err := p.flush(ctx); err != nil || !ok {
+				return err
+			}
+		}
+	}
+}
+
+// flush sends the batch. It returns false when a statement failed (the
+// outcome says which).
+func (p *plainRestore) flush(ctx context.Context) (bool, error) {
+	batch := p.batch
+	p.batch, p.size = nil, 0
+	switch len(batch) {
+	case 0:
+		return true, nil
+	case 1:
+		return p.one(ctx, batch[0])
+	}
+	var sql bytes.Buffer
+	for _, s := range batch {
+		sql.Write(s.text)
+	}
+	res, err := p.query(ctx, sql.String(), nil)
+	if err != nil {
+		return false, err
+	}
+	if res.pgErr == nil && res.unexpected == nil {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil || res.pgErr != nil && (res.pgErr.Code == "57014" || strings.HasPrefix(res.pgErr.Code, "57P")) {
+		// Cancelled (the drill's end, max_scratch_bytes, a
+		// statement_timeout) or the server going away: nothing to
+		// run again.
+		p.fail(batch[0], res)
+		return false, err
+	}
+	// A batch runs as one implicit transaction: a failure undid all of
+	// it. Run its statements one by one, as psql would have, to find the
+	// one that fails and name it.
+	for _, s := range batch {
+		if ok, err := p.one(ctx, s); err != nil || !ok {
+			return ok, err
+		}
+	}
+	// Each statement alone went through: report the batch's failure.
+	p.fail(batch[0], res)
+	return false, nil
+}
+
+// one sends statement s alone and judges its outcome.
+func (p *plainRestore) one(ctx context.Context, s *stmt) (bool, error) {
+	res, err := p.query(ctx, string(s.text), s)
+	if err != nil {
+		return false, err
+	}
+	if res.pgErr == nil && res.unexpected == nil {
+		return true, nil
+	}
+	if res.unexpected == nil && tolerated(s, res.pgErr) {
+		p.out.tolerated = append(p.out.tolerated, s.head[:min(len(s.head), 80)])
+		return true, nil
+	}
+	p.fail(s, res)
+	return false, nil
+}
+
+// fail records statement s's failure in the outcome.
+func (p *plainRestore) fail(s *stmt, res *queryResult) {
+	p.out.failedStmt = s
+	switch {
+	case res.unexpected != nil:
+		p.out.dumpErr = res.unexpected
+		p.out.failed = fmt.Sprintf("%s: %v", s.where(), res.unexpected)
+	default:
+		p.out.pgErr = res.pgErr
+		p.out.failed = fmt.Sprintf("%s failed: %s", s.where(), serverMessage(res.pgErr))
+	}
+}
+
+// tolerated reports whether err of statement s is one of the known,
+// harmless errors of a real pg_dump restored by a role that is not a
+// superuser: COMMENT ON EXTENSION of an extension the server installed
+// (plpgsql), which only its owner may comment on.
+func tolerated(s *stmt, err *pgconn.PgError) bool {
+	return err != nil && err.Code == "42501" && strings.HasPrefix(s.head, "COMMENT ON EXTENSION ")
+}
+
+// queryResult is what the server answered to one Query message.
+type queryResult struct {
+	pgErr *pgconn.PgError
+	// unexpected is set when the server asked for COPY data where the
+	// dump has none, or the dump's COPY data was bad (the copy was
+	// failed with CopyFail).
+	unexpected error
+}
+
+// query sends sql as one Query message and reads the answers up to
+// ReadyForQuery. copyStmt is the statement whose COPY data may follow,
+// or nil: the server's first CopyInResponse to it gets the data; any
+// other CopyInResponse gets CopyFail.
+func (p *plainRestore) query(ctx context.Context, sql string, copyStmt *stmt) (*queryResult, error) {
+	res := &queryResult{}
+	p.fe.Send(&pgproto3.Query{String: sql})
+	if err := p.fe.Flush(); err != nil {
+		return nil, p.lost(ctx, err)
+	}
+	copied := false
+	for {
+		msg, err := p.fe.Receive()
+		if err != nil {
+			return nil, p.lost(ctx, err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if res.pgErr == nil {
+				res.pgErr = pgconn.ErrorResponseToPgError(m)
+			}
+		case *pgproto3.CopyInResponse:
+			var why error
+			switch {
+			case copyStmt == nil || copied:
+				why = errors.New("the server asked for COPY data where the dump has none")
+			case copyStmt.kind != kindCopy:
+				why = errors.New("the server asked for COPY data after a statement that is not a COPY")
+			default:
+				copied = true
+				why = p.copyIn(ctx, copyStmt)
+			}
+			if why != nil {
+				var se *sendError
+				if errors.As(why, &se) || ctx.Err() != nil {
+					return nil, p.lost(ctx, why)
+				}
+				if res.unexpected == nil {
+					res.unexpected = why
+				}
+				p.fe.Send(&pgproto3.CopyFail{Message: "drill: " + why.Error()})
+			} else {
+				p.fe.Send(&pgproto3.CopyDone{})
+			}
+			if err := p.fe.Flush(); err != nil {
+				return nil, p.lost(ctx, err)
+			}
+		case *pgproto3.CopyBothResponse:
+			return nil, errors.New("the server started a replication stream (CopyBothResponse)")
+		case *pgproto3.ReadyForQuery:
+			return res, nil
+		}
+	}
+}
+
+// copyIn streams the COPY data after statement s to the server.
+func (p *plainRestore) copyIn(ctx context.Context, s *stmt) error {
+	return p.sp.copyData(s, copyChunk, func(data []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.fe.Send(&pgproto3.CopyData{Data: data})
+		if err := p.fe.Flush(); err != nil {
+			return &sendError{err}
+		}
+		return nil
+	})
+}
+
+// sendError is a failure to send to the server (not the dump's fault).
+type sendError struct{ err error }
+
+func (e *sendError) Error() string { return e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
+
+// lost wraps a failure of the connection, or ctx's end.
+func (p *plainRestore) lost(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	return fmt.Errorf("the connection to the server failed: %w", err)
+}
