@@ -17,6 +17,7 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/internal/scratch"
 	"github.com/drillhq/drill/plugins"
 )
@@ -228,6 +229,9 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 	if rec.RestorePoint.ID != "" {
 		age := time.Duration(rec.BackupAgeSeconds * float64(time.Second))
 		fmt.Fprintf(w, "      restore point %s of %s (%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), drills.FormatDuration(age))
+	}
+	if s := rec.Details["sandbox"]; s != "" {
+		fmt.Fprintf(w, "      sandbox %s\n", textsafe.Escape(s))
 	}
 	switch {
 	case rec.ManifestSHA256 != "" && rec.Tables != nil:
