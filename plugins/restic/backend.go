@@ -35,6 +35,9 @@ type Backend struct {
 	// sizes holds the size of each snapshot ListRestorePoints listed, from
 	// its summary, for the max_scratch_bytes check (limit.go).
 	sizes map[string]int64
+	// passwords holds the output of each password_command Sandbox ran
+	// before the process was confined (sandbox.go).
+	passwords map[string][]byte
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -71,6 +74,9 @@ type source struct {
 	tags, include                                                 []string
 	// env holds NAME and the file its value is read from.
 	env [][2]string
+	// cmdPassword is the output of password_command when it was run
+	// before confinement (Backend.withPassword); nil: restic runs it.
+	cmdPassword []byte
 }
 
 // readDataSubset matches what restic check --read-data-subset accepts: a
@@ -197,6 +203,9 @@ func (b *Backend) ValidateSource(_ context.Context, req *plugins.ValidateSourceR
 // invocation builds a restic run for s, reading the password file.
 func (s *source) invocation(args ...string) (*invocation, error) {
 	inv := &invocation{binary: s.binary, repo: s.repo, pwCmd: s.passwordCmd, noPass: s.noPassword, args: args}
+	if s.cmdPassword != nil {
+		inv.password, inv.pwCmd = s.cmdPassword, ""
+	}
 	if s.passwordFile != "" {
 		pw, err := os.ReadFile(s.passwordFile)
 		if err != nil {
@@ -243,6 +252,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
+	s = b.withPassword(s)
 	args := []string{"snapshots"}
 	if s.host != "" {
 		args = append(args, "--host", s.host)
@@ -327,6 +337,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
+	s = b.withPassword(s)
 	if !isHexID(req.PointID) {
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}

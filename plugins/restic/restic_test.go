@@ -20,6 +20,7 @@ import (
 var resticBin string
 
 func TestMain(m *testing.M) {
+	plugintest.ServePlugin(New) // when run as a plugin process (TestConformance/confined)
 	dir, err := os.MkdirTemp("", "drill-restic-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -217,4 +218,15 @@ func TestConformance(t *testing.T) {
 		Good:      src,
 		WantFiles: int64(len(files)),
 	}.Run(t)
+	// As drill runs it: a plugin process confined with Landlock to the
+	// repository (its locks folder writable), the password file, the
+	// restic executable and its scratch directory.
+	t.Run("confined", func(t *testing.T) {
+		plugintest.Suite{
+			Launch:    func(t *testing.T) plugins.Backend { return plugintest.Process(t, Name) },
+			Good:      src,
+			WantFiles: int64(len(files)),
+			Confine:   true,
+		}.Run(t)
+	})
 }
