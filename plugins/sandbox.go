@@ -145,13 +145,11 @@ func SandboxEnv() []string {
 	return nil
 }
 
-// GlobRoot returns the deepest folder of an absolute glob pattern that has
-// no pattern characters: what a backend reading the pattern's matches needs
-// to read. A pattern without any is returned as it is.
+// GlobRoot returns the folder an absolute glob pattern's matches are in:
+// the pattern's folder, or the deepest folder above it without pattern
+// characters. That is what a backend reading the matches, and files beside
+// them such as checksum sidecars, needs to read.
 func GlobRoot(pattern string) string {
-	if !strings.ContainsAny(pattern, `*?[\`) {
-		return pattern
-	}
 	dir := filepath.Dir(pattern)
 	for strings.ContainsAny(dir, `*?[\`) {
 		dir = filepath.Dir(dir)

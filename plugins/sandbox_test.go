@@ -63,7 +63,7 @@ func newSandboxFixture(t *testing.T) *sandboxFixture {
 }
 
 func (f *sandboxFixture) source() plugins.Source {
-	return plugins.Source{"name": "probe", "probe": true, "source_file": f.sourceFile, "secret": f.key,
+	return plugins.Source{"name": "probe", "probe": true, "source_file": f.sourceFile, "forbidden_file": f.key,
 		"outside": f.outside, "allowed_port": int64(f.allowed), "denied_port": int64(f.denied)}
 }
 

@@ -48,8 +48,13 @@ func (b *Backend) Sandbox(ctx context.Context, req *plugins.SandboxRequest) (*pl
 	}
 	repo := s.repo
 	switch scheme, rest, _ := strings.Cut(repo, ":"); {
-	case filepath.IsAbs(repo) || scheme == "local":
-		dir := strings.TrimPrefix(repo, "local:")
+	case filepath.IsAbs(repo) || scheme == "local" || !strings.Contains(repo, ":"):
+		// A relative path is relative to the plugin's working folder, as
+		// restic takes it.
+		dir, err := filepath.Abs(strings.TrimPrefix(repo, "local:"))
+		if err != nil {
+			return nil, fmt.Errorf("repository %s: %w", s.repoName(), err)
+		}
 		needs.Read = append(needs.Read, dir)
 		needs.Write = append(needs.Write, filepath.Join(dir, "locks"))
 	case scheme == "rest":

@@ -48,7 +48,7 @@ func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plug
 //
 //	read-source   read source_file (must be allowed)
 //	write-scratch create a file in target and in TMPDIR (must be allowed)
-//	read-secret   read secret (must be denied)
+//	read-secret   read forbidden_file (must be denied)
 //	write-outside create a file in outside (must be denied)
 //	exec-shell    run /bin/sh -c "echo pwned > outside/shell" (must be denied)
 //	connect-allowed  connect to 127.0.0.1:allowed_port (must be allowed)

@@ -25,7 +25,7 @@ import (
 //	damaged  bool: the newest point is damaged (its last file is missing)
 //	probe    bool: after restoring, try what a confined plugin must not do
 //	         and what it must still do (see Probe), each outcome a problem
-//	source_file, secret, outside, allowed_port, denied_port: Probe's
+//	source_file, forbidden_file, outside, allowed_port, denied_port: Probe's
 //	         targets; source_file and allowed_port are the backend's
 //	         declared needs (Sandbox)
 //
@@ -57,7 +57,7 @@ var keys = []plugins.SourceKey{
 	{Name: "cleanup_delay", Type: plugins.TypeString, Doc: "Cleanup takes this long (a Go duration), minding its context"},
 	{Name: "probe", Type: plugins.TypeBool, Doc: "after restoring, probe the sandbox (see Probe)"},
 	{Name: "source_file", Type: plugins.TypePath, Doc: "a file the backend declares it reads"},
-	{Name: "secret", Type: plugins.TypePath, Doc: "a file outside the sources Probe tries to read"},
+	{Name: "forbidden_file", Type: plugins.TypePath, Doc: "a file outside the sources Probe tries to read"},
 	{Name: "outside", Type: plugins.TypePath, Doc: "a folder outside scratch Probe tries to write into"},
 	{Name: "allowed_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 the backend declares it connects to"},
 	{Name: "denied_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 Probe tries to connect to"},
@@ -125,7 +125,7 @@ func parse(src plugins.Source) (config, []plugins.Problem) {
 			c.cleanupDelay = d
 		case "probe":
 			c.probe, _ = v.(bool)
-		case "source_file", "secret", "outside":
+		case "source_file", "forbidden_file", "outside":
 			p, ok := v.(string)
 			if !ok || !filepath.IsAbs(p) {
 				bad(k, "%s must be an absolute path, not %v", k, v)
@@ -133,7 +133,7 @@ func parse(src plugins.Source) (config, []plugins.Problem) {
 			switch k {
 			case "source_file":
 				c.probes.sourceFile = p
-			case "secret":
+			case "forbidden_file":
 				c.probes.secret = p
 			default:
 				c.probes.outside = p
