@@ -17,8 +17,8 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
-	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/internal/scratch"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
 

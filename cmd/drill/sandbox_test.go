@@ -89,7 +89,7 @@ drills:
 	}
 	for name, want := range map[string]string{
 		"read-source": "allowed", "write-scratch": "allowed", "connect-allowed": "allowed",
-		"read-secret": "denied (open " + key + ": permission denied)",
+		"read-secret":   "denied (open " + key + ": permission denied)",
 		"write-outside": "denied", "exec-shell": "denied", "connect-denied": "denied", "signal-host": "denied",
 	} {
 		if !strings.Contains(out, "probe "+name+": "+want) {
