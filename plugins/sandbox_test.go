@@ -2,6 +2,7 @@ package plugins_test
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -175,5 +176,31 @@ func TestConfineDisabled(t *testing.T) {
 	got, _ := probeOutcomes(t, c, f)
 	if !strings.HasPrefix(got["read-secret"], "allowed") {
 		t.Errorf("unconfined probe read-secret: %s, want allowed", got["read-secret"])
+	}
+}
+
+// BenchmarkConfine measures the Confine call of a plugin process (the
+// backend's needs, the ruleset, landlock_restrict_self on every thread),
+// not its start.
+func BenchmarkConfine(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		c, err := plugins.Launch(b.Context(), spec("ok"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		scratch := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.MkdirAll(filepath.Join(scratch, "tmp"), 0o700); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		resp, err := c.Confine(b.Context(), &plugins.ConfineRequest{Source: plugins.Source{"name": "bench"}, Scratch: scratch, Temp: filepath.Join(scratch, "tmp")})
+		b.StopTimer()
+		if err != nil || !resp.Confined() {
+			b.Fatalf("Confine: %v %+v", err, resp)
+		}
+		_ = c.Close()
+		b.StartTimer()
 	}
 }
