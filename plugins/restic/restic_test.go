@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/plugintest"
@@ -228,5 +229,13 @@ func TestConformance(t *testing.T) {
 			WantFiles: int64(len(files)),
 			Confine:   true,
 		}.Run(t)
+		// A plugin process closed after ListRestorePoints leaves the
+		// snapshot's listing (restic ls) to the SIGINT its death sends
+		// restic, which then removes its lock: give it the moment.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ents, _ := os.ReadDir(filepath.Join(r, "locks")); len(ents) == 0 {
+				break
+			}
+		}
 	})
 }
