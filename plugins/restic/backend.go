@@ -401,13 +401,14 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	resp.Point = plugins.RestorePoint{ID: req.PointID}
 	resp.Details["restic_version"] = resticVersion(ctx, s)
 	var found report.Problems
-	for _, e := range r.errors {
+	errs, denied := deniedDevices(r.errors, resp.Details)
+	for _, e := range errs {
 		found.Add(plugins.ProblemFail, strings.TrimPrefix(e.Item, "/"), "restic: "+oneLine(e.Text))
 	}
-	if r.code != 0 {
+	if r.code != 0 && !(r.code == 1 && denied > 0 && len(errs) == 0) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
-	if sum := summary; sum != nil && len(s.include) == 0 && ss == nil && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
+	if sum := summary; sum != nil && len(s.include) == 0 && ss == nil && (sum.FilesRestored+denied < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
 			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}
