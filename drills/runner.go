@@ -194,6 +194,8 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 			switch {
 			case phase == "launch":
 				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, formatDuration(d.Timeout)))
+			case phase == "confine":
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while confining its plugin process, which runs a password_command first)", d.Backend, formatDuration(d.Timeout)))
 			case phase == "list":
 				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, formatDuration(d.Timeout)))
 			case phase == "restore" && !events:
@@ -248,6 +250,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			rec.Details["scratch_cleanup"] = err.Error()
 		}
 	}()
+	st.set("confine")
 	if !r.confine(ctx, d, b, src, sd, rec, o) {
 		return
 	}
