@@ -105,6 +105,16 @@ drills:
 	if len(recs) != 1 || !strings.HasPrefix(recs[0].Details["sandbox"], "landlock ABI ") {
 		t.Fatalf("records %+v: want one with details.sandbox landlock", recs)
 	}
+	pos, errs, code := drillCmd(t, cfg, "position", "--json")
+	if code != 0 || !strings.Contains(pos, `"last_sandbox": "landlock ABI `) {
+		t.Errorf("drill position --json: exit %d, no last_sandbox of landlock:\n%s\n%s", code, pos, errs)
+	}
+	page := filepath.Join(dir, "position.html")
+	if _, errs, code := drillCmd(t, cfg, "position", "--html", page); code != 0 {
+		t.Errorf("drill position --html: exit %d: %s", code, errs)
+	} else if b, _ := os.ReadFile(page); !strings.Contains(string(b), "sandbox: landlock ABI ") {
+		t.Errorf("the position page does not show the confinement")
+	}
 	hist, _, _ := drillCmd(t, cfg, "history", "--json")
 	for what, s := range map[string]string{"drill run's output": out + errs, "the evidence": hist} {
 		if strings.Contains(s, secret) {
