@@ -46,8 +46,10 @@ type PluginLauncher struct {
 var _ Launcher = (*PluginLauncher)(nil)
 
 // PluginEnv returns the environment drill gives plugin processes: PATH,
-// TMPDIR, TZ and the locale from the host, nothing else. Secrets reach
-// backends only by reference in the source (password_file and the like).
+// TMPDIR, TZ and the locale from the host, and DRILL_SANDBOX (the switch
+// that turns confinement off, for tests and measurements) when it is set,
+// nothing else. Secrets reach backends only by reference in the source
+// (password_file and the like).
 func PluginEnv() []string {
 	var env []string
 	for _, k := range []string{"PATH", "TMPDIR", "TZ", "LANG", "LC_ALL"} {
@@ -58,7 +60,7 @@ func PluginEnv() []string {
 	if _, ok := os.LookupEnv("PATH"); !ok {
 		env = append(env, "PATH=/usr/local/bin:/usr/bin:/bin")
 	}
-	return env
+	return append(env, plugins.SandboxEnv()...)
 }
 
 // Known returns every backend name this launcher can start, sorted.

@@ -47,6 +47,9 @@ type ServicePosition struct {
 	// LastDrill and LastVerdict are the service's newest record.
 	LastDrill   *time.Time `json:"last_drill"`
 	LastVerdict string     `json:"last_verdict"`
+	// LastSandbox is the confinement the newest record's plugin ran under
+	// (its details.sandbox); "" for records from before drill recorded it.
+	LastSandbox string `json:"last_sandbox"`
 	// MeasuredRTO and BackupAge are the worst restore time and backup age
 	// among the drills' latest passes, in seconds.
 	MeasuredRTO float64 `json:"measured_rto"`
@@ -67,6 +70,8 @@ type DrillPosition struct {
 	LastPass    *time.Time `json:"last_pass"`
 	LastDrill   *time.Time `json:"last_drill"`
 	LastVerdict string     `json:"last_verdict"`
+	// LastSandbox is the newest record's details.sandbox.
+	LastSandbox string `json:"last_sandbox"`
 	// LastIndex is the log index of the drill's newest record; -1 for none.
 	LastIndex   int64    `json:"last_index"`
 	MeasuredRTO float64  `json:"measured_rto"`
@@ -118,7 +123,7 @@ func Position(cfg *config.Config, recs []*evidence.Record, at time.Time) []Servi
 				oldestPass = dp.LastPass
 			}
 			if dp.LastDrill != nil && (sp.LastDrill == nil || dp.LastDrill.After(*sp.LastDrill)) {
-				sp.LastDrill, sp.LastVerdict = dp.LastDrill, dp.LastVerdict
+				sp.LastDrill, sp.LastVerdict, sp.LastSandbox = dp.LastDrill, dp.LastVerdict, dp.LastSandbox
 			}
 			sp.MeasuredRTO = max(sp.MeasuredRTO, dp.MeasuredRTO)
 			sp.BackupAge = max(sp.BackupAge, dp.BackupAge)
@@ -153,6 +158,7 @@ func drillPosition(name string, recs []*evidence.Record, window time.Duration, a
 	}
 	last := recs[len(recs)-1]
 	dp.LastDrill, dp.LastVerdict, dp.LastIndex = ptr(last.Finished), last.Verdict, last.LogIndex
+	dp.LastSandbox = last.Details["sandbox"]
 	var lastPass *evidence.Record
 	var passes []*evidence.Record
 	for _, r := range recs {

@@ -20,6 +20,7 @@ import (
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
 	"github.com/drillhq/drill/internal/scratch"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -164,6 +165,9 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 	if svc != nil {
 		rec.RPOSeconds, rec.RTOSeconds = svc.RPO.Seconds(), svc.RTO.Seconds()
 	}
+	// Every record says which confinement the plugin ran under; confine
+	// replaces this once the plugin has said.
+	rec.Details = map[string]string{"sandbox": "none: the drill ended before its plugin process confined itself"}
 	o := &outcome{}
 	if r.Marks != nil {
 		err := r.Marks.NoteRunning(evidence.Running{Drill: d.Name, Service: d.Service, Backend: d.Backend,
@@ -193,6 +197,8 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 			switch {
 			case phase == "launch":
 				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, formatDuration(d.Timeout)))
+			case phase == "confine":
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while confining its plugin process, which runs a password_command first)", d.Backend, formatDuration(d.Timeout)))
 			case phase == "list":
 				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, formatDuration(d.Timeout)))
 			case phase == "restore" && !events:
@@ -230,6 +236,27 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		return
 	}
 	rec.SourceSHA256 = sourceDigest(d.Backend, src)
+
+	// The run's scratch directory exists before anything reads the
+	// backup: the plugin confines itself to it (and to its source).
+	sd, err := scratch.New(r.ScratchRoot, d.Name)
+	if err != nil {
+		o.error(err.Error())
+		return
+	}
+	defer func() {
+		if err := sd.Remove(); err != nil {
+			log.Error("scratch space not removed; remove it by hand", "path", sd.Path, "err", err)
+			if rec.Details == nil {
+				rec.Details = map[string]string{}
+			}
+			rec.Details["scratch_cleanup"] = err.Error()
+		}
+	}()
+	st.set("confine")
+	if !r.confine(ctx, d, b, src, sd, rec, o) {
+		return
+	}
 
 	st.set("list")
 	r.progress(Progress{Drill: d.Name, Phase: "list"})
@@ -275,20 +302,6 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}
 	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
 
-	sd, err := scratch.New(r.ScratchRoot, d.Name)
-	if err != nil {
-		o.error(err.Error())
-		return
-	}
-	defer func() {
-		if err := sd.Remove(); err != nil {
-			log.Error("scratch space not removed; remove it by hand", "path", sd.Path, "err", err)
-			if rec.Details == nil {
-				rec.Details = map[string]string{}
-			}
-			rec.Details["scratch_cleanup"] = err.Error()
-		}
-	}()
 	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
 	defer func() {
 		// Cleanup runs even when ctx is done, with its own short deadline.
@@ -438,6 +451,42 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
 	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+}
+
+// confiner is a Backend whose plugin process can confine itself; every
+// plugins.Client is one.
+type confiner interface {
+	Confine(ctx context.Context, req *plugins.ConfineRequest) (*plugins.ConfineResponse, error)
+}
+
+// confine has the plugin process confine itself to the drill's source and
+// scratch directory sd, with sd/tmp as its TMPDIR, before anything reads
+// the backup, and records in rec.Details["sandbox"] which confinement is
+// in force. It returns false when the drill must stop: the plugin could not
+// be confined and the drill has require_sandbox set, or Confine failed.
+func (r *Runner) confine(ctx context.Context, d *config.Drill, b Backend, src plugins.Source, sd *scratch.Dir, rec *evidence.Record, o *outcome) bool {
+	tmp := filepath.Join(sd.Path, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		o.error(fmt.Sprintf("create the plugin's temporary directory: %v", err))
+		return false
+	}
+	conf := &plugins.ConfineResponse{Summary: plugins.NotConfining}
+	if c, ok := b.(confiner); ok {
+		resp, err := c.Confine(ctx, &plugins.ConfineRequest{Source: src, Scratch: sd.Path, Temp: tmp})
+		if err != nil {
+			rec.Details["sandbox"] = "none: the plugin could not confine itself"
+			o.error(fmt.Sprintf("confine backend %s to its sources and scratch space: %v", d.Backend, err))
+			return false
+		}
+		conf = resp
+	}
+	rec.Details["sandbox"] = textsafe.Escape(conf.Summary)
+	if d.RequireSandbox && !conf.Confined() {
+		o.error(fmt.Sprintf("require_sandbox is set but backend %s's plugin process could not confine itself (%s); nothing was restored",
+			d.Backend, rec.Details["sandbox"]))
+		return false
+	}
+	return true
 }
 
 // restore runs one Restore call under the stall detector: a restore whose

@@ -18,7 +18,13 @@ const ProtocolVersion = 1
 // (the host) and one kind of backup (restic, filesystem, postgres, ...).
 //
 // The host calls the methods in this order for one drill: Describe (once per
-// process), ValidateSource, ListRestorePoints, Restore, Cleanup. Every method
+// process), ValidateSource, ListRestorePoints, Restore, Cleanup. Between
+// ValidateSource and ListRestorePoints the plugin process confines itself
+// (the Confine RPC, served by the glue): from then on a backend reads only
+// its sources, writes only below the run's scratch directory (Restore's
+// Target is inside it; TMPDIR is a folder of it), runs only its tools and
+// connects only to its servers' ports, as it declares them by implementing
+// Confiner (see sandbox.go and docs/sandbox.md). Every method
 // must honour ctx: when it is cancelled the method stops its work, kills any
 // child process gracefully, and returns ctx.Err() wrapped.
 //

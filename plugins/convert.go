@@ -274,3 +274,26 @@ func sampleFromPB(s *pbv1.Sample) (*Sample, error) {
 	}
 	return out, nil
 }
+
+func confineToPB(r *ConfineResponse) *pbv1.ConfineResponse {
+	return &pbv1.ConfineResponse{Summary: text(r.Summary), LandlockAbi: int32(r.LandlockABI),
+		Filesystem: r.Filesystem, Network: r.Network, Scoped: r.Scoped}
+}
+
+// confineFromPB takes an empty summary for what the numbers say, so that
+// a record never shows an empty confinement.
+func confineFromPB(r *pbv1.ConfineResponse) *ConfineResponse {
+	out := &ConfineResponse{Summary: r.GetSummary(), LandlockABI: int(r.GetLandlockAbi()),
+		Filesystem: r.GetFilesystem(), Network: r.GetNetwork(), Scoped: r.GetScoped()}
+	if out.LandlockABI < 0 {
+		out.LandlockABI = 0
+	}
+	if out.Summary == "" {
+		if out.Confined() {
+			out.Summary = fmt.Sprintf("landlock ABI %d", out.LandlockABI)
+		} else {
+			out.Summary = "none: the plugin did not say"
+		}
+	}
+	return out
+}

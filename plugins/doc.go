@@ -20,7 +20,12 @@
 //	c, err := plugins.Launch(ctx, plugins.LaunchSpec{Name: "mybackend", Path: path, SHA256: sum, Env: env, Logger: logger})
 //	if err != nil { ... }
 //	defer c.Close()
+//	conf, err := c.Confine(ctx, &plugins.ConfineRequest{Source: src, Scratch: scratch, Temp: scratch + "/tmp"})
 //	points, err := c.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
+//
+// Confine makes the plugin process confine itself with Landlock before it
+// reads the backup (sandbox.go, docs/sandbox.md); a backend declares what it
+// needs once confined by implementing Confiner.
 //
 // Package plugintest holds the conformance suite every backend must pass.
 // The wire protocol is described in docs/plugin-protocol.md.

@@ -192,6 +192,24 @@ func (c *grpcClient) Cleanup(ctx context.Context, req *CleanupRequest) (*Cleanup
 	return &CleanupResponse{}, nil
 }
 
+// Confine asks the plugin to confine itself. A plugin that does not
+// implement the RPC (built against an older revision of protocol v1) is
+// not an error: the response says it runs unconfined (NotConfining).
+func (c *grpcClient) Confine(ctx context.Context, req *ConfineRequest) (*ConfineResponse, error) {
+	src, err := encodeSource(req.Source)
+	if err != nil {
+		return nil, fmt.Errorf("Confine: %w", err)
+	}
+	resp, err := c.client.Confine(ctx, &pbv1.ConfineRequest{SourceJson: src, Scratch: []byte(req.Scratch), Temp: []byte(req.Temp)})
+	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Unimplemented && ctx.Err() == nil {
+			return &ConfineResponse{Summary: NotConfining}, nil
+		}
+		return nil, rpcErr(ctx, "Confine", err)
+	}
+	return confineFromPB(resp), nil
+}
+
 // filesFromPB converts a batch of files and refuses what the host must not
 // act on: a path that is absolute, unclean or leads out of the target, a
 // negative size, a digest that is not SHA-256 sized.

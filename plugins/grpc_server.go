@@ -35,7 +35,8 @@ const errNoResponse = "backend returned neither a response nor an error"
 // grpcServer serves a Backend as the protocol's gRPC service (plugin side).
 type grpcServer struct {
 	pbv1.UnimplementedBackendServer
-	impl Backend
+	impl    Backend
+	confine confineState
 }
 
 var _ pbv1.BackendServer = (*grpcServer)(nil)
@@ -145,6 +146,19 @@ func (s *grpcServer) Cleanup(ctx context.Context, req *pbv1.CleanupRequest) (*pb
 		return nil, toStatus(err)
 	}
 	return &pbv1.CleanupResponse{}, nil
+}
+
+// Confine confines the plugin process (see confineState.confine).
+func (s *grpcServer) Confine(ctx context.Context, req *pbv1.ConfineRequest) (*pbv1.ConfineResponse, error) {
+	src, err := decodeSource(req.GetSourceJson())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := s.confine.confine(ctx, s.impl, &ConfineRequest{Source: src, Scratch: string(req.GetScratch()), Temp: string(req.GetTemp())})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return confineToPB(resp), nil
 }
 
 // streamEvents implements RestoreEvents on the plugin side: it batches files

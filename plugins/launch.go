@@ -419,6 +419,15 @@ func (c *Client) Restore(ctx context.Context, req *RestoreRequest, events Restor
 	return resp, c.wrap("Restore", exited, err)
 }
 
+// Confine asks the plugin process to confine itself to req's source and
+// scratch directory before anything reads the backup (see Confiner). A
+// plugin that does not implement it gets a response saying NotConfining.
+func (c *Client) Confine(ctx context.Context, req *ConfineRequest) (*ConfineResponse, error) {
+	exited := c.pc.Exited()
+	resp, err := c.remote.Confine(ctx, req)
+	return resp, c.wrap("Confine", exited, err)
+}
+
 // Cleanup calls the plugin's Cleanup.
 func (c *Client) Cleanup(ctx context.Context, req *CleanupRequest) (*CleanupResponse, error) {
 	exited := c.pc.Exited()

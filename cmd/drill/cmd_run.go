@@ -233,6 +233,9 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 		age := time.Duration(rec.BackupAgeSeconds * float64(time.Second))
 		fmt.Fprintf(w, "      restore point %s of %s (%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), drills.FormatDuration(age))
 	}
+	if s := rec.Details["sandbox"]; s != "" {
+		fmt.Fprintf(w, "      sandbox %s\n", textsafe.Escape(s))
+	}
 	switch {
 	case rec.ManifestSHA256 != "" && rec.Tables != nil:
 		var rows int64

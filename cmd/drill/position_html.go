@@ -75,7 +75,7 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 <td>{{.Owner}}</td><td>{{.Priority}}</td><td>{{dur .RPO}}</td><td>{{dur .RTO}}</td>
 <td><span class="badge {{.Status}}">{{label .Status}}</span></td>
 <td>{{ago $.At .LastPass}}</td>
-<td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{else}}never{{end}}</td>
+<td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{if .LastSandbox}}<br><span class="meta">sandbox: {{.LastSandbox}}</span>{{end}}{{else}}never{{end}}</td>
 <td>{{if .LastPass}}{{dur .MeasuredRTO}}{{else}}–{{end}}</td>
 <td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td>
 <td>{{.Coverage}}</td></tr>
@@ -83,7 +83,7 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 {{range .Drills}}<tr class="drill"><td>&nbsp;&nbsp;drill {{.Drill}}</td><td colspan="4"></td>
 <td><span class="badge {{.Status}}">{{label .Status}}</span></td>
 <td>{{ago $.At .LastPass}}</td>
-<td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{else}}never{{end}}</td>
+<td>{{if .LastDrill}}{{.LastVerdict}}, {{ago $.At .LastDrill}}{{if .LastSandbox}}<br><span class="meta">sandbox: {{.LastSandbox}}</span>{{end}}{{else}}never{{end}}</td>
 <td>{{if .Trend}}{{range $i, $t := .Trend}}{{if $i}} → {{end}}{{dur $t}}{{end}}{{if .Rising}} <strong>rising</strong>{{end}}{{else}}–{{end}}</td>
 <td>{{if .LastPass}}{{dur .BackupAge}}{{else}}–{{end}}</td>
 <td>{{.Coverage}}</td></tr>

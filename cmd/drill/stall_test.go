@@ -17,10 +17,12 @@ import (
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
-// A restic whose password_command hangs: while restore points are listed,
-// the drill's timeout ends the drill; during the restore, the stall
-// detector does, long before the timeout. Both are errors, and neither
-// leaves a password command running or scratch space behind.
+// A restic whose password_command hangs: the command runs once, before
+// the plugin confines itself, and the drill's timeout ends the drill
+// there (error). A command that would hang on its second call does not
+// matter any more: restic gets the first call's password through a pipe
+// and never runs the command, so that drill passes. Neither leaves a
+// password command running or scratch space behind.
 func TestResticPasswordCommandHangs(t *testing.T) {
 	if _, err := os.Stat("/proc/self/cmdline"); err != nil {
 		t.Skip("needs /proc to find the password command's processes")
@@ -54,9 +56,9 @@ func TestResticPasswordCommandHangs(t *testing.T) {
 			}
 		}
 	})
-	// The restore's password command answers the first two calls (the
-	// listing of snapshots and of the newest one's files) and hangs after.
-	once := fmt.Sprintf(`sh -c 'if mkdir %[1]s/1 2>/dev/null || mkdir %[1]s/2 2>/dev/null; then cat %[2]s; else exec sleep %[3]s; fi'`, dir, pw, secs["restore"])
+	// The restore's password command answers the first call and hangs
+	// after.
+	once := fmt.Sprintf(`sh -c 'if mkdir %[1]s/1 2>/dev/null; then cat %[2]s; else exec sleep %[3]s; fi'`, dir, pw, secs["restore"])
 	cfg := filepath.Join(dir, "drill.yaml")
 	err := os.WriteFile(cfg, fmt.Appendf(nil, `state_dir: state
 services: {s: {owner: ops@example.org}}
@@ -87,8 +89,8 @@ drills:
 		t.Fatalf("drill run: %v, want exit %d\nstdout:\n%s\nstderr:\n%s", err, exitError, stdout.String(), stderr.String())
 	}
 	want := map[string]string{
-		"list":    "backend restic did not answer within the drill's timeout of 3s (while listing restore points)",
-		"restore": "backend restic made no progress for 2s (stall_timeout): the restore was stopped",
+		"list":    "backend restic did not answer within the drill's timeout of 3s (while confining its plugin process, which runs a password_command first)",
+		"restore": "",
 	}
 	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		var rec struct {
@@ -98,8 +100,12 @@ drills:
 		if err := json.Unmarshal([]byte(l), &rec); err != nil {
 			t.Fatalf("%v: %s", err, l)
 		}
-		if rec.Verdict != "error" || !strings.Contains(strings.Join(rec.Reasons, "\n"), want[rec.Drill]) {
-			t.Errorf("drill %s: verdict %s, reasons %q; want error with %q", rec.Drill, rec.Verdict, rec.Reasons, want[rec.Drill])
+		wantVerdict := "error"
+		if want[rec.Drill] == "" {
+			wantVerdict = "pass"
+		}
+		if rec.Verdict != wantVerdict || !strings.Contains(strings.Join(rec.Reasons, "\n"), want[rec.Drill]) {
+			t.Errorf("drill %s: verdict %s, reasons %q; want %s with %q", rec.Drill, rec.Verdict, rec.Reasons, wantVerdict, want[rec.Drill])
 		}
 		delete(want, rec.Drill)
 	}

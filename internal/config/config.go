@@ -65,6 +65,9 @@ type Config struct {
 	StallTimeout time.Duration
 	// CatchUp is the default of Drill.CatchUp; true by default.
 	CatchUp bool
+	// RequireSandbox is the default of Drill.RequireSandbox; false by
+	// default.
+	RequireSandbox bool
 	// Notify are where the agent sends alerts: drills that fail or error,
 	// and services whose recovery position changes.
 	Notify []*Notify
@@ -156,6 +159,11 @@ type Drill struct {
 	// CatchUp runs the drill once when the agent starts if a scheduled
 	// run was missed while it was down. Default Config.CatchUp.
 	CatchUp bool
+	// RequireSandbox refuses to run the drill (verdict error, before
+	// anything is read) when its plugin process could not confine itself
+	// (no Landlock in the kernel, a plugin that does not implement
+	// Confine). Default Config.RequireSandbox.
+	RequireSandbox bool
 	// RandomWithin, when more than 0, has the drill restore a restore
 	// point chosen at random among those younger than it, instead of the
 	// newest (restore_point: {random_within: 30d}).

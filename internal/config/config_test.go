@@ -56,6 +56,7 @@ func TestParseFull(t *testing.T) {
 		Jitter:          10 * time.Minute,
 		StallTimeout:    20 * time.Minute,
 		CatchUp:         true,
+		RequireSandbox:  true,
 		MaxScratchBytes: 200 << 30,
 		Plugins: map[string]*Plugin{
 			"borg": {
@@ -86,14 +87,15 @@ func TestParseFull(t *testing.T) {
 		},
 		Drills: map[string]*Drill{
 			"billing-db": {
-				Name:         "billing-db",
-				Service:      "billing",
-				Schedule:     "CRON_TZ=UTC 30 3 * * *",
-				Timeout:      2 * time.Hour,
-				Jitter:       10 * time.Minute,
-				StallTimeout: 20 * time.Minute,
-				CatchUp:      true,
-				Backend:      "postgres",
+				Name:           "billing-db",
+				Service:        "billing",
+				Schedule:       "CRON_TZ=UTC 30 3 * * *",
+				Timeout:        2 * time.Hour,
+				Jitter:         10 * time.Minute,
+				StallTimeout:   20 * time.Minute,
+				CatchUp:        true,
+				RequireSandbox: true,
+				Backend:        "postgres",
 				Source: &Source{
 					Values: map[string]any{
 						"dump":   "/backups/pg/billing-*.dump",
@@ -110,14 +112,15 @@ func TestParseFull(t *testing.T) {
 				Pos: Pos{25, 3},
 			},
 			"home-files": {
-				Name:         "home-files",
-				Service:      "fileserver",
-				Schedule:     "@daily",
-				Timeout:      DefaultTimeout,
-				Jitter:       10 * time.Minute,
-				StallTimeout: 20 * time.Minute,
-				CatchUp:      true,
-				Backend:      "restic",
+				Name:           "home-files",
+				Service:        "fileserver",
+				Schedule:       "@daily",
+				Timeout:        DefaultTimeout,
+				Jitter:         10 * time.Minute,
+				StallTimeout:   20 * time.Minute,
+				CatchUp:        true,
+				RequireSandbox: true,
+				Backend:        "restic",
 				Source: &Source{
 					Values: map[string]any{
 						"repository":    "/srv/restic",
@@ -330,7 +333,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("Load(%s) error %#v is not Errors", file, err)
 	}
 	want := []string{
-		file + `:1:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, stall_timeout, state_dir, stop_timeout)`,
+		file + `:1:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, require_sandbox, services, socket, socket_group, stall_timeout, state_dir, stop_timeout)`,
 		file + `:6:14: drills.home.service: unknown service "filesrv" (defined: fileserver)`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {

@@ -15,6 +15,7 @@
 //	jitter: 10m                        # each drill's runs start at a fixed offset within this
 //	stall_timeout: 10m                 # a restore whose progress stands still this long is stopped (0: never)
 //	catch_up: true                     # run once at start-up a drill that missed a run
+//	require_sandbox: true              # refuse a drill whose plugin cannot confine itself (Landlock)
 //	log_origin: bk1.example.org/drill  # the evidence log's origin (default <hostname>/drill)
 //	plugins:
 //	  borg:
@@ -35,8 +36,9 @@
 // Defaults: state_dir /var/lib/drill, socket /run/drill/drill.sock, no
 // metrics endpoint, max_concurrent 1, no scratch limit, the agent's own
 // group on the socket, stop_timeout 1m, no jitter, catch_up true,
-// stall_timeout 10m, service priority 3, drill timeout 6h. A drill without
-// a schedule runs only on demand; jitter, catch_up and stall_timeout may be
+// require_sandbox false, stall_timeout 10m, service priority 3, drill
+// timeout 6h. A drill without a schedule runs only on demand; jitter,
+// catch_up, require_sandbox and stall_timeout may be
 // set per drill too, where stall_timeout must be shorter than the drill's
 // timeout.
 //

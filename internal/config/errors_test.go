@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key at top level",
 			yaml: "state_dir: /x\nstat_dir: /y\n",
-			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, services, socket, socket_group, stall_timeout, state_dir, stop_timeout)`},
+			want: []string{`2:1: unknown key "stat_dir" (allowed: catch_up, drills, jitter, log_origin, max_concurrent, max_scratch_bytes, metrics_listen, notify, plugins, require_sandbox, services, socket, socket_group, stall_timeout, state_dir, stop_timeout)`},
 		},
 		{
 			name: "agent keys",
@@ -130,7 +130,7 @@ drills:
     backend: postgres
     source: {dump: /x}
 `,
-			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, stall_timeout, timeout)`},
+			want: []string{`6:5: drills.db: unknown key "schedul" (allowed: backend, catch_up, checks, description, healthcheck, jitter, require_sandbox, restore_point, sample, schedule, service, source, stall_timeout, timeout)`},
 		},
 		{
 			name: "unknown keys in checks, a service, a plugin and an sql check",
@@ -495,7 +495,7 @@ drills:
   d: {<<: 3, service: s, backend: x, source: {}}
 `,
 			want: []string{
-				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, restore_point, sample, schedule, service, source, stall_timeout, timeout)`,
+				`3:46: drills.a: unknown key "bogus" (allowed: backend, catch_up, checks, description, healthcheck, jitter, require_sandbox, restore_point, sample, schedule, service, source, stall_timeout, timeout)`,
 				`5:16: drills.c: merge key (<<) wants a mapping or a list of mappings, got "x"`,
 				`6:11: drills.d: merge key (<<) wants a mapping or a list of mappings, got 3`,
 			},

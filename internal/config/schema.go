@@ -15,10 +15,10 @@ import (
 
 // The keys each mapping accepts, sorted, as error messages list them.
 var (
-	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "services", "socket", "socket_group", "stall_timeout", "state_dir", "stop_timeout"}
+	topKeys     = []string{"catch_up", "drills", "jitter", "log_origin", "max_concurrent", "max_scratch_bytes", "metrics_listen", "notify", "plugins", "require_sandbox", "services", "socket", "socket_group", "stall_timeout", "state_dir", "stop_timeout"}
 	pluginKeys  = []string{"args", "path", "sha256"}
 	serviceKeys = []string{"description", "owner", "priority", "review_every", "rpo", "rto"}
-	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "restore_point", "sample", "schedule", "service", "source", "stall_timeout", "timeout"}
+	drillKeys   = []string{"backend", "catch_up", "checks", "description", "healthcheck", "jitter", "require_sandbox", "restore_point", "sample", "schedule", "service", "source", "stall_timeout", "timeout"}
 	pointKeys   = []string{"random_within"}
 	sampleKeys  = []string{"percent", "seed"}
 	notifyKeys  = []string{"command", "webhook"}
@@ -92,6 +92,10 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 		case "catch_up":
 			if v, ok := p.boolean(e); ok {
 				c.CatchUp = v
+			}
+		case "require_sandbox":
+			if v, ok := p.boolean(e); ok {
+				c.RequireSandbox = v
 			}
 		case "notify":
 			items, _ := p.list(e, "a list of notify targets ({webhook: URL} or {command: [argv]})")
@@ -244,7 +248,7 @@ func (p *parser) service(e entry) *Service {
 }
 
 func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
-	d := &Drill{Name: e.name, Timeout: DefaultTimeout, StallTimeout: c.StallTimeout, Jitter: c.Jitter, CatchUp: c.CatchUp, Pos: pos(e.key)}
+	d := &Drill{Name: e.name, Timeout: DefaultTimeout, StallTimeout: c.StallTimeout, Jitter: c.Jitter, CatchUp: c.CatchUp, RequireSandbox: c.RequireSandbox, Pos: pos(e.key)}
 	es, ok := p.mapping(e, drillKeys)
 	if !ok {
 		return d
@@ -287,6 +291,10 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 		case "catch_up":
 			if v, ok := p.boolean(kv); ok {
 				d.CatchUp = v
+			}
+		case "require_sandbox":
+			if v, ok := p.boolean(kv); ok {
+				d.RequireSandbox = v
 			}
 		case "healthcheck":
 			if u, ok := p.httpURL(kv); ok {

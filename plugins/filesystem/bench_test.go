@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/plugintest"
 )
 
 // benchTree is a realistic tree for benchmarks: many small text files of
@@ -67,6 +68,7 @@ func makeBenchTree(b *testing.B) benchTree {
 
 // TestMain removes the benchmark tree, if one was made.
 func TestMain(m *testing.M) {
+	plugintest.ServePlugin(New) // when run as a plugin process (TestConformance/confined)
 	code := m.Run()
 	if benchDir != "" {
 		_ = os.RemoveAll(benchDir)

@@ -61,22 +61,33 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	launch := func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, filesystem.New()) }
-	t.Run("archive", func(t *testing.T) {
-		plugintest.Suite{
-			Launch:    launch,
-			Good:      plugins.Source{"archive": filepath.Join(good, "*.tar.gz")},
-			Empty:     plugins.Source{"archive": filepath.Join(empty, "*.tar.gz")},
-			Damaged:   plugins.Source{"archive": filepath.Join(damaged, "*.tar.gz")},
-			WantFiles: 3,
-		}.Run(t)
-	})
-	t.Run("directory", func(t *testing.T) {
-		plugintest.Suite{
-			Launch:    launch,
-			Good:      plugins.Source{"path": src},
-			Empty:     plugins.Source{"path": filepath.Join(empty, "daily.*")},
-			WantFiles: 3,
-		}.Run(t)
-	})
+	for _, confined := range []bool{false, true} {
+		// In-process, and as a real plugin process confined with Landlock
+		// to its source and scratch directory, as drill runs it.
+		launch := func(t *testing.T) plugins.Backend { return plugintest.GRPCBackend(t, filesystem.New()) }
+		name := ""
+		if confined {
+			launch = func(t *testing.T) plugins.Backend { return plugintest.Process(t, filesystem.Name) }
+			name = "confined/"
+		}
+		t.Run(name+"archive", func(t *testing.T) {
+			plugintest.Suite{
+				Launch:    launch,
+				Good:      plugins.Source{"archive": filepath.Join(good, "*.tar.gz")},
+				Empty:     plugins.Source{"archive": filepath.Join(empty, "*.tar.gz")},
+				Damaged:   plugins.Source{"archive": filepath.Join(damaged, "*.tar.gz")},
+				WantFiles: 3,
+				Confine:   confined,
+			}.Run(t)
+		})
+		t.Run(name+"directory", func(t *testing.T) {
+			plugintest.Suite{
+				Launch:    launch,
+				Good:      plugins.Source{"path": src},
+				Empty:     plugins.Source{"path": filepath.Join(empty, "daily.*")},
+				WantFiles: 3,
+				Confine:   confined,
+			}.Run(t)
+		})
+	}
 }

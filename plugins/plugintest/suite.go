@@ -37,6 +37,11 @@ type Suite struct {
 	// WantFiles is the number of regular files restoring Good must give;
 	// zero or negative does not check the number.
 	WantFiles int64
+	// Confine has each subtest's backend confine itself to the source it
+	// uses and a fresh scratch directory (plugins.Client.Confine) before
+	// it is used, as drill does; targets are made in that directory.
+	// Launch must then start a plugin process (see Process).
+	Confine bool
 }
 
 // unknownKey is the source key the suite adds to Good to see it refused.
@@ -73,7 +78,7 @@ func (s Suite) Run(t *testing.T) {
 }
 
 func (s Suite) testDescribe(t *testing.T) {
-	b := s.Launch(t)
+	b, _ := s.start(t, s.Good)
 	d, err := b.Describe(t.Context(), &plugins.DescribeRequest{})
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
@@ -115,7 +120,7 @@ func (s Suite) testDescribe(t *testing.T) {
 }
 
 func (s Suite) testValidateGood(t *testing.T) {
-	b := s.Launch(t)
+	b, _ := s.start(t, s.Good)
 	resp, err := b.ValidateSource(t.Context(), &plugins.ValidateSourceRequest{Source: s.Good})
 	if err != nil {
 		t.Fatalf("ValidateSource(Good): %v", err)
@@ -126,7 +131,7 @@ func (s Suite) testValidateGood(t *testing.T) {
 }
 
 func (s Suite) testValidateUnknownKey(t *testing.T) {
-	b := s.Launch(t)
+	b, _ := s.start(t, s.Good)
 	src := maps.Clone(s.Good)
 	src[unknownKey] = "x"
 	resp, err := b.ValidateSource(t.Context(), &plugins.ValidateSourceRequest{Source: src})
@@ -156,7 +161,7 @@ func newest(t *testing.T, b plugins.Backend, src plugins.Source) plugins.Restore
 }
 
 func (s Suite) testListGood(t *testing.T) {
-	b := s.Launch(t)
+	b, _ := s.start(t, s.Good)
 	resp, err := b.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: s.Good})
 	if err != nil {
 		t.Fatalf("ListRestorePoints(Good): %v", err)
@@ -187,7 +192,7 @@ func (s Suite) testListGood(t *testing.T) {
 }
 
 func (s Suite) testListEmpty(t *testing.T) {
-	b := s.Launch(t)
+	b, _ := s.start(t, s.Empty)
 	resp, err := b.ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: s.Empty})
 	if err != nil {
 		t.Fatalf("ListRestorePoints(Empty): %v (no restore points is not an error)", err)
@@ -197,11 +202,45 @@ func (s Suite) testListEmpty(t *testing.T) {
 	}
 }
 
-// newTarget creates an empty target directory inside its own parent and
-// returns both.
-func newTarget(t *testing.T) (parent, target string) {
+// start launches the backend for a subtest that uses src and returns it
+// with the scratch directory its targets go in. With Confine the backend
+// is first confined to src and that scratch directory, as drill does
+// before it lists or restores.
+func (s Suite) start(t *testing.T, src plugins.Source) (plugins.Backend, string) {
 	t.Helper()
-	parent = t.TempDir()
+	b := s.Launch(t)
+	scratch := t.TempDir()
+	if !s.Confine {
+		return b, scratch
+	}
+	c, ok := b.(interface {
+		Confine(context.Context, *plugins.ConfineRequest) (*plugins.ConfineResponse, error)
+	})
+	if !ok {
+		t.Fatalf("Suite.Confine is set but Launch returned %T, not a plugin process (see Process)", b)
+	}
+	temp := filepath.Join(scratch, "tmp")
+	if err := os.Mkdir(temp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Confine(t.Context(), &plugins.ConfineRequest{Source: src, Scratch: scratch, Temp: temp})
+	if err != nil {
+		t.Fatalf("Confine: %v", err)
+	}
+	if _, why := sandboxABI(); why == "" && !resp.Confined() {
+		t.Fatalf("Confine: %s; want the plugin confined (this kernel has Landlock)", resp.Summary)
+	}
+	return b, scratch
+}
+
+// newTarget creates an empty target directory inside its own parent in
+// scratch and returns both.
+func newTarget(t *testing.T, scratch string) (parent, target string) {
+	t.Helper()
+	parent, err := os.MkdirTemp(scratch, "run-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	target = filepath.Join(parent, "target")
 	if err := os.Mkdir(target, 0o700); err != nil {
 		t.Fatal(err)
@@ -314,9 +353,9 @@ func checkDatabaseRestore(t *testing.T, resp *plugins.RestoreResponse, rec *Reco
 }
 
 func (s Suite) testRestoreGood(t *testing.T) {
-	b := s.Launch(t)
+	b, scratch := s.start(t, s.Good)
 	point := newest(t, b, s.Good)
-	parent, target := newTarget(t)
+	parent, target := newTarget(t, scratch)
 	rec := &Recorder{}
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName,
@@ -402,9 +441,9 @@ func (s Suite) testRestoreGood(t *testing.T) {
 }
 
 func (s Suite) testRestoreMissingPoint(t *testing.T) {
-	b := s.Launch(t)
+	b, scratch := s.start(t, s.Good)
 	point := newest(t, b, s.Good)
-	_, target := newTarget(t)
+	_, target := newTarget(t, scratch)
 	missing := point.ID + "-drill-conformance-missing"
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Good, PointID: missing, Target: target, DrillName: drillName,
@@ -419,9 +458,9 @@ func (s Suite) testRestoreMissingPoint(t *testing.T) {
 }
 
 func (s Suite) testRestoreCancelled(t *testing.T) {
-	b := s.Launch(t)
+	b, scratch := s.start(t, s.Good)
 	point := newest(t, b, s.Good)
-	_, target := newTarget(t)
+	_, target := newTarget(t, scratch)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	start := time.Now()
@@ -442,9 +481,9 @@ func (s Suite) testRestoreCancelled(t *testing.T) {
 }
 
 func (s Suite) testRestoreDamaged(t *testing.T) {
-	b := s.Launch(t)
+	b, scratch := s.start(t, s.Damaged)
 	point := newest(t, b, s.Damaged)
-	_, target := newTarget(t)
+	_, target := newTarget(t, scratch)
 	resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 		Source: s.Damaged, PointID: point.ID, Target: target, DrillName: drillName,
 	}, &Recorder{})
@@ -458,8 +497,8 @@ func (s Suite) testRestoreDamaged(t *testing.T) {
 }
 
 func (s Suite) testCleanupIdempotent(t *testing.T) {
-	b := s.Launch(t)
-	_, target := newTarget(t)
+	b, scratch := s.start(t, s.Good)
+	_, target := newTarget(t, scratch)
 	for i := range 2 {
 		if _, err := b.Cleanup(t.Context(), &plugins.CleanupRequest{Source: s.Good, Target: target, DrillName: drillName}); err != nil {
 			t.Errorf("Cleanup call %d: %v", i+1, err)
@@ -472,7 +511,7 @@ func (s Suite) testCleanupIdempotent(t *testing.T) {
 // files as a full restore does, no file is in two slices, all slices
 // together restore everything, and every slice reports the totals.
 func (s Suite) testRestoreSample(t *testing.T) {
-	b := s.Launch(t)
+	b, scratch := s.start(t, s.Good)
 	desc, err := b.Describe(t.Context(), &plugins.DescribeRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -482,7 +521,7 @@ func (s Suite) testRestoreSample(t *testing.T) {
 	}
 	point := newest(t, b, s.Good)
 	restore := func(sample *plugins.Sample) (*plugins.RestoreResponse, map[string]onDisk) {
-		_, target := newTarget(t)
+		_, target := newTarget(t, scratch)
 		defer cleanup(t, b, s.Good, target)
 		resp, err := b.Restore(t.Context(), &plugins.RestoreRequest{
 			Source: s.Good, PointID: point.ID, Target: target, DrillName: drillName, Sample: sample,

@@ -108,6 +108,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	plugintest.ServePlugin(New) // when run as a plugin process (sandbox_test.go)
 	code := m.Run()
 	if fixDir != "" {
 		_ = os.RemoveAll(fixDir)

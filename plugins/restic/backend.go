@@ -35,6 +35,9 @@ type Backend struct {
 	// sizes holds the size of each snapshot ListRestorePoints listed, from
 	// its summary, for the max_scratch_bytes check (limit.go).
 	sizes map[string]int64
+	// passwords holds the output of each password_command Sandbox ran
+	// before the process was confined (sandbox.go).
+	passwords map[string][]byte
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -71,6 +74,9 @@ type source struct {
 	tags, include                                                 []string
 	// env holds NAME and the file its value is read from.
 	env [][2]string
+	// cmdPassword is the output of password_command when it was run
+	// before confinement (Backend.withPassword); nil: restic runs it.
+	cmdPassword []byte
 }
 
 // readDataSubset matches what restic check --read-data-subset accepts: a
@@ -200,6 +206,9 @@ const maxSecretFile = 64 << 10
 // invocation builds a restic run for s, reading the password file.
 func (s *source) invocation(args ...string) (*invocation, error) {
 	inv := &invocation{binary: s.binary, repo: s.repo, pwCmd: s.passwordCmd, noPass: s.noPassword, args: args}
+	if s.cmdPassword != nil {
+		inv.password, inv.pwCmd = s.cmdPassword, ""
+	}
 	if s.passwordFile != "" {
 		// A regular file, never through a symlink (safefile): the
 		// operator points password_file at the file itself.
@@ -248,6 +257,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
+	s = b.withPassword(s)
 	args := []string{"snapshots"}
 	if s.host != "" {
 		args = append(args, "--host", s.host)
@@ -332,6 +342,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
+	s = b.withPassword(s)
 	if !isHexID(req.PointID) {
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}
@@ -395,13 +406,14 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	resp.Point = plugins.RestorePoint{ID: req.PointID}
 	resp.Details["restic_version"] = resticVersion(ctx, s)
 	var found report.Problems
-	for _, e := range r.errors {
+	errs, denied := deniedDevices(r.errors, resp.Details)
+	for _, e := range errs {
 		found.Add(plugins.ProblemFail, strings.TrimPrefix(e.Item, "/"), "restic: "+oneLine(e.Text))
 	}
-	if r.code != 0 {
+	if r.code != 0 && !(r.code == 1 && denied > 0 && len(errs) == 0) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restore of snapshot %s exited with code %d: %s", short, r.code, r.message()))
 	}
-	if sum := summary; sum != nil && len(s.include) == 0 && ss == nil && (sum.FilesRestored < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
+	if sum := summary; sum != nil && len(s.include) == 0 && ss == nil && (sum.FilesRestored+denied < sum.TotalFiles || sum.BytesRestored < sum.TotalBytes) {
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
 			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/plugintest"
@@ -20,6 +21,7 @@ import (
 var resticBin string
 
 func TestMain(m *testing.M) {
+	plugintest.ServePlugin(New) // when run as a plugin process (TestConformance/confined)
 	dir, err := os.MkdirTemp("", "drill-restic-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -217,4 +219,23 @@ func TestConformance(t *testing.T) {
 		Good:      src,
 		WantFiles: int64(len(files)),
 	}.Run(t)
+	// As drill runs it: a plugin process confined with Landlock to the
+	// repository (its locks folder writable), the password file, the
+	// restic executable and its scratch directory.
+	t.Run("confined", func(t *testing.T) {
+		plugintest.Suite{
+			Launch:    func(t *testing.T) plugins.Backend { return plugintest.Process(t, Name) },
+			Good:      src,
+			WantFiles: int64(len(files)),
+			Confine:   true,
+		}.Run(t)
+		// A plugin process closed after ListRestorePoints leaves the
+		// snapshot's listing (restic ls) to the SIGINT its death sends
+		// restic, which then removes its lock: give it the moment.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if ents, _ := os.ReadDir(filepath.Join(r, "locks")); len(ents) == 0 {
+				break
+			}
+		}
+	})
 }

@@ -23,6 +23,11 @@ import (
 //	points   int: how many restore points there are (default 2; 0: none)
 //	files    int: files per restore point (default 3)
 //	damaged  bool: the newest point is damaged (its last file is missing)
+//	probe    bool: after restoring, try what a confined plugin must not do
+//	         and what it must still do (see Probe), each outcome a problem
+//	source_file, forbidden_file, outside, allowed_port, denied_port: Probe's
+//	         targets; source_file and allowed_port are the backend's
+//	         declared needs (Sandbox)
 //
 // Restore point IDs and some file names are deliberately invalid UTF-8.
 type Backend struct {
@@ -50,6 +55,12 @@ var keys = []plugins.SourceKey{
 	{Name: "damaged", Type: plugins.TypeBool, Doc: "the newest point is damaged"},
 	{Name: "gate", Type: plugins.TypeString, Doc: "Restore writes its files, then waits (reporting progress, minding its context) until this file exists"},
 	{Name: "cleanup_delay", Type: plugins.TypeString, Doc: "Cleanup takes this long (a Go duration), minding its context"},
+	{Name: "probe", Type: plugins.TypeBool, Doc: "after restoring, probe the sandbox (see Probe)"},
+	{Name: "source_file", Type: plugins.TypePath, Doc: "a file the backend declares it reads"},
+	{Name: "forbidden_file", Type: plugins.TypePath, Doc: "a file outside the sources Probe tries to read"},
+	{Name: "outside", Type: plugins.TypePath, Doc: "a folder outside scratch Probe tries to write into"},
+	{Name: "allowed_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 the backend declares it connects to"},
+	{Name: "denied_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 Probe tries to connect to"},
 }
 
 func (b *Backend) log(msg string, args ...any) {
@@ -71,6 +82,8 @@ type config struct {
 	gate    string
 	// cleanupDelay is how long Cleanup takes.
 	cleanupDelay time.Duration
+	probe        bool
+	probes       probeTargets
 }
 
 func parse(src plugins.Source) (config, []plugins.Problem) {
@@ -110,6 +123,31 @@ func parse(src plugins.Source) (config, []plugins.Problem) {
 				bad(k, "cleanup_delay must be a duration such as 30s, not %v", v)
 			}
 			c.cleanupDelay = d
+		case "probe":
+			c.probe, _ = v.(bool)
+		case "source_file", "forbidden_file", "outside":
+			p, ok := v.(string)
+			if !ok || !filepath.IsAbs(p) {
+				bad(k, "%s must be an absolute path, not %v", k, v)
+			}
+			switch k {
+			case "source_file":
+				c.probes.sourceFile = p
+			case "forbidden_file":
+				c.probes.secret = p
+			default:
+				c.probes.outside = p
+			}
+		case "allowed_port", "denied_port":
+			n, ok := v.(int64)
+			if !ok || n <= 0 || n > 65535 {
+				bad(k, "%s must be a TCP port, not %v", k, v)
+			}
+			if k == "allowed_port" {
+				c.probes.allowedPort = int(n)
+			} else {
+				c.probes.deniedPort = int(n)
+			}
 		case "damaged":
 			d, ok := v.(bool)
 			if !ok {
@@ -257,6 +295,9 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		if err := events.Progress(p); err != nil {
 			return nil, err
 		}
+	}
+	if c.probe {
+		resp.Problems = append(resp.Problems, Probe(req.Target, c.probes)...)
 	}
 	if c.gate != "" {
 		if err := waitGate(ctx, c.gate, events, p); err != nil {

@@ -1779,6 +1779,154 @@ func (*CleanupResponse) Descriptor() ([]byte, []int) {
 	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{22}
 }
 
+type ConfineRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SourceJson []byte                 `protobuf:"bytes,1,opt,name=source_json,json=sourceJson,proto3" json:"source_json,omitempty"`
+	// The drill run's scratch directory, absolute: the restore target is
+	// inside it. The plugin may read and write below it. Raw bytes.
+	Scratch []byte `protobuf:"bytes,2,opt,name=scratch,proto3" json:"scratch,omitempty"`
+	// A private temporary directory inside scratch that the plugin makes its
+	// TMPDIR (tools' temporary and credential files land there). Raw bytes.
+	Temp          []byte `protobuf:"bytes,3,opt,name=temp,proto3" json:"temp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfineRequest) Reset() {
+	*x = ConfineRequest{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfineRequest) ProtoMessage() {}
+
+func (x *ConfineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfineRequest.ProtoReflect.Descriptor instead.
+func (*ConfineRequest) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ConfineRequest) GetSourceJson() []byte {
+	if x != nil {
+		return x.SourceJson
+	}
+	return nil
+}
+
+func (x *ConfineRequest) GetScratch() []byte {
+	if x != nil {
+		return x.Scratch
+	}
+	return nil
+}
+
+func (x *ConfineRequest) GetTemp() []byte {
+	if x != nil {
+		return x.Temp
+	}
+	return nil
+}
+
+// ConfineResponse says which confinement is now in force.
+type ConfineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For people, such as "landlock ABI 7: filesystem, tcp, signal and
+	// abstract unix socket scoped" or "none: kernel has no Landlock (ENOSYS)".
+	Summary string `protobuf:"bytes,1,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The Landlock ABI version in force; 0: none.
+	LandlockAbi int32 `protobuf:"varint,2,opt,name=landlock_abi,json=landlockAbi,proto3" json:"landlock_abi,omitempty"`
+	// Filesystem access is restricted (Landlock ABI 1 and later).
+	Filesystem bool `protobuf:"varint,3,opt,name=filesystem,proto3" json:"filesystem,omitempty"`
+	// TCP connect and bind are restricted (ABI 4 and later).
+	Network bool `protobuf:"varint,4,opt,name=network,proto3" json:"network,omitempty"`
+	// Signals and abstract unix sockets are scoped to the process's own
+	// domain (ABI 6 and later).
+	Scoped        bool `protobuf:"varint,5,opt,name=scoped,proto3" json:"scoped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfineResponse) Reset() {
+	*x = ConfineResponse{}
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfineResponse) ProtoMessage() {}
+
+func (x *ConfineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugins_internal_pb_v1_backend_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfineResponse.ProtoReflect.Descriptor instead.
+func (*ConfineResponse) Descriptor() ([]byte, []int) {
+	return file_plugins_internal_pb_v1_backend_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConfineResponse) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *ConfineResponse) GetLandlockAbi() int32 {
+	if x != nil {
+		return x.LandlockAbi
+	}
+	return 0
+}
+
+func (x *ConfineResponse) GetFilesystem() bool {
+	if x != nil {
+		return x.Filesystem
+	}
+	return false
+}
+
+func (x *ConfineResponse) GetNetwork() bool {
+	if x != nil {
+		return x.Network
+	}
+	return false
+}
+
+func (x *ConfineResponse) GetScoped() bool {
+	if x != nil {
+		return x.Scoped
+	}
+	return false
+}
+
 var File_plugins_internal_pb_v1_backend_proto protoreflect.FileDescriptor
 
 const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
@@ -1904,7 +2052,20 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\n" +
 	"drill_name\x18\x03 \x01(\tR\tdrillName\x12\x18\n" +
 	"\ascratch\x18\x04 \x03(\tR\ascratch\"\x11\n" +
-	"\x0fCleanupResponse*?\n" +
+	"\x0fCleanupResponse\"_\n" +
+	"\x0eConfineRequest\x12\x1f\n" +
+	"\vsource_json\x18\x01 \x01(\fR\n" +
+	"sourceJson\x12\x18\n" +
+	"\ascratch\x18\x02 \x01(\fR\ascratch\x12\x12\n" +
+	"\x04temp\x18\x03 \x01(\fR\x04temp\"\xa0\x01\n" +
+	"\x0fConfineResponse\x12\x18\n" +
+	"\asummary\x18\x01 \x01(\tR\asummary\x12!\n" +
+	"\flandlock_abi\x18\x02 \x01(\x05R\vlandlockAbi\x12\x1e\n" +
+	"\n" +
+	"filesystem\x18\x03 \x01(\bR\n" +
+	"filesystem\x12\x18\n" +
+	"\anetwork\x18\x04 \x01(\bR\anetwork\x12\x16\n" +
+	"\x06scoped\x18\x05 \x01(\bR\x06scoped*?\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1923,13 +2084,14 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\vProblemKind\x12\x1c\n" +
 	"\x18PROBLEM_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PROBLEM_KIND_FAIL\x10\x01\x12\x16\n" +
-	"\x12PROBLEM_KIND_ERROR\x10\x022\xc4\x03\n" +
+	"\x12PROBLEM_KIND_ERROR\x10\x022\x92\x04\n" +
 	"\aBackend\x12O\n" +
 	"\bDescribe\x12 .drill.plugin.v1.DescribeRequest\x1a!.drill.plugin.v1.DescribeResponse\x12a\n" +
 	"\x0eValidateSource\x12&.drill.plugin.v1.ValidateSourceRequest\x1a'.drill.plugin.v1.ValidateSourceResponse\x12j\n" +
 	"\x11ListRestorePoints\x12).drill.plugin.v1.ListRestorePointsRequest\x1a*.drill.plugin.v1.ListRestorePointsResponse\x12K\n" +
 	"\aRestore\x12\x1f.drill.plugin.v1.RestoreRequest\x1a\x1d.drill.plugin.v1.RestoreEvent0\x01\x12L\n" +
-	"\aCleanup\x12\x1f.drill.plugin.v1.CleanupRequest\x1a .drill.plugin.v1.CleanupResponseB6Z4github.com/drillhq/drill/plugins/internal/pb/v1;pbv1b\x06proto3"
+	"\aCleanup\x12\x1f.drill.plugin.v1.CleanupRequest\x1a .drill.plugin.v1.CleanupResponse\x12L\n" +
+	"\aConfine\x12\x1f.drill.plugin.v1.ConfineRequest\x1a .drill.plugin.v1.ConfineResponseB6Z4github.com/drillhq/drill/plugins/internal/pb/v1;pbv1b\x06proto3"
 
 var (
 	file_plugins_internal_pb_v1_backend_proto_rawDescOnce sync.Once
@@ -1944,7 +2106,7 @@ func file_plugins_internal_pb_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_plugins_internal_pb_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_plugins_internal_pb_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(Kind)(0),                         // 0: drill.plugin.v1.Kind
 	(KeyType)(0),                      // 1: drill.plugin.v1.KeyType
@@ -1972,9 +2134,11 @@ var file_plugins_internal_pb_v1_backend_proto_goTypes = []any{
 	(*Check)(nil),                     // 23: drill.plugin.v1.Check
 	(*CleanupRequest)(nil),            // 24: drill.plugin.v1.CleanupRequest
 	(*CleanupResponse)(nil),           // 25: drill.plugin.v1.CleanupResponse
-	nil,                               // 26: drill.plugin.v1.DatabaseChecks.MinRowsEntry
-	nil,                               // 27: drill.plugin.v1.RestoreResponse.DetailsEntry
-	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
+	(*ConfineRequest)(nil),            // 26: drill.plugin.v1.ConfineRequest
+	(*ConfineResponse)(nil),           // 27: drill.plugin.v1.ConfineResponse
+	nil,                               // 28: drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	nil,                               // 29: drill.plugin.v1.RestoreResponse.DetailsEntry
+	(*timestamppb.Timestamp)(nil),     // 30: google.protobuf.Timestamp
 }
 var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	1,  // 0: drill.plugin.v1.SourceKey.type:type_name -> drill.plugin.v1.KeyType
@@ -1984,10 +2148,10 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	4,  // 4: drill.plugin.v1.ValidateSourceResponse.problems:type_name -> drill.plugin.v1.Problem
 	11, // 5: drill.plugin.v1.ListRestorePointsResponse.points:type_name -> drill.plugin.v1.RestorePoint
 	4,  // 6: drill.plugin.v1.ListRestorePointsResponse.problems:type_name -> drill.plugin.v1.Problem
-	28, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
+	30, // 7: drill.plugin.v1.RestorePoint.time:type_name -> google.protobuf.Timestamp
 	14, // 8: drill.plugin.v1.RestoreRequest.database_checks:type_name -> drill.plugin.v1.DatabaseChecks
 	13, // 9: drill.plugin.v1.RestoreRequest.sample:type_name -> drill.plugin.v1.Sample
-	26, // 10: drill.plugin.v1.DatabaseChecks.min_rows:type_name -> drill.plugin.v1.DatabaseChecks.MinRowsEntry
+	28, // 10: drill.plugin.v1.DatabaseChecks.min_rows:type_name -> drill.plugin.v1.DatabaseChecks.MinRowsEntry
 	15, // 11: drill.plugin.v1.DatabaseChecks.sql:type_name -> drill.plugin.v1.SQLCheck
 	18, // 12: drill.plugin.v1.RestoreEvent.progress:type_name -> drill.plugin.v1.Progress
 	19, // 13: drill.plugin.v1.RestoreEvent.files:type_name -> drill.plugin.v1.FileBatch
@@ -1996,7 +2160,7 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	20, // 16: drill.plugin.v1.FileBatch.files:type_name -> drill.plugin.v1.File
 	11, // 17: drill.plugin.v1.RestoreResponse.point:type_name -> drill.plugin.v1.RestorePoint
 	4,  // 18: drill.plugin.v1.RestoreResponse.problems:type_name -> drill.plugin.v1.Problem
-	27, // 19: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
+	29, // 19: drill.plugin.v1.RestoreResponse.details:type_name -> drill.plugin.v1.RestoreResponse.DetailsEntry
 	23, // 20: drill.plugin.v1.RestoreResponse.checks:type_name -> drill.plugin.v1.Check
 	22, // 21: drill.plugin.v1.RestoreResponse.tables:type_name -> drill.plugin.v1.Table
 	5,  // 22: drill.plugin.v1.Backend.Describe:input_type -> drill.plugin.v1.DescribeRequest
@@ -2004,13 +2168,15 @@ var file_plugins_internal_pb_v1_backend_proto_depIdxs = []int32{
 	9,  // 24: drill.plugin.v1.Backend.ListRestorePoints:input_type -> drill.plugin.v1.ListRestorePointsRequest
 	12, // 25: drill.plugin.v1.Backend.Restore:input_type -> drill.plugin.v1.RestoreRequest
 	24, // 26: drill.plugin.v1.Backend.Cleanup:input_type -> drill.plugin.v1.CleanupRequest
-	6,  // 27: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
-	8,  // 28: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
-	10, // 29: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
-	16, // 30: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
-	25, // 31: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
+	26, // 27: drill.plugin.v1.Backend.Confine:input_type -> drill.plugin.v1.ConfineRequest
+	6,  // 28: drill.plugin.v1.Backend.Describe:output_type -> drill.plugin.v1.DescribeResponse
+	8,  // 29: drill.plugin.v1.Backend.ValidateSource:output_type -> drill.plugin.v1.ValidateSourceResponse
+	10, // 30: drill.plugin.v1.Backend.ListRestorePoints:output_type -> drill.plugin.v1.ListRestorePointsResponse
+	16, // 31: drill.plugin.v1.Backend.Restore:output_type -> drill.plugin.v1.RestoreEvent
+	25, // 32: drill.plugin.v1.Backend.Cleanup:output_type -> drill.plugin.v1.CleanupResponse
+	27, // 33: drill.plugin.v1.Backend.Confine:output_type -> drill.plugin.v1.ConfineResponse
+	28, // [28:34] is the sub-list for method output_type
+	22, // [22:28] is the sub-list for method input_type
 	22, // [22:22] is the sub-list for extension type_name
 	22, // [22:22] is the sub-list for extension extendee
 	0,  // [0:22] is the sub-list for field type_name
@@ -2033,7 +2199,7 @@ func file_plugins_internal_pb_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugins_internal_pb_v1_backend_proto_rawDesc), len(file_plugins_internal_pb_v1_backend_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,7 @@ const (
 	Backend_ListRestorePoints_FullMethodName = "/drill.plugin.v1.Backend/ListRestorePoints"
 	Backend_Restore_FullMethodName           = "/drill.plugin.v1.Backend/Restore"
 	Backend_Cleanup_FullMethodName           = "/drill.plugin.v1.Backend/Cleanup"
+	Backend_Confine_FullMethodName           = "/drill.plugin.v1.Backend/Confine"
 )
 
 // BackendClient is the client API for Backend service.
@@ -75,6 +76,13 @@ type BackendClient interface {
 	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RestoreEvent], error)
 	// Cleanup removes what the backend created outside the target. Idempotent.
 	Cleanup(ctx context.Context, in *CleanupRequest, opts ...grpc.CallOption) (*CleanupResponse, error)
+	// Confine makes the plugin process confine itself (and every tool it
+	// starts) to the drill's source, its scratch directory and the tools it
+	// runs, before anything reads the backup: the host calls it once, after
+	// ValidateSource and before ListRestorePoints. A plugin that does not
+	// implement it (UNIMPLEMENTED) runs unconfined, and the host records
+	// that. Added in a later revision of protocol v1.
+	Confine(ctx context.Context, in *ConfineRequest, opts ...grpc.CallOption) (*ConfineResponse, error)
 }
 
 type backendClient struct {
@@ -144,6 +152,16 @@ func (c *backendClient) Cleanup(ctx context.Context, in *CleanupRequest, opts ..
 	return out, nil
 }
 
+func (c *backendClient) Confine(ctx context.Context, in *ConfineRequest, opts ...grpc.CallOption) (*ConfineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfineResponse)
+	err := c.cc.Invoke(ctx, Backend_Confine_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BackendServer is the server API for Backend service.
 // All implementations must embed UnimplementedBackendServer
 // for forward compatibility.
@@ -167,6 +185,13 @@ type BackendServer interface {
 	Restore(*RestoreRequest, grpc.ServerStreamingServer[RestoreEvent]) error
 	// Cleanup removes what the backend created outside the target. Idempotent.
 	Cleanup(context.Context, *CleanupRequest) (*CleanupResponse, error)
+	// Confine makes the plugin process confine itself (and every tool it
+	// starts) to the drill's source, its scratch directory and the tools it
+	// runs, before anything reads the backup: the host calls it once, after
+	// ValidateSource and before ListRestorePoints. A plugin that does not
+	// implement it (UNIMPLEMENTED) runs unconfined, and the host records
+	// that. Added in a later revision of protocol v1.
+	Confine(context.Context, *ConfineRequest) (*ConfineResponse, error)
 	mustEmbedUnimplementedBackendServer()
 }
 
@@ -191,6 +216,9 @@ func (UnimplementedBackendServer) Restore(*RestoreRequest, grpc.ServerStreamingS
 }
 func (UnimplementedBackendServer) Cleanup(context.Context, *CleanupRequest) (*CleanupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cleanup not implemented")
+}
+func (UnimplementedBackendServer) Confine(context.Context, *ConfineRequest) (*ConfineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Confine not implemented")
 }
 func (UnimplementedBackendServer) mustEmbedUnimplementedBackendServer() {}
 func (UnimplementedBackendServer) testEmbeddedByValue()                 {}
@@ -296,6 +324,24 @@ func _Backend_Cleanup_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backend_Confine_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Confine(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Confine_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Confine(ctx, req.(*ConfineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Backend_ServiceDesc is the grpc.ServiceDesc for Backend service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -318,6 +364,10 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cleanup",
 			Handler:    _Backend_Cleanup_Handler,
+		},
+		{
+			MethodName: "Confine",
+			Handler:    _Backend_Confine_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,43 @@
+package mysql
+
+import (
+	"context"
+	"os/exec"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+var _ plugins.Confiner = (*Backend)(nil)
+
+// Sandbox implements plugins.Confiner. The mysql backend needs, once
+// confined: the dump glob's folder and the password file read-only, the
+// client (mysql_binary, else mariadb or mysql on PATH) executable with the
+// client's option files (/etc/mysql), and a TCP connection to the server's
+// port.
+func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plugins.SandboxNeeds, error) {
+	str := func(k string) string { s, _ := req.Source[k].(string); return s }
+	needs := &plugins.SandboxNeeds{Read: []string{"/etc/mysql"}}
+	if d := str("dump"); d != "" {
+		needs.Read = append(needs.Read, plugins.GlobRoot(d))
+	}
+	if f := str("password_file"); f != "" {
+		needs.Read = append(needs.Read, f)
+	}
+	tools := []string{str("mysql_binary")}
+	if tools[0] == "" {
+		tools = nil
+		for _, name := range []string{"mariadb", "mysql"} {
+			if _, err := exec.LookPath(name); err == nil {
+				tools = append(tools, name)
+				break
+			}
+		}
+	}
+	for _, t := range tools {
+		if exe, err := plugins.ResolveTool(t); err == nil {
+			needs.Exec = append(needs.Exec, exe...)
+		}
+	}
+	needs.ConnectTCP = append(needs.ConnectTCP, plugins.URLPort(str("server"), 3306))
+	return needs, nil
+}
