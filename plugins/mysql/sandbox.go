@@ -11,12 +11,13 @@ var _ plugins.Confiner = (*Backend)(nil)
 
 // Sandbox implements plugins.Confiner. The mysql backend needs, once
 // confined: the dump glob's folder and the password file read-only, the
-// client (mysql_binary, else mariadb or mysql on PATH) executable with the
-// client's option files (/etc/mysql), and a TCP connection to the server's
-// port.
+// client (mysql_binary, else mariadb or mysql on PATH) executable, and a
+// TCP connection to the server's port. The client reads only drill's own
+// option file (--defaults-file, in TMPDIR): /etc/mysql stays out, as
+// debian.cnf there may hold a maintenance account's password.
 func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plugins.SandboxNeeds, error) {
 	str := func(k string) string { s, _ := req.Source[k].(string); return s }
-	needs := &plugins.SandboxNeeds{Read: []string{"/etc/mysql"}}
+	needs := &plugins.SandboxNeeds{}
 	if d := str("dump"); d != "" {
 		needs.Read = append(needs.Read, plugins.GlobRoot(d))
 	}

@@ -11,11 +11,12 @@ import (
 var _ plugins.Confiner = (*Backend)(nil)
 
 // Sandbox implements plugins.Confiner. The postgres backend needs, once
-// confined: the dump glob's folder and the password file read-only, the
-// client tools (pg_restore, and psql while plain dumps still go through
-// it) executable, and a TCP connection to the server's port (a server on
-// a unix socket needs no rule: Landlock before ABI 9 does not restrict
-// connecting to one by path).
+// confined: the dump glob's folder and the password file read-only,
+// pg_restore executable (plain dumps are sent over the wire by the plugin
+// itself: psql is never run, so it is not executable either), and a TCP
+// connection to the server's port (a server on a unix socket needs no
+// rule: Landlock before ABI 9 does not restrict connecting to one by
+// path).
 //
 // Debian's pg_restore on PATH is pg_wrapper, a Perl script that picks the
 // cluster's version and runs /usr/lib/postgresql/N/bin/pg_restore: with it
@@ -33,18 +34,14 @@ func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plug
 			needs.Read = append(needs.Read, f)
 		}
 	}
-	for key, def := range map[string]string{"pg_restore_binary": "pg_restore", "psql_binary": "psql"} {
-		tool := str(key)
-		if tool == "" {
-			tool = def
-		}
-		exe, err := plugins.ResolveTool(tool)
-		if err != nil {
-			continue // the restore says it is missing
-		}
+	tool := str("pg_restore_binary")
+	if tool == "" {
+		tool = "pg_restore"
+	}
+	if exe, err := plugins.ResolveTool(tool); err == nil { // else the restore says it is missing
 		needs.Exec = append(needs.Exec, exe...)
 		if filepath.Base(exe[0]) == "pg_wrapper" {
-			real, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + def)
+			real, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_restore")
 			needs.Exec = append(needs.Exec, real...)
 			needs.Read = append(needs.Read, "/etc/postgresql-common", "/etc/postgresql")
 		}
