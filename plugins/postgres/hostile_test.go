@@ -422,3 +422,20 @@ func TestWhatAScratchRoleMayNot(t *testing.T) {
 		t.Errorf("an untrusted extension: %+v", resp.Problems)
 	}
 }
+
+// A table whose dump forces row-level security on its owner, with a policy
+// that hides every row: restored and fingerprinted as the scratch role (its
+// owner), all its rows still count, as they did when the superuser did it.
+func TestForcedRowSecurityCounted(t *testing.T) {
+	resp, err := restoreSQL(t, "CREATE TABLE secrets (id int PRIMARY KEY, v text);\n"+
+		"INSERT INTO secrets VALUES (1, 'a'), (2, 'b'), (3, 'c');\n"+
+		"ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;\n"+
+		"ALTER TABLE secrets FORCE ROW LEVEL SECURITY;\n"+
+		"CREATE POLICY nobody ON secrets USING (false);\n")
+	if err != nil || len(resp.Problems) > 0 {
+		t.Fatalf("Restore: %v %+v", err, resp)
+	}
+	if len(resp.Tables) != 1 || resp.Tables[0].Rows != 3 {
+		t.Fatalf("tables = %+v, want public.secrets with 3 rows", resp.Tables)
+	}
+}
