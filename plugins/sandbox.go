@@ -125,12 +125,47 @@ func (st *confineState) confine(ctx context.Context, impl Backend, req *ConfineR
 			policy = policy.Merge(sandbox.Policy{Read: needs.Read, Exec: needs.Exec, Write: needs.Write, ConnectTCP: needs.ConnectTCP})
 		}
 	}
+	if err := coversState(policy, req.Scratch); err != nil {
+		return nil, fmt.Errorf("confine: %w", err)
+	}
 	res, err := sandbox.Apply(policy)
 	if err != nil {
 		return nil, fmt.Errorf("confine: %w", err)
 	}
 	st.done = &ConfineResponse{Summary: res.Summary, LandlockABI: res.ABI, Filesystem: res.Filesystem, Network: res.Network, Scoped: res.Scoped}
 	return st.done, nil
+}
+
+// coversState returns an error when a path of p would give the confined
+// process the folder that holds scratch (state_dir/scratch, and so
+// state_dir: the signing key, drill.db, other runs' scratch): a dump glob
+// in state_dir, a state_dir under /usr. Landlock can only allow beneath a
+// path, never carve a hole in it, so such a policy is refused, not applied.
+// The run's own scratch directory is the one writable path meant to be
+// there.
+func coversState(p sandbox.Policy, scratch string) error {
+	state := realPath(filepath.Dir(scratch))
+	for _, paths := range [][]string{p.Read, p.Exec, p.Write, p.Dev} {
+		for _, path := range paths {
+			if path == "" || path == scratch {
+				continue
+			}
+			if r := realPath(path); r == state || strings.HasPrefix(state, strings.TrimSuffix(r, "/")+"/") {
+				return fmt.Errorf("the sandbox would allow %s, which holds drill's scratch folder %s and state_dir (the signing key, drill.db, other drills' scratch): keep backups, password files and tools outside state_dir, and state_dir outside %s",
+					path, filepath.Dir(scratch), path)
+			}
+		}
+	}
+	return nil
+}
+
+// realPath is path with its symlinks resolved where it exists (Landlock
+// allows the real file), else path cleaned.
+func realPath(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return filepath.Clean(path)
 }
 
 // SandboxEnv returns the environment entry that switches confinement off in
@@ -155,6 +190,18 @@ func GlobRoot(pattern string) string {
 		dir = filepath.Dir(dir)
 	}
 	return dir
+}
+
+// SourceFiles returns what a backend reading the files a source pattern
+// names needs to read: for a glob, its folder (GlobRoot: the matches and
+// the checksum sidecars beside them); for a plain path, the file itself
+// and its sidecar (path.sha256), not the folder around it, which may hold
+// anything (state_dir, other backups' secrets).
+func SourceFiles(pattern string) []string {
+	if strings.ContainsAny(pattern, `*?[\`) {
+		return []string{GlobRoot(pattern)}
+	}
+	return []string{pattern, pattern + ".sha256"}
 }
 
 // ResolveTool returns the executables needed to run tool (a name looked up

@@ -9,8 +9,8 @@ import (
 
 var _ plugins.Confiner = (*Backend)(nil)
 
-// Sandbox implements plugins.Confiner: the filesystem backend reads the
-// folder its archive glob matches in, and its copy (path; with a glob the
+// Sandbox implements plugins.Confiner: the filesystem backend reads its
+// archive (with a glob, the folder the archives are in), and its copy (path; with a glob the
 // folder the copies are in; the stamp file is inside the copy); it runs no
 // tool and connects nowhere.
 func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plugins.SandboxNeeds, error) {
@@ -23,7 +23,7 @@ func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plug
 		}
 	}
 	if p, ok := req.Source[keyArchive].(string); ok && p != "" {
-		needs.Read = append(needs.Read, plugins.GlobRoot(p))
+		needs.Read = append(needs.Read, plugins.SourceFiles(p)...)
 	}
 	return needs, nil
 }

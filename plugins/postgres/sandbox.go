@@ -27,7 +27,7 @@ func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plug
 	str := func(k string) string { s, _ := req.Source[k].(string); return s }
 	needs := &plugins.SandboxNeeds{}
 	if d := str("dump"); d != "" {
-		needs.Read = append(needs.Read, plugins.GlobRoot(d))
+		needs.Read = append(needs.Read, plugins.SourceFiles(d)...)
 	}
 	for _, f := range []string{str("password_file"), os.Getenv("PGPASSFILE")} {
 		if f != "" {
