@@ -1,7 +1,6 @@
 package plugins_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -107,9 +106,9 @@ func probeOutcomes(t *testing.T, c *plugins.Client, f *sandboxFixture) (map[stri
 // scratch directory and its declared port still work.
 func TestConfineDeniesWhatASourceDoesNotNeed(t *testing.T) {
 	f := newSandboxFixture(t)
-	var logs bytes.Buffer
+	logs := newLogRecords() // the plugin's lines arrive while the test reads them
 	s := spec("ok")
-	s.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s.Logger = slog.New(logs)
 	c := launch(t, s)
 	resp, err := c.Confine(t.Context(), &plugins.ConfineRequest{Source: f.source(), Scratch: f.scratch, Temp: f.temp})
 	if err != nil {
@@ -139,8 +138,9 @@ func TestConfineDeniesWhatASourceDoesNotNeed(t *testing.T) {
 			t.Errorf("%s exists: the confined plugin wrote outside scratch", p)
 		}
 	}
-	if strings.Contains(all, f.keyBody) || strings.Contains(logs.String(), f.keyBody) {
-		t.Errorf("the signing key's content reached the host:\n%s\n%s", all, logs.String())
+	logged := fmt.Sprint(logs.all())
+	if strings.Contains(all, f.keyBody) || strings.Contains(logged, f.keyBody) {
+		t.Errorf("the signing key's content reached the host:\n%s\n%s", all, logged)
 	}
 }
 
