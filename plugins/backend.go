@@ -180,6 +180,16 @@ type RestorePoint struct {
 	Files int64
 	// Description is a short human label (file name, host and paths).
 	Description string
+	// TimeBasis says what Time is, for the RPO's reason and the evidence
+	// (details.backup_time_basis): "snapshot time", "archive mtime",
+	// "dump mtime", "stamp mtime", "newest ctime". Empty: not said.
+	TimeBasis string
+	// Root is the folder, "/"-separated and relative to the restore
+	// target, that the drill's manifest and paths entries are relative to
+	// (restic: the snapshot's one path, such as "srv/files"); empty for
+	// the target itself. Entries given as absolute paths are relative to
+	// the target whatever Root is.
+	Root string
 }
 
 // RestoreRequest asks a backend to restore one restore point.

@@ -149,6 +149,8 @@ func pointToPB(p RestorePoint) *pbv1.RestorePoint {
 		Size:        p.Size,
 		Files:       p.Files,
 		Description: text(p.Description),
+		TimeBasis:   text(p.TimeBasis),
+		Root:        []byte(p.Root),
 	}
 }
 
@@ -162,6 +164,8 @@ func pointFromPB(p *pbv1.RestorePoint) RestorePoint {
 		Size:        p.GetSize(),
 		Files:       p.GetFiles(),
 		Description: p.GetDescription(),
+		TimeBasis:   p.GetTimeBasis(),
+		Root:        string(p.GetRoot()),
 	}
 }
 

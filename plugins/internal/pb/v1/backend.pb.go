@@ -705,8 +705,16 @@ type RestorePoint struct {
 	// Bytes, or -1 when unknown.
 	Size int64 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
 	// Regular files, or -1 when unknown.
-	Files         int64  `protobuf:"varint,4,opt,name=files,proto3" json:"files,omitempty"`
-	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Files       int64  `protobuf:"varint,4,opt,name=files,proto3" json:"files,omitempty"`
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// What time is: "snapshot time", "archive mtime", "stamp mtime",
+	// "newest ctime", ...; empty when the backend does not say. Added in
+	// protocol 1 without a version change: an older host ignores it.
+	TimeBasis string `protobuf:"bytes,6,opt,name=time_basis,json=timeBasis,proto3" json:"time_basis,omitempty"`
+	// The folder, slash-separated and relative to the restore target, that
+	// the drill's manifest and paths entries are relative to (restic: the
+	// snapshot's path); empty for the target itself.
+	Root          []byte `protobuf:"bytes,7,opt,name=root,proto3" json:"root,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -774,6 +782,20 @@ func (x *RestorePoint) GetDescription() string {
 		return x.Description
 	}
 	return ""
+}
+
+func (x *RestorePoint) GetTimeBasis() string {
+	if x != nil {
+		return x.TimeBasis
+	}
+	return ""
+}
+
+func (x *RestorePoint) GetRoot() []byte {
+	if x != nil {
+		return x.Root
+	}
+	return nil
 }
 
 type RestoreRequest struct {
@@ -1965,13 +1987,16 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"sourceJson\"\x88\x01\n" +
 	"\x19ListRestorePointsResponse\x125\n" +
 	"\x06points\x18\x01 \x03(\v2\x1d.drill.plugin.v1.RestorePointR\x06points\x124\n" +
-	"\bproblems\x18\x02 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\"\x9a\x01\n" +
+	"\bproblems\x18\x02 \x03(\v2\x18.drill.plugin.v1.ProblemR\bproblems\"\xcd\x01\n" +
 	"\fRestorePoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\x03R\x05files\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x9b\x02\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1d\n" +
+	"\n" +
+	"time_basis\x18\x06 \x01(\tR\ttimeBasis\x12\x12\n" +
+	"\x04root\x18\a \x01(\fR\x04root\"\x9b\x02\n" +
 	"\x0eRestoreRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x19\n" +
