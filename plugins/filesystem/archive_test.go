@@ -306,8 +306,9 @@ func restoreInSandbox(t testing.TB, sandbox string, data []byte, maxBytes int64)
 }
 
 // TestRestoreHostileArchive refuses every entry that would write outside
-// the target or leave a way out of it, names each one as a fail problem,
-// and writes nothing outside the target.
+// the target or through a link, names each one as a fail problem, and
+// writes nothing outside the target. Symlinks are restored as they are,
+// wherever they point.
 func TestRestoreHostileArchive(t *testing.T) {
 	tests := []struct {
 		name string
@@ -336,21 +337,13 @@ func TestRestoreHostileArchive(t *testing.T) {
 			wantRefused: nil, // paths set below
 		},
 		{
-			name:        "symlink to an absolute path",
-			entries:     func(string) []tarEntry { return []tarEntry{symlink("passwd", "/etc/passwd")} },
-			wantRefused: []string{"passwd"},
-		},
-		{
-			name:        "symlink climbing out",
-			entries:     func(string) []tarEntry { return []tarEntry{symlink("up", "../../x"), symlink("d/up", "../../x")} },
-			wantRefused: []string{"up", "d/up"},
-		},
-		{
-			name: "symlink climbing out through another symlink",
+			// Links are restored as the backup holds them, never followed.
+			name: "symlinks to absolute paths and out of the tree",
 			entries: func(string) []tarEntry {
-				return []tarEntry{symlink("a/b/top", "../.."), symlink("l", "a/b/top/../..")}
+				return []tarEntry{symlink("passwd", "/etc/passwd"), symlink("up", "../../x"), symlink("d/up", "../../x"),
+					symlink("a/b/top", "../.."), symlink("l", "a/b/top/../..")}
 			},
-			wantRefused: []string{"l"}, wantInTarget: []string{"a"},
+			wantInTarget: []string{"passwd", "up", "d", "a", "l"},
 		},
 		{
 			name:        "hard link out",
@@ -369,7 +362,7 @@ func TestRestoreHostileArchive(t *testing.T) {
 			entries: func(sb string) []tarEntry {
 				return []tarEntry{symlink("link", sb+"/outside"), file("link/file", "x")}
 			},
-			wantRefused: []string{"link", "link/file"},
+			wantRefused: []string{"link/file"}, wantInTarget: []string{"link"},
 		},
 		{
 			name: "file below a symlink that stays inside",
@@ -423,37 +416,8 @@ func TestRestoreHostileArchive(t *testing.T) {
 			if _, err := os.Lstat("/etc/drill-test-evil"); err == nil {
 				t.Errorf("/etc/drill-test-evil was written")
 			}
-			checkLinksInside(t, target)
 		})
 	}
-}
-
-// checkLinksInside fails for any symlink below target that resolves
-// outside it.
-func checkLinksInside(t testing.TB, target string) {
-	t.Helper()
-	realTarget, err := filepath.EvalSymlinks(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error { // fn never stops it
-		if err != nil || d.Type()&fs.ModeSymlink == 0 {
-			return nil
-		}
-		link, _ := os.Readlink(p)
-		if filepath.IsAbs(link) {
-			t.Errorf("symlink %s -> %s is absolute", p, link)
-			return nil
-		}
-		resolved, err := filepath.EvalSymlinks(p)
-		if err != nil {
-			return nil // dangling: points nowhere
-		}
-		if resolved != realTarget && !strings.HasPrefix(resolved, realTarget+"/") {
-			t.Errorf("symlink %s -> %s resolves outside the target, to %s", p, link, resolved)
-		}
-		return nil
-	})
 }
 
 // TestRestoreArchiveEntries covers the entry kinds and attributes an

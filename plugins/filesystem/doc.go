@@ -48,10 +48,10 @@
 //   - an entry whose parent is not a directory this restore created (for
 //     instance one that passes through a symlink from the archive) is
 //     refused;
-//   - a symlink is created only when its target is relative, climbs with
-//     leading ".." components no higher than the target directory, and has
-//     no ".." after a normal component (such a path can climb out through
-//     another symlink); other symlinks are refused;
+//   - a symlink is created with the target the backup gives it, absolute or
+//     leading out of the tree, as tar -x, cp -a and restic do (real
+//     folders hold such links); it is never followed, and nothing is
+//     written through it;
 //   - a hard link is created only to a regular file this restore already
 //     wrote (it is reported as a restored file, with that file's digest);
 //   - an entry below a refused link is refused too, rather than put in a

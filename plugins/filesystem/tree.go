@@ -40,43 +40,6 @@ func cleanName(name string) (string, *refusal) {
 	return path.Clean(name), nil
 }
 
-// checkSymlink refuses a symlink at name (a clean relative path) whose
-// target could resolve outside the tree. A target is accepted when it is
-// relative, its leading ".." components climb no higher than the tree's
-// top from name's directory (whose components are real directories this
-// restore made, so ".." means the lexical parent), and no ".." follows a
-// normal component: "a/../.." would climb from wherever a symlink "a"
-// points, which the lexical view cannot know.
-func checkSymlink(name, target string) *refusal {
-	switch {
-	case target == "":
-		return refuse(name, "symlink %q was not restored: its target is empty", name)
-	case strings.HasPrefix(target, "/"):
-		return refuse(name, "symlink %q -> %q was not restored: its target is absolute", name, target)
-	}
-	depth := 0
-	if dir := path.Dir(name); dir != "." {
-		depth = strings.Count(dir, "/") + 1
-	}
-	ups, descended := 0, false
-	for c := range strings.SplitSeq(target, "/") {
-		switch c {
-		case "", ".":
-		case "..":
-			if descended {
-				return refuse(name, "symlink %q -> %q was not restored: \"..\" after a directory name could climb out through another symlink", name, target)
-			}
-			ups++
-		default:
-			descended = true
-		}
-	}
-	if ups > depth {
-		return refuse(name, "symlink %q -> %q was not restored: it points outside the restored tree", name, target)
-	}
-	return nil
-}
-
 // isLocalError reports whether err is a problem of the machine doing the
 // restore (a full disk, an I/O error, no permission on the target) rather
 // than of one entry of the backup. Such errors stop the restore.
@@ -307,16 +270,27 @@ func (t *tree) mkdirPlain(name string, mode fs.FileMode, mtime time.Time) error 
 	return nil
 }
 
-// symlink creates a symlink at name if its target stays inside the tree.
+// symlink creates a symlink at name with the target the backup gave it,
+// whatever that is: a backup of /etc or of a home folder holds links to
+// absolute paths and to places outside the backed-up folder, and tar -x,
+// cp -a, rsync and restic recreate them as they are. Such a link is never
+// followed: the restore writes nothing through a link (ensureParent), its
+// files are created with O_NOFOLLOW, and the host checks the tree with
+// Lstat. A symlink that cannot be created is remembered as refused, so
+// entries below it are refused too rather than put where it stood.
 func (t *tree) symlink(name, target string) error {
 	if name == "." {
 		return refuse(name, "a symlink named \".\" was not restored")
 	}
-	if r := checkSymlink(name, target); r != nil {
+	if target == "" {
 		t.refused[name] = true
-		return r
+		return refuse(name, "symlink %q was not restored: its target is empty", name)
 	}
-	return t.create(name, func() error { return t.root.Symlink(target, name) })
+	err := t.create(name, func() error { return t.root.Symlink(target, name) })
+	if err != nil {
+		t.refused[name] = true
+	}
+	return err
 }
 
 // link creates a hard link at name to target, a regular file this restore
