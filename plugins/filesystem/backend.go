@@ -417,21 +417,33 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 
 // vanished is the response for a restore point that no longer exists.
 func vanished(req *plugins.RestoreRequest, format string, err error) *plugins.RestoreResponse {
-	msg := fmt.Sprintf("restore point %s vanished: it was listed but no longer exists", req.PointID)
+	kind, msg := plugins.ProblemFail, fmt.Sprintf("restore point %s vanished: it was listed but no longer exists", req.PointID)
 	if !errors.Is(err, fs.ErrNotExist) {
-		msg = fmt.Sprintf("restore point %s cannot be opened: %v", req.PointID, err)
+		kind, msg = unreadable(fmt.Sprintf("restore point %s cannot be opened", req.PointID), err)
 	}
 	resp := &plugins.RestoreResponse{
 		Point: plugins.RestorePoint{
 			ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID),
 		},
-		Problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg}},
+		Problems: []plugins.Problem{{Kind: kind, Path: req.PointID, Message: msg}},
 		Details:  map[string]string{},
 	}
 	if format != "" {
 		resp.Details["format"] = format
 	}
 	return resp
+}
+
+// unreadable judges a read of the backup that failed with err; what says
+// what was being read. Permission denied says that drill's user may not
+// read the backup (a copy made as root keeps files only root may read),
+// not that the backup is damaged: the drill could not be carried out, an
+// error, and the message says what to do. Anything else fails the drill.
+func unreadable(what string, err error) (plugins.ProblemKind, string) {
+	if errors.Is(err, fs.ErrPermission) {
+		return plugins.ProblemError, fmt.Sprintf("%s: permission denied: drill runs as uid %d, which may not read the whole backup; run drill as a user that can (root, or one given CAP_DAC_READ_SEARCH)", what, os.Getuid())
+	}
+	return plugins.ProblemFail, fmt.Sprintf("%s: %v", what, errText(err))
 }
 
 // discardEvents is used when the caller passes no events.

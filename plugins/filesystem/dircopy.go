@@ -169,7 +169,9 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	}
 	src, err := os.OpenRoot(req.PointID)
 	if err != nil {
-		return failed(fmt.Sprintf("restore point %s cannot be opened: %v", req.PointID, errText(err)))
+		kind, msg := unreadable(fmt.Sprintf("restore point %s cannot be opened", req.PointID), err)
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: kind, Path: req.PointID, Message: msg})
+		return resp, nil
 	}
 	defer src.Close()
 	if stamp != "" {
@@ -225,7 +227,8 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	walkErr := walkTree(ictx, src,
 		func(rel string, fi fs.FileInfo) bool { return c.visit(ictx, rel, fi, jobs) },
 		func(rel string, err error) {
-			c.probs.Add(plugins.ProblemFail, rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", rel, req.PointID, errText(err)))
+			kind, msg := unreadable(fmt.Sprintf("%q cannot be read from the copy %s", rel, req.PointID), err)
+			c.probs.Add(kind, rel, msg)
 		})
 	c.flush(ictx, jobs)
 	close(jobs)
@@ -285,7 +288,8 @@ func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs ch
 	case mode&fs.ModeSymlink != 0:
 		target, err := c.src.Readlink(rel)
 		if err != nil {
-			c.probs.Add(plugins.ProblemFail, rel, fmt.Sprintf("symlink %q cannot be read from the copy %s: %v", rel, c.srcPath, errText(err)))
+			kind, msg := unreadable(fmt.Sprintf("symlink %q cannot be read from the copy %s", rel, c.srcPath), err)
+			c.probs.Add(kind, rel, msg)
 			return false
 		}
 		c.entryErr(rel, c.tree.symlink(rel, target))
@@ -359,17 +363,18 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 		testHookCopyFile(j.rel)
 	}
 	dir, base := path.Dir(j.rel), path.Base(j.rel)
-	unreadable := func(err error) {
-		c.probs.Add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q cannot be read from the copy %s: %v", j.rel, c.srcPath, errText(err)))
+	cannotRead := func(err error) {
+		kind, msg := unreadable(fmt.Sprintf("%q cannot be read from the copy %s", j.rel, c.srcPath), err)
+		c.probs.Add(kind, j.rel, msg)
 	}
 	srcDir, err := w.src.get(dir)
 	if err != nil {
-		unreadable(err)
+		cannotRead(err)
 		return
 	}
 	in, err := openIn(c.src, srcDir, base, j.rel)
 	if err != nil {
-		unreadable(err)
+		cannotRead(err)
 		return
 	}
 	defer in.Close()
@@ -425,7 +430,7 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 		}
 		if rerr != nil {
 			discard()
-			unreadable(rerr)
+			cannotRead(rerr)
 			return
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -316,5 +317,75 @@ func TestCleanup(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(target, "f")); err != nil {
 		t.Errorf("cleanup touched the target, which the host owns: %v", err)
+	}
+}
+
+// TestRestoreNotPermitted: a backup made as root keeps files and folders
+// only root may read. When drill's user may not read them, the backup is
+// not shown to be bad: the drill is an error that says what to do, for a
+// directory copy and for an archive alike. Run as root, the test runs
+// itself again as nobody, since root reads any mode.
+func TestRestoreNotPermitted(t *testing.T) {
+	if os.Getuid() == 0 {
+		rerunAsNobody(t)
+		return
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "copy")
+	writeFile(t, filepath.Join(src, "a.txt"), []byte("a"), 0o644, baseTime)
+	writeFile(t, filepath.Join(src, "secret.txt"), []byte("s"), 0o000, baseTime)
+	writeFile(t, filepath.Join(src, "private/key"), []byte("k"), 0o644, baseTime)
+	private := filepath.Join(src, "private")
+	if err := os.Chmod(private, 0o300); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(private, 0o700) }) // so that TempDir can remove it
+	archive := filepath.Join(dir, "x.tar")
+	writeFile(t, archive, makeTar(t, file("a.txt", "a")), 0o000, baseTime)
+
+	dirResp, _, _ := restore(t, plugins.Source{"path": src}, src, 0)
+	tarResp, _, _ := restore(t, plugins.Source{"archive": archive}, archive, 0)
+	for name, resp := range map[string]*plugins.RestoreResponse{"copy": dirResp, "archive": tarResp} {
+		if len(resp.Problems) == 0 {
+			t.Errorf("%s: no problem reported", name)
+		}
+		for _, p := range resp.Problems {
+			if p.Kind != plugins.ProblemError || !strings.Contains(p.Message, "permission denied: drill runs as uid") ||
+				!strings.Contains(p.Message, "run drill as a user that can") {
+				t.Errorf("%s: problem %+v, want an error saying how to fix it", name, p)
+			}
+		}
+	}
+}
+
+// rerunAsNobody runs the calling test again in a copy of the test binary
+// as uid and gid 65534, and fails it if that run fails.
+func rerunAsNobody(t *testing.T) {
+	t.Helper()
+	if os.Getenv("DRILL_TEST_AS_NOBODY") != "" {
+		t.Fatal("still root after switching to nobody")
+	}
+	tmp := t.TempDir()
+	if err := os.Chmod(filepath.Dir(tmp), 0o755); err != nil { // the test's own folder, made 0700
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(tmp, "filesystem.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", "^"+t.Name()+"$", "-test.count=1")
+	cmd.Env = []string{"TMPDIR=" + tmp, "PATH=" + os.Getenv("PATH"), "DRILL_TEST_AS_NOBODY=1"}
+	cmd.Dir = tmp
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 }

@@ -81,7 +81,10 @@
 // claimed is not possible. A point that is not a match of the source's glob
 // is a returned error (the request is wrong, not the backup). An archive
 // compressed with xz, bzip2 or lz4 is a Problem of kind error: the drill
-// cannot be carried out by this backend. Exceeding RestoreRequest.MaxBytes,
+// cannot be carried out by this backend. So is a file or folder of the
+// backup that drill's user may not read (permission denied): a copy made
+// as root is good backup, and the message says to run drill as a user
+// that can read it. Exceeding RestoreRequest.MaxBytes,
 // and local write errors such as a full disk, stop the restore with a
 // Problem of kind error; the files written before are still reported. At
 // most 100 problems of each kind are listed, then one that counts the rest.
