@@ -61,13 +61,22 @@
 // a trusted extension works (the database's owner may); of an untrusted
 // one, and a tablespace the role may not use, is an error problem (the
 // drill could not be carried out with least privilege), with what to do.
+// The statements of pg_dump --create about the dumped database itself
+// (CREATE, ALTER and COMMENT ON DATABASE, the one \connect after them, and
+// the DROP DATABASE of --clean right before them) are left out, the
+// scratch database standing in for it, as with pg_restore without
+// --create; the DROPs of --clean that find nothing to drop in the empty
+// scratch database are let pass, as psql lets them. A dump of several
+// databases (pg_dumpall, a second CREATE DATABASE or \connect) is an error
+// problem saying to dump each database with pg_dump.
 //
 // # Restore
 //
 // When a sidecar <dump>.sha256 (sha256sum format) exists beside a dump
 // file, the dump's SHA-256 is verified against it before anything is
 // restored. The format is detected from the content, never the name:
-// custom (PGDMP), directory (toc.dat), tar, plain SQL and gzip'd plain SQL.
+// custom (PGDMP), directory (toc.dat), tar, plain SQL, and plain SQL
+// compressed with gzip or zstd.
 // Dumps, sidecars and the password file are opened as regular files only,
 // never through a symlink in their last component (internal/safefile); a
 // directory-format dump must be a real directory whose members are

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/report"
@@ -27,7 +29,39 @@ const (
 	formatTar       format = "tar"
 	formatPlain     format = "plain"
 	formatPlainGzip format = "plain+gzip"
+	formatPlainZstd format = "plain+zstd"
 )
+
+// compressions are the compressors a plain dump is piped through in the
+// usual ways (pg_dump db | gzip, pg_dump db | zstd), by their magic bytes.
+var compressions = []struct {
+	name   string
+	magic  []byte
+	format format
+}{
+	{"gzip", []byte{0x1f, 0x8b}, formatPlainGzip},
+	{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd}, formatPlainZstd},
+}
+
+// openPlain returns the SQL text of a plain dump in format f read from r,
+// decompressed if f says so, and a function that releases the decoder.
+func openPlain(f format, r io.Reader) (io.Reader, func(), error) {
+	switch f {
+	case formatPlainGzip:
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { _ = zr.Close() }, nil
+	case formatPlainZstd:
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return r, func() {}, nil
+}
 
 // archive reports whether pg_restore reads f (rather than psql).
 func (f format) archive() bool {
@@ -54,27 +88,31 @@ func detectFile(f *os.File) (format, error) {
 		return "", fmt.Errorf("read dump %s: %w", path, err)
 	}
 	head = head[:n]
-	if isGzip(head) {
+	for _, c := range compressions {
+		if !bytes.HasPrefix(head, c.magic) {
+			continue
+		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return "", fmt.Errorf("read dump %s: %w", path, err)
 		}
-		zr, err := gzip.NewReader(f)
+		zr, done, err := openPlain(c.format, f)
 		if err != nil {
-			return "", &notDumpError{fmt.Sprintf("gzip header: %v", err)}
+			return "", &notDumpError{fmt.Sprintf("%s header: %v", c.name, err)}
 		}
+		defer done()
 		inner := make([]byte, sniffLen)
 		n, err := io.ReadFull(zr, inner)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return "", &notDumpError{fmt.Sprintf("gzip data: %v", err)}
+			return "", &notDumpError{fmt.Sprintf("%s data: %v", c.name, err)}
 		}
 		ff, err := detectBytes(inner[:n])
 		if err != nil {
-			return "", &notDumpError{"gzip-compressed, and inside: " + err.Error()}
+			return "", &notDumpError{c.name + "-compressed, and inside: " + err.Error()}
 		}
 		if ff != formatPlain {
-			return "", &notDumpError{fmt.Sprintf("a gzip-compressed %s-format archive; pg_restore reads it only decompressed", ff)}
+			return "", &notDumpError{fmt.Sprintf("a %s-compressed %s-format archive; pg_restore reads it only decompressed", c.name, ff)}
 		}
-		return formatPlainGzip, nil
+		return c.format, nil
 	}
 	return detectBytes(head)
 }
@@ -196,6 +234,15 @@ func plainVersion(head []byte) string {
 // allowedMeta are the psql meta-commands pg_dump writes into a plain dump
 // of one database (\restrict and \unrestrict since 17.6, 16.10, 15.14 ...).
 var allowedMeta = []string{`\restrict`, `\unrestrict`}
+
+// connectMeta is the \connect (or \c) line a plain dump made with
+// pg_dump --create writes after its CREATE DATABASE; the splitter leaves
+// the line out and returns this, so that the restore decides whether it
+// is that one (skipped: the scratch database stands in for the database
+// created) or a dump that moves between databases (pg_dumpall).
+type connectMeta metaError
+
+func (e *connectMeta) Error() string { return (*metaError)(e).Error() }
 
 // metaError is a psql meta-command in a plain dump. drill runs none (the
 // server would see a syntax error); the splitter stops the dump at it

@@ -95,8 +95,8 @@ type fixture struct {
 	dir    string
 	source string // the source database's name (dropped)
 	tables []plugins.Table
-	// dumps by format: custom, directory, tar, plain, plain.gz, create
-	// (plain with --create).
+	// dumps by format: custom, directory, tar, plain, plain.gz, plain.zst,
+	// create (plain with --create), clean (plain with --clean --create).
 	dumps map[string]string
 }
 
@@ -206,30 +206,34 @@ func buildFixture() (_ *fixture, err error) {
 	}
 	_ = sconn.Close(ctx)
 	for _, d := range []struct{ name, file string }{
-		{"custom", "db.dump"}, {"directory", "db.dir"}, {"tar", "db.tar"}, {"plain", "db.sql"}, {"create", "db.sql"},
+		{"custom", "db.dump"}, {"directory", "db.dir"}, {"tar", "db.tar"}, {"plain", "db.sql"}, {"create", "db.sql"}, {"clean", "db.sql"},
 	} {
 		sub := filepath.Join(dir, d.name)
 		if err := os.Mkdir(sub, 0o755); err != nil {
 			return nil, err
 		}
 		out := filepath.Join(sub, d.file)
-		args := map[string][]string{"custom": {"-Fc"}, "directory": {"-Fd"}, "tar": {"-Ft"}, "plain": {"-Fp"}, "create": {"-Fp", "--create"}}[d.name]
+		args := map[string][]string{"custom": {"-Fc"}, "directory": {"-Fd"}, "tar": {"-Ft"}, "plain": {"-Fp"}, "create": {"-Fp", "--create"},
+			"clean": {"-Fp", "--clean", "--create"}}[d.name]
 		if err := runCmd("pg_dump", append(args, "-f", out, src)...); err != nil {
 			return nil, err
 		}
 		f.dumps[d.name] = out
 	}
-	// plain.gz: the plain dump through the real gzip.
-	gzDir := filepath.Join(dir, "plain.gz")
-	if err := os.Mkdir(gzDir, 0o755); err != nil {
-		return nil, err
+	// plain.gz and plain.zst: the plain dump through the real gzip and
+	// zstd, as pg_dump db | gzip > db.sql.gz.
+	for _, z := range []struct{ name, tool string }{{"gz", "gzip"}, {"zst", "zstd"}} {
+		zDir := filepath.Join(dir, "plain."+z.name)
+		if err := os.Mkdir(zDir, 0o755); err != nil {
+			return nil, err
+		}
+		out := filepath.Join(zDir, "db.sql."+z.name)
+		cmd := exec.Command("sh", "-c", z.tool+` -q -c "$1" > "$2"`, "sh", f.dumps["plain"], out)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("%s: %w: %s", z.tool, err, msg)
+		}
+		f.dumps["plain."+z.name] = out
 	}
-	gz := filepath.Join(gzDir, "db.sql.gz")
-	cmd := exec.Command("sh", "-c", `gzip -c "$1" > "$2"`, "sh", f.dumps["plain"], gz)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("gzip: %w: %s", err, out)
-	}
-	f.dumps["plain.gz"] = gz
 	return f, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type plainOutcome struct {
 	// statements whose known, harmless error was let pass.
 	owners, privileges, others int64
 	tolerated                  []string
+	// database counts the statements of pg_dump --create left out
+	// (CREATE, DROP, ALTER and COMMENT ON DATABASE, \connect); nothing
+	// counts the DROPs of pg_dump --clean that found nothing to drop.
+	database, cleanMissing int64
 }
 
 // plainRestore sends a plain dump's statements to the server over one
@@ -55,6 +60,13 @@ type plainRestore struct {
 	batch []*stmt
 	size  int
 	out   plainOutcome
+	// created and connected: the dump's CREATE DATABASE and the
+	// \connect to it were seen (pg_dump --create).
+	created, connected bool
+	// held is a DROP DATABASE kept back until the next statement shows
+	// whether it is pg_dump --clean --create's, right before its CREATE
+	// DATABASE (left out), or any other (sent, and refused by the server).
+	held *stmt
 }
 
 // restorePlain restores the dump read from r into the database conn is
@@ -105,12 +117,31 @@ func watchCancel(ctx context.Context, conn *pgconn.PgConn) func() error {
 func (p *plainRestore) run(ctx context.Context) error {
 	for {
 		s, err := p.sp.next()
+		if h := p.held; h != nil {
+			p.held = nil
+			if err == nil && strings.HasPrefix(s.head, "CREATE DATABASE ") {
+				p.out.database++
+			} else if ok, herr := p.flush(ctx); herr != nil || !ok {
+				return herr
+			} else if ok, herr := p.one(ctx, h); herr != nil || !ok {
+				return herr
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			ok, err := p.flush(ctx)
 			if err != nil || !ok {
 				return err
 			}
 			return nil
+		}
+		var cm *connectMeta
+		if errors.As(err, &cm) && p.created && !p.connected {
+			p.connected = true
+			p.out.database++
+			continue
+		}
+		if cm != nil {
+			err = &clusterDumpError{line: cm.line, why: "a \\connect to another database"}
 		}
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
@@ -126,14 +157,33 @@ func (p *plainRestore) run(ctx context.Context) error {
 			return nil
 		}
 		p.out.statements++
-		if strings.HasPrefix(s.head, "CREATE DATABASE ") {
-			// Second line of defence: the role may not create
-			// databases, but this says why the dump is refused.
-			if ok, ferr := p.flush(ctx); ferr != nil || !ok {
-				return ferr
-			}
-			p.out.dumpErr = &dumpError{line: s.line, why: "CREATE DATABASE: drill restores into its scratch database only"}
+		if p.out.statements == 1 && bytes.Contains(p.sp.header, []byte("\n-- PostgreSQL database cluster dump")) {
+			p.out.dumpErr = &clusterDumpError{line: 1, why: "pg_dumpall output"}
 			return nil
+		}
+		// pg_dump --create (and --clean) write statements about the
+		// database itself: the scratch database stands in for it, as
+		// pg_restore without --create has it, and they never reach the
+		// server. A second CREATE DATABASE is a dump of more than one
+		// database.
+		switch {
+		case strings.HasPrefix(s.head, "CREATE DATABASE "):
+			if p.created {
+				if ok, ferr := p.flush(ctx); ferr != nil || !ok {
+					return ferr
+				}
+				p.out.dumpErr = &clusterDumpError{line: s.line, why: "a second CREATE DATABASE"}
+				return nil
+			}
+			p.created = true
+			p.out.database++
+			continue
+		case strings.HasPrefix(s.head, "DROP DATABASE ") && !p.created:
+			p.held = s
+			continue
+		case p.created && databaseRE.MatchString(s.head):
+			p.out.database++
+			continue
 		}
 		switch s.kind {
 		case kindOwner:
@@ -196,10 +246,14 @@ func (p *plainRestore) flush(ctx context.Context) (bool, error) {
 	// A batch runs as one implicit transaction: a failure undid all of
 	// it. Run its statements one by one, as psql would have, to find the
 	// one that fails and name it.
+	let := len(p.out.tolerated) + int(p.out.cleanMissing)
 	for _, s := range batch {
 		if ok, err := p.one(ctx, s); err != nil || !ok {
 			return ok, err
 		}
+	}
+	if len(p.out.tolerated)+int(p.out.cleanMissing) > let {
+		return true, nil // the batch's failure was one let pass
 	}
 	// Each statement alone went through: report the batch's failure.
 	p.fail(batch[0], res)
@@ -217,6 +271,10 @@ func (p *plainRestore) one(ctx context.Context, s *stmt) (bool, error) {
 	}
 	if res.unexpected == nil && tolerated(s, res.pgErr) {
 		p.out.tolerated = append(p.out.tolerated, s.head[:min(len(s.head), 80)])
+		return true, nil
+	}
+	if res.unexpected == nil && cleanMissing(s, res.pgErr) {
+		p.out.cleanMissing++
 		return true, nil
 	}
 	p.fail(s, res)
@@ -242,6 +300,41 @@ func (p *plainRestore) fail(s *stmt, res *queryResult) {
 // (plpgsql), which only its owner may comment on.
 func tolerated(s *stmt, err *pgconn.PgError) bool {
 	return err != nil && err.Code == "42501" && strings.HasPrefix(s.head, "COMMENT ON EXTENSION ")
+}
+
+// databaseRE matches the statements pg_dump --create writes about the
+// dumped database itself after its CREATE DATABASE.
+var databaseRE = regexp.MustCompile(`^(ALTER|COMMENT ON) DATABASE `)
+
+// cleanMissing reports whether err of statement s is a DROP of pg_dump
+// --clean (DROP ..., ALTER TABLE ... DROP CONSTRAINT, lo_unlink of a large
+// object) finding nothing to drop: the scratch database is empty, and psql
+// reports these errors and goes on, as the restore does.
+func cleanMissing(s *stmt, err *pgconn.PgError) bool {
+	drop := strings.HasPrefix(s.head, "DROP ") || strings.HasPrefix(s.head, "ALTER ") && strings.Contains(s.head, " DROP ") ||
+		strings.HasPrefix(s.head, "SELECT PG_CATALOG.LO_UNLINK(")
+	if err == nil || !drop {
+		return false
+	}
+	switch err.Code {
+	case "42704", // undefined_object
+		"42P01", // undefined_table
+		"3F000", // invalid_schema_name
+		"42883": // undefined_function
+		return true
+	}
+	return false
+}
+
+// clusterDumpError is a plain dump of more than one database: pg_dumpall
+// output, which creates roles and moves between databases with \connect.
+type clusterDumpError struct {
+	line int64
+	why  string
+}
+
+func (e *clusterDumpError) Error() string {
+	return fmt.Sprintf("line %d: %s: this is a dump of a whole cluster (pg_dumpall), and drill restores one database per drill into its scratch database; dump each database with pg_dump (pg_dump -Fc DB > DB.dump, or plain, gzip'd or zstd'd) and drill each dump", e.line, e.why)
 }
 
 // queryResult is what the server answered to one Query message.

@@ -126,7 +126,8 @@ func trimLeading(b []byte) []byte {
 // It is also a second line of defence, which the restore does not rely
 // on: a psql meta-command outside literals (\! ...) stops the dump with
 // a metaError, except \restrict and \unrestrict, which pg_dump writes and
-// which are left out; so does CREATE DATABASE (pg_dump --create).
+// which are left out, and \connect, which is left out and returned as a
+// connectMeta for the restore to judge.
 type splitter struct {
 	r   *bufio.Reader
 	lex *sqlLexer
@@ -243,10 +244,16 @@ func (sp *splitter) meta(i int) error {
 	rest, _, _ := bytes.Cut(sp.pending[i:], []byte("\n"))
 	t := strings.TrimRight(string(rest), "\r")
 	cmd, _, _ := strings.Cut(t, " ")
-	if slices.Contains(allowedMeta, cmd) && len(trimLeading(sp.cur)) == 0 && len(bytes.TrimSpace(sp.pending[:i])) == 0 {
+	alone := len(trimLeading(sp.cur)) == 0 && len(bytes.TrimSpace(sp.pending[:i])) == 0
+	if alone && slices.Contains(allowedMeta, cmd) {
 		sp.pending = sp.pending[i:]
 		sp.skipLine = true
 		return nil
+	}
+	if alone && (cmd == `\connect` || cmd == `\c`) {
+		sp.pending = sp.pending[i:]
+		sp.skipLine = true
+		return &connectMeta{line: sp.line, command: t}
 	}
 	return &metaError{line: sp.line, command: t}
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -98,17 +97,15 @@ func (r *restore) pgRestore(ctx context.Context, f format, tool string, sc *scra
 	return runTool(ctx, tool, args, r.s.toolEnv(pgpass, sc.name), nil, false, extra)
 }
 
-// restorePlain sends a plain dump (gzip'd or not) to the server over the
+// restorePlain sends a plain dump (compressed or not) to the server over the
 // scratch role's connection.
 func (r *restore) restorePlain(ctx context.Context, f format, login *pgx.Conn) (*plainOutcome, error) {
 	var in io.Reader = &countingReader{ctx: ctx, r: r.file, n: &r.done}
-	if f == formatPlainGzip {
-		zr, err := gzip.NewReader(in)
-		if err != nil {
-			return nil, fmt.Errorf("open dump %s: %w", r.path, err)
-		}
-		in = zr
+	in, done, err := openPlain(f, in)
+	if err != nil {
+		return nil, fmt.Errorf("open dump %s: %w", r.path, err)
 	}
+	defer done()
 	out, header, err := restorePlain(ctx, login.PgConn(), in)
 	r.resp.Details["pg_dump_version"] = plainVersion(header)
 	return out, err
@@ -132,11 +129,19 @@ func (r *restore) judgePlain(ctx context.Context, out *plainOutcome, err error) 
 		r.resp.Details["plain_dump_tolerated"] = fmt.Sprintf("%d statements only the owner of what they change may run, not the restore role: %s",
 			len(out.tolerated), strings.Join(out.tolerated, "; "))
 	}
+	if out.database > 0 {
+		r.resp.Details["plain_dump_database_statements"] = fmt.Sprintf("%d statements of pg_dump --create about the dumped database itself, left out (the scratch database stands in for it)", out.database)
+	}
+	if out.cleanMissing > 0 {
+		r.resp.Details["plain_dump_clean_missing"] = fmt.Sprintf("%d DROP statements of pg_dump --clean found nothing to drop in the empty scratch database (psql reports these and goes on)", out.cleanMissing)
+	}
 	var me *metaError
-	var de *dumpError
+	var ce *clusterDumpError
 	switch {
-	case errors.As(out.dumpErr, &me) || errors.As(out.dumpErr, &de) && strings.HasPrefix(de.why, "CREATE DATABASE"):
-		r.fail("plain dump %s: %v; drill runs no psql meta-command, restores into its scratch database only and refuses the dump (a dump made with pg_dump --create? dump without it)", r.path, out.dumpErr)
+	case errors.As(out.dumpErr, &ce):
+		r.probs.Add(plugins.ProblemError, r.path, fmt.Sprintf("plain dump %s: %v", r.path, ce))
+	case errors.As(out.dumpErr, &me):
+		r.fail("plain dump %s: %v; drill runs no psql meta-command and refuses the dump", r.path, out.dumpErr)
 	case out.failed != "" && out.pgErr != nil:
 		return false, r.judgeServer(out)
 	case out.failed != "":
