@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins/internal/report"
 )
@@ -96,7 +98,7 @@ func parseSidecar(data []byte, base string) (string, error) {
 	return sum, nil
 }
 
-// dump is an open dump file, decompressed when it is gzip'd.
+// dump is an open dump file, decompressed when it is gzip'd or zstd'd.
 type dump struct {
 	path string
 	f    *os.File
@@ -104,6 +106,7 @@ type dump struct {
 	read atomic.Int64 // bytes read from the file, for progress
 	r    *bufio.Reader
 	tool string // the dump header, such as "MariaDB dump 10.19  Distrib 10.11.6-MariaDB ..."
+	zstd *zstd.Decoder
 }
 
 // openDump opens a dump as a regular file (never through a symlink),
@@ -131,30 +134,45 @@ func openDump(path string) (*dump, error) {
 	d := &dump{path: path, f: f, size: fi.Size()}
 	raw := bufio.NewReaderSize(&counter{r: f, n: &d.read}, lineBuf)
 	var r io.Reader = raw
-	if magic, _ := raw.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+	magic, _ := raw.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
 			_ = f.Close()
 			return nil, &dumpProblem{fmt.Sprintf("%s is not a valid gzip file: %v", path, err)}
 		}
 		r = zr
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}): // mariadb-dump db | zstd
+		zr, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			_ = f.Close()
+			return nil, &dumpProblem{fmt.Sprintf("%s is not a valid zstd file: %v", path, err)}
+		}
+		d.zstd = zr
+		r = zr
 	}
 	d.r = bufio.NewReaderSize(r, lineBuf)
 	head, err := d.r.Peek(headBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		_ = f.Close()
+		_ = d.Close()
 		return nil, &dumpProblem{fmt.Sprintf("read dump %s: %v", path, err)}
 	}
 	tool, ok := looksLikeDump(head)
 	if !ok {
-		_ = f.Close()
+		_ = d.Close()
 		return nil, &dumpProblem{fmt.Sprintf("%s is not a MySQL/MariaDB dump", path)}
 	}
 	d.tool = tool
 	return d, nil
 }
 
-func (d *dump) Close() error { return d.f.Close() }
+func (d *dump) Close() error {
+	if d.zstd != nil {
+		d.zstd.Close()
+	}
+	return d.f.Close()
+}
 
 // counter counts the bytes read through it.
 type counter struct {

@@ -188,6 +188,18 @@ func gzipped(t *testing.T, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// zstded is b compressed by the real zstd, as mariadb-dump db | zstd.
+func zstded(t *testing.T, b []byte) []byte {
+	t.Helper()
+	cmd := exec.Command("zstd", "-q", "-c")
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("zstd: %v", err)
+	}
+	return out
+}
+
 // writeDump writes a dump file into a fresh folder and returns its path.
 func writeDump(t *testing.T, name string, content []byte) string {
 	t.Helper()

@@ -40,6 +40,7 @@ func TestRestoreFingerprints(t *testing.T) {
 		{"plain", "shop.sql", plain, false, ""},
 		{"gzip", "shop.sql.gz", gzipped(t, plain), false, ""},
 		{"gzip without .gz", "shop.sql", gzipped(t, plain), false, ""},
+		{"zstd", "shop.sql.zst", zstded(t, plain), false, ""},
 		{"databases", "shop.sql", whole, true, "removed DROP DATABASE/CREATE DATABASE/USE for `" + name + "`"},
 	}
 	for _, tt := range tests {
