@@ -163,7 +163,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	resp.Details["format"] = format
 	if unsupported != "" {
 		resp.Problems = []plugins.Problem{{Kind: plugins.ProblemError, Path: req.PointID, Message: fmt.Sprintf(
-			"archive %s is %s-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd)",
+			"archive %s is %s-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd): make the backup with tar -czf or tar --zstd -cf",
 			req.PointID, unsupported)}}
 		return resp, nil
 	}

@@ -643,7 +643,7 @@ func TestRestoreArchiveOddPoints(t *testing.T) {
 		{"vanished", gone, plugins.Problem{Kind: plugins.ProblemFail, Path: gone,
 			Message: fmt.Sprintf("restore point %s vanished: it was listed but no longer exists", gone)}},
 		{"xz", xz, plugins.Problem{Kind: plugins.ProblemError, Path: xz,
-			Message: fmt.Sprintf("archive %s is xz-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd)", xz)}},
+			Message: fmt.Sprintf("archive %s is xz-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd): make the backup with tar -czf or tar --zstd -cf", xz)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
