@@ -24,7 +24,7 @@ func newEvidenceCmd(e *env) *cobra.Command {
 }
 
 func newEvidenceVerifyCmd(e *env) *cobra.Command {
-	var keyFile, prevFile string
+	var keyArg, prevFile string
 	cmd := &cobra.Command{
 		Use:   "verify [FILE]",
 		Short: "Verify an export bundle offline, or the local evidence log",
@@ -44,9 +44,10 @@ verifies just as well. With --checkpoint, the log must extend the checkpoint you
 kept from an earlier export (a rollback or a rewritten history is reported as
 such); keep each bundle's drill-evidence/checkpoint for the next time.
 
-Give the public key you trust with --key (drill keys show on the host, note or PEM
-form); without it the bundle's own key is used, which proves only that the bundle
-is self-consistent. Text from the bundle is printed with control characters
+Give the public key you trust with --key: as drill keys show prints it on the host
+(the note verifier key origin+hash+base64, the PEM block, or the whole output,
+pasted as it is), or a file holding it. Without it the bundle's own key is used,
+which proves only that the bundle is self-consistent. Text from the bundle is printed with control characters
 escaped.
 
 Without FILE, recompute the local evidence log from its stored records.
@@ -56,9 +57,9 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if len(a) == 1 {
-				return verifyBundle(e, cmd, a[0], keyFile, prevFile)
+				return verifyBundle(e, cmd, a[0], keyArg, prevFile)
 			}
-			if keyFile != "" || prevFile != "" {
+			if keyArg != "" || prevFile != "" {
 				return usageError{errors.New("--key and --checkpoint are for verifying a bundle: give its FILE")}
 			}
 			cfg, err := e.loadConfig()
@@ -101,16 +102,16 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyFile, "key", "", "the public key you trust (a file: note verifier key or PEM)")
+	cmd.Flags().StringVar(&keyArg, "key", "", "the public key you trust: the key as drill keys show prints it (origin+hash+base64 or PEM), or a file holding it")
 	cmd.Flags().StringVar(&prevFile, "checkpoint", "", "a checkpoint you kept from an earlier export: the log must extend it")
 	return cmd
 }
 
-func verifyBundle(e *env, cmd *cobra.Command, file, keyFile, prevFile string) error {
+func verifyBundle(e *env, cmd *cobra.Command, file, keyArg, prevFile string) error {
 	var opt evidence.BundleOptions
 	var err error
-	if keyFile != "" {
-		if opt.Key, err = os.ReadFile(keyFile); err != nil {
+	if keyArg != "" {
+		if opt.Key, err = keys.ReadPublicKeyArg(keyArg); err != nil {
 			return withCode(exitUsage, fmt.Errorf("--key: %w", err))
 		}
 	}

@@ -67,11 +67,14 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 			if err != nil {
 				return err
 			}
-			recs, checkpoint, err := allRecords(e, cmd, cfg)
+			recs, checkpoint, viaAgent, err := allRecords(e, cmd, cfg)
 			if err != nil {
 				return err
 			}
 			pos := drills.Position(cfg, recs, when)
+			if pos == nil {
+				pos = []drills.ServicePosition{} // JSON: [], not null
+			}
 			if htmlFile != "" {
 				if err := writeFileWith(htmlFile, func(w io.Writer) error { return writePositionHTML(w, pos, when, checkpoint) }); err != nil {
 					return withCode(exitUsage, fmt.Errorf("--html: %w", err))
@@ -85,6 +88,9 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 				fmt.Fprintf(e.stdout, "%s\n", b)
 			} else {
 				printPosition(e, pos, when, checkpoint)
+				if len(recs) == 0 {
+					printFirstSteps(e, cfg, viaAgent)
+				}
 			}
 			var bad []string
 			for _, sp := range pos {
@@ -106,24 +112,23 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 }
 
 // allRecords reads every record and the latest checkpoint, from the agent
-// when one listens, else from the store.
-func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Record, string, error) {
+// when one listens (viaAgent), else from the store.
+func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) (recs []*evidence.Record, checkpoint string, viaAgent bool, err error) {
 	c, h, err := dialAgent(ctxOf(cmd), cfg)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
-	var recs []*evidence.Record
 	if c != nil {
 		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *evidence.Record) error {
 			recs = append(recs, r.Escaped())
 			return nil
 		})
-		return recs, h.Checkpoint, err
+		return recs, h.Checkpoint, true, err
 	}
 	store, err := openStore(cfg, true)
 	if err != nil {
 		// No store yet: nothing has been proven.
-		return nil, "", nil
+		return nil, "", false, nil
 	}
 	defer store.Close()
 	cp, _ := store.Checkpoint()
@@ -133,10 +138,45 @@ func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) ([]*evidence.Rec
 		recs = append(recs, en.Record.Escaped())
 		return nil
 	}, false)
-	return recs, string(cp), err
+	return recs, string(cp), false, err
+}
+
+// printFirstSteps says, on an install without evidence, what to do
+// first, instead of leaving a table of untested services to puzzle over.
+func printFirstSteps(e *env, cfg *config.Config, viaAgent bool) {
+	file := shellQuote(textsafe.Escape(cfg.Path))
+	switch {
+	case len(cfg.Services) == 0:
+		fmt.Fprintf(e.stdout, "no services in %s, so there is no position to show.\n"+
+			"  drill init -o %s TARGET... proposes services and drills from your backups\n", file, file)
+		return
+	case len(cfg.Drills) == 0:
+		fmt.Fprintf(e.stdout, "no drills in %s: a service is proven only by drills that restore its backups.\n"+
+			"  drill init -o FILE TARGET... proposes drills from your backups\n", file)
+		return
+	case viaAgent:
+		fmt.Fprintf(e.stdout, "no evidence yet: the agent has not finished a drill, so nothing is proven. What to do first:\n"+
+			"  drill run --all    run every drill now, in the agent, and record its evidence\n"+
+			"  drill list         when each drill runs next\n")
+		return
+	}
+	scheduled := 0
+	for _, d := range cfg.Drills {
+		if d.Schedule != "" {
+			scheduled++
+		}
+	}
+	fmt.Fprintf(e.stdout, "no evidence yet: no drill has run with state_dir %s, so nothing is proven. What to do first:\n"+
+		"  drill run --all    run every drill now and record its evidence, then look again\n", textsafe.Escape(cfg.StateDir))
+	if scheduled > 0 {
+		fmt.Fprintf(e.stdout, "  or start the agent (systemctl enable --now drill, or drill agent), which runs the %d scheduled drill(s) on their schedules\n", scheduled)
+	}
 }
 
 func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoint string) {
+	if len(pos) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tOWNER\tPRI\tRPO\tRTO\tSTATUS\tLAST PASS\tLAST DRILL\tRESTORE/RTO\tBACKUP AGE/RPO\tTREND\tCOVERAGE")
 	age := func(t *time.Time) string {
@@ -183,8 +223,6 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 		if len(lines) >= 3 {
 			fmt.Fprintf(e.stdout, "from the signed evidence of log %s: %s records, checkpoint root %s; as of %s\n", lines[0], lines[1], lines[2], at.Local().Format(time.DateTime))
 		}
-	} else {
-		fmt.Fprintln(e.stdout, "no evidence yet: no drill has run with this state_dir")
 	}
 }
 

@@ -43,12 +43,12 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 			if all {
 				names = cfg.DrillNames()
 				if len(names) == 0 {
-					return usageError{fmt.Errorf("%s defines no drills", cfg.Path)}
+					return usageError{fmt.Errorf("%s defines no drills; drill init -o FILE TARGET... proposes them from your backups", cfg.Path)}
 				}
 			}
 			for _, n := range names {
 				if _, ok := cfg.Drills[n]; !ok {
-					return usageError{fmt.Errorf("unknown drill %q (defined: %s)", n, strings.Join(cfg.DrillNames(), ", "))}
+					return usageError{unknownDrill(cfg, n)}
 				}
 			}
 			c, _, err := dialAgent(ctxOf(cmd), cfg)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // defaultConfig is used when neither -c nor $DRILL_CONFIG is given.
@@ -82,22 +85,45 @@ func (e *env) logger() *slog.Logger {
 }
 
 // loadConfig loads the config named by -c, $DRILL_CONFIG or the default.
+// When there is no file there, the error says where it looked, why there,
+// and how to make one.
 func (e *env) loadConfig() (*config.Config, error) {
-	p := e.configPath
-	if p == "" {
-		p = os.Getenv("DRILL_CONFIG")
-	}
-	if p == "" {
-		p = defaultConfig
-	}
+	p, from := e.configFile()
 	cfg, err := config.Load(p)
-	if err != nil {
-		if os.IsNotExist(err) || strings.Contains(err.Error(), "no such file") {
-			return nil, usageError{fmt.Errorf("%v (give the config with -c FILE or $DRILL_CONFIG)", err)} //nolint:errorlint // wrapped, a config.Errors would print as a list without the hint
-		}
-		return nil, err
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError{noConfigError(p, from)}
 	}
-	return cfg, nil
+	return cfg, err
+}
+
+// configFile returns the config file to load and why that one.
+func (e *env) configFile() (path, from string) {
+	if e.configPath != "" {
+		return e.configPath, "given with -c"
+	}
+	if p := os.Getenv("DRILL_CONFIG"); p != "" {
+		return p, "from $DRILL_CONFIG"
+	}
+	return defaultConfig, "the default: no -c FILE given and $DRILL_CONFIG is not set"
+}
+
+// noConfigError is the first thing a new user sees: where drill looked
+// for its config and how to make one there.
+func noConfigError(path, from string) error {
+	return fmt.Errorf("no config file at %s (%s).\n"+
+		"  Make one from your backups:  drill init -o %s TARGET...\n"+
+		"  (a TARGET is a directory copy, an archive or a glob of archives, a PostgreSQL or MySQL dump, or restic:REPO),\n"+
+		"  or give an existing config with -c FILE or $DRILL_CONFIG", textsafe.Escape(path), from, shellQuote(textsafe.Escape(path)))
+}
+
+// shellQuote quotes s for a command line to copy, when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+=:,@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // launcher wires the plugin launcher for cfg.

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +57,15 @@ func TestScripts(t *testing.T) {
 			e.Setenv("PATH", filepath.Dir(drillBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 			e.Setenv("DRILL_CONFIG", "")
 			return nil
+		},
+		// [exists:PATH]: PATH exists on this host (such as a config at the
+		// default path, which a script cannot remove).
+		Condition: func(cond string) (bool, error) {
+			if p, ok := strings.CutPrefix(cond, "exists:"); ok {
+				_, err := os.Stat(p)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"age":       cmdAge,

@@ -238,7 +238,9 @@ func (s *Sample) Slices() int { return (100 + s.Percent - 1) / s.Percent }
 
 // SQLCheck is a query that must return a single value meeting Expect.
 type SQLCheck struct {
-	// Name names the check in results; unique within the drill.
+	// Name names the check in results; unique within the drill. A check
+	// written without a name is named by SQLCheckName after its query,
+	// with " #2", " #3", ... added when that name is taken.
 	Name string
 	// Query is the SQL to run in the restored database.
 	Query string

@@ -374,3 +374,86 @@ func TestParseMergeDepth(t *testing.T) {
 		t.Errorf("Parse error =\n%v\nwant among them: %s", err, want)
 	}
 }
+
+// TestParseUnnamedSQLChecks parses sql checks written without a name, as
+// DESIGN.md shows them (`sql: [{query: ..., expect: ...}]`): each is named
+// after its query, on one line, shortened and escaped, and checks whose
+// names would be the same are numbered, so results and reports tell them
+// apart.
+func TestParseUnnamedSQLChecks(t *testing.T) {
+	long := "select count(*) from invoices where created > now() - interval '1 day' and paid"
+	data := []byte(`services: {billing: {}}
+drills:
+  db:
+    service: billing
+    backend: postgres
+    source: {dump: /backups/billing.dump}
+    checks:
+      sql: [{query: "select count(*) from invoices", expect: ">= 1"}]
+  many:
+    service: billing
+    backend: postgres
+    source: {dump: /backups/billing.dump}
+    checks:
+      sql:
+        - query: |
+            select count(*)
+            from	lines
+        - {query: "` + long + `", expect: ">= 1"}
+        - {query: "` + long + ` is not true", expect: "= 0"}
+        - {query: "select 1", expect: ">= 1"}
+        - {query: "select 1", expect: "<= 1"}
+        - {name: "select 2", query: "select 2", expect: "= 2"}
+        - {query: "select 2", expect: "= 2"}
+        - {query: "select '\e[2J' \u0085 ;", expect: "= 0"}
+`)
+	// The first check of "many" lacks expect: only that is reported.
+	if _, err := Parse("", data); err == nil || err.Error() != `15:11: drills.many.checks.sql[0]: missing required key "expect"` {
+		t.Fatalf("Parse error = %v, want only the missing expect", err)
+	}
+	data = []byte(strings.Replace(string(data), "from\tlines\n", "from\tlines\n          expect: \">= 1\"\n", 1))
+	c, err := Parse("", data)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	names := func(d string) []string {
+		var out []string
+		for _, q := range c.Drills[d].Checks.SQL {
+			out = append(out, q.Name)
+		}
+		return out
+	}
+	assertEqual(t, "db's check names", names("db"), []string{"select count(*) from invoices"})
+	cut := "select count(*) from invoices where created > now() - inter…"
+	assertEqual(t, "many's check names", names("many"), []string{
+		"select count(*) from lines",
+		cut,
+		cut + " #2",
+		"select 1",
+		"select 1 #2",
+		"select 2",
+		"select 2 #2",
+		`select '\x1b[2J' ;`,
+	})
+	if q := c.Drills["many"].Checks.SQL[2].Query; q != long+" is not true" {
+		t.Errorf("the query itself is kept as written, got %q", q)
+	}
+}
+
+func TestSQLCheckName(t *testing.T) {
+	tests := []struct{ query, want string }{
+		{"select 1", "select 1"},
+		{"  select count(*)\n\tfrom t  ;\n", "select count(*) from t ;"},
+		{strings.Repeat("x", 60), strings.Repeat("x", 60)},
+		{strings.Repeat("x", 61), strings.Repeat("x", 59) + "…"},
+		{strings.Repeat("é", 70), strings.Repeat("é", 59) + "…"},
+		{strings.Repeat("x", 58) + " yz", strings.Repeat("x", 58) + "…"},
+		{"select '\x1b]0;owned\x07'", `select '\x1b]0;owned\x07'`},
+		{"select '\u202e'", `select '\u202e'`},
+	}
+	for _, tt := range tests {
+		if got := SQLCheckName(tt.query); got != tt.want {
+			t.Errorf("SQLCheckName(%q) = %q, want %q", tt.query, got, tt.want)
+		}
+	}
+}

@@ -31,13 +31,19 @@
 //	    timeout: 2h
 //	    backend: postgres
 //	    source: { dump: "/backups/pg/billing-*.dump", server: "postgres://drill@127.0.0.1:5432/postgres" }
-//	    checks: { tables: [invoices], min_rows: { invoices: 1000 }, sql: [{ name: recent, query: "select count(*) from invoices", expect: ">= 1" }] }
+//	    checks:
+//	      tables: [invoices]
+//	      min_rows: { invoices: 1000 }
+//	      sql:
+//	        - { name: recent, query: "select count(*) from invoices where created > now() - interval '1 day'", expect: ">= 1" }
+//	        - { query: "select count(*) from invoices", expect: ">= 1" }   # named "select count(*) from invoices"
 //
 // Defaults: state_dir /var/lib/drill, socket /run/drill/drill.sock, no
 // metrics endpoint, max_concurrent 1, no scratch limit, the agent's own
 // group on the socket, stop_timeout 1m, no jitter, catch_up true,
 // require_sandbox false, stall_timeout 10m, service priority 3, drill
-// timeout 6h. A drill without a schedule runs only on demand; jitter,
+// timeout 6h, an sql check's name its query (SQLCheckName, numbered when
+// taken). A drill without a schedule runs only on demand; jitter,
 // catch_up, require_sandbox and stall_timeout may be
 // set per drill too, where stall_timeout must be shorter than the drill's
 // timeout.

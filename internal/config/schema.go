@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drillhq/drill/internal/schedule"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // The keys each mapping accepts, sorted, as error messages list them.
@@ -486,7 +488,7 @@ func (p *parser) checks(e entry) Checks {
 }
 
 func (p *parser) sql(e entry) []SQLCheck {
-	items, ok := p.list(e, "a list of checks, each with name, query and expect")
+	items, ok := p.list(e, "a list of checks, each with query, expect and an optional name")
 	if !ok {
 		return nil
 	}
@@ -519,10 +521,49 @@ func (p *parser) sql(e entry) []SQLCheck {
 				}
 			}
 		}
-		p.required(item, es, "name", "query", "expect")
+		p.required(item, es, "query", "expect")
 		out = append(out, q)
 	}
+	// Unnamed checks are named after their queries once every written
+	// name is known, so that a default never takes a name written later.
+	for i := range out {
+		if out[i].Name == "" && out[i].Query != "" {
+			out[i].Name = uniqueName(SQLCheckName(out[i].Query), names)
+			names[out[i].Name] = out[i].Pos.Line
+		}
+	}
 	return out
+}
+
+// sqlNameRunes is how many runes of its query an unnamed sql check's name
+// keeps: enough to recognise the query in a report's column.
+const sqlNameRunes = 60
+
+// SQLCheckName is the name of an sql check written without one: its query
+// on one line (white space collapsed), cut to 60 runes with "…", control
+// characters escaped.
+func SQLCheckName(query string) string {
+	r := []rune(strings.Join(strings.Fields(query), " "))
+	name := string(r)
+	if len(r) > sqlNameRunes {
+		name = strings.TrimRight(string(r[:sqlNameRunes-1]), " ") + "…"
+	}
+	return textsafe.Escape(name)
+}
+
+// uniqueName returns name, or when taken name followed by " #2", " #3", ...:
+// two unnamed checks whose queries begin alike (or are the same, with
+// different expectations) stay apart in results and reports.
+func uniqueName(name string, taken map[string]int) string {
+	if _, dup := taken[name]; !dup {
+		return name
+	}
+	for n := 2; ; n++ {
+		s := fmt.Sprintf("%s #%d", name, n)
+		if _, dup := taken[s]; !dup {
+			return s
+		}
+	}
 }
 
 // sample is a drill's sample: {percent: N, seed: S}; the seed defaults to

@@ -29,31 +29,70 @@ func (k *Key) PublicPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: pemPublicKey, Bytes: der})
 }
 
-// ParsePublicKey parses an Ed25519 public key given either as a note
-// verifier key "name+hash+base64" (the content of drill.pub) or as a PEM
-// "PUBLIC KEY" block (the output of PublicPEM). Surrounding white space is
-// ignored. It returns the raw public key and, for the note form, the
-// verifier key (trimmed); for the PEM form the verifier key is "", as a PEM
-// key carries no key name.
+// ParsePublicKey parses an Ed25519 public key given as a note verifier key
+// "name+hash+base64" (the content of drill.pub), as a PEM "PUBLIC KEY"
+// block (the output of PublicPEM), or as both with the key ID between them
+// (the output of drill keys show), where all must be the same key.
+// Surrounding white space is ignored, and so are the carriage returns of
+// a key pasted from an email. It returns the raw public key and the
+// verifier key (trimmed), or "" when only a PEM block is given, as a PEM
+// key carries no key name. Its errors never quote the text: it may be a
+// private key given by mistake.
 func ParsePublicKey(text []byte) (ed25519.PublicKey, string, error) {
-	text = bytes.TrimSpace(text)
-	switch {
-	case len(text) == 0:
-		return nil, "", errors.New("parse public key: empty; want a note verifier key (name+hash+base64, as in drill.pub) or a PEM \"PUBLIC KEY\" block")
-	case bytes.HasPrefix(text, []byte("-----BEGIN ")):
-		pub, err := parsePublicPEM(text)
-		if err != nil {
+	text = bytes.TrimSpace(bytes.ReplaceAll(text, []byte("\r\n"), []byte("\n")))
+	if len(text) == 0 {
+		return nil, "", fmt.Errorf("parse public key: empty; %s", KeyForms)
+	}
+	if isPrivate(string(text)) {
+		return nil, "", fmt.Errorf("parse public key: this is a private key, which is never handed out; %s", KeyForms)
+	}
+	note, pemText := text, []byte(nil)
+	if i := bytes.Index(text, []byte("-----BEGIN ")); i >= 0 {
+		note, pemText = bytes.TrimSpace(text[:i]), text[i:]
+	}
+	var pub ed25519.PublicKey
+	if pemText != nil {
+		var err error
+		if pub, err = parsePublicPEM(pemText); err != nil {
 			return nil, "", fmt.Errorf("parse public key: %w", err)
 		}
-		return pub, "", nil
 	}
-	vkey := string(text)
-	_, pub, err := ParseVerifierKey(vkey)
-	if err != nil {
-		return nil, "", fmt.Errorf("parse public key: want a note verifier key (name+hash+base64, as in drill.pub) or a PEM \"PUBLIC KEY\" block: %w", err)
+	// What stands before a PEM block (or alone): the note verifier key,
+	// and the key ID line of drill keys show.
+	var vkey, keyID string
+	for line := range strings.Lines(string(note)) {
+		line = strings.TrimSpace(line)
+		switch id, isID := strings.CutPrefix(line, "key id:"); {
+		case isID && keyID == "":
+			keyID = strings.TrimSpace(id)
+		case line != "" && vkey == "" && !isID:
+			vkey = line
+		case line != "":
+			return nil, "", fmt.Errorf("parse public key: more lines than a key; %s", KeyForms)
+		}
+	}
+	if vkey != "" {
+		_, vpub, err := ParseVerifierKey(vkey)
+		if err != nil {
+			return nil, "", fmt.Errorf("parse public key: %w; %s", err, KeyForms)
+		}
+		if pub != nil && !pub.Equal(vpub) {
+			return nil, "", errors.New("parse public key: the note verifier key and the PEM block are different keys; give one of them")
+		}
+		pub = vpub
+	}
+	if pub == nil {
+		return nil, "", fmt.Errorf("parse public key: no key, only a key ID; %s", KeyForms)
+	}
+	if keyID != "" && keyID != (&Key{Public: pub}).KeyID() {
+		return nil, "", errors.New("parse public key: the key ID is not the ID of the key beside it; give the key as drill keys show prints it")
 	}
 	return pub, vkey, nil
 }
+
+// KeyForms says what a public key given to drill looks like, for errors.
+const KeyForms = "want the public key as drill keys show prints it on the host: a note verifier key (name+hash+base64, one line, as in drill.pub, " +
+	"such as backup1.example.org/drill+1a2b3c4d+AbCd...=), a PEM \"PUBLIC KEY\" block, or both"
 
 // parsePublicPEM parses text that must be exactly one PEM "PUBLIC KEY"
 // block holding an Ed25519 key.

@@ -102,10 +102,13 @@ func TestParsePublicKeyRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	skey, _, err := note.GenerateKey(rand.Reader, "drill.test/host1")
+	skey, vkey, err := note.GenerateKey(rand.Reader, "drill.test/host1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One digit of the hash changed, as a bad copy would.
+	i := strings.Index(vkey, "+") + 1
+	damaged := vkey[:i] + map[bool]string{true: "1", false: "0"}[vkey[i] == '0'] + vkey[i+1:]
 	pkix := func(key any) []byte {
 		der, err := x509.MarshalPKIXPublicKey(key)
 		if err != nil {
@@ -125,16 +128,21 @@ func TestParsePublicKeyRejects(t *testing.T) {
 		text []byte
 		want string
 	}{
-		{"empty", nil, "empty; want a note verifier key"},
-		{"blank", []byte(" \n\t\n"), "empty; want a note verifier key"},
-		{"garbage", []byte("hello, world"), "want a note verifier key (name+hash+base64, as in drill.pub) or a PEM \"PUBLIC KEY\" block"},
+		{"empty", nil, "empty; want the public key as drill keys show prints it"},
+		{"blank", []byte(" \n\t\n"), "empty; want the public key as drill keys show prints it"},
+		{"garbage", []byte("hello, world"), "malformed verifier id; want the public key as drill keys show prints it on the host: a note verifier key (name+hash+base64"},
 		{"RSA PEM", pkix(&rsaKey.PublicKey), "holds an RSA key, want an Ed25519 key"},
 		{"X25519 PEM", pkix(x25519.PublicKey()), "holds an X25519 key, want an Ed25519 key"},
-		{"private key PEM", privPEM, `PEM block is "PRIVATE KEY", want "PUBLIC KEY"`},
+		{"private key PEM", privPEM, "this is a private key, which is never handed out"},
+		{"EC private key PEM", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: privDER}), "this is a private key"},
+		{"certificate PEM", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("x")}), `PEM block is "CERTIFICATE", want "PUBLIC KEY"`},
 		{"two PEM blocks", append(append([]byte{}, edPEM...), edPEM...), "more than one PEM block"},
 		{"broken PEM", []byte("-----BEGIN PUBLIC KEY-----\nMCow\n"), "malformed PEM block"},
 		{"bad DER", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte("not DER")}), `PEM "PUBLIC KEY" block: `},
-		{"note signer key", []byte(skey), "want a note verifier key"},
+		{"note signer key", []byte(skey), "this is a private key, which is never handed out"},
+		{"two note keys", []byte(vkey + "\n" + vkey), "more lines than a key"},
+		{"a key ID alone", []byte("key id: " + strings.Repeat("0", 64)), "no key, only a key ID"},
+		{"damaged note key", []byte(damaged), "invalid verifier hash"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pub, vkey, err := ParsePublicKey(tt.text)
@@ -144,7 +152,7 @@ func TestParsePublicKeyRejects(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ParsePublicKey(%q) error = %q, want it to contain %q", tt.text, err, tt.want)
 			}
-			if strings.Contains(err.Error(), "PRIVATE+KEY") || strings.Contains(err.Error(), "MC4CAQ") {
+			if strings.Contains(err.Error(), "PRIVATE+KEY") || strings.Contains(err.Error(), "MC4CAQ") || strings.Contains(err.Error(), skey[len(skey)-20:]) {
 				t.Errorf("ParsePublicKey error quotes a private key: %q", err)
 			}
 		})

@@ -259,14 +259,14 @@ func runChecks(ctx context.Context, conn *sql.Conn, db string, dc *plugins.Datab
 		}
 		exp, err := dbcheck.ParseExpect(q.Expect)
 		if err != nil {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Message: fmt.Sprintf("check %s (%s): %v", name, q.Query, err)})
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Message: fmt.Sprintf("check %s (%s): %v", name, report.Query(q.Query), err)})
 			continue
 		}
 		ok, detail, err := sqlCheck(ctx, conn, q.Query, exp)
 		if err != nil {
 			return nil, nil, err
 		}
-		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: q.Query + ": " + detail})
+		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: report.Query(q.Query) + ": " + detail})
 	}
 	return checks, probs, nil
 }

@@ -145,7 +145,7 @@ func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, 
 	for _, sc := range dc.SQL {
 		exp, err := dbcheck.ParseExpect(sc.Expect)
 		if err != nil {
-			probs.Add(plugins.ProblemError, "", fmt.Sprintf("sql check %s: %v", oneLine(sc.Query), err))
+			probs.Add(plugins.ProblemError, "", fmt.Sprintf("sql check %s: %v", report.Query(sc.Query), err))
 			continue
 		}
 		c, err := checkSQL(ctx, tx, sc.Query, exp)
@@ -238,7 +238,7 @@ func checkMinRows(ctx context.Context, tx pgx.Tx, minRows map[string]int64, tabl
 // the transaction usable, and compares its one value with exp. The
 // extended protocol runs a single statement only.
 func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) (plugins.Check, error) {
-	label := oneLine(query)
+	label := report.Query(query)
 	c := plugins.Check{Name: "sql"}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
@@ -277,11 +277,6 @@ func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) 
 		c.Detail = label + ": " + msg
 	}
 	return c, nil
-}
-
-// oneLine collapses a query's white space and clips it, for messages.
-func oneLine(q string) string {
-	return report.Clip(strings.Join(strings.Fields(q), " "), 300)
 }
 
 // unforceRowSecurity lets the scratch role see every row of the tables it

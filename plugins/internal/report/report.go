@@ -6,6 +6,7 @@ package report
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -149,6 +150,13 @@ func (p *Problems) All() []plugins.Problem {
 		}
 	}
 	return out
+}
+
+// Query is an SQL check's query for a check's detail or a message: on one
+// line (white space collapsed, as a multi-line YAML query is written) and
+// clipped to 300 bytes.
+func Query(q string) string {
+	return Clip(strings.Join(strings.Fields(q), " "), 300)
 }
 
 // Clip shortens a message to at most n bytes, on a rune boundary, marking
