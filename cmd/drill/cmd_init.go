@@ -112,8 +112,15 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 	if len(bad) > 0 {
 		return usageError{errors.Join(bad...)}
 	}
-	l, stateAbs := initLayout(f)
-	if opts.TrialRoot, err = propose.TrialRoot(stateAbs); err != nil {
+	var avoid []string
+	for _, t := range targets {
+		avoid = append(avoid, propose.Allowed(t))
+	}
+	l, stateAbs, err := initLayout(f, avoid)
+	if err != nil {
+		return err
+	}
+	if opts.TrialRoot, err = propose.TrialRoot(stateAbs, avoid); err != nil {
 		return withCode(exitError, err)
 	}
 	defer os.RemoveAll(opts.TrialRoot)
@@ -159,27 +166,47 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 // initLayout is where the proposed config keeps drill's state: the
 // packaged layout (/var/lib/drill, /run/drill) for a config written to
 // /etc/drill; for any other a drill-state folder beside the config, so
-// that a newcomer needs no root. It returns the layout and state_dir as an
-// absolute path.
-func initLayout(f initFlags) (propose.Layout, string) {
+// that a newcomer needs no root, unless that folder is where the backups
+// are (the plugins may read there, and state_dir holds the signing key):
+// then $XDG_STATE_HOME/drill (~/.local/state/drill). It returns the layout
+// and state_dir as an absolute path.
+func initLayout(f initFlags, avoid []string) (propose.Layout, string, error) {
 	base, _ := os.Getwd()
 	if f.out != "" {
 		if abs, err := filepath.Abs(f.out); err == nil {
 			base = filepath.Dir(abs)
 		}
 	}
+	const why = "drill.db (the evidence), keys/ (the signing key), scratch/"
+	var l propose.Layout
+	var abs string
 	switch {
 	case f.stateDir != "":
-		abs := f.stateDir
+		abs = f.stateDir
 		if !filepath.IsAbs(abs) {
 			abs = filepath.Join(base, abs)
 		}
-		return propose.Layout{StateDir: f.stateDir, StateWhy: "given with --state-dir: drill.db (the evidence), keys/ (the signing key), scratch/"}, abs
+		l = propose.Layout{StateDir: f.stateDir, StateWhy: "given with --state-dir: " + why}
 	case f.out != "" && base == filepath.Dir(defaultConfig):
-		return propose.Layout{StateDir: config.DefaultStateDir, Socket: config.DefaultSocket}, config.DefaultStateDir
+		l, abs = propose.Layout{StateDir: config.DefaultStateDir, Socket: config.DefaultSocket}, config.DefaultStateDir
+	default:
+		abs = filepath.Join(base, "drill-state")
+		l = propose.Layout{StateDir: "drill-state", Socket: "drill-state/drill.sock", StateWhy: "beside this file (relative paths are): " + why}
+		if propose.Inside(abs, avoid) {
+			xdg := os.Getenv("XDG_STATE_HOME")
+			if xdg == "" {
+				home, _ := os.UserHomeDir()
+				xdg = filepath.Join(home, ".local", "state")
+			}
+			abs = filepath.Join(xdg, "drill")
+			l = propose.Layout{StateDir: abs, Socket: filepath.Join(abs, "drill.sock"),
+				StateWhy: "not beside this file, where the backups are (a drill may read there; state_dir holds the signing key): " + why}
+		}
 	}
-	return propose.Layout{StateDir: "drill-state", Socket: "drill-state/drill.sock",
-		StateWhy: "beside this file (relative paths are): drill.db (the evidence), keys/ (the signing key), scratch/"}, filepath.Join(base, "drill-state")
+	if propose.Inside(abs, avoid) {
+		return l, "", usageError{fmt.Errorf("state_dir %s would be inside a folder of backups a drill reads (it holds the signing key): give --state-dir DIR elsewhere", abs)}
+	}
+	return l, abs, nil
 }
 
 // writeNew writes a new config file, mode 0640; an existing one only with force.

@@ -387,13 +387,50 @@ func uniqueName(name string, taken map[string]bool) string {
 	return n
 }
 
+// Allowed returns the folders a drill of t lets its plugin read, as the
+// sandbox allows them (docs/sandbox.md): a glob's folder, a directory copy
+// or local repository itself. drill's state_dir, which holds the signing
+// key, must be outside all of them, or the plugin refuses to confine itself.
+func Allowed(t Target) string {
+	switch {
+	case t.Kind == KindRestic && remoteRepo.MatchString(t.Location):
+		return ""
+	case strings.ContainsAny(t.Location, "*?["):
+		return filepath.Dir(t.Location)
+	case t.Kind == KindCopy || t.Kind == KindRestic:
+		return t.Location
+	}
+	fi, err := os.Stat(t.Location)
+	if err == nil && fi.IsDir() {
+		return t.Location // a pg_dump -Fd folder
+	}
+	return ""
+}
+
+// Inside says whether dir is one of the folders, or below one.
+func Inside(dir string, folders []string) bool {
+	for _, f := range folders {
+		if f == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(f, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
+}
+
 // TrialRoot makes the folder trial restores are made in: inside the
 // nearest existing folder above stateDir, so that the free space seen is
-// the space the drills will have, else in the system's temporary folder.
+// the space the drills will have, unless that is inside a folder of avoid
+// (what the plugins may read); else in the system's temporary folder.
 // The caller removes it.
-func TrialRoot(stateDir string) (string, error) {
+func TrialRoot(stateDir string, avoid []string) (string, error) {
 	for dir := stateDir; ; dir = filepath.Dir(dir) {
 		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			if Inside(dir, avoid) {
+				break
+			}
 			if root, err := os.MkdirTemp(dir, ".drill-init-"); err == nil {
 				return root, nil
 			}
