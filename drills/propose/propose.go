@@ -208,12 +208,16 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 			return err
 		}
 		// A restore point too large for the scratch space is drilled a
-		// slice at a time; the runner refused it before writing anything.
-		if rec.Verdict == evidence.VerdictError && obs != nil && obs.Restored == nil && budget > 0 &&
-			obs.Point.Size > budget && d.Target.Kind != KindPostgres && d.Target.Kind != KindMySQL {
-			d.SamplePercent = percentFor(obs.Point.Size, budget)
-			d.SampleWhy = fmt.Sprintf("the newest restore point is %s, more than the %s of scratch space a drill may use: one %d%% slice per run",
-				humanBytes(obs.Point.Size), humanBytes(budget), d.SamplePercent)
+		// slice at a time: the runner (from the point's size) or the
+		// backend (restic, from the snapshot's summary) refused it before
+		// writing anything.
+		if tooLarge(rec) && obs != nil && d.Target.Kind != KindPostgres && d.Target.Kind != KindMySQL {
+			d.SamplePercent = 10
+			if obs.Point.Size > 0 && budget > 0 {
+				d.SamplePercent = percentFor(obs.Point.Size, budget)
+			}
+			d.SampleWhy = fmt.Sprintf("the newest restore point is larger than the scratch space a drill may use (%s): one %d%% slice per run",
+				humanBytes(budget), d.SamplePercent)
 			if rec, obs, err = p.try(ctx, opts, d); err != nil {
 				return err
 			}
@@ -336,6 +340,21 @@ func (p *Proposal) Stale(now time.Time) []string {
 		}
 	}
 	return notes
+}
+
+// tooLarge says whether a trial was refused for want of scratch space:
+// an error before anything was restored, saying so (the runner's preflight
+// and the backends' max_scratch_bytes checks).
+func tooLarge(rec *evidence.Record) bool {
+	if rec.Verdict != evidence.VerdictError || rec.Files > 0 {
+		return false
+	}
+	for _, r := range rec.Reasons {
+		if strings.Contains(r, "max_scratch_bytes") || strings.Contains(r, "the scratch filesystem at") {
+			return true
+		}
+	}
+	return false
 }
 
 // percentFor is the largest friendly sample percent whose slice takes at

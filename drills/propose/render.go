@@ -54,9 +54,9 @@ func (p *Proposal) render(l layout, ds []*Drill) []byte {
 		if l.Socket != "" {
 			w.line(0, "socket: "+q(l.Socket), "where the agent (drill agent) listens for drill run, list and history")
 		}
-		if p.MaxScratch > 0 {
-			w.line(0, "max_scratch_bytes: "+strconv.FormatInt(p.MaxScratch, 10), "given with --max-scratch: a restore that would write more is stopped")
-		}
+	}
+	if p.MaxScratch > 0 {
+		w.line(0, "max_scratch_bytes: "+strconv.FormatInt(p.MaxScratch, 10), "given with --max-scratch: a restore that would write more is stopped")
 	}
 	w.blank()
 	w.line(0, "services:", "what the organisation claims")
