@@ -223,11 +223,11 @@ func writeNew(path string, text []byte, force bool) error {
 		return fmt.Errorf("write the config: %w", err)
 	}
 	if _, err := fh.Write(text); err != nil {
-		fh.Close()
+		_ = fh.Close()
 		return fmt.Errorf("write the config %s: %w", path, err)
 	}
 	if err := fh.Chmod(0o640); err != nil {
-		fh.Close()
+		_ = fh.Close()
 		return fmt.Errorf("write the config %s: %w", path, err)
 	}
 	if err := fh.Close(); err != nil {

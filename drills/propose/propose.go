@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -464,11 +463,4 @@ func TrialRoot(stateDir string, avoid []string) (string, error) {
 		return "", fmt.Errorf("make a folder for the trial restores: %w", err)
 	}
 	return root, nil
-}
-
-// Sorted returns the drills by name, for output.
-func (p *Proposal) Sorted() []*Drill {
-	ds := slices.Clone(p.Drills)
-	slices.SortFunc(ds, func(a, b *Drill) int { return strings.Compare(a.Name, b.Name) })
-	return ds
 }
