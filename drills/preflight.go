@@ -35,3 +35,7 @@ func preflight(desc *plugins.DescribeResponse, point plugins.RestorePoint, maxBy
 	}
 	return ""
 }
+
+// FreeBytes returns the free space of the filesystem holding path, for
+// callers that size a drill before it runs (drill init).
+func FreeBytes(path string) (int64, error) { return freeBytes(path) }

@@ -89,6 +89,23 @@ type Runner struct {
 	// Rand, when set, returns a number in [0, n) for the choice of a
 	// random restore point; math/rand/v2 when nil.
 	Rand func(n int) int
+	// Observe, when set, is called once per drill that listed its restore
+	// points, before its scratch space is removed, with what the drill saw
+	// (drill init learns a backup's cadence and contents from it).
+	Observe func(*Observation)
+}
+
+// Observation is what one drill saw of its backup, beside its record.
+type Observation struct {
+	Drill string
+	// Points are the restore points as the backend listed them.
+	Points []plugins.RestorePoint
+	// Point is the one restored (zero when the drill stopped before).
+	Point plugins.RestorePoint
+	// Restored lists every restored file with its size and digest, paths
+	// relative to the restore target; nil for a database drill or when
+	// the drill stopped before the restore was checksummed.
+	Restored *manifest.Manifest
 }
 
 func (r *Runner) randN(n int) int {
@@ -266,6 +283,10 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		return
 	}
 	problems(list.Problems, o)
+	obs := &Observation{Drill: d.Name, Points: list.Points}
+	if r.Observe != nil {
+		defer r.Observe(obs)
+	}
 	if len(list.Points) == 0 {
 		o.fail(fmt.Sprintf("no restore point found (backend %s, source %s)", d.Backend, describeSource(src)))
 		r.vanished(d, desc, rec, list.Points, nil, o, log)
@@ -301,6 +322,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 	}
 	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
+	obs.Point = point
 
 	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
 	defer func() {
@@ -416,6 +438,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			return
 		}
 		rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
+		obs.Restored = got
 		detail = fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))
 	}
 	rec.ManifestSHA256 = fmt.Sprintf("%x", got.Digest())

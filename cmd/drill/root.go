@@ -57,6 +57,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newManifestCmd(e),
 		newEvidenceCmd(e),
 		newKeysCmd(e),
+		newInitCmd(e),
 		newVersionCmd(e),
 		newPluginCmd(e),
 	)

@@ -141,7 +141,7 @@ func (b *Backend) noteSize(id string, size int64) {
 // only what the backup says about itself: the guard keeps watching
 // restic's own totals while it restores.
 func (b *Backend) tooBig(req *plugins.RestoreRequest, s *source) *plugins.RestoreResponse {
-	if req.MaxBytes <= 0 || len(s.include) > 0 {
+	if req.MaxBytes <= 0 || len(s.include) > 0 || req.Sample != nil {
 		return nil
 	}
 	b.mu.Lock()

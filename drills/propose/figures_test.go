@@ -1,0 +1,73 @@
+package propose
+
+import (
+	"archive/tar"
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestBelow(t *testing.T) {
+	for _, c := range []struct{ n, want int64 }{{0, 0}, {1, 1}, {3, 2}, {15, 13}, {167, 150}, {34, 30}, {123456, 110000}} {
+		if got := below(c.n); got != c.want {
+			t.Errorf("below(%d) = %d, want %d", c.n, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{3000, "2700"}, {29081, "25KiB"}, {1 << 30, "920MiB"}} {
+		if got := sizeBelow(c.n); got != c.want {
+			t.Errorf("sizeBelow(%d) = %s, want %s", c.n, got, c.want)
+		}
+	}
+}
+
+func TestCadence(t *testing.T) {
+	base := time.Date(2025, 5, 1, 2, 0, 0, 0, time.UTC)
+	var daily []time.Time
+	for i := range 10 {
+		daily = append(daily, base.Add(time.Duration(i)*24*time.Hour+time.Duration(i)*time.Second))
+	}
+	c := cadence(daily)
+	if !c.Known || c.RPO != 36*time.Hour || c.Schedule != "CRON_TZ=UTC 30 2 * * *" {
+		t.Errorf("daily: got %+v, want known, 36h, 02:30", c)
+	}
+	one := cadence(daily[:1])
+	if one.Known || one.RPO != DefaultRPO {
+		t.Errorf("one point: got %+v, want unknown, 1d", one)
+	}
+	weekly := cadence([]time.Time{base, base.Add(7 * 24 * time.Hour), base.Add(14 * 24 * time.Hour)})
+	if weekly.RPO != 14*24*time.Hour || weekly.Schedule != "CRON_TZ=UTC 30 2 * * 4" {
+		t.Errorf("weekly: got %+v", weekly)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	tarHead := make([]byte, 512)
+	copy(tarHead, "docs/a.txt")
+	copy(tarHead[257:], "ustar\x0000")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	_ = tw.WriteHeader(&tar.Header{Name: "toc.dat", Mode: 0o600, Size: 5, Format: tar.FormatUSTAR})
+	_, _ = tw.Write([]byte("PGDMP"))
+	_ = tw.Close()
+	pgTar := buf.Bytes()
+	for _, c := range []struct {
+		name string
+		head []byte
+		want Kind
+	}{
+		{"custom dump", []byte("PGDMP\x01\x0e"), KindPostgres},
+		{"plain pg", []byte("--\n-- PostgreSQL database dump\n--\n"), KindPostgres},
+		{"mysql", []byte("-- MySQL dump 10.13\n"), KindMySQL},
+		{"mariadb 11", []byte("/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n"), KindMySQL},
+		{"tar", tarHead, KindArchive},
+		{"pg tar", pgTar, KindPostgres},
+		{"text", []byte("just notes\n"), KindUnknown},
+	} {
+		if got := Sniff(c.head); got != c.want {
+			t.Errorf("%s: Sniff = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,466 @@
+package propose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/plugins"
+)
+
+// Options are what drill init was told besides its targets.
+type Options struct {
+	// Service puts every drill in this one service; "" gives each target
+	// a service of its own, named like its drill.
+	Service string
+	// Owner is every service's owner; "" for DefaultOwner, to be confirmed.
+	Owner        string
+	DefaultOwner string
+	// PasswordFile and PasswordCommand reach a restic repository's
+	// password; only the reference is ever written.
+	PasswordFile, PasswordCommand string
+	// PGServer and MySQLServer are the servers scratch databases are
+	// made on (URLs without a password), with their logins' password files.
+	PGServer, PGPasswordFile       string
+	MySQLServer, MySQLPasswordFile string
+	// RPO, when not 0, is every service's RPO instead of the cadence's.
+	RPO time.Duration
+	// MaxScratch, when not 0, is written as max_scratch_bytes and bounds
+	// what a drill restores at once, as the free scratch space does.
+	MaxScratch int64
+	// TrialRoot is an empty folder, on the filesystem the drills' scratch
+	// space will be on, where the trial restores are made.
+	TrialRoot string
+	Launcher  drills.Launcher
+	Logger    *slog.Logger
+}
+
+// Proposal is the config drill init proposes.
+type Proposal struct {
+	Services []*Service
+	Drills   []*Drill
+	// MaxScratch is written as max_scratch_bytes when not 0.
+	MaxScratch int64
+	// Notes are what the operator should read besides the config.
+	Notes []string
+}
+
+// Service is one proposed claim.
+type Service struct {
+	Name string
+	// Owner is who answers for the claim; OwnerWhy is set while it is a
+	// guess (the user running drill init).
+	Owner, OwnerWhy string
+	RPO             time.Duration
+	RPOWhy          string
+	// RPOKnown is false when some drill's cadence could not be read (one
+	// backup): RPO is a default to be asked for or confirmed.
+	RPOKnown    bool
+	RTO         time.Duration
+	RTOWhy      string
+	ReviewEvery time.Duration
+}
+
+// Drill is one proposed drill and what its trial saw.
+type Drill struct {
+	Name, Service string
+	Target        Target
+	// Source are the source's keys and values, in order.
+	Source [][2]string
+	// SamplePercent, when not 0, makes the drill a sampled one: the
+	// restore point is larger than the scratch space a drill may use.
+	SamplePercent int
+	SampleWhy     string
+	Cadence       Cadence
+	// Points are the restore points the trial listed; Newest the newest.
+	Points []plugins.RestorePoint
+	Newest plugins.RestorePoint
+	// Files and Bytes are the restore point's totals (the whole point's,
+	// also for a sampled trial).
+	Files, Bytes int64
+	// Folders are the largest folders below Root that the trial restored.
+	Folders []Folder
+	// Root is the folder of the restore that holds the backup's own top
+	// level ("srv/files" for a restic snapshot of /srv/files).
+	Root string
+	// Tables are the tables a database trial restored.
+	Tables []evidence.Table
+	// Restored is the trial's list of files with their digests (files
+	// drills only).
+	Restored *manifest.Manifest
+	// Took is how long the trial's restore and checksums took.
+	Took    time.Duration
+	Sandbox string
+}
+
+// Paths are the proposed paths check: the largest folders, at most three.
+func (d *Drill) Paths() []Folder { return d.Folders[:min(3, len(d.Folders))] }
+
+// PathOf is a folder as a paths check names it: relative to the backup's
+// top level, or absolute (from the restore's top) below a root, which both
+// the current and the snapshot-relative reading of paths accept.
+func (d *Drill) PathOf(f Folder) string {
+	if d.Root == "" {
+		return f.Path
+	}
+	return "/" + d.Root + "/" + f.Path
+}
+
+// Propose drills every target once, confined as a drill is, and proposes
+// a drill per target with checks drawn from what came back. A target whose
+// trial does not pass is an error naming it and saying why; so are
+// missing credentials.
+func Propose(ctx context.Context, opts Options, targets []Target) (*Proposal, error) {
+	p := &Proposal{MaxScratch: opts.MaxScratch}
+	var errs []error
+	taken := map[string]bool{}
+	for _, t := range targets {
+		d := &Drill{Target: t, Name: uniqueName(drillName(t), taken)}
+		src, err := source(t, opts)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.Source = src
+		d.Service = opts.Service
+		if d.Service == "" {
+			d.Service = d.Name
+		}
+		p.Drills = append(p.Drills, d)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := p.trial(ctx, opts); err != nil {
+		return nil, err
+	}
+	p.services(opts)
+	return p, nil
+}
+
+// FlagError is a target that needs a flag drill init was not given (a
+// restic password file or command): a usage error.
+type FlagError struct{ Msg string }
+
+func (e *FlagError) Error() string { return e.Msg }
+
+// source is the drill source for a target, credentials by reference.
+func source(t Target, opts Options) ([][2]string, error) {
+	src := [][2]string{{t.Kind.key(), t.Location}}
+	switch t.Kind {
+	case KindRestic:
+		switch {
+		case opts.PasswordFile != "" && opts.PasswordCommand != "":
+			return nil, &FlagError{fmt.Sprintf("target %q: give --password-file or --password-command, not both", t.Arg)}
+		case opts.PasswordFile != "":
+			abs, err := filepath.Abs(opts.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("--password-file %s: %w", opts.PasswordFile, err)
+			}
+			src = append(src, [2]string{"password_file", abs})
+		case opts.PasswordCommand != "":
+			src = append(src, [2]string{"password_command", opts.PasswordCommand})
+		default:
+			return nil, &FlagError{fmt.Sprintf("target %q is a restic repository: give its password with --password-file FILE or --password-command CMD (drill writes only the reference into the config, never the password)", t.Arg)}
+		}
+	case KindPostgres, KindMySQL:
+		server, pw, flag := opts.PGServer, opts.PGPasswordFile, "--pg-server"
+		if t.Kind == KindMySQL {
+			server, pw, flag = opts.MySQLServer, opts.MySQLPasswordFile, "--mysql-server"
+		}
+		if server == "" {
+			return nil, &FlagError{fmt.Sprintf("target %q is a %s: name the server to restore it on with %s URL", t.Arg, t.Kind, flag)}
+		}
+		src = append(src, [2]string{"server", server})
+		if pw != "" {
+			abs, err := filepath.Abs(pw)
+			if err != nil {
+				return nil, fmt.Errorf("password file %s: %w", pw, err)
+			}
+			src = append(src, [2]string{"password_file", abs})
+		}
+	}
+	return src, nil
+}
+
+// trial drills every proposed drill once through the real runner, with no
+// checks and no claims, into TrialRoot, and keeps what each saw.
+func (p *Proposal) trial(ctx context.Context, opts Options) error {
+	budget := opts.MaxScratch
+	if free, err := drills.FreeBytes(opts.TrialRoot); err == nil && free > 0 && (budget == 0 || free < budget) {
+		budget = free
+	}
+	var errs []error
+	for _, d := range p.Drills {
+		rec, obs, err := p.try(ctx, opts, d)
+		if err != nil {
+			return err
+		}
+		// A restore point too large for the scratch space is drilled a
+		// slice at a time: the runner (from the point's size) or the
+		// backend (restic, from the snapshot's summary) refused it before
+		// writing anything.
+		if tooLarge(rec) && obs != nil && d.Target.Kind != KindPostgres && d.Target.Kind != KindMySQL {
+			d.SamplePercent = 10
+			if obs.Point.Size > 0 && budget > 0 {
+				d.SamplePercent = percentFor(obs.Point.Size, budget)
+			}
+			d.SampleWhy = fmt.Sprintf("the newest restore point is larger than the scratch space a drill may use (%s): one %d%% slice per run",
+				humanBytes(budget), d.SamplePercent)
+			if rec, obs, err = p.try(ctx, opts, d); err != nil {
+				return err
+			}
+		}
+		if rec.Verdict != evidence.VerdictPass || obs == nil {
+			hint := ""
+			switch d.Target.Kind {
+			case KindPostgres:
+				hint = " (is the server in --pg-server right, and may its login create roles and databases? see README, \"What the database logins need\")"
+			case KindMySQL:
+				hint = " (is the server in --mysql-server right, and may its login create users and drill_% databases? see README)"
+			}
+			errs = append(errs, fmt.Errorf("target %q: the trial restore did not pass (%s): %s%s", d.Target.Arg, rec.Verdict, strings.Join(rec.Reasons, "; "), hint))
+			continue
+		}
+		d.learn(rec, obs)
+	}
+	return errors.Join(errs...)
+}
+
+// try runs one trial of d and returns its record and observation.
+func (p *Proposal) try(ctx context.Context, opts Options, d *Drill) (*evidence.Record, *drills.Observation, error) {
+	text := p.render(layout{stateDir: opts.TrialRoot, trial: true}, []*Drill{d})
+	path := filepath.Join(opts.TrialRoot, "trial.yaml")
+	cfg, err := config.Parse(path, text)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the trial config for %q is not valid (a bug in drill init): %w", d.Target.Arg, err)
+	}
+	var obs *drills.Observation
+	r := &drills.Runner{
+		Config: cfg, Launcher: opts.Launcher, ScratchRoot: drills.ScratchRoot(opts.TrialRoot),
+		Logger: opts.Logger, Host: drills.Hostname(),
+		Observe: func(o *drills.Observation) { obs = o },
+	}
+	rec, err := r.Run(ctx, d.Name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trial restore of %q: %w", d.Target.Arg, err)
+	}
+	if ctx.Err() != nil {
+		return nil, nil, fmt.Errorf("trial restore of %q: %w", d.Target.Arg, context.Cause(ctx))
+	}
+	return rec, obs, nil
+}
+
+// learn keeps what a passing trial saw.
+func (d *Drill) learn(rec *evidence.Record, obs *drills.Observation) {
+	d.Points, d.Newest = obs.Points, obs.Point
+	for _, pt := range obs.Points {
+		if pt.Time.After(d.Newest.Time) {
+			d.Newest = pt
+		}
+	}
+	times := make([]time.Time, len(obs.Points))
+	for i, pt := range obs.Points {
+		times[i] = pt.Time
+	}
+	d.Cadence = cadence(times)
+	d.Files, d.Bytes = rec.Files, rec.Bytes
+	if rec.Sample != nil {
+		d.Files, d.Bytes = rec.Sample.TotalFiles, rec.Sample.TotalBytes
+	}
+	d.Took = time.Duration(rec.RestoreSeconds * float64(time.Second))
+	d.Sandbox = rec.Details["sandbox"]
+	for _, t := range rec.Tables {
+		if printable(t.Name) {
+			d.Tables = append(d.Tables, t)
+		}
+	}
+	if obs.Restored != nil {
+		d.Restored = obs.Restored
+		d.Root = obs.Point.Root
+		if d.Root == "" && d.Target.Kind == KindRestic {
+			d.Root = commonDir(obs.Restored)
+		}
+		d.Folders = folders(obs.Restored, d.Root)
+	}
+}
+
+// services groups the drills into the claims they prove.
+func (p *Proposal) services(opts Options) {
+	byName := map[string]*Service{}
+	for _, d := range p.Drills {
+		s := byName[d.Service]
+		if s == nil {
+			s = &Service{Name: d.Service, Owner: opts.Owner, RPOKnown: true, ReviewEvery: d.Cadence.ReviewEvery, RTO: time.Hour}
+			if s.Owner == "" {
+				s.Owner = opts.DefaultOwner
+				s.OwnerWhy = "nobody was named (--owner): the user who ran drill init; name who answers for this claim"
+			}
+			byName[d.Service] = s
+			p.Services = append(p.Services, s)
+		}
+		if s.RPO == 0 || d.Cadence.RPO < s.RPO {
+			s.RPO, s.RPOWhy = d.Cadence.RPO, d.Name+": "+d.Cadence.Why
+		}
+		s.RPOKnown = s.RPOKnown && d.Cadence.Known
+		s.ReviewEvery = min(s.ReviewEvery, d.Cadence.ReviewEvery)
+		if rto := roundUp(4 * d.Took); rto >= s.RTO {
+			s.RTO = rto
+			s.RTOWhy = fmt.Sprintf("the trial restore of %s and its checksums took %s: four times that, at least 1h", d.Name, d.Took.Round(time.Millisecond))
+		}
+	}
+	if opts.RPO > 0 {
+		for _, s := range p.Services {
+			s.RPO, s.RPOWhy, s.RPOKnown = opts.RPO, "given with --rpo", true
+		}
+	}
+}
+
+// Stale returns a note for every drill whose newest backup is already
+// older than its service's RPO at now: its first drill would fail.
+func (p *Proposal) Stale(now time.Time) []string {
+	var notes []string
+	for _, d := range p.Drills {
+		for _, s := range p.Services {
+			if s.Name == d.Service && now.Sub(d.Newest.Time) > s.RPO {
+				notes = append(notes, fmt.Sprintf("drill %s: its newest backup (%s) is %s old, older than the RPO of %s: the drill will fail until a new backup is made, or set rpo to what you promise",
+					d.Name, d.Newest.Time.UTC().Format(time.RFC3339), approx(now.Sub(d.Newest.Time)), duration(s.RPO)))
+			}
+		}
+	}
+	return notes
+}
+
+// tooLarge says whether a trial was refused for want of scratch space:
+// an error before anything was restored, saying so (the runner's preflight
+// and the backends' max_scratch_bytes checks).
+func tooLarge(rec *evidence.Record) bool {
+	if rec.Verdict != evidence.VerdictError || rec.Files > 0 {
+		return false
+	}
+	for _, r := range rec.Reasons {
+		if strings.Contains(r, "max_scratch_bytes") || strings.Contains(r, "the scratch filesystem at") {
+			return true
+		}
+	}
+	return false
+}
+
+// percentFor is the largest friendly sample percent whose slice takes at
+// most half the budget.
+func percentFor(size, budget int64) int {
+	for _, pc := range []int{50, 25, 20, 10, 5, 2} {
+		if size/100*int64(pc) <= budget/2 {
+			return pc
+		}
+	}
+	return 1
+}
+
+// nameChars are what a drill name may not hold.
+var nameChars = regexp.MustCompile(`[^a-z0-9_.-]+`)
+
+// drillName is a name for a target's drill: its file or folder name,
+// without extensions, dates and glob characters.
+func drillName(t Target) string {
+	base := filepath.Base(strings.TrimRight(t.Location, "/"))
+	if t.Kind == KindRestic && remoteRepo.MatchString(t.Location) {
+		base = t.Location[strings.LastIndexAny(t.Location, ":/")+1:]
+	}
+	base = strings.ToLower(base)
+	for _, e := range []string{".tar.gz", ".tar.zst", ".tar.zstd", ".tar", ".tgz", ".sql.gz", ".sql", ".dump", ".pgdump", ".backup"} {
+		if s, ok := strings.CutSuffix(base, e); ok {
+			base = s
+			break
+		}
+	}
+	base = digits.ReplaceAllString(base, "")
+	base = strings.Trim(nameChars.ReplaceAllString(base, "-"), "-_.")
+	for strings.Contains(base, "--") {
+		base = strings.ReplaceAll(base, "--", "-")
+	}
+	if base == "" {
+		base = map[Kind]string{KindCopy: "copy", KindArchive: "archive", KindPostgres: "postgres", KindMySQL: "mysql", KindRestic: "restic"}[t.Kind]
+	}
+	return base
+}
+
+// uniqueName returns name, or name-2, name-3 ... when taken.
+func uniqueName(name string, taken map[string]bool) string {
+	n := name
+	for i := 2; taken[n]; i++ {
+		n = fmt.Sprintf("%s-%d", name, i)
+	}
+	taken[n] = true
+	return n
+}
+
+// Allowed returns the folders a drill of t lets its plugin read, as the
+// sandbox allows them (docs/sandbox.md): a glob's folder, a directory copy
+// or local repository itself. drill's state_dir, which holds the signing
+// key, must be outside all of them, or the plugin refuses to confine itself.
+func Allowed(t Target) string {
+	switch {
+	case t.Kind == KindRestic && remoteRepo.MatchString(t.Location):
+		return ""
+	case strings.ContainsAny(t.Location, "*?["):
+		return filepath.Dir(t.Location)
+	case t.Kind == KindCopy || t.Kind == KindRestic:
+		return t.Location
+	}
+	fi, err := os.Stat(t.Location)
+	if err == nil && fi.IsDir() {
+		return t.Location // a pg_dump -Fd folder
+	}
+	return ""
+}
+
+// Inside says whether dir is one of the folders, or below one.
+func Inside(dir string, folders []string) bool {
+	for _, f := range folders {
+		if f == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(f, dir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
+}
+
+// TrialRoot makes the folder trial restores are made in: inside the
+// nearest existing folder above stateDir, so that the free space seen is
+// the space the drills will have, unless that is inside a folder of avoid
+// (what the plugins may read); else in the system's temporary folder.
+// The caller removes it.
+func TrialRoot(stateDir string, avoid []string) (string, error) {
+	for dir := stateDir; ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			if Inside(dir, avoid) {
+				break
+			}
+			if root, err := os.MkdirTemp(dir, ".drill-init-"); err == nil {
+				return root, nil
+			}
+			break
+		}
+		if dir == filepath.Dir(dir) {
+			break
+		}
+	}
+	root, err := os.MkdirTemp("", "drill-init-")
+	if err != nil {
+		return "", fmt.Errorf("make a folder for the trial restores: %w", err)
+	}
+	return root, nil
+}
