@@ -100,7 +100,7 @@ func TestPathsCheckNoSymlinks(t *testing.T) {
 	} {
 		d := &config.Drill{Checks: config.Checks{Paths: []string{tc.path}}}
 		o := &outcome{}
-		checks := fileChecks(d, &evidence.Record{}, target, &manifest.Manifest{}, o)
+		checks := fileChecks(d, &evidence.Record{}, target, "", &manifest.Manifest{}, o)
 		if len(checks) != 1 || checks[0].OK != tc.ok || checks[0].Detail != tc.detail {
 			t.Errorf("paths [%s]: got %+v, want ok %v, detail %q", tc.path, checks, tc.ok, tc.detail)
 		}
