@@ -123,7 +123,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 					if n == len(want.Entries) && n > 1 {
 						// Not one file where it was looked for: more
 						// likely names made elsewhere than a lost backup.
-						reason += fmt.Sprintf(" (none was found: names are looked up relative to %s and absolute names from its top; was the manifest made in another folder?)", describeRoot(root))
+						reason += fmt.Sprintf(" (none was found: %s; was the manifest made in another folder?)", whereLooked(root))
 					}
 					o.fail(reason)
 				}
@@ -166,12 +166,12 @@ func unresolve(root, rel string) string {
 	return "/" + rel
 }
 
-// describeRoot says where relative entries are looked up, for reasons.
-func describeRoot(root string) string {
+// whereLooked says where entries are looked up, for reasons.
+func whereLooked(root string) string {
 	if root == "" {
-		return "the top of the restore point"
+		return "names are looked up from the top of the restore point"
 	}
-	return "/" + root + " of the restore point"
+	return "names are looked up relative to /" + root + " of the restore point, absolute ones from its top"
 }
 
 // entryNames maps the paths of a resolved reference manifest back to the
