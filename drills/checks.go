@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,10 +25,15 @@ const maxListed = 20
 // reason; a check that could not be run (an unreadable reference manifest)
 // is an error reason.
 //
+// Entries of paths and manifest are relative to root, the restore point's
+// plugins.RestorePoint.Root ("srv/files" for a restic snapshot of
+// /srv/files, "" for the target itself), and absolute ones to the target
+// (resolve); reasons name them as the config and manifest wrote them.
+//
 // A sampled drill restores one slice: min_files and min_bytes are then
 // checked against the restore point's totals as the backend listed them,
 // and paths and manifest entries only where they fall in the slice.
-func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manifest.Manifest, o *outcome) []evidence.Check {
+func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got *manifest.Manifest, o *outcome) []evidence.Check {
 	var checks []evidence.Check
 	add := func(name string, ok bool, detail string) {
 		checks = append(checks, evidence.Check{Name: name, OK: ok, Detail: detail})
@@ -35,6 +41,10 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 		if !ok {
 			o.fail("check " + name + ": " + detail)
 		}
+	}
+	relativeTo := ""
+	if root != "" {
+		relativeTo = " (names relative to /" + root + ")"
 	}
 	c := d.Checks
 	files, bytes := int64(len(got.Entries)), got.TotalBytes()
@@ -52,18 +62,18 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 		var missing []string
 		checked := 0
 		for _, p := range c.Paths {
-			rel := filepath.Clean(filepath.FromSlash(strings.TrimPrefix(p, "/")))
-			if rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			rel, ok := resolve(root, p)
+			if !ok {
 				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
 				continue
 			}
-			link, err := lstatBeneath(target, rel)
+			link, err := lstatBeneath(target, filepath.FromSlash(rel))
 			if link != "" {
 				checked++
-				missing = append(missing, fmt.Sprintf("%q (its component %q is a symlink in the restore; drill never follows one)", p, link))
+				missing = append(missing, fmt.Sprintf("%q (its component %q is a symlink in the restore; drill never follows one)", p, unresolve(root, link)))
 				continue
 			}
-			if err != nil && !inSample(rec, filepath.ToSlash(rel)) {
+			if err != nil && !inSample(rec, rel) {
 				continue // in another slice of the sample
 			}
 			checked++
@@ -76,7 +86,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 			if checked < len(c.Paths) {
 				detail = fmt.Sprintf("%d paths present; %d in other slices of the sample not checked", checked, len(c.Paths)-checked)
 			}
-			add("paths", true, detail)
+			add("paths", true, detail+relativeTo)
 		} else {
 			add("paths", false, "missing from the restore: "+listNames(missing))
 		}
@@ -87,33 +97,114 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target string, got *manif
 			checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: err.Error()})
 			o.error("check manifest: cannot read the reference manifest: " + err.Error())
 		} else {
+			want, names := resolveManifest(ref, root)
 			if rec.Sample != nil {
-				ref = &manifest.Manifest{Entries: slices.DeleteFunc(slices.Clone(ref.Entries), func(e manifest.Entry) bool { return !inSample(rec, e.Path) })}
+				want.Entries = slices.DeleteFunc(want.Entries, func(e manifest.Entry) bool { return !inSample(rec, e.Path) })
 			}
-			diff := manifest.Compare(ref, got)
+			diff := manifest.Compare(want, got)
 			// The reference lists what must come back; files it does not
 			// list are allowed (it may cover part of the backup).
 			extra := len(diff.Extra)
 			diff.Extra = nil
 			if diff.Empty() {
-				detail := fmt.Sprintf("all %d files in %s restored with the listed sha256", len(ref.Entries), c.Manifest)
+				detail := fmt.Sprintf("all %d files in %s restored with the listed sha256", len(want.Entries), c.Manifest)
 				if extra > 0 {
 					detail += fmt.Sprintf(" (%d restored files not listed)", extra)
 				}
-				add("manifest", true, detail)
+				add("manifest", true, detail+relativeTo)
 			} else {
 				checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: fmt.Sprintf("%d missing, %d differ from %s", len(diff.Missing), len(diff.Mismatched), c.Manifest)})
 				o.checked = true
 				if n := len(diff.Mismatched); n > 0 {
-					o.fail(fmt.Sprintf("check manifest: %d file(s) restored with content that differs from %s: %s", n, c.Manifest, listNames(quoteAll(diff.Mismatched))))
+					o.fail(fmt.Sprintf("check manifest: %d file(s) restored with content that differs from %s: %s", n, c.Manifest, listNames(quoteAll(names.of(diff.Mismatched)))))
 				}
 				if n := len(diff.Missing); n > 0 {
-					o.fail(fmt.Sprintf("check manifest: %d file(s) listed in %s missing from the restore: %s", n, c.Manifest, listNames(quoteAll(diff.Missing))))
+					reason := fmt.Sprintf("check manifest: %d file(s) listed in %s missing from the restore: %s", n, c.Manifest, listNames(quoteAll(names.of(diff.Missing))))
+					if n == len(want.Entries) && n > 1 {
+						// Not one file where it was looked for: more
+						// likely names made elsewhere than a lost backup.
+						reason += fmt.Sprintf(" (none was found: %s; was the manifest made in another folder?)", whereLooked(root))
+					}
+					o.fail(reason)
 				}
 			}
 		}
 	}
 	return checks
+}
+
+// resolve maps a paths or manifest entry to its path in the restored tree:
+// clean, "/"-separated, relative to the target ("." for the target
+// itself). A relative entry is relative to root (a RestorePoint.Root), an
+// absolute one to the target, whatever root is: "/srv/files/a" and, with
+// root "srv/files", "a" are both "srv/files/a". ok is false for an entry
+// that leads out of the target ("../../etc", "/../x").
+func resolve(root, entry string) (rel string, ok bool) {
+	if strings.HasPrefix(entry, "/") {
+		rel = path.Clean(strings.TrimLeft(entry, "/"))
+	} else {
+		rel = path.Join(root, entry)
+	}
+	if rel == "" {
+		rel = "."
+	}
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	return rel, true
+}
+
+// unresolve names rel, a path relative to the target, the way an entry
+// would: relative to root when it lies below it, else absolute.
+func unresolve(root, rel string) string {
+	if root == "" {
+		return rel
+	}
+	if below, ok := strings.CutPrefix(rel, root+"/"); ok {
+		return below
+	}
+	return "/" + rel
+}
+
+// whereLooked says where entries are looked up, for reasons.
+func whereLooked(root string) string {
+	if root == "" {
+		return "names are looked up from the top of the restore point"
+	}
+	return "names are looked up relative to /" + root + " of the restore point, absolute ones from its top"
+}
+
+// entryNames maps the paths of a resolved reference manifest back to the
+// names its file gave them.
+type entryNames map[string]string
+
+// of returns the given names for resolved paths.
+func (n entryNames) of(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = n[p]
+	}
+	return out
+}
+
+// resolveManifest returns ref with its entries resolved against root
+// (resolve), and the names it gave them. Parse has already refused names
+// with "..", so every entry stays inside the target.
+func resolveManifest(ref *manifest.Manifest, root string) (*manifest.Manifest, entryNames) {
+	want := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(ref.Entries))}
+	names := make(entryNames, len(ref.Entries))
+	for _, e := range ref.Entries {
+		rel, ok := resolve(root, e.Path)
+		if !ok {
+			continue
+		}
+		if _, dup := names[rel]; !dup {
+			names[rel] = e.Path
+		}
+		e.Path = rel
+		want.Entries = append(want.Entries, e)
+	}
+	return want, names
 }
 
 // lstatBeneath looks up rel (clean, relative) beneath target without

@@ -1,14 +1,18 @@
 package drills
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/plugins"
 )
 
 // A restored tree whose paths are longer than PATH_MAX (4096 bytes) is
@@ -100,7 +104,7 @@ func TestPathsCheckNoSymlinks(t *testing.T) {
 	} {
 		d := &config.Drill{Checks: config.Checks{Paths: []string{tc.path}}}
 		o := &outcome{}
-		checks := fileChecks(d, &evidence.Record{}, target, &manifest.Manifest{}, o)
+		checks := fileChecks(d, &evidence.Record{}, target, "", &manifest.Manifest{}, o)
 		if len(checks) != 1 || checks[0].OK != tc.ok || checks[0].Detail != tc.detail {
 			t.Errorf("paths [%s]: got %+v, want ok %v, detail %q", tc.path, checks, tc.ok, tc.detail)
 		}
@@ -114,5 +118,169 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	for _, tc := range []struct {
+		root, entry, want string
+		ok                bool
+	}{
+		{"", "a/b", "a/b", true},
+		{"", "/a/b/", "a/b", true},
+		{"srv/files", "a.txt", "srv/files/a.txt", true},
+		{"srv/files", "./sub/b", "srv/files/sub/b", true},
+		{"srv/files", ".", "srv/files", true},
+		{"srv/files", "/srv/files/a.txt", "srv/files/a.txt", true}, // absolute: from the top
+		{"srv/files", "/etc/hosts", "etc/hosts", true},
+		{"srv/files", "/", ".", true},
+		{"srv/files", "../other", "srv/other", true},
+		{"srv/files", "../../../x", "", false},
+		{"", "a/../..", "", false},
+		{"", "/../x", "", false},
+	} {
+		got, ok := resolve(tc.root, tc.entry)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("resolve(%q, %q) = %q, %v; want %q, %v", tc.root, tc.entry, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// rootedTree makes a restored tree as a restic snapshot of /srv/files
+// leaves it (target/srv/files/...), and returns it with its manifest.
+func rootedTree(t *testing.T) (string, *manifest.Manifest) {
+	t.Helper()
+	target := t.TempDir()
+	files := filepath.Join(target, "srv", "files")
+	must(t, os.MkdirAll(filepath.Join(files, "sub"), 0o755))
+	must(t, os.WriteFile(filepath.Join(files, "a.txt"), []byte("alpha\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(files, "sub", "b.txt"), []byte("bravo\n"), 0o644))
+	must(t, os.Symlink("sub", filepath.Join(files, "link")))
+	got, err := manifest.HashTree(t.Context(), target, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return target, got
+}
+
+// writeRef writes a reference manifest of the given lines and returns its path.
+func writeRef(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ref.sha256")
+	must(t, os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	return p
+}
+
+// sha256Line is the line sha256sum prints for a file of content named name.
+func sha256Line(t *testing.T, content, name string) string {
+	t.Helper()
+	m := &manifest.Manifest{Entries: []manifest.Entry{{Path: "x", SHA256: sha256.Sum256([]byte(content))}}}
+	var b strings.Builder
+	if _, err := m.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(b.String(), "x\n") + name
+}
+
+// Manifest and paths entries are looked up relative to the restore
+// point's Root, absolute ones from the top of the restore, and reasons
+// name them as the manifest and config wrote them.
+func TestFileChecksRoot(t *testing.T) {
+	target, got := rootedTree(t)
+	a, b := sha256Line(t, "alpha\n", "a.txt"), sha256Line(t, "bravo\n", "./sub/b.txt")
+	absA := sha256Line(t, "alpha\n", "/srv/files/a.txt")
+	for _, tc := range []struct {
+		name     string
+		root     string
+		checks   config.Checks
+		ok       bool
+		details  []string
+		failures []string
+	}{
+		{name: "a manifest made in the backed-up folder passes with the root",
+			root: "srv/files", checks: config.Checks{Manifest: writeRef(t, a, b)}, ok: true,
+			details: []string{"all 2 files in", "restored with the listed sha256 (names relative to /srv/files)"}},
+		{name: "absolute names are taken from the top of the restore",
+			root: "srv/files", checks: config.Checks{Manifest: writeRef(t, absA, b)}, ok: true},
+		{name: "absolute names with no root",
+			checks: config.Checks{Manifest: writeRef(t, absA)}, ok: true},
+		{name: "a manifest made elsewhere says where names were looked up",
+			root: "srv/files", checks: config.Checks{Manifest: writeRef(t, sha256Line(t, "alpha\n", "files/a.txt"), sha256Line(t, "bravo\n", "files/sub/b.txt"))},
+			failures: []string{`missing from the restore: "files/a.txt", "files/sub/b.txt" (none was found: names are looked up relative to /srv/files of the restore point, absolute ones from its top; was the manifest made in another folder?)`}},
+		{name: "without the root the same manifest misses every file, and says where it looked",
+			checks:   config.Checks{Manifest: writeRef(t, a, b)},
+			failures: []string{`2 file(s) listed in`, `missing from the restore: "a.txt", "sub/b.txt" (none was found: names are looked up from the top of the restore point; was the manifest made in another folder?)`}},
+		{name: "a damaged and a missing file are named as the manifest names them",
+			root: "srv/files", checks: config.Checks{Manifest: writeRef(t, sha256Line(t, "alpha, damaged\n", "a.txt"), b, sha256Line(t, "charlie\n", "./c.txt"), sha256Line(t, "delta\n", "/srv/files/d.txt"))},
+			failures: []string{`1 file(s) restored with content that differs from`, `: "a.txt"`, `2 file(s) listed in`, `missing from the restore: "c.txt", "/srv/files/d.txt"`}},
+		{name: "paths relative to the root, absolute and leaving it",
+			root: "srv/files", checks: config.Checks{Paths: []string{"sub", "./a.txt", "/srv/files/sub/b.txt", "../files/a.txt", "link"}}, ok: true,
+			details: []string{"all 5 paths present (names relative to /srv/files)"}},
+		{name: "missing paths and symlinked components are named as written",
+			root: "srv/files", checks: config.Checks{Paths: []string{"c.txt", "/srv/files/sub/c", "link/b.txt", "../../../../etc"}},
+			failures: []string{`missing from the restore: "c.txt", "/srv/files/sub/c", "link/b.txt" (its component "link" is a symlink in the restore; drill never follows one), "../../../../etc" (outside the restore)`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &outcome{}
+			checks := fileChecks(&config.Drill{Checks: tc.checks}, &evidence.Record{}, target, tc.root, got, o)
+			if len(checks) != 1 || checks[0].OK != tc.ok || tc.ok != (len(o.fails) == 0) || len(o.errs) > 0 {
+				t.Fatalf("got checks %+v, fails %q, errors %q; want ok %v", checks, o.fails, o.errs, tc.ok)
+			}
+			for _, want := range tc.details {
+				if !strings.Contains(checks[0].Detail, want) {
+					t.Errorf("detail %q, want it to contain %q", checks[0].Detail, want)
+				}
+			}
+			all := strings.Join(o.fails, "\n")
+			for _, want := range tc.failures {
+				if !strings.Contains(all, want) {
+					t.Errorf("fails %q, want one containing %q", o.fails, want)
+				}
+			}
+			if strings.Contains(all, "srv/files/a.txt") || strings.Contains(all, "srv/files/c.txt") {
+				t.Errorf("fails %q name a file by its path in the restore, not as written", o.fails)
+			}
+		})
+	}
+}
+
+// A sampled drill checks the entries whose path in the restore, under the
+// root, is in its slice: the backend sampled the restore's paths.
+func TestFileChecksRootSampled(t *testing.T) {
+	target, got := rootedTree(t)
+	s := &evidence.Sample{Seed: "s", Slice: 0, Slices: 3}
+	ps := &plugins.Sample{Seed: s.Seed, Slice: s.Slice, Slices: s.Slices}
+	// in: in the slice by its path in the restore, not by its bare name;
+	// out: the other way round. Neither was restored.
+	var in, out string
+	for i := 0; in == "" || out == ""; i++ {
+		if i == 1000 {
+			t.Fatal("no names found that the root moves in and out of the slice")
+		}
+		n := fmt.Sprintf("f%d", i)
+		rooted, bare := ps.Has("srv/files/"+n), ps.Has(n)
+		switch {
+		case rooted && !bare && in == "":
+			in = n
+		case !rooted && bare && out == "":
+			out = n
+		}
+	}
+	rec := &evidence.Record{Sample: s}
+	o := &outcome{}
+	d := &config.Drill{Checks: config.Checks{
+		Manifest: writeRef(t, sha256Line(t, "x", in), sha256Line(t, "y", out)),
+		Paths:    []string{in, out},
+	}}
+	checks := fileChecks(d, rec, target, "srv/files", got, o)
+	if len(checks) != 2 || checks[0].OK || checks[1].OK {
+		t.Fatalf("got checks %+v, want paths and manifest failing", checks)
+	}
+	want := []string{
+		fmt.Sprintf(`check paths: missing from the restore: %q`, in),
+		fmt.Sprintf(`check manifest: 1 file(s) listed in %s missing from the restore: %q`, d.Checks.Manifest, in),
+	}
+	if !slices.Equal(o.fails, want) {
+		t.Errorf("fails %q\nwant %q", o.fails, want)
 	}
 }

@@ -410,6 +410,13 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	if resp.Point.ID != "" && resp.Point.ID != point.ID {
 		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
 	}
+	// Where paths and manifest entries are looked up: the restored point
+	// says, where the backend knows it only once restored (restic: where
+	// the snapshot's path is in its tree); else the listed point.
+	root := point.Root
+	if resp.Point.ID == point.ID {
+		root = resp.Point.Root
+	}
 
 	// The checksums of what came back: digests the backend computed while
 	// it wrote, and the host's own for any file it did not report.
@@ -469,7 +476,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	st.set("check")
 	r.progress(Progress{Drill: d.Name, Phase: "check"})
 	if !database && !stopped {
-		rec.Checks = append(rec.Checks, fileChecks(d, rec, sd.Target, got, o)...)
+		rec.Checks = append(rec.Checks, fileChecks(d, rec, sd.Target, root, got, o)...)
 	}
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()

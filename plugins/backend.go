@@ -188,7 +188,11 @@ type RestorePoint struct {
 	// target, that the drill's manifest and paths entries are relative to
 	// (restic: the snapshot's one path, such as "srv/files"); empty for
 	// the target itself. Entries given as absolute paths are relative to
-	// the target whatever Root is.
+	// the target whatever Root is. The host takes the Root of
+	// RestoreResponse.Point when that names the point asked for, else the
+	// listed point's: a backend may know it only once restored (restic:
+	// where the snapshot's path is in its tree, "files" for a backup of
+	// "files", "" for one of ".").
 	Root string
 }
 

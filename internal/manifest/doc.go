@@ -5,7 +5,8 @@
 // or carriage return is written the way coreutils writes it: the line
 // starts with a backslash and the name has "\\", "\n" and "\r" escapes. So
 // a manifest written here can be checked with `sha256sum -c`, and a
-// reference made with `sha256sum` can be read with [Parse].
+// reference made with `sha256sum` (or `sha256sum --tag`, `cksum -a
+// sha256`, BSD `sha256`) can be read with [Parse].
 //
 // [HashTree] hashes every regular file below a directory with one worker per
 // core and never follows a symlink; [Pool] hashes files while another
@@ -14,5 +15,7 @@
 //
 // Paths in a manifest are relative to the tree, slash-separated, and kept
 // as raw bytes: they may be invalid UTF-8. A manifest never holds a path
-// that is absolute or has an empty, "." or ".." element.
+// that has an empty, "." or ".." element, and only a reference read by
+// Parse holds absolute ones ("/srv/files/a", as `sha256sum /srv/files/*`
+// prints them): what they are relative to is the caller's to say.
 package manifest

@@ -11,7 +11,8 @@ import (
 // Entry is one regular file of a manifest.
 type Entry struct {
 	// Path is the file's name relative to the tree, slash-separated, as raw
-	// bytes: it may be invalid UTF-8 or hold a newline or backslash.
+	// bytes: it may be invalid UTF-8 or hold a newline or backslash. In a
+	// reference read by Parse it may also be absolute (see Parse).
 	Path string
 	// Size is the number of bytes hashed, or -1 when unknown (a manifest
 	// read by Parse has no sizes).

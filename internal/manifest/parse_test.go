@@ -50,6 +50,24 @@ func TestParse(t *testing.T) {
 		{"invalid UTF-8 names are kept as bytes",
 			hexA + "  \xff\xfe\n",
 			[]Entry{{"\xff\xfe", -1, a}}},
+		{"BSD tag lines (sha256sum --tag, cksum -a sha256) are read, mixed with GNU ones",
+			"SHA256 (a) = " + hexA + "\n" + hexB + "  b\nSHA256 (./dir/c d) = " + strings.ToUpper(hexB) + "\r\n",
+			[]Entry{{"a", -1, a}, {"b", -1, b}, {"dir/c d", -1, b}}},
+		{"a tag line's name may hold parentheses and the separator",
+			"SHA256 (x) = (y)) = " + hexA + "\n",
+			[]Entry{{"x) = (y)", -1, a}}},
+		{"escaped tag lines are unescaped",
+			`\SHA256 (new\nline\\x) = ` + hexA + "\n",
+			[]Entry{{"new\nline\\x", -1, a}}},
+		{"BSD sha256 -r lines have one space",
+			hexA + " a\n" + hexB + " dir/b\n",
+			[]Entry{{"a", -1, a}, {"dir/b", -1, b}}},
+		{"absolute names are kept absolute",
+			hexA + "  /srv/files/a\n" + hexB + " */srv/files/b\nSHA256 (/srv/c) = " + hexA + "\n",
+			[]Entry{{"/srv/c", -1, a}, {"/srv/files/a", -1, a}, {"/srv/files/b", -1, b}}},
+		{"a byte order mark at the start is dropped",
+			"\xef\xbb\xbf" + hexA + "  a\n",
+			[]Entry{{"a", -1, a}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,17 +90,25 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 	}{
 		{"a short digest (sha1sum output)",
 			hexA + "  a\nda39a3ee5e6b4b0d3255bfef95601890afd80709  b\n",
-			`line 2: want "<64 hex digits>  <file name>", got "da39a3ee5e6b4b0d3255bfef95601890afd80709  b"`},
-		{"no file name", hexA + "  \n", `line 1: want "<64 hex digits>  <file name>", got`},
-		{"one space only", hexA + " a\n", `line 1: want "<64 hex digits>  <file name>", got`},
-		{"not hex", strings.Repeat("g", 64) + "  a\n", `line 1: want "<64 hex digits>  <file name>", got "gggg`},
-		{"BSD tag format", "SHA256 (a) = " + hexA + "\n", `line 1: want "<64 hex digits>  <file name>", got "SHA256 (a) = `},
+			`line 2: ` + wantFormat + `, got "da39a3ee5e6b4b0d3255bfef95601890afd80709  b"`},
+		{"no file name", hexA + "  \n", `line 1: ` + wantFormat + `, got`},
+		{"no name after one space", hexA + " \n", `line 1: ` + wantFormat + `, got`},
+		{"a tab instead of the spaces", hexA + "\ta\n", `line 1: ` + wantFormat + `, got`},
+		{"not hex", strings.Repeat("g", 64) + "  a\n", `line 1: ` + wantFormat + `, got "gggg`},
+		{"a tag line with a short digest", "SHA256 (a) = " + hexA[:40] + "\n", `line 1: ` + wantFormat + `, got "SHA256 (a) = `},
+		{"a tag line with no name", "SHA256 () = " + hexA + "\n", `line 1: ` + wantFormat},
+		{"a tag line of base64 (cksum --base64)", "SHA256 (a) = 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", `line 1: ` + wantFormat},
+		{"a tag line of another algorithm", hexA + "  a\nMD5 (b) = d41d8cd98f00b204e9800998ecf8427e\n", `line 2: a MD5 digest; want SHA256 lines (make the manifest with sha256sum), got "MD5 (b) = d41d8`},
+		{"a SHA512 tag line", "SHA512 (b) = " + hexA + hexA + "\n", `line 1: a SHA512 digest; want SHA256 lines`},
 		{"a long line is cut in the message", "x" + strings.Repeat("y", 500) + "\n", `yyy"...`},
 		{"an unknown escape", `\` + hexA + `  a\tb` + "\n", `line 1: file name "a\\tb" has the unknown escape \t; want \\, \n or \r`},
 		{"a lone backslash at the end", `\` + hexA + `  a\` + "\n", `line 1: file name "a\\" ends in a lone backslash`},
-		{"an absolute name", hexA + "  /etc/passwd\n", `line 1: file name "/etc/passwd" is absolute`},
+		{"an absolute name with an empty element", hexA + "  //etc/passwd\n", `line 1: file name "//etc/passwd" has an empty, "." or ".." element`},
+		{"the root alone", hexA + "  /\n", `line 1: file name "/" has an empty`},
+		{"an absolute name leaving the tree", hexA + "  /srv/../etc/passwd\n", `line 1: file name "/srv/../etc/passwd" has an empty, "." or ".." element`},
+		{"a tag line's name leaving the tree", "SHA256 (../a) = " + hexA + "\n", `line 1: file name "../a" has an empty`},
 		{"a name leaving the tree", "\n" + hexA + "  a/../../b\n", `line 2: file name "a/../../b" has an empty, "." or ".." element`},
-		{"only ./", hexA + "  ./\n", `line 1: want "<64 hex digits>  <file name>"`},
+		{"only ./", hexA + "  ./\n", `line 1: ` + wantFormat},
 		{"a name listed twice, once with ./", hexA + "  a\n" + hexB + "  b\n" + hexB + "  ./a\n", `line 3: file name "a" is listed twice (first on line 1)`},
 	}
 	for _, tt := range tests {
@@ -115,7 +141,7 @@ func TestParseFileErrorsNameTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct{ path, want string }{
-		{bad, "read manifest " + bad + `: line 2: want "<64 hex digits>  <file name>", got "nonsense"`},
+		{bad, "read manifest " + bad + `: line 2: ` + wantFormat + `, got "nonsense"`},
 		{missing, "read manifest: open reference manifest " + missing + ": no such file or directory"},
 		{link, "read manifest: reference manifest " + link + " is a symlink: drill opens backup files only as regular files, never through a link (point the config at the file itself): not a regular file"},
 	} {
@@ -127,8 +153,9 @@ func TestParseFileErrorsNameTheFile(t *testing.T) {
 }
 
 // TestParseReadsRealSha256sumOutput parses what sha256sum prints for the
-// odd names in text and binary mode, with and without "./", and gets the
-// manifest HashTree makes of the same tree.
+// odd names in text, binary and tag (BSD) mode, with and without "./", and
+// what `cksum -a sha256` prints, and gets the manifest HashTree makes of
+// the same tree.
 func TestParseReadsRealSha256sumOutput(t *testing.T) {
 	needTools(t, "sha256sum", "find", "sort", "xargs")
 	dir := t.TempDir()
@@ -141,6 +168,9 @@ func TestParseReadsRealSha256sumOutput(t *testing.T) {
 		`find . -type f -printf '%P\0' | sort -z | xargs -0 sha256sum --`,
 		`find . -type f -print0 | xargs -0 sha256sum --binary --`,
 		`find . -type f -print0 | xargs -0 sha256sum --text --`,
+		`find . -type f -exec sha256sum {} +`,
+		`find . -type f -print0 | xargs -0 sha256sum --tag --`,
+		`find . -type f -print0 | xargs -0 cksum -a sha256 --`,
 	} {
 		t.Run(script, func(t *testing.T) {
 			out := shell(t, dir, script, nil)
@@ -161,6 +191,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(hexA + "  ./a\r\n" + hexA + "  ./b"))
 	f.Add([]byte(" \t" + strings.ToUpper(hexB) + "   \xff*\\\n"))
 	f.Add([]byte("SHA256 (a) = " + hexA + "\n"))
+	f.Add([]byte(`\SHA256 (./x) = (y\n) = ` + hexB + "\r\n" + hexA + " /abs\n"))
+	f.Add([]byte("\xef\xbb\xbfMD5 (a) = " + hexA + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse(bytes.NewReader(data))
 		if err != nil {
@@ -178,7 +210,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the entries:\ngot %s\nwant %s", show(again.Entries), show(m.Entries))
 		}
 		for _, e := range m.Entries {
-			if !validPath(e.Path) || e.Size != -1 {
+			if !validPath(strings.TrimPrefix(e.Path, "/")) || e.Size != -1 {
 				t.Fatalf("Parse returned entry %s", show([]Entry{e}))
 			}
 		}

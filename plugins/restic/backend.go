@@ -35,6 +35,9 @@ type Backend struct {
 	// sizes holds the size of each snapshot ListRestorePoints listed, from
 	// its summary, for the max_scratch_bytes check (limit.go).
 	sizes map[string]int64
+	// paths holds the paths of each snapshot ListRestorePoints listed, to
+	// find where they are in the restored tree (root.go).
+	paths map[string][]string
 	// passwords holds the output of each password_command Sandbox ran
 	// before the process was confined (sandbox.go).
 	passwords map[string][]byte
@@ -308,7 +311,8 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		if len(sn.Tags) > 0 {
 			desc += " [" + strings.Join(sn.Tags, ",") + "]"
 		}
-		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc}
+		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, Root: listedRoot(sn.Paths)}
+		b.notePaths(sn.ID, sn.Paths)
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
 			b.noteSize(sn.ID, p.Size)
@@ -384,7 +388,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		}
 		defer ss.remove()
 		if ss.file == "" { // nothing in this slice: restic would restore everything
-			return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID}, Details: map[string]string{},
+			return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID, Root: listedRoot(b.pathsOf(req.PointID))}, Details: map[string]string{},
 				TotalFiles: ss.totalFiles, TotalBytes: ss.totalBytes, SampleDepth: ss.depth}, nil
 		}
 	}
@@ -396,14 +400,13 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	resp.Point = plugins.RestorePoint{ID: req.PointID, Root: restoredRoot(req.Target, b.pathsOf(req.PointID))}
 	if len(resp.Problems) > 0 { // stopped: past max_scratch_bytes, or the target is full
-		resp.Point = plugins.RestorePoint{ID: req.PointID}
 		return resp, nil
 	}
 	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return nil, err
 	}
-	resp.Point = plugins.RestorePoint{ID: req.PointID}
 	resp.Details["restic_version"] = resticVersion(ctx, s)
 	var found report.Problems
 	errs, denied := deniedDevices(r.errors, resp.Details)
