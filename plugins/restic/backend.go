@@ -308,7 +308,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		if len(sn.Tags) > 0 {
 			desc += " [" + strings.Join(sn.Tags, ",") + "]"
 		}
-		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc}
+		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, TimeBasis: plugins.BasisSnapshotTime}
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
 			b.noteSize(sn.ID, p.Size)
