@@ -107,11 +107,9 @@ func TestListRestorePointsFreshCopyOfOldData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tools := [][]string{{"cp", "-a", src, filepath.Join(dir, "cp")}}
-	if _, err := exec.LookPath("rsync"); err == nil {
-		tools = append(tools, []string{"rsync", "-a", src + "/", filepath.Join(dir, "rsync")})
-	} else {
-		t.Log("rsync is not installed: only cp -a is tried")
+	tools := [][]string{ // rsync is one of the Makefile's TEST_TOOLS
+		{"cp", "-a", src, filepath.Join(dir, "cp")},
+		{"rsync", "-a", src + "/", filepath.Join(dir, "rsync")},
 	}
 	list := func(t *testing.T, copy string) plugins.RestorePoint {
 		t.Helper()
