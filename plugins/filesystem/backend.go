@@ -58,8 +58,9 @@ func (b *Backend) Describe(ctx context.Context, req *plugins.DescribeRequest) (*
 			{
 				Name: keyPath,
 				Type: plugins.TypeGlob,
-				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the newest " +
-					"matching directory by mtime. Exactly one of path and archive is required.",
+				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the matching " +
+					"directory written last, and without stamp the newest ctime in the copy (when it was " +
+					"last written) is the backup time. Exactly one of path and archive is required.",
 			},
 			{
 				Name: keyArchive,
