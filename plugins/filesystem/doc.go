@@ -27,9 +27,13 @@
 //     "stamp mtime"), and directories without the stamp (a copy still
 //     running, or one that died) are not restore points. Without stamp
 //     the listing walks the chosen copy (lstat gives the ctime with the
-//     rest), and the restore's own walk dates it the same way; reading a
-//     copy changes no ctime. Where ctimes are not read (systems other
-//     than Linux) the newest mtime stands in ("newest mtime").
+//     rest), and the restore's own walk dates it the same way. Choosing
+//     the copy by its own directory's ctime is cheap and right for new
+//     copies (cp -a, rsync into a new directory, rsnapshot's rotation),
+//     not for copies refreshed in place whose changes are all deeper: those
+//     want a stamp. Reading a copy changes no ctime. Where ctimes are not
+//     read (systems other than Linux) the newest mtime stands in ("newest
+//     mtime").
 //   - archive: a glob of tar archives. Every matching regular file is a
 //     restore point, newest mtime first, and its mtime is the backup time
 //     (TimeBasis "archive mtime"): a tar archive is written once, and
