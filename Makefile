@@ -62,13 +62,13 @@ LINT := $(GO) tool golangci-lint run ./...
 lint:
 	$(LINT)
 
-## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, the PostgreSQL and MariaDB clients, chromium for the position page) and gcc for -race; installed with apt-get when missing
-TEST_TOOLS := tar gzip zstd sha256sum pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium gcc
+## test-deps: the real tools the tests drive (tar, gzip, zstd, sha256sum, rsync, the PostgreSQL and MariaDB clients, chromium for the position page) and gcc for -race; installed with apt-get when missing
+TEST_TOOLS := tar gzip zstd sha256sum rsync pg_dump pg_restore psql pgbench mariadb mariadb-dump chromium gcc
 test-deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
-		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils postgresql-client postgresql-contrib mariadb-client chromium gcc >/dev/null; \
+		apt-get update -qq && apt-get install -y -qq tar gzip zstd coreutils rsync postgresql-client postgresql-contrib mariadb-client chromium gcc >/dev/null; \
 	fi
 
 ## db-up: the PostgreSQL and MariaDB servers the database tests use, started when down; fails when unreachable

@@ -15,6 +15,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/plugins"
 )
 
 // maxListed is how many file names a failing check lists before "and N more".
@@ -352,15 +353,15 @@ func bare(err error) error {
 }
 
 // serviceChecks compares the backup's age with the RPO and the restore
-// time with the RTO.
-func serviceChecks(svc *config.Service, backupAge, restore time.Duration, o *outcome) []evidence.Check {
+// time with the RTO. basis says what the backup's time is (see timeBasis).
+func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, restore time.Duration, o *outcome) []evidence.Check {
 	var checks []evidence.Check
 	if svc == nil {
 		return nil
 	}
 	if svc.RPO > 0 {
 		ok := backupAge <= svc.RPO
-		detail := fmt.Sprintf("backup was %s old at drill start, RPO %s", formatDuration(backupAge), formatDuration(svc.RPO))
+		detail := rpoDetail(backupAge, basis, svc.RPO, ok)
 		checks = append(checks, evidence.Check{Name: "rpo", OK: ok, Detail: detail})
 		if !ok {
 			o.fail("check rpo: " + detail)
@@ -375,6 +376,26 @@ func serviceChecks(svc *config.Service, backupAge, restore time.Duration, o *out
 		}
 	}
 	return checks
+}
+
+// rpoDetail says how old the backup was by what measure, against the RPO.
+// A directory copy dated by its own contents (no stamp) is dated by when
+// it was last written, which is not always when a backup job last
+// finished it; a failing one says how to date it better.
+func rpoDetail(age time.Duration, basis string, rpo time.Duration, ok bool) string {
+	switch basis {
+	case plugins.BasisNewestCtime, plugins.BasisNewestMtime:
+		what := "the copy was last written"
+		if basis == plugins.BasisNewestMtime {
+			what = "the copy's newest data was written"
+		}
+		detail := fmt.Sprintf("%s %s ago (%s), RPO %s", what, formatDuration(age), basis, formatDuration(rpo))
+		if !ok {
+			detail += "; set source.stamp to a file your backup job touches when it finishes"
+		}
+		return detail
+	}
+	return fmt.Sprintf("backup was %s old at drill start (%s), RPO %s", formatDuration(age), basis, formatDuration(rpo))
 }
 
 func quoteAll(names []string) []string {

@@ -302,6 +302,11 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// use; with restore_point.random_within an older one may be restored,
 	// as an auditor samples.
 	rec.BackupAgeSeconds = rec.Started.Sub(point.Time).Seconds()
+	basis := timeBasis(point)
+	if rec.Details == nil {
+		rec.Details = map[string]string{}
+	}
+	rec.Details["backup_time_basis"] = basis
 	r.vanished(d, desc, rec, list.Points, &point, o, log)
 	newest := point
 	if d.RandomWithin > 0 {
@@ -480,7 +485,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}
 	restoreTime := time.Since(restoreStart)
 	rec.RestoreSeconds = restoreTime.Seconds()
-	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), restoreTime, o)...)
+	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), basis, restoreTime, o)...)
 }
 
 // confiner is a Backend whose plugin process can confine itself; every
@@ -620,6 +625,15 @@ func (r *Runner) vanished(d *config.Drill, desc *plugins.DescribeResponse, rec *
 	log.Warn("newest restore point vanished", "point", seen.ID, "seen_in_record", seen.LogIndex)
 	o.fail(fmt.Sprintf("%s %s of %s has vanished from the %s (record %d saw it; %s)",
 		noun, seen.ID, seen.Time.UTC().Format(time.RFC3339), store, seen.LogIndex, now))
+}
+
+// timeBasis is what a restore point's time is, as its backend says, for
+// the RPO check and details.backup_time_basis.
+func timeBasis(p plugins.RestorePoint) string {
+	if p.TimeBasis == "" {
+		return "restore point time"
+	}
+	return textsafe.Escape(p.TimeBasis)
 }
 
 // sourceDigest is the hex SHA-256 of a drill's backend and resolved

@@ -199,7 +199,10 @@ func TestRunVerdicts(t *testing.T) {
 		{"host hashes what the backend did not", &fakeBackend{points: fresh, files: files}, "pass", nil},
 		{"a file written but not reported is still hashed and counted", &fakeBackend{points: fresh, files: files, hashed: true, unreported: "dir/b.txt"}, "pass", nil},
 		{"no restore point fails", &fakeBackend{files: files}, "fail", []string{"no restore point found"}},
-		{"a backup older than the RPO fails", &fakeBackend{points: []plugins.RestorePoint{{ID: "old", Time: now.Add(-50 * time.Hour)}}, files: files, hashed: true}, "fail", []string{"check rpo: backup was 2d2h old at drill start, RPO 1d"}},
+		{"a backup older than the RPO fails", &fakeBackend{points: []plugins.RestorePoint{{ID: "old", Time: now.Add(-50 * time.Hour), TimeBasis: plugins.BasisSnapshotTime}}, files: files, hashed: true}, "fail", []string{"check rpo: backup was 2d2h old at drill start (snapshot time), RPO 1d"}},
+		{"a backup of unsaid time older than the RPO fails", &fakeBackend{points: []plugins.RestorePoint{{ID: "old", Time: now.Add(-50 * time.Hour)}}, files: files, hashed: true}, "fail", []string{"check rpo: backup was 2d2h old at drill start (restore point time), RPO 1d"}},
+		{"a copy last written long ago fails and says how to date it", &fakeBackend{points: []plugins.RestorePoint{{ID: "/b/copy", Time: now.Add(-(95*24 + 3) * time.Hour), TimeBasis: plugins.BasisNewestCtime}}, files: files, hashed: true}, "fail",
+			[]string{"check rpo: the copy was last written 95d3h ago (newest ctime), RPO 1d; set source.stamp to a file your backup job touches when it finishes"}},
 		{"damage reported by the backend fails", &fakeBackend{points: fresh, files: files, hashed: true,
 			problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: "c.bin", Message: "archive x is damaged: unexpected EOF"}}}, "fail", []string{`"c.bin": archive x is damaged`}},
 		{"a reported file missing on disk fails", &fakeBackend{points: fresh, files: files, hashed: true, misreport: "ghost"}, "fail", []string{`reported files that are not in the restore: "ghost"`}},
@@ -314,6 +317,48 @@ func TestRunPastRTOFails(t *testing.T) {
 	}
 	if rec.Verdict != evidence.VerdictFail || !containsReason(rec.Reasons, "check rto: restore and checks took") {
 		t.Errorf("verdict %s, reasons %q; want fail on the RTO", rec.Verdict, rec.Reasons)
+	}
+}
+
+// TestRunRecordsTimeBasis records what the backup's time is and names it
+// in the RPO check, passing or failing.
+func TestRunRecordsTimeBasis(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	files := map[string]string{"a.txt": "a", "b": "b"}
+	tests := []struct {
+		name       string
+		point      plugins.RestorePoint
+		wantBasis  string
+		wantDetail string
+	}{
+		{"copy", plugins.RestorePoint{ID: "/b/copy", Time: now.Add(-time.Hour), TimeBasis: plugins.BasisNewestCtime}, "newest ctime",
+			"the copy was last written 1h0m ago (newest ctime), RPO 1d"},
+		{"stamp", plugins.RestorePoint{ID: "/b/copy", Time: now.Add(-time.Hour), TimeBasis: plugins.BasisStampMtime}, "stamp mtime",
+			"backup was 1h0m old at drill start (stamp mtime), RPO 1d"},
+		{"a plugin's own, escaped", plugins.RestorePoint{ID: "p", Time: now.Add(-time.Hour), TimeBasis: "tape\x1b[2J label"}, `tape\x1b[2J label`,
+			`backup was 1h0m old at drill start (tape\x1b[2J label), RPO 1d`},
+		{"unsaid", plugins.RestorePoint{ID: "p", Time: now.Add(-time.Hour)}, "restore point time",
+			"backup was 1h0m old at drill start (restore point time), RPO 1d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &fakeBackend{points: []plugins.RestorePoint{tt.point}, files: files, hashed: true}
+			r, _, _ := newTestRunner(t, b, "")
+			rec, err := r.Run(context.Background(), "d")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Verdict != evidence.VerdictPass {
+				t.Errorf("verdict %s, reasons %q; want pass", rec.Verdict, rec.Reasons)
+			}
+			if got := rec.Details["backup_time_basis"]; got != tt.wantBasis {
+				t.Errorf("details.backup_time_basis %q, want %q", got, tt.wantBasis)
+			}
+			i := slices.IndexFunc(rec.Checks, func(c evidence.Check) bool { return c.Name == "rpo" })
+			if i < 0 || rec.Checks[i].Detail != tt.wantDetail {
+				t.Errorf("checks %+v, want rpo: %q", rec.Checks, tt.wantDetail)
+			}
+		})
 	}
 }
 

@@ -196,6 +196,23 @@ type RestorePoint struct {
 	Root string
 }
 
+// The time bases of the built-in backends (RestorePoint.TimeBasis). The
+// host words the RPO check by them: a directory copy dated by what is in
+// it (BasisNewestCtime, BasisNewestMtime) is dated better by a stamp.
+const (
+	BasisSnapshotTime = "snapshot time" // when restic took the snapshot
+	BasisArchiveMtime = "archive mtime" // a tar archive's modification time
+	BasisDumpMtime    = "dump mtime"    // a dump file's (a -Fd dump folder's) modification time
+	BasisStampMtime   = "stamp mtime"   // the mtime of the stamp a backup job touches in its copy
+	// BasisNewestCtime is the newest ctime of any entry in a directory
+	// copy: when the copy was last written (copy tools keep the source's
+	// mtimes but cannot set ctimes).
+	BasisNewestCtime = "newest ctime"
+	// BasisNewestMtime is the newest mtime in a directory copy, where
+	// ctimes cannot be read: how old the data is, not when it was copied.
+	BasisNewestMtime = "newest mtime"
+)
+
 // RestoreRequest asks a backend to restore one restore point.
 type RestoreRequest struct {
 	Source Source

@@ -230,8 +230,14 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 	dur := rec.Finished.Sub(rec.Started)
 	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, drills.FormatDuration(dur))
 	if rec.RestorePoint.ID != "" {
-		age := time.Duration(rec.BackupAgeSeconds * float64(time.Second))
-		fmt.Fprintf(w, "      restore point %s of %s (%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), drills.FormatDuration(age))
+		// The age of the point restored, which restore_point.random_within
+		// may have picked older than the newest the RPO is judged on.
+		age := rec.Started.Sub(rec.RestorePoint.Time)
+		basis := ""
+		if b := rec.Details["backup_time_basis"]; b != "" {
+			basis = b + ", "
+		}
+		fmt.Fprintf(w, "      restore point %s of %s (%s%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), basis, drills.FormatDuration(age))
 	}
 	if s := rec.Details["sandbox"]; s != "" {
 		fmt.Fprintf(w, "      sandbox %s\n", textsafe.Escape(s))

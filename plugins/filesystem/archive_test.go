@@ -60,7 +60,7 @@ func TestRestoreArchive(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantPoint := plugins.RestorePoint{ID: archive, Time: fi.ModTime(), Size: fi.Size(), Files: 6, Description: tt.file}
+			wantPoint := plugins.RestorePoint{ID: archive, Time: fi.ModTime(), Size: fi.Size(), Files: 6, Description: tt.file, TimeBasis: plugins.BasisArchiveMtime}
 			if got := resp.Point; !pointsEqual([]plugins.RestorePoint{got}, []plugins.RestorePoint{wantPoint}) {
 				t.Errorf("point %+v, want %+v", got, wantPoint)
 			}
@@ -107,6 +107,7 @@ func TestListRestorePointsArchive(t *testing.T) {
 	for _, name := range []string{"home-2.tar.gz", "home-3.tar.gz", "home-1.tar.gz"} {
 		want = append(want, plugins.RestorePoint{
 			ID: filepath.Join(dir, name), Time: mtimes[name], Size: int64(len(name)), Files: -1, Description: name,
+			TimeBasis: plugins.BasisArchiveMtime,
 		})
 	}
 	if !pointsEqual(got.Points, want) {

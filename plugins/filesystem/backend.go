@@ -58,8 +58,9 @@ func (b *Backend) Describe(ctx context.Context, req *plugins.DescribeRequest) (*
 			{
 				Name: keyPath,
 				Type: plugins.TypeGlob,
-				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the newest " +
-					"matching directory by mtime. Exactly one of path and archive is required.",
+				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the matching " +
+					"directory written last, and without stamp the newest ctime in the copy (when it was " +
+					"last written) is the backup time. Exactly one of path and archive is required.",
 			},
 			{
 				Name: keyArchive,
@@ -313,6 +314,7 @@ func archivePoint(id string, fi fs.FileInfo) plugins.RestorePoint {
 		Size:        fi.Size(),
 		Files:       -1,
 		Description: filepath.Base(id),
+		TimeBasis:   plugins.BasisArchiveMtime,
 	}
 }
 
@@ -354,16 +356,19 @@ func listDirs(ctx context.Context, matches []string, stamp string, glob bool) ([
 			}
 			points = append(points, plugins.RestorePoint{
 				ID: d.path, Time: t, Size: -1, Files: -1,
-				Description: filepath.Base(d.path),
+				Description: filepath.Base(d.path), TimeBasis: plugins.BasisStampMtime,
 			})
 		}
 		sortNewestFirst(points)
 		return points, probs, nil
 	}
+	// The newest copy is the one whose own directory was written last.
+	// Its mtime would not do: cp -a and rsync -a give every copy of an
+	// unchanged source the same one. Only the chosen copy is walked.
 	newest := dirs[0]
 	for _, d := range dirs[1:] {
-		if d.fi.ModTime().After(newest.fi.ModTime()) ||
-			(d.fi.ModTime().Equal(newest.fi.ModTime()) && d.path > newest.path) {
+		t, nt := writtenTime(d.fi), writtenTime(newest.fi)
+		if t.After(nt) || (t.Equal(nt) && d.path > newest.path) {
 			newest = d
 		}
 	}
@@ -373,7 +378,7 @@ func listDirs(ctx context.Context, matches []string, stamp string, glob bool) ([
 	}
 	return []plugins.RestorePoint{{
 		ID: newest.path, Time: sum.newest, Size: sum.bytes, Files: sum.files,
-		Description: filepath.Base(newest.path),
+		Description: filepath.Base(newest.path), TimeBasis: copyBasis,
 	}}, probs, nil
 }
 

@@ -88,13 +88,17 @@ func walkTree(ctx context.Context, root *os.Root, visit func(rel string, fi fs.F
 
 // treeSummary is what a walk learns about a directory copy.
 type treeSummary struct {
-	newest       time.Time // the newest mtime of any entry, the top included
-	files, bytes int64     // regular files and their bytes
+	// newest is when the copy was last written: the newest writtenTime
+	// of any entry (files, directories, links), the top included. A copy
+	// of data unchanged for months made a minute ago is a minute old; one
+	// from which a file was deleted since is as old as the deletion.
+	newest       time.Time
+	files, bytes int64 // regular files and their bytes
 }
 
 func (s *treeSummary) add(fi fs.FileInfo) {
-	if fi.ModTime().After(s.newest) {
-		s.newest = fi.ModTime()
+	if t := writtenTime(fi); t.After(s.newest) {
+		s.newest = t
 	}
 	if fi.Mode().IsRegular() {
 		s.files++
@@ -183,7 +187,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 			_, err := safefile.Lstat(filepath.Join(req.PointID, filepath.FromSlash(stamp)), "stamp")
 			return failed(err.Error())
 		}
-		resp.Point.Time = st.ModTime()
+		resp.Point.Time, resp.Point.TimeBasis = st.ModTime(), plugins.BasisStampMtime
 	}
 	dst, err := os.OpenRoot(req.Target)
 	if err != nil {
@@ -251,7 +255,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	}
 	resp.Files, resp.Bytes = c.rep.Counts()
 	if stamp == "" {
-		resp.Point.Time = c.sum.newest
+		resp.Point.Time, resp.Point.TimeBasis = c.sum.newest, copyBasis
 	}
 	if !c.stopped.Load() { // the walk saw the whole copy
 		resp.Point.Files, resp.Point.Size = c.sum.files, c.sum.bytes

@@ -34,15 +34,10 @@ func TestRestoreDirectoryCopy(t *testing.T) {
 	for _, f := range rec.files {
 		size += f.Size
 	}
-	// The backup time is the newest mtime of any entry, the top included.
-	var newest time.Time
-	_ = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error { // fn never stops it
-		if fi, err := os.Lstat(p); err == nil && fi.ModTime().After(newest) {
-			newest = fi.ModTime()
-		}
-		return nil
-	})
-	want := plugins.RestorePoint{ID: src, Time: newest, Size: size, Files: 6, Description: "daily.0"}
+	// The backup time is when the copy was last written: the newest
+	// ctime of any entry, the top included (ctime_linux_test.go shows
+	// that it is the ctime, not the mtime).
+	want := plugins.RestorePoint{ID: src, Time: newestWritten(t, src), Size: size, Files: 6, Description: "daily.0", TimeBasis: copyBasis}
 	if !pointsEqual([]plugins.RestorePoint{resp.Point}, []plugins.RestorePoint{want}) {
 		t.Errorf("point %+v, want %+v", resp.Point, want)
 	}
@@ -170,8 +165,8 @@ func TestRestoreDirectoryCopyCancel(t *testing.T) {
 	}
 }
 
-// TestListRestorePointsDirectory picks the newest directory by mtime and
-// dates it by its content, or by its stamp.
+// TestListRestorePointsDirectory picks the directory written last and
+// dates it by when its content was last written, or by its stamp.
 func TestListRestorePointsDirectory(t *testing.T) {
 	dir := t.TempDir()
 	mkcopy := func(name string, dirTime, contentTime time.Time, stamp bool) string {
@@ -194,8 +189,7 @@ func TestListRestorePointsDirectory(t *testing.T) {
 	}
 	older := mkcopy("daily.1", baseTime.Add(-24*time.Hour), baseTime.Add(-30*time.Hour), true)
 	newest := mkcopy("daily.0", baseTime, baseTime.Add(-5*time.Hour), true)
-	// The newest directory has content newer than itself, as a copy made
-	// with rsync -a into an existing directory can.
+	// The copy written last, without a stamp.
 	unstamped := mkcopy("daily.2", baseTime.Add(time.Hour), baseTime.Add(2*time.Hour), false)
 	writeFile(t, filepath.Join(dir, "daily.file"), nil, 0o644, baseTime.Add(2*time.Hour)) // not a directory
 
@@ -207,14 +201,14 @@ func TestListRestorePointsDirectory(t *testing.T) {
 		{
 			name:   "newest directory, dated by its newest entry",
 			source: plugins.Source{"path": filepath.Join(dir, "daily.*")},
-			want:   []plugins.RestorePoint{{ID: unstamped, Time: baseTime.Add(2 * time.Hour), Size: 6, Files: 2, Description: "daily.2"}},
+			want:   []plugins.RestorePoint{{ID: unstamped, Time: newestWritten(t, unstamped), Size: 6, Files: 2, Description: "daily.2", TimeBasis: copyBasis}},
 		},
 		{
 			name:   "stamped directories, dated by their stamp",
 			source: plugins.Source{"path": filepath.Join(dir, "daily.*"), "stamp": "meta/done"},
 			want: []plugins.RestorePoint{
-				{ID: newest, Time: baseTime.Add(time.Minute), Size: -1, Files: -1, Description: "daily.0"},
-				{ID: older, Time: baseTime.Add(-24*time.Hour + time.Minute), Size: -1, Files: -1, Description: "daily.1"},
+				{ID: newest, Time: baseTime.Add(time.Minute), Size: -1, Files: -1, Description: "daily.0", TimeBasis: plugins.BasisStampMtime},
+				{ID: older, Time: baseTime.Add(-24*time.Hour + time.Minute), Size: -1, Files: -1, Description: "daily.1", TimeBasis: plugins.BasisStampMtime},
 			},
 		},
 		{

@@ -6,19 +6,38 @@
 //
 // A source has exactly one of two keys:
 //
-//   - path: a glob of directory copies. Without stamp, the newest matching
-//     directory by its own modification time is the only restore point, and
-//     its backup time is the newest modification time of any entry in its
-//     tree. A copy made with rsync -a or cp -a keeps the source's mtimes, so
-//     the content's freshness is all that can be known about when the copy
-//     was taken; a quiet tree therefore looks older than the copy is, which
-//     errs on the safe side of an RPO. With stamp (a file name relative to
-//     each directory, written by the backup job when it has finished),
-//     every matching directory that holds the stamp is a restore point, its
-//     backup time is the stamp's mtime, and directories without the stamp
-//     (a copy still running, or one that died) are not restore points.
+//   - path: a glob of directory copies. Without stamp, the matching
+//     directory written last (by its own ctime) is the only restore point,
+//     and its backup time is the newest ctime of any entry in its tree
+//     (files, directories and links, the top included; TimeBasis "newest
+//     ctime"): when the copy was last written. Not the newest mtime: cp -a
+//     and rsync -a keep the source's mtimes, so a copy made a minute ago of
+//     data unchanged for months would look months old, and every copy of
+//     an unchanged tree would have the same one. No tool can set a ctime,
+//     so it is when the copy wrote the entry, or last changed it (a file
+//     deleted from the copy dates it, through its directory). It errs the
+//     other way from mtimes: whatever writes to a copy makes it look fresh
+//     (a backup job that died halfway, a chmod or chown, a hard link made
+//     to its files, as rsnapshot and rsync --link-dest do from the next
+//     copy), and a failing RPO check of a copy says to set stamp, the
+//     backup job's own word that it finished. With stamp (a file name
+//     relative to each directory, touched by the backup job when it has
+//     finished), every matching directory that holds the stamp is a
+//     restore point, its backup time is the stamp's mtime (TimeBasis
+//     "stamp mtime"), and directories without the stamp (a copy still
+//     running, or one that died) are not restore points. Without stamp
+//     the listing walks the chosen copy (lstat gives the ctime with the
+//     rest), and the restore's own walk dates it the same way. Choosing
+//     the copy by its own directory's ctime is cheap and right for new
+//     copies (cp -a, rsync into a new directory, rsnapshot's rotation),
+//     not for copies refreshed in place whose changes are all deeper: those
+//     want a stamp. Reading a copy changes no ctime. Where ctimes are not
+//     read (systems other than Linux) the newest mtime stands in ("newest
+//     mtime").
 //   - archive: a glob of tar archives. Every matching regular file is a
-//     restore point, newest mtime first, and its mtime is the backup time.
+//     restore point, newest mtime first, and its mtime is the backup time
+//     (TimeBasis "archive mtime"): a tar archive is written once, and
+//     copied with rsync -a or cp -a it keeps that time.
 //     The compression is detected from the file's first bytes (gzip, zstd,
 //     else plain tar), never from its name.
 //

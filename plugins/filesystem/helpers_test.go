@@ -246,6 +246,30 @@ func restore(t testing.TB, src plugins.Source, pointID string, maxBytes int64) (
 	return resp, rec, target
 }
 
+// newestWritten is the newest writtenTime of dir and every entry below
+// it, found with filepath.WalkDir and os.Lstat.
+func newestWritten(t testing.TB, dir string) time.Time {
+	t.Helper()
+	var newest time.Time
+	err := filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if w := writtenTime(fi); w.After(newest) {
+			newest = w
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newest
+}
+
 // problemsOf renders problems one per line, for failure messages.
 func problemsOf(ps []plugins.Problem) string {
 	var b bytes.Buffer
@@ -275,7 +299,8 @@ func onlyEntries(t *testing.T, dir string, want ...string) {
 // pointsEqual compares restore points, times by the instant.
 func pointsEqual(a, b []plugins.RestorePoint) bool {
 	return slices.EqualFunc(a, b, func(x, y plugins.RestorePoint) bool {
-		return x.ID == y.ID && x.Time.Equal(y.Time) && x.Size == y.Size && x.Files == y.Files && x.Description == y.Description
+		return x.ID == y.ID && x.Time.Equal(y.Time) && x.Size == y.Size && x.Files == y.Files && x.Description == y.Description &&
+			x.TimeBasis == y.TimeBasis
 	})
 }
 

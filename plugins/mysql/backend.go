@@ -261,7 +261,7 @@ func (s *source) points() ([]plugins.RestorePoint, error) {
 			continue
 		}
 		pts = append(pts, plugins.RestorePoint{ID: m, Time: fi.ModTime(), Size: fi.Size(), Files: -1,
-			Description: "dump " + filepath.Base(m)})
+			Description: "dump " + filepath.Base(m), TimeBasis: plugins.BasisDumpMtime})
 	}
 	sort.SliceStable(pts, func(i, j int) bool {
 		if !pts[i].Time.Equal(pts[j].Time) {

@@ -54,7 +54,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	defer d.Close()
 	resp.Point = plugins.RestorePoint{ID: req.PointID, Size: d.size, Files: -1, Description: "dump " + filepath.Base(req.PointID)}
 	if fi, err := d.f.Stat(); err == nil {
-		resp.Point.Time = fi.ModTime()
+		resp.Point.Time, resp.Point.TimeBasis = fi.ModTime(), plugins.BasisDumpMtime
 	}
 	resp.Bytes = d.size
 	if d.tool != "" {

@@ -285,7 +285,7 @@ func pointOf(path string) (*plugins.RestorePoint, error) {
 		return nil, fmt.Errorf("stat dump %s: %w", path, err)
 	}
 	p := &plugins.RestorePoint{ID: path, Time: fi.ModTime(), Size: fi.Size(), Files: 1,
-		Description: "dump " + filepath.Base(path)}
+		Description: "dump " + filepath.Base(path), TimeBasis: plugins.BasisDumpMtime}
 	switch {
 	case fi.Mode().IsRegular():
 	case fi.IsDir():

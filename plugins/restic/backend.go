@@ -311,7 +311,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		if len(sn.Tags) > 0 {
 			desc += " [" + strings.Join(sn.Tags, ",") + "]"
 		}
-		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, Root: listedRoot(sn.Paths)}
+		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, TimeBasis: plugins.BasisSnapshotTime, Root: listedRoot(sn.Paths)}
 		b.notePaths(sn.ID, sn.Paths)
 		if sn.Summary != nil {
 			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
