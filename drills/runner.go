@@ -422,6 +422,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	if resp.Point.ID == point.ID {
 		root = resp.Point.Root
 	}
+	obs.Point.Root = root
 
 	// The checksums of what came back: digests the backend computed while
 	// it wrote, and the host's own for any file it did not report.
