@@ -49,20 +49,6 @@ func sizeBelow(bytes int64) string {
 	return fmt.Sprint(max(1, roundDown(v)))
 }
 
-// humanBytes prints a byte count for comments.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 // ladder are the durations an RPO or RTO is rounded up to.
 var ladder = []time.Duration{
 	time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour, 12 * time.Hour,

@@ -216,7 +216,7 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 				d.SamplePercent = percentFor(obs.Point.Size, budget)
 			}
 			d.SampleWhy = fmt.Sprintf("the newest restore point is larger than the scratch space a drill may use (%s): one %d%% slice per run",
-				humanBytes(budget), d.SamplePercent)
+				evidence.FormatSize(budget), d.SamplePercent)
 			if rec, obs, err = p.try(ctx, opts, d); err != nil {
 				return err
 			}
