@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
 )
 
 // Layout is where the config puts drill's own state.
