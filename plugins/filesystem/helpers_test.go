@@ -275,7 +275,7 @@ func onlyEntries(t *testing.T, dir string, want ...string) {
 // pointsEqual compares restore points, times by the instant.
 func pointsEqual(a, b []plugins.RestorePoint) bool {
 	return slices.EqualFunc(a, b, func(x, y plugins.RestorePoint) bool {
-		return x.ID == y.ID && x.Time.Equal(y.Time) && x.Size == y.Size && x.Files == y.Files && x.Description == y.Description
+		return x.ID == y.ID && x.Time.Equal(y.Time) && x.Size == y.Size && x.Files == y.Files && x.Description == y.Description && x.Root == y.Root
 	})
 }
 
