@@ -100,7 +100,8 @@ type Observation struct {
 	Drill string
 	// Points are the restore points as the backend listed them.
 	Points []plugins.RestorePoint
-	// Point is the one restored (zero when the drill stopped before).
+	// Point is the one restored (zero when the drill stopped before), with
+	// the Root the restore answered with (where names were looked up).
 	Point plugins.RestorePoint
 	// Restored lists every restored file with its size and digest, paths
 	// relative to the restore target; nil for a database drill or when
@@ -417,6 +418,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	if resp.Point.ID == point.ID {
 		root = resp.Point.Root
 	}
+	obs.Point.Root = root
 
 	// The checksums of what came back: digests the backend computed while
 	// it wrote, and the host's own for any file it did not report.

@@ -24,15 +24,19 @@ type rootChain struct {
 	// capped: a file or a second entry was seen directly in elems, so it
 	// can only get shorter.
 	capped bool
+	// below is elems joined, with a trailing "/": once capped, most names
+	// start with it and change nothing.
+	below string
 }
 
 // add notes one entry: name is clean, "/"-separated and relative to the
 // top ("." is the top itself); dir says it is a real folder (a symlink to
 // one is not).
 func (c *rootChain) add(name string, dir bool) {
-	if name == "." {
+	if name == "." || c.capped && (len(c.elems) == 0 || strings.HasPrefix(name, c.below)) {
 		return
 	}
+	defer func() { c.below = c.root() + "/" }()
 	elems := strings.Split(name, "/")
 	k := 0
 	for k < len(c.elems) && k < len(elems) && c.elems[k] == elems[k] {

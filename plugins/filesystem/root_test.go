@@ -39,11 +39,7 @@ func TestRootChain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var c rootChain
 			for _, e := range tc.entries {
-				name, dir := strings.TrimSuffix(e, "/"), strings.HasSuffix(e, "/")
-				if name == "." || name == "" {
-					name = "."
-				}
-				c.add(name, dir)
+				c.add(strings.TrimSuffix(e, "/"), strings.HasSuffix(e, "/"))
 			}
 			if got := c.root(); got != tc.want {
 				t.Errorf("root of %q = %q, want %q", tc.entries, got, tc.want)
