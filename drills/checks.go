@@ -28,7 +28,8 @@ const maxListed = 20
 //
 // Entries of paths and manifest are relative to root, the restore point's
 // plugins.RestorePoint.Root ("srv/files" for a restic snapshot of
-// /srv/files, "" for the target itself), and absolute ones to the target
+// /srv/files, "" for the target itself), or, when not found there, to a
+// folder above it (resolveFound), and absolute ones to the target
 // (resolve); reasons name them as the config and manifest wrote them.
 //
 // A sampled drill restores one slice: min_files and min_bytes are then
@@ -62,8 +63,12 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 	if len(c.Paths) > 0 {
 		var missing []string
 		checked := 0
+		present := func(rel string) bool {
+			link, err := lstatBeneath(target, filepath.FromSlash(rel))
+			return link == "" && err == nil
+		}
 		for _, p := range c.Paths {
-			rel, ok := resolve(root, p)
+			rel, ok := resolveFound(root, p, present)
 			if !ok {
 				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
 				continue
@@ -98,7 +103,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 			checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: err.Error()})
 			o.error("check manifest: cannot read the reference manifest: " + err.Error())
 		} else {
-			want, names := resolveManifest(ref, root)
+			want, names := resolveManifest(ref, root, got)
 			if rec.Sample != nil {
 				want.Entries = slices.DeleteFunc(want.Entries, func(e manifest.Entry) bool { return !inSample(rec, e.Path) })
 			}
@@ -155,6 +160,29 @@ func resolve(root, entry string) (rel string, ok bool) {
 	return rel, true
 }
 
+// resolveFound is resolve for an entry that may have been written
+// relative to a folder above root: root can be a guess (the filesystem
+// backend's, for an archive or copy that holds one folder down to the
+// backed-up one, cannot tell that folder from a backed-up folder that
+// itself holds a single folder). A relative entry that is not in the
+// restored tree below root (has says what is) but is below a folder above
+// it, the nearest first and the top last, is taken from there. An entry
+// found nowhere resolves below root, where reasons say it was looked up.
+func resolveFound(root, entry string, has func(rel string) bool) (rel string, ok bool) {
+	rel, ok = resolve(root, entry)
+	if !ok || root == "" || strings.HasPrefix(entry, "/") || has(rel) {
+		return rel, ok
+	}
+	for up := path.Dir(root); ; up = path.Dir(up) {
+		if alt, ok := resolve(up, entry); ok && has(alt) {
+			return alt, true
+		}
+		if up == "." {
+			return rel, true
+		}
+	}
+}
+
 // unresolve names rel, a path relative to the target, the way an entry
 // would: relative to root when it lies below it, else absolute.
 func unresolve(root, rel string) string {
@@ -172,7 +200,7 @@ func whereLooked(root string) string {
 	if root == "" {
 		return "names are looked up from the top of the restore point"
 	}
-	return "names are looked up relative to /" + root + " of the restore point, absolute ones from its top"
+	return "names are looked up relative to /" + root + " of the restore point (else from a folder above it, up to its top), absolute ones from its top"
 }
 
 // entryNames maps the paths of a resolved reference manifest back to the
@@ -188,14 +216,23 @@ func (n entryNames) of(paths []string) []string {
 	return out
 }
 
-// resolveManifest returns ref with its entries resolved against root
-// (resolve), and the names it gave them. Parse has already refused names
-// with "..", so every entry stays inside the target.
-func resolveManifest(ref *manifest.Manifest, root string) (*manifest.Manifest, entryNames) {
+// resolveManifest returns ref with its entries resolved against root and
+// the files restored, got (resolveFound), and the names it gave them.
+// Parse has already refused names with "..", so every entry stays inside
+// the target.
+func resolveManifest(ref *manifest.Manifest, root string, got *manifest.Manifest) (*manifest.Manifest, entryNames) {
 	want := &manifest.Manifest{Entries: make([]manifest.Entry, 0, len(ref.Entries))}
 	names := make(entryNames, len(ref.Entries))
+	var restored map[string]bool
+	if root != "" {
+		restored = make(map[string]bool, len(got.Entries))
+		for _, e := range got.Entries {
+			restored[e.Path] = true
+		}
+	}
+	has := func(rel string) bool { return restored[rel] }
 	for _, e := range ref.Entries {
-		rel, ok := resolve(root, e.Path)
+		rel, ok := resolveFound(root, e.Path, has)
 		if !ok {
 			continue
 		}

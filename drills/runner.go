@@ -100,7 +100,8 @@ type Observation struct {
 	Drill string
 	// Points are the restore points as the backend listed them.
 	Points []plugins.RestorePoint
-	// Point is the one restored (zero when the drill stopped before).
+	// Point is the one restored (zero when the drill stopped before), with
+	// the Root the restore answered with (where names were looked up).
 	Point plugins.RestorePoint
 	// Restored lists every restored file with its size and digest, paths
 	// relative to the restore target; nil for a database drill or when

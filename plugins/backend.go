@@ -186,13 +186,15 @@ type RestorePoint struct {
 	TimeBasis string
 	// Root is the folder, "/"-separated and relative to the restore
 	// target, that the drill's manifest and paths entries are relative to
-	// (restic: the snapshot's one path, such as "srv/files"); empty for
-	// the target itself. Entries given as absolute paths are relative to
-	// the target whatever Root is. The host takes the Root of
-	// RestoreResponse.Point when that names the point asked for, else the
-	// listed point's: a backend may know it only once restored (restic:
-	// where the snapshot's path is in its tree, "files" for a backup of
-	// "files", "" for one of ".").
+	// (restic: the snapshot's one path, such as "srv/files"; filesystem:
+	// the folder an archive or copy holds alone); empty for the target
+	// itself. Entries given as absolute paths are relative to the target
+	// whatever Root is; a relative one not found below Root is looked up
+	// from the folders above it, for a Root that is a guess. The host
+	// takes the Root of RestoreResponse.Point when that names the point
+	// asked for, else the listed point's: a backend may know it only once
+	// restored (restic: where the snapshot's path is in its tree, "files"
+	// for a backup of "files", "" for one of ".").
 	Root string
 }
 

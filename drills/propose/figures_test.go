@@ -5,6 +5,10 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/plugins"
 )
 
 func TestBelow(t *testing.T) {
@@ -68,6 +72,37 @@ func TestSniff(t *testing.T) {
 	} {
 		if got := Sniff(c.head); got != c.want {
 			t.Errorf("%s: Sniff = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// A trial refused before it restored anything is sampled when the point's
+// listed size exceeds the budget, whatever the reason's words; without a
+// listed size only a reason about the scratch space says so.
+func TestTooLarge(t *testing.T) {
+	refused := func(reason string) *evidence.Record {
+		return &evidence.Record{Verdict: evidence.VerdictError, Reasons: []string{reason}}
+	}
+	sized := func(n int64) *drills.Observation {
+		return &drills.Observation{Point: plugins.RestorePoint{Size: n}}
+	}
+	for _, tc := range []struct {
+		name   string
+		rec    *evidence.Record
+		obs    *drills.Observation
+		budget int64
+		want   bool
+	}{
+		{"listed larger than the budget", refused("snapshot abc is 2.0 KiB, more than anything"), sized(2048), 1024, true},
+		{"listed within the budget, another error", refused("restic: wrong password"), sized(512), 1024, false},
+		{"size unknown, the backend's max_scratch_bytes", refused("restore stopped at max_scratch_bytes (1.0 KiB)"), sized(-1), 1024, true},
+		{"size unknown, another error", refused("restic: wrong password"), sized(-1), 1024, false},
+		{"files restored: not a refusal", &evidence.Record{Verdict: evidence.VerdictError, Files: 3}, sized(2048), 1024, false},
+		{"a fail is not a refusal", &evidence.Record{Verdict: evidence.VerdictFail}, sized(2048), 1024, false},
+		{"no observation", refused("max_scratch_bytes"), nil, 1024, false},
+	} {
+		if got := tooLarge(tc.rec, tc.obs, tc.budget); got != tc.want {
+			t.Errorf("%s: tooLarge = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

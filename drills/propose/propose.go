@@ -207,10 +207,8 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 			return err
 		}
 		// A restore point too large for the scratch space is drilled a
-		// slice at a time: the runner (from the point's size) or the
-		// backend (restic, from the snapshot's summary) refused it before
-		// writing anything.
-		if tooLarge(rec) && obs != nil && d.Target.Kind != KindPostgres && d.Target.Kind != KindMySQL {
+		// slice at a time: the runner refused it before writing anything.
+		if tooLarge(rec, obs, budget) && d.Target.Kind != KindPostgres && d.Target.Kind != KindMySQL {
 			d.SamplePercent = 10
 			if obs.Point.Size > 0 && budget > 0 {
 				d.SamplePercent = percentFor(obs.Point.Size, budget)
@@ -341,12 +339,17 @@ func (p *Proposal) Stale(now time.Time) []string {
 	return notes
 }
 
-// tooLarge says whether a trial was refused for want of scratch space:
-// an error before anything was restored, saying so (the runner's preflight
-// and the backends' max_scratch_bytes checks).
-func tooLarge(rec *evidence.Record) bool {
-	if rec.Verdict != evidence.VerdictError || rec.Files > 0 {
+// tooLarge says whether a trial was refused for want of scratch space: an
+// error before anything was restored, for a restore point listed as larger
+// than budget (the runner's preflight: a snapshot's summary, a copy's
+// bytes, an archive's file size) or, where the size was not listed, saying
+// so (a backend's own max_scratch_bytes check).
+func tooLarge(rec *evidence.Record, obs *drills.Observation, budget int64) bool {
+	if obs == nil || rec.Verdict != evidence.VerdictError || rec.Files > 0 {
 		return false
+	}
+	if budget > 0 && obs.Point.Size > budget {
+		return true
 	}
 	for _, r := range rec.Reasons {
 		if strings.Contains(r, "max_scratch_bytes") || strings.Contains(r, "the scratch filesystem at") {

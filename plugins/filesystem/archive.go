@@ -229,6 +229,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
 	}
 	resp.Files, resp.Bytes = rep.Counts()
+	resp.Point.Root = p.chain.root()
 	resp.Problems = w.probs.All()
 	if len(resp.Problems) == 0 {
 		resp.Point.Files = p.totalFiles // read completely: now known
@@ -275,6 +276,9 @@ type parser struct {
 	// and their bytes, in the sample or not.
 	sample                 *plugins.Sample
 	totalFiles, totalBytes int64
+
+	// chain finds the Root from every entry's name, in the sample or not.
+	chain rootChain
 }
 
 // run parses the archive and closes p.work when done.
@@ -318,6 +322,9 @@ func (p *parser) parse(ctx context.Context) error {
 				return err
 			}
 			continue
+		}
+		if hdr.Typeflag != tar.TypeXGlobalHeader && hdr.Typeflag != 'V' {
+			p.chain.add(name, hdr.Typeflag == tar.TypeDir || hdr.Typeflag == 'D')
 		}
 		o := op{name: name, mode: fs.FileMode(hdr.Mode) & 0o777, mtime: hdr.ModTime}
 		switch hdr.Typeflag {

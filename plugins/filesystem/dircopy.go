@@ -136,6 +136,7 @@ type copyJob struct {
 type dirCopy struct {
 	src, dst *os.Root
 	srcPath  string
+	stamp    string // the source's stamp, or empty
 	tree     *tree
 	rep      *report.Reporter
 	probs    report.Problems
@@ -144,6 +145,7 @@ type dirCopy struct {
 	copied   atomic.Int64 // bytes copied so far
 	skipped  int64        // special files skipped
 	sum      treeSummary
+	chain    rootChain // the Root, from every entry's name
 	batch    []copyJob // files of one directory, for one worker
 	cancel   context.CancelFunc
 	sample   *plugins.Sample // nil: restore everything
@@ -197,7 +199,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel, sample: req.Sample}
+	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, stamp: stamp, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel, sample: req.Sample}
 	c.rep = report.New(events, report.BytesProgress(-1, c.copied.Load))
 	if top, err := src.Stat("."); err == nil {
 		c.sum.add(top)
@@ -254,6 +256,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
 	}
 	resp.Files, resp.Bytes = c.rep.Counts()
+	resp.Point.Root = c.chain.root()
 	if stamp == "" {
 		resp.Point.Time, resp.Point.TimeBasis = c.sum.newest, copyBasis
 	}
@@ -272,6 +275,9 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 // are created here, regular files go to the workers.
 func (c *dirCopy) visit(ctx context.Context, rel string, fi fs.FileInfo, jobs chan<- []copyJob) bool {
 	c.sum.add(fi)
+	if rel != c.stamp { // the backup job's mark, not backed-up data
+		c.chain.add(rel, fi.IsDir())
+	}
 	switch mode := fi.Mode(); {
 	case mode.IsDir():
 		if err := c.tree.mkdirPlain(rel, mode, fi.ModTime()); err != nil {

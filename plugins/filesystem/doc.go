@@ -110,6 +110,14 @@
 // A zstd archive may use a window of up to 2 GiB (zstd --long=31), which
 // decoding it then needs in memory.
 //
+// The response's Point.Root is the folder a drill's manifest and paths
+// entries are relative to: the deepest folder reached from the top through
+// folders that each hold exactly one entry, itself a real folder (not a
+// symlink), found from the names of every entry of the backup, sampled or
+// not, so "srv/files" for `tar -czf x /srv/files` and "files" for
+// `rsync -a /srv/files /backups/daily/`; "" when the top holds several
+// entries or a file. A stamp file does not count as an entry. See root.go.
+//
 // Cleanup has nothing to do: nothing is created outside the target, which
 // the host removes.
 package filesystem

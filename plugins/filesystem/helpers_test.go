@@ -300,7 +300,7 @@ func onlyEntries(t *testing.T, dir string, want ...string) {
 func pointsEqual(a, b []plugins.RestorePoint) bool {
 	return slices.EqualFunc(a, b, func(x, y plugins.RestorePoint) bool {
 		return x.ID == y.ID && x.Time.Equal(y.Time) && x.Size == y.Size && x.Files == y.Files && x.Description == y.Description &&
-			x.TimeBasis == y.TimeBasis
+			x.TimeBasis == y.TimeBasis && x.Root == y.Root
 	})
 }
 

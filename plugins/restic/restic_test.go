@@ -239,3 +239,21 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// A snapshot lists its size and file count from the summary restic (0.17
+// and newer) writes into it, so that the runner can tell before a restore
+// whether it fits the scratch space.
+func TestListSnapshotSize(t *testing.T) {
+	src, _, files := repo(t)
+	list, err := New().ListRestorePoints(t.Context(), &plugins.ListRestorePointsRequest{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	for _, c := range files {
+		size += int64(len(c))
+	}
+	if len(list.Points) != 1 || list.Points[0].Size != size || list.Points[0].Files != int64(len(files)) {
+		t.Fatalf("points %+v, want one of %d files, %d bytes", list.Points, len(files), size)
+	}
+}
