@@ -139,9 +139,11 @@ func (b *Backend) noteSize(id string, size int64) {
 // content of hard-linked files once per link, which restic restores once,
 // so it may refuse a restore that would fit by that much. A summary is
 // only what the backup says about itself: the guard keeps watching
-// restic's own totals while it restores.
+// restic's own totals while it restores. A sample of one slice is the
+// whole snapshot; a slice of several may fit where the whole does not (what
+// sampling is for), and is left to the guard.
 func (b *Backend) tooBig(req *plugins.RestoreRequest, s *source) *plugins.RestoreResponse {
-	if req.MaxBytes <= 0 || len(s.include) > 0 || req.Sample != nil {
+	if req.MaxBytes <= 0 || len(s.include) > 0 || (req.Sample != nil && req.Sample.Slices > 1) {
 		return nil
 	}
 	b.mu.Lock()
