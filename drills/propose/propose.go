@@ -35,6 +35,9 @@ type Options struct {
 	MySQLServer, MySQLPasswordFile string
 	// RPO, when not 0, is every service's RPO instead of the cadence's.
 	RPO time.Duration
+	// Now is when the proposal is made (time.Now when zero): an RPO is
+	// never proposed shorter than the age of a newest backup at Now.
+	Now time.Time
 	// MaxScratch, when not 0, is written as max_scratch_bytes and bounds
 	// what a drill restores at once, as the free scratch space does.
 	MaxScratch int64
@@ -339,6 +342,36 @@ func (p *Proposal) services(opts Options) {
 	if opts.RPO > 0 {
 		for _, s := range p.Services {
 			s.RPO, s.RPOWhy, s.RPOKnown = opts.RPO, "given with --rpo", true
+		}
+		return
+	}
+	p.notBehind(opts.Now)
+}
+
+// notBehind raises the RPO of a service whose newest backup is already
+// older than its cadence says it should be (backups that stopped, dated
+// copies of the past), to a margin above that age, so that the first drill
+// of the config passes on the backups drill init inspected, and says so in
+// a note: the claim then describes the backups as they are, and should be
+// lowered once they run on time again.
+func (p *Proposal) notBehind(now time.Time) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, s := range p.Services {
+		for _, d := range p.Drills {
+			if d.Service != s.Name || d.Newest.Time.IsZero() {
+				continue
+			}
+			age := now.Sub(d.Newest.Time)
+			if age < s.RPO-s.RPO/10 {
+				continue
+			}
+			raised := roundUp(age + age/4 + time.Hour)
+			p.Notes = append(p.Notes, fmt.Sprintf("drill %s: its newest backup (%s) is already %s old, more than the %s its cadence suggests: rpo is set to %s so that the first drill passes on the backups as they are; are backups still being made? Lower rpo to %s once they are on time again",
+				d.Name, d.Newest.Time.UTC().Format(time.RFC3339), approx(age), duration(s.RPO), duration(raised), duration(s.RPO)))
+			s.RPOWhy = fmt.Sprintf("the newest backup of %s is already %s old: a quarter more, rounded up, not the %s of the cadence (%s)", d.Name, approx(age), duration(s.RPO), s.RPOWhy)
+			s.RPO = raised
 		}
 	}
 }
