@@ -163,7 +163,7 @@ func renderTables(w *writer, d *Drill) {
 			w.line(3, "min_rows:", "the largest tables' rows now, less 10%, rounded down")
 			first = false
 		}
-		w.line(4, fmt.Sprintf("%s: %d", q(t.Name), below(t.Rows)), fmt.Sprintf("%d rows now", t.Rows))
+		w.line(4, fmt.Sprintf("%s: %d", q(t.Name), below(t.Rows)), count(t.Rows, "row")+" now")
 	}
 }
 
