@@ -63,8 +63,8 @@ is not a backup drill init knows, a missing password flag, -o FILE exists).`,
 	fl.StringVar(&f.service, "service", "", "put every drill in this service (default: a service per target)")
 	fl.StringVar(&f.owner, "owner", "", "who answers for the services (default: asked on a terminal, else you@host)")
 	fl.StringVar(&f.stateDir, "state-dir", "", "state_dir to write (default: /var/lib/drill for a config in /etc/drill, else drill-state beside the config)")
-	fl.StringVar(&f.passwordFile, "password-file", "", "restic: the file holding the repository password")
-	fl.StringVar(&f.passwordCommand, "password-command", "", "restic: a command that prints the repository password")
+	fl.StringVar(&f.passwordFile, "password-file", "", "restic: the file holding the repository password (default $RESTIC_PASSWORD_FILE)")
+	fl.StringVar(&f.passwordCommand, "password-command", "", "restic: a command that prints the repository password (default $RESTIC_PASSWORD_COMMAND)")
 	fl.StringVar(&f.pgServer, "pg-server", "", "PostgreSQL server for scratch databases, postgres://USER@HOST:PORT/postgres (default from PGUSER, PGHOST, PGPORT)")
 	fl.StringVar(&f.pgPasswordFile, "pg-password-file", "", "PostgreSQL: the file holding the login's password (default PGPASSFILE or ~/.pgpass)")
 	fl.StringVar(&f.myServer, "mysql-server", "", "MySQL/MariaDB server for scratch databases, mysql://USER@HOST:PORT/ (default from USER, MYSQL_HOST, MYSQL_TCP_PORT)")
@@ -89,6 +89,16 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 		Logger: e.logger(),
 	}
 	var err error
+	if f.service != "" {
+		if err := config.CheckName(f.service); err != nil {
+			return usageError{fmt.Errorf("--service: %w", err)}
+		}
+	}
+	if f.passwordFile == "" && f.passwordCommand == "" {
+		// restic's own variables, as a restic user has them set; only
+		// the reference is written, as with the flags.
+		opts.PasswordFile, opts.PasswordCommand = os.Getenv("RESTIC_PASSWORD_FILE"), os.Getenv("RESTIC_PASSWORD_COMMAND")
+	}
 	if f.rpo != "" {
 		if opts.RPO, err = config.ParseDuration(f.rpo); err != nil {
 			return usageError{fmt.Errorf("--rpo: %w", err)}
@@ -112,6 +122,7 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 	if len(bad) > 0 {
 		return usageError{errors.Join(bad...)}
 	}
+	targets = propose.Series(targets)
 	var avoid []string
 	for _, t := range targets {
 		avoid = append(avoid, propose.Allowed(t))
@@ -280,6 +291,9 @@ func (e *env) initNotes(p *propose.Proposal, f initFlags) {
 		if d.Target.Note != "" {
 			fmt.Fprintf(w, "  %s\n", d.Target.Note)
 		}
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "drill init: %s\n", n)
 	}
 	for _, n := range p.Stale(time.Now()) {
 		fmt.Fprintf(w, "drill init: warning: %s\n", n)

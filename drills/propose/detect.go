@@ -2,6 +2,7 @@ package propose
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -132,18 +133,19 @@ func Detect(arg string) (Target, error) {
 			t.Kind = KindCopy
 		}
 	case fi.Mode().IsRegular():
-		head, err := readHead(t.Examined)
+		f, err := os.Open(t.Examined)
 		if err != nil {
 			return t, fmt.Errorf("target %q: %w", arg, err)
 		}
-		t.Kind = Sniff(head)
+		t.Kind = sniffReader(f)
+		_ = f.Close() // read-only
 		if t.Kind == KindUnknown {
-			return t, fmt.Errorf("target %q: cannot tell what %s holds: drill init knows directory copies, tar archives (.tar, .tar.gz, .tar.zst), PostgreSQL dumps (custom, directory, tar, plain), MySQL/MariaDB dumps (.sql, .sql.gz) and restic repositories (restic:REPO)", arg, t.Examined)
+			return t, fmt.Errorf("target %q: cannot tell what %s holds: drill init knows directory copies, tar archives (.tar, .tar.gz, .tar.zst), PostgreSQL dumps (custom, directory, tar, plain, plain gzip'd or zstd'd), MySQL/MariaDB dumps (plain, gzip'd or zstd'd) and restic repositories (restic:REPO)", arg, t.Examined)
 		}
 	default:
 		return t, fmt.Errorf("target %q: %s is neither a regular file nor a directory (drill opens backups without following symlinks; name the file itself)", arg, t.Examined)
 	}
-	if t.Examined == abs && t.Kind != KindCopy && t.Kind != KindRestic {
+	if t.Examined == abs && t.Kind != KindRestic {
 		if g := datedGlob(abs); g != "" {
 			t.Location = g
 			t.Note = fmt.Sprintf("%s is dated: the drill restores the newest match of %s, so that each new backup is the one drilled", filepath.Base(abs), filepath.Base(g))
@@ -191,25 +193,15 @@ func newestMatch(glob string) (string, error) {
 // are written with.
 var digits = regexp.MustCompile(`[0-9]+`)
 
-// datedGlob returns the glob that a dated backup file's siblings match
+// datedGlob returns the glob that a dated backup's siblings match
 // (home-2024-05-01.tar.gz: home-*-*-*.tar.gz), or "" when the name holds
 // no date: fewer than six digits, or no other file matches the glob and
 // the name holds fewer than eight.
 func datedGlob(path string) string {
-	name := filepath.Base(path)
-	// Digits inside an extension (.tar.gz2, .sql.gz) do not count.
-	stem, ext := name, ""
-	for _, e := range []string{".tar.gz", ".tar.zst", ".tar.zstd", ".tar", ".tgz", ".sql.gz", ".sql", ".dump", ".pgdump", ".backup", ".gz", ".zst"} {
-		if s, ok := strings.CutSuffix(name, e); ok {
-			stem, ext = s, e
-			break
-		}
-	}
-	n := len(strings.Join(digits.FindAllString(stem, -1), ""))
-	if n < 6 || strings.ContainsAny(stem, "*?[\\") {
+	g, n := digitGlob(path)
+	if n < 6 {
 		return ""
 	}
-	g := filepath.Join(filepath.Dir(path), digits.ReplaceAllString(stem, "*")+ext)
 	matches, _ := filepath.Glob(g)
 	if len(matches) < 2 && n < 8 {
 		return ""
@@ -217,47 +209,138 @@ func datedGlob(path string) string {
 	return g
 }
 
-// readHead reads the first bytes of a file, enough to tell its kind.
-func readHead(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+// digitGlob returns path with every run of digits in its name replaced
+// by * (home-2024-05-01.tar.gz: home-*-*-*.tar.gz), and how many digits
+// were replaced; "" when the name holds glob characters already.
+func digitGlob(path string) (string, int) {
+	name := filepath.Base(path)
+	stem, ext := cutExt(name) // digits inside an extension (.tar.gz2) do not count
+	n := len(strings.Join(digits.FindAllString(stem, -1), ""))
+	if strings.ContainsAny(stem, "*?[\\") {
+		return "", 0
 	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	n, err := io.ReadFull(f, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return buf[:n], nil
+	return filepath.Join(filepath.Dir(path), digits.ReplaceAllString(stem, "*")+ext), n
 }
 
-// Sniff tells a backup file's kind from its first bytes: gzip and zstd
-// are looked into, a tar archive whose first member is toc.dat is a
-// pg_dump -Ft dump, any other tar an archive.
-func Sniff(head []byte) Kind {
+// cutExt splits a backup's file name into its stem and the extension
+// backup tools give it (".tar.gz", ".sql"), "" when it has none of them.
+func cutExt(name string) (stem, ext string) {
+	for _, e := range []string{".tar.gz", ".tar.zst", ".tar.zstd", ".tar", ".tgz", ".sql.gz", ".sql.zst", ".sql", ".dump", ".pgdump", ".backup", ".gz", ".zst"} {
+		if s, ok := strings.CutSuffix(name, e); ok {
+			return s, e
+		}
+	}
+	return name, ""
+}
+
+// Series merges the targets that are one backup series into one target:
+// those whose locations are the same (home-2024-05-01.tar.gz given with
+// its dated siblings, or a folder given twice), and files or folders of
+// one kind in one folder whose names differ only in their digits
+// (home-1.tar.gz home-2.tar.gz, daily.0 daily.1). That is what a glob the
+// shell expanded gives; one drill per file would drill old backups
+// forever. A merged target's location is the glob its members match, and
+// it is examined at its newest member.
+func Series(ts []Target) []Target {
+	keyOf := func(t Target) string {
+		if t.Kind == KindRestic {
+			return string(t.Kind) + "\x00" + t.Location
+		}
+		if g, n := digitGlob(t.Location); n > 0 {
+			return string(t.Kind) + "\x00" + g
+		}
+		return string(t.Kind) + "\x00" + t.Location
+	}
+	var keys []string
+	members := map[string][]Target{}
+	for _, t := range ts {
+		k := keyOf(t)
+		if members[k] == nil {
+			keys = append(keys, k)
+		}
+		members[k] = append(members[k], t)
+	}
+	out := make([]Target, 0, len(keys))
+	for _, k := range keys {
+		m := members[k]
+		t := m[0]
+		if len(m) > 1 && t.Kind != KindRestic {
+			if !sameLocation(m) {
+				t.Location, _ = digitGlob(t.Location)
+			}
+			if strings.ContainsAny(t.Location, "*?[") {
+				t.Arg = filepath.Join(filepath.Dir(t.Arg), filepath.Base(t.Location))
+				t.Examined = newestOf(m)
+				t.Note = fmt.Sprintf("%d backups named on the command line (a glob the shell expanded?) are one series: the drill restores the newest match of %s, so that each new backup is the one drilled",
+					len(m), filepath.Base(t.Location))
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func sameLocation(ts []Target) bool {
+	for _, t := range ts[1:] {
+		if t.Location != ts[0].Location {
+			return false
+		}
+	}
+	return true
+}
+
+// newestOf returns the examined path of the target modified last.
+func newestOf(ts []Target) string {
+	var newest string
+	var mtime int64
+	for _, t := range ts {
+		fi, err := os.Lstat(t.Examined)
+		if err != nil {
+			continue
+		}
+		if m := fi.ModTime().UnixNano(); newest == "" || m > mtime {
+			newest, mtime = t.Examined, m
+		}
+	}
+	if newest == "" {
+		return ts[0].Examined
+	}
+	return newest
+}
+
+// headLen is how much of a backup, decompressed, its kind is told from.
+const headLen = 64 << 10
+
+// Sniff tells a backup file's kind from its first bytes: see sniffReader.
+func Sniff(head []byte) Kind { return sniffReader(bytes.NewReader(head)) }
+
+// sniffReader tells a backup file's kind from its start: gzip and zstd
+// are looked into (streamed: a zstd block can be larger than any head
+// read whole), a tar archive whose first member is toc.dat is a pg_dump
+// -Ft dump, any other tar an archive.
+func sniffReader(r io.Reader) Kind {
+	br := bufio.NewReaderSize(r, headLen)
+	magic, _ := br.Peek(4) // shorter at the end of a short file
+	var inner io.Reader = br
 	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(bytes.NewReader(head))
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return KindUnknown
 		}
-		inner, _ := io.ReadAll(io.LimitReader(zr, 64<<10)) // a cut head ends in an error; what came out counts
-		if k := sniffPlain(inner); k != KindUnknown {
-			return k
-		}
-		return KindUnknown
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(bytes.NewReader(head))
+		inner = zr
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return KindUnknown
 		}
 		defer zr.Close()
-		inner, _ := io.ReadAll(io.LimitReader(zr, 64<<10))
-		if k := sniffPlain(inner); k == KindArchive {
-			return k // the filesystem backend reads zstd tar; the dump backends no zstd
-		}
-		return KindUnknown
+		inner = zr
+	}
+	// A cut or damaged stream ends in an error; what came out before counts.
+	head, _ := io.ReadAll(io.LimitReader(inner, headLen))
+	if inner != io.Reader(br) && (bytes.HasPrefix(head, []byte{0x1f, 0x8b}) || bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd})) {
+		return KindUnknown // compressed twice: no backend reads that
 	}
 	return sniffPlain(head)
 }

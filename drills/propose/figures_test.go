@@ -3,6 +3,7 @@ package propose
 import (
 	"archive/tar"
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,33 @@ func TestTooLarge(t *testing.T) {
 		if got := tooLarge(tc.rec, tc.obs, tc.budget); got != tc.want {
 			t.Errorf("%s: tooLarge = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestNotBehind: a service whose newest backup is already older than its
+// cadence's RPO gets an RPO above that age, with a note, so that the first
+// drill passes on the backups as they are; one on time keeps its RPO.
+func TestNotBehind(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	p := &Proposal{
+		Services: []*Service{{Name: "late", RPO: 36 * time.Hour, RPOWhy: "late: 3 backups seen"}, {Name: "ontime", RPO: 36 * time.Hour}},
+		Drills: []*Drill{
+			{Name: "late", Service: "late", Newest: plugins.RestorePoint{Time: now.Add(-5 * 24 * time.Hour)}},
+			{Name: "ontime", Service: "ontime", Newest: plugins.RestorePoint{Time: now.Add(-20 * time.Hour)}},
+		},
+	}
+	p.notBehind(now)
+	late, ontime := p.Services[0], p.Services[1]
+	if late.RPO != 7*24*time.Hour {
+		t.Errorf("late: rpo %s, want 1w (5d old, a quarter more, rounded up)", late.RPO)
+	}
+	if !strings.Contains(late.RPOWhy, "already 5d old") || !strings.Contains(late.RPOWhy, "3 backups seen") {
+		t.Errorf("late: why %q does not say the age and the cadence", late.RPOWhy)
+	}
+	if ontime.RPO != 36*time.Hour {
+		t.Errorf("ontime: rpo %s, want the cadence's 36h", ontime.RPO)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "drill late") || !strings.Contains(p.Notes[0], "Lower rpo to 36h") {
+		t.Errorf("notes %q, want one about drill late", p.Notes)
 	}
 }

@@ -35,6 +35,9 @@ type Options struct {
 	MySQLServer, MySQLPasswordFile string
 	// RPO, when not 0, is every service's RPO instead of the cadence's.
 	RPO time.Duration
+	// Now is when the proposal is made (time.Now when zero): an RPO is
+	// never proposed shorter than the age of a newest backup at Now.
+	Now time.Time
 	// MaxScratch, when not 0, is written as max_scratch_bytes and bounds
 	// what a drill restores at once, as the free scratch space does.
 	MaxScratch int64
@@ -53,6 +56,9 @@ type Proposal struct {
 	MaxScratch int64
 	// Notes are what the operator should read besides the config.
 	Notes []string
+	// taken are the drill names given; service is Options.Service.
+	taken   map[string]bool
+	service string
 }
 
 // Service is one proposed claim.
@@ -91,8 +97,11 @@ type Drill struct {
 	// Folders are the largest folders below Root that the trial restored.
 	Folders []Folder
 	// Root is the folder of the restore that holds the backup's own top
-	// level ("srv/files" for a restic snapshot of /srv/files).
-	Root string
+	// level ("srv/files" for a restic snapshot of /srv/files); absRoot is
+	// true when drill init chose it (the folder common to a snapshot's
+	// several paths), which the checks do not resolve against.
+	Root    string
+	absRoot bool
 	// Tables are the tables a database trial restored.
 	Tables []evidence.Table
 	// Restored is the trial's list of files with their digests (files
@@ -107,10 +116,11 @@ type Drill struct {
 func (d *Drill) Paths() []Folder { return d.Folders[:min(3, len(d.Folders))] }
 
 // PathOf is a folder as a paths check names it: relative to the backup's
-// top level, or absolute (from the restore's top) below a root, which both
-// the current and the snapshot-relative reading of paths accept.
+// top level (a restic snapshot's one path, whether it was backed up as
+// /srv/files or as . in it), or, for a snapshot of several paths, absolute
+// from the restore's top.
 func (d *Drill) PathOf(f Folder) string {
-	if d.Root == "" {
+	if !d.absRoot || d.Root == "" {
 		return f.Path
 	}
 	return "/" + d.Root + "/" + f.Path
@@ -121,11 +131,10 @@ func (d *Drill) PathOf(f Folder) string {
 // trial does not pass is an error naming it and saying why; so are
 // missing credentials.
 func Propose(ctx context.Context, opts Options, targets []Target) (*Proposal, error) {
-	p := &Proposal{MaxScratch: opts.MaxScratch}
+	p := &Proposal{MaxScratch: opts.MaxScratch, taken: map[string]bool{}, service: opts.Service}
 	var errs []error
-	taken := map[string]bool{}
 	for _, t := range targets {
-		d := &Drill{Target: t, Name: uniqueName(drillName(t), taken)}
+		d := &Drill{Target: t, Name: uniqueName(drillName(t), p.taken)}
 		src, err := source(t, opts)
 		if err != nil {
 			errs = append(errs, err)
@@ -161,7 +170,7 @@ func source(t Target, opts Options) ([][2]string, error) {
 	case KindRestic:
 		switch {
 		case opts.PasswordFile != "" && opts.PasswordCommand != "":
-			return nil, &FlagError{fmt.Sprintf("target %q: give --password-file or --password-command, not both", t.Arg)}
+			return nil, &FlagError{fmt.Sprintf("target %q: give --password-file or --password-command (or set RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND), not both", t.Arg)}
 		case opts.PasswordFile != "":
 			abs, err := filepath.Abs(opts.PasswordFile)
 			if err != nil {
@@ -171,7 +180,7 @@ func source(t Target, opts Options) ([][2]string, error) {
 		case opts.PasswordCommand != "":
 			src = append(src, [2]string{"password_command", opts.PasswordCommand})
 		default:
-			return nil, &FlagError{fmt.Sprintf("target %q is a restic repository: give its password with --password-file FILE or --password-command CMD (drill writes only the reference into the config, never the password)", t.Arg)}
+			return nil, &FlagError{fmt.Sprintf("target %q is a restic repository: give its password with --password-file FILE or --password-command CMD, or set RESTIC_PASSWORD_FILE or RESTIC_PASSWORD_COMMAND (drill writes only the reference into the config, never the password, so RESTIC_PASSWORD is not used)", t.Arg)}
 		}
 	case KindPostgres, KindMySQL:
 		server, pw, flag := opts.PGServer, opts.PGPasswordFile, "--pg-server"
@@ -201,7 +210,8 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 		budget = free
 	}
 	var errs []error
-	for _, d := range p.Drills {
+	for i := 0; i < len(p.Drills); i++ { // splitBySource appends drills, to be tried in turn
+		d := p.Drills[i]
 		rec, obs, err := p.try(ctx, opts, d)
 		if err != nil {
 			return err
@@ -231,6 +241,7 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 			continue
 		}
 		d.learn(rec, obs)
+		p.Drills = append(p.Drills, p.splitBySource(d)...)
 	}
 	return errors.Join(errs...)
 }
@@ -261,17 +272,8 @@ func (p *Proposal) try(ctx context.Context, opts Options, d *Drill) (*evidence.R
 
 // learn keeps what a passing trial saw.
 func (d *Drill) learn(rec *evidence.Record, obs *drills.Observation) {
-	d.Points, d.Newest = obs.Points, obs.Point
-	for _, pt := range obs.Points {
-		if pt.Time.After(d.Newest.Time) {
-			d.Newest = pt
-		}
-	}
-	times := make([]time.Time, len(obs.Points))
-	for i, pt := range obs.Points {
-		times[i] = pt.Time
-	}
-	d.Cadence = cadence(times)
+	d.Newest = obs.Point
+	d.setPoints(obs.Points)
 	d.Files, d.Bytes = rec.Files, rec.Bytes
 	if rec.Sample != nil {
 		d.Files, d.Bytes = rec.Sample.TotalFiles, rec.Sample.TotalBytes
@@ -286,11 +288,29 @@ func (d *Drill) learn(rec *evidence.Record, obs *drills.Observation) {
 	if obs.Restored != nil {
 		d.Restored = obs.Restored
 		d.Root = obs.Point.Root
-		if d.Root == "" && d.Target.Kind == KindRestic {
-			d.Root = commonDir(obs.Restored)
+		if d.Root == "" && d.Target.Kind == KindRestic && !onePath(d) {
+			// A snapshot of several paths: their common folder, named
+			// from the restore's top, as the restore recreates them.
+			d.Root, d.absRoot = commonDir(obs.Restored), true
 		}
 		d.Folders = folders(obs.Restored, d.Root)
 	}
+}
+
+// setPoints keeps the restore points a drill lists, and the cadence and
+// newest point they give.
+func (d *Drill) setPoints(points []plugins.RestorePoint) {
+	d.Points = points
+	for _, pt := range points {
+		if pt.Time.After(d.Newest.Time) {
+			d.Newest = pt
+		}
+	}
+	times := make([]time.Time, len(points))
+	for i, pt := range points {
+		times[i] = pt.Time
+	}
+	d.Cadence = cadence(times)
 }
 
 // services groups the drills into the claims they prove.
@@ -320,6 +340,36 @@ func (p *Proposal) services(opts Options) {
 	if opts.RPO > 0 {
 		for _, s := range p.Services {
 			s.RPO, s.RPOWhy, s.RPOKnown = opts.RPO, "given with --rpo", true
+		}
+		return
+	}
+	p.notBehind(opts.Now)
+}
+
+// notBehind raises the RPO of a service whose newest backup is already
+// older than its cadence says it should be (backups that stopped, dated
+// copies of the past), to a margin above that age, so that the first drill
+// of the config passes on the backups drill init inspected, and says so in
+// a note: the claim then describes the backups as they are, and should be
+// lowered once they run on time again.
+func (p *Proposal) notBehind(now time.Time) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	for _, s := range p.Services {
+		for _, d := range p.Drills {
+			if d.Service != s.Name || d.Newest.Time.IsZero() {
+				continue
+			}
+			age := now.Sub(d.Newest.Time)
+			if age < s.RPO-s.RPO/10 {
+				continue
+			}
+			raised := roundUp(age + age/4 + time.Hour)
+			p.Notes = append(p.Notes, fmt.Sprintf("drill %s: its newest backup (%s) is already %s old, more than the %s its cadence suggests: rpo is set to %s so that the first drill passes on the backups as they are; are backups still being made? Lower rpo to %s once they are on time again",
+				d.Name, d.Newest.Time.UTC().Format(time.RFC3339), approx(age), duration(s.RPO), duration(raised), duration(s.RPO)))
+			s.RPOWhy = fmt.Sprintf("the newest backup of %s is already %s old: a quarter more, rounded up, not the %s of the cadence (%s)", d.Name, approx(age), duration(s.RPO), s.RPOWhy)
+			s.RPO = raised
 		}
 	}
 }
@@ -374,28 +424,29 @@ func percentFor(size, budget int64) int {
 var nameChars = regexp.MustCompile(`[^a-z0-9_.-]+`)
 
 // drillName is a name for a target's drill: its file or folder name,
-// without extensions, dates and glob characters.
+// without extensions and glob characters (a dated name's dates are the
+// glob's), digits kept (i18n, daily.0).
 func drillName(t Target) string {
 	base := filepath.Base(strings.TrimRight(t.Location, "/"))
 	if t.Kind == KindRestic && remoteRepo.MatchString(t.Location) {
 		base = t.Location[strings.LastIndexAny(t.Location, ":/")+1:]
 	}
-	base = strings.ToLower(base)
-	for _, e := range []string{".tar.gz", ".tar.zst", ".tar.zstd", ".tar", ".tgz", ".sql.gz", ".sql", ".dump", ".pgdump", ".backup"} {
-		if s, ok := strings.CutSuffix(base, e); ok {
-			base = s
-			break
-		}
-	}
-	base = digits.ReplaceAllString(base, "")
-	base = strings.Trim(nameChars.ReplaceAllString(base, "-"), "-_.")
-	for strings.Contains(base, "--") {
-		base = strings.ReplaceAll(base, "--", "-")
-	}
+	base, _ = cutExt(strings.ToLower(base))
+	base = cleanName(base)
 	if base == "" {
 		base = map[Kind]string{KindCopy: "copy", KindArchive: "archive", KindPostgres: "postgres", KindMySQL: "mysql", KindRestic: "restic"}[t.Kind]
 	}
 	return base
+}
+
+// cleanName makes s a valid config name, or "": lowercase, with every run
+// of other characters a "-".
+func cleanName(s string) string {
+	s = strings.Trim(nameChars.ReplaceAllString(strings.ToLower(s), "-"), "-_.")
+	for strings.Contains(s, "--") {
+		s = strings.ReplaceAll(s, "--", "-")
+	}
+	return s
 }
 
 // uniqueName returns name, or name-2, name-3 ... when taken.

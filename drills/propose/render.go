@@ -106,7 +106,7 @@ func (p *Proposal) renderDrill(w *writer, l layout, d *Drill) {
 	w.line(2, "backend: "+d.Target.Kind.Backend(), "")
 	w.line(2, "source:", "")
 	for _, kv := range d.Source {
-		w.line(3, kv[0]+": "+q(kv[1]), sourceWhy(kv[0]))
+		w.line(3, kv[0]+": "+q(kv[1]), sourceWhy(kv[0], kv[1]))
 	}
 	if d.SamplePercent > 0 {
 		w.line(2, fmt.Sprintf("sample: {percent: %d}", d.SamplePercent), d.SampleWhy)
@@ -163,7 +163,7 @@ func renderTables(w *writer, d *Drill) {
 			w.line(3, "min_rows:", "the largest tables' rows now, less 10%, rounded down")
 			first = false
 		}
-		w.line(4, fmt.Sprintf("%s: %d", q(t.Name), below(t.Rows)), fmt.Sprintf("%d rows now", t.Rows))
+		w.line(4, fmt.Sprintf("%s: %d", q(t.Name), below(t.Rows)), count(t.Rows, "row")+" now")
 	}
 }
 
@@ -197,12 +197,17 @@ func count(n int64, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func sourceWhy(key string) string {
-	switch key {
-	case "path":
-		return "a directory copy (a glob picks the newest match)"
-	case "archive", "dump":
+func sourceWhy(key, value string) string {
+	glob := strings.ContainsAny(value, "*?[")
+	switch {
+	case key == "path" && glob:
+		return "directory copies: the one written last is restored"
+	case key == "path":
+		return "a directory copy"
+	case (key == "archive" || key == "dump") && glob:
 		return "the newest match is restored"
+	}
+	switch key {
 	case "password_file":
 		return "the password is read from this file at each drill, never written here"
 	case "password_command":
