@@ -326,13 +326,37 @@ func TestSeveralDatabases(t *testing.T) {
 	exec1(t, db, "DROP DATABASE "+quoteIdent(a))
 	exec1(t, db, "DROP DATABASE "+quoteIdent(b))
 	resp, _ := mustRestore(t, New(), src(path), nil)
-	fails := problems(resp, plugins.ProblemFail)
+	// A good backup drill cannot restore as one: an error, not a fail.
+	errs := problems(resp, plugins.ProblemError)
 	want := fmt.Sprintf("dump holds several databases (`%s`, `%s`)", a, b)
-	if len(fails) != 1 || !strings.Contains(fails[0], want) {
-		t.Fatalf("fails %q, want %q", fails, want)
+	if len(errs) != 1 || !strings.Contains(errs[0], want) || !strings.Contains(errs[0], "mariadb-dump DB > DB.sql") {
+		t.Fatalf("errors %q, want %q and what to do", errs, want)
+	}
+	if fails := problems(resp, plugins.ProblemFail); len(fails) > 0 {
+		t.Errorf("fails %q, want none", fails)
 	}
 	if databaseExists(t, db, a) || databaseExists(t, db, b) {
 		t.Error("a source database was recreated")
+	}
+}
+
+// TestAllDatabases: a dump of the whole server is refused from its
+// header, before anything is restored, as an error naming what to do.
+func TestAllDatabases(t *testing.T) {
+	db := setup(t)
+	sourceDB(t, db)
+	// --force: other tests drop their databases while this one dumps.
+	path := writeDump(t, "all.sql.gz", gzipped(t, dumpDB(t, "--all-databases", "--no-data", "--force")))
+	resp, rec := mustRestore(t, New(), src(path), nil)
+	errs := problems(resp, plugins.ProblemError)
+	if len(errs) != 1 || !strings.Contains(errs[0], path+" is a dump of all databases") || !strings.Contains(errs[0], "mariadb-dump DB > DB.sql") {
+		t.Fatalf("errors %q, want one saying it is a dump of all databases and what to do", errs)
+	}
+	if fails := problems(resp, plugins.ProblemFail); len(fails) > 0 {
+		t.Errorf("fails %q, want none", fails)
+	}
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("a scratch database was created for a dump of all databases: %v", rec.Events().Scratch)
 	}
 }
 
