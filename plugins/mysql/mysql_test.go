@@ -230,22 +230,32 @@ func TestChecks(t *testing.T) {
 }
 
 func TestChecksPass(t *testing.T) {
+	const empty = "SELECT COUNT(*) FROM notes WHERE msg = ''"
 	db := setup(t)
 	name := sourceDB(t, db)
 	path := writeDump(t, "shop.sql.gz", gzipped(t, dumpDB(t, "--databases", name)))
 	dc := &plugins.DatabaseChecks{
 		Tables:  []string{"orders", "notes", "items"},
 		MinRows: map[string]int64{"orders": 3000},
-		SQL:     []plugins.SQLCheck{{Query: "SELECT COUNT(*) FROM notes WHERE msg = ''", Expect: "= 300"}},
+		// Unnamed in the config (named after its query there), then named.
+		SQL: []plugins.SQLCheck{{Name: dbcheck.QueryName(empty), Query: empty, Expect: "= 300"},
+			{Name: "empty", Query: empty, Expect: "= 300"}},
 	}
 	resp, _ := mustRestore(t, New(), src(path), dc)
-	if len(resp.Checks) != 3 {
-		t.Fatalf("checks %+v, want 3", resp.Checks)
+	if len(resp.Checks) != 4 {
+		t.Fatalf("checks %+v, want 4", resp.Checks)
 	}
 	for _, c := range resp.Checks {
 		if !c.OK {
 			t.Errorf("check %s failed: %s", c.Name, c.Detail)
 		}
+	}
+	// The query is shown once: in the name, or in the detail.
+	if got, want := resp.Checks[2].Detail, "returned 300, expected = 300"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[2].Name, got, want)
+	}
+	if got, want := resp.Checks[3].Detail, empty+": returned 300, expected = 300"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[3].Name, got, want)
 	}
 	if len(resp.Problems) > 0 {
 		t.Errorf("problems %+v", resp.Problems)
