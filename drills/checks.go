@@ -94,7 +94,14 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 			}
 			add("paths", true, detail+relativeTo)
 		} else {
-			add("paths", false, "missing from the restore: "+listNames(missing))
+			detail := "missing from the restore: " + listNames(missing)
+			// Special files are left out of every restore on purpose
+			// (the backends count them): a path naming a FIFO, socket or
+			// device is missing although the backup holds it.
+			if n := rec.Details["skipped_special"]; n != "" && n != "0" {
+				detail += fmt.Sprintf("; %s special files of the backup (FIFOs, sockets, devices) were not restored, on purpose: if a path names one, name a regular file or folder instead", n)
+			}
+			add("paths", false, detail)
 		}
 	}
 	if c.Manifest != "" {

@@ -195,6 +195,7 @@ func TestFileChecksRoot(t *testing.T) {
 		checks   config.Checks
 		ok       bool
 		details  []string
+		special  string // details skipped_special
 		failures []string
 	}{
 		{name: "a manifest made in the backed-up folder passes with the root",
@@ -232,10 +233,14 @@ func TestFileChecksRoot(t *testing.T) {
 		{name: "missing paths and symlinked components are named as written",
 			root: "srv/files", checks: config.Checks{Paths: []string{"c.txt", "/srv/files/sub/c", "link/b.txt", "../../../../etc"}},
 			failures: []string{`missing from the restore: "c.txt", "/srv/files/sub/c", "link/b.txt" (its component "link" is a symlink in the restore; drill never follows one), "../../../../etc" (outside the restore)`}},
+		{name: "a missing path when special files were skipped says so",
+			checks: config.Checks{Paths: []string{"fifo"}}, special: "1",
+			failures: []string{`missing from the restore: "fifo"; 1 special files of the backup (FIFOs, sockets, devices) were not restored, on purpose: if a path names one, name a regular file or folder instead`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &outcome{}
-			checks := fileChecks(&config.Drill{Checks: tc.checks}, &evidence.Record{}, target, tc.root, got, o)
+			rec := &evidence.Record{Details: map[string]string{"skipped_special": tc.special}}
+			checks := fileChecks(&config.Drill{Checks: tc.checks}, rec, target, tc.root, got, o)
 			if len(checks) != 1 || checks[0].OK != tc.ok || tc.ok != (len(o.fails) == 0) || len(o.errs) > 0 {
 				t.Fatalf("got checks %+v, fails %q, errors %q; want ok %v", checks, o.fails, o.errs, tc.ok)
 			}

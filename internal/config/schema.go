@@ -11,8 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/internal/schedule"
-	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // The keys each mapping accepts, sorted, as error messages list them.
@@ -535,21 +535,11 @@ func (p *parser) sql(e entry) []SQLCheck {
 	return out
 }
 
-// sqlNameRunes is how many runes of its query an unnamed sql check's name
-// keeps: enough to recognise the query in a report's column.
-const sqlNameRunes = 60
-
 // SQLCheckName is the name of an sql check written without one: its query
 // on one line (white space collapsed), cut to 60 runes with "…", control
-// characters escaped.
-func SQLCheckName(query string) string {
-	r := []rune(strings.Join(strings.Fields(query), " "))
-	name := string(r)
-	if len(r) > sqlNameRunes {
-		name = strings.TrimRight(string(r[:sqlNameRunes-1]), " ") + "…"
-	}
-	return textsafe.Escape(name)
-}
+// characters escaped (dbcheck.QueryName, which the database backends use
+// to tell such a name from a written one).
+func SQLCheckName(query string) string { return dbcheck.QueryName(query) }
 
 // uniqueName returns name, or when taken name followed by " #2", " #3", ...:
 // two unnamed checks whose queries begin alike (or are the same, with

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // Prefix starts the name of every scratch database drill creates.
@@ -131,3 +133,41 @@ func quoteIfText(s string, numeric bool) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
+
+// queryNameRunes is how many runes of its query an unnamed sql check's
+// name keeps: enough to recognise the query in a report's column.
+const queryNameRunes = 60
+
+// QueryName is the name of an sql check written without one: its query
+// on one line (white space collapsed), cut to 60 runes with "…", control
+// characters escaped.
+func QueryName(query string) string {
+	r := []rune(oneLine(query))
+	name := string(r)
+	if len(r) > queryNameRunes {
+		name = strings.TrimRight(string(r[:queryNameRunes-1]), " ") + "…"
+	}
+	return textsafe.Escape(name)
+}
+
+// NamedByWholeQuery reports whether name is the default name of an sql
+// check with this query that holds all of it (QueryName, uncut, possibly
+// numbered " #2" as a second check of the same query is): a report need
+// not show the query again next to the name. A cut name does not hold
+// the whole query, so the query is still worth showing.
+func NamedByWholeQuery(name, query string) bool {
+	whole := textsafe.Escape(oneLine(query))
+	if name == whole {
+		return true
+	}
+	n, ok := strings.CutPrefix(name, whole+" #")
+	if !ok {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}
+
+// oneLine is a query on one line, its white space collapsed, as a
+// multi-line YAML query is written.
+func oneLine(query string) string { return strings.Join(strings.Fields(query), " ") }

@@ -82,3 +82,24 @@ func TestScratchRegistry(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestNamedByWholeQuery(t *testing.T) {
+	long := "select count(*) from invoices where customer in (select id from customers where name = 'Grace')"
+	for _, tt := range []struct {
+		name, query string
+		want        bool
+	}{
+		{"select count(*) from t", "select count(*) from t", true},
+		{"select count(*) from t", "select count(*)\n  from t", true},
+		{"select count(*) from t #2", "select count(*) from t", true},
+		{"select count(*) from t #x", "select count(*) from t", false},
+		{"rows", "select count(*) from t", false},
+		{QueryName(long), long, false},
+		{QueryName(long) + " #2", long, false},
+		{QueryName("select '\x1b[2J'"), "select '\x1b[2J'", true},
+	} {
+		if got := NamedByWholeQuery(tt.name, tt.query); got != tt.want {
+			t.Errorf("NamedByWholeQuery(%q, %q) = %v, want %v", tt.name, tt.query, got, tt.want)
+		}
+	}
+}

@@ -41,7 +41,8 @@
 //
 // As a second line, the filter removes the dump's own CREATE DATABASE,
 // DROP DATABASE and USE lines (a --databases dump names its database) and
-// refuses a dump of several databases.
+// refuses a dump of several databases (a ProblemError: the backup may be
+// fine, drill restores one database per drill).
 //
 // What a real dump holds that the restore user may not run: a DEFINER
 // naming another account (views, triggers, routines, events), which needs

@@ -45,6 +45,16 @@ type limitError struct{ msg string }
 
 func (e *limitError) Error() string { return e.msg }
 
+// severalDatabases is a dump of more than one database (--all-databases,
+// --databases a b): the backup may be fine, but drill restores one
+// database per drill, so it is a ProblemError, not a fail.
+type severalDatabases struct{ msg string }
+
+func (e *severalDatabases) Error() string { return e.msg }
+
+// oneDatabaseEach says what to do with a dump of several databases.
+const oneDatabaseEach = "drill restores one database per drill into its scratch database; dump each database to its own file (mariadb-dump DB > DB.sql, or mysqldump) and drill each dump"
+
 // verifySidecar checks the open dump d against `<dump>.sha256` when there
 // is one (sha256sum's format: the digest, then optionally the file's
 // name), reading d from its start and leaving it there again. It returns
@@ -164,6 +174,10 @@ func openDump(path string) (*dump, error) {
 		return nil, &dumpProblem{fmt.Sprintf("%s is not a MySQL/MariaDB dump", path)}
 	}
 	d.tool = tool
+	if allDatabases(head) {
+		_ = d.Close()
+		return nil, &severalDatabases{fmt.Sprintf("dump %s is a dump of all databases (--all-databases): %s", path, oneDatabaseEach)}
+	}
 	return d, nil
 }
 
@@ -216,6 +230,24 @@ func looksLikeDump(head []byte) (tool string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// allDatabases reports whether a dump's header says it was made with
+// --all-databases: mysqldump and mariadb-dump name the database they were
+// asked for on their "-- Host: ...    Database: ..." line, and none for
+// --all-databases. Refusing here saves restoring the whole mysql schema
+// before the second database shows it.
+func allDatabases(head []byte) bool {
+	for i, line := range strings.Split(string(head), "\n") {
+		if i >= 10 {
+			break
+		}
+		line = strings.TrimRight(line, " \t\r")
+		if strings.HasPrefix(line, "-- Host: ") {
+			return strings.HasSuffix(line, "Database:")
+		}
+	}
+	return false
 }
 
 // The lines the filter removes. mysqldump and mariadb-dump --databases
@@ -332,6 +364,10 @@ func (f *filter) run(path string, r *bufio.Reader, w io.Writer) error {
 		} else if len(line) > 0 {
 			f.lines++
 			out, ferr := f.line(line)
+			var sd *severalDatabases
+			if errors.As(ferr, &sd) {
+				return &severalDatabases{fmt.Sprintf("%s line %d: %v", path, f.lines, ferr)}
+			}
 			if ferr != nil {
 				return &dumpProblem{fmt.Sprintf("%s line %d: %v", path, f.lines, ferr)}
 			}
@@ -393,7 +429,8 @@ func (f *filter) line(raw []byte) ([]byte, error) {
 	return raw, nil
 }
 
-// database records a database the dump names and refuses a second one.
+// database records a database the dump names and refuses a second one
+// with a severalDatabases.
 func (f *filter) database(name string) error {
 	for _, n := range f.names {
 		if n == name {
@@ -402,8 +439,8 @@ func (f *filter) database(name string) error {
 	}
 	f.names = append(f.names, name)
 	if len(f.names) > 1 {
-		return fmt.Errorf("dump holds several databases (%s, %s): drill restores one database per drill; dump each database to its own file",
-			quoteIdent(f.names[0]), quoteIdent(name))
+		return &severalDatabases{fmt.Sprintf("dump holds several databases (%s, %s): %s",
+			quoteIdent(f.names[0]), quoteIdent(name), oneDatabaseEach)}
 	}
 	return nil
 }

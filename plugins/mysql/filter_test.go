@@ -106,3 +106,20 @@ func TestOptionValue(t *testing.T) {
 		t.Errorf("optionValue = %s, want %s", got, want)
 	}
 }
+
+func TestAllDatabasesHeader(t *testing.T) {
+	for _, tt := range []struct {
+		name, head string
+		want       bool
+	}{
+		{"all", "-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n--\n-- Host: 127.0.0.1    Database: \n-- ----\n", true},
+		{"mysqldump all", "-- MySQL dump 10.13  Distrib 8.0.36\r\n--\r\n-- Host: localhost    Database: \r\n", true},
+		{"one", "-- MariaDB dump 10.19\n--\n-- Host: 127.0.0.1    Database: shop\n", false},
+		{"no header", "CREATE TABLE t (a INT);\n", false},
+		{"host line later", "CREATE TABLE t (a INT);\n" + strings.Repeat("\n", 20) + "-- Host: x    Database: \n", false},
+	} {
+		if got := allDatabases([]byte(tt.head)); got != tt.want {
+			t.Errorf("%s: allDatabases = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -230,22 +230,32 @@ func TestChecks(t *testing.T) {
 }
 
 func TestChecksPass(t *testing.T) {
+	const empty = "SELECT COUNT(*) FROM notes WHERE msg = ''"
 	db := setup(t)
 	name := sourceDB(t, db)
 	path := writeDump(t, "shop.sql.gz", gzipped(t, dumpDB(t, "--databases", name)))
 	dc := &plugins.DatabaseChecks{
 		Tables:  []string{"orders", "notes", "items"},
 		MinRows: map[string]int64{"orders": 3000},
-		SQL:     []plugins.SQLCheck{{Query: "SELECT COUNT(*) FROM notes WHERE msg = ''", Expect: "= 300"}},
+		// Unnamed in the config (named after its query there), then named.
+		SQL: []plugins.SQLCheck{{Name: dbcheck.QueryName(empty), Query: empty, Expect: "= 300"},
+			{Name: "empty", Query: empty, Expect: "= 300"}},
 	}
 	resp, _ := mustRestore(t, New(), src(path), dc)
-	if len(resp.Checks) != 3 {
-		t.Fatalf("checks %+v, want 3", resp.Checks)
+	if len(resp.Checks) != 4 {
+		t.Fatalf("checks %+v, want 4", resp.Checks)
 	}
 	for _, c := range resp.Checks {
 		if !c.OK {
 			t.Errorf("check %s failed: %s", c.Name, c.Detail)
 		}
+	}
+	// The query is shown once: in the name, or in the detail.
+	if got, want := resp.Checks[2].Detail, "returned 300, expected = 300"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[2].Name, got, want)
+	}
+	if got, want := resp.Checks[3].Detail, empty+": returned 300, expected = 300"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[3].Name, got, want)
 	}
 	if len(resp.Problems) > 0 {
 		t.Errorf("problems %+v", resp.Problems)
@@ -326,13 +336,37 @@ func TestSeveralDatabases(t *testing.T) {
 	exec1(t, db, "DROP DATABASE "+quoteIdent(a))
 	exec1(t, db, "DROP DATABASE "+quoteIdent(b))
 	resp, _ := mustRestore(t, New(), src(path), nil)
-	fails := problems(resp, plugins.ProblemFail)
+	// A good backup drill cannot restore as one: an error, not a fail.
+	errs := problems(resp, plugins.ProblemError)
 	want := fmt.Sprintf("dump holds several databases (`%s`, `%s`)", a, b)
-	if len(fails) != 1 || !strings.Contains(fails[0], want) {
-		t.Fatalf("fails %q, want %q", fails, want)
+	if len(errs) != 1 || !strings.Contains(errs[0], want) || !strings.Contains(errs[0], "mariadb-dump DB > DB.sql") {
+		t.Fatalf("errors %q, want %q and what to do", errs, want)
+	}
+	if fails := problems(resp, plugins.ProblemFail); len(fails) > 0 {
+		t.Errorf("fails %q, want none", fails)
 	}
 	if databaseExists(t, db, a) || databaseExists(t, db, b) {
 		t.Error("a source database was recreated")
+	}
+}
+
+// TestAllDatabases: a dump of the whole server is refused from its
+// header, before anything is restored, as an error naming what to do.
+func TestAllDatabases(t *testing.T) {
+	db := setup(t)
+	sourceDB(t, db)
+	// --force: other tests drop their databases while this one dumps.
+	path := writeDump(t, "all.sql.gz", gzipped(t, dumpDB(t, "--all-databases", "--no-data", "--force")))
+	resp, rec := mustRestore(t, New(), src(path), nil)
+	errs := problems(resp, plugins.ProblemError)
+	if len(errs) != 1 || !strings.Contains(errs[0], path+" is a dump of all databases") || !strings.Contains(errs[0], "mariadb-dump DB > DB.sql") {
+		t.Fatalf("errors %q, want one saying it is a dump of all databases and what to do", errs)
+	}
+	if fails := problems(resp, plugins.ProblemFail); len(fails) > 0 {
+		t.Errorf("fails %q, want none", fails)
+	}
+	if len(rec.Events().Scratch) > 0 {
+		t.Errorf("a scratch database was created for a dump of all databases: %v", rec.Events().Scratch)
 	}
 }
 

@@ -40,9 +40,8 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 
 	resp := &plugins.RestoreResponse{Details: map[string]string{}}
 	failed := func(err error) (*plugins.RestoreResponse, error) {
-		var dp *dumpProblem
-		if errors.As(err, &dp) {
-			resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: dp.msg})
+		if p, ok := problemOf(err, req.PointID); ok {
+			resp.Problems = append(resp.Problems, p)
 			return resp, nil
 		}
 		return nil, err
@@ -104,17 +103,12 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if r := f.rewritten(); r != "" {
 		resp.Details["rewritten"] = r
 	}
-	var dp *dumpProblem
-	var le *limitError
 	var we *writeError
-	switch {
-	case errors.As(feedErr, &dp):
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: dp.msg})
+	if p, ok := problemOf(feedErr, req.PointID); ok {
+		resp.Problems = append(resp.Problems, p)
 		return resp, nil
-	case errors.As(feedErr, &le):
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemError, Path: req.PointID, Message: le.msg})
-		return resp, nil
-	case feedErr != nil && !errors.As(feedErr, &we):
+	}
+	if feedErr != nil && !errors.As(feedErr, &we) {
 		return nil, feedErr
 	}
 	if res.code != 0 || res.waitErr != nil {
@@ -179,4 +173,23 @@ func (b *Backend) inspect(ctx context.Context, srv *server, name string, dc *plu
 	resp.Checks = append(resp.Checks, checks...)
 	resp.Problems = append(resp.Problems, probs...)
 	return nil
+}
+
+// problemOf is the Problem an error from opening or feeding the dump
+// stands for, when it stands for one: damage or a refusal fails the
+// drill, a dump of several databases or a restore over the byte limit is
+// an error (the backup may be fine).
+func problemOf(err error, point string) (plugins.Problem, bool) {
+	var dp *dumpProblem
+	var sd *severalDatabases
+	var le *limitError
+	switch {
+	case errors.As(err, &dp):
+		return plugins.Problem{Kind: plugins.ProblemFail, Path: point, Message: dp.msg}, true
+	case errors.As(err, &sd):
+		return plugins.Problem{Kind: plugins.ProblemError, Path: point, Message: sd.msg}, true
+	case errors.As(err, &le):
+		return plugins.Problem{Kind: plugins.ProblemError, Path: point, Message: le.msg}, true
+	}
+	return plugins.Problem{}, false
 }

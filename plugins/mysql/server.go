@@ -266,7 +266,7 @@ func runChecks(ctx context.Context, conn *sql.Conn, db string, dc *plugins.Datab
 		if err != nil {
 			return nil, nil, err
 		}
-		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: report.Query(q.Query) + ": " + detail})
+		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: report.SQLDetail(q.Name, q.Query, detail)})
 	}
 	return checks, probs, nil
 }

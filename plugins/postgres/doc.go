@@ -106,6 +106,10 @@
 // Errors quoted from the server or from pg_restore carry no echoed input:
 // the statement number and dump line say where, the LINE n:, caret,
 // QUERY:, CONTEXT:, DETAIL:, HINT: and "Command was:" lines are dropped,
-// the server's at or near "token" and every quoted name or value become
-// "…", and the rest is escaped (internal/textsafe) and clipped.
+// the server's at or near "token" is dropped, every quoted value becomes
+// "…", and the rest is escaped (internal/textsafe) and clipped. Quoted
+// names (schema "app" does not exist) are kept for a dump pg_dump wrote
+// (an archive, or a plain dump with its header) when every quoted string
+// of the message follows the kind of object it names; otherwise they are
+// "…" too, so that a file restored by mistake keeps its words.
 package postgres

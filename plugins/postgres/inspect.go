@@ -155,6 +155,7 @@ func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, 
 		if sc.Name != "" {
 			c.Name = "sql " + sc.Name
 		}
+		c.Detail = report.SQLDetail(sc.Name, sc.Query, c.Detail)
 		checks = append(checks, c)
 	}
 	return checks, nil
@@ -236,7 +237,8 @@ func checkMinRows(ctx context.Context, tx pgx.Tx, minRows map[string]int64, tabl
 
 // checkSQL runs one query in a savepoint, so that a failing query leaves
 // the transaction usable, and compares its one value with exp. The
-// extended protocol runs a single statement only.
+// extended protocol runs a single statement only. The check's Detail says
+// what the query returned, without the query (report.SQLDetail adds it).
 func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) (plugins.Check, error) {
 	label := report.Query(query)
 	c := plugins.Check{Name: "sql"}
@@ -261,20 +263,18 @@ func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) 
 	if _, err := rr.Close(); err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) {
-			c.Detail = fmt.Sprintf("%s: %s", label, pe.Message)
+			c.Detail = pe.Message
 			return c, nil
 		}
 		return c, fmt.Errorf("sql check %s: %w", label, err)
 	}
 	switch {
 	case cols != 1:
-		c.Detail = fmt.Sprintf("%s: returned %d columns, expected one row of one column", label, cols)
+		c.Detail = fmt.Sprintf("returned %d columns, expected one row of one column", cols)
 	case n != 1:
-		c.Detail = fmt.Sprintf("%s: returned %d rows, expected one row of one column", label, n)
+		c.Detail = fmt.Sprintf("returned %d rows, expected one row of one column", n)
 	default:
-		var msg string
-		c.OK, msg = exp.Match(string(value), !null)
-		c.Detail = label + ": " + msg
+		c.OK, c.Detail = exp.Match(string(value), !null)
 	}
 	return c, nil
 }

@@ -290,7 +290,7 @@ func (p *plainRestore) fail(s *stmt, res *queryResult) {
 		p.out.failed = fmt.Sprintf("%s: %v", s.where(), res.unexpected)
 	default:
 		p.out.pgErr = res.pgErr
-		p.out.failed = fmt.Sprintf("%s failed: %s", s.where(), serverMessage(res.pgErr))
+		p.out.failed = fmt.Sprintf("%s failed: %s", s.where(), serverMessage(res.pgErr, plainVersion(p.sp.header) != ""))
 	}
 }
 

@@ -295,22 +295,32 @@ func TestDatabaseChecks(t *testing.T) {
 
 func TestDatabaseChecksPass(t *testing.T) {
 	f := getFixture(t)
+	const maxAid = "SELECT max(aid) FROM pgbench_accounts"
 	checks := &plugins.DatabaseChecks{
 		Tables:  []string{"pgbench_accounts", "public.nokey"},
 		MinRows: map[string]int64{"pgbench_accounts": 1000},
-		SQL:     []plugins.SQLCheck{{Query: "SELECT max(aid) FROM pgbench_accounts", Expect: "= 100000"}},
+		// Unnamed in the config (named after its query there), then named.
+		SQL: []plugins.SQLCheck{{Name: dbcheck.QueryName(maxAid), Query: maxAid, Expect: "= 100000"},
+			{Name: "max aid", Query: maxAid, Expect: "= 100000"}},
 	}
 	resp, _, err := restoreOnce(t, New(), sourceFor(f.dumps["directory"]), checks)
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	if len(resp.Problems) > 0 || len(resp.Checks) != 3 {
-		t.Fatalf("problems %+v, checks %+v; want 3 checks and no problems", resp.Problems, resp.Checks)
+	if len(resp.Problems) > 0 || len(resp.Checks) != 4 {
+		t.Fatalf("problems %+v, checks %+v; want 4 checks and no problems", resp.Problems, resp.Checks)
 	}
 	for _, c := range resp.Checks {
 		if !c.OK {
 			t.Errorf("check %s: %s", c.Name, c.Detail)
 		}
+	}
+	// The query is shown once: in the name, or in the detail.
+	if got, want := resp.Checks[2].Detail, "returned 100000, expected = 100000"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[2].Name, got, want)
+	}
+	if got, want := resp.Checks[3].Detail, maxAid+": returned 100000, expected = 100000"; got != want {
+		t.Errorf("detail of %q: %q, want %q", resp.Checks[3].Name, got, want)
 	}
 }
 

@@ -205,7 +205,7 @@ func quietLines(stderr string) []string {
 			}
 		}
 		if l != "" {
-			out = append(out, quietMessage(l))
+			out = append(out, quietMessage(l, true))
 		}
 	}
 	return out
@@ -217,24 +217,50 @@ var (
 	// atOrNearRE is the token the server quotes from the statement.
 	atOrNearRE = regexp.MustCompile(`(?s) at or near ".*"`)
 	// quotedRE is a name or value the server quotes: a table, a column,
-	// a value of COPY data; all of them may be the dump's content.
+	// a value of COPY data; the values may be the dump's content.
 	quotedRE = regexp.MustCompile(`"(?:[^"]|"")*"`)
+	// nameKindRE ends the text before a quoted name: the server writes
+	// `schema "app"`, `column "a" of relation "t"`, `unique constraint
+	// "k"`, and a value after a colon or "value" (`for type integer:
+	// "x"`).
+	nameKindRE = regexp.MustCompile(`\b(?:relation|table|view|schema|column|constraint|index|sequence|type|domain|function|procedure|aggregate|role|database|extension|tablespace|trigger|rule|policy|collation|conversion|language|publication|subscription|server|encoding) $`)
 )
 
 // quietMessage drops what a server message quotes of the statement or
-// the data: the at or near "token" and every quoted name or value
-// (statement numbers and dump lines say where instead). A dump that holds
-// a secret cannot put it into the signed record through an error.
-func quietMessage(m string) string {
+// the data: the at or near "token", and every quoted name or value
+// (statement numbers and dump lines say where instead). A file that
+// holds a secret, restored by mistake, cannot put it into the signed
+// record through an error. Names are kept when names is set (the input
+// is a dump pg_dump wrote, whose names drill records anyway as its
+// tables) and every quoted string in m follows the kind of object it
+// names: `schema "app" does not exist` says what to fix, and a value
+// (`invalid input syntax for type integer: "x"`, even one holding
+// ` relation "y"`) still hides every quoted string.
+func quietMessage(m string, names bool) string {
 	m = atOrNearRE.ReplaceAllString(m, "")
+	if names && allNames(m) {
+		return m
+	}
 	return quotedRE.ReplaceAllString(m, `"…"`)
 }
 
+// allNames reports whether every quoted string in m follows the kind of
+// object it names.
+func allNames(m string) bool {
+	for _, loc := range quotedRE.FindAllStringIndex(m, -1) {
+		if !nameKindRE.MatchString(m[:loc[0]]) {
+			return false
+		}
+	}
+	return true
+}
+
 // serverMessage is a server error for a problem: its message (without
-// echoed input), never its DETAIL, HINT, QUERY or CONTEXT, which quote
-// rows and statements, escaped and clipped.
-func serverMessage(e *pgconn.PgError) string {
-	return report.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message), e.Code)), maxMessageBytes)
+// echoed input, with names when names is set; see quietMessage), never
+// its DETAIL, HINT, QUERY or CONTEXT, which quote rows and statements,
+// escaped and clipped.
+func serverMessage(e *pgconn.PgError, names bool) string {
+	return report.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message, names), e.Code)), maxMessageBytes)
 }
 
 // diskFullHints mark a failure of the server's storage, not of the dump.

@@ -420,6 +420,13 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		found.Add(plugins.ProblemFail, "", fmt.Sprintf("restic restored %d of %d files and %d of %d bytes",
 			sum.FilesRestored, sum.TotalFiles, sum.BytesRestored, sum.TotalBytes))
 	}
+	if len(s.include) > 0 && ss == nil && resp.Files == 0 && len(found.All()) == 0 {
+		msg, err := s.includeMiss(ctx, req.PointID, b.pathsOf(req.PointID))
+		if err != nil {
+			return nil, err
+		}
+		found.Add(plugins.ProblemFail, "", msg)
+	}
 	resp.Problems = found.All()
 
 	// The listing check: what restic says the snapshot holds is what

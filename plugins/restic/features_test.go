@@ -154,6 +154,40 @@ func TestInclude(t *testing.T) {
 	noLocks(t, r)
 }
 
+// An include that matches nothing of a snapshot made from inside its
+// folder (restic backup ., whose tree starts at /) fails naming the
+// include, the tree's top entries and the include that would match.
+func TestIncludeMatchesNothing(t *testing.T) {
+	src, r, _ := repo(t)
+	folder := filepath.Join(filepath.Dir(r), "src")
+	src["include"] = []string{folder + "/sub"}
+	resp, _, err := restore(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails := failsOf(resp)
+	want := []string{"include " + folder + "/sub restored no file", "its tree starts at / with a.txt, new\\nline, sub/",
+		"not at " + folder, "cd " + folder + " && restic backup .", "include /sub"}
+	if len(fails) != 1 {
+		t.Fatalf("fails %q, want one about the include", fails)
+	}
+	for _, w := range want {
+		if !strings.Contains(fails[0], w) {
+			t.Errorf("fail %q does not say %q", fails[0], w)
+		}
+	}
+	noLocks(t, r)
+}
+
+func TestIncludeMissMessage(t *testing.T) {
+	top := []lsNode{{Path: "/srv", Type: "dir"}}
+	got := includeMissMessage("abcd1234", []string{"/data"}, []string{"/srv/files"}, top)
+	want := "include /data restored no file of snapshot abcd1234 (of /srv/files): its tree starts at / with srv/; name include paths as the tree has them, from /"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 // A damaged snapshot file and a pinned snapshot that no longer exists are
 // listing problems (restic only says "Ignoring" and exits 0).
 func TestListingProblems(t *testing.T) {

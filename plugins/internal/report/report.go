@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -157,6 +158,17 @@ func (p *Problems) All() []plugins.Problem {
 // clipped to 300 bytes.
 func Query(q string) string {
 	return Clip(strings.Join(strings.Fields(q), " "), 300)
+}
+
+// SQLDetail is the detail of an sql check named name: what its query
+// returned (detail), after the query unless name is already the whole
+// query (an unnamed check is named after it), so that a report does not
+// show the query twice.
+func SQLDetail(name, query, detail string) string {
+	if dbcheck.NamedByWholeQuery(name, query) {
+		return detail
+	}
+	return Query(query) + ": " + detail
 }
 
 // Clip shortens a message to at most n bytes, on a rune boundary, marking
