@@ -33,12 +33,22 @@ append one signed evidence record per drill.
 Exit codes: 0 every drill passed; 1 at least one failed; 3 none failed but at
 least one errored; 2 usage or configuration error, nothing ran.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
-			if all == (len(names) > 0) {
+			if all && len(names) > 0 {
 				return usageError{errors.New("name the drills to run, or give --all (not both)")}
 			}
+			// The config is read first, so that a bare drill run on a
+			// new host says where it looked for one and how to make one,
+			// and otherwise which drills there are to name.
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
+			}
+			if !all && len(names) == 0 {
+				defined := cfg.DrillNames()
+				if len(defined) == 0 {
+					return usageError{fmt.Errorf("%s defines no drills; drill init -o FILE TARGET... proposes them from your backups", cfg.Path)}
+				}
+				return usageError{fmt.Errorf("name the drills to run, or give --all. %s", drillList(cfg.Path, defined))}
 			}
 			if all {
 				names = cfg.DrillNames()

@@ -32,15 +32,20 @@ func unknownDrill(cfg *config.Config, name string) error {
 	if best := known[0]; dist[best] <= max(2, len(best)/4) {
 		msg += fmt.Sprintf("; did you mean %s?", best)
 	}
+	return errors.New(msg + " " + drillList(cfg.Path, known))
+}
+
+// drillList is "The drills in FILE: a, b, c", with at most maxListed names.
+func drillList(path string, known []string) string {
 	list := known
 	if len(list) > maxListed {
 		list = list[:maxListed]
 	}
-	msg += fmt.Sprintf(" The drills in %s: %s", cfg.Path, strings.Join(list, ", "))
+	msg := fmt.Sprintf("The drills in %s: %s", path, strings.Join(list, ", "))
 	if more := len(known) - len(list); more > 0 {
 		msg += fmt.Sprintf(" and %d more (drill list shows them all)", more)
 	}
-	return errors.New(msg)
+	return msg
 }
 
 // likeness is how far known is from name, as the edit distance, except
