@@ -50,15 +50,15 @@ test: test-deps db-up restic check
 	CGO_ENABLED=1 DRILL_RACE=1 DRILL_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 45m ./...
 	bash scripts/fuzz.sh 3
 
-## check: gofmt, go vet and golangci-lint (.golangci.yml, the version pinned in go.mod): the gates make test runs first
+## check: gofmt, go vet and golangci-lint (.golangci.yml, the version pinned in tools/go.mod): the gates make test runs first
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
 	$(LINT)
 
-## lint: golangci-lint, pinned in go.mod as a tool, with .golangci.yml (errcheck, errorlint, depguard's layering, ...)
-LINT := $(GO) tool golangci-lint run ./...
+## lint: golangci-lint, pinned in tools/go.mod as a tool, with .golangci.yml (errcheck, errorlint, depguard's layering, ...)
+LINT := $(GO) tool -modfile=tools/go.mod golangci-lint run ./...
 lint:
 	$(LINT)
 
@@ -75,9 +75,9 @@ test-deps:
 db-up:
 	@bash scripts/db-up.sh
 
-## restic: bin/restic from the version pinned in go.mod
+## restic: bin/restic from the version pinned in tools/go.mod
 restic:
-	$(GO) build -o $(BIN)/restic github.com/restic/restic/cmd/restic
+	$(GO) build -modfile=tools/go.mod -o $(BIN)/restic github.com/restic/restic/cmd/restic
 
 ## generate: regenerate the plugin protocol's Go code from its .proto (needs protoc: apt-get install protobuf-compiler)
 generate:

@@ -36,8 +36,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "build drill:", err)
 		os.Exit(1)
 	}
-	// The restic pinned in go.mod, for the restic scripts.
-	build = exec.Command("go", "build", "-o", filepath.Join(dir, "restic"), "github.com/restic/restic/cmd/restic")
+	// The restic pinned in the tools module (tools/go.mod), for the restic
+	// scripts.
+	build = exec.Command("go", "build", "-modfile=../../tools/go.mod", "-o", filepath.Join(dir, "restic"), "github.com/restic/restic/cmd/restic")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build restic:", err)

@@ -17,7 +17,7 @@ import (
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
-// resticBin is the restic pinned in go.mod, built once for these tests.
+// resticBin is the restic pinned in tools/go.mod, built once for these tests.
 var resticBin string
 
 func TestMain(m *testing.M) {
@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	resticBin = filepath.Join(dir, "restic")
-	build := exec.Command("go", "build", "-o", resticBin, "github.com/restic/restic/cmd/restic")
+	// restic is pinned in the tools module, not in drill's own go.mod.
+	build := exec.Command("go", "build", "-modfile=../../tools/go.mod", "-o", resticBin, "github.com/restic/restic/cmd/restic")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build the pinned restic:", err)

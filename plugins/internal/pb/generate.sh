@@ -4,7 +4,7 @@
 # plugins/internal/pb/v1/backend.proto.
 #
 # It builds protoc-gen-go and protoc-gen-go-grpc at the versions pinned as
-# tools in go.mod, puts them first on PATH and runs protoc (Debian package
+# tools in tools/go.mod, puts them first on PATH and runs protoc (Debian package
 # protobuf-compiler, which also ships google/protobuf/timestamp.proto) from
 # the module root, so the file is registered as
 # "plugins/internal/pb/v1/backend.proto". The same protoc gives
@@ -19,8 +19,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 cd "$root"
-go build -o "$tmp/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
-go build -o "$tmp/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc
+go build -modfile=tools/go.mod -o "$tmp/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go
+go build -modfile=tools/go.mod -o "$tmp/protoc-gen-go-grpc" google.golang.org/grpc/cmd/protoc-gen-go-grpc
 
 PATH="$tmp:$PATH" protoc -I . \
 	--go_out=. --go_opt=paths=source_relative \

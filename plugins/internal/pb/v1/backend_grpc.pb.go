@@ -13,7 +13,7 @@
 //	plugins/internal/pb/generate.sh
 //
 // which builds protoc-gen-go and protoc-gen-go-grpc at the versions pinned
-// as tools in go.mod and runs, from the module root:
+// as tools in tools/go.mod and runs, from the module root:
 //
 //	protoc -I . --go_out=. --go_opt=paths=source_relative \
 //	  --go-grpc_out=. --go-grpc_opt=paths=source_relative \
