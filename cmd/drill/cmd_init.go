@@ -18,6 +18,7 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/drills/propose"
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // initFlags are drill init's flags.
@@ -141,7 +142,7 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 	}
 	opts.Launcher = &drills.PluginLauncher{Self: self, Builtins: builtinNames(), Env: drills.PluginEnv(), Logger: e.logger()}
 	for _, t := range targets {
-		fmt.Fprintf(e.stderr, "drill init: %s (%s): restoring it once to see what it holds\n", t.Arg, t.Kind)
+		fmt.Fprintf(e.stderr, "drill init: %s (%s): restoring it once to see what it holds\n", textsafe.Escape(t.Arg), t.Kind)
 	}
 	p, err := propose.Propose(ctx, opts, targets)
 	if err != nil {
@@ -289,21 +290,21 @@ func (e *env) initNotes(p *propose.Proposal, f initFlags) {
 		fmt.Fprintf(w, "drill init: drill %s (service %s, backend %s): %d restore point(s); trial restore passed in %s\n",
 			d.Name, d.Service, d.Target.Kind.Backend(), len(d.Points), d.Took.Round(time.Millisecond))
 		if d.Target.Note != "" {
-			fmt.Fprintf(w, "  %s\n", d.Target.Note)
+			fmt.Fprintf(w, "  %s\n", textsafe.Escape(d.Target.Note))
 		}
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "drill init: %s\n", n)
+		fmt.Fprintf(w, "drill init: %s\n", textsafe.Escape(n))
 	}
 	for _, n := range p.Stale(time.Now()) {
-		fmt.Fprintf(w, "drill init: warning: %s\n", n)
+		fmt.Fprintf(w, "drill init: warning: %s\n", textsafe.Escape(n))
 	}
 	for _, s := range p.Services {
 		if s.OwnerWhy != "" {
 			fmt.Fprintf(w, "drill init: service %s: owner %s is a guess; set owner, or give --owner\n", s.Name, s.Owner)
 		}
 		if !s.RPOKnown {
-			fmt.Fprintf(w, "drill init: service %s: %s\n", s.Name, s.RPOWhy)
+			fmt.Fprintf(w, "drill init: service %s: %s\n", s.Name, textsafe.Escape(s.RPOWhy))
 		}
 	}
 	fmt.Fprintln(w, `drill init: no reference manifest was written. A manifest made from the backup (drill manifest on a restored copy)

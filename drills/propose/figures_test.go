@@ -135,3 +135,21 @@ func TestNotBehind(t *testing.T) {
 		t.Errorf("notes %q, want one about drill late", p.Notes)
 	}
 }
+
+// TestCommentsStayComments: a name read from a backup (a restic host, a
+// file name) with a line break in it stays inside its comment, so it
+// cannot add a key to the config drill init writes.
+func TestCommentsStayComments(t *testing.T) {
+	w := &writer{}
+	w.line(2, "# snapshots of h\nstate_dir: /etc", "")
+	w.line(2, "service: x", "from host\nsocket: /tmp/s")
+	got := w.buf.String()
+	if n := strings.Count(got, "\n"); n != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", n, got)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if strings.Contains(l, "state_dir:") && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			t.Errorf("line %q carries a key out of its comment", l)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // Layout is where the config puts drill's own state.
@@ -244,7 +245,16 @@ type writer struct{ buf bytes.Buffer }
 // commentCol is where comments start, when the line leaves room.
 const commentCol = 36
 
+// line writes text (a YAML line, or a comment starting with "#") and an
+// aligned comment. Comments carry names drill init read from backups (file
+// names, restic hosts and paths): they are escaped (textsafe), so a line
+// break in one cannot start a line of YAML of its own. Values are quoted
+// by q instead.
 func (w *writer) line(indent int, text, comment string) {
+	if strings.HasPrefix(text, "#") {
+		text = textsafe.Escape(text)
+	}
+	comment = textsafe.Escape(comment)
 	s := strings.Repeat("  ", indent) + text
 	if comment != "" {
 		if strings.HasPrefix(text, "#") {
