@@ -15,6 +15,7 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/scratch"
 )
 
@@ -57,8 +58,8 @@ type Agent struct {
 	launcher  drills.Launcher
 	timings   map[string]timing
 	next      map[string]time.Time
-	last      map[string]*evidence.Record
-	lastPass  map[string]*evidence.Record
+	last      map[string]*record.Record
+	lastPass  map[string]*record.Record
 	reloadErr error
 	started   time.Time
 	// statuses are the services' statuses last seen, for alerts on change.
@@ -89,7 +90,7 @@ func New(cfg *config.Config, opt Options) *Agent {
 		opt.Notify = noNotifier{}
 	}
 	return &Agent{opt: opt, log: log.With("component", "agent"), cfg: cfg,
-		last: map[string]*evidence.Record{}, lastPass: map[string]*evidence.Record{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
+		last: map[string]*record.Record{}, lastPass: map[string]*record.Record{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
 }
 
 // ErrStart wraps the errors that keep the agent from starting.
@@ -229,7 +230,7 @@ func (a *Agent) loadLast() error {
 				want--
 			}
 		}
-		if _, ok := a.lastPass[r.Drill]; !ok && r.Verdict == evidence.VerdictPass {
+		if _, ok := a.lastPass[r.Drill]; !ok && r.Verdict == record.VerdictPass {
 			a.lastPass[r.Drill] = r
 			if inConfig {
 				want--
@@ -392,7 +393,7 @@ func (a *Agent) execute(r *run) {
 	}
 	a.alerts.ping(ping, "/start")
 	rec, err := rn.Run(ctx, r.drill)
-	if rec != nil && rec.Verdict == evidence.VerdictPass {
+	if rec != nil && rec.Verdict == record.VerdictPass {
 		a.alerts.ping(ping, "")
 	} else {
 		a.alerts.ping(ping, "/fail")
@@ -403,7 +404,7 @@ func (a *Agent) execute(r *run) {
 	if rec != nil && err == nil {
 		a.mu.Lock()
 		a.last[r.drill] = rec
-		if rec.Verdict == evidence.VerdictPass {
+		if rec.Verdict == record.VerdictPass {
 			a.lastPass[r.drill] = rec
 		}
 		a.mu.Unlock()
@@ -527,7 +528,7 @@ func (a *Agent) status() string {
 func (a *Agent) position() []drills.ServicePosition {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var recs []*evidence.Record
+	var recs []*record.Record
 	for name, r := range a.last {
 		recs = append(recs, r)
 		if p := a.lastPass[name]; p != nil && p != r {

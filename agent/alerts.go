@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
-type evidenceRecord = evidence.Record
+type evidenceRecord = record.Record
 
 // Alert is the JSON an alert target gets: a webhook as a POST body, a
 // command on its stdin. It never holds a secret: no source, no URL.
@@ -41,10 +41,10 @@ type Alert struct {
 	PreviousStatus string `json:"previous_status,omitempty"`
 	// Drill, Verdict, Reasons and LogIndex are the record that caused the
 	// alert; empty when time did (a claim going stale).
-	Drill    string   `json:"drill,omitempty"`
-	Verdict  string   `json:"verdict,omitempty"`
-	Reasons  []string `json:"reasons"`
-	LogIndex *int64   `json:"log_index,omitempty"`
+	Drill    string         `json:"drill,omitempty"`
+	Verdict  record.Verdict `json:"verdict,omitempty"`
+	Reasons  []string       `json:"reasons"`
+	LogIndex *int64         `json:"log_index,omitempty"`
 }
 
 // Delivery limits: a full queue drops the oldest alert; each delivery is
@@ -304,10 +304,10 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 				}
 				alerts = append(alerts, al)
 			}
-		case mine && rec.Verdict == "fail":
+		case mine && rec.Verdict == record.VerdictFail:
 			al.Event = "drill_failed"
 			alerts = append(alerts, al)
-		case mine && rec.Verdict == "error":
+		case mine && rec.Verdict == record.VerdictError:
 			al.Event = "drill_errored"
 			alerts = append(alerts, al)
 		}

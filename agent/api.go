@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // The control API: HTTP+JSON over the agent's unix socket. Whoever may
@@ -70,7 +71,7 @@ type DrillStatus struct {
 	// State is "running", "waiting" or "".
 	State string `json:"state,omitempty"`
 	// Last is the drill's newest record; nil when it never ran.
-	Last *evidence.Record `json:"last,omitempty"`
+	Last *record.Record `json:"last,omitempty"`
 }
 
 // Event is one line of the stream of a run on demand.
@@ -83,7 +84,7 @@ type Event struct {
 	Progress *Progress `json:"progress,omitempty"`
 	// Record is, for "result", the drill's record (unsigned when Error
 	// says it could not be recorded); nil when the drill did not run.
-	Record *evidence.Record `json:"record,omitempty"`
+	Record *record.Record `json:"record,omitempty"`
 	// Error is, for "result", what went wrong outside the drill's verdict.
 	Error string `json:"error,omitempty"`
 }

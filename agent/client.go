@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // ErrNoAgent is returned by Dial when no agent listens on the socket: the
@@ -115,7 +116,7 @@ type HistoryFilter struct {
 }
 
 // History calls fn for each record f selects, newest first.
-func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*evidence.Record) error) error {
+func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.Record) error) error {
 	q := url.Values{}
 	if f.Drill != "" {
 		q.Set("drill", f.Drill)
@@ -138,7 +139,7 @@ func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*evidence
 		if json.Unmarshal(line, &e) == nil && e.Error != "" {
 			return &StatusError{Code: http.StatusInternalServerError, Message: e.Error}
 		}
-		var rec evidence.Record
+		var rec record.Record
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return fmt.Errorf("read a record from the agent: %w", err)
 		}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // verdicts are the values of drill_last_verdict's verdict label.
-var verdicts = []string{evidence.VerdictPass, evidence.VerdictFail, evidence.VerdictError, evidence.VerdictInterrupted}
+var verdicts = []record.Verdict{record.VerdictPass, record.VerdictFail, record.VerdictError, record.VerdictInterrupted}
 
 // metrics are the agent's Prometheus series, in a registry of their own.
 // Every per-drill series has the one label drill; drill_info joins it to
@@ -84,7 +84,7 @@ func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // setDrills makes the per-drill series those of cfg's drills: series of
 // drills no longer in cfg are dropped, and each drill's schedule series
 // and last record set.
-func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last, lastPass map[string]*evidence.Record, now time.Time) {
+func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last, lastPass map[string]*record.Record, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, d := range m.drills {
@@ -107,7 +107,7 @@ func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last,
 		m.timeout.WithLabelValues(name).Set(d.Timeout.Seconds())
 		// Counters start at 0, so that rate() and increase() see the first run.
 		for _, v := range verdicts {
-			m.runs.WithLabelValues(name, v)
+			m.runs.WithLabelValues(name, string(v))
 		}
 		m.skips.WithLabelValues(name)
 		m.period.DeleteLabelValues(name)
@@ -128,27 +128,27 @@ func (m *metrics) setDrills(cfg *config.Config, timings map[string]timing, last,
 }
 
 // setLast sets the series of a drill's newest record.
-func (m *metrics) setLastLocked(rec *evidence.Record) {
+func (m *metrics) setLastLocked(rec *record.Record) {
 	m.lastRun.WithLabelValues(rec.Drill).Set(seconds(rec.Finished))
 	for _, v := range verdicts {
 		val := 0.0
 		if v == rec.Verdict {
 			val = 1
 		}
-		m.lastVerdict.WithLabelValues(rec.Drill, v).Set(val)
+		m.lastVerdict.WithLabelValues(rec.Drill, string(v)).Set(val)
 	}
 	m.restored.WithLabelValues(rec.Drill).Set(float64(rec.Bytes))
 }
 
 // observe records a drill's new record.
-func (m *metrics) observe(rec *evidence.Record) {
+func (m *metrics) observe(rec *record.Record) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.setLastLocked(rec)
-	if rec.Verdict == evidence.VerdictPass {
+	if rec.Verdict == record.VerdictPass {
 		m.lastSuccess.WithLabelValues(rec.Drill).Set(seconds(rec.Finished))
 	}
-	m.runs.WithLabelValues(rec.Drill, rec.Verdict).Inc()
+	m.runs.WithLabelValues(rec.Drill, string(rec.Verdict)).Inc()
 	m.duration.WithLabelValues(rec.Drill).Observe(rec.Finished.Sub(rec.Started).Seconds())
 }
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/drills"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Triggers: why a run was started.
@@ -39,7 +39,7 @@ type run struct {
 	progress drills.Progress
 	changed  chan struct{} // closed and replaced on every change
 	done     chan struct{} // closed when rec and err are set
-	rec      *evidence.Record
+	rec      *record.Record
 	err      error
 }
 

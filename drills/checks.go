@@ -15,6 +15,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -35,10 +36,10 @@ const maxListed = 20
 // A sampled drill restores one slice: min_files and min_bytes are then
 // checked against the restore point's totals as the backend listed them,
 // and paths and manifest entries only where they fall in the slice.
-func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got *manifest.Manifest, o *outcome) []evidence.Check {
-	var checks []evidence.Check
+func fileChecks(d *config.Drill, rec *record.Record, target, root string, got *manifest.Manifest, o *outcome) []record.Check {
+	var checks []record.Check
 	add := func(name string, ok bool, detail string) {
-		checks = append(checks, evidence.Check{Name: name, OK: ok, Detail: detail})
+		checks = append(checks, record.Check{Name: name, OK: ok, Detail: detail})
 		o.checked = true
 		if !ok {
 			o.fail("check " + name + ": " + detail)
@@ -107,7 +108,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 	if c.Manifest != "" {
 		ref, err := manifest.ParseFile(c.Manifest)
 		if err != nil {
-			checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: err.Error()})
+			checks = append(checks, record.Check{Name: "manifest", OK: false, Detail: err.Error()})
 			o.error("check manifest: cannot read the reference manifest: " + err.Error())
 		} else {
 			want, names := resolveManifest(ref, root, got)
@@ -126,7 +127,7 @@ func fileChecks(d *config.Drill, rec *evidence.Record, target, root string, got 
 				}
 				add("manifest", true, detail+relativeTo)
 			} else {
-				checks = append(checks, evidence.Check{Name: "manifest", OK: false, Detail: fmt.Sprintf("%d missing, %d differ from %s", len(diff.Missing), len(diff.Mismatched), c.Manifest)})
+				checks = append(checks, record.Check{Name: "manifest", OK: false, Detail: fmt.Sprintf("%d missing, %d differ from %s", len(diff.Missing), len(diff.Mismatched), c.Manifest)})
 				o.checked = true
 				if n := len(diff.Mismatched); n > 0 {
 					o.fail(fmt.Sprintf("check manifest: %d file(s) restored with content that differs from %s: %s", n, c.Manifest, listNames(quoteAll(names.of(diff.Mismatched)))))
@@ -398,15 +399,15 @@ func bare(err error) error {
 
 // serviceChecks compares the backup's age with the RPO and the restore
 // time with the RTO. basis says what the backup's time is (see timeBasis).
-func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, restore time.Duration, o *outcome) []evidence.Check {
-	var checks []evidence.Check
+func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, restore time.Duration, o *outcome) []record.Check {
+	var checks []record.Check
 	if svc == nil {
 		return nil
 	}
 	if svc.RPO > 0 {
 		ok := backupAge <= svc.RPO
 		detail := rpoDetail(backupAge, basis, svc.RPO, ok)
-		checks = append(checks, evidence.Check{Name: "rpo", OK: ok, Detail: detail})
+		checks = append(checks, record.Check{Name: "rpo", OK: ok, Detail: detail})
 		if !ok {
 			o.fail("check rpo: " + detail)
 		}
@@ -414,7 +415,7 @@ func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, r
 	if svc.RTO > 0 {
 		ok := restore <= svc.RTO
 		detail := fmt.Sprintf("restore and checks took %s, RTO %s", formatDuration(restore), formatDuration(svc.RTO))
-		checks = append(checks, evidence.Check{Name: "rto", OK: ok, Detail: detail})
+		checks = append(checks, record.Check{Name: "rto", OK: ok, Detail: detail})
 		if !ok {
 			o.fail("check rto: " + detail)
 		}

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -104,7 +104,7 @@ func TestPathsCheckNoSymlinks(t *testing.T) {
 	} {
 		d := &config.Drill{Checks: config.Checks{Paths: []string{tc.path}}}
 		o := &outcome{}
-		checks := fileChecks(d, &evidence.Record{}, target, "", &manifest.Manifest{}, o)
+		checks := fileChecks(d, &record.Record{}, target, "", &manifest.Manifest{}, o)
 		if len(checks) != 1 || checks[0].OK != tc.ok || checks[0].Detail != tc.detail {
 			t.Errorf("paths [%s]: got %+v, want ok %v, detail %q", tc.path, checks, tc.ok, tc.detail)
 		}
@@ -239,7 +239,7 @@ func TestFileChecksRoot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &outcome{}
-			rec := &evidence.Record{Details: map[string]string{"skipped_special": tc.special}}
+			rec := &record.Record{Details: map[string]string{"skipped_special": tc.special}}
 			checks := fileChecks(&config.Drill{Checks: tc.checks}, rec, target, tc.root, got, o)
 			if len(checks) != 1 || checks[0].OK != tc.ok || tc.ok != (len(o.fails) == 0) || len(o.errs) > 0 {
 				t.Fatalf("got checks %+v, fails %q, errors %q; want ok %v", checks, o.fails, o.errs, tc.ok)
@@ -266,7 +266,7 @@ func TestFileChecksRoot(t *testing.T) {
 // root, is in its slice: the backend sampled the restore's paths.
 func TestFileChecksRootSampled(t *testing.T) {
 	target, got := rootedTree(t)
-	s := &evidence.Sample{Seed: "s", Slice: 0, Slices: 3}
+	s := &record.Sample{Seed: "s", Slice: 0, Slices: 3}
 	ps := &plugins.Sample{Seed: s.Seed, Slice: s.Slice, Slices: s.Slices}
 	// in: in the slice by its path in the restore, not by its bare name;
 	// out: the other way round. Neither was restored.
@@ -284,7 +284,7 @@ func TestFileChecksRootSampled(t *testing.T) {
 			out = n
 		}
 	}
-	rec := &evidence.Record{Sample: s}
+	rec := &record.Record{Sample: s}
 	o := &outcome{}
 	d := &config.Drill{Checks: config.Checks{
 		Manifest: writeRef(t, sha256Line(t, "x", in), sha256Line(t, "y", out)),

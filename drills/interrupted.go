@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // RecordInterrupted appends an interrupted record for every drill whose
@@ -13,7 +13,7 @@ import (
 // once the evidence store is open for writing: the store's file lock
 // guarantees no other process is running drills, so every marker left is
 // stale. It returns the records appended.
-func (r *Runner) RecordInterrupted() ([]*evidence.Record, error) {
+func (r *Runner) RecordInterrupted() ([]*record.Record, error) {
 	if r.Marks == nil || r.Recorder == nil {
 		return nil, nil
 	}
@@ -21,17 +21,17 @@ func (r *Runner) RecordInterrupted() ([]*evidence.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the start markers of drills: %w", err)
 	}
-	var out []*evidence.Record
+	var out []*record.Record
 	now := r.now().UTC()
 	for _, m := range left {
-		rec := &evidence.Record{
+		rec := &record.Record{
 			Drill: m.Drill, Service: m.Service, Backend: m.Backend, Host: m.Host,
 			Started: m.Started, Finished: now,
-			Verdict: evidence.VerdictInterrupted,
+			Verdict: record.VerdictInterrupted,
 			Reasons: []string{fmt.Sprintf(
 				"the drill was under way in process %d on %s since %s and never finished: the process was killed or the host went down (found at the next start, %s)",
 				m.PID, m.Host, m.Started.Format(time.RFC3339), now.Format(time.RFC3339))},
-			Checks:       []evidence.Check{},
+			Checks:       []record.Check{},
 			DrillVersion: r.Version,
 		}
 		if svc := r.Config.Services[m.Service]; svc != nil {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Statuses of a drill and of a service in the recovery position
@@ -45,8 +45,8 @@ type ServicePosition struct {
 	// a drill never passed.
 	LastPass *time.Time `json:"last_pass"`
 	// LastDrill and LastVerdict are the service's newest record.
-	LastDrill   *time.Time `json:"last_drill"`
-	LastVerdict string     `json:"last_verdict"`
+	LastDrill   *time.Time     `json:"last_drill"`
+	LastVerdict record.Verdict `json:"last_verdict"`
 	// LastSandbox is the confinement the newest record's plugin ran under
 	// (its details.sandbox); "" for records from before drill recorded it.
 	LastSandbox string `json:"last_sandbox"`
@@ -65,11 +65,11 @@ type ServicePosition struct {
 
 // DrillPosition is one drill's part in its service's position.
 type DrillPosition struct {
-	Drill       string     `json:"drill"`
-	Status      string     `json:"status"`
-	LastPass    *time.Time `json:"last_pass"`
-	LastDrill   *time.Time `json:"last_drill"`
-	LastVerdict string     `json:"last_verdict"`
+	Drill       string         `json:"drill"`
+	Status      string         `json:"status"`
+	LastPass    *time.Time     `json:"last_pass"`
+	LastDrill   *time.Time     `json:"last_drill"`
+	LastVerdict record.Verdict `json:"last_verdict"`
 	// LastSandbox is the newest record's details.sandbox.
 	LastSandbox string `json:"last_sandbox"`
 	// LastIndex is the log index of the drill's newest record; -1 for none.
@@ -90,8 +90,8 @@ type DrillPosition struct {
 // Position computes the recovery position at time at from the records
 // (any order; only those finished by at count), for every service of cfg.
 // It is sorted by priority, then worst status first, then name.
-func Position(cfg *config.Config, recs []*evidence.Record, at time.Time) []ServicePosition {
-	byDrill := map[string][]*evidence.Record{}
+func Position(cfg *config.Config, recs []*record.Record, at time.Time) []ServicePosition {
+	byDrill := map[string][]*record.Record{}
 	for _, r := range recs {
 		if r.Finished.After(at) {
 			continue
@@ -149,9 +149,9 @@ func Position(cfg *config.Config, recs []*evidence.Record, at time.Time) []Servi
 }
 
 // drillPosition is one drill's status from its records (finished by at).
-func drillPosition(name string, recs []*evidence.Record, window time.Duration, at time.Time) DrillPosition {
+func drillPosition(name string, recs []*record.Record, window time.Duration, at time.Time) DrillPosition {
 	dp := DrillPosition{Drill: name, Status: StatusUntested, LastIndex: -1, Reasons: []string{}, Trend: []float64{}}
-	slices.SortStableFunc(recs, func(a, b *evidence.Record) int { return cmp.Compare(a.LogIndex, b.LogIndex) })
+	slices.SortStableFunc(recs, func(a, b *record.Record) int { return cmp.Compare(a.LogIndex, b.LogIndex) })
 	if len(recs) == 0 {
 		dp.Reasons = append(dp.Reasons, "drill "+name+" has never run")
 		return dp
@@ -159,10 +159,10 @@ func drillPosition(name string, recs []*evidence.Record, window time.Duration, a
 	last := recs[len(recs)-1]
 	dp.LastDrill, dp.LastVerdict, dp.LastIndex = ptr(last.Finished), last.Verdict, last.LogIndex
 	dp.LastSandbox = last.Details["sandbox"]
-	var lastPass *evidence.Record
-	var passes []*evidence.Record
+	var lastPass *record.Record
+	var passes []*record.Record
 	for _, r := range recs {
-		if r.Verdict == evidence.VerdictPass {
+		if r.Verdict == record.VerdictPass {
 			lastPass = r
 			passes = append(passes, r)
 		}
@@ -173,11 +173,11 @@ func drillPosition(name string, recs []*evidence.Record, window time.Duration, a
 		dp.MeasuredRTO, dp.BackupAge = lastPass.RestoreSeconds, lastPass.BackupAgeSeconds
 	}
 	switch {
-	case last.Verdict == evidence.VerdictPass && inWindow:
+	case last.Verdict == record.VerdictPass && inWindow:
 		dp.Status = StatusProven
 	case inWindow:
 		dp.Status = StatusAtRisk
-	case last.Verdict == evidence.VerdictFail:
+	case last.Verdict == record.VerdictFail:
 		dp.Status = StatusFailing
 	case lastPass != nil:
 		dp.Status = StatusStale
@@ -186,7 +186,7 @@ func drillPosition(name string, recs []*evidence.Record, window time.Duration, a
 		// interrupted): still untested.
 		dp.Status = StatusUntested
 	}
-	if last.Verdict != evidence.VerdictPass {
+	if last.Verdict != record.VerdictPass {
 		for _, r := range last.Reasons {
 			dp.Reasons = append(dp.Reasons, name+": "+r)
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // positionConfig: services with a 7-day review period, one drill each,
@@ -38,12 +38,12 @@ func TestPosition(t *testing.T) {
 	}
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	day := 24 * time.Hour
-	var recs []*evidence.Record
-	add := func(drill, verdict string, ago time.Duration, restore float64) {
+	var recs []*record.Record
+	add := func(drill string, verdict record.Verdict, ago time.Duration, restore float64) {
 		fin := now.Add(-ago)
-		r := &evidence.Record{Drill: drill, Verdict: verdict, Started: fin.Add(-time.Minute), Finished: fin,
+		r := &record.Record{Drill: drill, Verdict: verdict, Started: fin.Add(-time.Minute), Finished: fin,
 			LogIndex: int64(len(recs)), RestoreSeconds: restore, BackupAgeSeconds: 3600}
-		if verdict != evidence.VerdictPass {
+		if verdict != record.VerdictPass {
 			r.Reasons = []string{drill + " broke"}
 		}
 		recs = append(recs, r)

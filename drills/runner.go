@@ -19,6 +19,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/scratch"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
@@ -29,7 +30,7 @@ type Recorder interface {
 	// Append signs rec into the evidence log, setting rec.LogOrigin and
 	// rec.LogIndex, and returns the new entry. It either appends the whole
 	// record or nothing.
-	Append(rec *evidence.Record) (*evidence.Entry, error)
+	Append(rec *record.Record) (*evidence.Entry, error)
 	// NewestPoint returns the newest restore point any earlier record of
 	// the drill with the same source digest saw, and false when none did.
 	NewestPoint(drill, sourceSHA256 string) (evidence.SeenPoint, bool, error)
@@ -129,7 +130,7 @@ var errTimeout = errors.New("drill timeout")
 //
 // Cancelling ctx interrupts the drill: the backend stops, scratch space is
 // removed, and the record says "interrupted".
-func (r *Runner) Run(ctx context.Context, name string) (*evidence.Record, error) {
+func (r *Runner) Run(ctx context.Context, name string) (*record.Record, error) {
 	d, ok := r.Config.Drills[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (defined: %s)", ErrUnknownDrill, name, strings.Join(r.Config.DrillNames(), ", "))
@@ -168,16 +169,16 @@ func (r *Runner) progress(p Progress) {
 }
 
 // run carries out one drill and returns its record, unsigned.
-func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
+func (r *Runner) run(parent context.Context, d *config.Drill) *record.Record {
 	svc := r.Config.Services[d.Service]
 	log := r.logger().With("drill", d.Name)
-	rec := &evidence.Record{
+	rec := &record.Record{
 		Drill:        d.Name,
 		Service:      d.Service,
 		Backend:      d.Backend,
 		Host:         r.Host,
 		Started:      r.now().UTC(),
-		Checks:       []evidence.Check{},
+		Checks:       []record.Check{},
 		DrillVersion: r.Version,
 	}
 	if svc != nil {
@@ -234,7 +235,7 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *evidence.Record {
 
 // execute runs the steps of a drill, recording what it finds in rec and o.
 // It returns early when a step makes the rest pointless.
-func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *evidence.Record, o *outcome, st *state, log *slog.Logger) {
+func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *record.Record, o *outcome, st *state, log *slog.Logger) {
 	r.progress(Progress{Drill: d.Name, Phase: "launch"})
 	b, err := r.Launcher.Launch(ctx, d.Backend)
 	if err != nil {
@@ -327,7 +328,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 				formatDuration(d.RandomWithin), point.ID, len(cands), newest.ID, newest.Time.UTC().Format(time.RFC3339))
 		}
 	}
-	rec.RestorePoint = evidence.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
+	rec.RestorePoint = record.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
 	obs.Point = point
 
 	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
@@ -355,7 +356,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 			o.error(err.Error())
 			return
 		}
-		rec.Sample = &evidence.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
+		rec.Sample = &record.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
 	} else if msg := preflight(desc, point, r.Config.MaxScratchBytes, r.ScratchRoot); msg != "" {
 		o.error(msg)
 		return
@@ -437,7 +438,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		got = tableManifest(resp.Tables)
 		var rows int64
 		for _, t := range resp.Tables {
-			rec.Tables = append(rec.Tables, evidence.Table{Name: t.Name, Rows: t.Rows, Fingerprint: t.Fingerprint})
+			rec.Tables = append(rec.Tables, record.Table{Name: t.Name, Rows: t.Rows, Fingerprint: t.Fingerprint})
 			rows += t.Rows
 		}
 		rec.Files, rec.Bytes = int64(len(resp.Tables)), resp.Bytes
@@ -460,7 +461,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	// Everything restored is now checksummed (and, for files, reconciled
 	// with what the backend reported): the least check a drill makes.
 	o.checked = true
-	rec.Checks = append(rec.Checks, evidence.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
+	rec.Checks = append(rec.Checks, record.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
 	if rec.Files == 0 && !stopped {
 		what := "files"
 		if database {
@@ -474,7 +475,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 	}
 	// The checks the backend made with the backup's own means.
 	for _, c := range resp.Checks {
-		rec.Checks = append(rec.Checks, evidence.Check{Name: c.Name, OK: c.OK, Detail: c.Detail})
+		rec.Checks = append(rec.Checks, record.Check{Name: c.Name, OK: c.OK, Detail: c.Detail})
 		if !c.OK {
 			o.fail(fmt.Sprintf("check %s: %s", c.Name, c.Detail))
 		}
@@ -501,7 +502,7 @@ type confiner interface {
 // the backup, and records in rec.Details["sandbox"] which confinement is
 // in force. It returns false when the drill must stop: the plugin could not
 // be confined and the drill has require_sandbox set, or Confine failed.
-func (r *Runner) confine(ctx context.Context, d *config.Drill, b Backend, src plugins.Source, sd *scratch.Dir, rec *evidence.Record, o *outcome) bool {
+func (r *Runner) confine(ctx context.Context, d *config.Drill, b Backend, src plugins.Source, sd *scratch.Dir, rec *record.Record, o *outcome) bool {
 	tmp := filepath.Join(sd.Path, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		o.error(fmt.Sprintf("create the plugin's temporary directory: %v", err))
@@ -596,7 +597,7 @@ func problems(ps []plugins.Problem, o *outcome) {
 // (`latest` silently becomes an older one and every check passes). The
 // failure lasts until a restore point at least as new as the vanished one
 // is listed again. newest is the newest point listed now, nil for none.
-func (r *Runner) vanished(d *config.Drill, desc *plugins.DescribeResponse, rec *evidence.Record, listed []plugins.RestorePoint, newest *plugins.RestorePoint, o *outcome, log *slog.Logger) {
+func (r *Runner) vanished(d *config.Drill, desc *plugins.DescribeResponse, rec *record.Record, listed []plugins.RestorePoint, newest *plugins.RestorePoint, o *outcome, log *slog.Logger) {
 	if r.Recorder == nil {
 		return
 	}

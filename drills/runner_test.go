@@ -15,6 +15,7 @@ import (
 
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -124,7 +125,7 @@ type fakeLauncher struct{ b *fakeBackend }
 
 func (l fakeLauncher) Launch(context.Context, string) (Backend, error) { return l.b, nil }
 
-type memRecorder struct{ recs []*evidence.Record }
+type memRecorder struct{ recs []*record.Record }
 
 func (m *memRecorder) NewestPoint(drill, source string) (evidence.SeenPoint, bool, error) {
 	var sp evidence.SeenPoint
@@ -140,7 +141,7 @@ func (m *memRecorder) NewestPoint(drill, source string) (evidence.SeenPoint, boo
 func (m *memRecorder) SlicePasses(drill, source, seed string, slices int) ([]time.Time, error) {
 	out := make([]time.Time, slices)
 	for _, r := range m.recs {
-		if r.Drill == drill && r.SourceSHA256 == source && r.Verdict == evidence.VerdictPass &&
+		if r.Drill == drill && r.SourceSHA256 == source && r.Verdict == record.VerdictPass &&
 			r.Sample != nil && r.Sample.Seed == seed && r.Sample.Slices == slices && r.Finished.After(out[r.Sample.Slice]) {
 			out[r.Sample.Slice] = r.Finished
 		}
@@ -148,7 +149,7 @@ func (m *memRecorder) SlicePasses(drill, source, seed string, slices int) ([]tim
 	return out, nil
 }
 
-func (m *memRecorder) Append(r *evidence.Record) (*evidence.Entry, error) {
+func (m *memRecorder) Append(r *record.Record) (*evidence.Entry, error) {
 	r.LogIndex = int64(len(m.recs))
 	m.recs = append(m.recs, r)
 	return &evidence.Entry{Index: r.LogIndex, Record: r}, nil
@@ -192,7 +193,7 @@ func TestRunVerdicts(t *testing.T) {
 	tests := []struct {
 		name        string
 		b           *fakeBackend
-		want        string
+		want        record.Verdict
 		wantReasons []string // substrings, each in some reason
 	}{
 		{"intact backup passes", &fakeBackend{points: fresh, files: files, hashed: true}, "pass", nil},
@@ -279,7 +280,7 @@ func TestRunInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Verdict != evidence.VerdictInterrupted {
+	if rec.Verdict != record.VerdictInterrupted {
 		t.Errorf("verdict = %s, want interrupted (%q)", rec.Verdict, rec.Reasons)
 	}
 	if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
@@ -315,7 +316,7 @@ func TestRunPastRTOFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Verdict != evidence.VerdictFail || !containsReason(rec.Reasons, "check rto: restore and checks took") {
+	if rec.Verdict != record.VerdictFail || !containsReason(rec.Reasons, "check rto: restore and checks took") {
 		t.Errorf("verdict %s, reasons %q; want fail on the RTO", rec.Verdict, rec.Reasons)
 	}
 }
@@ -348,13 +349,13 @@ func TestRunRecordsTimeBasis(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.Verdict != evidence.VerdictPass {
+			if rec.Verdict != record.VerdictPass {
 				t.Errorf("verdict %s, reasons %q; want pass", rec.Verdict, rec.Reasons)
 			}
 			if got := rec.Details["backup_time_basis"]; got != tt.wantBasis {
 				t.Errorf("details.backup_time_basis %q, want %q", got, tt.wantBasis)
 			}
-			i := slices.IndexFunc(rec.Checks, func(c evidence.Check) bool { return c.Name == "rpo" })
+			i := slices.IndexFunc(rec.Checks, func(c record.Check) bool { return c.Name == "rpo" })
 			if i < 0 || rec.Checks[i].Detail != tt.wantDetail {
 				t.Errorf("checks %+v, want rpo: %q", rec.Checks, tt.wantDetail)
 			}
@@ -373,7 +374,7 @@ func TestRunVanishedPoint(t *testing.T) {
 	r, mem, _ := newTestRunner(t, b, "")
 	steps := []struct {
 		points []plugins.RestorePoint
-		want   string
+		want   record.Verdict
 		reason string
 	}{
 		{[]plugins.RestorePoint{newest, older}, "pass", ""},
@@ -446,7 +447,7 @@ func TestRunDatabase(t *testing.T) {
     source: {where: /x}
     checks: {tables: [invoices], min_rows: {invoices: 1000}, sql: [{name: open, query: "select 1", expect: ">= 1"}]}
 `
-	run := func(t *testing.T, b *fakeDB) *evidence.Record {
+	run := func(t *testing.T, b *fakeDB) *record.Record {
 		t.Helper()
 		b.points = []plugins.RestorePoint{{ID: "billing.dump", Time: now.Add(-time.Hour)}}
 		r, _, _ := newTestRunner(t, nil, dbConfig)
@@ -560,7 +561,7 @@ func TestRandomRestorePoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Verdict != evidence.VerdictPass || rec.RestorePoint.ID != want || len(b.restored) != 1 || b.restored[0] != want {
+		if rec.Verdict != record.VerdictPass || rec.RestorePoint.ID != want || len(b.restored) != 1 || b.restored[0] != want {
 			t.Errorf("pick %d: %s of %s (restored %v), want a pass of %s; reasons %q", pick, rec.Verdict, rec.RestorePoint.ID, b.restored, want, rec.Reasons)
 		}
 		if rec.BackupAgeSeconds != 3600 {
@@ -638,7 +639,7 @@ func TestRunStall(t *testing.T) {
 		stall  time.Duration
 		before before
 		block  bool
-		want   string
+		want   record.Verdict
 		reason string // a substring of a reason
 	}{
 		{
@@ -746,7 +747,7 @@ func TestStoppedRestoreLeavesPiecesUnhashed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Verdict != evidence.VerdictError || rec.Files != 1 || rec.Bytes != 5 {
+	if rec.Verdict != record.VerdictError || rec.Files != 1 || rec.Bytes != 5 {
 		t.Errorf("verdict %s, %d files, %d bytes (reasons %q); want error, 1 file, 5 bytes", rec.Verdict, rec.Files, rec.Bytes, rec.Reasons)
 	}
 }

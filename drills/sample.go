@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -35,7 +35,7 @@ func (r *Runner) sliceOrder(d *config.Drill, source string) ([]int, error) {
 }
 
 // sampleDetail describes a sampled restore for the record's details.
-func sampleDetail(s *evidence.Sample, resp *plugins.RestoreResponse, empty []string) string {
+func sampleDetail(s *record.Sample, resp *plugins.RestoreResponse, empty []string) string {
 	ps := &plugins.Sample{Slice: s.Slice, Slices: s.Slices}
 	detail := fmt.Sprintf("%s (%d%%, seed %q): %d of %d files, %s of %s", ps, s.Percent, s.Seed,
 		resp.Files, resp.TotalFiles, formatBytes(resp.Bytes), formatBytes(resp.TotalBytes))
@@ -50,7 +50,7 @@ func sampleDetail(s *evidence.Sample, resp *plugins.RestoreResponse, empty []str
 
 // inSample reports whether the restored path rel (relative to the target,
 // "/"-separated) is in the drill's sample; true for a drill without one.
-func inSample(rec *evidence.Record, rel string) bool {
+func inSample(rec *record.Record, rel string) bool {
 	if rec.Sample == nil {
 		return true
 	}
@@ -77,9 +77,9 @@ type Coverage struct {
 // and bytes, against the newest pass's totals. A backup that changed
 // between the passes makes this an estimate; a file keeps its slice, so
 // the files present throughout are covered exactly.
-func coverage(passes []*evidence.Record, window time.Duration, at time.Time) Coverage {
+func coverage(passes []*record.Record, window time.Duration, at time.Time) Coverage {
 	var c Coverage
-	var latest *evidence.Sample
+	var latest *record.Sample
 	seen := map[int]bool{}
 	var files, bytes int64
 	for _, r := range passes {

@@ -1,7 +1,7 @@
 package drills
 
 import (
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // outcome collects what a drill found, and decides the verdict from it.
@@ -25,18 +25,18 @@ type outcome struct {
 func (o *outcome) fail(reason string)  { o.fails = append(o.fails, reason) }
 func (o *outcome) error(reason string) { o.errs = append(o.errs, reason) }
 
-func (o *outcome) verdict() (string, []string) {
+func (o *outcome) verdict() (record.Verdict, []string) {
 	switch {
 	case o.interrupted != "":
-		return evidence.VerdictInterrupted, append([]string{o.interrupted}, append(o.fails, o.errs...)...)
+		return record.VerdictInterrupted, append([]string{o.interrupted}, append(o.fails, o.errs...)...)
 	case len(o.fails) > 0:
-		return evidence.VerdictFail, append(o.fails, o.errs...)
+		return record.VerdictFail, append(o.fails, o.errs...)
 	case len(o.errs) > 0:
-		return evidence.VerdictError, o.errs
+		return record.VerdictError, o.errs
 	case !o.restored || !o.checked:
 		// Never a pass without restored and checked data.
-		return evidence.VerdictError, []string{"the drill ended without restoring and checking data (internal error; please report)"}
+		return record.VerdictError, []string{"the drill ended without restoring and checking data (internal error; please report)"}
 	default:
-		return evidence.VerdictPass, []string{}
+		return record.VerdictPass, []string{}
 	}
 }

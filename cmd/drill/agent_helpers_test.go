@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/agent"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
@@ -248,7 +248,7 @@ func drillCmd(t *testing.T, cfg string, args ...string) (string, string, int) {
 
 // history returns the records of drill (all when ""), newest first, read
 // with `drill history --json`.
-func history(t *testing.T, cfg, drill string) []evidence.Record {
+func history(t *testing.T, cfg, drill string) []record.Record {
 	t.Helper()
 	args := []string{"history", "--json"}
 	if drill != "" {
@@ -258,12 +258,12 @@ func history(t *testing.T, cfg, drill string) []evidence.Record {
 	if code != 0 {
 		t.Fatalf("drill history: exit %d: %s", code, errs)
 	}
-	var recs []evidence.Record
+	var recs []record.Record
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if l == "" {
 			continue
 		}
-		var r evidence.Record
+		var r record.Record
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("history line %q: %v", l, err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // TestAgentSlowClientHoldsNothing: clients that request /v1/export and
@@ -44,13 +45,13 @@ func TestAgentSlowClientHoldsNothing(t *testing.T) {
 			t.Logf("prefilled store: %d bytes, %d records", fi.Size(), mustSize(t, store))
 			break
 		}
-		var recs []*evidence.Record
+		var recs []*record.Record
 		for range 8 {
 			b := make([]byte, 2048)
 			_, _ = rand.Read(b)
 			now := time.Now().UTC()
-			recs = append(recs, &evidence.Record{Drill: "big", Service: "s", Backend: "t", Host: "h", Verdict: evidence.VerdictFail,
-				Reasons: []string{hex.EncodeToString(b)}, Started: now, Finished: now, Checks: []evidence.Check{}})
+			recs = append(recs, &record.Record{Drill: "big", Service: "s", Backend: "t", Host: "h", Verdict: record.VerdictFail,
+				Reasons: []string{hex.EncodeToString(b)}, Started: now, Finished: now, Checks: []record.Check{}})
 		}
 		_, err = store.AppendBatch(recs)
 		must(t, err)

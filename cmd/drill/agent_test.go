@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/agent"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // metricValue returns the value of the series (name{labels} exactly as
@@ -64,12 +64,12 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	}
 
 	// The scheduled drill runs on its own; history comes through the socket.
-	var recs []evidence.Record
+	var recs []record.Record
 	waitFor(t, 20*time.Second, "a record of the scheduled drill", func() bool {
 		recs = history(t, cfg, "sched")
 		return len(recs) > 0
 	})
-	if recs[0].Verdict != evidence.VerdictPass || recs[0].Files != 2 {
+	if recs[0].Verdict != record.VerdictPass || recs[0].Files != 2 {
 		t.Errorf("scheduled drill: %s with %d files, reasons %q; want pass with 2", recs[0].Verdict, recs[0].Files, recs[0].Reasons)
 	}
 
@@ -105,7 +105,7 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the gated run did not finish")
 	}
-	if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictPass {
+	if res == nil || res.Record == nil || res.Record.Verdict != record.VerdictPass {
 		t.Fatalf("gated run result %+v, want a pass", res)
 	}
 	var types []string
@@ -252,7 +252,7 @@ func TestAgentOverlapAndConcurrency(t *testing.T) {
 	must(t, os.WriteFile(g2, nil, 0o644))
 	select {
 	case res := <-done:
-		if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictPass {
+		if res == nil || res.Record == nil || res.Record.Verdict != record.VerdictPass {
 			t.Errorf("other: %+v, want pass", res)
 		}
 	case <-time.After(20 * time.Second):
@@ -287,11 +287,11 @@ func TestAgentSIGTERMInterrupts(t *testing.T) {
 	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Errorf("agent exit %d after SIGTERM, want 0", code)
 	}
-	if res := <-done; res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictInterrupted {
+	if res := <-done; res == nil || res.Record == nil || res.Record.Verdict != record.VerdictInterrupted {
 		t.Errorf("the run's result: %+v, want interrupted", res)
 	}
 	recs := history(t, cfg, "long")
-	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted || !strings.Contains(strings.Join(recs[0].Reasons, " "), "the agent is stopping") {
+	if len(recs) != 1 || recs[0].Verdict != record.VerdictInterrupted || !strings.Contains(strings.Join(recs[0].Reasons, " "), "the agent is stopping") {
 		t.Fatalf("records %+v, want one interrupted by the agent stopping", recs)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "state", "scratch")); len(ents) != 0 {
@@ -329,7 +329,7 @@ func TestAgentKilledMidRestore(t *testing.T) {
 	waitFor(t, 10*time.Second, "the orphaned plugin to end", func() bool { return !alive(plugins[0]) })
 	b := startAgent(t, cfg)
 	recs := history(t, cfg, "long")
-	if len(recs) == 0 || recs[len(recs)-1].Verdict != evidence.VerdictInterrupted ||
+	if len(recs) == 0 || recs[len(recs)-1].Verdict != record.VerdictInterrupted ||
 		!strings.Contains(recs[len(recs)-1].Reasons[0], fmt.Sprintf("under way in process %d", pid)) {
 		t.Fatalf("records %+v, want the killed run recorded as interrupted", recs)
 	}
@@ -370,7 +370,7 @@ func TestAgentReload(t *testing.T) {
 	// need it.
 	ticks := func() int {
 		n := 0
-		if err := a.client().History(context.Background(), agent.HistoryFilter{Drill: "tick"}, func(*evidence.Record) error { n++; return nil }); err != nil {
+		if err := a.client().History(context.Background(), agent.HistoryFilter{Drill: "tick"}, func(*record.Record) error { n++; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -479,7 +479,7 @@ func TestAgentSIGTERMDuringPgRestore(t *testing.T) {
 		t.Errorf("agent exit %d after SIGTERM, want 0", code)
 	}
 	res := <-done
-	if res == nil || res.Record == nil || res.Record.Verdict != evidence.VerdictInterrupted {
+	if res == nil || res.Record == nil || res.Record.Verdict != record.VerdictInterrupted {
 		t.Fatalf("result %+v, want interrupted", res)
 	}
 	if n := psql(t, scratchCount(drill)); n != "0" {
@@ -519,7 +519,7 @@ func TestAgentKilledDuringPgRestore(t *testing.T) {
 		t.Errorf("%s scratch databases left after the restart", n)
 	}
 	recs := history(t, cfg, drill)
-	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted {
+	if len(recs) != 1 || recs[0].Verdict != record.VerdictInterrupted {
 		t.Errorf("records %+v, want one interrupted", recs)
 	}
 	b.stop(syscall.SIGTERM, 30*time.Second)

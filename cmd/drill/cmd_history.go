@@ -12,6 +12,7 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 func newHistoryCmd(e *env) *cobra.Command {
@@ -31,7 +32,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 			if !asJSON {
 				fmt.Fprintln(tw, "INDEX\tFINISHED\tDRILL\tVERDICT\tRESTORE POINT\tFILES\tDURATION\tREASON")
 			}
-			show := func(r *evidence.Record) error {
+			show := func(r *record.Record) error {
 				// Records from before escaping may hold raw text from a backup.
 				r = r.Escaped()
 				if asJSON {

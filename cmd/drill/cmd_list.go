@@ -10,6 +10,7 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
@@ -36,7 +37,7 @@ config and the evidence store.`,
 					return err
 				}
 			} else {
-				last := map[string]*evidence.Record{}
+				last := map[string]*record.Record{}
 				if store, err := openStore(cfg, true); err == nil {
 					_ = store.Entries(func(en *evidence.Entry) error {
 						if _, ok := last[en.Record.Drill]; !ok {
@@ -65,7 +66,7 @@ config and the evidence store.`,
 				}
 				verdict, when := "never run", "-"
 				if r.Last != nil {
-					verdict, when = textsafe.Escape(r.Last.Verdict), r.Last.Finished.Local().Format(time.DateTime)
+					verdict, when = textsafe.Escape(string(r.Last.Verdict)), r.Last.Finished.Local().Format(time.DateTime)
 				}
 				if r.State != "" {
 					verdict = r.State + " (last: " + verdict + ")"

@@ -18,6 +18,7 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
@@ -113,13 +114,13 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 
 // allRecords reads every record and the latest checkpoint, from the agent
 // when one listens (viaAgent), else from the store.
-func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) (recs []*evidence.Record, checkpoint string, viaAgent bool, err error) {
+func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) (recs []*record.Record, checkpoint string, viaAgent bool, err error) {
 	c, h, err := dialAgent(ctxOf(cmd), cfg)
 	if err != nil {
 		return nil, "", false, err
 	}
 	if c != nil {
-		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *evidence.Record) error {
+		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *record.Record) error {
 			recs = append(recs, r.Escaped())
 			return nil
 		})
@@ -194,7 +195,7 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 	for _, sp := range pos {
 		last := "never"
 		if sp.LastDrill != nil {
-			last = sp.LastVerdict + ", " + age(sp.LastDrill)
+			last = string(sp.LastVerdict) + ", " + age(sp.LastDrill)
 		}
 		measured, backup := "-", "-"
 		if sp.LastPass != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/scratch"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
@@ -139,7 +139,7 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 type verdicts struct{ failed, errored bool }
 
 // show prints rec (when there is one) and notes its verdict.
-func (v *verdicts) show(e *env, rec *evidence.Record, asJSON bool) {
+func (v *verdicts) show(e *env, rec *record.Record, asJSON bool) {
 	if rec == nil {
 		return
 	}
@@ -151,9 +151,9 @@ func (v *verdicts) show(e *env, rec *evidence.Record, asJSON bool) {
 		printRecord(e.stdout, rec)
 	}
 	switch rec.Verdict {
-	case evidence.VerdictFail:
+	case record.VerdictFail:
 		v.failed = true
-	case evidence.VerdictError, evidence.VerdictInterrupted:
+	case record.VerdictError, record.VerdictInterrupted:
 		v.errored = true
 	}
 }
@@ -235,7 +235,7 @@ func writeJSON(w io.Writer, v any) {
 }
 
 // printRecord prints a drill result for a person.
-func printRecord(w io.Writer, rec *evidence.Record) {
+func printRecord(w io.Writer, rec *record.Record) {
 	rec = rec.Escaped()
 	dur := rec.Finished.Sub(rec.Started)
 	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, drills.FormatDuration(dur))
@@ -280,11 +280,11 @@ func printRecord(w io.Writer, rec *evidence.Record) {
 	}
 }
 
-func verdictWord(v string) string {
-	if v == evidence.VerdictInterrupted {
+func verdictWord(v record.Verdict) string {
+	if v == record.VerdictInterrupted {
 		return "intr"
 	}
-	return v
+	return string(v)
 }
 
 // progressBar draws one status line on a terminal for restores that take

@@ -25,7 +25,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
@@ -465,7 +465,7 @@ type faultCase struct {
 	backup func(t *testing.T, fx *fixture) string
 	// verdict is the record's; each of reasons is in some reason (none
 	// with a pass); details must be in the record's details.
-	verdict string
+	verdict record.Verdict
 	reasons []string
 	details map[string]string
 	// files is the record's file count, -1 for any.
@@ -558,12 +558,12 @@ func (c faultCase) run(t *testing.T) string {
 	maxRSS := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 
 	// The verdict, its exit code and its reasons.
-	var rec evidence.Record
+	var rec record.Record
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &rec); err != nil {
 		t.Fatalf("drill run: exit %d, no record (%v)\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
 	}
 	t.Logf("verdict %s in %s, %d files; reasons %q; details %v", rec.Verdict, wall.Round(time.Millisecond), rec.Files, rec.Reasons, rec.Details)
-	wantCode := map[string]int{"pass": exitOK, "fail": exitFail, "error": exitError}[c.verdict]
+	wantCode := map[record.Verdict]int{"pass": exitOK, "fail": exitFail, "error": exitError}[c.verdict]
 	if rec.Verdict != c.verdict || code != wantCode {
 		t.Errorf("verdict %s, exit %d; want %s, exit %d\nstderr:\n%s", rec.Verdict, code, c.verdict, wantCode, stderr.String())
 	}

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // hostileText holds what rewrites a terminal: clear the screen, set the
@@ -470,7 +471,7 @@ func rebuildReports(t *testing.T, ms []bundleMember) {
 	t.Helper()
 	var man evidence.BundleManifest
 	mustT(t, json.Unmarshal(find(t, ms, "manifest.json").data, &man))
-	var recs []*evidence.Record
+	var recs []*record.Record
 	for line := range strings.SplitSeq(strings.TrimSpace(string(find(t, ms, "entries.jsonl").data)), "\n") {
 		var e struct {
 			Envelope json.RawMessage `json:"envelope"`

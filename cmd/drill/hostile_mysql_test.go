@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // TestHostileMySQLDumps is the MySQL half of the fault suite's family
@@ -119,7 +119,7 @@ drills:
 `, state, drill, dump)), 0o644))
 
 			stdout, stderr, code := drillCmd(t, cfg, "--log-level", "debug", "run", "--json", drill)
-			var rec evidence.Record
+			var rec record.Record
 			if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &rec); err != nil {
 				t.Fatalf("drill run: exit %d, no record (%v)\nstdout:\n%s\nstderr:\n%s", code, err, stdout, stderr)
 			}
@@ -214,7 +214,7 @@ func TestAgentKilledDuringMySQLRestore(t *testing.T) {
 		t.Errorf("scratch databases and restore users left after the restart: %s", n)
 	}
 	recs := history(t, cfg, drill)
-	if len(recs) != 1 || recs[0].Verdict != evidence.VerdictInterrupted {
+	if len(recs) != 1 || recs[0].Verdict != record.VerdictInterrupted {
 		t.Errorf("records %+v, want one interrupted", recs)
 	}
 	b.stop(syscall.SIGTERM, 30*time.Second)

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // The fault suite's hostile dumps, PostgreSQL half (issue 14): plain
@@ -193,12 +193,12 @@ drills:
 		t.Fatal(err)
 	}
 	code := cmd.ProcessState.ExitCode()
-	var rec evidence.Record
+	var rec record.Record
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &rec); err != nil {
 		t.Fatalf("drill run: exit %d, no record (%v)\nstdout:\n%s\nstderr:\n%s", code, err, stdout.String(), stderr.String())
 	}
 	t.Logf("verdict %s, reasons %q", rec.Verdict, rec.Reasons)
-	if rec.Verdict != evidence.VerdictFail || code != exitFail {
+	if rec.Verdict != record.VerdictFail || code != exitFail {
 		t.Errorf("verdict %s, exit %d; want fail, exit %d\nstderr:\n%s", rec.Verdict, code, exitFail, stderr.String())
 	}
 	for _, w := range c.reasons {

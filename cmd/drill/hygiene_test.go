@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
@@ -129,7 +129,7 @@ drills:
 				t.Errorf("record %d holds raw text %q", rec.LogIndex, s)
 			}
 		}
-		if rec.Verdict != evidence.VerdictFail {
+		if rec.Verdict != record.VerdictFail {
 			t.Errorf("record %d: verdict %s, want fail", rec.LogIndex, rec.Verdict)
 		}
 		if !strings.Contains(rec.RestorePoint.ID, `\x1b[2J`) || !strings.Contains(rec.RestorePoint.Description, `\u202eevil`) {
@@ -169,11 +169,11 @@ func collectStrings(t *testing.T, b []byte, out *[]string) {
 // TestPrintOldRawRecord: a record appended before escaping may hold raw
 // text; drill run and drill history print it escaped all the same.
 func TestPrintOldRawRecord(t *testing.T) {
-	rec := &evidence.Record{Drill: "db", Verdict: evidence.VerdictFail,
+	rec := &record.Record{Drill: "db", Verdict: record.VerdictFail,
 		Reasons:        []string{"table public." + hostile + " is empty"},
-		RestorePoint:   evidence.RestorePoint{ID: "dump-" + hostile},
-		Checks:         []evidence.Check{{Name: "tables", Detail: "missing " + hostile}},
-		Tables:         []evidence.Table{{Name: "public." + hostile, Rows: 1}},
+		RestorePoint:   record.RestorePoint{ID: "dump-" + hostile},
+		Checks:         []record.Check{{Name: "tables", Detail: "missing " + hostile}},
+		Tables:         []record.Table{{Name: "public." + hostile, Rows: 1}},
 		ManifestSHA256: "ab"}
 	var b strings.Builder
 	printRecord(&b, rec)

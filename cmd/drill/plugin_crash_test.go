@@ -13,7 +13,7 @@ import (
 
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -86,7 +86,7 @@ drills:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Verdict != evidence.VerdictError {
+	if rec.Verdict != record.VerdictError {
 		t.Fatalf("verdict = %s, want error; reasons %q", rec.Verdict, rec.Reasons)
 	}
 	if len(rec.Reasons) == 0 || !strings.Contains(rec.Reasons[0], "backend filesystem") {
@@ -98,7 +98,7 @@ drills:
 	}
 	// The host is still able to run the next drill.
 	rec, err = r.Run(context.Background(), "big")
-	if err != nil || rec.Verdict != evidence.VerdictPass {
+	if err != nil || rec.Verdict != record.VerdictPass {
 		t.Errorf("next drill: verdict %v err %v reasons %q", rec.Verdict, err, rec.Reasons)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Every status of the recovery position, reached the way DESIGN.md
@@ -45,7 +46,7 @@ drills:
   cold: {service: cold, backend: filesystem, source: {archive: cold.tar.gz}}
   new: {service: new, backend: filesystem, source: {archive: files.tar.gz}}
 `, &clock)
-	run := func(at time.Duration, drill, want string) {
+	run := func(at time.Duration, drill string, want record.Verdict) {
 		t.Helper()
 		clock = t0.Add(at)
 		rec, err := r.Run(context.Background(), drill)
@@ -64,7 +65,7 @@ drills:
 	}
 	position := func(at time.Duration) map[string]string {
 		t.Helper()
-		var recs []*evidence.Record
+		var recs []*record.Record
 		must(t, store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false))
 		out := map[string]string{}
 		for _, sp := range drills.Position(cfg, recs, t0.Add(at)) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // A sampled drill restores a different slice each run, chosen from the
@@ -80,7 +81,7 @@ drills:
 `, &clock)
 	coverage := func(drill string, at time.Time) drills.Coverage {
 		t.Helper()
-		var recs []*evidence.Record
+		var recs []*record.Record
 		must(t, store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false))
 		for _, sp := range drills.Position(cfg, recs, at) {
 			for _, dp := range sp.Drills {
@@ -104,7 +105,7 @@ drills:
 			for run := range tc.slices {
 				clock = clock.Add(time.Hour)
 				rec, err := r.Run(context.Background(), tc.drill)
-				if err != nil || rec.Verdict != evidence.VerdictPass {
+				if err != nil || rec.Verdict != record.VerdictPass {
 					t.Fatalf("run %d: %v, %s %q", run, err, rec.Verdict, rec.Reasons)
 				}
 				s := rec.Sample
@@ -138,7 +139,7 @@ drills:
 			}
 			// The next run starts the rotation again.
 			clock = clock.Add(time.Hour)
-			if rec, err := r.Run(context.Background(), tc.drill); err != nil || rec.Verdict != evidence.VerdictPass {
+			if rec, err := r.Run(context.Background(), tc.drill); err != nil || rec.Verdict != record.VerdictPass {
 				t.Fatalf("run %d: %v, %v", tc.slices, err, rec.Reasons)
 			}
 		})
@@ -149,7 +150,7 @@ drills:
 	for run := range 2 {
 		clock = clock.Add(time.Hour)
 		rec, err := r.Run(context.Background(), "wide")
-		if err != nil || rec.Verdict != evidence.VerdictPass || rec.Sample.Depth == 0 || rec.Sample.TotalFiles != 192 || rec.Files%3 != 0 {
+		if err != nil || rec.Verdict != record.VerdictPass || rec.Sample.Depth == 0 || rec.Sample.TotalFiles != 192 || rec.Files%3 != 0 {
 			t.Fatalf("wide run %d: %v, %s %q, sample %+v, %d files", run, err, rec.Verdict, rec.Reasons, rec.Sample, rec.Files)
 		}
 		wideFiles += rec.Files
@@ -164,7 +165,7 @@ drills:
 	for run := range 2 {
 		clock = clock.Add(time.Hour)
 		rec, err := r.Run(context.Background(), "tiny")
-		if err != nil || rec.Verdict != evidence.VerdictPass || rec.Files != 1 || got[rec.Sample.Slice] {
+		if err != nil || rec.Verdict != record.VerdictPass || rec.Files != 1 || got[rec.Sample.Slice] {
 			t.Fatalf("tiny run %d: %v, %s, %d files, slice %d (%v) %q", run, err, rec.Verdict, rec.Files, rec.Sample.Slice, got, rec.Reasons)
 		}
 		got[rec.Sample.Slice] = true

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
@@ -132,11 +132,11 @@ drills:
 	if code != exitError {
 		t.Fatalf("drill run strict with DRILL_SANDBOX=off: exit %d, want %d\n%s\n%s", code, exitError, out, errs)
 	}
-	var rec evidence.Record
+	var rec record.Record
 	if err := json.Unmarshal([]byte(out), &rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Verdict != evidence.VerdictError || len(rec.Reasons) != 1 ||
+	if rec.Verdict != record.VerdictError || len(rec.Reasons) != 1 ||
 		!strings.Contains(rec.Reasons[0], "require_sandbox is set but backend t's plugin process could not confine itself (none: disabled by DRILL_SANDBOX=off") ||
 		!strings.HasSuffix(rec.Reasons[0], "nothing was restored") {
 		t.Errorf("verdict %s, reasons %q; want error: require_sandbox ... nothing was restored", rec.Verdict, rec.Reasons)

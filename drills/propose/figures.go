@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // margin is the share of what a backup holds now that its checks ask of
@@ -273,9 +273,9 @@ func printable(s string) bool {
 }
 
 // largest returns the n tables with the most rows, most first.
-func largest(ts []evidence.Table, n int) []evidence.Table {
+func largest(ts []record.Table, n int) []record.Table {
 	s := slices.Clone(ts)
-	slices.SortStableFunc(s, func(a, b evidence.Table) int {
+	slices.SortStableFunc(s, func(a, b record.Table) int {
 		if c := cmp.Compare(b.Rows, a.Rows); c != 0 {
 			return c
 		}
@@ -285,8 +285,8 @@ func largest(ts []evidence.Table, n int) []evidence.Table {
 }
 
 // sortedByName returns the tables by name.
-func sortedByName(ts []evidence.Table) []evidence.Table {
+func sortedByName(ts []record.Table) []record.Table {
 	s := slices.Clone(ts)
-	slices.SortFunc(s, func(a, b evidence.Table) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s, func(a, b record.Table) int { return strings.Compare(a.Name, b.Name) })
 	return s
 }

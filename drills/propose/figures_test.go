@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/drills"
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -81,15 +81,15 @@ func TestSniff(t *testing.T) {
 // listed size exceeds the budget, whatever the reason's words; without a
 // listed size only a reason about the scratch space says so.
 func TestTooLarge(t *testing.T) {
-	refused := func(reason string) *evidence.Record {
-		return &evidence.Record{Verdict: evidence.VerdictError, Reasons: []string{reason}}
+	refused := func(reason string) *record.Record {
+		return &record.Record{Verdict: record.VerdictError, Reasons: []string{reason}}
 	}
 	sized := func(n int64) *drills.Observation {
 		return &drills.Observation{Point: plugins.RestorePoint{Size: n}}
 	}
 	for _, tc := range []struct {
 		name   string
-		rec    *evidence.Record
+		rec    *record.Record
 		obs    *drills.Observation
 		budget int64
 		want   bool
@@ -98,8 +98,8 @@ func TestTooLarge(t *testing.T) {
 		{"listed within the budget, another error", refused("restic: wrong password"), sized(512), 1024, false},
 		{"size unknown, the backend's max_scratch_bytes", refused("restore stopped at max_scratch_bytes (1.0 KiB)"), sized(-1), 1024, true},
 		{"size unknown, another error", refused("restic: wrong password"), sized(-1), 1024, false},
-		{"files restored: not a refusal", &evidence.Record{Verdict: evidence.VerdictError, Files: 3}, sized(2048), 1024, false},
-		{"a fail is not a refusal", &evidence.Record{Verdict: evidence.VerdictFail}, sized(2048), 1024, false},
+		{"files restored: not a refusal", &record.Record{Verdict: record.VerdictError, Files: 3}, sized(2048), 1024, false},
+		{"a fail is not a refusal", &record.Record{Verdict: record.VerdictFail}, sized(2048), 1024, false},
 		{"no observation", refused("max_scratch_bytes"), nil, 1024, false},
 	} {
 		if got := tooLarge(tc.rec, tc.obs, tc.budget); got != tc.want {

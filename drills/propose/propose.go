@@ -15,6 +15,7 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -103,7 +104,7 @@ type Drill struct {
 	Root    string
 	absRoot bool
 	// Tables are the tables a database trial restored.
-	Tables []evidence.Table
+	Tables []record.Table
 	// Restored is the trial's list of files with their digests (files
 	// drills only).
 	Restored *manifest.Manifest
@@ -229,7 +230,7 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 				return err
 			}
 		}
-		if rec.Verdict != evidence.VerdictPass || obs == nil {
+		if rec.Verdict != record.VerdictPass || obs == nil {
 			hint := ""
 			switch d.Target.Kind {
 			case KindPostgres:
@@ -247,7 +248,7 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 }
 
 // try runs one trial of d and returns its record and observation.
-func (p *Proposal) try(ctx context.Context, opts Options, d *Drill) (*evidence.Record, *drills.Observation, error) {
+func (p *Proposal) try(ctx context.Context, opts Options, d *Drill) (*record.Record, *drills.Observation, error) {
 	text := p.render(layout{stateDir: opts.TrialRoot, trial: true}, []*Drill{d})
 	path := filepath.Join(opts.TrialRoot, "trial.yaml")
 	cfg, err := config.Parse(path, text)
@@ -271,7 +272,7 @@ func (p *Proposal) try(ctx context.Context, opts Options, d *Drill) (*evidence.R
 }
 
 // learn keeps what a passing trial saw.
-func (d *Drill) learn(rec *evidence.Record, obs *drills.Observation) {
+func (d *Drill) learn(rec *record.Record, obs *drills.Observation) {
 	d.Newest = obs.Point
 	d.setPoints(obs.Points)
 	d.Files, d.Bytes = rec.Files, rec.Bytes
@@ -394,8 +395,8 @@ func (p *Proposal) Stale(now time.Time) []string {
 // than budget (the runner's preflight: a snapshot's summary, a copy's
 // bytes, an archive's file size) or, where the size was not listed, saying
 // so (a backend's own max_scratch_bytes check).
-func tooLarge(rec *evidence.Record, obs *drills.Observation, budget int64) bool {
-	if obs == nil || rec.Verdict != evidence.VerdictError || rec.Files > 0 {
+func tooLarge(rec *record.Record, obs *drills.Observation, budget int64) bool {
+	if obs == nil || rec.Verdict != record.VerdictError || rec.Files > 0 {
 		return false
 	}
 	if budget > 0 && obs.Point.Size > budget {

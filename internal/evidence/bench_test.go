@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,7 +23,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	recs := make([]*Record, 64)
+	recs := make([]*record.Record, 64)
 	for i := range recs {
 		recs[i] = testRecord(i, verdictFor(i))
 	}
@@ -43,7 +44,7 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	defer s.Close()
 	for i := 0; i < 10_000; i += 1_000 {
-		recs := make([]*Record, 1_000)
+		recs := make([]*record.Record, 1_000)
 		for j := range recs {
 			recs[j] = testRecord(i+j, verdictFor(j))
 		}
@@ -84,7 +85,7 @@ func TestAppendVerify100k(t *testing.T) {
 	defer s.Close()
 
 	start, cpu := time.Now(), cpuTime()
-	recs := make([]*Record, 0, batch)
+	recs := make([]*record.Record, 0, batch)
 	for i := range n {
 		rec := testRecord(i, verdictFor(i))
 		if single {
@@ -202,7 +203,7 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < 10_000; i += 1_000 {
-		recs := make([]*Record, 1_000)
+		recs := make([]*record.Record, 1_000)
 		for j := range recs {
 			recs[j] = testRecord(i+j, verdictFor(j))
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"io"
 	"os"
 	"strconv"
@@ -95,7 +96,7 @@ type Selection struct {
 
 func (s Selection) all() bool { return s == Selection{} }
 
-func (s Selection) match(r *Record) bool {
+func (s Selection) match(r *record.Record) bool {
 	switch {
 	case !s.Since.IsZero() && r.Started.Before(s.Since):
 		return false
@@ -192,7 +193,7 @@ func (s *Store) export(tx *bbolt.Tx, w io.Writer, sel Selection, now time.Time) 
 	// Select the entries; key changes always go in, so that the verifier
 	// can follow the keys. Records go into the reports.
 	var idx []int64
-	var recs []*Record
+	var recs []*record.Record
 	first := s.vkey
 	if v := tx.Bucket(bucketMeta).Get(metaVKey0); v != nil {
 		first = string(v)
@@ -390,7 +391,7 @@ var reportMembers = []string{memberReportCSV, memberReportHTML}
 // writeReport renders report member name of a bundle: a function of the
 // export statement's predicate, the latest checkpoint and the selected
 // records alone, so that a verifier rebuilds it byte for byte.
-func writeReport(name string, w io.Writer, p *ExportPredicate, latest checkpoint, recs []*Record) error {
+func writeReport(name string, w io.Writer, p *ExportPredicate, latest checkpoint, recs []*record.Record) error {
 	switch name {
 	case memberReportCSV:
 		return WriteReportCSV(w, recs)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/drillhq/drill/internal/record"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -99,7 +100,7 @@ func manifestRecords(n int) func([]byte) []byte {
 
 // reencode changes record line's predicate with fn and puts the payload
 // back into the envelope, signatures untouched.
-func reencode(t testing.TB, line string, fn func(*Record)) string {
+func reencode(t testing.TB, line string, fn func(*record.Record)) string {
 	t.Helper()
 	var e entryLine
 	if err := json.Unmarshal([]byte(line), &e); err != nil {
@@ -168,7 +169,7 @@ func TestBundleTamperMatrix(t *testing.T) {
 	for i := range 10 {
 		v := verdictFor(i)
 		if i == 2 {
-			v = VerdictFail
+			v = record.VerdictFail
 		}
 		if _, err := fs.Append(testRecord(i, v)); err != nil {
 			t.Fatal(err)
@@ -190,11 +191,11 @@ func TestBundleTamperMatrix(t *testing.T) {
 		{"intact subset", subset, BundleOptions{Key: pub, Previous: oldCP}, ""},
 		{"intact, its own key", full, BundleOptions{}, ""},
 		{"verdict changed from fail to pass", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
-			ls[3] = reencode(t, ls[3], func(r *Record) { r.Verdict, r.Reasons = VerdictPass, []string{} })
+			ls[3] = reencode(t, ls[3], func(r *record.Record) { r.Verdict, r.Reasons = record.VerdictPass, []string{} })
 			return ls
 		})), BundleOptions{Key: pub}, "record 3: payload does not match its signature"},
 		{"verdict changed in a subset", edit(t, subset, "entries.jsonl", lines(func(ls []string) []string {
-			ls[0] = reencode(t, ls[0], func(r *Record) { r.Verdict = VerdictPass })
+			ls[0] = reencode(t, ls[0], func(r *record.Record) { r.Verdict = record.VerdictPass })
 			return ls
 		})), BundleOptions{Key: pub}, "record 3: payload does not match its signature"},
 		{"record removed", edit(t, edit(t, full, "entries.jsonl", lines(func(ls []string) []string {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"io"
 	"runtime"
 	"strings"
@@ -50,7 +51,7 @@ type BundleReport struct {
 	// was shown to extend; -1 without one.
 	Previous int64
 	// Entries are the verified records, in log order.
-	Entries []*Record
+	Entries []*record.Record
 	// Export is the predicate of the bundle's export statement, whose
 	// signature and every member were checked.
 	Export *ExportPredicate
@@ -669,7 +670,7 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 	n := b.man.LogSize
 	chunk := make([]entryLine, len(raw))
 	errs := make([]error, len(raw))
-	recs := make([]*Record, len(raw))
+	recs := make([]*record.Record, len(raw))
 	changes := make([]*KeyChange, len(raw))
 	parallel(len(raw), func(j int) {
 		e, err := parseEntryLine(raw[j].b)

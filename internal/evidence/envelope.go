@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"strconv"
 
 	"github.com/drillhq/drill/internal/keys"
@@ -37,10 +38,10 @@ var ErrBadSignature = errors.New("payload does not match its signature")
 // Statement is an in-toto Statement v1 whose predicate is a drill Record.
 // Field order is the order of the JSON encoding.
 type Statement struct {
-	Type          string    `json:"_type"`
-	Subject       []Subject `json:"subject"`
-	PredicateType string    `json:"predicateType"`
-	Predicate     *Record   `json:"predicate"`
+	Type          string         `json:"_type"`
+	Subject       []Subject      `json:"subject"`
+	PredicateType string         `json:"predicateType"`
+	Predicate     *record.Record `json:"predicate"`
 }
 
 // Subject is what a Statement is about, identified by name and digests
@@ -197,7 +198,7 @@ func checkStatementType(typ, predicateType, want string) error {
 // newStatement wraps rec in a Statement. The subject is the restore point
 // ("restore-point:<id>"), or the drill ("drill:<name>") when the drill found
 // no restore point. Its sha256 digest is the record's manifest digest.
-func newStatement(rec *Record) *Statement {
+func newStatement(rec *record.Record) *Statement {
 	name := "restore-point:" + rec.RestorePoint.ID
 	if rec.RestorePoint.ID == "" {
 		name = "drill:" + rec.Drill

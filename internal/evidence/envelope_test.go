@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/drillhq/drill/internal/record"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestPAE(t *testing.T) {
 func TestEnvelopeVerify(t *testing.T) {
 	key := testKey(t, testOrigin)
 	other := testKey(t, testOrigin)
-	rec := testRecord(0, VerdictPass)
+	rec := testRecord(0, record.VerdictPass)
 	leaf, err := signStatement(newStatement(rec), key)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestDecodeEnvelopeRejects(t *testing.T) {
 
 func FuzzDecodeEnvelope(f *testing.F) {
 	key := testKey(f, testOrigin)
-	leaf, err := signStatement(newStatement(testRecord(0, VerdictFail)), key)
+	leaf, err := signStatement(newStatement(testRecord(0, record.VerdictFail)), key)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"path/filepath"
 	"testing"
 	"time"
@@ -34,15 +35,15 @@ func must(t testing.TB, err error) {
 }
 
 // testRecord returns a realistic drill record; i makes it unique.
-func testRecord(i int, verdict string) *Record {
+func testRecord(i int, verdict record.Verdict) *record.Record {
 	started := testTime.Add(time.Duration(i) * time.Hour)
-	rec := &Record{
+	rec := &record.Record{
 		Drill:   "billing-db",
 		Service: "billing",
 		Backend: "postgres",
 		Host:    "bk01",
 		Verdict: verdict,
-		RestorePoint: RestorePoint{
+		RestorePoint: record.RestorePoint{
 			ID:          fmt.Sprintf("billing-%06d.dump", i),
 			Time:        started.Add(-3 * time.Hour),
 			Description: "/backups/pg/billing <nightly> & weekly",
@@ -56,25 +57,25 @@ func testRecord(i int, verdict string) *Record {
 		Files:            1,
 		Bytes:            1 << 30,
 		ManifestSHA256:   fmt.Sprintf("%064x", i+1),
-		Checks: []Check{
+		Checks: []record.Check{
 			{Name: "tables", OK: true, Detail: "invoices present"},
-			{Name: "min_rows", OK: verdict == VerdictPass, Detail: "invoices: 1523 rows, want >= 1000"},
+			{Name: "min_rows", OK: verdict == record.VerdictPass, Detail: "invoices: 1523 rows, want >= 1000"},
 		},
 		Details:      map[string]string{"pg_restore": "17.2", "server": "PostgreSQL 17.2"},
 		DrillVersion: "0.0.0-test",
 	}
-	if verdict != VerdictPass {
+	if verdict != record.VerdictPass {
 		rec.Reasons = []string{"check min_rows: invoices has 12 rows, want >= 1000"}
 	}
 	return rec
 }
 
 // verdictFor gives records alternating verdicts: even pass, odd fail.
-func verdictFor(i int) string {
+func verdictFor(i int) record.Verdict {
 	if i%2 == 1 {
-		return VerdictFail
+		return record.VerdictFail
 	}
-	return VerdictPass
+	return record.VerdictPass
 }
 
 // newLog creates a store at dir/drill.db with n records and closes it.

@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"context"
+	"github.com/drillhq/drill/internal/record"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestRotateKey(t *testing.T) {
 	if err != nil || at != 5 {
 		t.Fatalf("RotateKey: %d, %v", at, err)
 	}
-	if _, err := s.Append(testRecord(5, VerdictPass)); err != nil {
+	if _, err := s.Append(testRecord(5, record.VerdictPass)); err != nil {
 		t.Fatalf("Append after the rotation: %v", err)
 	}
 	if _, err := s.RotateKey(k2); err == nil {
@@ -37,7 +38,7 @@ func TestRotateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(testRecord(6, VerdictPass)); err == nil || !strings.Contains(err.Error(), "is not the key of this evidence log") {
+	if _, err := s.Append(testRecord(6, record.VerdictPass)); err == nil || !strings.Contains(err.Error(), "is not the key of this evidence log") {
 		t.Errorf("Append with the retired key: %v", err)
 	}
 	must(t, s.Close())
@@ -45,7 +46,7 @@ func TestRotateKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(testRecord(6, VerdictFail)); err != nil {
+	if _, err := s.Append(testRecord(6, record.VerdictFail)); err != nil {
 		t.Fatal(err)
 	}
 	if rep, err := s.Verify(context.Background()); err != nil || rep.Records != 8 {

@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -40,7 +41,7 @@ func appender(dir string) {
 		rec := testRecord(i, verdictFor(i))
 		var err error
 		if i%3 == 0 {
-			_, err = s.AppendBatch([]*Record{rec, testRecord(i+1, VerdictPass)})
+			_, err = s.AppendBatch([]*record.Record{rec, testRecord(i+1, record.VerdictPass)})
 		} else {
 			_, err = s.Append(rec)
 		}

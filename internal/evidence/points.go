@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -18,7 +19,7 @@ var bucketPoints = []byte("points")
 // SeenPoint is the newest restore point the records of one drill and
 // source saw, and the record that saw it.
 type SeenPoint struct {
-	RestorePoint
+	record.RestorePoint
 	LogIndex int64 `json:"log_index"`
 }
 
@@ -67,9 +68,9 @@ func (s *Store) SlicePasses(drill, source, seed string, slices int) ([]time.Time
 
 // noteSample records that rec, a passing sampled drill, proved its slice.
 // A record with another seed or number of slices starts the index afresh.
-func noteSample(b *bbolt.Bucket, rec *Record) error {
+func noteSample(b *bbolt.Bucket, rec *record.Record) error {
 	sm := rec.Sample
-	if rec.Verdict != VerdictPass || sm == nil || sm.Slices < 1 || sm.Slice < 0 || sm.Slice >= sm.Slices {
+	if rec.Verdict != record.VerdictPass || sm == nil || sm.Slices < 1 || sm.Slice < 0 || sm.Slice >= sm.Slices {
 		return nil
 	}
 	k := sampleKey(rec.Drill, rec.SourceSHA256)
@@ -117,7 +118,7 @@ func (s *Store) NewestPoint(drill, source string) (SeenPoint, bool, error) {
 
 // notePoint records rec's restore point in the index when it is newer than
 // the one kept for its drill and source.
-func notePoint(b *bbolt.Bucket, rec *Record) error {
+func notePoint(b *bbolt.Bucket, rec *record.Record) error {
 	if rec.RestorePoint.ID == "" || rec.RestorePoint.Time.IsZero() {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"github.com/drillhq/drill/internal/record"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ func TestNewestPoint(t *testing.T) {
 		t.Fatalf("empty log: NewestPoint = %v, %v; want nothing", ok, err)
 	}
 	add := func(i int, source string, age time.Duration) {
-		rec := testRecord(i, VerdictPass)
+		rec := testRecord(i, record.VerdictPass)
 		rec.SourceSHA256 = source
 		rec.RestorePoint.Time = testTime.Add(-age)
 		if _, err := s.Append(rec); err != nil {
@@ -33,8 +34,8 @@ func TestNewestPoint(t *testing.T) {
 	add(1, "src1", time.Hour) // the newest for src1
 	add(2, "src1", 5*time.Hour)
 	add(3, "src2", 9*time.Hour)
-	noPoint := testRecord(4, VerdictError)
-	noPoint.SourceSHA256, noPoint.RestorePoint = "src1", RestorePoint{}
+	noPoint := testRecord(4, record.VerdictError)
+	noPoint.SourceSHA256, noPoint.RestorePoint = "src1", record.RestorePoint{}
 	if _, err := s.Append(noPoint); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/csv"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"html/template"
 	"io"
 	"math"
@@ -45,7 +46,7 @@ var reportCSVHeader = []string{
 // values are written as recorded, with control characters escaped
 // (textsafe.Escape): a spreadsheet opening the file may treat a value
 // starting with "=" as a formula.
-func WriteReportCSV(w io.Writer, recs []*Record) error {
+func WriteReportCSV(w io.Writer, recs []*record.Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(reportCSVHeader); err != nil {
 		return fmt.Errorf("write CSV report header: %w", err)
@@ -66,7 +67,7 @@ func WriteReportCSV(w io.Writer, recs []*Record) error {
 }
 
 // csvRow returns the fields of rec in the order of reportCSVHeader.
-func csvRow(rec *Record) []string {
+func csvRow(rec *record.Record) []string {
 	checks := make([]string, len(rec.Checks))
 	for i, c := range rec.Checks {
 		checks[i] = c.Name + " " + checkWord(c.OK)
@@ -77,7 +78,7 @@ func csvRow(rec *Record) []string {
 		rec.Drill,
 		rec.Backend,
 		rec.Host,
-		rec.Verdict,
+		string(rec.Verdict),
 		csvTime(rec.Started),
 		csvTime(rec.Finished),
 		csvSeconds(rec.RestoreSeconds),
@@ -138,7 +139,7 @@ func csvOptionalSeconds(s float64) string {
 // All record text is escaped by html/template, and its control
 // characters by textsafe.Escape: record fields are untrusted. Times are shown in UTC, durations human-readably ("1h02m",
 // "45s").
-func WriteReportHTML(w io.Writer, info ReportInfo, recs []*Record) error {
+func WriteReportHTML(w io.Writer, info ReportInfo, recs []*record.Record) error {
 	page, err := newReportPage(info, recs)
 	if err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
@@ -258,8 +259,8 @@ type checkView struct {
 type drillKey struct{ service, drill string }
 
 // newReportPage groups and formats recs for reportTmpl.
-func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
-	groups := make(map[drillKey][]*Record)
+func newReportPage(info ReportInfo, recs []*record.Record) (*reportPage, error) {
+	groups := make(map[drillKey][]*record.Record)
 	for i, rec := range recs {
 		if rec == nil {
 			return nil, fmt.Errorf("record %d of %d is nil", i, len(recs))
@@ -286,7 +287,7 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 	for n, k := range keys {
 		rs := slices.Clone(groups[k])
 		// Newest first: log order is append order.
-		slices.SortStableFunc(rs, func(a, b *Record) int { return cmp.Compare(b.LogIndex, a.LogIndex) })
+		slices.SortStableFunc(rs, func(a, b *record.Record) int { return cmp.Compare(b.LogIndex, a.LogIndex) })
 		anchor := fmt.Sprintf("drill-%d", n+1)
 		page.Summary = append(page.Summary, summarize(anchor, k, rs))
 
@@ -304,7 +305,7 @@ func newReportPage(info ReportInfo, recs []*Record) (*reportPage, error) {
 }
 
 // summarize returns the summary row of one drill's records, newest first.
-func summarize(anchor string, k drillKey, newestFirst []*Record) summaryRow {
+func summarize(anchor string, k drillKey, newestFirst []*record.Record) summaryRow {
 	row := summaryRow{
 		Anchor:   anchor,
 		Service:  textsafe.Escape(k.service),
@@ -315,16 +316,16 @@ func summarize(anchor string, k drillKey, newestFirst []*Record) summaryRow {
 	longest := 0.0
 	for i, rec := range newestFirst {
 		switch rec.Verdict {
-		case VerdictPass:
+		case record.VerdictPass:
 			row.Pass++
 			if row.LastPass == "never" {
 				row.LastPass = reportDate(rec.Started)
 			}
-		case VerdictFail:
+		case record.VerdictFail:
 			row.Fail++
-		case VerdictError:
+		case record.VerdictError:
 			row.Error++
-		case VerdictInterrupted:
+		case record.VerdictInterrupted:
 			row.Interrupted++
 		}
 		if i == 0 {
@@ -338,7 +339,7 @@ func summarize(anchor string, k drillKey, newestFirst []*Record) summaryRow {
 }
 
 // newRecordRow formats one record for its drill's table.
-func newRecordRow(rec *Record) recordRow {
+func newRecordRow(rec *record.Record) recordRow {
 	row := recordRow{
 		Anchor:     fmt.Sprintf("rec-%d", rec.LogIndex),
 		LogIndex:   rec.LogIndex,
@@ -461,17 +462,17 @@ func htmlEscape(s string) string { return htmlEscaper.Replace(s) }
 
 // newVerdictView picks the color class of a verdict; the class never
 // comes from the record, so an unknown verdict is shown uncolored.
-func newVerdictView(v string) verdictView {
+func newVerdictView(v record.Verdict) verdictView {
 	class := "v-other"
 	switch v {
-	case VerdictPass:
+	case record.VerdictPass:
 		class = "v-pass"
-	case VerdictFail:
+	case record.VerdictFail:
 		class = "v-fail"
-	case VerdictError, VerdictInterrupted:
+	case record.VerdictError, record.VerdictInterrupted:
 		class = "v-warn"
 	}
-	return verdictView{Text: textsafe.Escape(v), Class: class}
+	return verdictView{Text: textsafe.Escape(string(v)), Class: class}
 }
 
 // reportDate formats t in UTC with layout "2006-01-02 15:04 UTC", or "—"

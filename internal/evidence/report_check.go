@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"io"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // record when the line belongs to one. exported says whether the bundled
 // report is the one the export statement names (its SHA-256 matches):
 // then it was not changed after export, but rendered otherwise.
-func checkReport(name string, bundled []byte, exported bool, p *ExportPredicate, latest checkpoint, recs []*Record) error {
+func checkReport(name string, bundled []byte, exported bool, p *ExportPredicate, latest checkpoint, recs []*record.Record) error {
 	cw := &compareWriter{want: bundled, diff: -1}
 	if err := writeReport(name, cw, p, latest, recs); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
@@ -77,7 +78,7 @@ var _ io.Writer = (*compareWriter)(nil)
 
 // recordAt returns the log index of the record whose part of rebuilt
 // report name holds offset off, or -1 (a header, the summary).
-func recordAt(name string, rebuilt []byte, off int, recs []*Record) int64 {
+func recordAt(name string, rebuilt []byte, off int, recs []*record.Record) int64 {
 	switch name {
 	case memberReportCSV:
 		// Each row on its own: a field may hold a newline.

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"html"
 	"regexp"
 	"strings"
@@ -27,17 +28,17 @@ var rptZone = time.FixedZone("CEST", 2*60*60)
 
 // rptRecord returns a passing record of drill at log index i, started i
 // hours after 2026-08-20 05:30 CEST (03:30 UTC).
-func rptRecord(i int64, service, drill string) *Record {
+func rptRecord(i int64, service, drill string) *record.Record {
 	started := time.Date(2026, 8, 20, 5, 30, 0, 0, rptZone).Add(time.Duration(i) * time.Hour)
-	return &Record{
+	return &record.Record{
 		LogOrigin: "backup1/drill",
 		LogIndex:  i,
 		Drill:     drill,
 		Service:   service,
 		Backend:   "tar",
 		Host:      "bk01",
-		Verdict:   VerdictPass,
-		RestorePoint: RestorePoint{
+		Verdict:   record.VerdictPass,
+		RestorePoint: record.RestorePoint{
 			ID:          fmt.Sprintf("%s-%03d.tar.zst", drill, i),
 			Time:        started.Add(-3 * time.Hour),
 			Description: "/backups/" + drill,
@@ -51,7 +52,7 @@ func rptRecord(i int64, service, drill string) *Record {
 		Files:            1200,
 		Bytes:            1 << 30,
 		ManifestSHA256:   fmt.Sprintf("%064x", i),
-		Checks: []Check{
+		Checks: []record.Check{
 			{Name: "min_files", OK: true, Detail: "1200 files, want >= 1000"},
 			{Name: "manifest", OK: true, Detail: "all files match"},
 		},
@@ -62,11 +63,11 @@ func rptRecord(i int64, service, drill string) *Record {
 // rptRecords returns the report fixture in log order: two services, three
 // drills; billing-db passes, passes again and then errors; shop-files
 // fails once, with hostile reasons, and then passes.
-func rptRecords() []*Record {
+func rptRecords() []*record.Record {
 	r3 := rptRecord(3, "billing", "billing-db")
 	r4 := rptRecord(4, "shop", "shop-files")
-	r4.Verdict = VerdictFail
-	r4.Checks[1] = Check{Name: "manifest", OK: false, Detail: "2 files differ " + rptImg}
+	r4.Verdict = record.VerdictFail
+	r4.Checks[1] = record.Check{Name: "manifest", OK: false, Detail: "2 files differ " + rptImg}
 	r4.Reasons = []string{rptScript, rptQuoted}
 	r4.RPOSeconds, r4.RTOSeconds = 0, 0
 	r5 := rptRecord(5, "billing", "billing-files")
@@ -74,11 +75,11 @@ func rptRecords() []*Record {
 	r6.RestoreSeconds = 3720
 	r7 := rptRecord(7, "billing", "billing-db")
 	r9 := rptRecord(9, "billing", "billing-db")
-	r9.Verdict = VerdictError
+	r9.Verdict = record.VerdictError
 	r9.Reasons = []string{"restore: tar exited with status 2"}
 	r9.Checks = nil
 	r9.RestoreSeconds = 45
-	return []*Record{r3, r4, r5, r6, r7, r9}
+	return []*record.Record{r3, r4, r5, r6, r7, r9}
 }
 
 func TestWriteReportCSV(t *testing.T) {
@@ -392,13 +393,13 @@ func rptInOrder(t *testing.T, page string, parts ...string) {
 func TestReportsEscapeControls(t *testing.T) {
 	const hostile = "\x1b[2J\x1b]0;pwned\a\rfake \u009b31m\u202e"
 	r := rptRecord(1, "billing"+hostile, "billing-db"+hostile)
-	r.Verdict = VerdictFail
+	r.Verdict = record.VerdictFail
 	r.Reasons = []string{"no restore point in " + hostile}
 	r.RestorePoint.ID, r.RestorePoint.Description = hostile, hostile
 	r.Checks[0].Detail = hostile
 	var csvOut, htmlOut bytes.Buffer
-	must(t, WriteReportCSV(&csvOut, []*Record{r}))
-	must(t, WriteReportHTML(&htmlOut, ReportInfo{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*Record{r}))
+	must(t, WriteReportCSV(&csvOut, []*record.Record{r}))
+	must(t, WriteReportHTML(&htmlOut, ReportInfo{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*record.Record{r}))
 	for name, out := range map[string]string{"report.csv": csvOut.String(), "report.html": htmlOut.String()} {
 		if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r >= 0x7f && r <= 0x9f || r == 0x202e }); i >= 0 {
 			t.Errorf("%s holds a raw control character at byte %d: %q", name, i, out[max(0, i-20):min(len(out), i+20)])

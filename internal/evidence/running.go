@@ -3,6 +3,7 @@ package evidence
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"slices"
 	"time"
 
@@ -70,7 +71,7 @@ func (s *Store) RunningLeft() ([]Running, error) {
 
 // clearRunning removes the start marker that rec finishes, in the append
 // transaction: the marker of the same drill with the same start time.
-func clearRunning(tx *bbolt.Tx, rec *Record) error {
+func clearRunning(tx *bbolt.Tx, rec *record.Record) error {
 	b := tx.Bucket(bucketRunning)
 	if b == nil {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/record"
 	"io/fs"
 	"os"
 	"regexp"
@@ -96,7 +97,7 @@ type Entry struct {
 	// Envelope is the exact leaf: the DSSE envelope JSON, one line.
 	Envelope []byte
 	// Record is the envelope's predicate; nil for a key change.
-	Record *Record
+	Record *record.Record
 	// KeyChange is set for the entry that hands the log to a new key;
 	// Entries does not visit those.
 	KeyChange *KeyChange
@@ -381,12 +382,12 @@ func parseEntry(i int64, leaf []byte) (*Entry, error) {
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // checkRecord refuses records the log must not hold.
-func checkRecord(rec *Record) error {
+func checkRecord(rec *record.Record) error {
 	if rec.Drill == "" {
 		return errors.New("record has no drill name")
 	}
 	switch rec.Verdict {
-	case VerdictPass, VerdictFail, VerdictError, VerdictInterrupted:
+	case record.VerdictPass, record.VerdictFail, record.VerdictError, record.VerdictInterrupted:
 	default:
 		return fmt.Errorf("record of drill %s has verdict %q, want pass, fail, error or interrupted", rec.Drill, rec.Verdict)
 	}
@@ -405,8 +406,8 @@ func checkRecord(rec *Record) error {
 // checkpoint no longer match what the log key signed (the error wraps
 // ErrDamaged), on a read-only store (ErrReadOnly), and without the log's
 // own signing key.
-func (s *Store) Append(rec *Record) (*Entry, error) {
-	entries, err := s.AppendBatch([]*Record{rec})
+func (s *Store) Append(rec *record.Record) (*Entry, error) {
+	entries, err := s.AppendBatch([]*record.Record{rec})
 	if err != nil {
 		return nil, err
 	}
@@ -418,7 +419,7 @@ func (s *Store) Append(rec *Record) (*Entry, error) {
 // its fsyncs) for the whole batch. Either all records are appended or none.
 // Use it when several records are ready at once (drills interrupted by a
 // crash, an import); one drill result is one Append.
-func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
+func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
 	}
@@ -429,7 +430,7 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 		return nil, fmt.Errorf("append evidence: %w", s.keyErr)
 	}
 	// Work on copies, so that the callers' records change only on success.
-	rs := make([]Record, len(recs))
+	rs := make([]record.Record, len(recs))
 	for i, rec := range recs {
 		if err := checkRecord(rec); err != nil {
 			return nil, fmt.Errorf("append evidence: %w", err)
@@ -439,7 +440,7 @@ func (s *Store) AppendBatch(recs []*Record) ([]*Entry, error) {
 			rs[i].Reasons = []string{}
 		}
 		if rs[i].Checks == nil {
-			rs[i].Checks = []Check{}
+			rs[i].Checks = []record.Check{}
 		}
 	}
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/drillhq/drill/internal/record"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,8 +28,8 @@ func TestAppendVerifyEntries(t *testing.T) {
 	}
 	defer s.Close()
 
-	recs := []*Record{testRecord(0, VerdictPass), testRecord(1, VerdictFail), testRecord(2, VerdictError)}
-	recs[2].RestorePoint = RestorePoint{}
+	recs := []*record.Record{testRecord(0, record.VerdictPass), testRecord(1, record.VerdictFail), testRecord(2, record.VerdictError)}
+	recs[2].RestorePoint = record.RestorePoint{}
 	recs[2].ManifestSHA256 = ""
 	recs[2].Checks = nil
 	var leaves [][]byte
@@ -138,7 +139,7 @@ func TestReopenAppend(t *testing.T) {
 		t.Errorf("Origin() = %q after reopening with another origin, want the stored %q", got, testOrigin)
 	}
 	for i := 3; i < 5; i++ {
-		e, err := s.Append(testRecord(i, VerdictPass))
+		e, err := s.Append(testRecord(i, record.VerdictPass))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestReopenAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(testRecord(9, VerdictPass)); !errors.Is(err, ErrReadOnly) {
+	if _, err := s.Append(testRecord(9, record.VerdictPass)); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("Append on a read-only store: err = %v, want ErrReadOnly", err)
 	}
 }
@@ -289,7 +290,7 @@ func TestAppendRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		_, err = s.Append(testRecord(1, VerdictPass))
+		_, err = s.Append(testRecord(1, record.VerdictPass))
 		if err == nil || !strings.Contains(err.Error(), "is not the key of this evidence log") {
 			t.Errorf("Append with another key: err = %v", err)
 		}
@@ -308,7 +309,7 @@ func TestAppendRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if _, err := s.Append(testRecord(1, VerdictPass)); err == nil || !strings.Contains(err.Error(), "without a signing key") {
+		if _, err := s.Append(testRecord(1, record.VerdictPass)); err == nil || !strings.Contains(err.Error(), "without a signing key") {
 			t.Errorf("Append without key: err = %v", err)
 		}
 	})
@@ -320,15 +321,15 @@ func TestAppendRefusals(t *testing.T) {
 		}
 		defer s.Close()
 		for _, tc := range []struct {
-			edit func(*Record)
+			edit func(*record.Record)
 			want string
 		}{
-			{func(r *Record) { r.Drill = "" }, "record has no drill name"},
-			{func(r *Record) { r.Verdict = "ok" }, `has verdict "ok"`},
-			{func(r *Record) { r.ManifestSHA256 = strings.Repeat("A", 64) }, "want 64 lower-case hex digits"},
-			{func(r *Record) { r.ManifestSHA256 = "abc" }, "want 64 lower-case hex digits"},
+			{func(r *record.Record) { r.Drill = "" }, "record has no drill name"},
+			{func(r *record.Record) { r.Verdict = "ok" }, `has verdict "ok"`},
+			{func(r *record.Record) { r.ManifestSHA256 = strings.Repeat("A", 64) }, "want 64 lower-case hex digits"},
+			{func(r *record.Record) { r.ManifestSHA256 = "abc" }, "want 64 lower-case hex digits"},
 		} {
-			rec := testRecord(1, VerdictPass)
+			rec := testRecord(1, record.VerdictPass)
 			tc.edit(rec)
 			if _, err := s.Append(rec); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Append: err = %v, want %q", err, tc.want)
@@ -407,7 +408,7 @@ func TestAppendBatch(t *testing.T) {
 	defer s.Close()
 
 	// A bad record refuses the whole batch and changes no record.
-	recs := []*Record{testRecord(2, VerdictPass), testRecord(3, "maybe")}
+	recs := []*record.Record{testRecord(2, record.VerdictPass), testRecord(3, "maybe")}
 	if _, err := s.AppendBatch(recs); err == nil {
 		t.Fatal("AppendBatch with a bad record succeeded")
 	}
@@ -415,8 +416,8 @@ func TestAppendBatch(t *testing.T) {
 		t.Errorf("after a refused batch: size %d, first record placed at %q/%d; want 2 and untouched", n, recs[0].LogOrigin, recs[0].LogIndex)
 	}
 
-	recs[1].Verdict = VerdictFail
-	recs = append(recs, testRecord(4, VerdictError))
+	recs[1].Verdict = record.VerdictFail
+	recs = append(recs, testRecord(4, record.VerdictError))
 	entries, err := s.AppendBatch(recs)
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +428,7 @@ func TestAppendBatch(t *testing.T) {
 		}
 	}
 	// Every size in the batch has its checkpoint, and appending goes on.
-	if _, err := s.Append(testRecord(5, VerdictPass)); err != nil {
+	if _, err := s.Append(testRecord(5, record.VerdictPass)); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.Verify(context.Background())
@@ -452,7 +453,7 @@ func TestConcurrentUse(t *testing.T) {
 	for w := range writers {
 		go func() {
 			for i := range each {
-				if _, err := s.Append(testRecord(w*100+i, VerdictPass)); err != nil {
+				if _, err := s.Append(testRecord(w*100+i, record.VerdictPass)); err != nil {
 					errs <- err
 					return
 				}
@@ -491,7 +492,7 @@ func TestConcurrentUse(t *testing.T) {
 	// fn may append: Entries holds no transaction while it runs.
 	err = s.Entries(func(e *Entry) error {
 		if e.Index == writers*each-1 {
-			_, err := s.Append(testRecord(999, VerdictFail))
+			_, err := s.Append(testRecord(999, record.VerdictFail))
 			return err
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/drillhq/drill/internal/record"
 	"os"
 	"strings"
 	"testing"
@@ -248,7 +249,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			check("after tampering")
 
-			_, err = s.Append(testRecord(records, VerdictPass))
+			_, err = s.Append(testRecord(records, record.VerdictPass))
 			switch {
 			case tc.appendRefused && !errors.Is(err, ErrDamaged):
 				t.Errorf("Append on the damaged log: err = %v, want ErrDamaged", err)
@@ -277,7 +278,7 @@ func TestAppendRefusalMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Append(testRecord(3, VerdictPass))
+	_, err = s.Append(testRecord(3, record.VerdictPass))
 	want := "append evidence: evidence log is damaged: stored hashes no longer match the signed checkpoint of size 3; run `drill evidence verify` to find the damage; refusing to sign on top of it"
 	if err == nil || err.Error() != want {
 		t.Errorf("Append: err = %v, want %q", err, want)

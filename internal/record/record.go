@@ -1,4 +1,9 @@
-package evidence
+// Package record defines a drill record: the result of one drill (verdict,
+// reasons, checks, restore point, figures) as the evidence log keeps it and
+// every command prints it. It holds data and its escaping only: the store
+// (internal/evidence), the signing and the bundle code all build on it, and
+// an offline verifier reads it without the store.
+package record
 
 import (
 	"slices"
@@ -23,11 +28,10 @@ type Record struct {
 	// as drill passed it to the backend (paths resolved): records with the
 	// same digest drilled the same backup the same way. Empty for records
 	// of drills that did not get that far.
-	SourceSHA256 string `json:"source_sha256,omitempty"`
-	Host         string `json:"host"`
-	// Verdict is pass, fail, error or interrupted.
-	Verdict string   `json:"verdict"`
-	Reasons []string `json:"reasons"`
+	SourceSHA256 string   `json:"source_sha256,omitempty"`
+	Host         string   `json:"host"`
+	Verdict      Verdict  `json:"verdict"`
+	Reasons      []string `json:"reasons"`
 
 	RestorePoint RestorePoint `json:"restore_point"`
 	Started      time.Time    `json:"started"`
@@ -101,12 +105,16 @@ type Check struct {
 	Detail string `json:"detail"`
 }
 
+// Verdict is a drill's outcome: pass, fail, error or interrupted (DESIGN.md,
+// Verdicts). drills/verdict.go decides it.
+type Verdict string
+
 // Verdicts.
 const (
-	VerdictPass        = "pass"
-	VerdictFail        = "fail"
-	VerdictError       = "error"
-	VerdictInterrupted = "interrupted"
+	VerdictPass        Verdict = "pass"
+	VerdictFail                = "fail"
+	VerdictError               = "error"
+	VerdictInterrupted         = "interrupted"
 )
 
 // Escape replaces every string of r that may hold text from a backup, a
@@ -123,9 +131,10 @@ const (
 // was.
 func (r *Record) Escape() {
 	for _, s := range []*string{&r.LogOrigin, &r.Drill, &r.Service, &r.Backend, &r.SourceSHA256, &r.Host,
-		&r.Verdict, &r.RestorePoint.ID, &r.RestorePoint.Description, &r.ManifestSHA256, &r.DrillVersion} {
+		&r.RestorePoint.ID, &r.RestorePoint.Description, &r.ManifestSHA256, &r.DrillVersion} {
 		*s = textsafe.Escape(*s)
 	}
+	r.Verdict = Verdict(textsafe.Escape(string(r.Verdict)))
 	if r.Reasons != nil {
 		r.Reasons = textsafe.EscapeAll(slices.Clone(r.Reasons))
 	}
