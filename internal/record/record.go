@@ -112,9 +112,9 @@ type Verdict string
 // Verdicts.
 const (
 	VerdictPass        Verdict = "pass"
-	VerdictFail                = "fail"
-	VerdictError               = "error"
-	VerdictInterrupted         = "interrupted"
+	VerdictFail        Verdict = "fail"
+	VerdictError       Verdict = "error"
+	VerdictInterrupted Verdict = "interrupted"
 )
 
 // Escape replaces every string of r that may hold text from a backup, a
