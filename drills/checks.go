@@ -3,6 +3,7 @@ package drills
 import (
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"io/fs"
 	"os"
 	"path"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
@@ -59,7 +59,7 @@ func fileChecks(d *config.Drill, rec *record.Record, target, root string, got *m
 		add("min_files", files >= c.MinFiles, fmt.Sprintf("%d files %s, at least %d expected", files, what, c.MinFiles))
 	}
 	if _, ok := c.Pos["min_bytes"]; ok {
-		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s %s, at least %s expected", formatBytes(bytes), what, formatBytes(c.MinBytes)))
+		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s %s, at least %s expected", human.Size(bytes), what, human.Size(c.MinBytes)))
 	}
 	if len(c.Paths) > 0 {
 		var missing []string
@@ -414,7 +414,7 @@ func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, r
 	}
 	if svc.RTO > 0 {
 		ok := restore <= svc.RTO
-		detail := fmt.Sprintf("restore and checks took %s, RTO %s", formatDuration(restore), formatDuration(svc.RTO))
+		detail := fmt.Sprintf("restore and checks took %s, RTO %s", human.Duration(restore), human.Duration(svc.RTO))
 		checks = append(checks, record.Check{Name: "rto", OK: ok, Detail: detail})
 		if !ok {
 			o.fail("check rto: " + detail)
@@ -434,13 +434,13 @@ func rpoDetail(age time.Duration, basis string, rpo time.Duration, ok bool) stri
 		if basis == plugins.BasisNewestMtime {
 			what = "the copy's newest data was written"
 		}
-		detail := fmt.Sprintf("%s %s ago (%s), RPO %s", what, formatDuration(age), basis, formatDuration(rpo))
+		detail := fmt.Sprintf("%s %s ago (%s), RPO %s", what, human.Duration(age), basis, human.Duration(rpo))
 		if !ok {
 			detail += "; set source.stamp to a file your backup job touches when it finishes"
 		}
 		return detail
 	}
-	return fmt.Sprintf("backup was %s old at drill start (%s), RPO %s", formatDuration(age), basis, formatDuration(rpo))
+	return fmt.Sprintf("backup was %s old at drill start (%s), RPO %s", human.Duration(age), basis, human.Duration(rpo))
 }
 
 func quoteAll(names []string) []string {
@@ -457,36 +457,3 @@ func listNames(names []string) string {
 	}
 	return strings.Join(names[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(names)-maxListed)
 }
-
-// formatDuration prints a duration in the config's own units, rounded to
-// what a reader needs: 3d4h, 2h5m, 4m10s, 1.2s.
-func formatDuration(d time.Duration) string {
-	if d < 0 {
-		return "-" + formatDuration(-d)
-	}
-	switch {
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Second).String(), "0s")
-	case d < 24*time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	}
-	days := d / (24 * time.Hour)
-	rest := (d - days*24*time.Hour).Round(time.Hour)
-	if rest == 0 {
-		return fmt.Sprintf("%dd", days)
-	}
-	return fmt.Sprintf("%dd%dh", days, rest/time.Hour)
-}
-
-// FormatDuration is formatDuration for the CLI.
-func FormatDuration(d time.Duration) string { return formatDuration(d) }
-
-// formatBytes prints a size with binary units.
-func formatBytes(n int64) string { return evidence.FormatSize(n) }
-
-// FormatBytes is formatBytes for the CLI.
-func FormatBytes(n int64) string { return formatBytes(n) }

@@ -2,6 +2,7 @@ package drills
 
 import (
 	"cmp"
+	"github.com/drillhq/drill/internal/human"
 	"slices"
 	"time"
 
@@ -191,7 +192,7 @@ func drillPosition(name string, recs []*record.Record, window time.Duration, at 
 			dp.Reasons = append(dp.Reasons, name+": "+r)
 		}
 	} else if !inWindow {
-		dp.Reasons = append(dp.Reasons, name+": no pass within review_every ("+FormatDuration(window)+"); the last was "+FormatDuration(at.Sub(lastPass.Finished))+" ago")
+		dp.Reasons = append(dp.Reasons, name+": no pass within review_every ("+human.Duration(window)+"); the last was "+human.Duration(at.Sub(lastPass.Finished))+" ago")
 	}
 	newestFirst := slices.Clone(passes)
 	slices.Reverse(newestFirst)

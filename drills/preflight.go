@@ -2,6 +2,7 @@ package drills
 
 import (
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 
 	"github.com/drillhq/drill/plugins"
 )
@@ -23,7 +24,7 @@ func preflight(desc *plugins.DescribeResponse, point plugins.RestorePoint, maxBy
 	}
 	if maxBytes > 0 && point.Size > maxBytes {
 		return fmt.Sprintf("%s %s is %s, more than max_scratch_bytes (%s): nothing was restored; raise max_scratch_bytes or restore a sample (sample: {percent: N})",
-			noun, point.ID, formatBytes(point.Size), formatBytes(maxBytes))
+			noun, point.ID, human.Size(point.Size), human.Size(maxBytes))
 	}
 	free, err := freeBytes(root)
 	if err != nil || free < 0 {
@@ -31,7 +32,7 @@ func preflight(desc *plugins.DescribeResponse, point plugins.RestorePoint, maxBy
 	}
 	if point.Size > free {
 		return fmt.Sprintf("%s %s is %s, but the scratch filesystem at %s has %s free: nothing was restored; free space there or point state_dir at a larger filesystem",
-			noun, point.ID, formatBytes(point.Size), root, formatBytes(free))
+			noun, point.ID, human.Size(point.Size), root, human.Size(free))
 	}
 	return ""
 }

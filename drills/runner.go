@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -215,15 +216,15 @@ func (r *Runner) run(parent context.Context, d *config.Drill) *record.Record {
 			phase, events := st.get()
 			switch {
 			case phase == "launch":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, formatDuration(d.Timeout)))
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, human.Duration(d.Timeout)))
 			case phase == "confine":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while confining its plugin process, which runs a password_command first)", d.Backend, formatDuration(d.Timeout)))
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while confining its plugin process, which runs a password_command first)", d.Backend, human.Duration(d.Timeout)))
 			case phase == "list":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, formatDuration(d.Timeout)))
+				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, human.Duration(d.Timeout)))
 			case phase == "restore" && !events:
-				o.error(fmt.Sprintf("backend %s stopped responding: no progress from the restore within the drill's timeout of %s", d.Backend, formatDuration(d.Timeout)))
+				o.error(fmt.Sprintf("backend %s stopped responding: no progress from the restore within the drill's timeout of %s", d.Backend, human.Duration(d.Timeout)))
 			default:
-				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", formatDuration(d.Timeout), phase))
+				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", human.Duration(d.Timeout), phase))
 			}
 		}
 	}
@@ -325,7 +326,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 				rec.Details = map[string]string{}
 			}
 			rec.Details["restore_point_choice"] = fmt.Sprintf("random within %s: %s, one of %d points; the RPO is judged on the newest, %s of %s",
-				formatDuration(d.RandomWithin), point.ID, len(cands), newest.ID, newest.Time.UTC().Format(time.RFC3339))
+				human.Duration(d.RandomWithin), point.ID, len(cands), newest.ID, newest.Time.UTC().Format(time.RFC3339))
 		}
 	}
 	rec.RestorePoint = record.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
@@ -454,7 +455,7 @@ func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Servi
 		}
 		rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
 		obs.Restored = got
-		detail = fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, formatBytes(rec.Bytes))
+		detail = fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, human.Size(rec.Bytes))
 	}
 	rec.ManifestSHA256 = fmt.Sprintf("%x", got.Digest())
 	o.restored = true

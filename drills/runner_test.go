@@ -333,13 +333,13 @@ func TestRunRecordsTimeBasis(t *testing.T) {
 		wantDetail string
 	}{
 		{"copy", plugins.RestorePoint{ID: "/b/copy", Time: now.Add(-time.Hour), TimeBasis: plugins.BasisNewestCtime}, "newest ctime",
-			"the copy was last written 1h0m ago (newest ctime), RPO 1d"},
+			"the copy was last written 1h ago (newest ctime), RPO 1d"},
 		{"stamp", plugins.RestorePoint{ID: "/b/copy", Time: now.Add(-time.Hour), TimeBasis: plugins.BasisStampMtime}, "stamp mtime",
-			"backup was 1h0m old at drill start (stamp mtime), RPO 1d"},
+			"backup was 1h old at drill start (stamp mtime), RPO 1d"},
 		{"a plugin's own, escaped", plugins.RestorePoint{ID: "p", Time: now.Add(-time.Hour), TimeBasis: "tape\x1b[2J label"}, `tape\x1b[2J label`,
-			`backup was 1h0m old at drill start (tape\x1b[2J label), RPO 1d`},
+			`backup was 1h old at drill start (tape\x1b[2J label), RPO 1d`},
 		{"unsaid", plugins.RestorePoint{ID: "p", Time: now.Add(-time.Hour)}, "restore point time",
-			"backup was 1h0m old at drill start (restore point time), RPO 1d"},
+			"backup was 1h old at drill start (restore point time), RPO 1d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

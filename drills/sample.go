@@ -3,6 +3,7 @@ package drills
 import (
 	"cmp"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"slices"
 	"strings"
 	"time"
@@ -38,9 +39,9 @@ func (r *Runner) sliceOrder(d *config.Drill, source string) ([]int, error) {
 func sampleDetail(s *record.Sample, resp *plugins.RestoreResponse, empty []string) string {
 	ps := &plugins.Sample{Slice: s.Slice, Slices: s.Slices}
 	detail := fmt.Sprintf("%s (%d%%, seed %q): %d of %d files, %s of %s", ps, s.Percent, s.Seed,
-		resp.Files, resp.TotalFiles, formatBytes(resp.Bytes), formatBytes(resp.TotalBytes))
+		resp.Files, resp.TotalFiles, human.Size(resp.Bytes), human.Size(resp.TotalBytes))
 	if resp.TotalFiles == 0 && resp.Files > 0 { // stopped before the backend knew its totals
-		detail = fmt.Sprintf("%s (%d%%, seed %q): stopped after %d files, %s", ps, s.Percent, s.Seed, resp.Files, formatBytes(resp.Bytes))
+		detail = fmt.Sprintf("%s (%d%%, seed %q): stopped after %d files, %s", ps, s.Percent, s.Seed, resp.Files, human.Size(resp.Bytes))
 	}
 	if len(empty) > 0 {
 		detail += "; " + strings.Join(empty, ", ") + " held no files"

@@ -3,6 +3,7 @@ package drills
 import (
 	"context"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"sync"
 	"time"
 
@@ -43,11 +44,11 @@ func (e *stallError) Error() string {
 			parts = append(parts, fmt.Sprintf("%d files", e.files))
 		}
 		if e.bytes > 0 {
-			parts = append(parts, formatBytes(e.bytes))
+			parts = append(parts, human.Size(e.bytes))
 		}
 		at = "at " + joinAnd(parts)
 	}
-	return fmt.Sprintf("backend %s made no progress for %s (stall_timeout): the restore was stopped %s", e.backend, formatDuration(e.limit), at)
+	return fmt.Sprintf("backend %s made no progress for %s (stall_timeout): the restore was stopped %s", e.backend, human.Duration(e.limit), at)
 }
 
 func joinAnd(parts []string) string {

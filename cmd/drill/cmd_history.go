@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drillhq/drill/agent"
-	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
@@ -47,7 +47,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 					}
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.LogIndex, r.Finished.Local().Format(time.DateTime), r.Drill,
-					r.Verdict, short(r.RestorePoint.ID, 40), r.Files, drills.FormatDuration(r.Finished.Sub(r.Started)), short(reason, 80))
+					r.Verdict, short(r.RestorePoint.ID, 40), r.Files, human.Duration(r.Finished.Sub(r.Started)), short(reason, 80))
 				return nil
 			}
 			drill := ""

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -184,13 +185,13 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 		if t == nil {
 			return "never"
 		}
-		return drills.FormatDuration(at.Sub(*t).Round(time.Minute)) + " ago"
+		return human.Duration(at.Sub(*t).Round(time.Minute)) + " ago"
 	}
 	claim := func(s float64) string {
 		if s == 0 {
 			return "-"
 		}
-		return drills.FormatDuration(time.Duration(s * float64(time.Second)))
+		return human.Duration(time.Duration(s * float64(time.Second)))
 	}
 	for _, sp := range pos {
 		last := "never"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"io"
 	"net/http"
 	"strings"
@@ -238,7 +239,7 @@ func writeJSON(w io.Writer, v any) {
 func printRecord(w io.Writer, rec *record.Record) {
 	rec = rec.Escaped()
 	dur := rec.Finished.Sub(rec.Started)
-	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, drills.FormatDuration(dur))
+	fmt.Fprintf(w, "%-5s %s  (service %s, backend %s)  %s\n", strings.ToUpper(verdictWord(rec.Verdict)), rec.Drill, rec.Service, rec.Backend, human.Duration(dur))
 	if rec.RestorePoint.ID != "" {
 		// The age of the point restored, which restore_point.random_within
 		// may have picked older than the newest the RPO is judged on.
@@ -247,7 +248,7 @@ func printRecord(w io.Writer, rec *record.Record) {
 		if b := rec.Details["backup_time_basis"]; b != "" {
 			basis = b + ", "
 		}
-		fmt.Fprintf(w, "      restore point %s of %s (%s%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), basis, drills.FormatDuration(age))
+		fmt.Fprintf(w, "      restore point %s of %s (%s%s old)\n", rec.RestorePoint.ID, rec.RestorePoint.Time.Format(time.RFC3339), basis, human.Duration(age))
 	}
 	if s := rec.Details["sandbox"]; s != "" {
 		fmt.Fprintf(w, "      sandbox %s\n", textsafe.Escape(s))
@@ -258,9 +259,9 @@ func printRecord(w io.Writer, rec *record.Record) {
 		for _, t := range rec.Tables {
 			rows += t.Rows
 		}
-		fmt.Fprintf(w, "      %d tables, %d rows restored from %s; manifest sha256 %s\n", len(rec.Tables), rows, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
+		fmt.Fprintf(w, "      %d tables, %d rows restored from %s; manifest sha256 %s\n", len(rec.Tables), rows, human.Size(rec.Bytes), rec.ManifestSHA256)
 	case rec.ManifestSHA256 != "":
-		fmt.Fprintf(w, "      %d files, %s restored; manifest sha256 %s\n", rec.Files, drills.FormatBytes(rec.Bytes), rec.ManifestSHA256)
+		fmt.Fprintf(w, "      %d files, %s restored; manifest sha256 %s\n", rec.Files, human.Size(rec.Bytes), rec.ManifestSHA256)
 	}
 	if rec.Sample != nil && rec.Details["sample"] != "" {
 		fmt.Fprintf(w, "      sample %s\n", rec.Details["sample"])
@@ -314,7 +315,7 @@ func (b *progressBar) update(p drills.Progress) {
 	b.lastDraw, b.drawn = now, true
 	line := fmt.Sprintf("%s: %s", b.drill, p.Phase)
 	if p.Phase == "restore" {
-		line += fmt.Sprintf(" %d files, %s", p.FilesDone, drills.FormatBytes(p.BytesDone))
+		line += fmt.Sprintf(" %d files, %s", p.FilesDone, human.Size(p.BytesDone))
 		if p.BytesTotal > 0 && p.BytesDone > 0 {
 			frac := float64(p.BytesDone) / float64(p.BytesTotal)
 			if frac > 1 {
@@ -326,7 +327,7 @@ func (b *progressBar) update(p drills.Progress) {
 			elapsed := now.Sub(b.begun)
 			if frac > 0.02 {
 				eta := time.Duration(float64(elapsed) * (1 - frac) / frac)
-				line += " ETA " + drills.FormatDuration(eta.Round(time.Second))
+				line += " ETA " + human.Duration(eta.Round(time.Second))
 			}
 		}
 	}

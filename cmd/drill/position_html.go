@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/drillhq/drill/internal/human"
 	"html/template"
 	"io"
 	"strings"
@@ -28,13 +29,13 @@ var positionFuncs = template.FuncMap{
 		if t == nil {
 			return "never"
 		}
-		return drills.FormatDuration(at.Sub(*t).Round(time.Minute)) + " ago"
+		return human.Duration(at.Sub(*t).Round(time.Minute)) + " ago"
 	},
 	"dur": func(s float64) string {
 		if s == 0 {
 			return "–"
 		}
-		return drills.FormatDuration(time.Duration(s * float64(time.Second)).Round(time.Second))
+		return human.Duration(time.Duration(s * float64(time.Second)).Round(time.Second))
 	},
 	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/plugins"
@@ -225,7 +225,7 @@ func (p *Proposal) trial(ctx context.Context, opts Options) error {
 				d.SamplePercent = percentFor(obs.Point.Size, budget)
 			}
 			d.SampleWhy = fmt.Sprintf("the newest restore point is larger than the scratch space a drill may use (%s): one %d%% slice per run",
-				evidence.FormatSize(budget), d.SamplePercent)
+				human.Size(budget), d.SamplePercent)
 			if rec, obs, err = p.try(ctx, opts, d); err != nil {
 				return err
 			}

@@ -3,12 +3,12 @@ package propose
 import (
 	"bytes"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
@@ -126,12 +126,12 @@ func (p *Proposal) renderDrill(w *writer, l layout, d *Drill) {
 	}
 	w.line(3, fmt.Sprintf("min_files: %d", below(d.Files)), fmt.Sprintf("%d files %s, less 10%%, rounded down", d.Files, what))
 	if d.Bytes > 0 {
-		w.line(3, "min_bytes: "+sizeBelow(d.Bytes), fmt.Sprintf("%s %s, less 10%%, rounded down", evidence.FormatSize(d.Bytes), what))
+		w.line(3, "min_bytes: "+sizeBelow(d.Bytes), fmt.Sprintf("%s %s, less 10%%, rounded down", human.Size(d.Bytes), what))
 	}
 	if paths := d.Paths(); len(paths) > 0 {
 		w.line(3, "paths:", "the largest top-level folders now")
 		for _, f := range paths {
-			w.line(4, "- "+q(d.PathOf(f)), fmt.Sprintf("%s, %s", count(f.Files, "file"), evidence.FormatSize(f.Bytes)))
+			w.line(4, "- "+q(d.PathOf(f)), fmt.Sprintf("%s, %s", count(f.Files, "file"), human.Size(f.Bytes)))
 		}
 	}
 	w.line(3, "# manifest: FILE.sha256", "(every file it lists must come back with its digest; see the notes drill init printed)")
@@ -182,9 +182,9 @@ func seen(d *Drill) string {
 		}
 		got = fmt.Sprintf("%d tables, %d rows", len(d.Tables), rows)
 	case d.SamplePercent > 0:
-		got = fmt.Sprintf("a %d%% slice of %d files, %s", d.SamplePercent, d.Files, evidence.FormatSize(d.Bytes))
+		got = fmt.Sprintf("a %d%% slice of %d files, %s", d.SamplePercent, d.Files, human.Size(d.Bytes))
 	default:
-		got = fmt.Sprintf("%d files, %s", d.Files, evidence.FormatSize(d.Bytes))
+		got = fmt.Sprintf("%d files, %s", d.Files, human.Size(d.Bytes))
 	}
 	return fmt.Sprintf("%s: %d restore point(s), the newest of %s; drill init restored it (%s) in %s",
 		what, n, d.Newest.Time.UTC().Format("2006-01-02 15:04 UTC"), got, took)

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"encoding/csv"
 	"fmt"
+	"github.com/drillhq/drill/internal/human"
 	"github.com/drillhq/drill/internal/record"
 	"html/template"
 	"io"
@@ -351,7 +352,7 @@ func newRecordRow(rec *record.Record) recordRow {
 		Restore:    formatSeconds(rec.RestoreSeconds),
 		BackupAge:  "—",
 		Files:      rec.Files,
-		Bytes:      FormatSize(rec.Bytes),
+		Bytes:      human.Size(rec.Bytes),
 		BytesExact: rec.Bytes,
 		Reasons:    textsafe.EscapeAll(slices.Clone(rec.Reasons)),
 	}
@@ -517,21 +518,6 @@ func formatSeconds(s float64) string {
 		hours := (secs + hour/2) / hour
 		return fmt.Sprintf("%dd%02dh", hours/24, hours%24)
 	}
-}
-
-// FormatSize prints a number of bytes with binary units: "512 B", "1.0 GiB"
-// (the CLI, reports and reasons all show sizes so).
-func FormatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // reportTmpl is the auditor's HTML page; it is rendered from a reportPage.
