@@ -16,7 +16,6 @@ import (
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
-	"github.com/drillhq/drill/internal/scratch"
 )
 
 // maxSleep bounds how long the scheduler sleeps, so that it follows a
@@ -192,28 +191,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// recover records the drills a dead process left under way as
-// interrupted, and removes the scratch directories and databases they
-// left. Holding the store's lock, the agent is the only process running
-// drills: everything left is stale.
+// recover does drills' start-up recovery (Runner.Recover) with the
+// agent's config and launcher.
 func (a *Agent) recover(ctx context.Context) error {
-	r := a.runner(a.cfg, a.launcher, nil)
-	if _, err := r.RecordInterrupted(); err != nil {
-		return err
-	}
-	if removed, err := scratch.Clean(drills.ScratchRoot(a.cfg.StateDir)); err != nil {
-		return err
-	} else if len(removed) > 0 {
-		a.log.Warn("removed stale scratch directories left by an earlier run", "dirs", removed)
-	}
-	removed, err := r.SweepScratch(ctx)
-	if err != nil {
-		return err
-	}
-	if len(removed) > 0 {
-		a.log.Warn("removed scratch databases left by an earlier drill that died", "names", removed)
-	}
-	return nil
+	_, err := a.runner(a.cfg, a.launcher, nil).Recover(ctx)
+	return err
 }
 
 // loadLast reads the newest record and the newest pass of every drill,

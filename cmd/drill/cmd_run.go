@@ -18,7 +18,6 @@ import (
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/record"
-	"github.com/drillhq/drill/internal/scratch"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
@@ -83,29 +82,18 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 			}
 			defer store.Close()
 			root := drills.ScratchRoot(cfg.StateDir)
-			if removed, err := scratch.Clean(root); err != nil {
-				return withCode(exitError, err)
-			} else if len(removed) > 0 {
-				e.logger().Warn("removed stale scratch directories left by an earlier run", "dirs", removed)
-			}
-
 			r := &drills.Runner{
 				Config: cfg, Launcher: l, Recorder: store, ScratchRoot: root,
 				Logger: e.logger(), Host: drills.Hostname(), Version: version,
 				Scratch: store, Marks: store,
 			}
-			if recs, err := r.RecordInterrupted(); err != nil {
+			recs, err := r.Recover(ctxOf(cmd))
+			if err != nil {
 				return withCode(exitError, err)
-			} else {
-				for _, rec := range recs {
-					fmt.Fprintf(e.stderr, "drill: drill %s, started %s, never finished (its process died); recorded as interrupted\n",
-						rec.Drill, rec.Started.Local().Format(time.DateTime))
-				}
 			}
-			if removed, err := r.SweepScratch(ctxOf(cmd)); err != nil {
-				return withCode(exitError, err)
-			} else if len(removed) > 0 {
-				e.logger().Warn("removed scratch databases left by an earlier drill that crashed", "names", removed)
+			for _, rec := range recs {
+				fmt.Fprintf(e.stderr, "drill: drill %s, started %s, never finished (its process died); recorded as interrupted\n",
+					rec.Drill, rec.Started.Local().Format(time.DateTime))
 			}
 			if bar != nil {
 				r.Progress = bar.update
