@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,9 +20,7 @@ import (
 )
 
 func newEvidenceCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "evidence", Short: "Verify and export the evidence log"}
-	cmd.AddCommand(newEvidenceVerifyCmd(e), newEvidenceExportCmd(e))
-	return cmd
+	return group("evidence", "Verify and export the evidence log", newEvidenceVerifyCmd(e), newEvidenceExportCmd(e))
 }
 
 func newEvidenceVerifyCmd(e *env) *cobra.Command {
@@ -62,44 +62,9 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 			if keyArg != "" || prevFile != "" {
 				return usageError{errors.New("--key and --checkpoint are for verifying a bundle: give its FILE")}
 			}
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			c, _, err := dialAgent(ctxOf(cmd), cfg)
-			if err != nil {
-				return err
-			}
-			var res agent.VerifyResult
-			if c != nil {
-				r, err := c.Verify(ctxOf(cmd))
-				if err != nil {
-					return withCode(exitUsage, err)
-				}
-				res = *r
-			} else {
-				store, err := openStore(cfg, true)
-				if err != nil {
-					return withCode(exitUsage, err)
-				}
-				defer store.Close()
-				rep, err := store.Verify(ctxOf(cmd))
-				var ve *evidence.VerifyError
-				switch {
-				case errors.As(err, &ve):
-					res.Error = err.Error()
-				case err != nil:
-					return withCode(exitUsage, err)
-				default:
-					res = agent.VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String()}
-				}
-			}
-			if res.Error != "" {
-				return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %s", res.Error))
-			}
-			fmt.Fprintf(e.stdout, "evidence log verified: %d records, every signature and checkpoint checked\norigin %s, tree size %d, root %s\n",
-				res.Records, res.Origin, res.Records, res.Root)
-			return nil
+			return e.onHost(cmd, func(ctx context.Context, _ *config.Config, h drillHost) error {
+				return e.verifyLog(ctx, h)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&keyArg, "key", "", "the public key you trust: the key as drill keys show prints it (origin+hash+base64 or PEM), or a file holding it")
@@ -180,59 +145,13 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 			if out == "" {
 				return usageError{errors.New("give the bundle's file with -o FILE")}
 			}
-			var sel evidence.Selection
-			var err error
-			if sel.Since, err = parseWhen(since); err != nil {
-				return usageError{fmt.Errorf("--since: %w", err)}
-			}
-			if sel.Until, err = parseWhen(until); err != nil {
-				return usageError{fmt.Errorf("--until: %w", err)}
-			}
-			sel.Service, sel.Drill = service, drill
-			cfg, err := e.loadConfig()
+			sel, err := selection(since, until, service, drill)
 			if err != nil {
 				return err
 			}
-			c, _, err := dialAgent(ctxOf(cmd), cfg)
-			if err != nil {
-				return err
-			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
-			if err != nil {
-				return withCode(exitUsage, err)
-			}
-			defer os.Remove(tmp.Name())
-			if c != nil {
-				err = c.Export(ctxOf(cmd), sel, tmp)
-			} else {
-				var store *evidence.Store
-				if store, err = openStoreToExport(cfg); err != nil {
-					return withCode(exitUsage, err)
-				}
-				_, err = store.Export(tmp, sel, time.Now())
-				_ = store.Close()
-			}
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(tmp.Name(), out)
-			}
-			if err != nil {
-				return withCode(exitFail, err)
-			}
-			// Say what was written from the bundle itself.
-			m, err := evidence.ReadBundleManifest(out)
-			if err != nil {
-				return withCode(exitFail, err)
-			}
-			esc := textsafe.Escape
-			fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s, with a signed export statement\n",
-				esc(out), m.Records, m.LogSize, esc(m.Selection), esc(m.Origin))
-			return nil
+			return e.onHost(cmd, func(ctx context.Context, _ *config.Config, h drillHost) error {
+				return e.exportBundle(ctx, h, sel, out)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "the bundle file to write (.tar.gz)")
@@ -241,6 +160,97 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 	cmd.Flags().StringVar(&service, "service", "", "only the records of service S")
 	cmd.Flags().StringVar(&drill, "drill", "", "only the records of drill D")
 	return cmd
+}
+
+// selection is the records export's flags select.
+func selection(since, until, service, drill string) (evidence.Selection, error) {
+	sel := evidence.Selection{Service: service, Drill: drill}
+	var err error
+	if sel.Since, err = parseWhen(since); err != nil {
+		return sel, usageError{fmt.Errorf("--since: %w", err)}
+	}
+	if sel.Until, err = parseWhen(until); err != nil {
+		return sel, usageError{fmt.Errorf("--until: %w", err)}
+	}
+	return sel, nil
+}
+
+// exportBundle has h write the bundle of the records sel selects to out,
+// through a temporary file beside it renamed into place, and says what it
+// holds. An error is a failed export (exit 1), unless it carries its own
+// code.
+func (e *env) exportBundle(ctx context.Context, h drillHost, sel evidence.Selection, out string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer os.Remove(tmp.Name())
+	err = h.Export(ctx, sel, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	if err != nil {
+		if hasCode(err) {
+			return err
+		}
+		return withCode(exitFail, err)
+	}
+	// Say what was written from the bundle itself.
+	m, err := evidence.ReadBundleManifest(out)
+	if err != nil {
+		return withCode(exitFail, err)
+	}
+	esc := textsafe.Escape
+	fmt.Fprintf(e.stdout, "wrote %s: %d of %d records (%s), log %s, with a signed export statement\n",
+		esc(out), m.Records, m.LogSize, esc(m.Selection), esc(m.Origin))
+	return nil
+}
+
+// verifyLog has h verify the whole evidence log, and says what was
+// verified.
+func (e *env) verifyLog(ctx context.Context, h drillHost) error {
+	res, err := h.Verify(ctx)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if res.Error != "" {
+		return withCode(exitFail, fmt.Errorf("evidence log NOT verified: %s", res.Error))
+	}
+	fmt.Fprintf(e.stdout, "evidence log verified: %d records, every signature and checkpoint checked\norigin %s, tree size %d, root %s\n",
+		res.Records, res.Origin, res.Records, res.Root)
+	return nil
+}
+
+// exportStore writes a bundle of the records sel selects from the local
+// evidence store to w. The store is opened with the log's signing key,
+// which signs the export statement: not being able to is a usage error.
+func exportStore(cfg *config.Config, sel evidence.Selection, w io.Writer) error {
+	store, err := openStoreToExport(cfg)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	defer store.Close()
+	_, err = store.Export(w, sel, time.Now())
+	return err
+}
+
+// verifyStore recomputes the local evidence log from its stored records.
+// A log that does not verify is a result with Error set, not an error.
+func verifyStore(ctx context.Context, store *evidence.Store) (*agent.VerifyResult, error) {
+	rep, err := store.Verify(ctx)
+	if _, ok := errors.AsType[*evidence.VerifyError](err); ok {
+		return &agent.VerifyResult{Error: err.Error()}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &agent.VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String()}, nil
 }
 
 // openStoreToExport opens the evidence store read-only with the log's

@@ -76,54 +76,19 @@ is not a backup drill init knows, a missing password flag, -o FILE exists).`,
 }
 
 func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
-	ctx := ctxOf(cmd)
 	if f.out != "" && !f.force {
 		if _, err := os.Lstat(f.out); err == nil {
 			return usageError{fmt.Errorf("%s exists: give --force to overwrite it, or another -o FILE", f.out)}
 		}
 	}
-	opts := propose.Options{
-		Service: f.service, Owner: f.owner, DefaultOwner: defaultOwner(),
-		PasswordFile: f.passwordFile, PasswordCommand: f.passwordCommand,
-		PGServer: orEnvServer(f.pgServer, "postgres"), PGPasswordFile: f.pgPasswordFile,
-		MySQLServer: orEnvServer(f.myServer, "mysql"), MySQLPasswordFile: f.myPasswordFile,
-		Logger: e.logger(),
+	opts, err := e.initOptions(f)
+	if err != nil {
+		return err
 	}
-	var err error
-	if f.service != "" {
-		if err := config.CheckName(f.service); err != nil {
-			return usageError{fmt.Errorf("--service: %w", err)}
-		}
+	targets, err := detectTargets(args)
+	if err != nil {
+		return err
 	}
-	if f.passwordFile == "" && f.passwordCommand == "" {
-		// restic's own variables, as a restic user has them set; only
-		// the reference is written, as with the flags.
-		opts.PasswordFile, opts.PasswordCommand = os.Getenv("RESTIC_PASSWORD_FILE"), os.Getenv("RESTIC_PASSWORD_COMMAND")
-	}
-	if f.rpo != "" {
-		if opts.RPO, err = config.ParseDuration(f.rpo); err != nil {
-			return usageError{fmt.Errorf("--rpo: %w", err)}
-		}
-	}
-	if f.maxScratch != "" {
-		if opts.MaxScratch, err = config.ParseSize(f.maxScratch); err != nil {
-			return usageError{fmt.Errorf("--max-scratch: %w", err)}
-		}
-	}
-	var targets []propose.Target
-	var bad []error
-	for _, a := range args {
-		t, err := propose.Detect(a)
-		if err != nil {
-			bad = append(bad, err)
-			continue
-		}
-		targets = append(targets, t)
-	}
-	if len(bad) > 0 {
-		return usageError{errors.Join(bad...)}
-	}
-	targets = propose.Series(targets)
 	var avoid []string
 	for _, t := range targets {
 		avoid = append(avoid, propose.Allowed(t))
@@ -144,7 +109,7 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 	for _, t := range targets {
 		fmt.Fprintf(e.stderr, "drill init: %s (%s): restoring it once to see what it holds\n", textsafe.Escape(t.Arg), t.Kind)
 	}
-	p, err := propose.Propose(ctx, opts, targets)
+	p, err := propose.Propose(ctxOf(cmd), opts, targets)
 	if err != nil {
 		if _, ok := errors.AsType[*propose.FlagError](err); ok {
 			return usageError{err}
@@ -160,6 +125,69 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 		"Every figure says where it came from: change any to what you promise.",
 		"Check: drill -c FILE config check    Drill now: drill -c FILE run --all",
 	}
+	if err := e.writeProposal(p, l, f); err != nil {
+		return err
+	}
+	e.initNotes(p, f)
+	return nil
+}
+
+// initOptions are the options of a proposal from drill init's flags (and
+// restic's and the database clients' own environment variables).
+func (e *env) initOptions(f initFlags) (propose.Options, error) {
+	opts := propose.Options{
+		Service: f.service, Owner: f.owner, DefaultOwner: defaultOwner(),
+		PasswordFile: f.passwordFile, PasswordCommand: f.passwordCommand,
+		PGServer: orEnvServer(f.pgServer, "postgres"), PGPasswordFile: f.pgPasswordFile,
+		MySQLServer: orEnvServer(f.myServer, "mysql"), MySQLPasswordFile: f.myPasswordFile,
+		Logger: e.logger(),
+	}
+	var err error
+	if f.service != "" {
+		if err := config.CheckName(f.service); err != nil {
+			return opts, usageError{fmt.Errorf("--service: %w", err)}
+		}
+	}
+	if f.passwordFile == "" && f.passwordCommand == "" {
+		// restic's own variables, as a restic user has them set; only
+		// the reference is written, as with the flags.
+		opts.PasswordFile, opts.PasswordCommand = os.Getenv("RESTIC_PASSWORD_FILE"), os.Getenv("RESTIC_PASSWORD_COMMAND")
+	}
+	if f.rpo != "" {
+		if opts.RPO, err = config.ParseDuration(f.rpo); err != nil {
+			return opts, usageError{fmt.Errorf("--rpo: %w", err)}
+		}
+	}
+	if f.maxScratch != "" {
+		if opts.MaxScratch, err = config.ParseSize(f.maxScratch); err != nil {
+			return opts, usageError{fmt.Errorf("--max-scratch: %w", err)}
+		}
+	}
+	return opts, nil
+}
+
+// detectTargets says what each TARGET is, and groups the series among
+// them; a TARGET drill init does not know is a usage error (all of them
+// are named).
+func detectTargets(args []string) ([]propose.Target, error) {
+	var targets []propose.Target
+	var bad []error
+	for _, a := range args {
+		t, err := propose.Detect(a)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		targets = append(targets, t)
+	}
+	if len(bad) > 0 {
+		return nil, usageError{errors.Join(bad...)}
+	}
+	return propose.Series(targets), nil
+}
+
+// writeProposal renders the proposed config to -o FILE, or stdout.
+func (e *env) writeProposal(p *propose.Proposal, l propose.Layout, f initFlags) error {
 	text, err := p.Render(l, f.out)
 	if err != nil {
 		return withCode(exitError, err)
@@ -171,7 +199,6 @@ func (e *env) runInit(cmd *cobra.Command, f initFlags, args []string) error {
 	} else if err := writeNew(f.out, text, f.force); err != nil {
 		return withCode(exitError, err)
 	}
-	e.initNotes(p, f)
 	return nil
 }
 

@@ -9,14 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/keys"
 )
 
 func newKeysCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "keys", Short: "Manage the key that signs the evidence log"}
-	cmd.AddCommand(newKeysInitCmd(e), newKeysShowCmd(e), newKeysRotateCmd(e))
-	return cmd
+	return group("keys", "Manage the key that signs the evidence log", newKeysInitCmd(e), newKeysShowCmd(e), newKeysRotateCmd(e))
 }
 
 func newKeysInitCmd(e *env) *cobra.Command {
@@ -32,11 +31,10 @@ Exit codes: 0 created or already there; 1 the key could not be created or read;
 2 usage or configuration error.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig()
+			cfg, dir, err := e.keysDir()
 			if err != nil {
 				return err
 			}
-			dir := filepath.Join(cfg.StateDir, "keys")
 			_, statErr := os.Lstat(filepath.Join(dir, keys.KeyFile))
 			existed := statErr == nil
 			k, err := keys.LoadOrCreate(dir, origin(cfg))
@@ -68,11 +66,10 @@ Exit codes: 0 printed; 1 the key could not be read; 2 usage, configuration
 error or no key yet.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig()
+			_, dir, err := e.keysDir()
 			if err != nil {
 				return err
 			}
-			dir := filepath.Join(cfg.StateDir, "keys")
 			k, err := keys.Load(dir)
 			if errors.Is(err, fs.ErrNotExist) {
 				return withCode(exitUsage, fmt.Errorf("no signing key yet: %s does not exist; create it with drill keys init (or run any drill first)",
@@ -110,14 +107,13 @@ is finished by running it again.
 Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.loadConfig()
+			cfg, dir, err := e.keysDir()
 			if err != nil {
 				return err
 			}
-			if c, _, _ := dialAgent(ctxOf(cmd), cfg); c != nil {
+			if h, _ := hostFor(ctxOf(cmd), e, cfg); h != nil && h.InAgent() {
 				return withCode(exitUsage, errors.New("the drill agent is running: stop it (systemctl stop drill), rotate, then start it again"))
 			}
-			dir := filepath.Join(cfg.StateDir, "keys")
 			cur, next, err := keys.PrepareRotation(dir)
 			if err != nil {
 				return withCode(exitFail, err)
@@ -147,4 +143,14 @@ Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`
 			return nil
 		},
 	}
+}
+
+// keysDir loads the config and returns it with the folder of its signing
+// key (state_dir/keys).
+func (e *env) keysDir() (*config.Config, string, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, filepath.Join(cfg.StateDir, "keys"), nil
 }

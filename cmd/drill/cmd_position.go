@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,17 +15,20 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
-	"github.com/drillhq/drill/internal/record"
+	"github.com/drillhq/drill/internal/human"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
+// positionFlags are drill position's flags.
+type positionFlags struct {
+	asJSON               bool
+	at, failOn, htmlFile string
+}
+
 func newPositionCmd(e *env) *cobra.Command {
-	var asJSON bool
-	var at, failOn, htmlFile string
+	var f positionFlags
 	cmd := &cobra.Command{
 		Use:   "position [--json] [--html FILE] [--at T] [--fail-on STATUS,...]",
 		Short: "The recovery position: per service, what is claimed against what the evidence proves",
@@ -47,100 +50,96 @@ exit 1 when any service is in one of them (for a cron or CI gate).
 Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			when := time.Now()
-			if at != "" {
-				t, err := parseWhen(at)
-				if err != nil {
-					return usageError{fmt.Errorf("--at: %w", err)}
-				}
-				when = t
-			}
-			var gate []string
-			if failOn != "" {
-				for _, s := range strings.Split(failOn, ",") {
-					s = strings.TrimSpace(s)
-					if !slices.Contains([]string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing}, s) {
-						return usageError{fmt.Errorf("--fail-on: unknown status %q (want proven, at_risk, stale, untested or failing)", s)}
-					}
-					gate = append(gate, s)
-				}
-			}
-			cfg, err := e.loadConfig()
+			when, gate, err := f.parse()
 			if err != nil {
 				return err
 			}
-			recs, checkpoint, viaAgent, err := allRecords(e, cmd, cfg)
-			if err != nil {
-				return err
-			}
-			pos := drills.Position(cfg, recs, when)
-			if pos == nil {
-				pos = []drills.ServicePosition{} // JSON: [], not null
-			}
-			if htmlFile != "" {
-				if err := writeFileWith(htmlFile, func(w io.Writer) error { return writePositionHTML(w, pos, when, checkpoint) }); err != nil {
-					return withCode(exitUsage, fmt.Errorf("--html: %w", err))
-				}
-			}
-			if asJSON {
-				b, err := json.MarshalIndent(pos, "", "  ")
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "%s\n", b)
-			} else {
-				printPosition(e, pos, when, checkpoint)
-				if len(recs) == 0 {
-					printFirstSteps(e, cfg, viaAgent)
-				}
-			}
-			var bad []string
-			for _, sp := range pos {
-				if slices.Contains(gate, sp.Status) {
-					bad = append(bad, sp.Service+" is "+sp.Status)
-				}
-			}
-			if len(bad) > 0 {
-				return withCode(exitFail, errors.New(strings.Join(bad, "; ")))
-			}
-			return nil
+			return e.onHost(cmd, func(ctx context.Context, cfg *config.Config, h drillHost) error {
+				return e.showPosition(ctx, cfg, h, f, when, gate)
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the position as a JSON array")
-	cmd.Flags().StringVar(&at, "at", "", "the position as it was at T (a date or an RFC 3339 time)")
-	cmd.Flags().StringVar(&htmlFile, "html", "", "also write the position as a self-contained HTML page to FILE")
-	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when a service is in one of these statuses (comma-separated)")
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the position as a JSON array")
+	cmd.Flags().StringVar(&f.at, "at", "", "the position as it was at T (a date or an RFC 3339 time)")
+	cmd.Flags().StringVar(&f.htmlFile, "html", "", "also write the position as a self-contained HTML page to FILE")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 1 when a service is in one of these statuses (comma-separated)")
 	return cmd
 }
 
-// allRecords reads every record and the latest checkpoint, from the agent
-// when one listens (viaAgent), else from the store.
-func allRecords(e *env, cmd *cobra.Command, cfg *config.Config) (recs []*record.Record, checkpoint string, viaAgent bool, err error) {
-	c, h, err := dialAgent(ctxOf(cmd), cfg)
+// parse parses --at (the time of the position, now without it) and
+// --fail-on (the statuses that fail the command).
+func (f positionFlags) parse() (time.Time, []string, error) {
+	when := time.Now()
+	if f.at != "" {
+		t, err := parseWhen(f.at)
+		if err != nil {
+			return when, nil, usageError{fmt.Errorf("--at: %w", err)}
+		}
+		when = t
+	}
+	var gate []string
+	if f.failOn != "" {
+		for _, s := range strings.Split(f.failOn, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains([]string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing}, s) {
+				return when, nil, usageError{fmt.Errorf("--fail-on: unknown status %q (want proven, at_risk, stale, untested or failing)", s)}
+			}
+			gate = append(gate, s)
+		}
+	}
+	return when, gate, nil
+}
+
+// showPosition prints the position at when of cfg's services from the
+// evidence h holds (and writes it to --html FILE), and fails (exit 1)
+// when a service's status is in gate.
+func (e *env) showPosition(ctx context.Context, cfg *config.Config, h drillHost, f positionFlags, when time.Time, gate []string) error {
+	recs, checkpoint, err := h.Evidence(ctx)
 	if err != nil {
-		return nil, "", false, err
+		return err
 	}
-	if c != nil {
-		err = c.History(ctxOf(cmd), agent.HistoryFilter{}, func(r *record.Record) error {
-			recs = append(recs, r.Escaped())
-			return nil
-		})
-		return recs, h.Checkpoint, true, err
-	}
-	store, err := openStore(cfg, true)
-	if err != nil {
-		// No store yet: nothing has been proven.
-		return nil, "", false, nil
-	}
-	defer store.Close()
-	cp, _ := store.Checkpoint()
-	err = store.Entries(func(en *evidence.Entry) error {
+	for i, r := range recs {
 		// Records from before escaping may hold raw text from a backup:
 		// the position (text, JSON and HTML) is made from escaped ones.
-		recs = append(recs, en.Record.Escaped())
-		return nil
-	}, false)
-	return recs, string(cp), false, err
+		recs[i] = r.Escaped()
+	}
+	pos := drills.Position(cfg, recs, when)
+	if pos == nil {
+		pos = []drills.ServicePosition{} // JSON: [], not null
+	}
+	if f.htmlFile != "" {
+		if err := writeFileWith(f.htmlFile, func(w io.Writer) error { return writePositionHTML(w, pos, when, checkpoint) }); err != nil {
+			return withCode(exitUsage, fmt.Errorf("--html: %w", err))
+		}
+	}
+	if f.asJSON {
+		b, err := json.MarshalIndent(pos, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	} else {
+		printPosition(e, pos, when, checkpoint)
+		if len(recs) == 0 {
+			printFirstSteps(e, cfg, h.InAgent())
+		}
+	}
+	return gateFailures(pos, gate)
+}
+
+// gateFailures is an error (exit 1) naming every service whose status is
+// in gate; nil when there is none.
+func gateFailures(pos []drills.ServicePosition, gate []string) error {
+	var bad []string
+	for _, sp := range pos {
+		if slices.Contains(gate, sp.Status) {
+			bad = append(bad, sp.Service+" is "+sp.Status)
+		}
+	}
+	if len(bad) > 0 {
+		return withCode(exitFail, errors.New(strings.Join(bad, "; ")))
+	}
+	return nil
 }
 
 // printFirstSteps says, on an install without evidence, what to do

@@ -5,21 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/human"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/human"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
-	"github.com/drillhq/drill/plugins"
 )
 
 func newRunCmd(e *env) *cobra.Command {
@@ -43,85 +40,84 @@ least one errored; 2 usage or configuration error, nothing ran.`,
 			if err != nil {
 				return err
 			}
-			if !all && len(names) == 0 {
-				defined := cfg.DrillNames()
-				if len(defined) == 0 {
-					return usageError{fmt.Errorf("%s defines no drills; drill init -o FILE TARGET... proposes them from your backups", cfg.Path)}
-				}
-				return usageError{fmt.Errorf("name the drills to run, or give --all. %s", drillList(cfg.Path, defined))}
+			if names, err = drillsToRun(cfg, names, all); err != nil {
+				return err
 			}
-			if all {
-				names = cfg.DrillNames()
-				if len(names) == 0 {
-					return usageError{fmt.Errorf("%s defines no drills; drill init -o FILE TARGET... proposes them from your backups", cfg.Path)}
-				}
-			}
-			for _, n := range names {
-				if _, ok := cfg.Drills[n]; !ok {
-					return usageError{unknownDrill(cfg, n)}
-				}
-			}
-			c, _, err := dialAgent(ctxOf(cmd), cfg)
+			h, err := hostFor(ctxOf(cmd), e, cfg)
 			if err != nil {
 				return err
 			}
-			var bar *progressBar
-			if !asJSON && isTerminal(e.stderr) {
-				bar = &progressBar{w: e.stderr}
-			}
-			if c != nil {
-				return runInAgent(e, cmd, c, names, asJSON, bar)
-			}
-			l, err := e.launcher(cfg)
-			if err != nil {
-				return withCode(exitError, err)
-			}
-			store, err := openStore(cfg, false)
-			if err != nil {
-				return withCode(exitError, err)
-			}
-			defer store.Close()
-			root := drills.ScratchRoot(cfg.StateDir)
-			r := &drills.Runner{
-				Config: cfg, Launcher: l, Recorder: store, ScratchRoot: root,
-				Logger: e.logger(), Host: drills.Hostname(), Version: version,
-				Scratch: store, Marks: store,
-			}
-			recs, err := r.Recover(ctxOf(cmd))
-			if err != nil {
-				return withCode(exitError, err)
-			}
-			for _, rec := range recs {
-				fmt.Fprintf(e.stderr, "drill: drill %s, started %s, never finished (its process died); recorded as interrupted\n",
-					rec.Drill, rec.Started.Local().Format(time.DateTime))
-			}
-			if bar != nil {
-				r.Progress = bar.update
-			}
-			var v verdicts
-			for _, n := range names {
-				if bar != nil {
-					bar.start(n)
-				}
-				rec, err := r.Run(ctxOf(cmd), n)
-				if bar != nil {
-					bar.clear()
-				}
-				v.show(e, rec, asJSON)
-				if err != nil {
-					fmt.Fprintf(e.stderr, "drill: %v\n", err)
-					v.errored = true
-				}
-				if ctxOf(cmd).Err() != nil {
-					break
-				}
-			}
-			return v.exit()
+			defer h.Close()
+			return e.runDrills(ctxOf(cmd), h, names, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "run every drill in the config")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON evidence record per drill per line")
 	return cmd
+}
+
+// drillsToRun checks the drills named to run against cfg, or with all
+// names every drill of cfg.
+func drillsToRun(cfg *config.Config, names []string, all bool) ([]string, error) {
+	if all {
+		names = cfg.DrillNames()
+	}
+	if len(names) == 0 {
+		defined := cfg.DrillNames()
+		if len(defined) == 0 {
+			return nil, usageError{fmt.Errorf("%s defines no drills; drill init -o FILE TARGET... proposes them from your backups", cfg.Path)}
+		}
+		return nil, usageError{fmt.Errorf("name the drills to run, or give --all. %s", drillList(cfg.Path, defined))}
+	}
+	for _, n := range names {
+		if _, ok := cfg.Drills[n]; !ok {
+			return nil, usageError{unknownDrill(cfg, n)}
+		}
+	}
+	return names, nil
+}
+
+// runDrills runs the drills one after the other in h, printing each
+// record (and a progress line on a terminal); ending ctx interrupts the
+// drill under way and runs no more. It returns the exit code of the run.
+func (e *env) runDrills(ctx context.Context, h drillHost, names []string, asJSON bool) error {
+	var bar *progressBar
+	var w runWatch
+	if !asJSON && isTerminal(e.stderr) {
+		bar = &progressBar{w: e.stderr}
+		w.progress = bar.update
+	}
+	if !asJSON {
+		w.queued = func(drill string, ahead int) {
+			fmt.Fprintf(e.stderr, "drill: %s waits for %d drill(s) before it (max_concurrent)\n", drill, ahead)
+		}
+	}
+	recs, err := h.Recover(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		fmt.Fprintf(e.stderr, "drill: drill %s, started %s, never finished (its process died); recorded as interrupted\n",
+			rec.Drill, rec.Started.Local().Format(time.DateTime))
+	}
+	var v verdicts
+	for _, n := range names {
+		bar.start(n)
+		rec, err := h.Run(ctx, n, w)
+		bar.clear()
+		if hasCode(err) {
+			return err
+		}
+		v.show(e, rec, asJSON)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "drill: %v\n", err)
+			v.errored = true
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return v.exit()
 }
 
 // verdicts sums up the drills of one drill run for its exit code.
@@ -155,63 +151,6 @@ func (v *verdicts) exit() error {
 		return withCode(exitError, nil)
 	}
 	return nil
-}
-
-// dialAgent returns a client of the agent listening on cfg's socket and
-// its health, or nils when none does (the command then works in-process).
-// An agent that may not be used is a usage error (exit 2).
-func dialAgent(ctx context.Context, cfg *config.Config) (*agent.Client, *agent.Health, error) {
-	c, h, err := agent.Dial(ctx, cfg.Socket)
-	if errors.Is(err, agent.ErrNoAgent) {
-		return nil, nil, nil
-	}
-	if err != nil {
-		return nil, nil, withCode(exitUsage, err)
-	}
-	return c, h, nil
-}
-
-// runInAgent runs the drills one after the other in the agent, which
-// records them; ending the command interrupts the drill under way.
-func runInAgent(e *env, cmd *cobra.Command, c *agent.Client, names []string, asJSON bool, bar *progressBar) error {
-	ctx := ctxOf(cmd)
-	var v verdicts
-	for _, n := range names {
-		if bar != nil {
-			bar.start(n)
-		}
-		res, err := c.Run(ctx, n, func(ev agent.Event) {
-			if ev.Type == "queued" && ev.Position > 0 && !asJSON {
-				fmt.Fprintf(e.stderr, "drill: %s waits for %d drill(s) before it (max_concurrent)\n", n, ev.Position)
-			}
-			if ev.Type == "progress" && bar != nil {
-				p := ev.Progress
-				bar.update(drills.Progress{Drill: n, Phase: p.Phase, Progress: plugins.Progress{
-					FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}})
-			}
-		})
-		if bar != nil {
-			bar.clear()
-		}
-		var se *agent.StatusError
-		switch {
-		case ctx.Err() != nil:
-			fmt.Fprintf(e.stderr, "drill: interrupted; the agent records drill %s as interrupted\n", n)
-			return withCode(exitError, nil)
-		case errors.As(err, &se) && se.Code == http.StatusNotFound:
-			return usageError{se}
-		case err != nil:
-			fmt.Fprintf(e.stderr, "drill: %s\n", textsafe.Escape(err.Error()))
-			v.errored = true
-			continue
-		}
-		v.show(e, res.Record, asJSON)
-		if res.Error != "" {
-			fmt.Fprintf(e.stderr, "drill: %s\n", textsafe.Escape(res.Error))
-			v.errored = true
-		}
-	}
-	return v.exit()
 }
 
 func writeJSON(w io.Writer, v any) {
@@ -287,7 +226,11 @@ type progressBar struct {
 	lastDraw time.Time
 }
 
+// start begins the line of drill; on a nil bar it does nothing.
 func (b *progressBar) start(drill string) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.drill, b.begun, b.drawn = drill, time.Now(), false
@@ -325,7 +268,11 @@ func (b *progressBar) update(p drills.Progress) {
 	fmt.Fprintf(b.w, "\r\033[2K%s", line)
 }
 
+// clear wipes the line; on a nil bar it does nothing.
 func (b *progressBar) clear() {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.drawn {

@@ -113,3 +113,10 @@ func printErr(w io.Writer, err error) {
 	}
 	fmt.Fprintf(w, "drill: %v\n", err)
 }
+
+// hasCode reports whether err carries its exit code (withCode, usageError).
+func hasCode(err error) bool {
+	_, coded := errors.AsType[*exitCode](err)
+	_, usage := errors.AsType[usageError](err)
+	return coded || usage
+}
