@@ -145,7 +145,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 			if out == "" {
 				return usageError{errors.New("give the bundle's file with -o FILE")}
 			}
-			sel, err := selection(since, until, service, drill)
+			sel, err := parseSelection(since, until, service, drill)
 			if err != nil {
 				return err
 			}
@@ -162,8 +162,12 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 	return cmd
 }
 
-// selection is the records export's flags select.
-func selection(since, until, service, drill string) (evidence.Selection, error) {
+// selection is what an evidence export selects: the one name of the
+// evidence package's type outside this file.
+type selection = evidence.Selection
+
+// parseSelection is the records export's flags select.
+func parseSelection(since, until, service, drill string) (selection, error) {
 	sel := evidence.Selection{Service: service, Drill: drill}
 	var err error
 	if sel.Since, err = parseWhen(since); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/keys"
 )
@@ -143,14 +142,4 @@ Exit codes: 0 rotated; 1 the rotation failed; 2 usage, or the agent is running.`
 			return nil
 		},
 	}
-}
-
-// keysDir loads the config and returns it with the folder of its signing
-// key (state_dir/keys).
-func (e *env) keysDir() (*config.Config, string, error) {
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return nil, "", err
-	}
-	return cfg, filepath.Join(cfg.StateDir, "keys"), nil
 }

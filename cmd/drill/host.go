@@ -10,7 +10,6 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -47,7 +46,7 @@ type drillHost interface {
 	// evidence store it returns neither, and no error: nothing is proven.
 	Evidence(ctx context.Context) (recs []*record.Record, checkpoint string, err error)
 	// Export writes a signed bundle of the records sel selects to w.
-	Export(ctx context.Context, sel evidence.Selection, w io.Writer) error
+	Export(ctx context.Context, sel selection, w io.Writer) error
 	// Verify recomputes and checks the whole evidence log. A log that does
 	// not verify is a result with Error set, not an error.
 	Verify(ctx context.Context) (*agent.VerifyResult, error)

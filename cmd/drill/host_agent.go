@@ -9,7 +9,6 @@ import (
 
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
-	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
@@ -75,7 +74,7 @@ func (a *agentHost) Evidence(ctx context.Context) ([]*record.Record, string, err
 	return recs, a.health.Checkpoint, err
 }
 
-func (a *agentHost) Export(ctx context.Context, sel evidence.Selection, w io.Writer) error {
+func (a *agentHost) Export(ctx context.Context, sel selection, w io.Writer) error {
 	return a.c.Export(ctx, sel, w)
 }
 

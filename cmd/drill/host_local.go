@@ -140,7 +140,7 @@ func (l *localHost) Evidence(context.Context) (recs []*record.Record, checkpoint
 
 // Export opens the store with the log's signing key, which signs the
 // export statement: an error opening it is a usage error.
-func (l *localHost) Export(_ context.Context, sel evidence.Selection, w io.Writer) error {
+func (l *localHost) Export(_ context.Context, sel selection, w io.Writer) error {
 	return exportStore(l.cfg, sel, w)
 }
 

@@ -186,6 +186,16 @@ func openStore(cfg *config.Config, readOnly bool) (*evidence.Store, error) {
 	return evidence.Open(dbPath, evidence.Options{Origin: origin(cfg), Key: key, ReadOnly: readOnly})
 }
 
+// keysDir loads the config and returns it with the folder of its signing
+// key (state_dir/keys).
+func (e *env) keysDir() (*config.Config, string, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, "", err
+	}
+	return cfg, filepath.Join(cfg.StateDir, "keys"), nil
+}
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
