@@ -166,9 +166,9 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 // evidence package's type outside this file.
 type selection = evidence.Selection
 
-// parseSelection is the records export's flags select.
+// parseSelection is the selection of drill evidence export's flags.
 func parseSelection(since, until, service, drill string) (selection, error) {
-	sel := evidence.Selection{Service: service, Drill: drill}
+	sel := selection{Service: service, Drill: drill}
 	var err error
 	if sel.Since, err = parseWhen(since); err != nil {
 		return sel, usageError{fmt.Errorf("--since: %w", err)}
@@ -183,7 +183,7 @@ func parseSelection(since, until, service, drill string) (selection, error) {
 // through a temporary file beside it renamed into place, and says what it
 // holds. An error is a failed export (exit 1), unless it carries its own
 // code.
-func (e *env) exportBundle(ctx context.Context, h drillHost, sel evidence.Selection, out string) error {
+func (e *env) exportBundle(ctx context.Context, h drillHost, sel selection, out string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(out), ".drill-export-*")
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -234,7 +234,7 @@ func (e *env) verifyLog(ctx context.Context, h drillHost) error {
 // exportStore writes a bundle of the records sel selects from the local
 // evidence store to w. The store is opened with the log's signing key,
 // which signs the export statement: not being able to is a usage error.
-func exportStore(cfg *config.Config, sel evidence.Selection, w io.Writer) error {
+func exportStore(cfg *config.Config, sel selection, w io.Writer) error {
 	store, err := openStoreToExport(cfg)
 	if err != nil {
 		return withCode(exitUsage, err)
