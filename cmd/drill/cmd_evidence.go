@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
 	"github.com/drillhq/drill/internal/textsafe"
 )
@@ -84,7 +86,7 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 				}
 				defer store.Close()
 				rep, err := store.Verify(ctxOf(cmd))
-				var ve *evidence.VerifyError
+				var ve *evlog.VerifyError
 				switch {
 				case errors.As(err, &ve):
 					res.Error = err.Error()
@@ -108,7 +110,7 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 }
 
 func verifyBundle(e *env, cmd *cobra.Command, file, keyArg, prevFile string) error {
-	var opt evidence.BundleOptions
+	var opt bundle.Options
 	var err error
 	if keyArg != "" {
 		if opt.Key, err = keys.ReadPublicKeyArg(keyArg); err != nil {
@@ -127,7 +129,7 @@ func verifyBundle(e *env, cmd *cobra.Command, file, keyArg, prevFile string) err
 	defer f.Close()
 	// Everything printed from here on may come from the bundle: escaped.
 	esc := textsafe.Escape
-	rep, err := evidence.VerifyBundle(ctxOf(cmd), f, opt)
+	rep, err := bundle.Verify(ctxOf(cmd), f, opt)
 	if err != nil {
 		return withCode(exitFail, fmt.Errorf("bundle %s NOT verified: %s", esc(file), esc(err.Error())))
 	}
@@ -180,7 +182,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 			if out == "" {
 				return usageError{errors.New("give the bundle's file with -o FILE")}
 			}
-			var sel evidence.Selection
+			var sel bundle.Selection
 			var err error
 			if sel.Since, err = parseWhen(since); err != nil {
 				return usageError{fmt.Errorf("--since: %w", err)}
@@ -225,7 +227,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 				return withCode(exitFail, err)
 			}
 			// Say what was written from the bundle itself.
-			m, err := evidence.ReadBundleManifest(out)
+			m, err := bundle.ReadManifest(out)
 			if err != nil {
 				return withCode(exitFail, err)
 			}

@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,7 +9,9 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 const testOrigin = "drill.test/bk01"
@@ -130,7 +131,7 @@ func rawGet(t testing.TB, path string, bucket []byte, key []byte) []byte {
 // the root of the first n leaves.
 func rootsOf(t testing.TB, leaves [][]byte) []tlog.Hash {
 	t.Helper()
-	var m memTree
+	var m evlog.MemTree
 	roots := []tlog.Hash{}
 	for n := 0; ; n++ {
 		r, err := tlog.TreeHash(int64(n), m)

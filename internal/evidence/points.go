@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/drillhq/drill/internal/record"
 )
 
 // bucketPoints indexes, per drill and source, the newest restore point any

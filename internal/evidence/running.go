@@ -3,11 +3,12 @@ package evidence
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/drillhq/drill/internal/record"
 )
 
 // bucketRunning holds a start marker for each drill under way, written

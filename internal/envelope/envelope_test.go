@@ -1,4 +1,4 @@
-package evidence
+package envelope
 
 import (
 	"bytes"
@@ -6,11 +6,43 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/drillhq/drill/internal/record"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
+
+const testOrigin = "drill.test/bk01"
+
+func testKey(t testing.TB, name string) *keys.Key {
+	t.Helper()
+	k, err := keys.LoadOrCreate(filepath.Join(t.TempDir(), "keys"), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testRecord returns a drill record as the log holds it; i makes it unique.
+func testRecord(i int, verdict record.Verdict) *record.Record {
+	started := time.Date(2026, 8, 20, 3, 30, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+	return &record.Record{
+		Drill: "billing-db", Service: "billing", Backend: "postgres", Host: "bk01", Verdict: verdict,
+		RestorePoint:   record.RestorePoint{ID: fmt.Sprintf("billing-%06d.dump", i), Time: started.Add(-3 * time.Hour)},
+		Started:        started,
+		Finished:       started.Add(41 * time.Minute),
+		ManifestSHA256: fmt.Sprintf("%064x", i+1),
+		Checks:         []record.Check{{Name: "min_files", OK: verdict == record.VerdictPass, Detail: "1 file"}},
+		Reasons:        []string{},
+		LogOrigin:      testOrigin,
+		LogIndex:       int64(i),
+	}
+}
 
 func TestPAE(t *testing.T) {
 	// The example of the DSSE protocol description.
@@ -28,11 +60,11 @@ func TestEnvelopeVerify(t *testing.T) {
 	key := testKey(t, testOrigin)
 	other := testKey(t, testOrigin)
 	rec := testRecord(0, record.VerdictPass)
-	leaf, err := signStatement(newStatement(rec), key)
+	leaf, err := SignStatement(NewStatement(rec), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := DecodeEnvelope(leaf)
+	good, err := Decode(leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +171,7 @@ func TestDecodeEnvelopeRejects(t *testing.T) {
 		{"no signatures", []byte(`{"payloadType":"x","payload":"AA=="}`), "no signatures"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeEnvelope(tc.in)
+			_, err := Decode(tc.in)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("DecodeEnvelope: err = %v, want %q", err, tc.want)
 			}
@@ -149,7 +181,7 @@ func TestDecodeEnvelopeRejects(t *testing.T) {
 
 func FuzzDecodeEnvelope(f *testing.F) {
 	key := testKey(f, testOrigin)
-	leaf, err := signStatement(newStatement(testRecord(0, record.VerdictFail)), key)
+	leaf, err := SignStatement(NewStatement(testRecord(0, record.VerdictFail)), key)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -158,7 +190,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"payloadType":"","payload":"","signatures":null}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		env, err := DecodeEnvelope(b)
+		env, err := Decode(b)
 		if err != nil {
 			return
 		}
@@ -169,11 +201,11 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("accepted an envelope without payload type or signatures: %+v", env)
 		}
 		// Re-encoding gives an envelope that decodes to the same thing.
-		again, err := marshalJSON(env)
+		again, err := MarshalJSON(env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		env2, err := DecodeEnvelope(again)
+		env2, err := Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded envelope %s does not decode: %v", again, err)
 		}
@@ -196,7 +228,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 }
 
 func mustPayload(t *testing.T, leaf []byte) []byte {
-	env, err := DecodeEnvelope(leaf)
+	env, err := Decode(leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
