@@ -1,11 +1,8 @@
 package bundle
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -33,13 +30,14 @@ type ExportPredicate struct {
 	// Complete is true when the bundle holds every record of the log.
 	Complete bool `json:"complete"`
 	// Selection is the selection as people read it (Selection.String of
-	// the fields below); Since, Until, Service and Drill are the selection
-	// as given, the zero values when not given.
-	Selection string    `json:"selection"`
-	Since     time.Time `json:"since,omitzero"`
-	Until     time.Time `json:"until,omitzero"`
-	Service   string    `json:"service,omitempty"`
-	Drill     string    `json:"drill,omitempty"`
+	// the fields below).
+	Selection string `json:"selection"`
+	// Since, Until, Service and Drill are the selection as given, the
+	// zero values when not given.
+	Since   time.Time `json:"since,omitzero"`
+	Until   time.Time `json:"until,omitzero"`
+	Service string    `json:"service,omitempty"`
+	Drill   string    `json:"drill,omitempty"`
 	// Records is how many entries the bundle holds.
 	Records int64 `json:"records"`
 	// Created is when the export was made (UTC).
@@ -83,36 +81,4 @@ func signExport(p *ExportPredicate, members []memberDigest, key *keys.Key) ([]by
 		return nil, fmt.Errorf("sign the export statement: %w", err)
 	}
 	return append(env, '\n'), nil
-}
-
-// openExport checks that data, the export statement member, is a DSSE
-// envelope signed by pub holding an export Statement, and returns it.
-func openExport(data []byte, pub ed25519.PublicKey) (*ExportStatement, error) {
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, errors.New("not one line of JSON")
-	}
-	env, err := envelope.Decode(data[:len(data)-1])
-	if err != nil {
-		return nil, err
-	}
-	payload, err := env.VerifiedPayload(pub)
-	if err != nil {
-		return nil, err
-	}
-	var st ExportStatement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
-	}
-	if err := envelope.CheckStatementType(st.Type, st.PredicateType, ExportType); err != nil {
-		return nil, err
-	}
-	if st.Predicate == nil {
-		return nil, errors.New("statement has no predicate")
-	}
-	for i, s := range st.Subject {
-		if s.Name == "" || len(s.Digest["sha256"]) != 2*sha256.Size {
-			return nil, fmt.Errorf("statement subject %d has no name or no sha256 digest", i)
-		}
-	}
-	return &st, nil
 }

@@ -313,6 +313,38 @@ func (b *bundleVerifier) statement() error {
 	return nil
 }
 
+// openExport checks that data, the export statement member, is a DSSE
+// envelope signed by pub holding an export Statement, and returns it.
+func openExport(data []byte, pub ed25519.PublicKey) (*ExportStatement, error) {
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, errors.New("not one line of JSON")
+	}
+	env, err := envelope.Decode(data[:len(data)-1])
+	if err != nil {
+		return nil, err
+	}
+	payload, err := env.VerifiedPayload(pub)
+	if err != nil {
+		return nil, err
+	}
+	var st ExportStatement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
+	}
+	if err := envelope.CheckStatementType(st.Type, st.PredicateType, ExportType); err != nil {
+		return nil, err
+	}
+	if st.Predicate == nil {
+		return nil, errors.New("statement has no predicate")
+	}
+	for i, s := range st.Subject {
+		if s.Name == "" || len(s.Digest["sha256"]) != 2*sha256.Size {
+			return nil, fmt.Errorf("statement subject %d has no name or no sha256 digest", i)
+		}
+	}
+	return &st, nil
+}
+
 // exported reports whether member name is, by its SHA-256 among members,
 // the one the statement's subjects name.
 func exported(subjects []envelope.Subject, members []memberDigest, name string) bool {
@@ -462,19 +494,16 @@ func (b *bundleVerifier) history(data []byte) error {
 		return err
 	}
 	prev := int64(-1)
-	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var h HistoryLine
-		if err := json.Unmarshal(line, &h); err != nil {
-			return bundleError("checkpoints.jsonl line %d: %v", lineNo+1, err)
-		}
+	err := jsonLines("checkpoints.jsonl", data, func(lineNo int, h *HistoryLine) error {
 		if h.Size <= prev || h.Size > b.man.LogSize {
-			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo+1, h.Size, b.man.LogSize)
+			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo, h.Size, b.man.LogSize)
 		}
 		prev = h.Size
-		b.hist = append(b.hist, h)
+		b.hist = append(b.hist, *h)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// The signatures, in parallel: they are nearly all the work.
 	roots := make([]tlog.Hash, len(b.hist))
@@ -505,19 +534,30 @@ func (b *bundleVerifier) history(data []byte) error {
 }
 
 func (b *bundleVerifier) proofs(data []byte) error {
-	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var p ProofLine
-		if err := json.Unmarshal(line, &p); err != nil {
-			return bundleError("proofs.jsonl line %d: %v", lineNo+1, err)
-		}
+	return jsonLines("proofs.jsonl", data, func(_ int, p *ProofLine) error {
 		switch {
 		case p.Index != nil:
 			b.incl[*p.Index] = p.Inclusion
 		case p.Size != nil:
 			b.cons[*p.Size] = p.Consistency
+		}
+		return nil
+	})
+}
+
+// jsonLines decodes each non-empty line of member, a JSON Lines file, as
+// a T and calls fn with it and its line number, until fn returns an error.
+func jsonLines[T any](member string, data []byte, fn func(lineNo int, v *T) error) error {
+	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			return bundleError("%s line %d: %v", member, lineNo+1, err)
+		}
+		if err := fn(lineNo+1, &v); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,8 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +11,14 @@ import (
 
 	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/evlog/logtest"
 	"github.com/drillhq/drill/internal/keys"
 	"github.com/drillhq/drill/internal/record"
 )
 
-const testOrigin = "drill.test/bk01"
+const testOrigin = logtest.Origin
 
-var testTime = time.Date(2026, 8, 20, 3, 30, 0, 0, time.UTC)
+var testTime = logtest.Time
 
 // memLog is a log of n records kept in memory as the store keeps it on
 // disk: the leaves, the stored hashes and a signed checkpoint per size.
@@ -33,18 +32,12 @@ type memLog struct {
 
 func newMemLog(t *testing.T, n int) *memLog {
 	t.Helper()
-	key, err := keys.LoadOrCreate(filepath.Join(t.TempDir(), "keys"), testOrigin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := logtest.Key(t, testOrigin)
 	l := &memLog{key: key}
 	l.sign(t, evlog.EmptyRoot())
 	for i := range n {
-		started := testTime.Add(time.Duration(i) * time.Hour)
-		rec := &record.Record{Drill: "billing-db", Service: "billing", Backend: "postgres", Host: "bk01",
-			Verdict: record.VerdictPass, Started: started, Finished: started.Add(time.Minute),
-			RestorePoint: record.RestorePoint{ID: fmt.Sprintf("billing-%06d.dump", i), Time: started.Add(-time.Hour)},
-			Checks:       []record.Check{}, Reasons: []string{}, LogOrigin: testOrigin, LogIndex: int64(i)}
+		rec := logtest.Record(i, record.VerdictPass)
+		rec.LogOrigin, rec.LogIndex = testOrigin, int64(i)
 		leaf, err := envelope.SignStatement(envelope.NewStatement(rec), key)
 		if err != nil {
 			t.Fatal(err)

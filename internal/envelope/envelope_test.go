@@ -6,43 +6,20 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/evlog/logtest"
 	"github.com/drillhq/drill/internal/record"
 )
 
-const testOrigin = "drill.test/bk01"
+const testOrigin = logtest.Origin
 
-func testKey(t testing.TB, name string) *keys.Key {
-	t.Helper()
-	k, err := keys.LoadOrCreate(filepath.Join(t.TempDir(), "keys"), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-// testRecord returns a drill record as the log holds it; i makes it unique.
-func testRecord(i int, verdict record.Verdict) *record.Record {
-	started := time.Date(2026, 8, 20, 3, 30, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
-	return &record.Record{
-		Drill: "billing-db", Service: "billing", Backend: "postgres", Host: "bk01", Verdict: verdict,
-		RestorePoint:   record.RestorePoint{ID: fmt.Sprintf("billing-%06d.dump", i), Time: started.Add(-3 * time.Hour)},
-		Started:        started,
-		Finished:       started.Add(41 * time.Minute),
-		ManifestSHA256: fmt.Sprintf("%064x", i+1),
-		Checks:         []record.Check{{Name: "min_files", OK: verdict == record.VerdictPass, Detail: "1 file"}},
-		Reasons:        []string{},
-		LogOrigin:      testOrigin,
-		LogIndex:       int64(i),
-	}
-}
+var (
+	testKey    = logtest.Key
+	testRecord = logtest.Record
+)
 
 func TestPAE(t *testing.T) {
 	// The example of the DSSE protocol description.

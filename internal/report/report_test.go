@@ -399,8 +399,12 @@ func TestReportsEscapeControls(t *testing.T) {
 	r.RestorePoint.ID, r.RestorePoint.Description = hostile, hostile
 	r.Checks[0].Detail = hostile
 	var csvOut, htmlOut bytes.Buffer
-	mustT(t, WriteCSV(&csvOut, []*record.Record{r}))
-	mustT(t, WriteHTML(&htmlOut, Info{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*record.Record{r}))
+	if err := WriteCSV(&csvOut, []*record.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&htmlOut, Info{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*record.Record{r}); err != nil {
+		t.Fatal(err)
+	}
 	for name, out := range map[string]string{"report.csv": csvOut.String(), "report.html": htmlOut.String()} {
 		if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r >= 0x7f && r <= 0x9f || r == 0x202e }); i >= 0 {
 			t.Errorf("%s holds a raw control character at byte %d: %q", name, i, out[max(0, i-20):min(len(out), i+20)])
@@ -408,12 +412,5 @@ func TestReportsEscapeControls(t *testing.T) {
 		if !strings.Contains(out, `\x1b[2J\x1b]0;pwned\x07\rfake \u009b31m\u202e`) {
 			t.Errorf("%s does not show the escaped text", name)
 		}
-	}
-}
-
-func mustT(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
