@@ -61,10 +61,7 @@ const (
 
 // Manifest describes a bundle: its manifest.json.
 type Manifest struct {
-	// Format is the bundle format, Format for the bundles this drill
-	// writes.
-	Format int `json:"format"`
-	// Origin is the log's origin.
+	Format int    `json:"format"`
 	Origin string `json:"origin"`
 	// LogSize is the size N of the log at export: the latest checkpoint's.
 	LogSize int64 `json:"log_size"`

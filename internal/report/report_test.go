@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drillhq/drill/internal/evlog/logtest"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -31,34 +32,22 @@ var rptZone = time.FixedZone("CEST", 2*60*60)
 // hours after 2026-08-20 05:30 CEST (03:30 UTC).
 func rptRecord(i int64, service, drill string) *record.Record {
 	started := time.Date(2026, 8, 20, 5, 30, 0, 0, rptZone).Add(time.Duration(i) * time.Hour)
-	return &record.Record{
-		LogOrigin: "backup1/drill",
-		LogIndex:  i,
-		Drill:     drill,
-		Service:   service,
-		Backend:   "tar",
-		Host:      "bk01",
-		Verdict:   record.VerdictPass,
-		RestorePoint: record.RestorePoint{
-			ID:          fmt.Sprintf("%s-%03d.tar.zst", drill, i),
-			Time:        started.Add(-3 * time.Hour),
-			Description: "/backups/" + drill,
-		},
-		Started:          started,
-		Finished:         started.Add(41 * time.Minute),
-		RestoreSeconds:   2460,
-		BackupAgeSeconds: 10800,
-		RPOSeconds:       86400,
-		RTOSeconds:       14400,
-		Files:            1200,
-		Bytes:            1 << 30,
-		ManifestSHA256:   fmt.Sprintf("%064x", i),
-		Checks: []record.Check{
-			{Name: "min_files", OK: true, Detail: "1200 files, want >= 1000"},
-			{Name: "manifest", OK: true, Detail: "all files match"},
-		},
-		DrillVersion: "0.0.0-test",
+	// The durations, size and drill version of the log's test records.
+	rec := logtest.Record(int(i), record.VerdictPass)
+	rec.LogOrigin, rec.LogIndex = "backup1/drill", i
+	rec.Drill, rec.Service, rec.Backend = drill, service, "tar"
+	rec.RestorePoint = record.RestorePoint{
+		ID:          fmt.Sprintf("%s-%03d.tar.zst", drill, i),
+		Time:        started.Add(-3 * time.Hour),
+		Description: "/backups/" + drill,
 	}
+	rec.Started, rec.Finished = started, started.Add(41*time.Minute)
+	rec.Files, rec.ManifestSHA256, rec.Details = 1200, fmt.Sprintf("%064x", i), nil
+	rec.Checks = []record.Check{
+		{Name: "min_files", OK: true, Detail: "1200 files, want >= 1000"},
+		{Name: "manifest", OK: true, Detail: "all files match"},
+	}
+	return rec
 }
 
 // rptRecords returns the report fixture in log order: two services, three

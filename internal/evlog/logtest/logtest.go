@@ -1,6 +1,6 @@
-// Package logtest holds the fixtures of the evidence log's tests (the
-// envelope, evlog, bundle and evidence packages): a log origin, a clock
-// reading, a signing key, realistic drill records.
+// Package logtest holds the fixtures of the tests of the evidence log's
+// packages (envelope, evlog, bundle, report, evidence): a log origin, a
+// clock reading, a signing key, realistic drill records.
 package logtest
 
 import (
