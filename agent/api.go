@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -329,7 +331,7 @@ type VerifyResult struct {
 func (a *Agent) handleVerify(w http.ResponseWriter, req *http.Request) {
 	rep, err := a.store.Verify(req.Context())
 	if err != nil {
-		var ve *evidence.VerifyError
+		var ve *evlog.VerifyError
 		if errors.As(err, &ve) {
 			writeJSON(w, http.StatusUnprocessableEntity, VerifyResult{Error: err.Error()})
 			return
@@ -346,7 +348,7 @@ const ExportTrailer = "Drill-Export-Error"
 
 func (a *Agent) handleExport(w http.ResponseWriter, req *http.Request) {
 	q := req.URL.Query()
-	sel := evidence.Selection{Service: q.Get("service"), Drill: q.Get("drill")}
+	sel := bundle.Selection{Service: q.Get("service"), Drill: q.Get("drill")}
 	for key, t := range map[string]*time.Time{"since": &sel.Since, "until": &sel.Until} {
 		if v := q.Get(key); v != "" {
 			parsed, err := time.Parse(time.RFC3339Nano, v)

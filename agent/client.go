@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -195,7 +195,7 @@ func readLines(r io.Reader, fn func([]byte) error) error {
 }
 
 // Export writes an evidence bundle of the records sel selects to w.
-func (c *Client) Export(ctx context.Context, sel evidence.Selection, w io.Writer) error {
+func (c *Client) Export(ctx context.Context, sel bundle.Selection, w io.Writer) error {
 	q := url.Values{}
 	for k, v := range map[string]string{"service": sel.Service, "drill": sel.Drill} {
 		if v != "" {

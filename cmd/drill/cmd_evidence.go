@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/config"
 	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
 	"github.com/drillhq/drill/internal/textsafe"
 )
@@ -73,7 +75,7 @@ Exit codes: 0 verified; 1 verification failed (what and where is printed);
 }
 
 func verifyBundle(e *env, cmd *cobra.Command, file, keyArg, prevFile string) error {
-	var opt evidence.BundleOptions
+	var opt bundle.Options
 	var err error
 	if keyArg != "" {
 		if opt.Key, err = keys.ReadPublicKeyArg(keyArg); err != nil {
@@ -92,7 +94,7 @@ func verifyBundle(e *env, cmd *cobra.Command, file, keyArg, prevFile string) err
 	defer f.Close()
 	// Everything printed from here on may come from the bundle: escaped.
 	esc := textsafe.Escape
-	rep, err := evidence.VerifyBundle(ctxOf(cmd), f, opt)
+	rep, err := bundle.Verify(ctxOf(cmd), f, opt)
 	if err != nil {
 		return withCode(exitFail, fmt.Errorf("bundle %s NOT verified: %s", esc(file), esc(err.Error())))
 	}
@@ -164,7 +166,7 @@ Exit codes: 0 written; 1 the export failed; 2 usage (or no evidence store).`,
 
 // selection is what an evidence export selects: the one name of the
 // evidence package's type outside this file.
-type selection = evidence.Selection
+type selection = bundle.Selection
 
 // parseSelection is the selection of drill evidence export's flags.
 func parseSelection(since, until, service, drill string) (selection, error) {
@@ -206,7 +208,7 @@ func (e *env) exportBundle(ctx context.Context, h drillHost, sel selection, out 
 		return withCode(exitFail, err)
 	}
 	// Say what was written from the bundle itself.
-	m, err := evidence.ReadBundleManifest(out)
+	m, err := bundle.ReadManifest(out)
 	if err != nil {
 		return withCode(exitFail, err)
 	}
@@ -248,7 +250,7 @@ func exportStore(cfg *config.Config, sel selection, w io.Writer) error {
 // A log that does not verify is a result with Error set, not an error.
 func verifyStore(ctx context.Context, store *evidence.Store) (*agent.VerifyResult, error) {
 	rep, err := store.Verify(ctx)
-	if _, ok := errors.AsType[*evidence.VerifyError](err); ok {
+	if _, ok := errors.AsType[*evlog.VerifyError](err); ok {
 		return &agent.VerifyResult{Error: err.Error()}, nil
 	}
 	if err != nil {

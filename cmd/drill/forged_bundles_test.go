@@ -17,8 +17,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/drillhq/drill/internal/evidence"
+	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/record"
+	"github.com/drillhq/drill/internal/report"
 )
 
 // hostileText holds what rewrites a terminal: clear the screen, set the
@@ -469,7 +471,7 @@ func truncateBundle(t *testing.T, ms []bundleMember, size int) []bundleMember {
 // manifest, as drill would: what a forger with drill's source can do.
 func rebuildReports(t *testing.T, ms []bundleMember) {
 	t.Helper()
-	var man evidence.BundleManifest
+	var man bundle.Manifest
 	mustT(t, json.Unmarshal(find(t, ms, "manifest.json").data, &man))
 	var recs []*record.Record
 	for line := range strings.SplitSeq(strings.TrimSpace(string(find(t, ms, "entries.jsonl").data)), "\n") {
@@ -477,17 +479,17 @@ func rebuildReports(t *testing.T, ms []bundleMember) {
 			Envelope json.RawMessage `json:"envelope"`
 		}
 		mustT(t, json.Unmarshal([]byte(line), &e))
-		env, err := evidence.DecodeEnvelope(e.Envelope)
+		env, err := envelope.Decode(e.Envelope)
 		mustT(t, err)
 		st, err := env.Statement()
 		mustT(t, err)
 		recs = append(recs, st.Predicate)
 	}
 	cp := strings.SplitAfter(string(find(t, ms, "checkpoint").data), "\n")
-	info := evidence.ReportInfo{Origin: man.Origin, LogSize: man.LogSize, Selection: man.Selection, Created: man.Created, Checkpoint: strings.Join(cp[:3], "")}
+	info := report.Info{Origin: man.Origin, LogSize: man.LogSize, Selection: man.Selection, Created: man.Created, Checkpoint: strings.Join(cp[:3], "")}
 	var csv, html bytes.Buffer
-	mustT(t, evidence.WriteReportCSV(&csv, recs))
-	mustT(t, evidence.WriteReportHTML(&html, info, recs))
+	mustT(t, report.WriteCSV(&csv, recs))
+	mustT(t, report.WriteHTML(&html, info, recs))
 	find(t, ms, "report.csv").data = csv.Bytes()
 	find(t, ms, "report.html").data = html.Bytes()
 }

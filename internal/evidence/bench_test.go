@@ -3,8 +3,8 @@ package evidence
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // BenchmarkAppend measures one durable Append (one bbolt transaction, so
@@ -113,26 +117,26 @@ func TestAppendVerify100k(t *testing.T) {
 		t.Errorf("Verify: %d records, want %d", rep.Records, n)
 	}
 	// Export everything, then verify the bundle as an auditor would.
-	bundle := filepath.Join(t.TempDir(), "bundle.tar.gz")
-	f, err := os.Create(bundle)
+	bundlePath := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	f, err := os.Create(bundlePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start, cpu = time.Now(), cpuTime()
-	if _, err := s.Export(f, Selection{}, time.Now()); err != nil {
+	if _, err := s.Export(f, bundle.Selection{}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	exportTime, exportCPU := time.Since(start), cpuTime()-cpu
-	bf, err := os.Open(bundle)
+	bf, err := os.Open(bundlePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer bf.Close()
 	start, cpu = time.Now(), cpuTime()
-	brep, err := VerifyBundle(context.Background(), bf, BundleOptions{Key: []byte(key.VerifierKey)})
+	brep, err := bundle.Verify(context.Background(), bf, bundle.Options{Key: []byte(key.VerifierKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,22 +146,22 @@ func TestAppendVerify100k(t *testing.T) {
 	}
 	// The export statement's share of it: every member hashed, both
 	// reports rebuilt and compared (the bundle read again, untimed).
-	raw, err := os.ReadFile(bundle)
+	raw, err := os.ReadFile(bundlePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ms := unpack(t, raw)
 	start, cpu = time.Now(), cpuTime()
 	for _, m := range ms {
-		digestOf(m.name, m.data)
-		if m.name == memberReportCSV || m.name == memberReportHTML {
-			if err := checkReport(m.name, m.data, true, brep.Export, checkpoint{Origin: testOrigin, Size: n, Root: brep.Root}, brep.Entries); err != nil {
+		sha256.Sum256(m.data)
+		if m.name == bundle.MemberReportCSV || m.name == bundle.MemberReportHTML {
+			if err := bundle.CheckReport(m.name, m.data, true, brep.Export, evlog.Checkpoint{Origin: testOrigin, Size: n, Root: brep.Root}, brep.Entries); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	stmtTime, stmtCPU := time.Since(start), cpuTime()-cpu
-	bfi, _ := os.Stat(bundle)
+	bfi, _ := os.Stat(bundlePath)
 	t.Logf("export of %d records: %v wall, %v CPU; bundle %d MiB", n, exportTime.Round(time.Millisecond), exportCPU.Round(time.Millisecond), bfi.Size()>>20)
 	t.Logf("verify of the %d-record bundle: %v wall, %v CPU (target < 5s)", n, bundleTime.Round(time.Millisecond), bundleCPU.Round(time.Millisecond))
 	t.Logf("  of which the export statement (members hashed, reports rebuilt and compared): %v wall, %v CPU", stmtTime.Round(time.Millisecond), stmtCPU.Round(time.Millisecond))
@@ -212,13 +216,13 @@ func BenchmarkVerifyBundle(b *testing.B) {
 		}
 	}
 	var buf bytes.Buffer
-	if _, err := s.Export(&buf, Selection{}, time.Now()); err != nil {
+	if _, err := s.Export(&buf, bundle.Selection{}, time.Now()); err != nil {
 		b.Fatal(err)
 	}
 	must(b, s.Close())
 	pub := []byte(key.VerifierKey)
 	for b.Loop() {
-		if _, err := VerifyBundle(context.Background(), bytes.NewReader(buf.Bytes()), BundleOptions{Key: pub}); err != nil {
+		if _, err := bundle.Verify(context.Background(), bytes.NewReader(buf.Bytes()), bundle.Options{Key: pub}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,14 +7,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/drillhq/drill/internal/record"
 	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // member is one file of a bundle.
@@ -66,7 +68,7 @@ func edit(t testing.TB, b []byte, name string, fn func([]byte) []byte) []byte {
 	ms := unpack(t, b)
 	found := false
 	for i := range ms {
-		if ms[i].name == bundleDir+name {
+		if ms[i].name == bundle.Dir+name {
 			ms[i].data = fn(ms[i].data)
 			found = true
 		}
@@ -88,7 +90,7 @@ func lines(fn func([]string) []string) func([]byte) []byte {
 // manifestRecords sets manifest.json's record count.
 func manifestRecords(n int) func([]byte) []byte {
 	return func(b []byte) []byte {
-		var m BundleManifest
+		var m bundle.Manifest
 		if err := json.Unmarshal(b, &m); err != nil {
 			panic(err) // b is the manifest.json of a bundle the test exported
 		}
@@ -102,11 +104,11 @@ func manifestRecords(n int) func([]byte) []byte {
 // back into the envelope, signatures untouched.
 func reencode(t testing.TB, line string, fn func(*record.Record)) string {
 	t.Helper()
-	var e entryLine
+	var e bundle.EntryLine
 	if err := json.Unmarshal([]byte(line), &e); err != nil {
 		t.Fatal(err)
 	}
-	env, err := DecodeEnvelope(e.Envelope)
+	env, err := envelope.Decode(e.Envelope)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +123,7 @@ func reencode(t testing.TB, line string, fn func(*record.Record)) string {
 	return `{"index":` + strconv.FormatInt(e.Index, 10) + `,"envelope":` + string(envb) + `}`
 }
 
-func exportBundle(t testing.TB, path string, key *keys.Key, sel Selection) ([]byte, []byte) {
+func exportBundle(t testing.TB, path string, key *keys.Key, sel bundle.Selection) ([]byte, []byte) {
 	t.Helper()
 	s, err := Open(path, Options{Key: key, ReadOnly: true})
 	if err != nil {
@@ -144,7 +146,7 @@ func TestBundleTamperMatrix(t *testing.T) {
 	other := testKey(t, testOrigin)
 	dir := t.TempDir()
 	path := newLog(t, dir, testOrigin, key, 6)
-	old, oldCP := exportBundle(t, path, key, Selection{})
+	old, oldCP := exportBundle(t, path, key, bundle.Selection{})
 	// The log grows: 10 records.
 	s, err := Open(path, Options{Key: key})
 	if err != nil {
@@ -156,8 +158,8 @@ func TestBundleTamperMatrix(t *testing.T) {
 		}
 	}
 	must(t, s.Close())
-	full, fullCP := exportBundle(t, path, key, Selection{})
-	subset, _ := exportBundle(t, path, key, Selection{Since: testTime.Add(3 * 3600e9), Until: testTime.Add(7 * 3600e9)})
+	full, fullCP := exportBundle(t, path, key, bundle.Selection{})
+	subset, _ := exportBundle(t, path, key, bundle.Selection{Since: testTime.Add(3 * 3600e9), Until: testTime.Add(7 * 3600e9)})
 	// A second log of the same origin, signed with the same key: history
 	// rewritten by someone holding the private key.
 	// Record 2 passed in the original; here it says fail.
@@ -176,53 +178,53 @@ func TestBundleTamperMatrix(t *testing.T) {
 		}
 	}
 	must(t, fs.Close())
-	rewritten, _ := exportBundle(t, forged, key, Selection{})
+	rewritten, _ := exportBundle(t, forged, key, bundle.Selection{})
 
 	pub := []byte(key.VerifierKey + "\n")
 	for _, tc := range []struct {
 		name   string
 		bundle []byte
-		opt    BundleOptions
+		opt    bundle.Options
 		want   string // "" for verifies
 	}{
-		{"intact", full, BundleOptions{Key: pub}, ""},
-		{"intact, PEM key", full, BundleOptions{Key: key.PublicPEM()}, ""},
-		{"intact, extends the older checkpoint", full, BundleOptions{Key: pub, Previous: oldCP}, ""},
-		{"intact subset", subset, BundleOptions{Key: pub, Previous: oldCP}, ""},
-		{"intact, its own key", full, BundleOptions{}, ""},
+		{"intact", full, bundle.Options{Key: pub}, ""},
+		{"intact, PEM key", full, bundle.Options{Key: key.PublicPEM()}, ""},
+		{"intact, extends the older checkpoint", full, bundle.Options{Key: pub, Previous: oldCP}, ""},
+		{"intact subset", subset, bundle.Options{Key: pub, Previous: oldCP}, ""},
+		{"intact, its own key", full, bundle.Options{}, ""},
 		{"verdict changed from fail to pass", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			ls[3] = reencode(t, ls[3], func(r *record.Record) { r.Verdict, r.Reasons = record.VerdictPass, []string{} })
 			return ls
-		})), BundleOptions{Key: pub}, "record 3: payload does not match its signature"},
+		})), bundle.Options{Key: pub}, "record 3: payload does not match its signature"},
 		{"verdict changed in a subset", edit(t, subset, "entries.jsonl", lines(func(ls []string) []string {
 			ls[0] = reencode(t, ls[0], func(r *record.Record) { r.Verdict = record.VerdictPass })
 			return ls
-		})), BundleOptions{Key: pub}, "record 3: payload does not match its signature"},
+		})), bundle.Options{Key: pub}, "record 3: payload does not match its signature"},
 		{"record removed", edit(t, edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			return append(ls[:4:4], ls[5:]...)
-		})), "manifest.json", manifestRecords(9)), BundleOptions{Key: pub}, "record 4: missing from a complete bundle (the next entry is record 5)"},
+		})), "manifest.json", manifestRecords(9)), bundle.Options{Key: pub}, "record 4: missing from a complete bundle (the next entry is record 5)"},
 		{"record removed from a subset", edit(t, subset, "entries.jsonl", lines(func(ls []string) []string {
 			return ls[1:]
-		})), BundleOptions{Key: pub}, "entries.jsonl holds 3 records, manifest.json says 4"},
+		})), bundle.Options{Key: pub}, "entries.jsonl holds 3 records, manifest.json says 4"},
 		{"two records swapped", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			ls[2], ls[5] = strings.Replace(ls[5], `{"index":5,`, `{"index":2,`, 1), strings.Replace(ls[2], `{"index":2,`, `{"index":5,`, 1)
 			return ls
-		})), BundleOptions{Key: pub}, "record 2: log_index is 5 (a record moved or copied from elsewhere)"},
+		})), bundle.Options{Key: pub}, "record 2: log_index is 5 (a record moved or copied from elsewhere)"},
 		{"record inserted twice", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			return append(ls[:4:4], append([]string{ls[3]}, ls[4:]...)...)
-		})), BundleOptions{Key: pub}, "record 3: appears out of order or twice"},
+		})), bundle.Options{Key: pub}, "record 3: appears out of order or twice"},
 		{"record appended beyond the checkpoint", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			return append(ls, strings.Replace(ls[9], `{"index":9,`, `{"index":10,`, 1))
-		})), BundleOptions{Key: pub}, "record 10: lies beyond the bundle's checkpoint of size 10"},
+		})), bundle.Options{Key: pub}, "record 10: lies beyond the bundle's checkpoint of size 10"},
 		{"last records cut off, checkpoint kept", edit(t, edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			return ls[:8]
-		})), "manifest.json", manifestRecords(8)), BundleOptions{Key: pub}, "record 8: missing: the bundle ends at record 8 but its checkpoint has size 10"},
-		{"rollback: the older bundle against the newer checkpoint", old, BundleOptions{Key: pub, Previous: fullCP},
+		})), "manifest.json", manifestRecords(8)), bundle.Options{Key: pub}, "record 8: missing: the bundle ends at record 8 but its checkpoint has size 10"},
+		{"rollback: the older bundle against the newer checkpoint", old, bundle.Options{Key: pub, Previous: fullCP},
 			"ROLLBACK: this bundle shows the log at size 6, but your earlier checkpoint has size 10"},
-		{"history rewritten with the key", rewritten, BundleOptions{Key: pub, Previous: oldCP},
+		{"history rewritten with the key", rewritten, bundle.Options{Key: pub, Previous: oldCP},
 			"HISTORY REWRITTEN: the first 6 records of this bundle's log do not give the root hash of your earlier checkpoint of size 6"},
 		{"latest checkpoint replaced by an older one", edit(t, full, "checkpoint", func([]byte) []byte { return oldCP }),
-			BundleOptions{Key: pub}, "the latest checkpoint has size 6 but manifest.json says the log has 10 records"},
+			bundle.Options{Key: pub}, "the latest checkpoint has size 6 but manifest.json says the log has 10 records"},
 		{"forged checkpoint signature", edit(t, full, "checkpoint", func(b []byte) []byte {
 			c := bytes.Clone(b)
 			i := bytes.LastIndex(c, []byte(" ")) + 10
@@ -231,7 +233,7 @@ func TestBundleTamperMatrix(t *testing.T) {
 				c[i+1] ^= 1
 			}
 			return c
-		}), BundleOptions{Key: pub}, "checkpoint 10: "},
+		}), bundle.Options{Key: pub}, "checkpoint 10: "},
 		{"forged record signature", edit(t, full, "entries.jsonl", lines(func(ls []string) []string {
 			i := strings.Index(ls[7], `"sig":"`) + 10
 			b := []byte(ls[7])
@@ -242,22 +244,22 @@ func TestBundleTamperMatrix(t *testing.T) {
 			}
 			ls[7] = string(b)
 			return ls
-		})), BundleOptions{Key: pub}, "record 7: payload does not match its signature"},
-		{"different key", full, BundleOptions{Key: []byte(other.VerifierKey)}, "checkpoint 10: not signed by the key you gave"},
-		{"different PEM key", full, BundleOptions{Key: other.PublicPEM()}, "checkpoint 10: not signed by the key you gave"},
-		{"truncated file", full[:len(full)/2], BundleOptions{Key: pub}, "truncated or corrupt"},
-		{"not a bundle", []byte("hello"), BundleOptions{Key: pub}, "not a gzip'd tar archive"},
+		})), bundle.Options{Key: pub}, "record 7: payload does not match its signature"},
+		{"different key", full, bundle.Options{Key: []byte(other.VerifierKey)}, "checkpoint 10: not signed by the key you gave"},
+		{"different PEM key", full, bundle.Options{Key: other.PublicPEM()}, "checkpoint 10: not signed by the key you gave"},
+		{"truncated file", full[:len(full)/2], bundle.Options{Key: pub}, "truncated or corrupt"},
+		{"not a bundle", []byte("hello"), bundle.Options{Key: pub}, "not a gzip'd tar archive"},
 		{"historical checkpoint dropped", edit(t, full, "checkpoints.jsonl", lines(func(ls []string) []string {
 			return append(ls[:3:3], ls[4:]...)
-		})), BundleOptions{Key: pub}, "a complete bundle holds 10 historical checkpoints, want all 11"},
+		})), bundle.Options{Key: pub}, "a complete bundle holds 10 historical checkpoints, want all 11"},
 		{"leaf hash changed in a subset", edit(t, subset, "hashes", func(b []byte) []byte {
 			c := bytes.Clone(b)
 			c[32*4] ^= 1
 			return c
-		}), BundleOptions{Key: pub}, "checkpoint 5: root hash does not match the records"},
+		}), bundle.Options{Key: pub}, "checkpoint 5: root hash does not match the records"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := VerifyBundle(context.Background(), bytes.NewReader(tc.bundle), tc.opt)
+			rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), tc.opt)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("VerifyBundle: %v", err)
@@ -282,8 +284,8 @@ func TestBundleTamperMatrix(t *testing.T) {
 func TestBundleSubset(t *testing.T) {
 	key := testKey(t, testOrigin)
 	path := newLog(t, t.TempDir(), testOrigin, key, 20)
-	b, _ := exportBundle(t, path, key, Selection{Since: testTime.Add(5 * 3600e9), Until: testTime.Add(9 * 3600e9)})
-	rep, err := VerifyBundle(context.Background(), bytes.NewReader(b), BundleOptions{Key: []byte(key.VerifierKey)})
+	b, _ := exportBundle(t, path, key, bundle.Selection{Since: testTime.Add(5 * 3600e9), Until: testTime.Add(9 * 3600e9)})
+	rep, err := bundle.Verify(context.Background(), bytes.NewReader(b), bundle.Options{Key: []byte(key.VerifierKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,7 @@ func TestBundleSubset(t *testing.T) {
 	}
 	names := map[string]bool{}
 	for _, m := range unpack(t, b) {
-		names[strings.TrimPrefix(m.name, bundleDir)] = true
+		names[strings.TrimPrefix(m.name, bundle.Dir)] = true
 	}
 	for _, want := range []string{"manifest.json", "checkpoint", "checkpoints.jsonl", "hashes", "proofs.jsonl", "entries.jsonl", "report.csv", "report.html"} {
 		if !names[want] {

@@ -11,6 +11,9 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/evlog"
 )
 
 // TestProofsCrossChecked checks what a bundle claims with an independent
@@ -20,16 +23,16 @@ import (
 func TestProofsCrossChecked(t *testing.T) {
 	key := testKey(t, testOrigin)
 	path := newLog(t, t.TempDir(), testOrigin, key, 37)
-	b, _ := exportBundle(t, path, key, Selection{Since: testTime.Add(5 * 3600e9), Until: testTime.Add(30 * 3600e9)})
-	var man BundleManifest
+	b, _ := exportBundle(t, path, key, bundle.Selection{Since: testTime.Add(5 * 3600e9), Until: testTime.Add(30 * 3600e9)})
+	var man bundle.Manifest
 	var hashes []byte
-	var latest checkpoint
-	hist := map[int64]checkpoint{}
-	var proofs []proofLine
+	var latest evlog.Checkpoint
+	hist := map[int64]evlog.Checkpoint{}
+	var proofs []bundle.ProofLine
 	entries := map[int64][]byte{}
 	verifier := note.VerifierList(key.Verifier)
 	for _, m := range unpack(t, b) {
-		switch strings.TrimPrefix(m.name, bundleDir) {
+		switch strings.TrimPrefix(m.name, bundle.Dir) {
 		case "manifest.json":
 			must(t, json.Unmarshal(m.data, &man))
 		case "hashes":
@@ -38,18 +41,18 @@ func TestProofsCrossChecked(t *testing.T) {
 			latest = mustOpenCheckpoint(t, m.data, key)
 		case "checkpoints.jsonl":
 			for _, l := range bytes.Split(bytes.TrimSpace(m.data), []byte("\n")) {
-				var h historyLine
+				var h bundle.HistoryLine
 				must(t, json.Unmarshal(l, &h))
 				n, err := note.Open([]byte(h.Note), verifier)
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, _ := parseCheckpoint(n.Text)
+				c, _ := evlog.ParseCheckpoint(n.Text)
 				hist[h.Size] = c
 			}
 		case "proofs.jsonl":
 			for _, l := range bytes.Split(bytes.TrimSpace(m.data), []byte("\n")) {
-				var p proofLine
+				var p bundle.ProofLine
 				if err := json.Unmarshal(l, &p); err != nil {
 					t.Fatal(err)
 				}
@@ -57,7 +60,7 @@ func TestProofsCrossChecked(t *testing.T) {
 			}
 		case "entries.jsonl":
 			for _, l := range bytes.Split(bytes.TrimSpace(m.data), []byte("\n")) {
-				e, err := parseEntryLine(l)
+				e, err := bundle.ParseEntryLine(l)
 				if err != nil {
 					t.Fatal(err)
 				}

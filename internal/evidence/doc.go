@@ -1,16 +1,27 @@
-// Package evidence keeps drill's evidence log: every drill result as a
+// Package evidence is drill's evidence store: every drill result as a
 // signed record in an append-only Merkle tree with signed checkpoints, in
-// one bbolt file (state_dir/drill.db). It is the only package that imports
-// bbolt.
+// one bbolt file (state_dir/drill.db), and the runner's state kept beside
+// it (start markers, scratch resources, the restore point index). It is
+// the only package that imports bbolt.
+//
+// The log is built in layers, like golang.org/x/mod/sumdb's tlog and
+// note, and only the store knows bbolt:
+//
+//	internal/record    the drill record (no signatures)
+//	internal/envelope  one signed entry: DSSE envelope, in-toto Statement, key change
+//	internal/evlog     checkpoints, the key chain, the rebuilt tree, VerifyError
+//	internal/report    the CSV and HTML reports of records
+//	internal/bundle    export bundles: Write, and Verify offline (no bbolt)
+//	internal/evidence  the store: Open, Append, RotateKey, Verify, Export (collect)
 //
 // # Records
 //
-// A record is a Record (the drill result) as the predicate of an in-toto
-// Statement v1 (predicate type PredicateType), encoded with encoding/json,
-// signed into a DSSE envelope (payload type PayloadType, Ed25519 over the
-// DSSE pre-authentication encoding, key ID the hex SHA-256 of the public
-// key). The envelope's JSON, one line of at most MaxLeafSize bytes, is the
-// leaf of the tree; its bytes are stored and hashed exactly as signed and
+// A record is a record.Record (the drill result) as the predicate of an
+// in-toto Statement v1 (predicate type envelope.PredicateType), encoded
+// with encoding/json, signed into a DSSE envelope (payload type
+// envelope.PayloadType, Ed25519 over the DSSE pre-authentication encoding,
+// key ID the hex SHA-256 of the public key). The envelope's JSON, one line
+// of at most envelope.MaxLeafSize bytes, is the leaf of the tree; its bytes are stored and hashed exactly as signed and
 // never re-encoded. The Record carries its own place in the log
 // (log_origin, log_index), so a record cannot be moved or copied into
 // another log without its signature breaking.
@@ -78,15 +89,17 @@
 //
 // # Export bundles
 //
-// Store.Export writes a bundle (see bundle.go for its members) that ends
-// with an export statement: an in-toto Statement of predicate type
-// ExportType, signed (DSSE) with the log's key, whose subjects are every
-// other member with its SHA-256 and whose predicate binds the origin, the
-// log's size and root, complete or subset, the selection and the time.
-// VerifyBundle requires it, checks every member against it, refuses a
-// bundle whose log is shorter than it says, and rebuilds the reports from
-// the verified records to compare them byte for byte. What it cannot
-// prove: that no newer records were withheld (an older bundle verifies
-// as well), which only a checkpoint the auditor kept shows
-// (BundleOptions.Previous).
+// Store.Export collects what a bundle holds (bundle.Contents: entries,
+// checkpoints, key chain, proofs) in one read transaction, then
+// bundle.Write writes it (see internal/bundle/bundle.go for its members).
+// A bundle ends with an export statement: an in-toto Statement of
+// predicate type bundle.ExportType, signed (DSSE) with the log's key,
+// whose subjects are every other member with its SHA-256 and whose
+// predicate binds the origin, the log's size and root, complete or
+// subset, the selection and the time. bundle.Verify requires it, checks
+// every member against it, refuses a bundle whose log is shorter than it
+// says, and rebuilds the reports from the verified records to compare
+// them byte for byte. What it cannot prove: that no newer records were
+// withheld (an older bundle verifies as well), which only a checkpoint
+// the auditor kept shows (bundle.Options.Previous).
 package evidence

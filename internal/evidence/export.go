@@ -1,122 +1,152 @@
 package evidence
 
 import (
-	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
-	"github.com/drillhq/drill/internal/keys"
+	"go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/evlog"
 )
 
-// ExportType identifies an export statement as a Statement's predicate:
-// the signed description of a bundle, its last member.
-const ExportType = "https://drill.dev/export/v1"
-
-// memberStatement is the bundle member that holds the export statement.
-const memberStatement = bundleDir + "export.dsse.json"
-
-// ExportPredicate is the predicate of a bundle's export statement, an
-// in-toto Statement signed (DSSE, Ed25519) by the log's key in force at
-// export. Its subjects are every other member of the bundle, by name, with
-// their SHA-256. Field order is the canonical JSON order.
-type ExportPredicate struct {
-	LogOrigin string `json:"log_origin"`
-	// LogSize is the size of the log at export, and LogRoot (base64) the
-	// root hash of its latest checkpoint.
-	LogSize int64  `json:"log_size"`
-	LogRoot string `json:"log_root"`
-	// Complete is true when the bundle holds every record of the log.
-	Complete bool `json:"complete"`
-	// Selection is the selection as people read it (Selection.String of
-	// the fields below); Since, Until, Service and Drill are the selection
-	// as given, the zero values when not given.
-	Selection string    `json:"selection"`
-	Since     time.Time `json:"since,omitzero"`
-	Until     time.Time `json:"until,omitzero"`
-	Service   string    `json:"service,omitempty"`
-	Drill     string    `json:"drill,omitempty"`
-	// Records is how many entries the bundle holds.
-	Records int64 `json:"records"`
-	// Created is when the export was made (UTC).
-	Created time.Time `json:"created"`
-}
-
-// selection returns the selection the statement was signed for.
-func (p *ExportPredicate) selection() Selection {
-	return Selection{Since: p.Since, Until: p.Until, Service: p.Service, Drill: p.Drill}
-}
-
-// exportStatement is an in-toto Statement whose predicate is an
-// ExportPredicate.
-type exportStatement struct {
-	Type          string           `json:"_type"`
-	Subject       []Subject        `json:"subject"`
-	PredicateType string           `json:"predicateType"`
-	Predicate     *ExportPredicate `json:"predicate"`
-}
-
-// memberDigest is a bundle member's name and SHA-256, in archive order.
-type memberDigest struct {
-	name   string
-	sha256 string
-}
-
-func digestOf(name string, data []byte) memberDigest {
-	sum := sha256.Sum256(data)
-	return memberDigest{name: name, sha256: hex.EncodeToString(sum[:])}
-}
-
-// signExport signs the export statement of a bundle whose other members
-// are members, returning the member's content (the envelope and a
-// newline).
-func signExport(p *ExportPredicate, members []memberDigest, key *keys.Key) ([]byte, error) {
-	st := &exportStatement{Type: StatementType, PredicateType: ExportType, Predicate: p}
-	for _, m := range members {
-		st.Subject = append(st.Subject, Subject{Name: m.name, Digest: map[string]string{"sha256": m.sha256}})
+// Export writes a bundle of the records sel selects, as of the latest
+// signed checkpoint, to w. What the bundle holds is collected in one read
+// transaction, so records appended meanwhile are not in it; the bundle is
+// written (bundle.Write) after the transaction ends.
+func (s *Store) Export(w io.Writer, sel bundle.Selection, now time.Time) (*bundle.Summary, error) {
+	if s.key == nil || s.key.Private == nil {
+		return nil, errors.New("export evidence: the export statement is signed with the log's private key, and the store was opened without it (export through the agent, or as the user that can read state_dir/keys/drill.key)")
 	}
-	payload, err := marshalJSON(st)
+	if s.keyErr != nil {
+		return nil, fmt.Errorf("export evidence: %w", s.keyErr)
+	}
+	var c *bundle.Contents
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		c, err = s.collect(tx, sel)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("encode the export statement: %w", err)
+		return nil, fmt.Errorf("export evidence: %w", err)
 	}
-	env, err := signEnvelope(payload, key)
+	sum, err := bundle.Write(w, c, s.key, now)
 	if err != nil {
-		return nil, fmt.Errorf("sign the export statement: %w", err)
+		return nil, fmt.Errorf("export evidence: %w", err)
 	}
-	return append(env, '\n'), nil
+	return sum, nil
 }
 
-// openExport checks that data, the export statement member, is a DSSE
-// envelope signed by pub holding an export Statement, and returns it.
-func openExport(data []byte, pub ed25519.PublicKey) (*exportStatement, error) {
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, errors.New("not one line of JSON")
-	}
-	env, err := DecodeEnvelope(data[:len(data)-1])
+// collect reads what the bundle of the records sel selects holds, as of
+// the latest signed checkpoint in tx. Values are copied out of tx.
+func (s *Store) collect(tx *bbolt.Tx, sel bundle.Selection) (*bundle.Contents, error) {
+	n, err := storedSize(tx)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := env.verifiedPayload(pub)
+	cps := tx.Bucket(bucketCheckpoints)
+	latest := cps.Get(be64(uint64(n)))
+	if latest == nil {
+		return nil, fmt.Errorf("no signed checkpoint of size %d: run drill evidence verify", n)
+	}
+	head, err := evlog.OpenCheckpoint(latest, s.verifier)
 	if err != nil {
+		return nil, fmt.Errorf("latest checkpoint: %w", err)
+	}
+	c := &bundle.Contents{Origin: s.origin, Size: n, Latest: bytes.Clone(latest), Head: head, Selection: sel}
+	if err := s.collectEntries(tx, c); err != nil {
 		return nil, err
 	}
-	var st exportStatement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
+	// Historical checkpoints: all of them, or the one signed right after
+	// each selected entry.
+	addHist := func(size int64) error {
+		cp := cps.Get(be64(uint64(size)))
+		if cp == nil {
+			return fmt.Errorf("checkpoint %d is missing: run drill evidence verify", size)
+		}
+		c.History = append(c.History, bundle.HistoryLine{Size: size, Note: string(cp)})
+		return nil
 	}
-	if err := checkStatementType(st.Type, st.PredicateType, ExportType); err != nil {
-		return nil, err
+	if sel.All() {
+		for size := int64(0); size <= n; size++ {
+			if err := addHist(size); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
 	}
-	if st.Predicate == nil {
-		return nil, errors.New("statement has no predicate")
-	}
-	for i, s := range st.Subject {
-		if s.Name == "" || len(s.Digest["sha256"]) != 2*sha256.Size {
-			return nil, fmt.Errorf("statement subject %d has no name or no sha256 digest", i)
+	for _, e := range c.Entries {
+		if err := addHist(e.Index + 1); err != nil {
+			return nil, err
 		}
 	}
-	return &st, nil
+	return c, collectProofs(txHashReader(tx), c)
+}
+
+// collectEntries selects the entries of c's bundle, with the log's key
+// chain; key changes always go in, so that the verifier can follow the
+// keys.
+func (s *Store) collectEntries(tx *bbolt.Tx, c *bundle.Contents) error {
+	first := s.vkey
+	if v := tx.Bucket(bucketMeta).Get(metaVKey0); v != nil {
+		first = string(v)
+	}
+	c.Keys = []bundle.Key{{Key: first, From: 0}}
+	leaves := tx.Bucket(bucketLeaves)
+	for i := int64(0); i < c.Size; i++ {
+		leaf := leaves.Get(be64(uint64(i)))
+		if leaf == nil {
+			return fmt.Errorf("record %d is missing: run drill evidence verify", i)
+		}
+		e, err := parseEntry(i, leaf)
+		if err != nil {
+			return err
+		}
+		if e.KeyChange != nil {
+			c.Keys = append(c.Keys, bundle.Key{Key: e.KeyChange.NewKey, From: i + 1})
+		} else if !c.Selection.Match(e.Record) {
+			continue
+		}
+		c.Entries = append(c.Entries, bundle.Entry{Index: i, Leaf: bytes.Clone(leaf), Record: e.Record})
+	}
+	if last := c.Keys[len(c.Keys)-1].Key; last != s.key.VerifierKey {
+		return fmt.Errorf("the signing key %s is not the log's key in force (%s)", s.key.VerifierKey, last)
+	}
+	return nil
+}
+
+// collectProofs reads a subset bundle's leaf hashes of the whole log and
+// proves each entry and each historical checkpoint against the latest.
+func collectProofs(hr tlog.HashReader, c *bundle.Contents) error {
+	n := c.Size
+	at := make([]int64, n)
+	for i := range at {
+		at[i] = tlog.StoredHashIndex(0, int64(i))
+	}
+	var err error
+	if c.LeafHashes, err = hr.ReadHashes(at); err != nil {
+		return err
+	}
+	for _, e := range c.Entries {
+		p, err := tlog.ProveRecord(n, e.Index, hr)
+		if err != nil {
+			return fmt.Errorf("prove record %d: %w", e.Index, err)
+		}
+		c.Proofs = append(c.Proofs, bundle.ProofLine{Index: &e.Index, Inclusion: p})
+	}
+	for _, h := range c.History {
+		if h.Size == 0 || h.Size == n {
+			continue
+		}
+		p, err := tlog.ProveTree(n, h.Size, hr)
+		if err != nil {
+			return fmt.Errorf("prove checkpoint %d: %w", h.Size, err)
+		}
+		c.Proofs = append(c.Proofs, bundle.ProofLine{Size: &h.Size, Consistency: p})
+	}
+	return nil
 }

@@ -1,8 +1,6 @@
 package evidence
 
 import (
-	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,21 +8,19 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/evlog/logtest"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
-const testOrigin = "drill.test/bk01"
+const testOrigin = logtest.Origin
 
-var testTime = time.Date(2026, 8, 20, 3, 30, 0, 0, time.UTC)
-
-func testKey(t testing.TB, name string) *keys.Key {
-	t.Helper()
-	k, err := keys.LoadOrCreate(filepath.Join(t.TempDir(), "keys"), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+var (
+	testTime   = logtest.Time
+	testKey    = logtest.Key
+	testRecord = logtest.Record
+)
 
 // must stops the test at a failed step of its setup.
 func must(t testing.TB, err error) {
@@ -32,42 +28,6 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// testRecord returns a realistic drill record; i makes it unique.
-func testRecord(i int, verdict record.Verdict) *record.Record {
-	started := testTime.Add(time.Duration(i) * time.Hour)
-	rec := &record.Record{
-		Drill:   "billing-db",
-		Service: "billing",
-		Backend: "postgres",
-		Host:    "bk01",
-		Verdict: verdict,
-		RestorePoint: record.RestorePoint{
-			ID:          fmt.Sprintf("billing-%06d.dump", i),
-			Time:        started.Add(-3 * time.Hour),
-			Description: "/backups/pg/billing <nightly> & weekly",
-		},
-		Started:          started,
-		Finished:         started.Add(41 * time.Minute),
-		RestoreSeconds:   2460,
-		BackupAgeSeconds: 10800,
-		RPOSeconds:       86400,
-		RTOSeconds:       14400,
-		Files:            1,
-		Bytes:            1 << 30,
-		ManifestSHA256:   fmt.Sprintf("%064x", i+1),
-		Checks: []record.Check{
-			{Name: "tables", OK: true, Detail: "invoices present"},
-			{Name: "min_rows", OK: verdict == record.VerdictPass, Detail: "invoices: 1523 rows, want >= 1000"},
-		},
-		Details:      map[string]string{"pg_restore": "17.2", "server": "PostgreSQL 17.2"},
-		DrillVersion: "0.0.0-test",
-	}
-	if verdict != record.VerdictPass {
-		rec.Reasons = []string{"check min_rows: invoices has 12 rows, want >= 1000"}
-	}
-	return rec
 }
 
 // verdictFor gives records alternating verdicts: even pass, odd fail.
@@ -130,7 +90,7 @@ func rawGet(t testing.TB, path string, bucket []byte, key []byte) []byte {
 // the root of the first n leaves.
 func rootsOf(t testing.TB, leaves [][]byte) []tlog.Hash {
 	t.Helper()
-	var m memTree
+	var m evlog.MemTree
 	roots := []tlog.Hash{}
 	for n := 0; ; n++ {
 		r, err := tlog.TreeHash(int64(n), m)

@@ -3,11 +3,12 @@ package evidence
 import (
 	"bytes"
 	"context"
-	"github.com/drillhq/drill/internal/record"
 	"strings"
 	"testing"
 
+	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // A rotated log: a key-change entry signed by the old key, the hand-over
@@ -70,8 +71,8 @@ func TestRotateKey(t *testing.T) {
 		must(t, s.Close())
 	}
 
-	full, _ := exportBundle(t, path, k2, Selection{})
-	subset, _ := exportBundle(t, path, k2, Selection{Since: testTime.Add(6 * 3600e9)})
+	full, _ := exportBundle(t, path, k2, bundle.Selection{})
+	subset, _ := exportBundle(t, path, k2, bundle.Selection{Since: testTime.Add(6 * 3600e9)})
 	for _, tc := range []struct {
 		name   string
 		bundle []byte
@@ -91,7 +92,7 @@ func TestRotateKey(t *testing.T) {
 		}), k1, "checkpoint 8: not signed by the log key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := VerifyBundle(context.Background(), bytes.NewReader(tc.bundle), BundleOptions{Key: []byte(tc.key.VerifierKey)})
+			rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), bundle.Options{Key: []byte(tc.key.VerifierKey)})
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

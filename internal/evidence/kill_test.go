@@ -3,7 +3,6 @@ package evidence
 import (
 	"context"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // TestMain lets the test binary act as an appender for TestKillLoop.

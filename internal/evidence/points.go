@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/drillhq/drill/internal/record"
 )
 
 // bucketPoints indexes, per drill and source, the newest restore point any
@@ -42,26 +43,13 @@ type slicePasses struct {
 // passed. The sampled drill restores the slice least recently proven.
 func (s *Store) SlicePasses(drill, source, seed string, slices int) ([]time.Time, error) {
 	out := make([]time.Time, slices)
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPoints)
-		if b == nil {
-			return nil
-		}
-		v := b.Get(sampleKey(drill, source))
-		if v == nil {
-			return nil
-		}
-		var sp slicePasses
-		if err := json.Unmarshal(v, &sp); err != nil {
-			return err
-		}
-		if sp.Seed == seed && len(sp.Passed) == slices {
-			copy(out, sp.Passed)
-		}
-		return nil
-	})
+	var sp slicePasses
+	found, err := s.getJSON(bucketPoints, sampleKey(drill, source), &sp)
 	if err != nil {
 		return nil, fmt.Errorf("read the sample slices drill %s passed: %w", drill, err)
+	}
+	if found && sp.Seed == seed && len(sp.Passed) == slices {
+		copy(out, sp.Passed)
 	}
 	return out, nil
 }
@@ -97,19 +85,7 @@ func noteSample(b *bbolt.Bucket, rec *record.Record) error {
 // lists now.
 func (s *Store) NewestPoint(drill, source string) (SeenPoint, bool, error) {
 	var sp SeenPoint
-	found := false
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPoints)
-		if b == nil {
-			return nil
-		}
-		v := b.Get(pointKey(drill, source))
-		if v == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(v, &sp)
-	})
+	found, err := s.getJSON(bucketPoints, pointKey(drill, source), &sp)
 	if err != nil {
 		return SeenPoint{}, false, fmt.Errorf("read the newest restore point of drill %s: %w", drill, err)
 	}

@@ -1,11 +1,12 @@
 package evidence
 
 import (
-	"github.com/drillhq/drill/internal/record"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/drillhq/drill/internal/record"
 )
 
 // NewestPoint keeps, per drill and source, the newest restore point any

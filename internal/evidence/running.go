@@ -2,12 +2,11 @@ package evidence
 
 import (
 	"encoding/json"
-	"fmt"
-	"github.com/drillhq/drill/internal/record"
-	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/drillhq/drill/internal/record"
 )
 
 // bucketRunning holds a start marker for each drill under way, written
@@ -31,42 +30,13 @@ type Running struct {
 // NoteRunning returns. A drill has one marker at a time: a newer one
 // replaces an older one.
 func (s *Store) NoteRunning(r Running) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketRunning)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(r.Drill), v)
-	})
+	return s.putJSON(bucketRunning, []byte(r.Drill), r)
 }
 
 // RunningLeft returns the start markers no record has cleared, oldest
 // first: the drills that were under way when their process died.
 func (s *Store) RunningLeft() ([]Running, error) {
-	var out []Running
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketRunning)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var r Running
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("start marker of drill %q: %w", k, err)
-			}
-			out = append(out, r)
-			return nil
-		})
-	})
-	slices.SortStableFunc(out, func(a, b Running) int { return a.Started.Compare(b.Started) })
-	return out, err
+	return listJSON(s, bucketRunning, "start marker of drill", func(r Running) time.Time { return r.Started })
 }
 
 // clearRunning removes the start marker that rec finishes, in the append

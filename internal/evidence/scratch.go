@@ -2,8 +2,6 @@ package evidence
 
 import (
 	"encoding/json"
-	"fmt"
-	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -32,20 +30,7 @@ func scratchKey(backend, name string) []byte { return []byte(backend + "\x00" + 
 // NoteScratch records a scratch resource before it is created. It is
 // durable when NoteScratch returns.
 func (s *Store) NoteScratch(sc Scratch) error {
-	if s.readOnly {
-		return ErrReadOnly
-	}
-	v, err := json.Marshal(sc)
-	if err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bucketScratch)
-		if err != nil {
-			return err
-		}
-		return b.Put(scratchKey(sc.Backend, sc.Name), v)
-	})
+	return s.putJSON(bucketScratch, scratchKey(sc.Backend, sc.Name), sc)
 }
 
 // ScratchDone forgets a scratch resource whose removal was confirmed.
@@ -65,21 +50,5 @@ func (s *Store) ScratchDone(backend, name string) error {
 // ScratchLeft returns the scratch resources whose removal was never
 // confirmed, oldest first.
 func (s *Store) ScratchLeft() ([]Scratch, error) {
-	var out []Scratch
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketScratch)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var sc Scratch
-			if err := json.Unmarshal(v, &sc); err != nil {
-				return fmt.Errorf("scratch record %q: %w", k, err)
-			}
-			out = append(out, sc)
-			return nil
-		})
-	})
-	slices.SortStableFunc(out, func(a, b Scratch) int { return a.Created.Compare(b.Created) })
-	return out, err
+	return listJSON(s, bucketScratch, "scratch record", func(sc Scratch) time.Time { return sc.Created })
 }

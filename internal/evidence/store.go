@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"io/fs"
 	"os"
 	"regexp"
@@ -17,7 +16,10 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/drillhq/drill/internal/envelope"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Bucket names and meta keys; see the package documentation.
@@ -86,7 +88,7 @@ type Store struct {
 
 // head is the latest checkpoint, verified at Open or produced by Append.
 type head struct {
-	checkpoint
+	evlog.Checkpoint
 	note []byte
 }
 
@@ -100,7 +102,7 @@ type Entry struct {
 	Record *record.Record
 	// KeyChange is set for the entry that hands the log to a new key;
 	// Entries does not visit those.
-	KeyChange *KeyChange
+	KeyChange *envelope.KeyChange
 }
 
 // Open opens the evidence store at path, creating it (and the empty log's
@@ -216,10 +218,10 @@ func (s *Store) create(tx *bbolt.Tx, opt Options) error {
 	if opt.Key == nil || opt.Key.Signer == nil {
 		return errors.New("a signing key is needed to create the evidence store")
 	}
-	if err := validOrigin(opt.Origin); err != nil {
+	if err := evlog.ValidOrigin(opt.Origin); err != nil {
 		return err
 	}
-	cp, err := signCheckpoint(checkpoint{Origin: opt.Origin, Size: 0, Root: emptyRoot()}, opt.Key.Signer)
+	cp, err := evlog.SignCheckpoint(evlog.Checkpoint{Origin: opt.Origin, Size: 0, Root: evlog.EmptyRoot()}, opt.Key.Signer)
 	if err != nil {
 		return err
 	}
@@ -358,24 +360,11 @@ func (s *Store) Entries(fn func(*Entry) error, newestFirst bool) error {
 
 // parseEntry decodes leaf i without verifying it.
 func parseEntry(i int64, leaf []byte) (*Entry, error) {
-	env, err := DecodeEnvelope(leaf)
+	rec, kc, err := envelope.Parse(leaf)
 	if err != nil {
 		return nil, fmt.Errorf("record %d: %w", i, err)
 	}
-	payload, err := env.payloadBytes()
-	if err != nil {
-		return nil, fmt.Errorf("record %d: %w", i, err)
-	}
-	if kc, err := parseKeyChange(payload); err != nil {
-		return nil, fmt.Errorf("record %d: %w", i, err)
-	} else if kc != nil {
-		return &Entry{Index: i, Envelope: leaf, KeyChange: kc}, nil
-	}
-	st, err := ParseStatement(payload)
-	if err != nil {
-		return nil, fmt.Errorf("record %d: %w", i, err)
-	}
-	return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, nil
+	return &Entry{Index: i, Envelope: leaf, Record: rec, KeyChange: kc}, nil
 }
 
 // sha256Hex matches a lower-case hex SHA-256 digest.
@@ -448,73 +437,14 @@ func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 	if s.head == nil {
 		return nil, fmt.Errorf("append evidence: %w", s.damaged)
 	}
-
 	leaves := make([][]byte, len(rs))
-	next := s.head
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if err := checkHead(tx, s.head); err != nil {
-			return err
-		}
-		hr := txHashReader(tx)
-		hb, lb, cb := tx.Bucket(bucketHashes), tx.Bucket(bucketLeaves), tx.Bucket(bucketCheckpoints)
-		pb, err := tx.CreateBucketIfNotExists(bucketPoints)
-		if err != nil {
-			return err
-		}
-		hb.FillPercent, lb.FillPercent, cb.FillPercent = 1.0, 1.0, 1.0
-		for i := range rs {
-			n := next.Size
-			rs[i].LogOrigin, rs[i].LogIndex = s.origin, n
-			leaf, err := signStatement(newStatement(&rs[i]), s.key)
-			if err != nil {
-				return err
-			}
-			hashes, err := tlog.StoredHashes(n, leaf, hr)
-			if err != nil {
-				return err
-			}
-			base := uint64(tlog.StoredHashIndex(0, n))
-			for k, h := range hashes {
-				if err := hb.Put(be64(base+uint64(k)), bytes.Clone(h[:])); err != nil {
-					return err
-				}
-			}
-			if err := lb.Put(be64(uint64(n)), leaf); err != nil {
-				return err
-			}
-			if err := notePoint(pb, &rs[i]); err != nil {
-				return err
-			}
-			if err := noteSample(pb, &rs[i]); err != nil {
-				return err
-			}
-			if err := clearRunning(tx, &rs[i]); err != nil {
-				return err
-			}
-			// The reader sees this transaction's own Puts.
-			root, err := tlog.TreeHash(n+1, hr)
-			if err != nil {
-				return err
-			}
-			c := checkpoint{Origin: s.origin, Size: n + 1, Root: root}
-			cp, err := signCheckpoint(c, s.key.Signer)
-			if err != nil {
-				return err
-			}
-			if err := cb.Put(be64(uint64(n+1)), cp); err != nil {
-				return err
-			}
-			leaves[i] = leaf
-			next = &head{checkpoint: c, note: cp}
-		}
-		return tx.Bucket(bucketMeta).Put(metaSize, be64(uint64(next.Size)))
+	var next *head
+	err := s.update(func(tx *bbolt.Tx) error {
+		var err error
+		next, err = s.appendRecords(tx, rs, leaves)
+		return err
 	})
 	if err != nil {
-		// The commit may have failed half way (a failed fsync): read the
-		// head back from disk rather than trust memory.
-		if rerr := s.refreshHeadLocked(); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
 		return nil, fmt.Errorf("append evidence: %w", err)
 	}
 	s.head = next
@@ -524,6 +454,97 @@ func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 		entries[i] = &Entry{Index: rec.LogIndex, Envelope: leaves[i], Record: rec}
 	}
 	return entries, nil
+}
+
+// appendRecords signs rs in order into entries of the log in tx, each
+// with its checkpoint, sets their place in the log and their leaves, and
+// returns the new head.
+func (s *Store) appendRecords(tx *bbolt.Tx, rs []record.Record, leaves [][]byte) (*head, error) {
+	if err := checkHead(tx, s.head); err != nil {
+		return nil, err
+	}
+	hr := txHashReader(tx)
+	hb, lb, cb := tx.Bucket(bucketHashes), tx.Bucket(bucketLeaves), tx.Bucket(bucketCheckpoints)
+	pb, err := tx.CreateBucketIfNotExists(bucketPoints)
+	if err != nil {
+		return nil, err
+	}
+	hb.FillPercent, lb.FillPercent, cb.FillPercent = 1.0, 1.0, 1.0
+	next := s.head
+	for i := range rs {
+		n := next.Size
+		rs[i].LogOrigin, rs[i].LogIndex = s.origin, n
+		leaf, err := envelope.SignStatement(envelope.NewStatement(&rs[i]), s.key)
+		if err != nil {
+			return nil, err
+		}
+		root, err := putLeaf(tx, hr, n, leaf)
+		if err != nil {
+			return nil, err
+		}
+		if err := noteRecord(tx, pb, &rs[i]); err != nil {
+			return nil, err
+		}
+		c := evlog.Checkpoint{Origin: s.origin, Size: n + 1, Root: root}
+		cp, err := evlog.SignCheckpoint(c, s.key.Signer)
+		if err != nil {
+			return nil, err
+		}
+		if err := cb.Put(be64(uint64(n+1)), cp); err != nil {
+			return nil, err
+		}
+		leaves[i] = leaf
+		next = &head{Checkpoint: c, note: cp}
+	}
+	return next, tx.Bucket(bucketMeta).Put(metaSize, be64(uint64(next.Size)))
+}
+
+// noteRecord keeps the runner's state in step with rec, in its append
+// transaction: the restore point and sample indexes (pb), and the start
+// marker rec finishes.
+func noteRecord(tx *bbolt.Tx, pb *bbolt.Bucket, rec *record.Record) error {
+	if err := notePoint(pb, rec); err != nil {
+		return err
+	}
+	if err := noteSample(pb, rec); err != nil {
+		return err
+	}
+	return clearRunning(tx, rec)
+}
+
+// putLeaf writes leaf as entry n of the log in tx, with the hashes stored
+// for it, and returns the root of the tree of n+1 entries. Every stored
+// hash it reads through hr is covered by the latest checkpoint (checkHead).
+func putLeaf(tx *bbolt.Tx, hr tlog.HashReader, n int64, leaf []byte) (tlog.Hash, error) {
+	hashes, err := tlog.StoredHashes(n, leaf, hr)
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	hb := tx.Bucket(bucketHashes)
+	base := uint64(tlog.StoredHashIndex(0, n))
+	for k, h := range hashes {
+		if err := hb.Put(be64(base+uint64(k)), bytes.Clone(h[:])); err != nil {
+			return tlog.Hash{}, err
+		}
+	}
+	if err := tx.Bucket(bucketLeaves).Put(be64(uint64(n)), leaf); err != nil {
+		return tlog.Hash{}, err
+	}
+	// The reader sees this transaction's own Puts.
+	return tlog.TreeHash(n+1, hr)
+}
+
+// update runs fn in a read-write transaction. When it fails, the commit
+// may have failed half way (a failed fsync): the head is read back from
+// disk rather than trusted from memory. The caller holds s.mu.
+func (s *Store) update(fn func(*bbolt.Tx) error) error {
+	err := s.db.Update(fn)
+	if err != nil {
+		if rerr := s.refreshHeadLocked(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
 }
 
 // checkHead checks, inside the append transaction, that the stored log is
@@ -584,7 +605,7 @@ func (s *Store) refreshHeadLocked() error {
 			s.damaged = fmt.Errorf("%w: the checkpoint of size %d is missing; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, n)
 			return nil
 		}
-		c, err := openCheckpoint(msg, s.verifier)
+		c, err := evlog.OpenCheckpoint(msg, s.verifier)
 		if err == nil && (c.Origin != s.origin || c.Size != n) {
 			err = fmt.Errorf("it is for log %q size %d", c.Origin, c.Size)
 		}
@@ -592,7 +613,7 @@ func (s *Store) refreshHeadLocked() error {
 			s.damaged = fmt.Errorf("%w: the latest checkpoint (size %d) does not verify: %v; run `drill evidence verify`; refusing to sign on top of it", ErrDamaged, n, err) //nolint:errorlint // as above
 			return nil
 		}
-		h := &head{checkpoint: c, note: bytes.Clone(msg)}
+		h := &head{Checkpoint: c, note: bytes.Clone(msg)}
 		if err := checkHead(tx, h); err != nil {
 			s.damaged = err
 			return nil
@@ -629,12 +650,6 @@ func txHashReader(tx *bbolt.Tx) tlog.HashReader {
 		}
 		return out, nil
 	})
-}
-
-// emptyRoot is the root hash of the empty tree.
-func emptyRoot() tlog.Hash {
-	h, _ := tlog.TreeHash(0, nil)
-	return h
 }
 
 // be64 encodes a bucket key: 8 bytes big-endian, so keys sort numerically.

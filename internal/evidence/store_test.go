@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/drillhq/drill/internal/record"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,10 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/envelope"
+	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/record"
 )
 
 func TestAppendVerifyEntries(t *testing.T) {
@@ -101,7 +104,7 @@ func TestAppendVerifyEntries(t *testing.T) {
 		{"restore-point:billing-000001.dump", recs[1].ManifestSHA256},
 		{"drill:billing-db", "10a06aa8292bc40931adb1c966fcf2e054f8209bf23143469e2dd3db091f7765"}, // sha256("drill:billing-db")
 	} {
-		env, err := DecodeEnvelope(leaves[i])
+		env, err := envelope.Decode(leaves[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +112,7 @@ func TestAppendVerifyEntries(t *testing.T) {
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		if got, want := st.Subject, []Subject{{Name: tc.subject, Digest: map[string]string{"sha256": tc.digest}}}; !reflect.DeepEqual(got, want) {
+		if got, want := st.Subject, []envelope.Subject{{Name: tc.subject, Digest: map[string]string{"sha256": tc.digest}}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("record %d: subject = %v, want %v", i, got, want)
 		}
 		if env.Signatures[0].KeyID != key.KeyID() {
@@ -180,7 +183,7 @@ func TestReopenAppend(t *testing.T) {
 				t.Errorf("checkpoint %d: %v", n, err)
 				continue
 			}
-			want := formatCheckpoint(checkpoint{Origin: testOrigin, Size: n, Root: roots[n]})
+			want := evlog.FormatCheckpoint(evlog.Checkpoint{Origin: testOrigin, Size: n, Root: roots[n]})
 			if nt.Text != want {
 				t.Errorf("checkpoint %d = %q, want %q", n, nt.Text, want)
 			}
@@ -297,7 +300,7 @@ func TestAppendRefusals(t *testing.T) {
 		// Verify trusts the given key, not the stored one: it must be one
 		// of the log's keys.
 		_, err = s.Verify(context.Background())
-		var ve *VerifyError
+		var ve *evlog.VerifyError
 		if !errors.As(err, &ve) || !strings.Contains(ve.Msg, "do not include the key you trust ("+other.VerifierKey+")") {
 			t.Errorf("Verify with another key: err = %v, want the key not among the log's", err)
 		}
@@ -393,7 +396,7 @@ func TestEmptyLogVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Records != 0 || rep.Root != emptyRoot() {
+	if rep.Records != 0 || rep.Root != evlog.EmptyRoot() {
 		t.Errorf("Verify of the empty log = %+v", rep)
 	}
 }

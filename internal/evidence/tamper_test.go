@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"github.com/drillhq/drill/internal/record"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +12,10 @@ import (
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/drillhq/drill/internal/envelope"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // tamperFixture is what a tamper case may use to forge things.
@@ -47,8 +49,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tamper func(f *tamperFixture, tx *bbolt.Tx)
-		// want is the VerifyError; Msg is matched as a substring.
-		want VerifyError
+		// want is the evlog.VerifyError; Msg is matched as a substring.
+		want evlog.VerifyError
 		// appendRefused: the damage touches what the next Append must
 		// build on. Other damage leaves Append possible, and Verify still
 		// reports it afterwards.
@@ -57,7 +59,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{
 			name: "payload edited without re-signing (fail to pass)",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) {
-				env, err := DecodeEnvelope(f.get(tx, bucketLeaves, 1))
+				env, err := envelope.Decode(f.get(tx, bucketLeaves, 1))
 				if err != nil {
 					f.t.Fatal(err)
 				}
@@ -67,23 +69,23 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal("record 1 has no fail verdict to edit")
 				}
 				env.Payload = base64.StdEncoding.EncodeToString(edited)
-				leaf, err := marshalJSON(env)
+				leaf, err := envelope.MarshalJSON(env)
 				if err != nil {
 					f.t.Fatal(err)
 				}
 				f.put(tx, bucketLeaves, 1, leaf)
 			},
-			want: VerifyError{Index: 1, Checkpoint: -1, Msg: "payload does not match its signature"},
+			want: evlog.VerifyError{Index: 1, Checkpoint: -1, Msg: "payload does not match its signature"},
 		},
 		{
 			name:   "record replaced by a signed record of another index",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) { f.put(tx, bucketLeaves, 1, f.get(tx, bucketLeaves, 3)) },
-			want:   VerifyError{Index: 1, Checkpoint: -1, Msg: "log_index is 3"},
+			want:   evlog.VerifyError{Index: 1, Checkpoint: -1, Msg: "log_index is 3"},
 		},
 		{
 			name:   "record replaced by a signed record of another log",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) { f.put(tx, bucketLeaves, 1, f.otherLog[1]) },
-			want:   VerifyError{Index: 1, Checkpoint: -1, Msg: `log_origin is "drill.test/bk02"`},
+			want:   evlog.VerifyError{Index: 1, Checkpoint: -1, Msg: `log_origin is "drill.test/bk02"`},
 		},
 		{
 			name: "records swapped",
@@ -92,7 +94,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				f.put(tx, bucketLeaves, 0, b)
 				f.put(tx, bucketLeaves, 2, a)
 			},
-			want: VerifyError{Index: 0, Checkpoint: -1, Msg: "log_index is 2"},
+			want: evlog.VerifyError{Index: 0, Checkpoint: -1, Msg: "log_index is 2"},
 		},
 		{
 			name: "leaf hash changed",
@@ -101,7 +103,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				h[0] ^= 1
 				f.put(tx, bucketHashes, uint64(tlog.StoredHashIndex(0, 1)), h)
 			},
-			want: VerifyError{Index: 1, Checkpoint: -1, Msg: "leaf hash does not match the stored Merkle tree"},
+			want: evlog.VerifyError{Index: 1, Checkpoint: -1, Msg: "leaf hash does not match the stored Merkle tree"},
 		},
 		{
 			name: "inner hash changed",
@@ -111,7 +113,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				h[31] ^= 0x80
 				f.put(tx, bucketHashes, x, h)
 			},
-			want:          VerifyError{Index: 0, Checkpoint: -1, Msg: "(level 2, records 0-3) does not match the records"},
+			want:          evlog.VerifyError{Index: 0, Checkpoint: -1, Msg: "(level 2, records 0-3) does not match the records"},
 			appendRefused: true,
 		},
 		{
@@ -124,7 +126,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal(err)
 				}
 			},
-			want:          VerifyError{Index: records - 1, Checkpoint: -1, Msg: "missing: the log holds 3 records, but a checkpoint of size 4 was signed"},
+			want:          evlog.VerifyError{Index: records - 1, Checkpoint: -1, Msg: "missing: the log holds 3 records, but a checkpoint of size 4 was signed"},
 			appendRefused: true,
 		},
 		{
@@ -142,7 +144,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal(err)
 				}
 			},
-			want:          VerifyError{Index: records - 1, Checkpoint: -1, Msg: "missing: the log holds 3 records, but a checkpoint of size 4 was signed"},
+			want:          evlog.VerifyError{Index: records - 1, Checkpoint: -1, Msg: "missing: the log holds 3 records, but a checkpoint of size 4 was signed"},
 			appendRefused: true,
 		},
 		{
@@ -152,7 +154,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal(err)
 				}
 			},
-			want: VerifyError{Index: 2, Checkpoint: -1, Msg: "missing"},
+			want: evlog.VerifyError{Index: 2, Checkpoint: -1, Msg: "missing"},
 		},
 		{
 			name: "size increased",
@@ -161,38 +163,38 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal(err)
 				}
 			},
-			want:          VerifyError{Index: records, Checkpoint: -1, Msg: "missing"},
+			want:          evlog.VerifyError{Index: records, Checkpoint: -1, Msg: "missing"},
 			appendRefused: true,
 		},
 		{
 			name:          "record added beyond the size",
 			tamper:        func(f *tamperFixture, tx *bbolt.Tx) { f.put(tx, bucketLeaves, records, f.get(tx, bucketLeaves, 0)) },
-			want:          VerifyError{Index: records, Checkpoint: -1, Msg: "stored beyond the log size 4"},
+			want:          evlog.VerifyError{Index: records, Checkpoint: -1, Msg: "stored beyond the log size 4"},
 			appendRefused: true,
 		},
 		{
 			name: "checkpoint replaced by one signed with another key",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) {
 				c := mustOpenCheckpoint(f.t, f.get(tx, bucketCheckpoints, 2), f.key)
-				forged, err := signCheckpoint(c, f.otherKey.Signer)
+				forged, err := evlog.SignCheckpoint(c, f.otherKey.Signer)
 				if err != nil {
 					f.t.Fatal(err)
 				}
 				f.put(tx, bucketCheckpoints, 2, forged)
 			},
-			want: VerifyError{Index: -1, Checkpoint: 2, Msg: "not signed by the log key " + testOrigin},
+			want: evlog.VerifyError{Index: -1, Checkpoint: 2, Msg: "not signed by the log key " + testOrigin},
 		},
 		{
 			name: "latest checkpoint replaced by one signed with another key",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) {
 				c := mustOpenCheckpoint(f.t, f.get(tx, bucketCheckpoints, records), f.key)
-				forged, err := signCheckpoint(c, f.otherKey.Signer)
+				forged, err := evlog.SignCheckpoint(c, f.otherKey.Signer)
 				if err != nil {
 					f.t.Fatal(err)
 				}
 				f.put(tx, bucketCheckpoints, records, forged)
 			},
-			want:          VerifyError{Index: -1, Checkpoint: records, Msg: "not signed by the log key"},
+			want:          evlog.VerifyError{Index: -1, Checkpoint: records, Msg: "not signed by the log key"},
 			appendRefused: true,
 		},
 		{
@@ -200,20 +202,20 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) {
 				c := mustOpenCheckpoint(f.t, f.get(tx, bucketCheckpoints, 3), f.key)
 				c.Root[0] ^= 1
-				forked, err := signCheckpoint(c, f.key.Signer)
+				forked, err := evlog.SignCheckpoint(c, f.key.Signer)
 				if err != nil {
 					f.t.Fatal(err)
 				}
 				f.put(tx, bucketCheckpoints, 3, forked)
 			},
-			want: VerifyError{Index: 2, Checkpoint: 3, Msg: "root hash does not match the records (first differing record 2)"},
+			want: evlog.VerifyError{Index: 2, Checkpoint: 3, Msg: "root hash does not match the records (first differing record 2)"},
 		},
 		{
 			name: "checkpoint moved to another size",
 			tamper: func(f *tamperFixture, tx *bbolt.Tx) {
 				f.put(tx, bucketCheckpoints, 2, f.get(tx, bucketCheckpoints, 1))
 			},
-			want: VerifyError{Index: -1, Checkpoint: 2, Msg: "stored as size 2 but signed for size 1"},
+			want: evlog.VerifyError{Index: -1, Checkpoint: 2, Msg: "stored as size 2 but signed for size 1"},
 		},
 		{
 			name: "checkpoint removed",
@@ -222,7 +224,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 					f.t.Fatal(err)
 				}
 			},
-			want: VerifyError{Index: -1, Checkpoint: 2, Msg: "missing"},
+			want: evlog.VerifyError{Index: -1, Checkpoint: 2, Msg: "missing"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,9 +240,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			check := func(when string) {
 				t.Helper()
 				_, err := s.Verify(context.Background())
-				var got *VerifyError
+				var got *evlog.VerifyError
 				if !errors.As(err, &got) {
-					t.Fatalf("Verify %s: err = %v, want a *VerifyError", when, err)
+					t.Fatalf("Verify %s: err = %v, want a *evlog.VerifyError", when, err)
 				}
 				if got.Index != tc.want.Index || got.Checkpoint != tc.want.Checkpoint || !strings.Contains(got.Msg, tc.want.Msg) {
 					t.Errorf("Verify %s: %#v (%q), want index %d, checkpoint %d, message containing %q",
@@ -293,7 +295,7 @@ func TestAppendRefusalMessage(t *testing.T) {
 func TestVerifyRawByteFlip(t *testing.T) {
 	key := testKey(t, testOrigin)
 	path := newLog(t, t.TempDir(), testOrigin, key, 1)
-	env, err := DecodeEnvelope(rawGet(t, path, bucketLeaves, be64(0)))
+	env, err := envelope.Decode(rawGet(t, path, bucketLeaves, be64(0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +326,7 @@ func TestVerifyRawByteFlip(t *testing.T) {
 	}
 	defer s.Close()
 	_, err = s.Verify(context.Background())
-	var ve *VerifyError
+	var ve *evlog.VerifyError
 	if !errors.As(err, &ve) || ve.Index != 0 || ve.Msg != "payload does not match its signature" {
 		t.Errorf("Verify: err = %v, want record 0: payload does not match its signature", err)
 	}
@@ -363,9 +365,9 @@ func TestVerifyAcrossChunks(t *testing.T) {
 	}
 }
 
-func mustOpenCheckpoint(t *testing.T, msg []byte, key *keys.Key) checkpoint {
+func mustOpenCheckpoint(t *testing.T, msg []byte, key *keys.Key) evlog.Checkpoint {
 	t.Helper()
-	c, err := openCheckpoint(msg, key.Verifier)
+	c, err := evlog.OpenCheckpoint(msg, key.Verifier)
 	if err != nil {
 		t.Fatal(err)
 	}

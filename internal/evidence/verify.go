@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/drillhq/drill/internal/envelope"
+	"github.com/drillhq/drill/internal/evlog"
 )
 
 // Report is the result of a successful Verify.
@@ -29,48 +31,12 @@ type Report struct {
 	VerifierKey string
 }
 
-// VerifyError is the first problem Verify found.
-type VerifyError struct {
-	// Index is the record the problem is about or, for a checkpoint whose
-	// root does not match, the first record that differs; -1 if none.
-	Index int64
-	// Checkpoint is the size of the checkpoint the problem is about; -1 if
-	// it is not about a checkpoint.
-	Checkpoint int64
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error returns "record 17: Msg", "checkpoint 18: Msg" or Msg.
-func (e *VerifyError) Error() string {
-	switch {
-	case e.Checkpoint >= 0:
-		return fmt.Sprintf("checkpoint %d: %s", e.Checkpoint, e.Msg)
-	case e.Index >= 0:
-		return fmt.Sprintf("record %d: %s", e.Index, e.Msg)
-	default:
-		return e.Msg
-	}
-}
-
-func recordError(i int64, format string, args ...any) *VerifyError {
-	return &VerifyError{Index: i, Checkpoint: -1, Msg: fmt.Sprintf(format, args...)}
-}
-
-func checkpointError(size, record int64, format string, args ...any) *VerifyError {
-	return &VerifyError{Index: record, Checkpoint: size, Msg: fmt.Sprintf(format, args...)}
-}
-
-func storeError(format string, args ...any) *VerifyError {
-	return &VerifyError{Index: -1, Checkpoint: -1, Msg: fmt.Sprintf(format, args...)}
-}
-
 // verifyChunk is how many records Verify checks in parallel at a time.
 const verifyChunk = 1024
 
 // Verify recomputes the whole log from the stored records and checks
 // everything the store holds against it; see the package documentation for
-// what that proves. It returns a *VerifyError describing the first problem
+// what that proves. It returns an *evlog.VerifyError describing the first problem
 // in log order, or another error if it could not read the store or ctx was
 // cancelled.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
@@ -96,8 +62,8 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 		// The key the caller trusts must be one of the log's keys: the
 		// first (it vouched for every later one) or a later one (it
 		// co-signed the checkpoint that covers everything before it).
-		if !chain.has(s.key.VerifierKey) {
-			return nil, storeError("the log's keys (%s) do not include the key you trust (%s)", chain.names(), s.key.VerifierKey)
+		if !chain.Has(s.key.VerifierKey) {
+			return nil, evlog.LogError("the log's keys (%s) do not include the key you trust (%s)", chain.Names(), s.key.VerifierKey)
 		}
 		rep.VerifierKey = s.key.VerifierKey
 	}
@@ -105,7 +71,7 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 }
 
 // firstKey starts the key chain with the log's first key.
-func (s *Store) firstKey() (*keyChain, error) {
+func (s *Store) firstKey() (*evlog.KeyChain, error) {
 	vkey := s.vkey
 	_ = s.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(metaVKey0); v != nil {
@@ -113,52 +79,20 @@ func (s *Store) firstKey() (*keyChain, error) {
 		}
 		return nil
 	})
-	k, err := newLogKey(vkey, 0)
+	k, err := evlog.NewLogKey(vkey, 0)
 	if err != nil {
 		return nil, fmt.Errorf("stored log key: %w", err)
 	}
-	return &keyChain{origin: s.origin, keys: []logKey{k}}, nil
-}
-
-// has reports whether vkey is one of the chain's keys.
-func (c *keyChain) has(vkey string) bool {
-	for _, k := range c.keys {
-		if k.vkey == vkey {
-			return true
-		}
-	}
-	return false
-}
-
-// names lists the chain's keys.
-func (c *keyChain) names() string {
-	var out []string
-	for _, k := range c.keys {
-		out = append(out, k.vkey)
-	}
-	return strings.Join(out, ", ")
+	return &evlog.KeyChain{Origin: s.origin, Keys: []evlog.LogKey{k}}, nil
 }
 
 // verification is one run of Verify.
 type verification struct {
 	origin string
-	chain  *keyChain
-	mem    memTree // the tree rebuilt from leaves
-}
-
-// memTree is a tree rebuilt in memory, in stored-hash order: the
-// tlog.HashReader of Verify and VerifyBundle.
-type memTree []tlog.Hash
-
-func (m memTree) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, x := range indexes {
-		if x < 0 || x >= int64(len(m)) {
-			return nil, fmt.Errorf("hash %d is not computed yet", x)
-		}
-		out[i] = m[x]
-	}
-	return out, nil
+	chain  *evlog.KeyChain
+	mem    evlog.MemTree // the tree rebuilt from leaves
+	// The buckets, walked in order.
+	leaves, hashes, checkpoints *cursor
 }
 
 // cursor walks a bucket whose keys must be consecutive 8-byte integers.
@@ -179,7 +113,7 @@ func newCursor(tx *bbolt.Tx, name []byte) *cursor {
 func (c *cursor) take(want int64) ([]byte, error) {
 	for c.k != nil {
 		if len(c.k) != 8 {
-			return nil, storeError("bucket %s holds a malformed key %x", c.name, c.k)
+			return nil, evlog.LogError("bucket %s holds a malformed key %x", c.name, c.k)
 		}
 		k := int64(binary.BigEndian.Uint64(c.k))
 		if k > want {
@@ -203,7 +137,7 @@ func (c *cursor) rest() (int64, error) {
 		return -1, nil
 	}
 	if len(c.k) != 8 {
-		return 0, storeError("bucket %s holds a malformed key %x", c.name, c.k)
+		return 0, evlog.LogError("bucket %s holds a malformed key %x", c.name, c.k)
 	}
 	return int64(binary.BigEndian.Uint64(c.k)), nil
 }
@@ -211,27 +145,26 @@ func (c *cursor) rest() (int64, error) {
 func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	meta := tx.Bucket(bucketMeta)
 	if got := string(meta.Get(metaOrigin)); got != v.origin {
-		return nil, storeError("the stored log origin changed from %q to %q", v.origin, got)
+		return nil, evlog.LogError("the stored log origin changed from %q to %q", v.origin, got)
 	}
 	size, err := storedSize(tx)
 	if err != nil {
-		return nil, storeError("%v", err)
+		return nil, evlog.LogError("%v", err)
 	}
-	leaves := newCursor(tx, bucketLeaves)
-	hashes := newCursor(tx, bucketHashes)
-	checkpoints := newCursor(tx, bucketCheckpoints)
+	v.leaves = newCursor(tx, bucketLeaves)
+	v.hashes = newCursor(tx, bucketHashes)
+	v.checkpoints = newCursor(tx, bucketCheckpoints)
 
 	// The empty tree.
-	cp0, err := checkpoints.take(0)
+	latest, err := v.checkpoints.take(0)
 	if err != nil {
 		return nil, err
 	}
-	if c, verr := v.checkCheckpoint(0, cp0, v.chain.inForce(0)); verr != nil {
+	if c, verr := v.checkCheckpoint(0, latest, v.chain.InForce(0)); verr != nil {
 		return nil, verr
-	} else if c.Root != emptyRoot() {
-		return nil, checkpointError(0, -1, "root hash is not that of the empty tree")
+	} else if c.Root != evlog.EmptyRoot() {
+		return nil, evlog.CheckpointError(0, -1, "root hash is not that of the empty tree")
 	}
-	latest := cp0
 
 	// size comes from the database: do not let a damaged one allocate
 	// without bound before the first missing record is found.
@@ -240,118 +173,13 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("verify evidence: %w", err)
 		}
-		end := min(start+verifyChunk, size)
-		m := int(end - start)
-
-		// Read the chunk. Values stay valid for the whole read
-		// transaction, so they are not copied.
-		leafs := make([][]byte, m)
-		cps := make([][]byte, m) // cps[j] is the checkpoint of size start+j+1
-		for j := range m {
-			if leafs[j], err = leaves.take(start + int64(j)); err != nil {
-				return nil, err
-			}
-			if cps[j], err = checkpoints.take(start + int64(j) + 1); err != nil {
-				return nil, err
-			}
-		}
-
-		// Check signatures in parallel: they are nearly all the work. The
-		// keys are those in force at the chunk's start; the rare entries
-		// after a key change inside the chunk are checked again below.
-		recErrs := make([]*VerifyError, m)
-		changes := make([]*KeyChange, m)
-		cpRes := make([]checkpointResult, m)
-		leafKeys := make([]logKey, m)
-		cpKeys := make([]logKey, m)
-		for j := range m {
-			leafKeys[j] = v.chain.inForce(start + int64(j))
-			cpKeys[j] = v.chain.inForce(start + int64(j) + 1)
-		}
-		parallel(m, func(j int) {
-			changes[j], recErrs[j] = v.checkLeaf(start+int64(j), leafs[j], leafKeys[j])
-			cpRes[j] = v.openCheckpoint(start+int64(j)+1, cps[j], cpKeys[j])
-		})
-
-		// Rebuild the tree in order and compare.
-		for j := range m {
-			i := start + int64(j)
-			if k := v.chain.inForce(i); k.vkey != leafKeys[j].vkey {
-				changes[j], recErrs[j] = v.checkLeaf(i, leafs[j], k)
-			}
-			if recErrs[j] != nil {
-				return nil, recErrs[j]
-			}
-			if changes[j] != nil {
-				if verr := v.chain.change(i, changes[j], false); verr != nil {
-					return nil, verr
-				}
-			}
-			if k := v.chain.inForce(i + 1); k.vkey != cpKeys[j].vkey || k.from == i+1 {
-				cpRes[j] = v.openCheckpoint(i+1, cps[j], k)
-			}
-			hs, err := tlog.StoredHashes(i, leafs[j], v.mem)
-			if err != nil {
-				return nil, fmt.Errorf("verify evidence: record %d: %w", i, err)
-			}
-			base := tlog.StoredHashIndex(0, i)
-			for k, h := range hs {
-				x := base + int64(k)
-				stored, err := hashes.take(x)
-				if err != nil {
-					return nil, err
-				}
-				switch {
-				case bytes.Equal(stored, h[:]):
-				case k == 0 && stored == nil:
-					return nil, recordError(i, "leaf hash is missing from the stored Merkle tree")
-				case k == 0:
-					return nil, recordError(i, "leaf hash does not match the stored Merkle tree")
-				default:
-					// The hash at level k ending at record i covers
-					// the 2^k records up to i.
-					first := i + 1 - int64(1)<<k
-					what := "does not match the records"
-					if stored == nil {
-						what = "is missing"
-					}
-					return nil, recordError(first, "stored Merkle tree hash %d (level %d, records %d-%d) %s", x, k, first, i, what)
-				}
-			}
-			v.mem = append(v.mem, hs...)
-
-			res := cpRes[j]
-			if res.err != nil {
-				return nil, res.err
-			}
-			root, err := tlog.TreeHash(i+1, v.mem)
-			if err != nil {
-				return nil, fmt.Errorf("verify evidence: %w", err)
-			}
-			if res.root != root {
-				return nil, checkpointError(i+1, i, "root hash does not match the records (first differing record %d)", i)
-			}
-			latest = cps[j]
+		if latest, err = v.chunk(start, min(start+verifyChunk, size)); err != nil {
+			return nil, err
 		}
 	}
-
-	// Nothing may be stored beyond the log's size.
-	if k, err := checkpoints.rest(); err != nil {
+	if err := v.nothingBeyond(size); err != nil {
 		return nil, err
-	} else if k >= 0 {
-		return nil, recordError(size, "missing: the log holds %d records, but a checkpoint of size %d was signed", size, k)
 	}
-	if k, err := leaves.rest(); err != nil {
-		return nil, err
-	} else if k >= 0 {
-		return nil, recordError(k, "stored beyond the log size %d", size)
-	}
-	if k, err := hashes.rest(); err != nil {
-		return nil, err
-	} else if k >= 0 {
-		return nil, storeError("stored Merkle tree hash %d lies beyond the tree of %d records", k, size)
-	}
-
 	root, err := tlog.TreeHash(size, v.mem)
 	if err != nil {
 		return nil, fmt.Errorf("verify evidence: %w", err)
@@ -359,66 +187,176 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	return &Report{Records: size, Checkpoint: bytes.Clone(latest), Root: root, Origin: v.origin}, nil
 }
 
-// checkLeaf checks entry i's envelope, signature by key and log position,
-// and returns its key change if it is one.
-func (v *verification) checkLeaf(i int64, leaf []byte, key logKey) (*KeyChange, *VerifyError) {
-	if leaf == nil {
-		return nil, recordError(i, "missing")
+// checked is what the parallel pass found about a record and the
+// checkpoint signed after it, and the keys it checked them with.
+type checked struct {
+	change         *envelope.KeyChange
+	err            *evlog.VerifyError
+	cp             checkpointResult
+	leafKey, cpKey evlog.LogKey
+}
+
+// chunk checks records start..end-1 and the checkpoints signed after
+// them, and returns the last of those checkpoints.
+func (v *verification) chunk(start, end int64) ([]byte, error) {
+	m := int(end - start)
+	// Read the chunk. Values stay valid for the whole read transaction,
+	// so they are not copied.
+	leafs := make([][]byte, m)
+	cps := make([][]byte, m) // cps[j] is the checkpoint of size start+j+1
+	for j := range m {
+		var err error
+		if leafs[j], err = v.leaves.take(start + int64(j)); err != nil {
+			return nil, err
+		}
+		if cps[j], err = v.checkpoints.take(start + int64(j) + 1); err != nil {
+			return nil, err
+		}
 	}
-	env, err := DecodeEnvelope(leaf)
+
+	// Check signatures in parallel: they are nearly all the work. The
+	// keys are those in force at the chunk's start; the rare entries
+	// after a key change inside the chunk are checked again in add.
+	res := make([]checked, m)
+	for j := range m {
+		res[j].leafKey = v.chain.InForce(start + int64(j))
+		res[j].cpKey = v.chain.InForce(start + int64(j) + 1)
+	}
+	evlog.Parallel(m, func(j int) {
+		_, res[j].change, res[j].err = evlog.CheckLeaf(v.origin, start+int64(j), leafs[j], res[j].leafKey)
+		res[j].cp = v.openCheckpoint(start+int64(j)+1, cps[j], res[j].cpKey)
+	})
+
+	// Rebuild the tree in order and compare.
+	for j := range m {
+		if err := v.add(start+int64(j), leafs[j], cps[j], &res[j]); err != nil {
+			return nil, err
+		}
+	}
+	return cps[m-1], nil
+}
+
+// add follows record i's key change, if it is one, adds the record to the
+// rebuilt tree, compares the stored hashes and checks the root of the
+// checkpoint signed after it.
+func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
+	if k := v.chain.InForce(i); k.VKey != c.leafKey.VKey {
+		_, c.change, c.err = evlog.CheckLeaf(v.origin, i, leaf, k)
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if c.change != nil {
+		if verr := v.chain.Change(i, c.change, false); verr != nil {
+			return verr
+		}
+	}
+	if k := v.chain.InForce(i + 1); k.VKey != c.cpKey.VKey || k.From == i+1 {
+		c.cp = v.openCheckpoint(i+1, cp, k)
+	}
+	if err := v.storedHashes(i, leaf); err != nil {
+		return err
+	}
+	if c.cp.err != nil {
+		return c.cp.err
+	}
+	root, err := tlog.TreeHash(i+1, v.mem)
 	if err != nil {
-		return nil, recordError(i, "%v", err)
+		return fmt.Errorf("verify evidence: %w", err)
 	}
-	st, kc, err := env.VerifyAny(key.pub)
+	if c.cp.root != root {
+		return evlog.CheckpointError(i+1, i, "root hash does not match the records (first differing record %d)", i)
+	}
+	return nil
+}
+
+// storedHashes adds record i to the rebuilt tree and compares the hashes
+// stored for it.
+func (v *verification) storedHashes(i int64, leaf []byte) error {
+	hs, err := tlog.StoredHashes(i, leaf, v.mem)
 	if err != nil {
-		return nil, recordError(i, "%v", err)
+		return fmt.Errorf("verify evidence: record %d: %w", i, err)
 	}
-	if kc != nil {
-		return kc, nil
+	base := tlog.StoredHashIndex(0, i)
+	for k, h := range hs {
+		x := base + int64(k)
+		stored, err := v.hashes.take(x)
+		if err != nil {
+			return err
+		}
+		switch {
+		case bytes.Equal(stored, h[:]):
+		case k == 0 && stored == nil:
+			return evlog.RecordError(i, "leaf hash is missing from the stored Merkle tree")
+		case k == 0:
+			return evlog.RecordError(i, "leaf hash does not match the stored Merkle tree")
+		default:
+			// The hash at level k ending at record i covers the 2^k
+			// records up to i.
+			first := i + 1 - int64(1)<<k
+			what := "does not match the records"
+			if stored == nil {
+				what = "is missing"
+			}
+			return evlog.RecordError(first, "stored Merkle tree hash %d (level %d, records %d-%d) %s", x, k, first, i, what)
+		}
 	}
-	if got := st.Predicate.LogOrigin; got != v.origin {
-		return nil, recordError(i, "log_origin is %q, want %q (a record of another log)", got, v.origin)
+	v.mem = append(v.mem, hs...)
+	return nil
+}
+
+// nothingBeyond checks that nothing is stored beyond the log's size.
+func (v *verification) nothingBeyond(size int64) error {
+	if k, err := v.checkpoints.rest(); err != nil {
+		return err
+	} else if k >= 0 {
+		return evlog.RecordError(size, "missing: the log holds %d records, but a checkpoint of size %d was signed", size, k)
 	}
-	if got := st.Predicate.LogIndex; got != i {
-		return nil, recordError(i, "log_index is %d (a record moved or copied from elsewhere)", got)
+	if k, err := v.leaves.rest(); err != nil {
+		return err
+	} else if k >= 0 {
+		return evlog.RecordError(k, "stored beyond the log size %d", size)
 	}
-	return nil, nil
+	if k, err := v.hashes.rest(); err != nil {
+		return err
+	} else if k >= 0 {
+		return evlog.LogError("stored Merkle tree hash %d lies beyond the tree of %d records", k, size)
+	}
+	return nil
 }
 
 type checkpointResult struct {
 	root tlog.Hash
-	err  *VerifyError
+	err  *evlog.VerifyError
 }
 
 // openCheckpoint verifies the checkpoint of the given size.
-func (v *verification) openCheckpoint(size int64, msg []byte, key logKey) checkpointResult {
+func (v *verification) openCheckpoint(size int64, msg []byte, key evlog.LogKey) checkpointResult {
 	c, verr := v.checkCheckpoint(size, msg, key)
 	return checkpointResult{root: c.Root, err: verr}
 }
 
 // checkCheckpoint checks the signature (by key, and by the old key too at
 // a hand-over), origin and size of a checkpoint.
-func (v *verification) checkCheckpoint(size int64, msg []byte, key logKey) (checkpoint, *VerifyError) {
+func (v *verification) checkCheckpoint(size int64, msg []byte, key evlog.LogKey) (evlog.Checkpoint, *evlog.VerifyError) {
 	if msg == nil {
-		return checkpoint{}, checkpointError(size, -1, "missing")
+		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "missing")
 	}
-	var c checkpoint
+	var c evlog.Checkpoint
 	var err error
-	if key.vkey == v.chain.inForce(size).vkey {
-		c, err = v.chain.openCheckpoint(size, msg)
+	if key.VKey == v.chain.InForce(size).VKey {
+		c, err = v.chain.OpenCheckpoint(size, msg)
 	} else {
-		c, err = openCheckpoint(msg, key.verifier)
+		c, err = evlog.OpenCheckpoint(msg, key.Verifier)
 	}
 	if err != nil {
-		return checkpoint{}, checkpointError(size, -1, "%v", err)
+		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "%v", err)
 	}
 	if c.Origin != v.origin {
-		return checkpoint{}, checkpointError(size, -1, "origin is %q, want %q", c.Origin, v.origin)
+		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "origin is %q, want %q", c.Origin, v.origin)
 	}
 	if c.Size != size {
-		return checkpoint{}, checkpointError(size, -1, "stored as size %d but signed for size %d", size, c.Size)
+		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "stored as size %d but signed for size %d", size, c.Size)
 	}
 	return c, nil
 }
-
-var _ tlog.HashReader = memTree(nil)

@@ -1,4 +1,4 @@
-package evidence
+package bundle
 
 import (
 	"archive/tar"
@@ -12,20 +12,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/drillhq/drill/internal/envelope"
+	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
-// BundleOptions say what the auditor trusts.
-type BundleOptions struct {
+// Options say what the auditor trusts.
+type Options struct {
 	// Key is the public key the auditor trusts, as a note verifier key
 	// line or a PEM PUBLIC KEY; nil to use the bundle's own key, which
 	// proves only that the bundle is self-consistent.
@@ -35,9 +34,9 @@ type BundleOptions struct {
 	Previous []byte
 }
 
-// BundleReport is what VerifyBundle verified.
-type BundleReport struct {
-	Manifest BundleManifest
+// Report is what Verify verified.
+type Report struct {
+	Manifest Manifest
 	// Records is the number of entries verified; Checkpoints the number
 	// of signed checkpoints (historical and latest).
 	Records, Checkpoints int64
@@ -60,15 +59,18 @@ type BundleReport struct {
 	Reports []string
 }
 
+// chunkSize is how many entries Verify checks in parallel at a time.
+const chunkSize = 1024
+
 // maxMember bounds the bundle members held in memory (all but the
 // entries, which are streamed).
 const maxMember = 256 << 20
 
-func bundleError(format string, args ...any) *VerifyError {
-	return storeError("bundle: "+format, args...)
+func bundleError(format string, args ...any) *evlog.VerifyError {
+	return evlog.LogError("bundle: "+format, args...)
 }
 
-// VerifyBundle verifies an export bundle offline: the key, the latest and
+// Verify verifies an export bundle offline: the key, the latest and
 // every historical checkpoint, every entry's signature and place in the
 // log (rebuilding the tree from the entries, or from the log's leaf
 // hashes for a subset, and checking the proofs), and, with
@@ -77,16 +79,16 @@ func bundleError(format string, args ...any) *VerifyError {
 // for this log, its size, root and selection, and naming every other
 // member with its SHA-256; and the reports, rebuilt from the verified
 // entries, must be the bundled ones byte for byte. It returns a
-// *VerifyError for the first problem, saying what and where.
+// *evlog.VerifyError for the first problem, saying what and where.
 //
 // Bundles of format 1, made before export statements, are refused: they
 // cannot be told from a bundle cut short.
-func VerifyBundle(ctx context.Context, r io.Reader, opt BundleOptions) (*BundleReport, error) {
+func Verify(ctx context.Context, r io.Reader, opt Options) (*Report, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, bundleError("not a gzip'd tar archive: %v", err)
 	}
-	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(zr), opt: opt, rep: &BundleReport{Previous: -1}}
+	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(zr), opt: opt, rep: &Report{Previous: -1}}
 	if err := b.run(); err != nil {
 		return nil, err
 	}
@@ -96,13 +98,13 @@ func VerifyBundle(ctx context.Context, r io.Reader, opt BundleOptions) (*BundleR
 type bundleVerifier struct {
 	ctx context.Context
 	tr  *tar.Reader
-	opt BundleOptions
-	rep *BundleReport
+	opt Options
+	rep *Report
 
-	man      BundleManifest
-	chain    *keyChain
-	latest   checkpoint
-	hist     []historyLine
+	man      Manifest
+	chain    *evlog.KeyChain
+	latest   evlog.Checkpoint
+	hist     []HistoryLine
 	histRoot map[int64]tlog.Hash
 	hashes   []byte // subset: the leaf hashes
 	// keyChanges counts the key-change entries seen; all of the chain's
@@ -110,8 +112,12 @@ type bundleVerifier struct {
 	keyChanges int
 	incl       map[int64][]tlog.Hash
 	cons       map[int64][]tlog.Hash
-	mem        memTree // the rebuilt tree
+	mem        evlog.MemTree // the rebuilt tree
 	seen       map[string]bool
+
+	// haveCheckpoint, haveHistory and entriesDone say which members were
+	// read.
+	haveCheckpoint, haveHistory, entriesDone bool
 
 	digests []memberDigest    // every member but the statement, in order
 	reports map[string][]byte // the bundled reports
@@ -145,7 +151,7 @@ func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
 	if err != nil {
 		return nil, bundleError("the archive is truncated or corrupt (in %s): %v", hdr.Name, err)
 	}
-	if hdr.Name != memberStatement {
+	if hdr.Name != MemberStatement {
 		b.digests = append(b.digests, digestOf(hdr.Name, data))
 	}
 	return data, nil
@@ -157,7 +163,6 @@ func (b *bundleVerifier) run() error {
 	b.cons = map[int64][]tlog.Hash{}
 	b.histRoot = map[int64]tlog.Hash{}
 	b.reports = map[string][]byte{}
-	var entriesDone, haveCheckpoint, haveHistory bool
 	for {
 		hdr, err := b.next()
 		if errors.Is(err, io.EOF) {
@@ -166,94 +171,82 @@ func (b *bundleVerifier) run() error {
 		if err != nil {
 			return err
 		}
-		name := hdr.Name
-		if b.stmt != nil {
-			return bundleError("member %s comes after the export statement", name)
+		if err := b.order(hdr.Name); err != nil {
+			return err
 		}
-		if !strings.HasPrefix(name, bundleDir) {
-			return bundleError("member %q is outside %s", name, bundleDir)
-		}
-		if name != memberManifest && len(b.seen) == 1 {
-			return bundleError("the first member is %s, want manifest.json", name)
-		}
-		if entriesDone && name != memberReportCSV && name != memberReportHTML && name != memberStatement {
-			return bundleError("member %s comes after entries.jsonl", name)
-		}
-		switch {
-		case name == memberManifest:
-			data, err := b.read(hdr)
-			if err != nil {
-				return err
-			}
-			if err := b.manifest(data); err != nil {
-				return err
-			}
-		case strings.HasPrefix(name, bundleDir+"keys/"):
-			// For people; the keys verified are manifest.json's.
-			if _, err := b.read(hdr); err != nil {
-				return err
-			}
-		case name == memberCheckpoint:
-			data, err := b.read(hdr)
-			if err != nil {
-				return err
-			}
-			if err := b.checkpoint(data); err != nil {
-				return err
-			}
-			haveCheckpoint = true
-		case name == memberHistory:
-			data, err := b.read(hdr)
-			if err != nil {
-				return err
-			}
-			if err := b.history(data); err != nil {
-				return err
-			}
-			haveHistory = true
-		case name == memberHashes:
-			if b.hashes, err = b.read(hdr); err != nil {
-				return err
-			}
-		case name == memberProofs:
-			data, err := b.read(hdr)
-			if err != nil {
-				return err
-			}
-			if err := b.proofs(data); err != nil {
-				return err
-			}
-		case name == memberEntries:
-			if !haveCheckpoint || !haveHistory {
-				return bundleError("entries.jsonl comes before the checkpoints")
-			}
-			if err := b.entries(); err != nil {
-				return err
-			}
-			entriesDone = true
-		case name == memberReportCSV, name == memberReportHTML:
-			// Checked when the statement is: rebuilt from the entries.
-			if b.reports[name], err = b.read(hdr); err != nil {
-				return err
-			}
-		case name == memberStatement:
-			if b.stmt, err = b.read(hdr); err != nil {
-				return err
-			}
-			if len(b.stmt) == 0 {
-				return bundleError("%s is empty", name)
-			}
-		default:
-			return bundleError("unknown member %s", name)
+		if err := b.member(hdr); err != nil {
+			return err
 		}
 	}
 	if !b.seen[memberManifest] {
 		return bundleError("no manifest.json: not a drill evidence bundle")
 	}
-	if !entriesDone {
+	if !b.entriesDone {
 		return bundleError("no entries.jsonl: the archive is truncated")
 	}
 	return b.statement()
+}
+
+// order checks that member name may come where it does.
+func (b *bundleVerifier) order(name string) error {
+	switch {
+	case b.stmt != nil:
+		return bundleError("member %s comes after the export statement", name)
+	case !strings.HasPrefix(name, Dir):
+		return bundleError("member %q is outside %s", name, Dir)
+	case name != memberManifest && len(b.seen) == 1:
+		return bundleError("the first member is %s, want manifest.json", name)
+	case b.entriesDone && name != MemberReportCSV && name != MemberReportHTML && name != MemberStatement:
+		return bundleError("member %s comes after entries.jsonl", name)
+	}
+	return nil
+}
+
+// member reads and checks the member hdr names.
+func (b *bundleVerifier) member(hdr *tar.Header) error {
+	name := hdr.Name
+	// check is what is done with a member read whole.
+	var check func([]byte) error
+	switch {
+	case name == memberManifest:
+		check = b.manifest
+	case strings.HasPrefix(name, Dir+"keys/"):
+		check = func([]byte) error { return nil } // for people; the keys verified are manifest.json's
+	case name == memberCheckpoint:
+		check = b.checkpoint
+	case name == memberHistory:
+		check = b.history
+	case name == memberHashes:
+		check = func(data []byte) error { b.hashes = data; return nil }
+	case name == memberProofs:
+		check = b.proofs
+	case name == memberEntries:
+		if !b.haveCheckpoint || !b.haveHistory {
+			return bundleError("entries.jsonl comes before the checkpoints")
+		}
+		if err := b.entries(); err != nil {
+			return err
+		}
+		b.entriesDone = true
+		return nil
+	case name == MemberReportCSV, name == MemberReportHTML:
+		// Checked when the statement is: rebuilt from the entries.
+		check = func(data []byte) error { b.reports[name] = data; return nil }
+	case name == MemberStatement:
+		check = func(data []byte) error {
+			if b.stmt = data; len(data) == 0 {
+				return bundleError("%s is empty", name)
+			}
+			return nil
+		}
+	default:
+		return bundleError("unknown member %s", name)
+	}
+	data, err := b.read(hdr)
+	if err != nil {
+		return err
+	}
+	return check(data)
 }
 
 // statement checks the export statement: its signature by the log's key
@@ -262,22 +255,22 @@ func (b *bundleVerifier) run() error {
 func (b *bundleVerifier) statement() error {
 	const name = "export.dsse.json"
 	if b.stmt == nil {
-		return bundleError("no export statement (%s): every bundle of format %d ends with one, signed by the log's key; it was removed, or the archive was cut short", name, BundleFormat)
+		return bundleError("no export statement (%s): every bundle of format %d ends with one, signed by the log's key; it was removed, or the archive was cut short", name, Format)
 	}
-	key := b.chain.current()
-	st, err := openExport(b.stmt, key.pub)
+	key := b.chain.Current()
+	st, err := openExport(b.stmt, key.Pub)
 	if err != nil {
-		return bundleError("export statement (%s): %v: it was changed after export, or it was not made by the holder of the log's key %s", name, err, short(key.vkey))
+		return bundleError("export statement (%s): %v: it was changed after export, or it was not made by the holder of the log's key %s", name, err, evlog.ShortKey(key.VKey))
 	}
 	p, m := st.Predicate, b.man
 	switch {
 	case p.LogOrigin != m.Origin:
 		return bundleError("the export statement was signed for log %q, the bundle is of log %q", p.LogOrigin, m.Origin)
 	case p.LogSize > m.LogSize:
-		return storeError("CUT SHORT: the export statement says the log had %d records when it was exported, but this bundle shows %d: records %d to %d were removed after export (an older signed checkpoint passed off as the latest)",
+		return evlog.LogError("CUT SHORT: the export statement says the log had %d records when it was exported, but this bundle shows %d: records %d to %d were removed after export (an older signed checkpoint passed off as the latest)",
 			p.LogSize, m.LogSize, m.LogSize, p.LogSize-1)
 	case p.LogSize < m.LogSize:
-		return storeError("the export statement says the log had %d records when it was exported, but this bundle shows %d", p.LogSize, m.LogSize)
+		return evlog.LogError("the export statement says the log had %d records when it was exported, but this bundle shows %d", p.LogSize, m.LogSize)
 	case p.LogRoot != b.latest.Root.String():
 		return bundleError("the export statement was signed for the log's root hash %s, the bundle's latest checkpoint has %s", p.LogRoot, b.latest.Root)
 	case p.Complete != m.Complete:
@@ -290,19 +283,19 @@ func (b *bundleVerifier) statement() error {
 		return bundleError("the export statement was made at %s, manifest.json says %s", p.Created, m.Created)
 	}
 	sel := p.selection()
-	if sel.String() != p.Selection || sel.all() != p.Complete {
+	if sel.String() != p.Selection || sel.All() != p.Complete {
 		return bundleError("the export statement's selection %q does not match its fields", p.Selection)
 	}
 	for _, r := range b.rep.Entries {
-		if !sel.match(r) {
-			return recordError(r.LogIndex, "is outside the export's signed selection (%s)", p.Selection)
+		if !sel.Match(r) {
+			return evlog.RecordError(r.LogIndex, "is outside the export's signed selection (%s)", p.Selection)
 		}
 	}
 	// The reports, side by side: rebuilding them is most of this step.
 	errs := make([]error, len(reportMembers))
-	parallel(len(reportMembers), func(j int) {
+	evlog.Parallel(len(reportMembers), func(j int) {
 		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
-			errs[j] = checkReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
+			errs[j] = CheckReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
 		}
 	})
 	for j, name := range reportMembers {
@@ -310,7 +303,7 @@ func (b *bundleVerifier) statement() error {
 			return errs[j]
 		}
 		if _, ok := b.reports[name]; ok {
-			b.rep.Reports = append(b.rep.Reports, strings.TrimPrefix(name, bundleDir))
+			b.rep.Reports = append(b.rep.Reports, strings.TrimPrefix(name, Dir))
 		}
 	}
 	if err := checkMembers(st.Subject, b.digests); err != nil {
@@ -320,9 +313,41 @@ func (b *bundleVerifier) statement() error {
 	return nil
 }
 
+// openExport checks that data, the export statement member, is a DSSE
+// envelope signed by pub holding an export Statement, and returns it.
+func openExport(data []byte, pub ed25519.PublicKey) (*ExportStatement, error) {
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, errors.New("not one line of JSON")
+	}
+	env, err := envelope.Decode(data[:len(data)-1])
+	if err != nil {
+		return nil, err
+	}
+	payload, err := env.VerifiedPayload(pub)
+	if err != nil {
+		return nil, err
+	}
+	var st ExportStatement
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
+	}
+	if err := envelope.CheckStatementType(st.Type, st.PredicateType, ExportType); err != nil {
+		return nil, err
+	}
+	if st.Predicate == nil {
+		return nil, errors.New("statement has no predicate")
+	}
+	for i, s := range st.Subject {
+		if s.Name == "" || len(s.Digest["sha256"]) != 2*sha256.Size {
+			return nil, fmt.Errorf("statement subject %d has no name or no sha256 digest", i)
+		}
+	}
+	return &st, nil
+}
+
 // exported reports whether member name is, by its SHA-256 among members,
 // the one the statement's subjects name.
-func exported(subjects []Subject, members []memberDigest, name string) bool {
+func exported(subjects []envelope.Subject, members []memberDigest, name string) bool {
 	for _, m := range members {
 		for _, s := range subjects {
 			if m.name == name && s.Name == name && s.Digest["sha256"] == m.sha256 {
@@ -335,7 +360,7 @@ func exported(subjects []Subject, members []memberDigest, name string) bool {
 
 // checkMembers compares the bundle's members with the statement's
 // subjects.
-func checkMembers(subjects []Subject, members []memberDigest) error {
+func checkMembers(subjects []envelope.Subject, members []memberDigest) error {
 	want := make(map[string]string, len(subjects))
 	for _, s := range subjects {
 		if _, dup := want[s.Name]; dup {
@@ -370,10 +395,10 @@ func (b *bundleVerifier) manifest(data []byte) error {
 	if b.man.Format == 1 {
 		return bundleError("made by drill before export statements (manifest.json format 1): nothing in it is signed that would show it cut short or its members changed; re-export it with this version (drill evidence export)")
 	}
-	if b.man.Format != BundleFormat {
-		return bundleError("manifest.json: format %d, this drill reads format %d", b.man.Format, BundleFormat)
+	if b.man.Format != Format {
+		return bundleError("manifest.json: format %d, this drill reads format %d", b.man.Format, Format)
 	}
-	if err := validOrigin(b.man.Origin); err != nil {
+	if err := evlog.ValidOrigin(b.man.Origin); err != nil {
 		return bundleError("manifest.json: %v", err)
 	}
 	if b.man.LogSize < 0 || b.man.Records < 0 || b.man.Records > b.man.LogSize {
@@ -393,16 +418,16 @@ func (b *bundleVerifier) key() error {
 	if len(b.man.Keys) == 0 || b.man.Keys[0].From != 0 {
 		return bundleError("manifest.json lists no key in force from entry 0")
 	}
-	chain := &keyChain{origin: b.man.Origin}
+	chain := &evlog.KeyChain{Origin: b.man.Origin}
 	for j, k := range b.man.Keys {
 		if j > 0 && (k.From <= b.man.Keys[j-1].From || k.From > b.man.LogSize) {
 			return bundleError("manifest.json: key %d is in force from entry %d, out of order", j+1, k.From)
 		}
-		lk, err := newLogKey(k.Key, k.From)
+		lk, err := evlog.NewLogKey(k.Key, k.From)
 		if err != nil {
 			return bundleError("manifest.json: key %d: %v", j+1, err)
 		}
-		chain.keys = append(chain.keys, lk)
+		chain.Keys = append(chain.Keys, lk)
 	}
 	if b.opt.Key != nil {
 		pub, trusted, err := keys.ParsePublicKey(b.opt.Key)
@@ -410,17 +435,17 @@ func (b *bundleVerifier) key() error {
 			return fmt.Errorf("the key you gave: %w", err)
 		}
 		found := false
-		for _, k := range chain.keys {
-			if trusted == k.vkey || trusted == "" && k.pub.Equal(pub) {
-				found, b.rep.VerifierKey = true, k.vkey
+		for _, k := range chain.Keys {
+			if trusted == k.VKey || trusted == "" && k.Pub.Equal(pub) {
+				found, b.rep.VerifierKey = true, k.VKey
 			}
 		}
 		if !found {
-			return checkpointError(b.man.LogSize, -1, "not signed by the key you gave (%s): the log's keys are %s", keyText(trusted, pub), chain.names())
+			return evlog.CheckpointError(b.man.LogSize, -1, "not signed by the key you gave (%s): the log's keys are %s", keyText(trusted, pub), chain.Names())
 		}
 	} else {
 		b.rep.KeyFromBundle = true
-		b.rep.VerifierKey = chain.current().vkey
+		b.rep.VerifierKey = chain.Current().VKey
 	}
 	b.chain = chain
 	return nil
@@ -434,13 +459,13 @@ func keyText(vkey string, pub ed25519.PublicKey) string {
 	return fmt.Sprintf("PEM key %x", []byte(pub))
 }
 
-func (b *bundleVerifier) open(size int64, msg []byte) (checkpoint, *VerifyError) {
-	c, err := b.chain.openCheckpoint(size, msg)
+func (b *bundleVerifier) open(size int64, msg []byte) (evlog.Checkpoint, *evlog.VerifyError) {
+	c, err := b.chain.OpenCheckpoint(size, msg)
 	if err != nil {
-		return c, checkpointError(size, -1, "%v", err)
+		return c, evlog.CheckpointError(size, -1, "%v", err)
 	}
 	if c.Origin != b.man.Origin {
-		return c, checkpointError(size, -1, "origin is %q, want %q", c.Origin, b.man.Origin)
+		return c, evlog.CheckpointError(size, -1, "origin is %q, want %q", c.Origin, b.man.Origin)
 	}
 	return c, nil
 }
@@ -454,12 +479,13 @@ func (b *bundleVerifier) checkpoint(data []byte) error {
 		return verr
 	}
 	if c.Size != b.man.LogSize {
-		return checkpointError(c.Size, -1, "the latest checkpoint has size %d but manifest.json says the log has %d records", c.Size, b.man.LogSize)
+		return evlog.CheckpointError(c.Size, -1, "the latest checkpoint has size %d but manifest.json says the log has %d records", c.Size, b.man.LogSize)
 	}
 	b.latest = c
 	b.rep.Checkpoint = data
 	b.rep.Root = c.Root
 	b.rep.Checkpoints++
+	b.haveCheckpoint = true
 	return nil
 }
 
@@ -468,28 +494,25 @@ func (b *bundleVerifier) history(data []byte) error {
 		return err
 	}
 	prev := int64(-1)
-	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var h historyLine
-		if err := json.Unmarshal(line, &h); err != nil {
-			return bundleError("checkpoints.jsonl line %d: %v", lineNo+1, err)
-		}
+	err := jsonLines("checkpoints.jsonl", data, func(lineNo int, h *HistoryLine) error {
 		if h.Size <= prev || h.Size > b.man.LogSize {
-			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo+1, h.Size, b.man.LogSize)
+			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo, h.Size, b.man.LogSize)
 		}
 		prev = h.Size
-		b.hist = append(b.hist, h)
+		b.hist = append(b.hist, *h)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// The signatures, in parallel: they are nearly all the work.
 	roots := make([]tlog.Hash, len(b.hist))
-	errs := make([]*VerifyError, len(b.hist))
-	parallel(len(b.hist), func(j int) {
+	errs := make([]*evlog.VerifyError, len(b.hist))
+	evlog.Parallel(len(b.hist), func(j int) {
 		h := b.hist[j]
 		c, verr := b.open(h.Size, []byte(h.Note))
 		if verr == nil && c.Size != h.Size {
-			verr = checkpointError(h.Size, -1, "listed as size %d but signed for size %d", h.Size, c.Size)
+			verr = evlog.CheckpointError(h.Size, -1, "listed as size %d but signed for size %d", h.Size, c.Size)
 		}
 		roots[j], errs[j] = c.Root, verr
 	})
@@ -506,48 +529,42 @@ func (b *bundleVerifier) history(data []byte) error {
 	if b.man.Complete && int64(len(b.hist)) != b.man.LogSize+1 {
 		return bundleError("a complete bundle holds %d historical checkpoints, want all %d (sizes 0 to %d)", len(b.hist), b.man.LogSize+1, b.man.LogSize)
 	}
+	b.haveHistory = true
 	return nil
 }
 
-// parallel calls fn(0..n-1) on GOMAXPROCS goroutines.
-func parallel(n int, fn func(int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for {
-				j := int(next.Add(1) - 1)
-				if j >= n {
-					return
-				}
-				fn(j)
-			}
-		})
-	}
-	wg.Wait()
-}
-
 func (b *bundleVerifier) proofs(data []byte) error {
-	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var p proofLine
-		if err := json.Unmarshal(line, &p); err != nil {
-			return bundleError("proofs.jsonl line %d: %v", lineNo+1, err)
-		}
+	return jsonLines("proofs.jsonl", data, func(_ int, p *ProofLine) error {
 		switch {
 		case p.Index != nil:
 			b.incl[*p.Index] = p.Inclusion
 		case p.Size != nil:
 			b.cons[*p.Size] = p.Consistency
 		}
+		return nil
+	})
+}
+
+// jsonLines decodes each non-empty line of member, a JSON Lines file, as
+// a T and calls fn with it and its line number, until fn returns an error.
+func jsonLines[T any](member string, data []byte, fn func(lineNo int, v *T) error) error {
+	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(line, &v); err != nil {
+			return bundleError("%s line %d: %v", member, lineNo+1, err)
+		}
+		if err := fn(lineNo+1, &v); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// entryLine is a line of entries.jsonl.
-type entryLine struct {
+// EntryLine is a line of entries.jsonl.
+type EntryLine struct {
 	Index    int64           `json:"index"`
 	Envelope json.RawMessage `json:"envelope"`
 }
@@ -579,8 +596,8 @@ func (b *bundleVerifier) entries() error {
 		}
 	} else {
 		b.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(min(n, 1<<20)))
-		if root, ok := b.histRoot[0]; ok && root != emptyRoot() {
-			return checkpointError(0, -1, "root hash is not that of the empty tree")
+		if root, ok := b.histRoot[0]; ok && root != evlog.EmptyRoot() {
+			return evlog.CheckpointError(0, -1, "root hash is not that of the empty tree")
 		}
 	}
 
@@ -597,7 +614,7 @@ func (b *bundleVerifier) entries() error {
 		return nil
 	}
 	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(br, MaxLeafSize+64)
+		line, err := readLine(br, envelope.MaxLeafSize+64)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -605,7 +622,7 @@ func (b *bundleVerifier) entries() error {
 			return bundleError("entries.jsonl line %d: %v", lineNo, err)
 		}
 		chunk = append(chunk, rawLine{no: lineNo, b: line})
-		if len(chunk) == verifyChunk {
+		if len(chunk) == chunkSize {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -617,7 +634,7 @@ func (b *bundleVerifier) entries() error {
 	b.digests = append(b.digests, memberDigest{name: memberEntries, sha256: hex.EncodeToString(sum.Sum(nil))})
 	if b.man.Complete {
 		if expect < n {
-			return recordError(expect, "missing: the bundle ends at record %d but its checkpoint has size %d (records %d to %d were cut off)", expect, n, expect, n-1)
+			return evlog.RecordError(expect, "missing: the bundle ends at record %d but its checkpoint has size %d (records %d to %d were cut off)", expect, n, expect, n-1)
 		}
 		if err := b.checkRoot(); err != nil {
 			return err
@@ -638,11 +655,11 @@ type rawLine struct {
 	b  []byte
 }
 
-// parseEntryLine parses a line of entries.jsonl, which Export writes as
+// ParseEntryLine parses a line of entries.jsonl, which Export writes as
 // {"index":N,"envelope":ENVELOPE} with the envelope byte for byte.
-func parseEntryLine(line []byte) (entryLine, error) {
+func ParseEntryLine(line []byte) (EntryLine, error) {
 	const pre, mid = `{"index":`, `,"envelope":`
-	var e entryLine
+	var e EntryLine
 	rest, ok := bytes.CutPrefix(line, []byte(pre))
 	num, env, ok2 := bytes.Cut(rest, []byte(mid))
 	if !ok || !ok2 || len(num) == 0 || len(num) > 19 || !bytes.HasSuffix(env, []byte("}")) {
@@ -667,101 +684,118 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
+	chunk := make([]checkedEntry, len(raw))
+	evlog.Parallel(len(raw), func(j int) { chunk[j] = b.checkEntry(raw[j]) })
+	for _, e := range chunk {
+		if err := b.place(e, expect); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkedEntry is an entry whose line was parsed and whose signature was
+// checked, and what was found.
+type checkedEntry struct {
+	EntryLine
+	rec *record.Record
+	kc  *envelope.KeyChange
+	err error
+}
+
+// checkEntry parses a line of entries.jsonl and checks the entry's
+// signature and the place it claims; it runs in parallel with others.
+func (b *bundleVerifier) checkEntry(raw rawLine) checkedEntry {
+	e, err := ParseEntryLine(raw.b)
+	if err != nil {
+		return checkedEntry{err: bundleError("entries.jsonl line %d: %v", raw.no, err)}
+	}
+	c := checkedEntry{EntryLine: e}
+	if n := b.man.LogSize; e.Index >= n {
+		c.err = evlog.RecordError(e.Index, "lies beyond the bundle's checkpoint of size %d (inserted?)", n)
+		return c
+	}
+	rec, kc, verr := evlog.CheckLeaf(b.man.Origin, e.Index, e.Envelope, b.chain.InForce(e.Index))
+	if verr != nil {
+		c.err = verr
+	}
+	c.rec, c.kc = rec, kc
+	return c
+}
+
+// place checks, in log order, entry e's place in the log: after the one
+// before, in the tree of the checkpoints.
+func (b *bundleVerifier) place(e checkedEntry, expect *int64) error {
+	i := e.Index
+	var ve *evlog.VerifyError
+	if errors.As(e.err, &ve) && ve.Index < 0 {
+		return ve // a malformed line: no index to order by
+	}
+	switch {
+	case i < *expect:
+		return evlog.RecordError(i, "appears out of order or twice (after record %d)", *expect-1)
+	case b.man.Complete && i > *expect:
+		return evlog.RecordError(*expect, "missing from a complete bundle (the next entry is record %d)", i)
+	}
+	if e.err != nil {
+		return e.err
+	}
+	if e.kc != nil {
+		if verr := b.chain.Change(i, e.kc, true); verr != nil {
+			return verr
+		}
+		b.keyChanges++
+	}
+	var err error
+	if b.man.Complete {
+		err = b.addLeaf(i, e.Envelope)
+	} else {
+		err = b.checkIncluded(i, e.Envelope)
+	}
+	if err != nil {
+		return err
+	}
+	*expect = i + 1
+	b.rep.Records++
+	if e.rec != nil {
+		b.rep.Entries = append(b.rep.Entries, e.rec)
+	}
+	return nil
+}
+
+// addLeaf adds entry i of a complete bundle to the rebuilt tree and
+// checks the historical checkpoint signed after it.
+func (b *bundleVerifier) addLeaf(i int64, leaf []byte) error {
+	hs, err := tlog.StoredHashes(i, leaf, b.mem)
+	if err != nil {
+		return fmt.Errorf("verify bundle: record %d: %w", i, err)
+	}
+	b.mem = append(b.mem, hs...)
+	if root, ok := b.histRoot[i+1]; ok {
+		return b.checkHistory(i+1, root)
+	}
+	return nil
+}
+
+// checkIncluded checks entry i of a subset bundle against the log's leaf
+// hashes, its inclusion proof and the checkpoint signed after it.
+func (b *bundleVerifier) checkIncluded(i int64, leaf []byte) error {
 	n := b.man.LogSize
-	chunk := make([]entryLine, len(raw))
-	errs := make([]error, len(raw))
-	recs := make([]*record.Record, len(raw))
-	changes := make([]*KeyChange, len(raw))
-	parallel(len(raw), func(j int) {
-		e, err := parseEntryLine(raw[j].b)
-		if err != nil {
-			errs[j] = bundleError("entries.jsonl line %d: %v", raw[j].no, err)
-			return
-		}
-		chunk[j] = e
-		if e.Index >= n {
-			errs[j] = recordError(e.Index, "lies beyond the bundle's checkpoint of size %d (inserted?)", n)
-			return
-		}
-		env, err := DecodeEnvelope(e.Envelope)
-		if err != nil {
-			errs[j] = recordError(e.Index, "%v", err)
-			return
-		}
-		st, kc, err := env.VerifyAny(b.chain.inForce(e.Index).pub)
-		if err != nil {
-			errs[j] = recordError(e.Index, "%v", err)
-			return
-		}
-		if kc != nil {
-			changes[j] = kc
-			return
-		}
-		if got := st.Predicate.LogOrigin; got != b.man.Origin {
-			errs[j] = recordError(e.Index, "log_origin is %q, want %q (a record of another log)", got, b.man.Origin)
-			return
-		}
-		if got := st.Predicate.LogIndex; got != e.Index {
-			errs[j] = recordError(e.Index, "log_index is %d (a record moved or copied from elsewhere)", got)
-			return
-		}
-		recs[j] = st.Predicate
-	})
-	for j, e := range chunk {
-		i := e.Index
-		var ve *VerifyError
-		if errors.As(errs[j], &ve) && ve.Index < 0 {
-			return ve // a malformed line: no index to order by
-		}
-		switch {
-		case i < *expect:
-			return recordError(i, "appears out of order or twice (after record %d)", *expect-1)
-		case b.man.Complete && i > *expect:
-			return recordError(*expect, "missing from a complete bundle (the next entry is record %d)", i)
-		}
-		if errs[j] != nil {
-			return errs[j]
-		}
-		if changes[j] != nil {
-			if verr := b.chain.change(i, changes[j], true); verr != nil {
-				return verr
-			}
-			b.keyChanges++
-		}
-		if b.man.Complete {
-			hs, err := tlog.StoredHashes(i, e.Envelope, b.mem)
-			if err != nil {
-				return fmt.Errorf("verify bundle: record %d: %w", i, err)
-			}
-			b.mem = append(b.mem, hs...)
-			if root, ok := b.histRoot[i+1]; ok {
-				if err := b.checkHistory(i+1, root); err != nil {
-					return err
-				}
-			}
-		} else {
-			var want tlog.Hash
-			copy(want[:], b.hashes[32*i:])
-			h := tlog.RecordHash(e.Envelope)
-			if h != want {
-				return recordError(i, "does not match the log's leaf hash %d: it was changed after it was logged", i)
-			}
-			proof, ok := b.incl[i]
-			if !ok {
-				return recordError(i, "has no inclusion proof in proofs.jsonl")
-			}
-			if err := tlog.CheckRecord(proof, n, b.latest.Root, i, h); err != nil {
-				return recordError(i, "inclusion proof does not verify against the checkpoint of size %d: %v", n, err)
-			}
-			if _, ok := b.histRoot[i+1]; !ok {
-				return recordError(i, "the checkpoint signed after it (size %d) is not in the bundle", i+1)
-			}
-		}
-		*expect = i + 1
-		b.rep.Records++
-		if recs[j] != nil {
-			b.rep.Entries = append(b.rep.Entries, recs[j])
-		}
+	var want tlog.Hash
+	copy(want[:], b.hashes[32*i:])
+	h := tlog.RecordHash(leaf)
+	if h != want {
+		return evlog.RecordError(i, "does not match the log's leaf hash %d: it was changed after it was logged", i)
+	}
+	proof, ok := b.incl[i]
+	if !ok {
+		return evlog.RecordError(i, "has no inclusion proof in proofs.jsonl")
+	}
+	if err := tlog.CheckRecord(proof, n, b.latest.Root, i, h); err != nil {
+		return evlog.RecordError(i, "inclusion proof does not verify against the checkpoint of size %d: %v", n, err)
+	}
+	if _, ok := b.histRoot[i+1]; !ok {
+		return evlog.RecordError(i, "the checkpoint signed after it (size %d) is not in the bundle", i+1)
 	}
 	return nil
 }
@@ -773,11 +807,11 @@ func (b *bundleVerifier) checkHistory(size int64, root tlog.Hash) error {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
 	if got != root {
-		return checkpointError(size, size-1, "root hash does not match the records (the log was changed after this checkpoint was signed)")
+		return evlog.CheckpointError(size, size-1, "root hash does not match the records (the log was changed after this checkpoint was signed)")
 	}
 	if proof, ok := b.cons[size]; ok && size < b.man.LogSize {
 		if err := tlog.CheckTree(proof, b.man.LogSize, b.latest.Root, size, root); err != nil {
-			return checkpointError(size, -1, "consistency proof to the latest checkpoint does not verify: %v", err)
+			return evlog.CheckpointError(size, -1, "consistency proof to the latest checkpoint does not verify: %v", err)
 		}
 	}
 	return nil
@@ -790,7 +824,7 @@ func (b *bundleVerifier) checkRoot() error {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
 	if root != b.latest.Root {
-		return checkpointError(b.man.LogSize, -1, "the bundle's records do not give the root hash of its latest checkpoint")
+		return evlog.CheckpointError(b.man.LogSize, -1, "the bundle's records do not give the root hash of its latest checkpoint")
 	}
 	return nil
 }
@@ -800,10 +834,10 @@ func (b *bundleVerifier) previous() error {
 	if b.opt.Previous == nil {
 		return nil
 	}
-	var c checkpoint
+	var c evlog.Checkpoint
 	var err error
-	for _, k := range b.chain.keys {
-		if c, err = openCheckpoint(b.opt.Previous, k.verifier); err == nil {
+	for _, k := range b.chain.Keys {
+		if c, err = evlog.OpenCheckpoint(b.opt.Previous, k.Verifier); err == nil {
 			break
 		}
 	}
@@ -814,7 +848,7 @@ func (b *bundleVerifier) previous() error {
 		return fmt.Errorf("your earlier checkpoint is of log %q, this bundle of log %q", c.Origin, b.man.Origin)
 	}
 	if c.Size > b.man.LogSize {
-		return &VerifyError{Index: b.man.LogSize, Checkpoint: b.man.LogSize, Msg: fmt.Sprintf(
+		return &evlog.VerifyError{Index: b.man.LogSize, Checkpoint: b.man.LogSize, Msg: fmt.Sprintf(
 			"ROLLBACK: this bundle shows the log at size %d, but your earlier checkpoint has size %d: records %d to %d were removed (or an old checkpoint was passed off as the latest)",
 			b.man.LogSize, c.Size, b.man.LogSize, c.Size-1)}
 	}
@@ -823,7 +857,7 @@ func (b *bundleVerifier) previous() error {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
 	if root != c.Root {
-		return &VerifyError{Index: -1, Checkpoint: c.Size, Msg: fmt.Sprintf(
+		return &evlog.VerifyError{Index: -1, Checkpoint: c.Size, Msg: fmt.Sprintf(
 			"HISTORY REWRITTEN: the first %d records of this bundle's log do not give the root hash of your earlier checkpoint of size %d; the log was changed and signed again", c.Size, c.Size)}
 	}
 	b.rep.Previous = c.Size

@@ -1,4 +1,10 @@
-package evidence
+// Package envelope is what one signed entry of drill's evidence log is: a
+// DSSE envelope (Ed25519 over the DSSE pre-authentication encoding) whose
+// payload is an in-toto Statement v1, with a drill Record (PredicateType)
+// or a key change (KeyChangeType) as predicate. It signs, decodes and
+// verifies entries, byte for byte; it knows nothing of trees, checkpoints
+// or storage (see internal/evlog, internal/bundle, internal/evidence).
+package envelope
 
 import (
 	"bytes"
@@ -9,10 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"strconv"
+	"time"
 
 	"github.com/drillhq/drill/internal/keys"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Media and type URIs of a log entry.
@@ -35,14 +42,17 @@ const MaxLeafSize = 1 << 20
 // envelope verifies with the given key.
 var ErrBadSignature = errors.New("payload does not match its signature")
 
-// Statement is an in-toto Statement v1 whose predicate is a drill Record.
-// Field order is the order of the JSON encoding.
-type Statement struct {
-	Type          string         `json:"_type"`
-	Subject       []Subject      `json:"subject"`
-	PredicateType string         `json:"predicateType"`
-	Predicate     *record.Record `json:"predicate"`
+// StatementOf is an in-toto Statement v1 whose predicate is a P. Field
+// order is the order of the JSON encoding.
+type StatementOf[P any] struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     P         `json:"predicate"`
 }
+
+// Statement is an in-toto Statement v1 whose predicate is a drill Record.
+type Statement = StatementOf[*record.Record]
 
 // Subject is what a Statement is about, identified by name and digests
 // (algorithm to lower-case hex).
@@ -90,11 +100,11 @@ func PAE(payloadType string, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// DecodeEnvelope parses a log entry as a DSSE envelope. It checks the
+// Decode parses a log entry as a DSSE envelope. It checks the
 // shape only (size, one line, JSON, base64 payload, at least one
 // signature); Verify checks the signature.
-func DecodeEnvelope(b []byte) (*Envelope, error) {
-	if err := checkLeafBytes(b); err != nil {
+func Decode(b []byte) (*Envelope, error) {
+	if err := CheckLeaf(b); err != nil {
 		return nil, err
 	}
 	var e Envelope
@@ -166,7 +176,7 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
 	}
-	if err := checkStatementType(st.Type, st.PredicateType, PredicateType); err != nil {
+	if err := CheckStatementType(st.Type, st.PredicateType, PredicateType); err != nil {
 		return nil, err
 	}
 	switch {
@@ -183,9 +193,9 @@ func ParseStatement(payload []byte) (*Statement, error) {
 	return &st, nil
 }
 
-// checkStatementType checks that a Statement is an in-toto Statement v1
+// CheckStatementType checks that a Statement is an in-toto Statement v1
 // of predicate type want.
-func checkStatementType(typ, predicateType, want string) error {
+func CheckStatementType(typ, predicateType, want string) error {
 	switch {
 	case typ != StatementType:
 		return fmt.Errorf("statement _type is %q, want %q", typ, StatementType)
@@ -195,10 +205,10 @@ func checkStatementType(typ, predicateType, want string) error {
 	return nil
 }
 
-// newStatement wraps rec in a Statement. The subject is the restore point
+// NewStatement wraps rec in a Statement. The subject is the restore point
 // ("restore-point:<id>"), or the drill ("drill:<name>") when the drill found
 // no restore point. Its sha256 digest is the record's manifest digest.
-func newStatement(rec *record.Record) *Statement {
+func NewStatement(rec *record.Record) *Statement {
 	name := "restore-point:" + rec.RestorePoint.ID
 	if rec.RestorePoint.ID == "" {
 		name = "drill:" + rec.Drill
@@ -225,28 +235,28 @@ func newStatement(rec *record.Record) *Statement {
 	}
 }
 
-// signStatement encodes st and signs it into a DSSE envelope, returning the
+// SignStatement encodes st and signs it into a DSSE envelope, returning the
 // envelope's bytes: the log leaf.
-func signStatement(st *Statement, key *keys.Key) ([]byte, error) {
-	payload, err := marshalJSON(st)
+func SignStatement(st *Statement, key *keys.Key) ([]byte, error) {
+	payload, err := MarshalJSON(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode statement: %w", err)
 	}
-	leaf, err := signEnvelope(payload, key)
+	leaf, err := Sign(payload, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkLeafBytes(leaf); err != nil {
+	if err := CheckLeaf(leaf); err != nil {
 		return nil, err
 	}
 	return leaf, nil
 }
 
-// signEnvelope signs an in-toto Statement's encoding into a DSSE envelope
+// Sign signs an in-toto Statement's encoding into a DSSE envelope
 // with key and returns the envelope's JSON, one line.
-func signEnvelope(payload []byte, key *keys.Key) ([]byte, error) {
+func Sign(payload []byte, key *keys.Key) ([]byte, error) {
 	sig := ed25519.Sign(key.Private, PAE(PayloadType, payload))
-	env, err := marshalJSON(&Envelope{
+	env, err := MarshalJSON(&Envelope{
 		PayloadType: PayloadType,
 		Payload:     base64.StdEncoding.EncodeToString(payload),
 		Signatures:  []Signature{{KeyID: key.KeyID(), Sig: base64.StdEncoding.EncodeToString(sig)}},
@@ -257,10 +267,10 @@ func signEnvelope(payload []byte, key *keys.Key) ([]byte, error) {
 	return env, nil
 }
 
-// verifiedPayload checks that a signature of e by pub covers its payload
+// VerifiedPayload checks that a signature of e by pub covers its payload
 // (payload type PayloadType) and returns the payload. The key IDs of the
 // signatures are ignored; one signature that verifies is enough.
-func (e *Envelope) verifiedPayload(pub ed25519.PublicKey) ([]byte, error) {
+func (e *Envelope) VerifiedPayload(pub ed25519.PublicKey) ([]byte, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("verification key has %d bytes, want %d", len(pub), ed25519.PublicKeySize)
 	}
@@ -281,9 +291,9 @@ func (e *Envelope) verifiedPayload(pub ed25519.PublicKey) ([]byte, error) {
 	return nil, ErrBadSignature
 }
 
-// marshalJSON is the one JSON encoding of everything drill signs:
+// MarshalJSON is the one JSON encoding of everything drill signs:
 // encoding/json without HTML escaping, without the trailing newline.
-func marshalJSON(v any) ([]byte, error) {
+func MarshalJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -293,9 +303,9 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// checkLeafBytes enforces the rules on raw leaves: at most MaxLeafSize
+// CheckLeaf enforces the rules on raw leaves: at most MaxLeafSize
 // bytes and no newline, so that leaves can be exported one per line.
-func checkLeafBytes(b []byte) error {
+func CheckLeaf(b []byte) error {
 	if len(b) > MaxLeafSize {
 		return fmt.Errorf("entry has %d bytes, more than the limit of %d", len(b), MaxLeafSize)
 	}
@@ -315,4 +325,99 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, err
+}
+
+// KeyChangeType identifies a key change as a Statement's predicate: the
+// log entry that hands the log from one signing key to the next.
+const KeyChangeType = "https://drill.dev/key-change/v1"
+
+// KeyChange is the predicate of a key-change entry. The entry is signed
+// by OldKey; every later entry, and every checkpoint from the one that
+// covers this entry on, is signed by NewKey, and that first checkpoint by
+// OldKey as well. Field order is the canonical JSON order.
+type KeyChange struct {
+	LogOrigin string    `json:"log_origin"`
+	LogIndex  int64     `json:"log_index"`
+	Time      time.Time `json:"time"`
+	// OldKey and NewKey are note verifier keys.
+	OldKey string `json:"old_key"`
+	NewKey string `json:"new_key"`
+}
+
+// SignKeyChange signs the key-change entry kc, handing the log to next,
+// with the current key: an in-toto Statement whose subject is the new key.
+// It returns the entry's bytes, the log leaf.
+func SignKeyChange(kc *KeyChange, next, current *keys.Key) ([]byte, error) {
+	sum := sha256.Sum256(next.Public)
+	st := &StatementOf[*KeyChange]{Type: StatementType, PredicateType: KeyChangeType, Predicate: kc,
+		Subject: []Subject{{Name: "key:" + next.VerifierKey, Digest: map[string]string{"sha256": hex.EncodeToString(sum[:])}}}}
+	payload, err := MarshalJSON(st)
+	if err != nil {
+		return nil, err
+	}
+	return Sign(payload, current)
+}
+
+// payloadHeader is what tells the two kinds of Statement apart.
+type payloadHeader struct {
+	Type          string `json:"_type"`
+	PredicateType string `json:"predicateType"`
+}
+
+// parseKeyChange parses a payload that is a key-change Statement; it
+// returns nil, nil for any other predicate type.
+func parseKeyChange(payload []byte) (*KeyChange, error) {
+	var h payloadHeader
+	if err := json.Unmarshal(payload, &h); err != nil {
+		return nil, fmt.Errorf("payload is not an in-toto Statement: %w", err)
+	}
+	if h.PredicateType != KeyChangeType {
+		return nil, nil
+	}
+	var st StatementOf[*KeyChange]
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("payload is not a key-change Statement: %w", err)
+	}
+	switch {
+	case st.Type != StatementType:
+		return nil, fmt.Errorf("statement _type is %q, want %q", st.Type, StatementType)
+	case st.Predicate == nil, st.Predicate.OldKey == "", st.Predicate.NewKey == "":
+		return nil, errors.New("key-change statement without its keys")
+	}
+	return st.Predicate, nil
+}
+
+// VerifyAny checks e's signature by pub and returns its Statement: a
+// drill record (rec) or a key change (kc).
+func (e *Envelope) VerifyAny(pub ed25519.PublicKey) (rec *Statement, kc *KeyChange, err error) {
+	payload, err := e.VerifiedPayload(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	if kc, err := parseKeyChange(payload); err != nil || kc != nil {
+		return nil, kc, err
+	}
+	st, err := ParseStatement(payload)
+	return st, nil, err
+}
+
+// Parse decodes a log entry without verifying any signature: a drill
+// record (rec) or a key change (kc).
+func Parse(leaf []byte) (rec *record.Record, kc *KeyChange, err error) {
+	env, err := Decode(leaf)
+	if err != nil {
+		return nil, nil, err
+	}
+	payload, err := env.payloadBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	if kc, err := parseKeyChange(payload); err != nil || kc != nil {
+		return nil, kc, err
+	}
+	st, err := ParseStatement(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st.Predicate, nil, nil
 }

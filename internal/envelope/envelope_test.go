@@ -1,4 +1,4 @@
-package evidence
+package envelope
 
 import (
 	"bytes"
@@ -6,10 +6,19 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/drillhq/drill/internal/record"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/drillhq/drill/internal/evlog/logtest"
+	"github.com/drillhq/drill/internal/record"
+)
+
+const testOrigin = logtest.Origin
+
+var (
+	testKey    = logtest.Key
+	testRecord = logtest.Record
 )
 
 func TestPAE(t *testing.T) {
@@ -28,11 +37,11 @@ func TestEnvelopeVerify(t *testing.T) {
 	key := testKey(t, testOrigin)
 	other := testKey(t, testOrigin)
 	rec := testRecord(0, record.VerdictPass)
-	leaf, err := signStatement(newStatement(rec), key)
+	leaf, err := SignStatement(NewStatement(rec), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := DecodeEnvelope(leaf)
+	good, err := Decode(leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +148,7 @@ func TestDecodeEnvelopeRejects(t *testing.T) {
 		{"no signatures", []byte(`{"payloadType":"x","payload":"AA=="}`), "no signatures"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeEnvelope(tc.in)
+			_, err := Decode(tc.in)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("DecodeEnvelope: err = %v, want %q", err, tc.want)
 			}
@@ -149,7 +158,7 @@ func TestDecodeEnvelopeRejects(t *testing.T) {
 
 func FuzzDecodeEnvelope(f *testing.F) {
 	key := testKey(f, testOrigin)
-	leaf, err := signStatement(newStatement(testRecord(0, record.VerdictFail)), key)
+	leaf, err := SignStatement(NewStatement(testRecord(0, record.VerdictFail)), key)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -158,7 +167,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	f.Add([]byte(`{"payloadType":"","payload":"","signatures":null}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		env, err := DecodeEnvelope(b)
+		env, err := Decode(b)
 		if err != nil {
 			return
 		}
@@ -169,11 +178,11 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("accepted an envelope without payload type or signatures: %+v", env)
 		}
 		// Re-encoding gives an envelope that decodes to the same thing.
-		again, err := marshalJSON(env)
+		again, err := MarshalJSON(env)
 		if err != nil {
 			t.Fatal(err)
 		}
-		env2, err := DecodeEnvelope(again)
+		env2, err := Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded envelope %s does not decode: %v", again, err)
 		}
@@ -196,7 +205,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 }
 
 func mustPayload(t *testing.T, leaf []byte) []byte {
-	env, err := DecodeEnvelope(leaf)
+	env, err := Decode(leaf)
 	if err != nil {
 		t.Fatal(err)
 	}

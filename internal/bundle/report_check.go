@@ -1,25 +1,25 @@
-package evidence
+package bundle
 
 import (
 	"bytes"
-	"encoding/csv"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"io"
-	"strconv"
 	"strings"
 
+	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/record"
+	"github.com/drillhq/drill/internal/report"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
-// checkReport rebuilds report member name from the verified records and
+// CheckReport rebuilds report member name from the verified records and
 // compares it with the bundled bytes. The report is rendered into a
 // comparing writer, so the usual case (identical) costs no second copy;
 // on a difference it is rendered again to say where: the line, and the
 // record when the line belongs to one. exported says whether the bundled
 // report is the one the export statement names (its SHA-256 matches):
 // then it was not changed after export, but rendered otherwise.
-func checkReport(name string, bundled []byte, exported bool, p *ExportPredicate, latest checkpoint, recs []*record.Record) error {
+func CheckReport(name string, bundled []byte, exported bool, p *ExportPredicate, latest evlog.Checkpoint, recs []*record.Record) error {
 	cw := &compareWriter{want: bundled, diff: -1}
 	if err := writeReport(name, cw, p, latest, recs); err != nil {
 		return fmt.Errorf("rebuild %s: %w", name, err)
@@ -45,7 +45,7 @@ func checkReport(name string, bundled []byte, exported bool, p *ExportPredicate,
 		why = "it is the report that was exported, but it does not show the records: it was rendered by a drill that writes reports differently"
 	}
 	return bundleError("%s line %d%s differs from the report rebuilt from the verified entries: the bundle has %s where the entries give %s; %s",
-		strings.TrimPrefix(name, bundleDir), line, where, excerpt(bundled, off), excerpt(rebuilt.Bytes(), off), why)
+		strings.TrimPrefix(name, Dir), line, where, excerpt(bundled, off), excerpt(rebuilt.Bytes(), off), why)
 }
 
 // compareWriter compares what is written to it with want and keeps the
@@ -80,34 +80,29 @@ var _ io.Writer = (*compareWriter)(nil)
 // report name holds offset off, or -1 (a header, the summary).
 func recordAt(name string, rebuilt []byte, off int, recs []*record.Record) int64 {
 	switch name {
-	case memberReportCSV:
-		// Each row on its own: a field may hold a newline.
-		var buf bytes.Buffer
-		w := csv.NewWriter(&buf)
-		_ = w.Write(reportCSVHeader)
-		w.Flush()
-		for _, rec := range recs {
-			_ = w.Write(csvRow(rec))
-			w.Flush()
-			if off < buf.Len() {
-				return rec.LogIndex
-			}
-		}
-	case memberReportHTML:
-		// The row <tr id="rec-N"> that holds off, if it is not closed
-		// before off.
-		const open = `<tr id="rec-`
-		before := rebuilt[:min(off, len(rebuilt))]
-		i := bytes.LastIndex(before, []byte(open))
-		if i < 0 || bytes.Contains(before[i:], []byte("</tr>")) {
-			return -1
-		}
-		num, _, _ := bytes.Cut(before[i+len(open):], []byte(`"`))
-		if n, err := strconv.ParseInt(string(num), 10, 64); err == nil {
-			return n
-		}
+	case MemberReportCSV:
+		return report.CSVRecordAt(recs, off)
+	case MemberReportHTML:
+		return report.HTMLRecordAt(rebuilt, off)
 	}
 	return -1
+}
+
+// reportMembers are the reports of a bundle, in archive order.
+var reportMembers = []string{MemberReportCSV, MemberReportHTML}
+
+// writeReport renders report member name of a bundle: a function of the
+// export statement's predicate, the latest checkpoint and the selected
+// records alone, so that a verifier rebuilds it byte for byte.
+func writeReport(name string, w io.Writer, p *ExportPredicate, latest evlog.Checkpoint, recs []*record.Record) error {
+	switch name {
+	case MemberReportCSV:
+		return report.WriteCSV(w, recs)
+	case MemberReportHTML:
+		info := report.Info{Origin: p.LogOrigin, LogSize: p.LogSize, Selection: p.Selection, Created: p.Created, Checkpoint: evlog.FormatCheckpoint(latest)}
+		return report.WriteHTML(w, info, recs)
+	}
+	return fmt.Errorf("no report %s", name)
 }
 
 // excerpt quotes up to 40 bytes either side of off in b, within its

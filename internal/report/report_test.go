@@ -1,16 +1,18 @@
-package evidence
+package report
 
 import (
 	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/record"
 	"html"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drillhq/drill/internal/evlog/logtest"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // The hostile strings of the report fixture: record fields are untrusted.
@@ -30,34 +32,22 @@ var rptZone = time.FixedZone("CEST", 2*60*60)
 // hours after 2026-08-20 05:30 CEST (03:30 UTC).
 func rptRecord(i int64, service, drill string) *record.Record {
 	started := time.Date(2026, 8, 20, 5, 30, 0, 0, rptZone).Add(time.Duration(i) * time.Hour)
-	return &record.Record{
-		LogOrigin: "backup1/drill",
-		LogIndex:  i,
-		Drill:     drill,
-		Service:   service,
-		Backend:   "tar",
-		Host:      "bk01",
-		Verdict:   record.VerdictPass,
-		RestorePoint: record.RestorePoint{
-			ID:          fmt.Sprintf("%s-%03d.tar.zst", drill, i),
-			Time:        started.Add(-3 * time.Hour),
-			Description: "/backups/" + drill,
-		},
-		Started:          started,
-		Finished:         started.Add(41 * time.Minute),
-		RestoreSeconds:   2460,
-		BackupAgeSeconds: 10800,
-		RPOSeconds:       86400,
-		RTOSeconds:       14400,
-		Files:            1200,
-		Bytes:            1 << 30,
-		ManifestSHA256:   fmt.Sprintf("%064x", i),
-		Checks: []record.Check{
-			{Name: "min_files", OK: true, Detail: "1200 files, want >= 1000"},
-			{Name: "manifest", OK: true, Detail: "all files match"},
-		},
-		DrillVersion: "0.0.0-test",
+	// The durations, size and drill version of the log's test records.
+	rec := logtest.Record(int(i), record.VerdictPass)
+	rec.LogOrigin, rec.LogIndex = "backup1/drill", i
+	rec.Drill, rec.Service, rec.Backend = drill, service, "tar"
+	rec.RestorePoint = record.RestorePoint{
+		ID:          fmt.Sprintf("%s-%03d.tar.zst", drill, i),
+		Time:        started.Add(-3 * time.Hour),
+		Description: "/backups/" + drill,
 	}
+	rec.Started, rec.Finished = started, started.Add(41*time.Minute)
+	rec.Files, rec.ManifestSHA256, rec.Details = 1200, fmt.Sprintf("%064x", i), nil
+	rec.Checks = []record.Check{
+		{Name: "min_files", OK: true, Detail: "1200 files, want >= 1000"},
+		{Name: "manifest", OK: true, Detail: "all files match"},
+	}
+	return rec
 }
 
 // rptRecords returns the report fixture in log order: two services, three
@@ -85,8 +75,8 @@ func rptRecords() []*record.Record {
 func TestWriteReportCSV(t *testing.T) {
 	recs := rptRecords()
 	var buf bytes.Buffer
-	if err := WriteReportCSV(&buf, recs); err != nil {
-		t.Fatalf("WriteReportCSV: %v", err)
+	if err := WriteCSV(&buf, recs); err != nil {
+		t.Fatalf("WriteCSV: %v", err)
 	}
 	rows, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
@@ -167,7 +157,7 @@ func TestWriteReportCSV(t *testing.T) {
 }
 
 func TestWriteReportHTML(t *testing.T) {
-	info := ReportInfo{
+	info := Info{
 		Origin:     "backup1/drill",
 		LogSize:    10,
 		Selection:  "all records",
@@ -175,8 +165,8 @@ func TestWriteReportHTML(t *testing.T) {
 		Checkpoint: rptCheckpoint,
 	}
 	var buf bytes.Buffer
-	if err := WriteReportHTML(&buf, info, rptRecords()); err != nil {
-		t.Fatalf("WriteReportHTML: %v", err)
+	if err := WriteHTML(&buf, info, rptRecords()); err != nil {
+		t.Fatalf("WriteHTML: %v", err)
 	}
 	page := buf.String()
 
@@ -258,9 +248,9 @@ func TestWriteReportHTML(t *testing.T) {
 
 func TestWriteReportHTMLNoRecords(t *testing.T) {
 	var buf bytes.Buffer
-	err := WriteReportHTML(&buf, ReportInfo{Origin: "backup1/drill", Selection: "service none", Checkpoint: "backup1/drill\n0\nx\n"}, nil)
+	err := WriteHTML(&buf, Info{Origin: "backup1/drill", Selection: "service none", Checkpoint: "backup1/drill\n0\nx\n"}, nil)
 	if err != nil {
-		t.Fatalf("WriteReportHTML: %v", err)
+		t.Fatalf("WriteHTML: %v", err)
 	}
 	for _, want := range []string{"No records were selected.", "<dd>service none</dd>", "<dd>—</dd>"} {
 		if !strings.Contains(buf.String(), want) {
@@ -285,8 +275,8 @@ func TestWriteReportErrors(t *testing.T) {
 		write func() error
 		want  string
 	}{
-		{"CSV", func() error { return WriteReportCSV(rptFailWriter{}, rptRecords()) }, "write CSV report"},
-		{"HTML", func() error { return WriteReportHTML(rptFailWriter{}, ReportInfo{}, rptRecords()) }, "write HTML report"},
+		{"CSV", func() error { return WriteCSV(rptFailWriter{}, rptRecords()) }, "write CSV report"},
+		{"HTML", func() error { return WriteHTML(rptFailWriter{}, Info{}, rptRecords()) }, "write HTML report"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,11 +288,11 @@ func TestWriteReportErrors(t *testing.T) {
 	}
 	t.Run("nil record", func(t *testing.T) {
 		recs := append(rptRecords(), nil)
-		if err := WriteReportCSV(new(bytes.Buffer), recs); err == nil {
-			t.Errorf("WriteReportCSV with a nil record: no error")
+		if err := WriteCSV(new(bytes.Buffer), recs); err == nil {
+			t.Errorf("WriteCSV with a nil record: no error")
 		}
-		if err := WriteReportHTML(new(bytes.Buffer), ReportInfo{}, recs); err == nil {
-			t.Errorf("WriteReportHTML with a nil record: no error")
+		if err := WriteHTML(new(bytes.Buffer), Info{}, recs); err == nil {
+			t.Errorf("WriteHTML with a nil record: no error")
 		}
 	})
 }
@@ -398,8 +388,12 @@ func TestReportsEscapeControls(t *testing.T) {
 	r.RestorePoint.ID, r.RestorePoint.Description = hostile, hostile
 	r.Checks[0].Detail = hostile
 	var csvOut, htmlOut bytes.Buffer
-	must(t, WriteReportCSV(&csvOut, []*record.Record{r}))
-	must(t, WriteReportHTML(&htmlOut, ReportInfo{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*record.Record{r}))
+	if err := WriteCSV(&csvOut, []*record.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&htmlOut, Info{Origin: "backup1/drill", Selection: "service " + hostile, Checkpoint: rptCheckpoint}, []*record.Record{r}); err != nil {
+		t.Fatal(err)
+	}
 	for name, out := range map[string]string{"report.csv": csvOut.String(), "report.html": htmlOut.String()} {
 		if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r >= 0x7f && r <= 0x9f || r == 0x202e }); i >= 0 {
 			t.Errorf("%s holds a raw control character at byte %d: %q", name, i, out[max(0, i-20):min(len(out), i+20)])

@@ -1,4 +1,9 @@
-package evidence
+// Package report renders drill records for people: the CSV and HTML
+// evidence reports of an export bundle (and of drill evidence export). A
+// report is a function of the records and the export's description alone,
+// so that a bundle verifier rebuilds it byte for byte from the verified
+// records and compares.
+package report
 
 import (
 	"bufio"
@@ -6,8 +11,6 @@ import (
 	"cmp"
 	"encoding/csv"
 	"fmt"
-	"github.com/drillhq/drill/internal/human"
-	"github.com/drillhq/drill/internal/record"
 	"html/template"
 	"io"
 	"math"
@@ -16,11 +19,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillhq/drill/internal/human"
+	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 )
 
-// ReportInfo describes the export a report is about.
-type ReportInfo struct {
+// Info describes the export a report is about.
+type Info struct {
 	Origin     string    // the log origin, e.g. "backup1/drill"
 	LogSize    int64     // records in the whole log
 	Selection  string    // human description of the selection, e.g. "all records" or "service billing, since 2026-01-01"
@@ -28,7 +33,7 @@ type ReportInfo struct {
 	Checkpoint string    // the latest signed checkpoint's text (3 lines: origin, size, base64 root), shown verbatim
 }
 
-// reportCSVHeader is the header row of WriteReportCSV.
+// reportCSVHeader is the header row of WriteCSV.
 var reportCSVHeader = []string{
 	"log_index", "service", "drill", "backend", "host", "verdict",
 	"started", "finished", "restore_seconds", "backup_age_seconds",
@@ -36,7 +41,7 @@ var reportCSVHeader = []string{
 	"files", "bytes", "manifest_sha256", "checks", "reasons",
 }
 
-// WriteReportCSV writes one CSV row per record (RFC 4180, encoding/csv),
+// WriteCSV writes one CSV row per record (RFC 4180, encoding/csv),
 // with a header row: log_index, service, drill, backend, host, verdict,
 // started, finished (RFC 3339 UTC), restore_seconds, backup_age_seconds,
 // rpo_seconds, rto_seconds, restore_point_id, restore_point_time, files,
@@ -47,7 +52,7 @@ var reportCSVHeader = []string{
 // values are written as recorded, with control characters escaped
 // (textsafe.Escape): a spreadsheet opening the file may treat a value
 // starting with "=" as a formula.
-func WriteReportCSV(w io.Writer, recs []*record.Record) error {
+func WriteCSV(w io.Writer, recs []*record.Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(reportCSVHeader); err != nil {
 		return fmt.Errorf("write CSV report header: %w", err)
@@ -125,7 +130,7 @@ func csvOptionalSeconds(s float64) string {
 	return csvSeconds(s)
 }
 
-// WriteReportHTML writes a self-contained HTML page (html/template, inline
+// WriteHTML writes a self-contained HTML page (html/template, inline
 // CSS, no JavaScript, no external resources) for an auditor: a header with
 // info (origin, log size, selection, created, the checkpoint text in a
 // <pre>), a summary table with one row per service and drill (service,
@@ -140,7 +145,7 @@ func csvOptionalSeconds(s float64) string {
 // All record text is escaped by html/template, and its control
 // characters by textsafe.Escape: record fields are untrusted. Times are shown in UTC, durations human-readably ("1h02m",
 // "45s").
-func WriteReportHTML(w io.Writer, info ReportInfo, recs []*record.Record) error {
+func WriteHTML(w io.Writer, info Info, recs []*record.Record) error {
 	page, err := newReportPage(info, recs)
 	if err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
@@ -260,7 +265,7 @@ type checkView struct {
 type drillKey struct{ service, drill string }
 
 // newReportPage groups and formats recs for reportTmpl.
-func newReportPage(info ReportInfo, recs []*record.Record) (*reportPage, error) {
+func newReportPage(info Info, recs []*record.Record) (*reportPage, error) {
 	groups := make(map[drillKey][]*record.Record)
 	for i, rec := range recs {
 		if rec == nil {
@@ -614,3 +619,39 @@ footer { margin-top: 2em; padding-top: .4em; border-top: 1px solid #888; font-si
 </body>
 </html>
 {{end}}`
+
+// CSVRecordAt returns the log index of the record whose row of the CSV
+// report of recs holds byte offset off, or -1 (the header).
+func CSVRecordAt(recs []*record.Record, off int) int64 {
+	// Each row on its own: a field may hold a newline.
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(reportCSVHeader)
+	w.Flush()
+	for _, rec := range recs {
+		_ = w.Write(csvRow(rec))
+		w.Flush()
+		if off < buf.Len() {
+			return rec.LogIndex
+		}
+	}
+	return -1
+}
+
+// HTMLRecordAt returns the log index of the record whose row of the HTML
+// report page holds byte offset off, or -1 (a header, the summary).
+func HTMLRecordAt(page []byte, off int) int64 {
+	// The row <tr id="rec-N"> that holds off, if it is not closed
+	// before off.
+	const open = `<tr id="rec-`
+	before := page[:min(off, len(page))]
+	i := bytes.LastIndex(before, []byte(open))
+	if i < 0 || bytes.Contains(before[i:], []byte("</tr>")) {
+		return -1
+	}
+	num, _, _ := bytes.Cut(before[i+len(open):], []byte(`"`))
+	if n, err := strconv.ParseInt(string(num), 10, 64); err == nil {
+		return n
+	}
+	return -1
+}
