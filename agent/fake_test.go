@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -238,22 +237,23 @@ func (n *notes) all() []string {
 	return slices.Clone(n.sent)
 }
 
-// syncBuffer is a bytes.Buffer for one writer and readers at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// logLines collects the agent's log: slog writes a record per Write.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.lines = append(l.lines, string(p))
+	l.mu.Unlock()
+	return len(p), nil
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "")
 }
 
 // harness is one agent's world: its config file and state in a
@@ -266,7 +266,7 @@ type harness struct {
 	clock   *fakeClock
 	backend *fakeBackend
 	notes   *notes
-	log     *syncBuffer
+	log     *logLines
 	a       *Agent
 }
 
@@ -275,7 +275,7 @@ type harness struct {
 func newHarness(t *testing.T, extra, drillLines string) *harness {
 	t.Helper()
 	clock := &fakeClock{now: epoch}
-	h := &harness{t: t, dir: t.TempDir(), clock: clock, backend: &fakeBackend{clock: clock}, notes: &notes{}, log: &syncBuffer{}}
+	h := &harness{t: t, dir: t.TempDir(), clock: clock, backend: &fakeBackend{clock: clock}, notes: &notes{}, log: &logLines{}}
 	h.cfgPath = filepath.Join(h.dir, "drill.yaml")
 	h.writeConfig(extra, drillLines)
 	h.open()
