@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,14 +41,11 @@ type Options struct {
 	// Notify tells the service manager how the agent is doing; nil when
 	// not under systemd.
 	Notify Notifier
-	// Reload receives a value for each request to reload the config
-	// (SIGHUP).
-	Reload <-chan struct{}
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
+	// Clock is the time of schedules and records; the system's when nil.
+	Clock Clock
 }
 
-// Agent is the drill daemon. Run it once.
+// Agent is the drill daemon, from Open to Close.
 type Agent struct {
 	opt Options
 	log *slog.Logger
@@ -74,127 +72,169 @@ type Agent struct {
 	// to answer (the watchdog's check that it is not stuck).
 	wake  chan struct{}
 	alive chan chan struct{}
-}
-
-// New returns an agent for the valid config cfg.
-func New(cfg *config.Config, opt Options) *Agent {
-	if opt.Logger == nil {
-		opt.Logger = slog.New(slog.DiscardHandler)
-	}
-	log := opt.Logger
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	if opt.Notify == nil {
-		opt.Notify = noNotifier{}
-	}
-	return &Agent{opt: opt, log: log.With("component", "agent"), cfg: cfg,
-		last: map[string]*record.Record{}, lastPass: map[string]*record.Record{}, wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
+	// stopLoops ends the scheduler and the watchdog; loops waits for them.
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
+	// closers close what Open opened, last opened first.
+	closers []func()
 }
 
 // ErrStart wraps the errors that keep the agent from starting.
 var ErrStart = errors.New("agent not started")
 
-// Run starts the agent and serves until ctx ends, then stops: no new
-// drills, running ones cancelled and recorded as interrupted (waiting at
-// most stop_timeout), and returns nil. An error means the agent could not
-// start, and wraps ErrStart.
-func (a *Agent) Run(ctx context.Context) error {
-	a.started = a.opt.Now()
+// Open starts the agent for the valid config cfg: it opens the evidence
+// store and the plugin launcher, does drills' start-up recovery
+// (Runner.Recover: what an agent killed before left), serves the control
+// API on the socket and metrics on metrics_listen, runs once the drills
+// that missed a run while no agent ran (catch_up), and starts the
+// scheduler. It serves until Close. ctx bounds the start only.
+//
+// An error means the agent could not start: it wraps ErrStart, and what
+// was opened is closed again.
+func Open(ctx context.Context, cfg *config.Config, opt Options) (*Agent, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Clock == nil {
+		opt.Clock = realClock{}
+	}
+	if opt.Notify == nil {
+		opt.Notify = noNotifier{}
+	}
+	a := &Agent{opt: opt, log: opt.Logger.With("component", "agent"), cfg: cfg, started: opt.Clock.Now(),
+		last: map[string]*record.Record{}, lastPass: map[string]*record.Record{},
+		wake: make(chan struct{}, 1), alive: make(chan chan struct{})}
+	a.drillCtx, a.stopDrills = context.WithCancelCause(context.Background())
+	if err := a.open(ctx); err != nil {
+		a.closeAll()
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	a.start()
+	return a, nil
+}
+
+// open opens what the agent holds, each with its closer.
+func (a *Agent) open(ctx context.Context) error {
 	cfg := a.cfg
 	store, err := a.opt.OpenStore(cfg)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStart, err)
+		return err
 	}
-	defer store.Close()
 	a.store = store
+	a.onClose(func() { _ = store.Close() })
+	a.onClose(func() { a.stopDrills(nil) })
 	if a.launcher, err = a.opt.Launcher(cfg); err != nil {
-		return fmt.Errorf("%w: %w", ErrStart, err)
+		return err
 	}
-	a.drillCtx, a.stopDrills = context.WithCancelCause(context.WithoutCancel(ctx))
-	defer a.stopDrills(nil)
-	if err := a.recover(ctx); err != nil {
-		return fmt.Errorf("%w: %w", ErrStart, err)
+	if _, err := a.runner(cfg, a.launcher, nil).Recover(ctx); err != nil {
+		return err
 	}
 	if err := a.loadLast(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStart, err)
+		return err
 	}
 	a.metrics = newMetrics(a.opt.Version, a.position)
 	a.queue = newQueue(cfg.MaxConcurrent, a.execute)
-	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	alertCtx, stopAlerts := context.WithCancel(context.Background())
 	a.alerts = newAlerter(alertCtx, a.log.With("component", "alerts"))
-	// What is queued gets a few seconds more at the end.
-	defer a.alerts.close(5*time.Second, stopAlerts)
+	a.onClose(func() { a.alerts.close(alertGrace, stopAlerts) })
+	if err := a.serveAPI(); err != nil {
+		return err
+	}
+	return a.serveMetrics()
+}
 
-	ln, err := listen(cfg.Socket, cfg.SocketGroup)
+// onClose adds f to what Close (or a failed Open) runs, before the
+// closers added earlier.
+func (a *Agent) onClose(f func()) { a.closers = append(a.closers, f) }
+
+// closeAll runs the closers, last added first.
+func (a *Agent) closeAll() {
+	for _, f := range slices.Backward(a.closers) {
+		f()
+	}
+	a.closers = nil
+}
+
+// serveAPI serves the control API on the socket.
+func (a *Agent) serveAPI() error {
+	path := a.cfg.Socket
+	ln, err := listen(path, a.cfg.SocketGroup)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStart, err)
+		return err
 	}
 	api := &http.Server{Handler: a.api(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	apiDone := make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(apiDone)
+		defer close(done)
 		if err := api.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("control API stopped", "socket", cfg.Socket, "err", err)
+			a.log.Error("control API stopped", "socket", path, "err", err)
 		}
 	}()
-	defer func() {
+	a.onClose(func() {
 		// Let the streams of runs on demand deliver their results.
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = api.Shutdown(sctx)
+		_ = api.Shutdown(ctx)
 		_ = api.Close()
-		<-apiDone
-		_ = os.Remove(cfg.Socket)
-	}()
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("%w: metrics_listen %s: %w", ErrStart, cfg.MetricsListen, err)
-		}
-		ms := &http.Server{Handler: a.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = ms.Serve(mln) }() // http.ErrServerClosed once ms.Close runs
-		defer ms.Close()
-	}
+		<-done
+		_ = os.Remove(path)
+	})
+	return nil
+}
 
+// serveMetrics serves the metrics on metrics_listen, when it is set.
+func (a *Agent) serveMetrics() error {
+	addr := a.cfg.MetricsListen
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics_listen %s: %w", addr, err)
+	}
+	ms := &http.Server{Handler: a.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = ms.Serve(ln) }() // http.ErrServerClosed once ms.Close runs
+	a.onClose(func() { _ = ms.Close() })
+	return nil
+}
+
+// start schedules the drills, runs the ones to catch up, starts the
+// scheduler and the watchdog, and tells systemd the agent is ready.
+func (a *Agent) start() {
+	cfg := a.cfg
 	a.mu.Lock()
 	a.applyLocked(cfg)
 	a.mu.Unlock()
 	a.checkPosition(nil)
 	a.catchUp()
-	schedDone := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	a.stopLoops = stop
+	a.loops.Add(2)
 	go func() {
-		defer close(schedDone)
+		defer a.loops.Done()
 		a.schedule(ctx)
 	}()
-	watchDone := make(chan struct{})
-	wctx, stopWatch := context.WithCancel(ctx)
 	go func() {
-		defer close(watchDone)
-		a.watchdog(wctx)
+		defer a.loops.Done()
+		a.watchdog(ctx)
 	}()
 	a.log.Info("agent started", "config", cfg.Path, "socket", cfg.Socket, "drills", len(cfg.Drills),
 		"scheduled", len(a.timings), "metrics", cfg.MetricsListen, "version", a.opt.Version)
 	a.opt.Notify.Notify("READY=1\nSTATUS=" + a.status())
-
-	for {
-		select {
-		case <-ctx.Done():
-			stopWatch()
-			<-watchDone
-			<-schedDone
-			a.shutdown()
-			return nil
-		case <-a.opt.Reload:
-			a.reload()
-		}
-	}
 }
 
-// recover does drills' start-up recovery (Runner.Recover) with the
-// agent's config and launcher.
-func (a *Agent) recover(ctx context.Context) error {
-	_, err := a.runner(a.cfg, a.launcher, nil).Recover(ctx)
+// Close stops the agent: the scheduler ends, nothing new starts, running
+// drills are cancelled and get stop_timeout (or until ctx ends) to record
+// themselves as interrupted; then the control API (after the streams of
+// runs on demand got their results), the metrics and the evidence store
+// are closed and the socket removed. The error says which drills were
+// still running at the end (the log says it too); they are recorded as
+// interrupted at the next start. Close once, and not while Reload runs.
+func (a *Agent) Close(ctx context.Context) error {
+	a.stopLoops()
+	a.loops.Wait()
+	err := a.shutdown(ctx)
+	a.closeAll()
 	return err
 }
 
@@ -234,7 +274,7 @@ func (a *Agent) runner(cfg *config.Config, l drills.Launcher, progress func(dril
 	return &drills.Runner{
 		Config: cfg, Launcher: l, Recorder: a.store, Scratch: a.store, Marks: a.store,
 		ScratchRoot: drills.ScratchRoot(cfg.StateDir), Logger: a.opt.Logger.With("component", "drills"),
-		Host: a.opt.Host, Version: a.opt.Version, Now: a.opt.Now, Progress: progress,
+		Host: a.opt.Host, Version: a.opt.Version, Now: a.opt.Clock.Now, Progress: progress,
 	}
 }
 
@@ -242,7 +282,7 @@ func (a *Agent) runner(cfg *config.Config, l drills.Launcher, progress func(dril
 // runs, from now.
 func (a *Agent) applyLocked(cfg *config.Config) {
 	a.cfg = cfg
-	now := a.opt.Now()
+	now := a.opt.Clock.Now()
 	a.timings = map[string]timing{}
 	a.next = map[string]time.Time{}
 	for name, d := range cfg.Drills {
@@ -264,7 +304,7 @@ func (a *Agent) applyLocked(cfg *config.Config) {
 // down.
 func (a *Agent) catchUp() {
 	a.mu.Lock()
-	now := a.opt.Now()
+	now := a.opt.Clock.Now()
 	var due []string
 	for _, name := range a.cfg.DrillNames() {
 		t, ok := a.timings[name]
@@ -285,44 +325,63 @@ func (a *Agent) catchUp() {
 
 // schedule starts scheduled runs when they are due, until ctx ends.
 func (a *Agent) schedule(ctx context.Context) {
-	timer := time.NewTimer(maxSleep)
+	timer := a.opt.Clock.NewTimer(maxSleep)
 	defer timer.Stop()
 	for {
-		a.mu.Lock()
-		now := a.opt.Now()
-		var due []string
-		sleep := maxSleep
-		for name, n := range a.next {
-			if !n.After(now) {
-				due = append(due, name)
-				nn := a.timings[name].next(now)
-				a.metrics.setNext(name, nn)
-				if nn.IsZero() {
-					delete(a.next, name)
-					continue
-				}
-				a.next[name] = nn
-				n = nn
-			}
-			sleep = min(sleep, n.Sub(now))
-		}
-		change := a.nextStatusChangeLocked(now)
-		a.mu.Unlock()
-		slices.Sort(due)
+		due, sleep := a.due()
 		for _, name := range due {
 			_, _, _ = a.submit(name, triggerSchedule, nil) // a run skipped as busy is logged and counted there; none starts while stopping
 		}
 		// A claim goes stale with time alone: look again when one may.
 		a.checkPosition(nil)
-		if !change.IsZero() {
-			sleep = min(sleep, change.Sub(now))
-		}
 		timer.Reset(max(sleep, 0))
+		if !a.sleep(ctx, timer) {
+			return
+		}
+	}
+}
+
+// due returns the drills due now, in name order, their next runs moved
+// on, and how long to sleep until the next run or the next change of a
+// service's status with time alone (at most maxSleep).
+func (a *Agent) due() ([]string, time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.opt.Clock.Now()
+	var due []string
+	sleep := maxSleep
+	for name, n := range a.next {
+		if !n.After(now) {
+			due = append(due, name)
+			nn := a.timings[name].next(now)
+			a.metrics.setNext(name, nn)
+			if nn.IsZero() {
+				delete(a.next, name)
+				continue
+			}
+			a.next[name] = nn
+			n = nn
+		}
+		sleep = min(sleep, n.Sub(now))
+	}
+	if change := a.nextStatusChangeLocked(now); !change.IsZero() {
+		sleep = min(sleep, change.Sub(now))
+	}
+	slices.Sort(due)
+	return due, sleep
+}
+
+// sleep waits for timer or a change of the schedule (true) or for ctx
+// (false), answering the watchdog meanwhile.
+func (a *Agent) sleep(ctx context.Context, timer Timer) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-a.wake:
-		case <-timer.C:
+			return true
+		case <-timer.C():
+			return true
 		case reply := <-a.alive:
 			close(reply)
 		}
@@ -332,7 +391,7 @@ func (a *Agent) schedule(ctx context.Context) {
 // submit queues a run of drill. A scheduled run of a drill still running
 // or queued is skipped, counted and logged.
 func (a *Agent) submit(drill, trigger string, ctx context.Context) (*run, int, error) {
-	r := newRun(drill, trigger, ctx, a.opt.Now())
+	r := newRun(drill, trigger, ctx, a.opt.Clock.Now())
 	pos, err := a.queue.submit(r)
 	if errors.Is(err, errBusy) && trigger != triggerDemand {
 		a.metrics.skipped(drill)
@@ -366,7 +425,7 @@ func (a *Agent) execute(r *run) {
 		})
 		defer stop()
 	}
-	r.update(func() { r.started = a.opt.Now() })
+	r.update(func() { r.started = a.opt.Clock.Now() })
 	a.opt.Notify.Notify("STATUS=" + a.status())
 	a.log.Info("drill started", "drill", r.drill, "trigger", r.trigger)
 	var ping string
@@ -398,14 +457,17 @@ func (a *Agent) execute(r *run) {
 	a.opt.Notify.Notify("STATUS=" + a.status())
 }
 
-// reload loads the config file again and applies it; a config with
-// problems is refused and the one in force stays.
-func (a *Agent) reload() {
+// Reload loads the config file again and applies it (SIGHUP); a config
+// with problems is refused, the one in force stays, and health and the
+// log say why. Keys set up at start (state_dir, socket, socket_group,
+// metrics_listen) keep their values until a restart.
+func (a *Agent) Reload() {
 	a.mu.Lock()
 	old := a.cfg
 	a.mu.Unlock()
-	a.opt.Notify.Notify(reloadingNotice(a.opt.Now()))
-	defer a.opt.Notify.Notify("READY=1\nSTATUS=" + a.status())
+	a.opt.Notify.Notify(reloadingNotice(a.opt.Clock.Now()))
+	// The status once the reload is done, refused or not.
+	defer func() { a.opt.Notify.Notify("READY=1\nSTATUS=" + a.status()) }()
 	cfg, err := a.opt.Load(old.Path)
 	if err == nil {
 		var l drills.Launcher
@@ -458,8 +520,9 @@ func (a *Agent) apply(old, cfg *config.Config, l drills.Launcher) {
 }
 
 // shutdown stops the agent's drills: nothing new starts, running drills
-// are cancelled and get stop_timeout to record themselves.
-func (a *Agent) shutdown() {
+// are cancelled and get stop_timeout (at most until ctx ends) to record
+// themselves.
+func (a *Agent) shutdown(ctx context.Context) error {
 	a.opt.Notify.Notify("STOPPING=1\nSTATUS=stopping: cancelling running drills")
 	running, _ := a.queue.snapshot()
 	a.queue.stop()
@@ -470,7 +533,7 @@ func (a *Agent) shutdown() {
 	if len(running) > 0 {
 		a.log.Info("agent stopping: running drills cancelled", "drills", len(running), "stop_timeout", timeout.String())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := a.queue.wait(ctx); err != nil {
 		still, _ := a.queue.snapshot()
@@ -479,9 +542,10 @@ func (a *Agent) shutdown() {
 			names[i] = r.drill
 		}
 		a.log.Error("agent stopped with drills still running after stop_timeout; they are recorded as interrupted at the next start", "drills", names, "stop_timeout", timeout.String())
-		return
+		return fmt.Errorf("drills still running after stop_timeout %s: %s", timeout, strings.Join(names, ", "))
 	}
 	a.log.Info("agent stopped")
+	return nil
 }
 
 // status is the one-line STATUS= text for systemd.
@@ -517,7 +581,7 @@ func (a *Agent) position() []drills.ServicePosition {
 			recs = append(recs, p)
 		}
 	}
-	return drills.Position(a.cfg, recs, a.opt.Now())
+	return drills.Position(a.cfg, recs, a.opt.Clock.Now())
 }
 
 // nextStatusChangeLocked is the first time after now at which a drill's

@@ -56,6 +56,10 @@ const (
 	alertBackoff  = time.Second
 )
 
+// alertGrace is how long the alerts still queued when the agent stops
+// get to be delivered. A variable for the tests only.
+var alertGrace = 5 * time.Second
+
 // delivery is one message for one target.
 type delivery struct {
 	what    string // for the log, without secrets
@@ -281,7 +285,7 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 	// The statuses now, of the services in the config.
 	statuses := make(map[string]string, len(pos))
 	var alerts []Alert
-	now := a.opt.Now().UTC()
+	now := a.opt.Clock.Now().UTC()
 	for _, sp := range pos {
 		prev, known := a.statuses[sp.Service]
 		statuses[sp.Service] = sp.Status

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,8 +105,9 @@ type Progress struct {
 const progressEvery = 200 * time.Millisecond
 
 // clientWriteTimeout bounds each write of a history or export stream to
-// its client: a client that reads nothing for this long is dropped.
-const clientWriteTimeout = 30 * time.Second
+// its client: a client that reads nothing for this long is dropped. A
+// variable for the tests only.
+var clientWriteTimeout = 30 * time.Second
 
 // deadlineWriter sets a fresh write deadline before each write to the
 // client, so a stream lasts as long as its client keeps reading.
@@ -233,6 +235,20 @@ func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
 }
 
 func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
+	r, pos, ok := a.admit(w, req)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	s := &runStream{enc: json.NewEncoder(w), rc: http.NewResponseController(w)}
+	if s.send(Event{Type: "queued", Position: pos}) {
+		s.follow(req.Context(), r)
+	}
+}
+
+// admit queues the run the request asks for, or answers why not.
+func (a *Agent) admit(w http.ResponseWriter, req *http.Request) (*run, int, bool) {
 	name := req.URL.Query().Get("drill")
 	a.mu.Lock()
 	_, ok := a.cfg.Drills[name]
@@ -240,7 +256,7 @@ func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
 	a.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown drill %q (defined: %s)", name, strings.Join(names, ", "))
-		return
+		return nil, 0, false
 	}
 	r, pos, err := a.submit(name, triggerDemand, req.Context())
 	switch {
@@ -253,67 +269,66 @@ func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 		writeError(w, http.StatusConflict, "%s", msg)
-		return
 	case errors.Is(err, errStopping):
 		writeError(w, http.StatusServiceUnavailable, "the agent is stopping; run the drill when it is back")
-		return
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, "%v", err)
-		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	send := func(e Event) bool {
-		if err := enc.Encode(e); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+	return r, pos, err == nil
+}
+
+// runStream is the stream of Events of a run on demand: started, its
+// progress (at most one event per progressEvery, the newest), its result.
+type runStream struct {
+	enc       *json.Encoder
+	rc        *http.ResponseController
+	sentStart bool
+	sent      Progress
+	lastSent  time.Time
+}
+
+// send writes e and flushes it; false when the client is gone.
+func (s *runStream) send(e Event) bool {
+	if err := s.enc.Encode(e); err != nil {
+		return false
 	}
-	if !send(Event{Type: "queued", Position: pos}) {
-		return
-	}
-	var sentStart bool
-	var sent Progress
-	var lastSent time.Time
+	return s.rc.Flush() == nil
+}
+
+// follow sends r's events until its result, or until ctx (the client)
+// ends.
+func (s *runStream) follow(ctx context.Context, r *run) {
 	for {
 		started, p, changed := r.state()
-		if !started.IsZero() && !sentStart {
-			sentStart = true
-			if !send(Event{Type: "started"}) {
+		if !started.IsZero() && !s.sentStart {
+			s.sentStart = true
+			if !s.send(Event{Type: "started"}) {
 				return
 			}
 		}
 		cur := Progress{Phase: p.Phase, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
-		if sentStart && cur != sent && cur.Phase != "" {
-			if wait := progressEvery - time.Since(lastSent); wait > 0 {
+		if s.sentStart && cur != s.sent && cur.Phase != "" {
+			if wait := progressEvery - time.Since(s.lastSent); wait > 0 {
 				select {
 				case <-time.After(wait):
 					continue // take the newest progress
 				case <-r.done:
-				case <-req.Context().Done():
+				case <-ctx.Done():
 					return
 				}
 			} else {
-				sent, lastSent = cur, time.Now()
-				if !send(Event{Type: "progress", Progress: &cur}) {
+				s.sent, s.lastSent = cur, time.Now()
+				if !s.send(Event{Type: "progress", Progress: &cur}) {
 					return
 				}
 			}
 		}
 		select {
 		case <-r.done:
-			r.mu.Lock()
-			e := Event{Type: "result", Record: r.rec}
-			if r.err != nil {
-				e.Error = r.err.Error()
-			}
-			r.mu.Unlock()
-			send(e)
+			s.send(r.result())
 			return
 		case <-changed:
-		case <-req.Context().Done():
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -374,7 +389,7 @@ func (a *Agent) handleExport(w http.ResponseWriter, req *http.Request) {
 	// Unlinked at once: nothing is left behind, whatever happens next.
 	_ = os.Remove(spool.Name())
 	defer spool.Close()
-	if _, err := a.store.Export(spool, sel, a.opt.Now()); err != nil {
+	if _, err := a.store.Export(spool, sel, a.opt.Clock.Now()); err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}

@@ -65,6 +65,17 @@ func (r *run) state() (time.Time, drills.Progress, <-chan struct{}) {
 	return r.started, r.progress, r.changed
 }
 
+// result is the "result" event of r, once done.
+func (r *run) result() Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := Event{Type: "result", Record: r.rec}
+	if r.err != nil {
+		e.Error = r.err.Error()
+	}
+	return e
+}
+
 // queue holds the runs under way and waiting, and starts them, at most
 // max at once, in the order they came.
 type queue struct {

@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,21 +52,6 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	if !strings.Contains(a.ready, "STATUS=3 drills, 1 scheduled") {
 		t.Errorf("readiness notification %q, want a status", a.ready)
 	}
-	// WATCHDOG_USEC is 2s: a ping every second.
-	if _, err := a.waitNote("WATCHDOG=1", 5*time.Second); err != nil {
-		t.Errorf("watchdog: %v", err)
-	}
-
-	// The scheduled drill runs on its own; history comes through the socket.
-	var recs []record.Record
-	waitFor(t, 20*time.Second, "a record of the scheduled drill", func() bool {
-		recs = history(t, cfg, "sched")
-		return len(recs) > 0
-	})
-	if recs[0].Verdict != record.VerdictPass || recs[0].Files != 2 {
-		t.Errorf("scheduled drill: %s with %d files, reasons %q; want pass with 2", recs[0].Verdict, recs[0].Files, recs[0].Reasons)
-	}
-
 	// drill run through the agent: its exit code is the verdict's.
 	out, errs, code := drillCmd(t, cfg, "run", "manual")
 	if code != exitFail || !strings.Contains(out, "FAIL  manual") || !strings.Contains(out, "at least 100 expected") {
@@ -89,6 +68,10 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 		res, err := a.client().Run(context.Background(), "gated", func(e agent.Event) {
 			events = append(events, e)
 			if e.Type == "progress" && e.Progress.Phase == "restore" && e.Progress.FilesDone == 5 {
+				// drill run of a drill running in the agent: refused.
+				if out, errs, code := drillCmd(t, cfg, "run", "gated"); code != exitError || !strings.Contains(errs, "drill gated is already running") {
+					t.Errorf("drill run of a running drill: exit %d, want %d\n%s%s", code, exitError, out, errs)
+				}
 				if err := os.WriteFile(gate, nil, 0o644); err != nil {
 					t.Error(err)
 				}
@@ -116,6 +99,21 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	}
 	if strings.Join(types, " ") != "queued started progress result" {
 		t.Errorf("events %q, want queued, started, progress..., result", types)
+	}
+
+	// The scheduled drill runs on its own (the agent's scheduler on the
+	// real clock); history comes through the socket.
+	var recs []record.Record
+	waitFor(t, 20*time.Second, "a record of the scheduled drill", func() bool {
+		recs = history(t, cfg, "sched")
+		return len(recs) > 0
+	})
+	if recs[0].Verdict != record.VerdictPass || recs[0].Files != 2 {
+		t.Errorf("scheduled drill: %s with %d files, reasons %q; want pass with 2", recs[0].Verdict, recs[0].Files, recs[0].Reasons)
+	}
+	// WATCHDOG_USEC is 2s: a ping every second.
+	if _, err := a.waitNote("WATCHDOG=1", 5*time.Second); err != nil {
+		t.Errorf("watchdog: %v", err)
 	}
 
 	// drill list through the agent: next run and last verdicts.
@@ -201,68 +199,6 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	}
 }
 
-// A scheduled run that would overlap the drill's previous run is skipped
-// and counted; max_concurrent 1 holds, the rest wait in order; a run on
-// demand of a running drill is refused.
-func TestAgentOverlapAndConcurrency(t *testing.T) {
-	dir := t.TempDir()
-	g1, g2 := filepath.Join(dir, "g1"), filepath.Join(dir, "g2")
-	metrics := freePort(t)
-	cfg := agentConfig(t, dir, "metrics_listen: "+metrics+"\nmax_concurrent: 1", fmt.Sprintf(`
-  slow: {service: s, backend: t, schedule: "@every 1s", source: {name: slow, gate: %s}}
-  other: {service: s, backend: t, source: {name: other, gate: %s}}
-`, g1, g2))
-	a := startAgent(t, cfg)
-	waitFor(t, 20*time.Second, "slow to run", func() bool {
-		h := a.health()
-		return len(h.Running) == 1 && h.Running[0].Drill == "slow" && !h.Running[0].Started.IsZero()
-	})
-	waitFor(t, 10*time.Second, "an overlapping run to be skipped", func() bool {
-		v, _ := metricValue(metricsText(t, metrics), `drill_skipped_overlap_total{drill="slow"}`)
-		return v >= 1
-	})
-	var se *agent.StatusError
-	if _, err := a.client().Run(context.Background(), "slow", nil); !errors.As(err, &se) || se.Code != http.StatusConflict ||
-		!strings.Contains(se.Message, "drill slow is already running (schedule run since") {
-		t.Errorf("run of a running drill: %v, want a conflict", err)
-	}
-	done := make(chan *agent.Event, 1)
-	go func() {
-		res, err := a.client().Run(context.Background(), "other", nil)
-		if err != nil {
-			t.Errorf("Run other: %v", err)
-		}
-		done <- res
-	}()
-	waitFor(t, 10*time.Second, "other to wait", func() bool {
-		h := a.health()
-		return len(h.Waiting) == 1 && h.Waiting[0].Drill == "other" && len(h.Running) == 1
-	})
-	if _, _, code := drillCmd(t, cfg, "run", "other"); code != exitError {
-		t.Errorf("drill run of a waiting drill: exit %d, want %d", code, exitError)
-	}
-	must(t, os.WriteFile(g1, nil, 0o644))
-	waitFor(t, 20*time.Second, "other to run", func() bool {
-		h := a.health()
-		return len(h.Running) == 1 && h.Running[0].Drill == "other"
-	})
-	if h := a.health(); len(h.Running) != 1 {
-		t.Errorf("running %+v with max_concurrent 1", h.Running)
-	}
-	must(t, os.WriteFile(g2, nil, 0o644))
-	select {
-	case res := <-done:
-		if res == nil || res.Record == nil || res.Record.Verdict != record.VerdictPass {
-			t.Errorf("other: %+v, want pass", res)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("other did not finish")
-	}
-	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
-		t.Errorf("agent exit %d, want 0", code)
-	}
-}
-
 // SIGTERM during a restore: the drill is cancelled and recorded as
 // interrupted, its scratch is removed, the agent exits 0; a drill run
 // waiting on it gets the record.
@@ -307,9 +243,10 @@ func TestAgentSIGTERMInterrupts(t *testing.T) {
 func TestAgentKilledMidRestore(t *testing.T) {
 	dir := t.TempDir()
 	cfg := agentConfig(t, dir, "", fmt.Sprintf(`
-  long: {service: s, backend: t, schedule: "@every 1s", catch_up: false, source: {name: long, gate: %s/never}}
+  long: {service: s, backend: t, source: {name: long, gate: %s/never}}
 `, dir))
 	a := startAgent(t, cfg)
+	go func() { _, _ = a.client().Run(context.Background(), "long", nil) }() // ends with the agent
 	waitFor(t, 20*time.Second, "the restore to start", func() bool {
 		h := a.health()
 		return len(h.Running) == 1 && h.Running[0].Phase == "restore"
@@ -329,8 +266,8 @@ func TestAgentKilledMidRestore(t *testing.T) {
 	waitFor(t, 10*time.Second, "the orphaned plugin to end", func() bool { return !alive(plugins[0]) })
 	b := startAgent(t, cfg)
 	recs := history(t, cfg, "long")
-	if len(recs) == 0 || recs[len(recs)-1].Verdict != record.VerdictInterrupted ||
-		!strings.Contains(recs[len(recs)-1].Reasons[0], fmt.Sprintf("under way in process %d", pid)) {
+	if len(recs) != 1 || recs[0].Verdict != record.VerdictInterrupted ||
+		!strings.Contains(recs[0].Reasons[0], fmt.Sprintf("under way in process %d", pid)) {
 		t.Fatalf("records %+v, want the killed run recorded as interrupted", recs)
 	}
 	b.stop(syscall.SIGTERM, 30*time.Second)
@@ -342,23 +279,24 @@ func TestAgentKilledMidRestore(t *testing.T) {
 	}
 }
 
-// SIGHUP with a broken config keeps the schedule in force; a good one
-// replaces it.
+// SIGHUP reloads the config: a broken one is refused (RELOADING=1 with
+// MONOTONIC_USEC, then READY=1; health and the log say why), a good one
+// replaces it. What a reload changes in the schedule is the agent
+// package's TestReload.
 func TestAgentReload(t *testing.T) {
 	dir := t.TempDir()
 	cfg := agentConfig(t, dir, "", `
-  tick: {service: s, backend: t, schedule: "@every 1s", source: {name: tick}}
+  tick: {service: s, backend: t, schedule: "@hourly", source: {name: tick}}
 `)
 	a := startAgent(t, cfg)
-	waitFor(t, 20*time.Second, "a first tick", func() bool { return len(history(t, cfg, "tick")) >= 1 })
 	good, _ := os.ReadFile(cfg)
 	must(t, os.WriteFile(cfg, append(good, "  broken: {service: nosuch, backend: t, source: {name: x}}\n"...), 0o644))
 	must(t, a.cmd.Process.Signal(syscall.SIGHUP))
 	if _, err := a.waitNote("RELOADING=1\nMONOTONIC_USEC=", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.waitNote("READY=1", 10*time.Second); err != nil {
-		t.Fatal(err)
+	if n, err := a.waitNote("READY=1", 10*time.Second); err != nil || !strings.Contains(n, "last reload refused") {
+		t.Fatalf("after a refused reload: %q, %v; want READY=1 saying it was refused", n, err)
 	}
 	if h := a.health(); !strings.Contains(h.ReloadError, `unknown service "nosuch"`) {
 		t.Errorf("health after a bad reload: %+v", h)
@@ -366,32 +304,27 @@ func TestAgentReload(t *testing.T) {
 	if !strings.Contains(a.stderr.String(), `config reload refused; the previous config stays in force`) {
 		t.Error("no log line for the refused reload")
 	}
-	// The CLI refuses the broken file too; the agent's own client does not
+	// The CLI refuses the broken file; the agent's own client does not
 	// need it.
-	ticks := func() int {
-		n := 0
-		if err := a.client().History(context.Background(), agent.HistoryFilter{Drill: "tick"}, func(*record.Record) error { n++; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	if err := a.client().History(context.Background(), agent.HistoryFilter{Drill: "tick"}, func(*record.Record) error { return nil }); err != nil {
+		t.Errorf("history after a refused reload: %v", err)
 	}
-	n := ticks()
-	waitFor(t, 10*time.Second, "more ticks on the old schedule", func() bool { return ticks() > n })
 
-	// A good config without the schedule: no more ticks.
-	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(good), `schedule: "@every 1s", `, "", 1)), 0o644))
+	// A good config without the schedule.
+	must(t, os.WriteFile(cfg, []byte(strings.Replace(string(good), `schedule: "@hourly", `, "", 1)), 0o644))
 	must(t, a.cmd.Process.Signal(syscall.SIGHUP))
-	waitFor(t, 10*time.Second, "the reload", func() bool { return strings.Contains(a.stderr.String(), `"msg":"config reloaded"`) })
+	if n, err := a.waitNote("READY=1", 10*time.Second); err != nil || !strings.Contains(n, "STATUS=1 drills, 0 scheduled") {
+		t.Fatalf("after a good reload: %q, %v; want READY=1 with the new status", n, err)
+	}
+	if !strings.Contains(a.stderr.String(), `"msg":"config reloaded"`) {
+		t.Error("no log line for the reload")
+	}
 	if h := a.health(); h.ReloadError != "" {
 		t.Errorf("reload error after a good reload: %q", h.ReloadError)
 	}
-	waitFor(t, 10*time.Second, "tick to be idle", func() bool { return len(a.health().Running) == 0 })
-	n = len(history(t, cfg, "tick"))
-	time.Sleep(2500 * time.Millisecond)
-	if m := len(history(t, cfg, "tick")); m != n {
-		t.Errorf("%d more ticks after the schedule was removed", m-n)
+	if code := a.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
+		t.Errorf("agent exit %d, want 0", code)
 	}
-	a.stop(syscall.SIGTERM, 30*time.Second)
 }
 
 // A bad config at start exits 78 (EX_CONFIG); a socket path that is not a
@@ -625,144 +558,4 @@ func TestAgentSecondSignal(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("the second signal took %s to end the agent", d)
 	}
-}
-
-// catch_up: a drill that missed a run while no agent ran runs at start;
-// one with catch_up false, and one that never ran, wait for their
-// schedule.
-func TestAgentCatchUp(t *testing.T) {
-	dir := t.TempDir()
-	cfg := agentConfig(t, dir, "", `
-  missed: {service: s, backend: t, schedule: "@every 3s", source: {name: a}}
-  nocatch: {service: s, backend: t, schedule: "@every 3s", catch_up: false, source: {name: b}}
-  never: {service: s, backend: t, schedule: "@every 3s", source: {name: c}}
-`)
-	if _, errs, code := drillCmd(t, cfg, "run", "missed", "nocatch"); code != 0 {
-		t.Fatalf("drill run: exit %d: %s", code, errs)
-	}
-	time.Sleep(3100 * time.Millisecond)
-	a := startAgent(t, cfg)
-	waitFor(t, 2*time.Second, "the catch-up run", func() bool {
-		return strings.Contains(a.stderr.String(), `"msg":"drill started","component":"agent","drill":"missed","trigger":"catch-up"`)
-	})
-	time.Sleep(500 * time.Millisecond)
-	for _, d := range []string{"nocatch", "never"} {
-		if strings.Contains(a.stderr.String(), `"drill":"`+d+`","trigger":"catch-up"`) {
-			t.Errorf("drill %s caught up", d)
-		}
-	}
-	a.stop(syscall.SIGTERM, 30*time.Second)
-}
-
-// Alerts: a real webhook receiver gets exactly one alert per change of a
-// service's status (and one per failure that changes nothing), none for
-// repeated passes, and the change to stale when review_every passes with
-// no drill running; a healthcheck URL gets start/success/fail pings; a
-// webhook that never answers delays nothing.
-func TestAgentAlerts(t *testing.T) {
-	var mu sync.Mutex
-	var alerts []agent.Alert
-	var pings []string
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if strings.HasPrefix(r.URL.Path, "/hc/") {
-			pings = append(pings, r.URL.Path)
-			return
-		}
-		var a agent.Alert
-		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
-			t.Errorf("alert body: %v", err)
-		}
-		alerts = append(alerts, a)
-	}))
-	defer recv.Close()
-	// A webhook that accepts connections and never answers.
-	hole, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hole.Close()
-	go func() {
-		for {
-			c, err := hole.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	dir := t.TempDir()
-	cfg := agentConfig(t, dir, fmt.Sprintf(`notify:
-  - webhook: http://%s/never
-  - webhook: %s/alerts?token=s3cr3t`, hole.Addr(), recv.URL), fmt.Sprintf(`
-  ok: {service: s, backend: t, healthcheck: %s/hc/ok, source: {name: ok}}
-  bad: {service: s2, backend: t, source: {name: bad, damaged: true}}
-`, recv.URL))
-	// review_every of 4s for s, so that it goes stale within the test.
-	b, _ := os.ReadFile(cfg)
-	b = []byte(strings.Replace(string(b), "services: {s: {owner: ops@example.org}}",
-		"services: {s: {owner: ops@example.org, review_every: 4s}, s2: {owner: dba@example.org}}", 1))
-	must(t, os.WriteFile(cfg, b, 0o644))
-	a := startAgent(t, cfg)
-	events := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []string
-		for _, al := range alerts {
-			out = append(out, al.Event+" "+al.Service+" "+al.PreviousStatus+">"+al.Status)
-		}
-		return out
-	}
-	run := func(drill string, code int) {
-		t.Helper()
-		start := time.Now()
-		if _, errs, got := drillCmd(t, cfg, "run", drill); got != code {
-			t.Fatalf("drill run %s: exit %d, want %d: %s", drill, got, code, errs)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("drill run %s took %s: an unreachable webhook delayed it", drill, d)
-		}
-	}
-	run("ok", 0)
-	run("ok", 0)
-	run("bad", exitFail)
-	run("bad", exitFail)
-	want := []string{"status_changed s untested>proven", "status_changed s2 untested>failing", "drill_failed s2 >failing"}
-	waitFor(t, 10*time.Second, "three alerts", func() bool { return len(events()) >= 3 })
-	// s goes stale on its own, 4s after its last pass, no drill running.
-	waitFor(t, 15*time.Second, "the stale alert", func() bool { return len(events()) >= 4 })
-	want = append(want, "status_changed s proven>stale")
-	if got := events(); !slices.Equal(got, want) {
-		t.Errorf("alerts\n%q\nwant\n%q", got, want)
-	}
-	mu.Lock()
-	if len(alerts) > 1 && (alerts[1].Verdict != "fail" || len(alerts[1].Reasons) == 0 || alerts[1].Owner != "dba@example.org" || alerts[1].LogIndex == nil) {
-		t.Errorf("the failure's alert: %+v", alerts[1])
-	}
-	if want := []string{"/hc/ok/start", "/hc/ok", "/hc/ok/start", "/hc/ok"}; !slices.Equal(pings, want) {
-		t.Errorf("healthcheck pings %q, want %q", pings, want)
-	}
-	mu.Unlock()
-	if strings.Contains(a.stderr.String(), "s3cr3t") {
-		t.Error("the webhook's token reached the log")
-	}
-	start := time.Now()
-	a.stop(syscall.SIGTERM, 30*time.Second)
-	if d := time.Since(start); d > 8*time.Second {
-		t.Errorf("stopping took %s with an unreachable webhook", d)
-	}
-
-	// A change while the agent is down is alerted when it starts again,
-	// and the changes already alerted are not alerted twice.
-	run("ok", 0) // in-process: s is proven again
-	before := len(events())
-	a = startAgent(t, cfg)
-	waitFor(t, 10*time.Second, "the alert of the change made while down", func() bool { return len(events()) > before })
-	time.Sleep(time.Second)
-	got := events()[before:]
-	if len(got) == 0 || got[0] != "status_changed s stale>proven" || slices.ContainsFunc(got, func(e string) bool { return strings.Contains(e, " s2 ") }) {
-		t.Errorf("alerts after the restart %q; want status_changed s stale>proven first and nothing about s2", got)
-	}
-	a.stop(syscall.SIGTERM, 30*time.Second)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -42,32 +43,7 @@ so that systemd does not restart it in a loop); 1 it could not start
 			if err != nil {
 				return withCode(exitConfig, err)
 			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			reload := make(chan struct{}, 1)
-			go func() {
-				for range hup {
-					select {
-					case reload <- struct{}{}:
-					default:
-					}
-				}
-			}()
-			a := agent.New(cfg, agent.Options{
-				Load:      config.Load,
-				OpenStore: func(c *config.Config) (*evidence.Store, error) { return openStore(c, false) },
-				Launcher:  func(c *config.Config) (drills.Launcher, error) { return e.launcher(c) },
-				Logger:    log,
-				Version:   version,
-				Host:      drills.Hostname(),
-				Notify:    agent.Systemd{Logger: log},
-				Reload:    reload,
-			})
-			if err := a.Run(ctxOf(cmd)); err != nil {
-				return withCode(exitFail, err)
-			}
-			return nil
+			return serveAgent(ctxOf(cmd), e, cfg, log)
 		},
 	}
 	cmd.Flags().StringVar(&logFormat, "log-format", "auto", "log format: auto (JSON under systemd, text otherwise), text or json")
@@ -97,4 +73,36 @@ func agentLogger(e *env, cmd *cobra.Command, format string) (*slog.Logger, error
 		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 	}
 	return nil, errors.New("--log-format: want auto, text or json")
+}
+
+// serveAgent runs the agent for cfg until ctx ends (SIGTERM, SIGINT),
+// reloading its config on SIGHUP.
+func serveAgent(ctx context.Context, e *env, cfg *config.Config, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	a, err := agent.Open(ctx, cfg, agent.Options{
+		Load:      config.Load,
+		OpenStore: func(c *config.Config) (*evidence.Store, error) { return openStore(c, false) },
+		Launcher:  func(c *config.Config) (drills.Launcher, error) { return e.launcher(c) },
+		Logger:    log,
+		Version:   version,
+		Host:      drills.Hostname(),
+		Notify:    agent.Systemd{Logger: log},
+	})
+	if err != nil {
+		return withCode(exitFail, err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			// Drills still running after stop_timeout are logged, and
+			// recorded as interrupted at the next start: a stop by a
+			// signal exits 0 all the same.
+			_ = a.Close(context.Background())
+			return nil
+		case <-hup:
+			a.Reload()
+		}
+	}
 }
