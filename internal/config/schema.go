@@ -47,58 +47,6 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 	servicesOK := true
 	for _, e := range es {
 		switch e.name {
-		case "state_dir":
-			if s, ok := p.pathValue(e); ok {
-				c.StateDir = s
-			}
-		case "socket":
-			if s, ok := p.pathValue(e); ok {
-				c.Socket = s
-			}
-		case "metrics_listen":
-			if s, ok := p.str(e); ok {
-				if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
-					p.errorf(e.at, e.path, "want host:port such as 127.0.0.1:9464, or \"\" for no metrics endpoint, got %s", describe(e.val))
-				}
-				c.MetricsListen = s
-			}
-		case "max_concurrent":
-			if v, ok := p.integer(e, 1); ok {
-				c.MaxConcurrent = int(v)
-			}
-		case "max_scratch_bytes":
-			if v, ok := p.size(e); ok {
-				c.MaxScratchBytes = v
-			}
-		case "socket_group":
-			c.SocketGroup, _ = p.nonEmpty(e)
-		case "log_origin":
-			if s, ok := p.nonEmpty(e); ok {
-				if !originRE.MatchString(s) || len(s) > 255 {
-					p.errorf(e.at, e.path, "invalid log_origin %q: want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)", s)
-				}
-				c.LogOrigin = s
-			}
-		case "stop_timeout":
-			if v, ok := p.duration(e); ok {
-				c.StopTimeout = v
-			}
-		case "jitter":
-			if v, ok := p.durationOrZero(e); ok {
-				c.Jitter = v
-			}
-		case "stall_timeout":
-			if v, ok := p.durationOrZero(e); ok {
-				c.StallTimeout = v
-			}
-		case "catch_up":
-			if v, ok := p.boolean(e); ok {
-				c.CatchUp = v
-			}
-		case "require_sandbox":
-			if v, ok := p.boolean(e); ok {
-				c.RequireSandbox = v
-			}
 		case "notify":
 			items, _ := p.list(e, "a list of notify targets ({webhook: URL} or {command: [argv]})")
 			for _, item := range items {
@@ -118,11 +66,71 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 			}
 		case "drills":
 			drills = &e
+		default:
+			p.topSetting(e, c)
 		}
 	}
 	if drills != nil {
 		for _, kv := range p.named(*drills, "drill") {
 			c.Drills[kv.name] = p.drill(kv, c, servicesOK)
+		}
+	}
+}
+
+// topSetting fills one of the top-level settings that hold a single value.
+func (p *parser) topSetting(e entry, c *Config) {
+	switch e.name {
+	case "state_dir":
+		if s, ok := p.pathValue(e); ok {
+			c.StateDir = s
+		}
+	case "socket":
+		if s, ok := p.pathValue(e); ok {
+			c.Socket = s
+		}
+	case "metrics_listen":
+		if s, ok := p.str(e); ok {
+			if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
+				p.errorf(e.at, e.path, "want host:port such as 127.0.0.1:9464, or \"\" for no metrics endpoint, got %s", describe(e.val))
+			}
+			c.MetricsListen = s
+		}
+	case "max_concurrent":
+		if v, ok := p.integer(e, 1); ok {
+			c.MaxConcurrent = int(v)
+		}
+	case "max_scratch_bytes":
+		if v, ok := p.size(e); ok {
+			c.MaxScratchBytes = v
+		}
+	case "socket_group":
+		c.SocketGroup, _ = p.nonEmpty(e)
+	case "log_origin":
+		if s, ok := p.nonEmpty(e); ok {
+			if !originRE.MatchString(s) || len(s) > 255 {
+				p.errorf(e.at, e.path, "invalid log_origin %q: want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)", s)
+			}
+			c.LogOrigin = s
+		}
+	case "stop_timeout":
+		if v, ok := p.duration(e); ok {
+			c.StopTimeout = v
+		}
+	case "jitter":
+		if v, ok := p.durationOrZero(e); ok {
+			c.Jitter = v
+		}
+	case "stall_timeout":
+		if v, ok := p.durationOrZero(e); ok {
+			c.StallTimeout = v
+		}
+	case "catch_up":
+		if v, ok := p.boolean(e); ok {
+			c.CatchUp = v
+		}
+	case "require_sandbox":
+		if v, ok := p.boolean(e); ok {
+			c.RequireSandbox = v
 		}
 	}
 }
@@ -286,30 +294,6 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 				d.StallTimeout = v
 				stall = &kv
 			}
-		case "jitter":
-			if v, ok := p.durationOrZero(kv); ok {
-				d.Jitter = v
-			}
-		case "catch_up":
-			if v, ok := p.boolean(kv); ok {
-				d.CatchUp = v
-			}
-		case "require_sandbox":
-			if v, ok := p.boolean(kv); ok {
-				d.RequireSandbox = v
-			}
-		case "healthcheck":
-			if u, ok := p.httpURL(kv); ok {
-				d.Healthcheck = u
-			}
-		case "restore_point":
-			if ps, ok := p.mapping(kv, pointKeys); ok {
-				for _, pk := range ps {
-					if v, ok := p.duration(pk); ok {
-						d.RandomWithin = v
-					}
-				}
-			}
 		case "sample":
 			d.Sample = p.sample(kv, e.name)
 		case "backend":
@@ -318,6 +302,8 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 			d.Source = p.source(kv)
 		case "checks":
 			d.Checks = p.checks(kv)
+		default:
+			p.drillSetting(kv, d)
 		}
 	}
 	p.required(e, es, "service", "backend", "source")
@@ -329,6 +315,36 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 			stall.val.Value, timeout)
 	}
 	return d
+}
+
+// drillSetting fills one of a drill's settings that hold a single value.
+func (p *parser) drillSetting(e entry, d *Drill) {
+	switch e.name {
+	case "jitter":
+		if v, ok := p.durationOrZero(e); ok {
+			d.Jitter = v
+		}
+	case "catch_up":
+		if v, ok := p.boolean(e); ok {
+			d.CatchUp = v
+		}
+	case "require_sandbox":
+		if v, ok := p.boolean(e); ok {
+			d.RequireSandbox = v
+		}
+	case "healthcheck":
+		if u, ok := p.httpURL(e); ok {
+			d.Healthcheck = u
+		}
+	case "restore_point":
+		if ps, ok := p.mapping(e, pointKeys); ok {
+			for _, k := range ps {
+				if v, ok := p.duration(k); ok {
+					d.RandomWithin = v
+				}
+			}
+		}
+	}
 }
 
 // definedServices lists the defined services for an "unknown service" message.

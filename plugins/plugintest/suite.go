@@ -406,8 +406,24 @@ func (s Suite) testRestoreGood(t *testing.T) {
 		t.Errorf("Restore: %d regular files in the target, want %d", len(disk), s.WantFiles)
 	}
 
+	checkReported(t, rec.Events().Files, disk)
+
+	progress := rec.Events().Progress
+	for i := 1; i < len(progress); i++ {
+		prev, cur := progress[i-1], progress[i]
+		if cur.BytesDone < prev.BytesDone || cur.FilesDone < prev.FilesDone {
+			t.Errorf("progress went backwards: %+v after %+v", cur, prev)
+		}
+	}
+}
+
+// checkReported compares the files a restore reported with the regular
+// files in its target: each reported once, with its size and digest, and
+// none left out.
+func checkReported(t *testing.T, files []plugins.File, disk map[string]onDisk) {
+	t.Helper()
 	reported := map[string]bool{}
-	for _, f := range rec.Events().Files {
+	for _, f := range files {
 		if reported[f.Path] {
 			t.Errorf("file %q reported more than once", f.Path)
 			continue
@@ -428,14 +444,6 @@ func (s Suite) testRestoreGood(t *testing.T) {
 	for p := range disk {
 		if !reported[p] {
 			t.Errorf("file %q is in the target but was never reported", p)
-		}
-	}
-
-	progress := rec.Events().Progress
-	for i := 1; i < len(progress); i++ {
-		prev, cur := progress[i-1], progress[i]
-		if cur.BytesDone < prev.BytesDone || cur.FilesDone < prev.FilesDone {
-			t.Errorf("progress went backwards: %+v after %+v", cur, prev)
 		}
 	}
 }
