@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -79,15 +80,14 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 
 // topSetting fills one of the top-level settings that hold a single value.
 func (p *parser) topSetting(e entry, c *Config) {
+	if p.sharedSetting(e, &c.Jitter, &c.CatchUp, &c.RequireSandbox) {
+		return
+	}
 	switch e.name {
 	case "state_dir":
-		if s, ok := p.pathValue(e); ok {
-			c.StateDir = s
-		}
+		set(&c.StateDir)(p.pathValue(e))
 	case "socket":
-		if s, ok := p.pathValue(e); ok {
-			c.Socket = s
-		}
+		set(&c.Socket)(p.pathValue(e))
 	case "metrics_listen":
 		if s, ok := p.str(e); ok {
 			if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
@@ -100,9 +100,7 @@ func (p *parser) topSetting(e entry, c *Config) {
 			c.MaxConcurrent = int(v)
 		}
 	case "max_scratch_bytes":
-		if v, ok := p.size(e); ok {
-			c.MaxScratchBytes = v
-		}
+		set(&c.MaxScratchBytes)(p.size(e))
 	case "socket_group":
 		c.SocketGroup, _ = p.nonEmpty(e)
 	case "log_origin":
@@ -113,25 +111,9 @@ func (p *parser) topSetting(e entry, c *Config) {
 			c.LogOrigin = s
 		}
 	case "stop_timeout":
-		if v, ok := p.duration(e); ok {
-			c.StopTimeout = v
-		}
-	case "jitter":
-		if v, ok := p.durationOrZero(e); ok {
-			c.Jitter = v
-		}
+		set(&c.StopTimeout)(p.duration(e))
 	case "stall_timeout":
-		if v, ok := p.durationOrZero(e); ok {
-			c.StallTimeout = v
-		}
-	case "catch_up":
-		if v, ok := p.boolean(e); ok {
-			c.CatchUp = v
-		}
-	case "require_sandbox":
-		if v, ok := p.boolean(e); ok {
-			c.RequireSandbox = v
-		}
+		set(&c.StallTimeout)(p.durationOrZero(e))
 	}
 }
 
@@ -317,31 +299,45 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 	return d
 }
 
-// drillSetting fills one of a drill's settings that hold a single value.
-func (p *parser) drillSetting(e entry, d *Drill) {
+// set returns a function that stores a parsed value in dst when it is ok,
+// for set(&c.Field)(p.parse(e)).
+func set[T any](dst *T) func(T, bool) {
+	return func(v T, ok bool) {
+		if ok {
+			*dst = v
+		}
+	}
+}
+
+// sharedSetting fills a setting that both the top level and a drill take
+// (a drill's own overrides the top level's): jitter, catch_up or
+// require_sandbox. It returns false for any other key.
+func (p *parser) sharedSetting(e entry, jitter *time.Duration, catchUp, requireSandbox *bool) bool {
 	switch e.name {
 	case "jitter":
-		if v, ok := p.durationOrZero(e); ok {
-			d.Jitter = v
-		}
+		set(jitter)(p.durationOrZero(e))
 	case "catch_up":
-		if v, ok := p.boolean(e); ok {
-			d.CatchUp = v
-		}
+		set(catchUp)(p.boolean(e))
 	case "require_sandbox":
-		if v, ok := p.boolean(e); ok {
-			d.RequireSandbox = v
-		}
+		set(requireSandbox)(p.boolean(e))
+	default:
+		return false
+	}
+	return true
+}
+
+// drillSetting fills one of a drill's settings that hold a single value.
+func (p *parser) drillSetting(e entry, d *Drill) {
+	if p.sharedSetting(e, &d.Jitter, &d.CatchUp, &d.RequireSandbox) {
+		return
+	}
+	switch e.name {
 	case "healthcheck":
-		if u, ok := p.httpURL(e); ok {
-			d.Healthcheck = u
-		}
+		set(&d.Healthcheck)(p.httpURL(e))
 	case "restore_point":
 		if ps, ok := p.mapping(e, pointKeys); ok {
 			for _, k := range ps {
-				if v, ok := p.duration(k); ok {
-					d.RandomWithin = v
-				}
+				set(&d.RandomWithin)(p.duration(k))
 			}
 		}
 	}
@@ -440,29 +436,25 @@ func (p *parser) sourceScalar(e entry) (any, bool) {
 		}
 		return n.Value, true
 	case "!!int":
-		var v int64
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "integer out of range")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[int64](p, e, "integer out of range")
 	case "!!float":
-		var v float64
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "invalid number")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[float64](p, e, "invalid number")
 	case "!!bool":
-		var v bool
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "invalid boolean")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[bool](p, e, "invalid boolean")
 	}
 	p.errorf(e.at, e.path, "unsupported YAML tag %s", n.Tag)
 	return nil, false
+}
+
+// decodeScalar decodes a scalar source value as a T; msg is the error,
+// which never shows the value.
+func decodeScalar[T any](p *parser, e entry, msg string) (any, bool) {
+	var v T
+	if err := e.val.Decode(&v); err != nil {
+		p.errorf(e.at, e.path, "%s", msg)
+		return nil, false
+	}
+	return v, true
 }
 
 func (p *parser) checks(e entry) Checks {
