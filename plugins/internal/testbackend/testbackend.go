@@ -185,7 +185,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
-	b.log("restore", "point", req.PointID, "target", req.Target)
+	b.log("restore", "name", c.name, "point", req.PointID, "target", req.Target)
 	resp := &plugins.RestoreResponse{Details: map[string]string{"test_backend": "1.0.0"}}
 	if b.Environ {
 		resp.Details["environ"] = strings.Join(os.Environ(), "\x00")
