@@ -406,23 +406,25 @@ func (c *Client) waitExited(d time.Duration) bool {
 
 // Describe calls the plugin's Describe.
 func (c *Client) Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Describe(ctx, req)
-	return resp, c.wrap("Describe", exited, err)
+	return call(c, ctx, "Describe", req, c.remote.Describe)
 }
 
 // ValidateSource calls the plugin's ValidateSource.
 func (c *Client) ValidateSource(ctx context.Context, req *ValidateSourceRequest) (*ValidateSourceResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.ValidateSource(ctx, req)
-	return resp, c.wrap("ValidateSource", exited, err)
+	return call(c, ctx, "ValidateSource", req, c.remote.ValidateSource)
 }
 
 // ListRestorePoints calls the plugin's ListRestorePoints.
 func (c *Client) ListRestorePoints(ctx context.Context, req *ListRestorePointsRequest) (*ListRestorePointsResponse, error) {
+	return call(c, ctx, "ListRestorePoints", req, c.remote.ListRestorePoints)
+}
+
+// call calls one method of the plugin and names the method, and the
+// plugin's exit when it died during the call, in its error.
+func call[Req, Resp any](c *Client, ctx context.Context, method string, req Req, f func(context.Context, Req) (Resp, error)) (Resp, error) {
 	exited := c.pc.Exited()
-	resp, err := c.remote.ListRestorePoints(ctx, req)
-	return resp, c.wrap("ListRestorePoints", exited, err)
+	resp, err := f(ctx, req)
+	return resp, c.wrap(method, exited, err)
 }
 
 // Restore calls the plugin's Restore and hands its progress and files to
@@ -438,14 +440,10 @@ func (c *Client) Restore(ctx context.Context, req *RestoreRequest, events Restor
 // scratch directory before anything reads the backup (see Confiner). A
 // plugin that does not implement it gets a response saying NotConfining.
 func (c *Client) Confine(ctx context.Context, req *ConfineRequest) (*ConfineResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Confine(ctx, req)
-	return resp, c.wrap("Confine", exited, err)
+	return call(c, ctx, "Confine", req, c.remote.Confine)
 }
 
 // Cleanup calls the plugin's Cleanup.
 func (c *Client) Cleanup(ctx context.Context, req *CleanupRequest) (*CleanupResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Cleanup(ctx, req)
-	return resp, c.wrap("Cleanup", exited, err)
+	return call(c, ctx, "Cleanup", req, c.remote.Cleanup)
 }
