@@ -14,8 +14,10 @@ import (
 )
 
 // resolveSource turns a drill's source section into the typed values its
-// backend declared, resolving relative paths and globs against the config
-// file's folder. Every problem is returned, each with its line and column.
+// backend declared (Describe's SourceKeys, the backend's schema), resolving
+// relative paths and globs against the config file's folder, and reports
+// unknown keys, values of the wrong type and missing required keys. Every
+// problem is returned, each with its line and column.
 func resolveSource(cfg *config.Config, d *config.Drill, desc *plugins.DescribeResponse) (plugins.Source, config.Errors) {
 	var errs config.Errors
 	path := "drills." + d.Name + ".source"
@@ -54,6 +56,11 @@ func resolveSource(cfg *config.Config, d *config.Drill, desc *plugins.DescribeRe
 			}
 		}
 		out[name] = tv
+	}
+	if len(errs) == 0 { // the keys given fit: now the required ones the schema names
+		for _, p := range plugins.CheckSource(out, desc.SourceKeys) {
+			errs = append(errs, cfg.Errorf(d.Source.Pos0, path+"."+p.Key, "%s", p.Message))
+		}
 	}
 	return out, errs
 }

@@ -27,6 +27,13 @@
 // reads the backup (sandbox.go, docs/sandbox.md); a backend declares what it
 // needs once confined by implementing Confiner.
 //
+// A backend declares its source once, as a struct whose fields carry
+// `source:"name,options"` and `doc:"..."` tags (schema.go): Keys turns it
+// into Describe's SourceKeys, from which the host checks every drill's
+// source and `drill config check` words its messages, and Decode fills it
+// from the Source the host sends, reporting unknown keys, wrong types and
+// missing required keys; the backend adds only its own rules.
+//
 // Package plugintest holds the conformance suite every backend must pass.
 // The wire protocol is described in docs/plugin-protocol.md.
 package plugins

@@ -71,6 +71,21 @@ func rpcErr(ctx context.Context, method string, err error) error {
 	return &rpcError{method: method, err: errors.New(st.Message())}
 }
 
+// sendSource encodes a request's source and makes the call with it; the
+// error names the method.
+func sendSource[R any](ctx context.Context, method string, src Source, call func([]byte) (R, error)) (R, error) {
+	var zero R
+	js, err := encodeSource(src)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", method, err)
+	}
+	resp, err := call(js)
+	if err != nil {
+		return zero, rpcErr(ctx, method, err)
+	}
+	return resp, nil
+}
+
 func (c *grpcClient) Describe(ctx context.Context, _ *DescribeRequest) (*DescribeResponse, error) {
 	resp, err := c.client.Describe(ctx, &pbv1.DescribeRequest{})
 	if err != nil {
@@ -80,25 +95,21 @@ func (c *grpcClient) Describe(ctx context.Context, _ *DescribeRequest) (*Describ
 }
 
 func (c *grpcClient) ValidateSource(ctx context.Context, req *ValidateSourceRequest) (*ValidateSourceResponse, error) {
-	src, err := encodeSource(req.Source)
+	resp, err := sendSource(ctx, "ValidateSource", req.Source, func(src []byte) (*pbv1.ValidateSourceResponse, error) {
+		return c.client.ValidateSource(ctx, &pbv1.ValidateSourceRequest{SourceJson: src})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ValidateSource: %w", err)
-	}
-	resp, err := c.client.ValidateSource(ctx, &pbv1.ValidateSourceRequest{SourceJson: src})
-	if err != nil {
-		return nil, rpcErr(ctx, "ValidateSource", err)
+		return nil, err
 	}
 	return &ValidateSourceResponse{Problems: problemsFromPB(resp.GetProblems())}, nil
 }
 
 func (c *grpcClient) ListRestorePoints(ctx context.Context, req *ListRestorePointsRequest) (*ListRestorePointsResponse, error) {
-	src, err := encodeSource(req.Source)
+	resp, err := sendSource(ctx, "ListRestorePoints", req.Source, func(src []byte) (*pbv1.ListRestorePointsResponse, error) {
+		return c.client.ListRestorePoints(ctx, &pbv1.ListRestorePointsRequest{SourceJson: src})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ListRestorePoints: %w", err)
-	}
-	resp, err := c.client.ListRestorePoints(ctx, &pbv1.ListRestorePointsRequest{SourceJson: src})
-	if err != nil {
-		return nil, rpcErr(ctx, "ListRestorePoints", err)
+		return nil, err
 	}
 	out := &ListRestorePointsResponse{Problems: problemsFromPB(resp.GetProblems())}
 	for _, p := range resp.GetPoints() {
@@ -176,18 +187,11 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 }
 
 func (c *grpcClient) Cleanup(ctx context.Context, req *CleanupRequest) (*CleanupResponse, error) {
-	src, err := encodeSource(req.Source)
-	if err != nil {
-		return nil, fmt.Errorf("Cleanup: %w", err)
-	}
-	_, err = c.client.Cleanup(ctx, &pbv1.CleanupRequest{
-		SourceJson: src,
-		Target:     []byte(req.Target),
-		DrillName:  req.DrillName,
-		Scratch:    req.Scratch,
+	_, err := sendSource(ctx, "Cleanup", req.Source, func(src []byte) (*pbv1.CleanupResponse, error) {
+		return c.client.Cleanup(ctx, &pbv1.CleanupRequest{SourceJson: src, Target: []byte(req.Target), DrillName: req.DrillName, Scratch: req.Scratch})
 	})
 	if err != nil {
-		return nil, rpcErr(ctx, "Cleanup", err)
+		return nil, err
 	}
 	return &CleanupResponse{}, nil
 }

@@ -50,6 +50,24 @@ func toStatus(err error) error {
 	return status.Error(codes.Unknown, err.Error())
 }
 
+// serveSource decodes a request's source, calls the backend with it and
+// maps what goes wrong onto a status: a source that does not decode, the
+// backend's error, no response and no error.
+func serveSource[R any](sourceJSON []byte, call func(Source) (*R, error)) (*R, error) {
+	src, err := decodeSource(sourceJSON)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	resp, err := call(src)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if resp == nil {
+		return nil, status.Error(codes.Internal, errNoResponse)
+	}
+	return resp, nil
+}
+
 func (s *grpcServer) Describe(ctx context.Context, _ *pbv1.DescribeRequest) (*pbv1.DescribeResponse, error) {
 	resp, err := s.impl.Describe(ctx, &DescribeRequest{})
 	if err != nil {
@@ -62,31 +80,21 @@ func (s *grpcServer) Describe(ctx context.Context, _ *pbv1.DescribeRequest) (*pb
 }
 
 func (s *grpcServer) ValidateSource(ctx context.Context, req *pbv1.ValidateSourceRequest) (*pbv1.ValidateSourceResponse, error) {
-	src, err := decodeSource(req.GetSourceJson())
+	resp, err := serveSource(req.GetSourceJson(), func(src Source) (*ValidateSourceResponse, error) {
+		return s.impl.ValidateSource(ctx, &ValidateSourceRequest{Source: src})
+	})
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	resp, err := s.impl.ValidateSource(ctx, &ValidateSourceRequest{Source: src})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if resp == nil {
-		return nil, status.Error(codes.Internal, errNoResponse)
+		return nil, err
 	}
 	return &pbv1.ValidateSourceResponse{Problems: problemsToPB(resp.Problems)}, nil
 }
 
 func (s *grpcServer) ListRestorePoints(ctx context.Context, req *pbv1.ListRestorePointsRequest) (*pbv1.ListRestorePointsResponse, error) {
-	src, err := decodeSource(req.GetSourceJson())
+	resp, err := serveSource(req.GetSourceJson(), func(src Source) (*ListRestorePointsResponse, error) {
+		return s.impl.ListRestorePoints(ctx, &ListRestorePointsRequest{Source: src})
+	})
 	if err != nil {
-		return nil, status.Error(codes.InvalidArgument, err.Error())
-	}
-	resp, err := s.impl.ListRestorePoints(ctx, &ListRestorePointsRequest{Source: src})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	if resp == nil {
-		return nil, status.Error(codes.Internal, errNoResponse)
+		return nil, err
 	}
 	out := &pbv1.ListRestorePointsResponse{Problems: problemsToPB(resp.Problems)}
 	for _, p := range resp.Points {

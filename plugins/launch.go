@@ -95,48 +95,9 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("backend %q: "+format, append([]any{spec.Name}, args...)...)
 	}
-	if !filepath.IsAbs(spec.Path) {
-		return nil, fail("plugin path %q is not absolute", spec.Path)
-	}
-	fi, err := os.Stat(spec.Path)
+	mem, err := pinnedExecutable(spec, fail)
 	if err != nil {
-		return nil, fail("plugin: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fail("plugin %s is not a regular file", spec.Path)
-	}
-
-	// An external plugin is hashed and executed from the same bytes: it is
-	// copied into a sealed memfd while it is hashed, and that memfd runs.
-	// A check by path and an exec by path (go-plugin's SecureConfig) leave
-	// a gap in which the file can be swapped.
-	var mem *os.File
-	switch {
-	case spec.SHA256 != "":
-		want, err := hex.DecodeString(spec.SHA256)
-		if err != nil || len(want) != sha256.Size {
-			return nil, fail("sha256 %q of plugin %s is not 64 hex digits", spec.SHA256, spec.Path)
-		}
-		var got []byte
-		mem, got, err = pinnedCopy(spec.Path, spec.Name)
-		if err != nil {
-			return nil, fail("plugin: %w", err)
-		}
-		if !bytes.Equal(got, want) {
-			if mem != nil {
-				_ = mem.Close()
-			}
-			return nil, fail("plugin %s does not match its configured sha256 (got %x, want %s)", spec.Path, got, strings.ToLower(spec.SHA256))
-		}
-		if afterHash != nil {
-			afterHash(spec.Path)
-		}
-	case !spec.Builtin:
-		msg := fmt.Sprintf("plugin %s has no sha256 configured: external plugins must be pinned", spec.Path)
-		if got, err := fileSHA256(spec.Path); err == nil {
-			msg += fmt.Sprintf(" (its sha256 is now %s; pin it once you trust the binary)", got)
-		}
-		return nil, fail("%s", msg)
+		return nil, err
 	}
 	closeMem := func() {
 		if mem != nil {
@@ -148,12 +109,6 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		return nil, fail("start plugin %s: %w", spec.Path, err)
 	}
 
-	logger := spec.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	logger = logger.With("component", "plugin", "backend", spec.Name)
-
 	timeout := spec.StartTimeout
 	if timeout <= 0 {
 		timeout = defaultStartTimeout
@@ -161,43 +116,7 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(deadline), time.Millisecond))
 	}
-
-	argv0 := spec.Path
-	if spec.Argv0 != "" {
-		argv0 = spec.Argv0
-	}
-	// A built-in backend (no sha256: the drill binary re-executed) runs by
-	// its path: it is the operator's own binary, trusted as the host is,
-	// and whoever can swap it can swap the host too.
-	cmd := &exec.Cmd{Path: spec.Path, Args: append([]string{argv0}, spec.Args...)}
-	if mem != nil {
-		// The memfd is the child's fd 3 (ExtraFiles), executed through
-		// /proc/self/fd/3 (what fexecve does); argv[0] stays the
-		// configured path. Not close-on-exec there, so a script plugin's
-		// interpreter can open it too.
-		cmd.Path, cmd.ExtraFiles = "/proc/self/fd/3", []*os.File{mem}
-	}
-	// An explicit, non-nil environment: with SkipHostEnv go-plugin appends
-	// only its handshake variables, never os.Environ().
-	cmd.Env = append(make([]string, 0, len(spec.Env)+8), spec.Env...)
-	// A plugin never outlives its host (killed with kill -9, say): it gets
-	// SIGTERM, and its own client tools SIGINT in turn.
-	proc.DieWithParent(cmd, syscall.SIGTERM)
-
-	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  handshake(ProtocolVersion),
-		Plugins:          plugin.PluginSet{PluginName: &GRPCPlugin{}},
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SkipHostEnv:      true,
-		StartTimeout:     timeout,
-		// go-plugin names the plugin's stderr logger after cmd.Path ("3"
-		// for the memfd).
-		Logger:     newHCLogAdapter(logger, filepath.Base(cmd.Path)),
-		SyncStdout: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
-		SyncStderr: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stderr"}},
-	})
+	pc, cmd := newPluginClient(spec, mem, timeout)
 
 	type started struct {
 		raw any
@@ -240,6 +159,102 @@ func Launch(ctx context.Context, spec LaunchSpec) (*Client, error) {
 		c.pid = rc.Pid
 	}
 	return c, nil
+}
+
+// pinnedExecutable checks the plugin executable: an absolute path to a
+// regular file, and for an external plugin the configured SHA-256. An
+// external plugin is hashed and executed from the same bytes: it is copied
+// into a sealed memfd while it is hashed, and that memfd runs (the caller
+// closes it). A check by path and an exec by path (go-plugin's
+// SecureConfig) leave a gap in which the file can be swapped. A built-in
+// backend returns no memfd.
+func pinnedExecutable(spec LaunchSpec, fail func(format string, args ...any) error) (*os.File, error) {
+	if !filepath.IsAbs(spec.Path) {
+		return nil, fail("plugin path %q is not absolute", spec.Path)
+	}
+	fi, err := os.Stat(spec.Path)
+	if err != nil {
+		return nil, fail("plugin: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fail("plugin %s is not a regular file", spec.Path)
+	}
+	if spec.SHA256 == "" {
+		if spec.Builtin {
+			return nil, nil
+		}
+		msg := fmt.Sprintf("plugin %s has no sha256 configured: external plugins must be pinned", spec.Path)
+		if got, err := fileSHA256(spec.Path); err == nil {
+			msg += fmt.Sprintf(" (its sha256 is now %s; pin it once you trust the binary)", got)
+		}
+		return nil, fail("%s", msg)
+	}
+	want, err := hex.DecodeString(spec.SHA256)
+	if err != nil || len(want) != sha256.Size {
+		return nil, fail("sha256 %q of plugin %s is not 64 hex digits", spec.SHA256, spec.Path)
+	}
+	mem, got, err := pinnedCopy(spec.Path, spec.Name)
+	if err != nil {
+		return nil, fail("plugin: %w", err)
+	}
+	if !bytes.Equal(got, want) {
+		if mem != nil {
+			_ = mem.Close()
+		}
+		return nil, fail("plugin %s does not match its configured sha256 (got %x, want %s)", spec.Path, got, strings.ToLower(spec.SHA256))
+	}
+	if afterHash != nil {
+		afterHash(spec.Path)
+	}
+	return mem, nil
+}
+
+// newPluginClient prepares the plugin's command (mem, when set, is what
+// runs) and go-plugin's client for it; nothing is started yet.
+func newPluginClient(spec LaunchSpec, mem *os.File, timeout time.Duration) (*plugin.Client, *exec.Cmd) {
+	logger := spec.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "plugin", "backend", spec.Name)
+
+	argv0 := spec.Path
+	if spec.Argv0 != "" {
+		argv0 = spec.Argv0
+	}
+	// A built-in backend (no sha256: the drill binary re-executed) runs by
+	// its path: it is the operator's own binary, trusted as the host is,
+	// and whoever can swap it can swap the host too.
+	cmd := &exec.Cmd{Path: spec.Path, Args: append([]string{argv0}, spec.Args...)}
+	if mem != nil {
+		// The memfd is the child's fd 3 (ExtraFiles), executed through
+		// /proc/self/fd/3 (what fexecve does); argv[0] stays the
+		// configured path. Not close-on-exec there, so a script plugin's
+		// interpreter can open it too.
+		cmd.Path, cmd.ExtraFiles = "/proc/self/fd/3", []*os.File{mem}
+	}
+	// An explicit, non-nil environment: with SkipHostEnv go-plugin appends
+	// only its handshake variables, never os.Environ().
+	cmd.Env = append(make([]string, 0, len(spec.Env)+8), spec.Env...)
+	// A plugin never outlives its host (killed with kill -9, say): it gets
+	// SIGTERM, and its own client tools SIGINT in turn.
+	proc.DieWithParent(cmd, syscall.SIGTERM)
+
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  handshake(ProtocolVersion),
+		Plugins:          plugin.PluginSet{PluginName: &GRPCPlugin{}},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		StartTimeout:     timeout,
+		// go-plugin names the plugin's stderr logger after cmd.Path ("3"
+		// for the memfd).
+		Logger:     newHCLogAdapter(logger, filepath.Base(cmd.Path)),
+		SyncStdout: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stdout"}},
+		SyncStderr: &logWriter{l: logger, level: slog.LevelInfo, attrs: []any{"stream", "stderr"}},
+	})
+	return pc, cmd
 }
 
 var (
@@ -391,23 +406,25 @@ func (c *Client) waitExited(d time.Duration) bool {
 
 // Describe calls the plugin's Describe.
 func (c *Client) Describe(ctx context.Context, req *DescribeRequest) (*DescribeResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Describe(ctx, req)
-	return resp, c.wrap("Describe", exited, err)
+	return call(c, ctx, "Describe", req, c.remote.Describe)
 }
 
 // ValidateSource calls the plugin's ValidateSource.
 func (c *Client) ValidateSource(ctx context.Context, req *ValidateSourceRequest) (*ValidateSourceResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.ValidateSource(ctx, req)
-	return resp, c.wrap("ValidateSource", exited, err)
+	return call(c, ctx, "ValidateSource", req, c.remote.ValidateSource)
 }
 
 // ListRestorePoints calls the plugin's ListRestorePoints.
 func (c *Client) ListRestorePoints(ctx context.Context, req *ListRestorePointsRequest) (*ListRestorePointsResponse, error) {
+	return call(c, ctx, "ListRestorePoints", req, c.remote.ListRestorePoints)
+}
+
+// call calls one method of the plugin and names the method, and the
+// plugin's exit when it died during the call, in its error.
+func call[Req, Resp any](c *Client, ctx context.Context, method string, req Req, f func(context.Context, Req) (Resp, error)) (Resp, error) {
 	exited := c.pc.Exited()
-	resp, err := c.remote.ListRestorePoints(ctx, req)
-	return resp, c.wrap("ListRestorePoints", exited, err)
+	resp, err := f(ctx, req)
+	return resp, c.wrap(method, exited, err)
 }
 
 // Restore calls the plugin's Restore and hands its progress and files to
@@ -423,14 +440,10 @@ func (c *Client) Restore(ctx context.Context, req *RestoreRequest, events Restor
 // scratch directory before anything reads the backup (see Confiner). A
 // plugin that does not implement it gets a response saying NotConfining.
 func (c *Client) Confine(ctx context.Context, req *ConfineRequest) (*ConfineResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Confine(ctx, req)
-	return resp, c.wrap("Confine", exited, err)
+	return call(c, ctx, "Confine", req, c.remote.Confine)
 }
 
 // Cleanup calls the plugin's Cleanup.
 func (c *Client) Cleanup(ctx context.Context, req *CleanupRequest) (*CleanupResponse, error) {
-	exited := c.pc.Exited()
-	resp, err := c.remote.Cleanup(ctx, req)
-	return resp, c.wrap("Cleanup", exited, err)
+	return call(c, ctx, "Cleanup", req, c.remote.Cleanup)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,29 +78,14 @@ func encodeSourceValue(buf *bytes.Buffer, v any) error {
 		return encodeSourceValue(buf, ss)
 	case bool:
 		buf.WriteString(strconv.FormatBool(v))
-	case int:
-		buf.WriteString(strconv.FormatInt(int64(v), 10))
-	case int8:
-		buf.WriteString(strconv.FormatInt(int64(v), 10))
-	case int16:
-		buf.WriteString(strconv.FormatInt(int64(v), 10))
-	case int32:
-		buf.WriteString(strconv.FormatInt(int64(v), 10))
-	case int64:
-		buf.WriteString(strconv.FormatInt(v, 10))
-	case uint:
-		return encodeSourceValue(buf, uint64(v))
-	case uint8:
-		buf.WriteString(strconv.FormatUint(uint64(v), 10))
-	case uint16:
-		buf.WriteString(strconv.FormatUint(uint64(v), 10))
-	case uint32:
-		buf.WriteString(strconv.FormatUint(uint64(v), 10))
-	case uint64:
-		if v > math.MaxInt64 {
-			return fmt.Errorf("integer %d does not fit in an int64", v)
+	case int, int8, int16, int32, int64:
+		buf.WriteString(strconv.FormatInt(reflect.ValueOf(v).Int(), 10))
+	case uint, uint8, uint16, uint32, uint64:
+		u := reflect.ValueOf(v).Uint()
+		if u > math.MaxInt64 {
+			return fmt.Errorf("integer %d does not fit in an int64", u)
 		}
-		buf.WriteString(strconv.FormatUint(v, 10))
+		buf.WriteString(strconv.FormatUint(u, 10))
 	case float32:
 		return encodeSourceValue(buf, float64(v))
 	case float64:

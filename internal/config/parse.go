@@ -316,39 +316,34 @@ func (p *parser) integer(e entry, min int64) (int64, bool) {
 
 // duration returns e's value, a duration longer than 0.
 func (p *parser) duration(e entry) (time.Duration, bool) {
-	const want = "a duration such as 24h or 7d"
-	n, ok := p.scalar(e, want)
-	if !ok {
-		return 0, false
-	}
-	d, err := ParseDuration(n.Value)
-	if err != nil {
-		p.errorf(e.at, e.path, "want %s, got %s", want, describe(n))
-		return 0, false
-	}
-	if d <= 0 {
-		p.errorf(e.at, e.path, "want a duration longer than 0, got %s", describe(n))
-		return 0, false
-	}
-	return d, true
+	return p.durationValue(e, "a duration such as 24h or 7d", false)
 }
 
 // durationOrZero returns e's value, a duration of 0 or more.
 func (p *parser) durationOrZero(e entry) (time.Duration, bool) {
-	const want = "a duration such as 10m, or 0"
+	return p.durationValue(e, "a duration such as 10m, or 0", true)
+}
+
+// durationValue returns e's value, a duration longer than 0, or of 0 or
+// more when zeroOK; want says what it must be.
+func (p *parser) durationValue(e entry, want string, zeroOK bool) (time.Duration, bool) {
 	n, ok := p.scalar(e, want)
 	if !ok {
 		return 0, false
 	}
-	if n.Value == "0" {
+	if zeroOK && n.Value == "0" {
 		return 0, true
 	}
 	d, err := ParseDuration(n.Value)
-	if err != nil || d < 0 {
+	switch {
+	case err != nil || d < 0 && zeroOK:
 		p.errorf(e.at, e.path, "want %s, got %s", want, describe(n))
-		return 0, false
+	case d <= 0 && !zeroOK:
+		p.errorf(e.at, e.path, "want a duration longer than 0, got %s", describe(n))
+	default:
+		return d, true
 	}
-	return d, true
+	return 0, false
 }
 
 // boolean returns e's value, true or false.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -47,58 +48,6 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 	servicesOK := true
 	for _, e := range es {
 		switch e.name {
-		case "state_dir":
-			if s, ok := p.pathValue(e); ok {
-				c.StateDir = s
-			}
-		case "socket":
-			if s, ok := p.pathValue(e); ok {
-				c.Socket = s
-			}
-		case "metrics_listen":
-			if s, ok := p.str(e); ok {
-				if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
-					p.errorf(e.at, e.path, "want host:port such as 127.0.0.1:9464, or \"\" for no metrics endpoint, got %s", describe(e.val))
-				}
-				c.MetricsListen = s
-			}
-		case "max_concurrent":
-			if v, ok := p.integer(e, 1); ok {
-				c.MaxConcurrent = int(v)
-			}
-		case "max_scratch_bytes":
-			if v, ok := p.size(e); ok {
-				c.MaxScratchBytes = v
-			}
-		case "socket_group":
-			c.SocketGroup, _ = p.nonEmpty(e)
-		case "log_origin":
-			if s, ok := p.nonEmpty(e); ok {
-				if !originRE.MatchString(s) || len(s) > 255 {
-					p.errorf(e.at, e.path, "invalid log_origin %q: want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)", s)
-				}
-				c.LogOrigin = s
-			}
-		case "stop_timeout":
-			if v, ok := p.duration(e); ok {
-				c.StopTimeout = v
-			}
-		case "jitter":
-			if v, ok := p.durationOrZero(e); ok {
-				c.Jitter = v
-			}
-		case "stall_timeout":
-			if v, ok := p.durationOrZero(e); ok {
-				c.StallTimeout = v
-			}
-		case "catch_up":
-			if v, ok := p.boolean(e); ok {
-				c.CatchUp = v
-			}
-		case "require_sandbox":
-			if v, ok := p.boolean(e); ok {
-				c.RequireSandbox = v
-			}
 		case "notify":
 			items, _ := p.list(e, "a list of notify targets ({webhook: URL} or {command: [argv]})")
 			for _, item := range items {
@@ -118,12 +67,53 @@ func (p *parser) config(root *yaml.Node, c *Config) {
 			}
 		case "drills":
 			drills = &e
+		default:
+			p.topSetting(e, c)
 		}
 	}
 	if drills != nil {
 		for _, kv := range p.named(*drills, "drill") {
 			c.Drills[kv.name] = p.drill(kv, c, servicesOK)
 		}
+	}
+}
+
+// topSetting fills one of the top-level settings that hold a single value.
+func (p *parser) topSetting(e entry, c *Config) {
+	if p.sharedSetting(e, &c.Jitter, &c.CatchUp, &c.RequireSandbox) {
+		return
+	}
+	switch e.name {
+	case "state_dir":
+		set(&c.StateDir)(p.pathValue(e))
+	case "socket":
+		set(&c.Socket)(p.pathValue(e))
+	case "metrics_listen":
+		if s, ok := p.str(e); ok {
+			if _, port, err := net.SplitHostPort(s); s != "" && (err != nil || port == "") {
+				p.errorf(e.at, e.path, "want host:port such as 127.0.0.1:9464, or \"\" for no metrics endpoint, got %s", describe(e.val))
+			}
+			c.MetricsListen = s
+		}
+	case "max_concurrent":
+		if v, ok := p.integer(e, 1); ok {
+			c.MaxConcurrent = int(v)
+		}
+	case "max_scratch_bytes":
+		set(&c.MaxScratchBytes)(p.size(e))
+	case "socket_group":
+		c.SocketGroup, _ = p.nonEmpty(e)
+	case "log_origin":
+		if s, ok := p.nonEmpty(e); ok {
+			if !originRE.MatchString(s) || len(s) > 255 {
+				p.errorf(e.at, e.path, "invalid log_origin %q: want a name such as backup1.example.org/drill (no spaces or '+', at most 255 bytes)", s)
+			}
+			c.LogOrigin = s
+		}
+	case "stop_timeout":
+		set(&c.StopTimeout)(p.duration(e))
+	case "stall_timeout":
+		set(&c.StallTimeout)(p.durationOrZero(e))
 	}
 }
 
@@ -286,30 +276,6 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 				d.StallTimeout = v
 				stall = &kv
 			}
-		case "jitter":
-			if v, ok := p.durationOrZero(kv); ok {
-				d.Jitter = v
-			}
-		case "catch_up":
-			if v, ok := p.boolean(kv); ok {
-				d.CatchUp = v
-			}
-		case "require_sandbox":
-			if v, ok := p.boolean(kv); ok {
-				d.RequireSandbox = v
-			}
-		case "healthcheck":
-			if u, ok := p.httpURL(kv); ok {
-				d.Healthcheck = u
-			}
-		case "restore_point":
-			if ps, ok := p.mapping(kv, pointKeys); ok {
-				for _, pk := range ps {
-					if v, ok := p.duration(pk); ok {
-						d.RandomWithin = v
-					}
-				}
-			}
 		case "sample":
 			d.Sample = p.sample(kv, e.name)
 		case "backend":
@@ -318,6 +284,8 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 			d.Source = p.source(kv)
 		case "checks":
 			d.Checks = p.checks(kv)
+		default:
+			p.drillSetting(kv, d)
 		}
 	}
 	p.required(e, es, "service", "backend", "source")
@@ -329,6 +297,50 @@ func (p *parser) drill(e entry, c *Config, servicesOK bool) *Drill {
 			stall.val.Value, timeout)
 	}
 	return d
+}
+
+// set returns a function that stores a parsed value in dst when it is ok,
+// for set(&c.Field)(p.parse(e)).
+func set[T any](dst *T) func(T, bool) {
+	return func(v T, ok bool) {
+		if ok {
+			*dst = v
+		}
+	}
+}
+
+// sharedSetting fills a setting that both the top level and a drill take
+// (a drill's own overrides the top level's): jitter, catch_up or
+// require_sandbox. It returns false for any other key.
+func (p *parser) sharedSetting(e entry, jitter *time.Duration, catchUp, requireSandbox *bool) bool {
+	switch e.name {
+	case "jitter":
+		set(jitter)(p.durationOrZero(e))
+	case "catch_up":
+		set(catchUp)(p.boolean(e))
+	case "require_sandbox":
+		set(requireSandbox)(p.boolean(e))
+	default:
+		return false
+	}
+	return true
+}
+
+// drillSetting fills one of a drill's settings that hold a single value.
+func (p *parser) drillSetting(e entry, d *Drill) {
+	if p.sharedSetting(e, &d.Jitter, &d.CatchUp, &d.RequireSandbox) {
+		return
+	}
+	switch e.name {
+	case "healthcheck":
+		set(&d.Healthcheck)(p.httpURL(e))
+	case "restore_point":
+		if ps, ok := p.mapping(e, pointKeys); ok {
+			for _, k := range ps {
+				set(&d.RandomWithin)(p.duration(k))
+			}
+		}
+	}
 }
 
 // definedServices lists the defined services for an "unknown service" message.
@@ -424,29 +436,25 @@ func (p *parser) sourceScalar(e entry) (any, bool) {
 		}
 		return n.Value, true
 	case "!!int":
-		var v int64
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "integer out of range")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[int64](p, e, "integer out of range")
 	case "!!float":
-		var v float64
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "invalid number")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[float64](p, e, "invalid number")
 	case "!!bool":
-		var v bool
-		if err := n.Decode(&v); err != nil {
-			p.errorf(e.at, e.path, "invalid boolean")
-			return nil, false
-		}
-		return v, true
+		return decodeScalar[bool](p, e, "invalid boolean")
 	}
 	p.errorf(e.at, e.path, "unsupported YAML tag %s", n.Tag)
 	return nil, false
+}
+
+// decodeScalar decodes a scalar source value as a T; msg is the error,
+// which never shows the value.
+func decodeScalar[T any](p *parser, e entry, msg string) (any, bool) {
+	var v T
+	if err := e.val.Decode(&v); err != nil {
+		p.errorf(e.at, e.path, "%s", msg)
+		return nil, false
+	}
+	return v, true
 }
 
 func (p *parser) checks(e entry) Checks {

@@ -50,87 +50,40 @@ func New() plugins.Backend {
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(ctx context.Context, req *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
 	return &plugins.DescribeResponse{
-		Name:     Name,
-		Version:  Version,
-		Kind:     plugins.KindFiles,
-		Sampling: true,
-		SourceKeys: []plugins.SourceKey{
-			{
-				Name: keyPath,
-				Type: plugins.TypeGlob,
-				Doc: "directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the matching " +
-					"directory written last, and without stamp the newest ctime in the copy (when it was " +
-					"last written) is the backup time. Exactly one of path and archive is required.",
-			},
-			{
-				Name: keyArchive,
-				Type: plugins.TypeGlob,
-				Doc: "tar archive to restore (.tar, .tar.gz/.tgz, .tar.zst, detected from its content); " +
-					"a glob picks the newest match by mtime, which is the backup time.",
-			},
-			{
-				// stamp is a string, not a path: it names a file inside
-				// each matching directory, so the host must not resolve
-				// it against the config's folder.
-				Name: keyStamp,
-				Type: plugins.TypeString,
-				Doc: "with path: a file relative to the copied directory that the backup job " +
-					"touches when it has finished; its mtime is the backup time, and directories " +
-					"without it are not restore points.",
-			},
-		},
+		Name:       Name,
+		Version:    Version,
+		Kind:       plugins.KindFiles,
+		Sampling:   true,
+		SourceKeys: plugins.Keys(source{}),
 	}, nil
 }
 
-// source is a parsed and valid source section.
+// source is a filesystem source: its tagged fields are the source keys
+// (plugins.Keys, plugins.Decode); pattern and archive are derived from them.
 type source struct {
+	pathKey string `source:"path,glob" doc:"directory copy to restore (rsync, rsnapshot, cp -a); a glob picks the matching directory written last, and without stamp the newest ctime in the copy (when it was last written) is the backup time. Exactly one of path and archive is required."`
+	// archiveKey is the archive key's glob.
+	archiveKey string `source:"archive,glob" doc:"tar archive to restore (.tar, .tar.gz/.tgz, .tar.zst, detected from its content); a glob picks the newest match by mtime, which is the backup time."`
+	// stamp is the stamp file relative to the directory, or empty. It is a
+	// string, not a path: it names a file inside each matching directory,
+	// so the host must not resolve it against the config's folder.
+	stamp string `source:"stamp" doc:"with path: a file relative to the copied directory that the backup job touches when it has finished; its mtime is the backup time, and directories without it are not restore points."`
 	// pattern is the path or archive glob.
 	pattern string
 	// archive is true for an archive source, false for a directory copy.
 	archive bool
-	// stamp is the stamp file relative to the directory, or empty.
-	stamp string
 }
 
-// parseSource checks a source and returns every problem with it.
+// parseSource decodes a source and returns every problem with it.
 func parseSource(src plugins.Source) (source, []plugins.Problem) {
 	var s source
+	if problems := plugins.Decode(src, &s); len(problems) > 0 {
+		return s, problems
+	}
 	var problems []plugins.Problem
 	bad := func(key, format string, args ...any) {
-		problems = append(problems, plugins.Problem{
-			Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...),
-		})
+		problems = append(problems, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
-	str := func(key string) (string, bool) {
-		v, ok := src[key]
-		if !ok {
-			return "", false
-		}
-		sv, isStr := v.(string)
-		if !isStr {
-			bad(key, "%s must be a string, not %T", key, v)
-			return "", false
-		}
-		if sv == "" {
-			bad(key, "%s must not be empty", key)
-			return "", false
-		}
-		return sv, true
-	}
-
-	keys := make([]string, 0, len(src))
-	for k := range src {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		switch k {
-		case keyPath, keyArchive, keyStamp:
-		default:
-			bad(k, "unknown key %q (the filesystem backend takes path or archive, and stamp)", k)
-		}
-	}
-
 	_, hasPath := src[keyPath]
 	_, hasArchive := src[keyArchive]
 	switch {
@@ -139,37 +92,48 @@ func parseSource(src plugins.Source) (source, []plugins.Problem) {
 	case !hasPath && !hasArchive:
 		bad(keyPath, "one of path (a directory copy) or archive (a tar archive) is required")
 	}
-	for _, k := range []string{keyPath, keyArchive} {
-		p, ok := str(k)
-		if !ok {
-			continue
-		}
-		if !filepath.IsAbs(p) {
-			bad(k, "%s %q must be absolute (the host resolves relative paths against the config file's folder)", k, p)
-			continue
-		}
-		if _, err := filepath.Match(p, ""); err != nil {
-			bad(k, "%s %q is not a valid glob: %v", k, p, err)
-			continue
-		}
-		s.pattern = p
-		s.archive = k == keyArchive
-	}
-	if st, ok := str(keyStamp); ok {
+	for _, kp := range [][2]string{{keyPath, s.pathKey}, {keyArchive, s.archiveKey}} {
+		k, p := kp[0], kp[1]
+		_, given := src[k]
 		switch {
-		case hasArchive && !hasPath:
-			bad(keyStamp, "stamp applies only to path (an archive's own mtime is its backup time)")
-		case strings.HasPrefix(st, "/"):
-			bad(keyStamp, "stamp %q must be relative to the copied directory", st)
-		case hasDotDot(st):
-			bad(keyStamp, "stamp %q must stay inside the copied directory (no .. components)", st)
-		case path.Clean(st) == ".":
-			bad(keyStamp, "stamp %q must name a file inside the copied directory", st)
+		case !given:
+		case p == "":
+			bad(k, "%s must not be empty", k)
+		case !filepath.IsAbs(p):
+			bad(k, "%s %q must be absolute (the host resolves relative paths against the config file's folder)", k, p)
 		default:
-			s.stamp = path.Clean(st)
+			if _, err := filepath.Match(p, ""); err != nil {
+				bad(k, "%s %q is not a valid glob: %v", k, p, err)
+				continue
+			}
+			s.pattern = p
+			s.archive = k == keyArchive
 		}
+	}
+	if _, given := src[keyStamp]; given {
+		s.stamp = checkStamp(s.stamp, hasPath, hasArchive, bad)
 	}
 	return s, problems
+}
+
+// checkStamp checks the stamp key and returns it cleaned, or "" after
+// reporting a problem.
+func checkStamp(st string, hasPath, hasArchive bool, bad func(key, format string, args ...any)) string {
+	switch {
+	case st == "":
+		bad(keyStamp, "stamp must not be empty")
+	case hasArchive && !hasPath:
+		bad(keyStamp, "stamp applies only to path (an archive's own mtime is its backup time)")
+	case strings.HasPrefix(st, "/"):
+		bad(keyStamp, "stamp %q must be relative to the copied directory", st)
+	case hasDotDot(st):
+		bad(keyStamp, "stamp %q must stay inside the copied directory (no .. components)", st)
+	case path.Clean(st) == ".":
+		bad(keyStamp, "stamp %q must name a file inside the copied directory", st)
+	default:
+		return path.Clean(st)
+	}
+	return ""
 }
 
 // hasDotDot reports whether a slash-separated name has a ".." component.

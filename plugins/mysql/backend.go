@@ -101,23 +101,20 @@ var _ plugins.Backend = (*Backend)(nil)
 // New returns the mysql backend.
 func New() plugins.Backend { return &Backend{} }
 
-var sourceKeys = []plugins.SourceKey{
-	{Name: "dump", Type: plugins.TypeGlob, Required: true, Doc: "the dumps (.sql or .sql.gz from mysqldump or mariadb-dump); the newest match by modification time is restored"},
-	{Name: "server", Type: plugins.TypeString, Required: true, Doc: "the server to restore into, as mysql://user@host:3306/ (no password: use password_file)"},
-	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the server user's password"},
-	{Name: "mysql_binary", Type: plugins.TypePath, Doc: "the client executable (default: mariadb on PATH, else mysql)"},
-}
-
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: sourceKeys,
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: plugins.Keys(source{}),
 		PointNoun: "dump", StoreNoun: "dump folder"}, nil
 }
 
-// source is a validated mysql source.
+// source is a mysql source: its tagged fields are the source keys
+// (plugins.Keys, plugins.Decode); srv is parsed from server.
 type source struct {
-	glob, passwordFile, binary string
-	srv                        *server
+	glob         string `source:"dump,glob,required" doc:"the dumps (.sql or .sql.gz from mysqldump or mariadb-dump), such as /backups/shop-*.sql.gz; the newest match by modification time is restored"`
+	server       string `source:"server,required" doc:"the server to restore into, as mysql://root@127.0.0.1:3306/ (no password: use password_file)"`
+	passwordFile string `source:"password_file,path" doc:"a file holding the server user's password"`
+	binary       string `source:"mysql_binary,path" doc:"the client executable (default: mariadb on PATH, else mysql)"`
+	srv          *server
 }
 
 // server is where dumps are restored: a user on a host and port, and the
@@ -183,44 +180,21 @@ func parseServer(raw string) (*server, error) {
 	return s, nil
 }
 
+// parseSource decodes a source and checks the dump glob and the server URL.
 func parseSource(src plugins.Source) (*source, []plugins.Problem) {
+	s := &source{}
+	if probs := plugins.Decode(src, s); len(probs) > 0 {
+		return s, probs
+	}
 	var probs []plugins.Problem
-	known := map[string]bool{}
-	for _, k := range sourceKeys {
-		known[k.Name] = true
+	if _, err := filepath.Match(s.glob, ""); err != nil {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "dump", Message: fmt.Sprintf("dump %q is not a valid glob: %v", s.glob, err)})
 	}
-	for k := range src {
-		if !known[k] {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: k, Message: fmt.Sprintf("unknown key %q for backend mysql", k)})
-		}
+	srv, err := parseServer(s.server)
+	if err != nil {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "server", Message: err.Error()})
 	}
-	bad := func(k, format string, args ...any) {
-		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: k, Message: fmt.Sprintf(format, args...)})
-	}
-	str := func(k string) string {
-		v, ok := src[k]
-		if !ok {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			bad(k, "%s must be a string, not %T", k, v)
-		}
-		return s
-	}
-	s := &source{glob: str("dump"), passwordFile: str("password_file"), binary: str("mysql_binary")}
-	if s.glob == "" {
-		bad("dump", "dump is required: a glob of .sql or .sql.gz dumps, such as /backups/shop-*.sql.gz")
-	} else if _, err := filepath.Match(s.glob, ""); err != nil {
-		bad("dump", "dump %q is not a valid glob: %v", s.glob, err)
-	}
-	if raw := str("server"); raw == "" {
-		bad("server", "server is required, as mysql://root@127.0.0.1:3306/")
-	} else if srv, err := parseServer(raw); err != nil {
-		bad("server", "%v", err)
-	} else {
-		s.srv = srv
-	}
+	s.srv = srv
 	return s, probs
 }
 

@@ -44,29 +44,25 @@ var _ plugins.Backend = (*Backend)(nil)
 // New returns the postgres backend.
 func New() plugins.Backend { return &Backend{} }
 
-var sourceKeys = []plugins.SourceKey{
-	{Name: "dump", Type: plugins.TypeGlob, Required: true, Doc: "a glob of pg_dump output: files (custom, tar, plain SQL, plain SQL .gz) or directories (-Fd); the newest match by mtime is restored"},
-	{Name: "server", Type: plugins.TypeString, Required: true, Doc: "the server to restore on, as a URL naming a maintenance database: postgres://drill@127.0.0.1:5432/postgres (no password in it)"},
-	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the password (default: PGPASSFILE or ~/.pgpass)"},
-	{Name: "pg_restore_binary", Type: plugins.TypePath, Doc: "the pg_restore executable (default: pg_restore on PATH)"},
-	{Name: "psql_binary", Type: plugins.TypePath, Doc: "deprecated and ignored: drill restores plain dumps itself, without psql"},
-	{Name: "jobs", Type: plugins.TypeInt, Doc: "pg_restore --jobs for the custom and directory formats"},
-	{Name: "fingerprint_limit", Type: plugins.TypeSize, Doc: "tables larger than this (pg_total_relation_size) are counted, not fingerprinted (default 256MiB; 0: fingerprint every table)"},
-}
-
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: sourceKeys,
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindDatabase, SourceKeys: plugins.Keys(source{}),
 		PointNoun: "dump", StoreNoun: "dump folder"}, nil
 }
 
-// source is a validated postgres source.
+// source is a postgres source: its tagged fields are the source keys
+// (plugins.Keys, plugins.Decode); conn is parsed from server.
 type source struct {
-	dump, server, passwordFile string
-	pgRestore                  string
-	jobs                       int64
+	dump         string `source:"dump,glob,required" doc:"a glob of pg_dump output: files (custom, tar, plain SQL, plain SQL .gz) or directories (-Fd); the newest match by mtime is restored"`
+	server       string `source:"server,required" doc:"the server to restore on, as a URL naming a maintenance database: postgres://drill@127.0.0.1:5432/postgres (no password in it)"`
+	passwordFile string `source:"password_file,path" doc:"a file holding the password (default: PGPASSFILE or ~/.pgpass)"`
+	pgRestore    string `source:"pg_restore_binary,path" doc:"the pg_restore executable (default: pg_restore on PATH)"`
+	// psqlBinary is still accepted (checked, then ignored): configs
+	// written for earlier versions keep working.
+	psqlBinary string `source:"psql_binary,path" doc:"deprecated and ignored: drill restores plain dumps itself, without psql"`
+	jobs       int64  `source:"jobs" doc:"pg_restore --jobs for the custom and directory formats"`
 	// fingerprintLimit is the largest table fingerprinted; 0: no limit.
-	fingerprintLimit int64
+	fingerprintLimit int64 `source:"fingerprint_limit,size" doc:"tables larger than this (pg_total_relation_size) are counted, not fingerprinted (default 256MiB; 0: fingerprint every table)"`
 	// conn is where the server URL points: host, port, user, database.
 	conn serverAddr
 }
@@ -76,82 +72,35 @@ type serverAddr struct {
 	host, port, user, database, sslmode string
 }
 
+// parseSource decodes a source and checks postgres's own rules on it.
 func parseSource(src plugins.Source) (*source, []plugins.Problem) {
+	s := &source{fingerprintLimit: maxFingerprintBytes}
+	if probs := plugins.Decode(src, s); len(probs) > 0 {
+		return s, probs
+	}
 	var probs []plugins.Problem
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
-	known := map[string]bool{}
-	for _, k := range sourceKeys {
-		known[k.Name] = true
+	if s.fingerprintLimit < 0 {
+		bad("fingerprint_limit", "fingerprint_limit must not be negative, got %d", s.fingerprintLimit)
 	}
-	var unknown []string
-	for k := range src {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
+	if _, set := src["jobs"]; set && (s.jobs < 1 || s.jobs > 256) {
+		bad("jobs", "jobs must be between 1 and 256, got %d", s.jobs)
 	}
-	sort.Strings(unknown)
-	for _, k := range unknown {
-		bad(k, "unknown key %q for backend postgres", k)
-	}
-	str := func(k string) string {
-		v, ok := src[k]
-		if !ok {
-			return ""
-		}
-		s, ok := v.(string)
-		if !ok {
-			bad(k, "%s must be a string, got %T", k, v)
-		}
-		return s
-	}
-	s := &source{dump: str("dump"), server: str("server"), passwordFile: str("password_file"),
-		pgRestore: str("pg_restore_binary"), fingerprintLimit: maxFingerprintBytes}
-	if v, ok := src["fingerprint_limit"]; ok {
-		n, ok := v.(int64)
-		switch {
-		case !ok:
-			bad("fingerprint_limit", "fingerprint_limit must be a size such as 1GiB, got %T", v)
-		case n < 0:
-			bad("fingerprint_limit", "fingerprint_limit must not be negative, got %d", n)
-		default:
-			s.fingerprintLimit = n
-		}
-	}
-	if v, ok := src["jobs"]; ok {
-		n, ok := v.(int64)
-		switch {
-		case !ok:
-			bad("jobs", "jobs must be an integer, got %T", v)
-		case n < 1 || n > 256:
-			bad("jobs", "jobs must be between 1 and 256, got %d", n)
-		default:
-			s.jobs = n
-		}
-	}
-	switch {
-	case s.dump == "":
-		bad("dump", "dump is required: a glob of pg_dump files or directories")
-	case !filepath.IsAbs(s.dump):
+	if !filepath.IsAbs(s.dump) {
 		bad("dump", "dump %q is not an absolute path", s.dump)
-	default:
-		if _, err := filepath.Match(s.dump, ""); err != nil {
-			bad("dump", "dump %q is not a valid glob: %v", s.dump, err)
-		}
+	} else if _, err := filepath.Match(s.dump, ""); err != nil {
+		bad("dump", "dump %q is not a valid glob: %v", s.dump, err)
 	}
-	if s.server == "" {
-		bad("server", "server is required: a URL such as postgres://drill@127.0.0.1:5432/postgres")
-	} else if addr, err := parseServer(s.server); err != nil {
+	if addr, err := parseServer(s.server); err != nil {
 		bad("server", "%v", err)
 	} else {
 		s.conn = addr
 	}
-	// psql_binary is still accepted (checked, then ignored): configs
-	// written for earlier versions keep working.
-	for _, k := range []string{"password_file", "pg_restore_binary", "psql_binary"} {
-		if v := str(k); v != "" && !filepath.IsAbs(v) {
-			bad(k, "%s %q is not an absolute path", k, v)
+	for _, kv := range [][2]string{{"password_file", s.passwordFile}, {"pg_restore_binary", s.pgRestore}, {"psql_binary", s.psqlBinary}} {
+		if kv[1] != "" && !filepath.IsAbs(kv[1]) {
+			bad(kv[0], "%s %q is not an absolute path", kv[0], kv[1])
 		}
 	}
 	if s.pgRestore == "" {

@@ -48,33 +48,27 @@ var _ plugins.Backend = (*Backend)(nil)
 // New returns the restic backend.
 func New() plugins.Backend { return &Backend{} }
 
-var sourceKeys = []plugins.SourceKey{
-	{Name: "repository", Type: plugins.TypeString, Required: true, Doc: "the repository, as restic accepts it (a local path, sftp:, rest:, s3: ...)"},
-	{Name: "password_file", Type: plugins.TypePath, Doc: "a file holding the repository password"},
-	{Name: "password_command", Type: plugins.TypeString, Secret: true, Doc: "a command that prints the repository password"},
-	{Name: "insecure_no_password", Type: plugins.TypeBool, Doc: "the repository has no password"},
-	{Name: "snapshot", Type: plugins.TypeString, Doc: "latest (default) or a snapshot ID"},
-	{Name: "host", Type: plugins.TypeString, Doc: "only snapshots of this host"},
-	{Name: "tags", Type: plugins.TypeStrings, Doc: "only snapshots with all these tags"},
-	{Name: "path", Type: plugins.TypeString, Doc: "only snapshots of this path"},
-	{Name: "include", Type: plugins.TypeStrings, Doc: "restore only these absolute paths of the snapshot (a sampled drill)"},
-	{Name: "read_data_subset", Type: plugins.TypeString, Doc: "also run restic check --read-data-subset with this value (5%, 1/10, 2G)"},
-	{Name: "restic_binary", Type: plugins.TypePath, Doc: "the restic executable (default: restic on PATH)"},
-	{Name: "env", Type: plugins.TypeStrings, Secret: true, Doc: "variables for the repository's backend, each NAME_FILE=/path: restic gets NAME set to the file's content"},
-}
-
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: sourceKeys,
+	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: plugins.Keys(source{}),
 		PointNoun: "snapshot", StoreNoun: "repository", Sampling: true}, nil
 }
 
-// source is a validated restic source.
+// source is a restic source: its tagged fields are the source keys
+// (plugins.Keys, plugins.Decode), the others are derived from them.
 type source struct {
-	repo, passwordFile, passwordCmd, snapshot, host, path, binary string
-	readDataSubset                                                string
-	noPassword                                                    bool
-	tags, include                                                 []string
+	repo           string   `source:"repository,required" doc:"the repository, as restic accepts it (a local path, sftp:, rest:, s3: ...)"`
+	passwordFile   string   `source:"password_file,path" doc:"a file holding the repository password"`
+	passwordCmd    string   `source:"password_command,secret" doc:"a command that prints the repository password"`
+	noPassword     bool     `source:"insecure_no_password" doc:"the repository has no password"`
+	snapshot       string   `source:"snapshot" doc:"latest (default) or a snapshot ID"`
+	host           string   `source:"host" doc:"only snapshots of this host"`
+	tags           []string `source:"tags" doc:"only snapshots with all these tags"`
+	path           string   `source:"path" doc:"only snapshots of this path"`
+	include        []string `source:"include" doc:"restore only these absolute paths of the snapshot (a sampled drill)"`
+	readDataSubset string   `source:"read_data_subset" doc:"also run restic check --read-data-subset with this value (5%, 1/10, 2G)"`
+	binary         string   `source:"restic_binary,path" doc:"the restic executable (default: restic on PATH)"`
+	envEntries     []string `source:"env,secret" doc:"variables for the repository's backend, each NAME_FILE=/path: restic gets NAME set to the file's content"`
 	// env holds NAME and the file its value is read from.
 	env [][2]string
 	// cmdPassword is the output of password_command when it was run
@@ -89,73 +83,61 @@ var readDataSubsetRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?%|[0-9]+/[0-9]+|[0
 // envNameRE matches an env entry's NAME_FILE.
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*_FILE$`)
 
+// parseSource decodes a source and checks restic's own rules on it.
 func parseSource(src plugins.Source) (*source, []plugins.Problem) {
+	s := &source{snapshot: "latest", binary: "restic"}
+	if probs := plugins.Decode(src, s); len(probs) > 0 {
+		return s, probs
+	}
 	var probs []plugins.Problem
-	known := map[string]bool{}
-	for _, k := range sourceKeys {
-		known[k.Name] = true
+	bad := func(key, format string, args ...any) {
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
-	for k := range src {
-		if !known[k] {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: k, Message: fmt.Sprintf("unknown key %q for backend restic", k)})
-		}
-	}
-	str := func(k string) string { s, _ := src[k].(string); return s }
-	list := func(k string) []string { l, _ := src[k].([]string); return l }
-	s := &source{
-		repo: str("repository"), passwordFile: str("password_file"), passwordCmd: str("password_command"),
-		snapshot: str("snapshot"), host: str("host"), path: str("path"), binary: str("restic_binary"),
-		tags: list("tags"), include: list("include"), readDataSubset: str("read_data_subset"),
-	}
-	s.noPassword, _ = src["insecure_no_password"].(bool)
-	if s.repo == "" {
-		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "repository", Message: "repository is required"})
-	}
-	n := 0
-	for _, set := range []bool{s.passwordFile != "", s.passwordCmd != "", s.noPassword} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "password_file", Message: "give exactly one of password_file, password_command and insecure_no_password: true"})
+	if n := countTrue(s.passwordFile != "", s.passwordCmd != "", s.noPassword); n != 1 {
+		bad("password_file", "give exactly one of password_file, password_command and insecure_no_password: true")
 	}
 	if s.snapshot == "" {
 		s.snapshot = "latest"
 	}
 	if s.snapshot != "latest" && !isHexPrefix(s.snapshot) {
-		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "snapshot", Message: fmt.Sprintf("snapshot must be latest or a snapshot ID (8 to 64 hex digits), got %q", s.snapshot)})
+		bad("snapshot", "snapshot must be latest or a snapshot ID (8 to 64 hex digits), got %q", s.snapshot)
 	}
 	if s.binary == "" {
 		s.binary = "restic"
 	}
 	for _, inc := range s.include {
 		if !strings.HasPrefix(inc, "/") || strings.ContainsAny(inc, "*?[\\") || cleanSlash(inc) != inc || inc == "/" {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "include", Message: fmt.Sprintf(
-				"include %q must be an absolute path in the snapshot, such as /srv/data/invoices, without patterns", inc)})
+			bad("include", "include %q must be an absolute path in the snapshot, such as /srv/data/invoices, without patterns", inc)
 		}
 	}
 	if s.readDataSubset != "" && !readDataSubsetRE.MatchString(s.readDataSubset) {
-		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "read_data_subset", Message: fmt.Sprintf(
-			"read_data_subset %q is not a percentage (5%%), a fraction n/t (1/10) or a size (2G)", s.readDataSubset)})
+		bad("read_data_subset", "read_data_subset %q is not a percentage (5%%), a fraction n/t (1/10) or a size (2G)", s.readDataSubset)
 	}
-	for _, kv := range list("env") {
+	for _, kv := range s.envEntries {
 		name, file, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok || !envNameRE.MatchString(name):
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
-				"env entry %q must be NAME_FILE=/path/to/file (values are read from files, never written in the config)", redactEnv(kv))})
+			bad("env", "env entry %q must be NAME_FILE=/path/to/file (values are read from files, never written in the config)", redactEnv(kv))
 		case !filepath.IsAbs(file):
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
-				"env %s: %q is not an absolute path", name, file)})
+			bad("env", "env %s: %q is not an absolute path", name, file)
 		case strings.HasPrefix(name, "RESTIC_"):
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: "env", Message: fmt.Sprintf(
-				"env %s: restic's own settings come from the source keys (repository, password_file ...), not env", name)})
+			bad("env", "env %s: restic's own settings come from the source keys (repository, password_file ...), not env", name)
 		default:
 			s.env = append(s.env, [2]string{strings.TrimSuffix(name, "_FILE"), file})
 		}
 	}
 	return s, probs
+}
+
+// countTrue counts the conditions that hold.
+func countTrue(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
 }
 
 // redactEnv shows an env entry that is not NAME_FILE=path without its

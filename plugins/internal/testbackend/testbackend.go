@@ -48,21 +48,6 @@ var _ plugins.Backend = (*Backend)(nil)
 // Epoch is the time of restore point 1; point n is n hours later.
 var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var keys = []plugins.SourceKey{
-	{Name: "name", Type: plugins.TypeString, Required: true, Doc: "a label"},
-	{Name: "points", Type: plugins.TypeInt, Doc: "number of restore points (default 2)"},
-	{Name: "files", Type: plugins.TypeInt, Doc: "files per restore point (default 3)"},
-	{Name: "damaged", Type: plugins.TypeBool, Doc: "the newest point is damaged"},
-	{Name: "gate", Type: plugins.TypeString, Doc: "Restore writes its files, then waits (reporting progress, minding its context) until this file exists"},
-	{Name: "cleanup_delay", Type: plugins.TypeString, Doc: "Cleanup takes this long (a Go duration), minding its context"},
-	{Name: "probe", Type: plugins.TypeBool, Doc: "after restoring, probe the sandbox (see Probe)"},
-	{Name: "source_file", Type: plugins.TypePath, Doc: "a file the backend declares it reads"},
-	{Name: "forbidden_file", Type: plugins.TypePath, Doc: "a file outside the sources Probe tries to read"},
-	{Name: "outside", Type: plugins.TypePath, Doc: "a folder outside scratch Probe tries to write into"},
-	{Name: "allowed_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 the backend declares it connects to"},
-	{Name: "denied_port", Type: plugins.TypeInt, Doc: "a TCP port on 127.0.0.1 Probe tries to connect to"},
-}
-
 func (b *Backend) log(msg string, args ...any) {
 	if b.Logger != nil {
 		b.Logger.Info(msg, args...)
@@ -71,96 +56,65 @@ func (b *Backend) log(msg string, args ...any) {
 
 // Describe implements plugins.Backend.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: "test", Version: "1.0.0", Kind: plugins.KindFiles, SourceKeys: keys}, nil
+	return &plugins.DescribeResponse{Name: "test", Version: "1.0.0", Kind: plugins.KindFiles, SourceKeys: plugins.Keys(config{})}, nil
 }
 
+// config is a test source: its tagged fields are the source keys
+// (plugins.Keys, plugins.Decode), the others are derived from them.
 type config struct {
-	name    string
-	points  int64
-	files   int64
-	damaged bool
-	gate    string
-	// cleanupDelay is how long Cleanup takes.
-	cleanupDelay time.Duration
-	probe        bool
-	probes       probeTargets
+	name    string `source:"name,required" doc:"a label"`
+	points  int64  `source:"points" doc:"number of restore points (default 2)"`
+	files   int64  `source:"files" doc:"files per restore point (default 3)"`
+	damaged bool   `source:"damaged" doc:"the newest point is damaged"`
+	gate    string `source:"gate" doc:"Restore writes its files, then waits (reporting progress, minding its context) until this file exists"`
+	delay   string `source:"cleanup_delay" doc:"Cleanup takes this long (a Go duration), minding its context"`
+	// cleanupDelay is how long Cleanup takes, parsed from delay.
+	cleanupDelay  time.Duration
+	probe         bool   `source:"probe" doc:"after restoring, probe the sandbox (see Probe)"`
+	sourceFile    string `source:"source_file,path" doc:"a file the backend declares it reads"`
+	forbiddenFile string `source:"forbidden_file,path" doc:"a file outside the sources Probe tries to read"`
+	outside       string `source:"outside,path" doc:"a folder outside scratch Probe tries to write into"`
+	allowedPort   int64  `source:"allowed_port" doc:"a TCP port on 127.0.0.1 the backend declares it connects to"`
+	deniedPort    int64  `source:"denied_port" doc:"a TCP port on 127.0.0.1 Probe tries to connect to"`
+	probes        probeTargets
 }
 
 func parse(src plugins.Source) (config, []plugins.Problem) {
 	c := config{points: 2, files: 3}
+	if probs := plugins.Decode(src, &c); len(probs) > 0 {
+		return c, probs
+	}
 	var probs []plugins.Problem
 	bad := func(key, format string, args ...any) {
 		probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
-	for k, v := range src {
-		switch k {
-		case "name":
-			s, ok := v.(string)
-			if !ok {
-				bad(k, "name must be a string, not %T", v)
-			}
-			c.name = s
-		case "points", "files":
-			n, ok := v.(int64)
-			if !ok || n < 0 {
-				bad(k, "%s must be a non-negative integer, not %v (%T)", k, v, v)
-			}
-			if k == "points" {
-				c.points = n
-			} else {
-				c.files = n
-			}
-		case "gate":
-			g, ok := v.(string)
-			if !ok || !filepath.IsAbs(g) {
-				bad(k, "gate must be an absolute path, not %v", v)
-			}
-			c.gate = g
-		case "cleanup_delay":
-			str, _ := v.(string)
-			d, err := time.ParseDuration(str)
-			if err != nil {
-				bad(k, "cleanup_delay must be a duration such as 30s, not %v", v)
-			}
-			c.cleanupDelay = d
-		case "probe":
-			c.probe, _ = v.(bool)
-		case "source_file", "forbidden_file", "outside":
-			p, ok := v.(string)
-			if !ok || !filepath.IsAbs(p) {
-				bad(k, "%s must be an absolute path, not %v", k, v)
-			}
-			switch k {
-			case "source_file":
-				c.probes.sourceFile = p
-			case "forbidden_file":
-				c.probes.secret = p
-			default:
-				c.probes.outside = p
-			}
-		case "allowed_port", "denied_port":
-			n, ok := v.(int64)
-			if !ok || n <= 0 || n > 65535 {
-				bad(k, "%s must be a TCP port, not %v", k, v)
-			}
-			if k == "allowed_port" {
-				c.probes.allowedPort = int(n)
-			} else {
-				c.probes.deniedPort = int(n)
-			}
-		case "damaged":
-			d, ok := v.(bool)
-			if !ok {
-				bad(k, "damaged must be true or false, not %T", v)
-			}
-			c.damaged = d
-		default:
-			bad(k, "unknown key %q", k)
+	for k, n := range map[string]int64{"points": c.points, "files": c.files} {
+		if n < 0 {
+			bad(k, "%s must be a non-negative integer, not %d", k, n)
 		}
 	}
-	if _, ok := src["name"]; !ok {
-		bad("name", "name is required")
+	if c.gate != "" && !filepath.IsAbs(c.gate) {
+		bad("gate", "gate must be an absolute path, not %q", c.gate)
 	}
+	if c.delay != "" {
+		d, err := time.ParseDuration(c.delay)
+		if err != nil {
+			bad("cleanup_delay", "cleanup_delay must be a duration such as 30s, not %q", c.delay)
+		}
+		c.cleanupDelay = d
+	}
+	for k, p := range map[string]string{"source_file": c.sourceFile, "forbidden_file": c.forbiddenFile, "outside": c.outside} {
+		if p != "" && !filepath.IsAbs(p) {
+			bad(k, "%s must be an absolute path, not %q", k, p)
+		}
+	}
+	for k, n := range map[string]int64{"allowed_port": c.allowedPort, "denied_port": c.deniedPort} {
+		if _, set := src[k]; set && (n <= 0 || n > 65535) {
+			bad(k, "%s must be a TCP port, not %d", k, n)
+		}
+	}
+	c.probes = probeTargets{sourceFile: c.sourceFile, secret: c.forbiddenFile, outside: c.outside,
+		allowedPort: int(c.allowedPort), deniedPort: int(c.deniedPort)}
 	return c, probs
 }
 
@@ -231,7 +185,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(probs) > 0 {
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
-	b.log("restore", "point", req.PointID, "target", req.Target)
+	b.log("restore", "name", c.name, "point", req.PointID, "target", req.Target)
 	resp := &plugins.RestoreResponse{Details: map[string]string{"test_backend": "1.0.0"}}
 	if b.Environ {
 		resp.Details["environ"] = strings.Join(os.Environ(), "\x00")
@@ -267,23 +221,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			continue
 		}
 		data := content(n, i)
-		full := filepath.Join(req.Target, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.WriteString(data); err != nil {
-			_ = f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256([]byte(data))
-		if err := events.Files([]plugins.File{{Path: name, Size: int64(len(data)), SHA256: sum[:]}}); err != nil {
+		if err := writeFile(req.Target, name, data, events); err != nil {
 			return nil, err
 		}
 		if i == 0 && b.AfterFirstFile != nil {
@@ -305,6 +243,28 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		}
 	}
 	return resp, nil
+}
+
+// writeFile writes one file of a restore point below target and reports
+// it.
+func writeFile(target, name, data string, events plugins.RestoreEvents) error {
+	full := filepath.Join(target, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	sum := sha256.Sum256([]byte(data))
+	return events.Files([]plugins.File{{Path: name, Size: int64(len(data)), SHA256: sum[:]}})
 }
 
 // waitGate waits until the file gate exists or ctx ends, reporting
