@@ -23,7 +23,7 @@ import (
 
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // The archive pipeline: a parser goroutine decompresses and parses the tar
@@ -199,7 +199,7 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rep := report.New(events, report.BytesProgress(fi.Size(), file.n.Load))
+	rep := restoreevents.New(events, restoreevents.BytesProgress(fi.Size(), file.n.Load))
 	w := &writer{tree: newTree(root), root: root, rep: rep, maxBytes: req.MaxBytes, hash: sha256.New()}
 	parserDone := make(chan struct{})
 	go func() {
@@ -535,8 +535,8 @@ var errStopped = errors.New("restore stopped")
 type writer struct {
 	tree     *tree
 	root     *os.Root
-	rep      *report.Reporter
-	probs    report.Problems
+	rep      *restoreevents.Batcher
+	probs    restoreevents.Problems
 	maxBytes int64
 	written  int64 // bytes of regular files started
 	skipped  int64 // special files skipped

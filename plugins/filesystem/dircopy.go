@@ -19,7 +19,7 @@ import (
 
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 const (
@@ -138,8 +138,8 @@ type dirCopy struct {
 	srcPath  string
 	stamp    string // the source's stamp, or empty
 	tree     *tree
-	rep      *report.Reporter
-	probs    report.Problems
+	rep      *restoreevents.Batcher
+	probs    restoreevents.Problems
 	maxBytes int64
 	reserved atomic.Int64 // bytes of regular files taken on
 	copied   atomic.Int64 // bytes copied so far
@@ -200,7 +200,7 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, stamp: stamp, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel, sample: req.Sample}
-	c.rep = report.New(events, report.BytesProgress(-1, c.copied.Load))
+	c.rep = restoreevents.New(events, restoreevents.BytesProgress(-1, c.copied.Load))
 	if top, err := src.Stat("."); err == nil {
 		c.sum.add(top)
 	}

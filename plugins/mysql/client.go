@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/proc"
-	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -267,7 +267,7 @@ func readMessages(r io.Reader) []string {
 					near = true
 				}
 			}
-			line = report.Clip(line, maxStderrChars-chars)
+			line = textsafe.Clip(line, maxStderrChars-chars)
 			chars += len(line)
 			msgs = append(msgs, line)
 		}

@@ -7,9 +7,9 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // Restore restores one dump into a fresh scratch database: it checks the
@@ -73,7 +73,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 
 	// One name for the scratch database and the user the restore runs
 	// as: both are dropped by Cleanup, also after a crash, by that name.
-	name := dbcheck.ScratchName(req.DrillName, maxUserLen)
+	name := scratchdb.Name(req.DrillName, maxUserLen)
 	if err := events.Scratch(name); err != nil {
 		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
 	}
@@ -90,7 +90,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	guards := guardsOf(ctx, binary)
 	resp.Details["client_guards"] = guards.String()
 
-	rep := report.New(events, report.BytesProgress(d.size, d.read.Load))
+	rep := restoreevents.New(events, restoreevents.BytesProgress(d.size, d.read.Load))
 	f := &filter{maxBytes: req.MaxBytes, tick: func() { _ = rep.Tick() }}
 	res, feedErr := runClient(ctx, binary, guards, user.srv, name, func(w io.Writer) error { return f.run(req.PointID, d.r, w) })
 	_ = rep.Close()

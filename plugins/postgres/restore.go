@@ -20,11 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // progressEvery is how often a restore reports progress while a client
@@ -91,7 +91,7 @@ type restore struct {
 	path  string
 	dir   bool
 	resp  *plugins.RestoreResponse
-	probs report.Problems
+	probs restoreevents.Problems
 	// file is the dump file, opened once as a regular file (nil for a
 	// directory); everything reads it through this descriptor.
 	file *os.File
@@ -111,7 +111,7 @@ type restore struct {
 func (r *restore) startProgress(ctx context.Context, cancel context.CancelFunc, events plugins.RestoreEvents, size int64) func() error {
 	r.size = size
 	r.total.Store(size)
-	rep := report.New(events, func(int64, int64) plugins.Progress {
+	rep := restoreevents.New(events, func(int64, int64) plugins.Progress {
 		if r.archive.Load() {
 			return plugins.Progress{FilesTotal: -1, BytesDone: r.grown.Load(), BytesTotal: -1}
 		}
@@ -460,7 +460,7 @@ func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnCon
 		return nil, fmt.Errorf("server %s: login %s cannot create drill's temporary role and scratch database: it needs CREATEROLE and CREATEDB (as a superuser: ALTER ROLE %s CREATEROLE CREATEDB)",
 			r.s.serverName(), textsafe.Escape(login), pgx.Identifier{login}.Sanitize())
 	}
-	name := dbcheck.ScratchName(r.req.DrillName, 63)
+	name := scratchdb.Name(r.req.DrillName, 63)
 	if err := r.ev.Scratch(name); err != nil {
 		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/proc"
-	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -177,7 +176,7 @@ func (r *run) message() string {
 		return fmt.Sprintf("exit code %d", r.code)
 	}
 	lines = lines[:min(len(lines), maxMessageLines)]
-	return report.Clip(textsafe.Escape(strings.Join(lines, "; ")), maxMessageBytes)
+	return textsafe.Clip(textsafe.Escape(strings.Join(lines, "; ")), maxMessageBytes)
 }
 
 // quietLines returns the lines of a client tool's stderr that say what
@@ -260,7 +259,7 @@ func allNames(m string) bool {
 // its DETAIL, HINT, QUERY or CONTEXT, which quote rows and statements,
 // escaped and clipped.
 func serverMessage(e *pgconn.PgError, names bool) string {
-	return report.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message, names), e.Code)), maxMessageBytes)
+	return textsafe.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message, names), e.Code)), maxMessageBytes)
 }
 
 // diskFullHints mark a failure of the server's storage, not of the dump.

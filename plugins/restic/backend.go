@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // Name is the backend's name in the config's `backend:` field.
@@ -408,7 +409,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		return nil, err
 	}
 	resp.Details["restic_version"] = resticVersion(ctx, s)
-	var found report.Problems
+	var found restoreevents.Problems
 	errs, denied := deniedDevices(r.errors, resp.Details)
 	for _, e := range errs {
 		found.Add(plugins.ProblemFail, strings.TrimPrefix(e.Item, "/"), "restic: "+oneLine(e.Text))
@@ -707,7 +708,7 @@ func (s *source) check(ctx context.Context, resp *plugins.RestoreResponse, event
 				msgs = append(msgs, fmt.Sprintf("%d more messages", len(r.errors)-2))
 				break
 			}
-			msgs = append(msgs, report.Clip(oneLine(e.Text), 400))
+			msgs = append(msgs, textsafe.Clip(oneLine(e.Text), 400))
 		}
 		if len(msgs) == 0 {
 			msgs = append(msgs, r.message())
@@ -750,14 +751,14 @@ type hasher struct {
 	target string
 	ch     chan string
 	wg     sync.WaitGroup
-	rep    *report.Reporter
+	rep    *restoreevents.Batcher
 	mu     sync.Mutex
 	status plugins.Progress // restic's latest status
 }
 
 func newHasher(target string, events plugins.RestoreEvents) *hasher {
 	h := &hasher{target: target, ch: make(chan string, 1024), status: plugins.Progress{FilesTotal: -1, BytesTotal: -1}}
-	h.rep = report.New(events, func(files, bytes int64) plugins.Progress {
+	h.rep = restoreevents.New(events, func(files, bytes int64) plugins.Progress {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		p := h.status
