@@ -184,7 +184,7 @@ func (r *restore) run(ctx context.Context) error {
 			defer close(tocDone)
 			arg, extra, done := r.dumpArg()
 			defer done()
-			toc = runTool(ctx, tool, []string{"-l", arg}, r.s.toolEnv("", ""), nil, true, extra)
+			toc = runTool(ctx, tool, []string{"-l", arg}, r.s.toolEnv("", ""), true, extra)
 		}()
 	} else {
 		close(tocDone)
