@@ -34,7 +34,6 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if !isHexID(req.PointID) {
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}
-	short := req.PointID[:8]
 	// Say at once that the restore has started (see plugins.RestoreEvents).
 	if err := events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1}); err != nil {
 		return nil, err
@@ -49,25 +48,20 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 			return nil, err
 		}
 	}
-	defer func() { listing.close() }()
+	defer func() {
+		if listing != nil { // nil when a new listing could not be started
+			listing.close()
+		}
+	}()
 
 	// A sample is chosen from the whole listing of the snapshot restored.
 	var ss *sampleSet
 	if req.Sample != nil {
 		started := plugins.Progress{FilesTotal: -1, BytesTotal: -1}
-		if err := listing.await(ctx, events, started); err != nil {
+		if listing, err = s.listingOf(ctx, listing, req.PointID, events, started); err != nil {
 			return nil, err
 		}
-		if !listing.of(req.PointID) {
-			listing.close()
-			if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
-				return nil, err
-			}
-			if err := listing.await(ctx, events, started); err != nil {
-				return nil, err
-			}
-		}
-		if ss, err = listing.sample(ctx, s, req.Sample, short); err != nil {
+		if ss, err = listing.sample(ctx, s, req.Sample, req.PointID[:8]); err != nil {
 			return nil, err
 		}
 		defer ss.remove()
@@ -88,8 +82,55 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(resp.Problems) > 0 { // stopped: past max_scratch_bytes, or the target is full
 		return resp, nil
 	}
-	if err := s.failure("restore snapshot "+short, r); err != nil {
+	if err := b.judge(ctx, s, req, ss, resp, r, summary); err != nil {
 		return nil, err
+	}
+
+	// The listing check: what restic says the snapshot holds is what
+	// came back.
+	restored := plugins.Progress{FilesDone: resp.Files, FilesTotal: -1, BytesDone: resp.Bytes, BytesTotal: -1}
+	if listing, err = s.listingOf(ctx, listing, req.PointID, events, restored); err != nil {
+		return nil, err
+	}
+	if err := listing.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
+		return nil, err
+	}
+	if ss != nil {
+		resp.TotalFiles, resp.TotalBytes, resp.SampleDepth = ss.totalFiles, ss.totalBytes, ss.depth
+	}
+	if s.readDataSubset != "" {
+		if err := s.check(ctx, resp, events); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// listingOf waits for l, reporting p meanwhile, and returns it when it
+// lists snapshot id; otherwise (a new snapshot came between listing and
+// restoring) it closes l and returns a new listing of id, done.
+func (s *source) listingOf(ctx context.Context, l *listing, id string, events plugins.RestoreEvents, p plugins.Progress) (*listing, error) {
+	if err := l.await(ctx, events, p); err != nil {
+		return l, err
+	}
+	if l.of(id) {
+		return l, nil
+	}
+	l.close()
+	l, err := s.startListing(ctx, s.lsArgs(id))
+	if err != nil {
+		return l, err
+	}
+	return l, l.await(ctx, events, p)
+}
+
+// judge sets resp's problems from restic's restore run r and its summary:
+// the files restic could not restore, its exit code, files it restored
+// short, and includes that matched nothing.
+func (b *Backend) judge(ctx context.Context, s *source, req *plugins.RestoreRequest, ss *sampleSet, resp *plugins.RestoreResponse, r *result, summary *Message) error {
+	short := req.PointID[:8]
+	if err := s.failure("restore snapshot "+short, r); err != nil {
+		return err
 	}
 	resp.Details["restic_version"] = resticVersion(ctx, s)
 	var found restoreevents.Problems
@@ -107,40 +148,12 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(s.include) > 0 && ss == nil && resp.Files == 0 && len(found.All()) == 0 {
 		msg, err := s.includeMiss(ctx, req.PointID, b.pathsOf(req.PointID))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		found.Add(plugins.ProblemFail, "", msg)
 	}
 	resp.Problems = found.All()
-
-	// The listing check: what restic says the snapshot holds is what
-	// came back.
-	restored := plugins.Progress{FilesDone: resp.Files, FilesTotal: -1, BytesDone: resp.Bytes, BytesTotal: -1}
-	if err := listing.await(ctx, events, restored); err != nil {
-		return nil, err
-	}
-	if !listing.of(req.PointID) {
-		// A new snapshot came between listing and restoring.
-		listing.close()
-		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
-			return nil, err
-		}
-	}
-	if err := listing.await(ctx, events, restored); err != nil {
-		return nil, err
-	}
-	if err := listing.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
-		return nil, err
-	}
-	if ss != nil {
-		resp.TotalFiles, resp.TotalBytes, resp.SampleDepth = ss.totalFiles, ss.totalBytes, ss.depth
-	}
-	if s.readDataSubset != "" {
-		if err := s.check(ctx, resp, events); err != nil {
-			return nil, err
-		}
-	}
-	return resp, nil
+	return nil
 }
 
 // restore runs `restic restore` and hashes each file as restic reports it
