@@ -195,18 +195,8 @@ func (r *restore) run(ctx context.Context) error {
 		return err
 	}
 	defer sc.admin.Close(context.WithoutCancel(ctx))
-	if toc != nil {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("list dump %s: %w", r.path, err)
-		}
-		if toc.startErr != nil {
-			return fmt.Errorf("run %s -l %s: %w", tool, r.path, toc.startErr)
-		}
-		if toc.code != 0 {
-			r.fail("pg_restore -l %s exited with code %d: %s", r.path, toc.code, toc.message())
-			return nil
-		}
-		r.resp.Details["pg_dump_version"] = tocVersion(toc.stdout)
+	if ok, err := r.judgeTOC(ctx, tool, toc); !ok || err != nil {
+		return err
 	}
 	// The restore, the fingerprints and the checks log in as the
 	// scratch role (never SET ROLE, which a dump could RESET).
@@ -220,9 +210,35 @@ func (r *restore) run(ctx context.Context) error {
 	if err != nil || !ok {
 		return err
 	}
+	return r.inspect(ctx, rcfg, sc.name)
+}
+
+// judgeTOC records what pg_restore -l said of an archive (toc; nil for a
+// plain dump). It returns false when the restore ends there.
+func (r *restore) judgeTOC(ctx context.Context, tool string, toc *run) (bool, error) {
+	if toc == nil {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("list dump %s: %w", r.path, err)
+	}
+	if toc.startErr != nil {
+		return false, fmt.Errorf("run %s -l %s: %w", tool, r.path, toc.startErr)
+	}
+	if toc.code != 0 {
+		r.fail("pg_restore -l %s exited with code %d: %s", r.path, toc.code, toc.message())
+		return false, nil
+	}
+	r.resp.Details["pg_dump_version"] = tocVersion(toc.stdout)
+	return true, nil
+}
+
+// inspect fingerprints the tables of scratch database name, logged in
+// with rcfg as its role, and runs the drill's checks there.
+func (r *restore) inspect(ctx context.Context, rcfg *pgx.ConnConfig, name string) error {
 	conn, err := pgx.ConnectConfig(ctx, rcfg)
 	if err != nil {
-		return r.connErr(ctx, fmt.Sprintf("connect to scratch database %s as role %s", sc.name, sc.name), err)
+		return r.connErr(ctx, fmt.Sprintf("connect to scratch database %s as role %s", name, name), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	tables, err := fingerprint(ctx, conn, r.s.fingerprintLimit)
