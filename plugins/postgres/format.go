@@ -149,6 +149,21 @@ func detectBytes(head []byte) (format, error) {
 	return formatPlain, nil
 }
 
+// plainMarker is the comment pg_dump starts a plain dump with.
+var plainMarker = []byte("-- PostgreSQL database dump")
+
+// IsDump reports whether head, the first bytes of a file (decompressed),
+// is pg_dump output: a custom or tar archive, or plain SQL text whose
+// first 4 KiB hold pg_dump's header comment. drill init proposes a
+// postgres drill for it.
+func IsDump(head []byte) bool {
+	f, err := detectBytes(head[:min(len(head), sniffLen)])
+	if err != nil {
+		return false
+	}
+	return f != formatPlain || bytes.Contains(head[:min(len(head), 4096)], plainMarker)
+}
+
 // detectDir checks that a directory is pg_dump -Fd output: a real
 // directory whose members are regular files, toc.dat among them. A
 // symlink anywhere is a notDumpError naming it.
