@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -251,15 +252,7 @@ func serverMessage(e *pgconn.PgError, names bool) string {
 var diskFullHints = []string{"no space left on device", "could not extend file", "disk full", "disk quota", "quota exceeded"}
 
 // isDiskFull reports whether msg says the server ran out of room.
-func isDiskFull(msg string) bool {
-	m := strings.ToLower(msg)
-	for _, h := range diskFullHints {
-		if strings.Contains(m, h) {
-			return true
-		}
-	}
-	return false
-}
+func isDiskFull(msg string) bool { return hinted(msg, diskFullHints) }
 
 // connectionHints mark a tool that could not reach or log in to the
 // server: the drill could not be carried out.
@@ -267,12 +260,10 @@ var connectionHints = []string{"connection to server", "could not connect to ser
 	"password authentication failed", "no password supplied", "no pg_hba.conf entry",
 	"server closed the connection unexpectedly", "terminating connection due to administrator command"}
 
-func isConnectionFailure(msg string) bool {
+func isConnectionFailure(msg string) bool { return hinted(msg, connectionHints) }
+
+// hinted reports whether msg, in lower case, holds one of hints.
+func hinted(msg string, hints []string) bool {
 	m := strings.ToLower(msg)
-	for _, h := range connectionHints {
-		if strings.Contains(m, h) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(hints, func(h string) bool { return strings.Contains(m, h) })
 }

@@ -256,16 +256,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
 	s = b.withPassword(s)
-	args := []string{"snapshots"}
-	if s.host != "" {
-		args = append(args, "--host", s.host)
-	}
-	if len(s.tags) > 0 {
-		args = append(args, "--tag", strings.Join(s.tags, ","))
-	}
-	if s.path != "" {
-		args = append(args, "--path", s.path)
-	}
+	args := s.filtered("snapshots")
 	if s.snapshot != "latest" {
 		args = append(args, s.snapshot)
 	}
@@ -340,10 +331,10 @@ type listing struct {
 	perr error // the first line restic printed that did not parse
 }
 
-// lsArgs lists ref ("latest", an ID or an ID prefix) with the source's
-// filters and includes.
-func (s *source) lsArgs(ref string) []string {
-	args := []string{"ls"}
+// filtered is restic command cmd with the source's snapshot filters:
+// host, tags and path.
+func (s *source) filtered(cmd string) []string {
+	args := []string{cmd}
 	if s.host != "" {
 		args = append(args, "--host", s.host)
 	}
@@ -353,6 +344,13 @@ func (s *source) lsArgs(ref string) []string {
 	if s.path != "" {
 		args = append(args, "--path", s.path)
 	}
+	return args
+}
+
+// lsArgs lists ref ("latest", an ID or an ID prefix) with the source's
+// filters and includes.
+func (s *source) lsArgs(ref string) []string {
+	args := s.filtered("ls")
 	if len(s.include) > 0 {
 		return append(append(args, "--recursive", ref), s.include...)
 	}
