@@ -141,8 +141,11 @@ func (t *Tool) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	fed := p.feed(t, cancel)
+	// The group's Wait kills what the tool left running, which may hold
+	// its output open: the readers see the output's end after it.
+	werr := group.Wait()
 	p.readers.Wait()
-	res := &Result{Err: group.Wait(), Stdout: p.stdout.bytes(), Stderr: p.stderr.bytes(), Feed: <-fed}
+	res := &Result{Err: werr, Stdout: p.stdout.bytes(), Stderr: p.stderr.bytes(), Feed: <-fed}
 	res.classify(ctx, cmd.ProcessState)
 	return res, nil
 }
@@ -166,7 +169,7 @@ func (r *Result) classify(ctx context.Context, ps *os.ProcessState) {
 // plumbing is a run's pipes and output readers.
 type plumbing struct {
 	child          []*os.File // the tool's ends, closed once it started
-	ours           []*os.File // ours, closed if it did not start
+	ours           []*os.File // ours, closed if it did not start (else by their users)
 	secret         *os.File   // the write end of the secret's pipe
 	stdin          *os.File   // the write end of Feed's pipe
 	stdout, stderr *capBuffer
@@ -195,7 +198,7 @@ func (t *Tool) plumb(cmd *exec.Cmd) (*plumbing, error) {
 		cmd.Stdin = r
 	}
 	var err error
-	p.stdout, err = p.output(cmd.StdoutPipe, &cmd.Stdout, t.Stdout, t.StdoutMax)
+	p.stdout, err = p.output(&cmd.Stdout, t.Stdout, t.StdoutMax)
 	if err != nil {
 		return p, err
 	}
@@ -203,13 +206,15 @@ func (t *Tool) plumb(cmd *exec.Cmd) (*plumbing, error) {
 	if stderrMax == 0 {
 		stderrMax = DefaultStderrMax
 	}
-	p.stderr, err = p.output(cmd.StderrPipe, &cmd.Stderr, t.Stderr, stderrMax)
+	p.stderr, err = p.output(&cmd.Stderr, t.Stderr, stderrMax)
 	return p, err
 }
 
-// output connects one of the tool's outputs: to read, through a pipe, or
-// into a buffer that keeps max bytes.
-func (p *plumbing) output(pipe func() (io.ReadCloser, error), w *io.Writer, read func(io.Reader), max int) (*capBuffer, error) {
+// output connects one of the tool's outputs (w): to read, through a pipe
+// of its own, or into a buffer that keeps max bytes. The pipe is not
+// exec's (StdoutPipe), whose Wait would wait for every holder of its
+// write end, such as a child the tool left running.
+func (p *plumbing) output(w *io.Writer, read func(io.Reader), max int) (*capBuffer, error) {
 	if read == nil {
 		if max <= 0 {
 			return nil, nil
@@ -218,12 +223,14 @@ func (p *plumbing) output(pipe func() (io.ReadCloser, error), w *io.Writer, read
 		*w = b
 		return b, nil
 	}
-	r, err := pipe()
+	r, pw, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create an output pipe: %w", err)
 	}
+	p.child, p.ours, *w = append(p.child, pw), append(p.ours, r), pw
 	p.start = append(p.start, func() {
 		defer p.readers.Done()
+		defer r.Close()
 		read(r)
 		_, _ = io.Copy(io.Discard, r) // always drain: a closed pipe would stop the tool
 	})

@@ -185,3 +185,28 @@ func TestExcerpt(t *testing.T) {
 		t.Errorf("Excerpt = %q", got)
 	}
 }
+
+// A tool that exits while a child it started holds its output open ends
+// the run: the child is killed with the rest of the group, and the output
+// read to its end.
+func TestToolLeftoverHoldsOutput(t *testing.T) {
+	tool := sh(`sleep 1000 & echo out; echo err >&2`)
+	tool.Grace = time.Minute
+	var out, errOut []byte
+	tool.Stdout = func(r io.Reader) { out, _ = io.ReadAll(r) }
+	tool.Stderr = func(r io.Reader) { errOut, _ = io.ReadAll(r) }
+	done := make(chan struct{})
+	var res *Result
+	go func() {
+		defer close(done)
+		res, _ = tool.Run(t.Context())
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run waits for the child that holds the tool's output")
+	}
+	if res == nil || !res.OK() || string(out) != "out\n" || string(errOut) != "err\n" {
+		t.Errorf("Run = %+v; stdout %q, stderr %q", res, out, errOut)
+	}
+}
