@@ -1,7 +1,6 @@
 package propose
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/gzip"
@@ -15,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/drillhq/drill/plugins/postgres"
 )
 
 // Kind is what a target holds.
@@ -348,21 +349,15 @@ func sniffReader(r io.Reader) Kind {
 // sniffPlain tells the kind of uncompressed bytes.
 func sniffPlain(head []byte) Kind {
 	switch {
-	case bytes.HasPrefix(head, []byte("PGDMP")):
+	case postgres.IsDump(head): // the backend's own reading of its dumps
 		return KindPostgres
 	case len(head) >= 263 && bytes.Equal(head[257:262], []byte("ustar")):
-		if h, err := tar.NewReader(bytes.NewReader(head)).Next(); err == nil && h.Name == "toc.dat" {
-			return KindPostgres
-		}
 		return KindArchive
 	}
 	// SQL dumps start with a comment block; MariaDB 11 puts a sandbox
 	// marker line before it.
 	start := head[:min(len(head), 4096)]
-	switch {
-	case bytes.Contains(start, []byte("-- PostgreSQL database dump")):
-		return KindPostgres
-	case bytes.Contains(start, []byte("-- MySQL dump")), bytes.Contains(start, []byte("-- MariaDB dump")):
+	if bytes.Contains(start, []byte("-- MySQL dump")) || bytes.Contains(start, []byte("-- MariaDB dump")) {
 		return KindMySQL
 	}
 	return KindUnknown

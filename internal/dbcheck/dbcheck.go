@@ -1,57 +1,15 @@
-// Package dbcheck holds what the database backends share: scratch
-// database names, the comparison of a check query's value with its
-// `expect`, and the table manifest.
+// Package dbcheck holds the SQL checks the database backends share: the
+// comparison of a check query's value with its `expect`, a check's name
+// and detail. Scratch database names are in internal/scratchdb.
 package dbcheck
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/drillhq/drill/internal/textsafe"
 )
-
-// Prefix starts the name of every scratch database drill creates.
-const Prefix = "drill_"
-
-// ScratchName returns a fresh scratch database name for a drill:
-// "drill_<drill>_<12 hex digits>", with the drill's name reduced to
-// lower-case letters, digits and underscores and cut so that the whole
-// name fits in maxLen bytes (63 for PostgreSQL, 64 for MySQL).
-func ScratchName(drill string, maxLen int) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(drill) {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	suffix := "_" + hex.EncodeToString(rnd[:])
-	name := b.String()
-	if room := maxLen - len(Prefix) - len(suffix); len(name) > room {
-		name = name[:room]
-	}
-	return Prefix + name + suffix
-}
-
-// IsScratchName reports whether name has the shape ScratchName gives.
-func IsScratchName(name string) bool {
-	if !strings.HasPrefix(name, Prefix) || len(name) < len(Prefix)+13 {
-		return false
-	}
-	suffix := name[len(name)-13:]
-	if suffix[0] != '_' {
-		return false
-	}
-	_, err := hex.DecodeString(suffix[1:])
-	return err == nil
-}
 
 // Expect is a parsed `expect` of an sql check: an operator and a value.
 type Expect struct {
@@ -171,3 +129,21 @@ func NamedByWholeQuery(name, query string) bool {
 // oneLine is a query on one line, its white space collapsed, as a
 // multi-line YAML query is written.
 func oneLine(query string) string { return strings.Join(strings.Fields(query), " ") }
+
+// Query is an SQL check's query for a check's detail or a message: on one
+// line (white space collapsed, as a multi-line YAML query is written) and
+// clipped to 300 bytes.
+func Query(q string) string {
+	return textsafe.Clip(oneLine(q), 300)
+}
+
+// Detail is the detail of an sql check named name: what its query
+// returned (detail), after the query unless name is already the whole
+// query (an unnamed check is named after it), so that a report does not
+// show the query twice.
+func Detail(name, query, detail string) string {
+	if NamedByWholeQuery(name, query) {
+		return detail
+	}
+	return Query(query) + ": " + detail
+}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // The archive pipeline: a parser goroutine decompresses and parses the tar
@@ -129,27 +129,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // restoreArchive extracts and hashes an archive in one pass.
 func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreRequest, events plugins.RestoreEvents) (*plugins.RestoreResponse, error) {
-	// A regular file, never through a symlink (safefile): the archive
-	// listed may have been swapped for a link since.
-	f, err := safefile.Open(req.PointID, "archive")
-	if errors.Is(err, safefile.ErrNotRegular) {
-		return &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
-			Problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID, Message: err.Error()}}, Details: map[string]string{}}, nil
-	}
-	if err != nil {
-		return vanished(req, "", err), nil
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return vanished(req, "", err), nil
-	}
-	resp := &plugins.RestoreResponse{Point: archivePoint(req.PointID, fi), Details: map[string]string{}}
-	if !fi.Mode().IsRegular() {
-		resp.Problems = []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID,
-			Message: fmt.Sprintf("restore point %s is no longer a regular file", req.PointID)}}
+	f, fi, resp := openArchive(req)
+	if f == nil {
 		return resp, nil
 	}
+	defer f.Close()
 	root, err := os.OpenRoot(req.Target)
 	if err != nil {
 		return nil, fmt.Errorf("open restore target: %w", err)
@@ -157,49 +141,18 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	defer root.Close()
 
 	file := &countReader{r: f}
-	br := bufio.NewReaderSize(file, readBuffer)
-	magic, _ := br.Peek(10)
-	format, unsupported := detectFormat(magic)
-	resp.Details["format"] = format
-	if unsupported != "" {
-		resp.Problems = []plugins.Problem{{Kind: plugins.ProblemError, Path: req.PointID, Message: fmt.Sprintf(
-			"archive %s is %s-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd): make the backup with tar -czf or tar --zstd -cf",
-			req.PointID, unsupported)}}
+	p, stop, err := b.newParser(req, file, resp)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
 		return resp, nil
 	}
-
-	p := &parser{archive: req.PointID, format: format, file: file, free: make(chan *batch, numBatches), work: make(chan *batch, numBatches), sample: req.Sample}
-	for range numBatches {
-		p.free <- &batch{ops: make([]op, 0, maxBatchOps), buf: make([]byte, 0, chunkSize)}
-	}
-	var dec io.Reader = br
-	switch format {
-	case formatTarGz:
-		z, err := gzip.NewReader(br)
-		if err != nil {
-			return withDamage(resp, req.PointID, p.describe(err)+" at its start"), nil
-		}
-		defer z.Close()
-		dec, p.compressed = z, true
-	case formatTarZst:
-		conc := b.zstdConcurrency
-		if conc <= 0 {
-			conc = defaultZstdConcurrency
-		}
-		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(conc), zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return nil, fmt.Errorf("start zstd decoder: %w", err)
-		}
-		defer z.Close()
-		dec, p.compressed = z, true
-	}
-	p.dec = dec
-	p.tarIn = &countReader{r: dec}
-	p.tr = tar.NewReader(p.tarIn)
+	defer stop()
 
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rep := report.New(events, report.BytesProgress(fi.Size(), file.n.Load))
+	rep := restoreevents.New(events, restoreevents.BytesProgress(fi.Size(), file.n.Load))
 	w := &writer{tree: newTree(root), root: root, rep: rep, maxBytes: req.MaxBytes, hash: sha256.New()}
 	parserDone := make(chan struct{})
 	go func() {
@@ -239,6 +192,79 @@ func (b *Backend) restoreArchive(ctx context.Context, req *plugins.RestoreReques
 	}
 	resp.Details["skipped_special"] = strconv.FormatInt(w.skipped, 10)
 	return resp, nil
+}
+
+// openArchive opens the archive req.PointID and describes it in the
+// response it returns. Without a file, the response says why it could not
+// be opened.
+func openArchive(req *plugins.RestoreRequest) (*os.File, fs.FileInfo, *plugins.RestoreResponse) {
+	// A regular file, never through a symlink (safefile): the archive
+	// listed may have been swapped for a link since.
+	f, err := safefile.Open(req.PointID, "archive")
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return nil, nil, &plugins.RestoreResponse{Point: plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
+			Problems: []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID, Message: err.Error()}}, Details: map[string]string{}}
+	}
+	if err != nil {
+		return nil, nil, vanished(req, "", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, vanished(req, "", err)
+	}
+	resp := &plugins.RestoreResponse{Point: archivePoint(req.PointID, fi), Details: map[string]string{}}
+	if !fi.Mode().IsRegular() {
+		_ = f.Close()
+		resp.Problems = []plugins.Problem{{Kind: plugins.ProblemFail, Path: req.PointID,
+			Message: fmt.Sprintf("restore point %s is no longer a regular file", req.PointID)}}
+		return nil, nil, resp
+	}
+	return f, fi, resp
+}
+
+// newParser detects the archive's format and returns a parser of it, and
+// a function closing its decompressor. Without a parser, resp says why
+// the archive cannot be read, or the error does.
+func (b *Backend) newParser(req *plugins.RestoreRequest, file *countReader, resp *plugins.RestoreResponse) (*parser, func(), error) {
+	br := bufio.NewReaderSize(file, readBuffer)
+	magic, _ := br.Peek(10)
+	format, unsupported := detectFormat(magic)
+	resp.Details["format"] = format
+	if unsupported != "" {
+		resp.Problems = []plugins.Problem{{Kind: plugins.ProblemError, Path: req.PointID, Message: fmt.Sprintf(
+			"archive %s is %s-compressed, which the filesystem backend does not read (it reads tar, gzip and zstd): make the backup with tar -czf or tar --zstd -cf",
+			req.PointID, unsupported)}}
+		return nil, nil, nil
+	}
+	p := &parser{archive: req.PointID, format: format, file: file, free: make(chan *batch, numBatches), work: make(chan *batch, numBatches), sample: req.Sample}
+	for range numBatches {
+		p.free <- &batch{ops: make([]op, 0, maxBatchOps), buf: make([]byte, 0, chunkSize)}
+	}
+	p.dec = br
+	stop := func() {}
+	switch format {
+	case formatTarGz:
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			withDamage(resp, req.PointID, p.describe(err)+" at its start")
+			return nil, nil, nil
+		}
+		p.dec, p.compressed, stop = z, true, func() { _ = z.Close() }
+	case formatTarZst:
+		conc := b.zstdConcurrency
+		if conc <= 0 {
+			conc = defaultZstdConcurrency
+		}
+		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(conc), zstd.WithDecoderMaxWindow(zstdMaxWindow))
+		if err != nil {
+			return nil, nil, fmt.Errorf("start zstd decoder: %w", err)
+		}
+		p.dec, p.compressed, stop = z, true, z.Close
+	}
+	p.tarIn = &countReader{r: p.dec}
+	p.tr = tar.NewReader(p.tarIn)
+	return p, stop, nil
 }
 
 // withDamage adds a damage problem to resp.
@@ -336,15 +362,8 @@ func (p *parser) parse(ctx context.Context) error {
 				continue
 			}
 			o.kind, o.size = opFile, hdr.Size
-			if err := p.emit(ctx, o); err != nil {
+			if ok, err := p.regularFile(ctx, o); !ok {
 				return err
-			}
-			if err := p.copyData(ctx, hdr.Size); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				p.damaged(err, fmt.Sprintf("inside %q", name))
-				return nil
 			}
 			o = op{kind: opEnd}
 		case tar.TypeDir, 'D': // 'D': a GNU incremental dump directory
@@ -361,17 +380,7 @@ func (p *parser) parse(ctx context.Context) error {
 			if target, r := cleanName(hdr.Linkname); r == nil && !p.sample.Has(target) {
 				continue
 			}
-			o.kind, o.link = opLink, hdr.Linkname
-			switch {
-			case hdr.Linkname == "":
-				o = op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q was not restored: its target is empty", name), refusedLink: true}
-			case strings.HasPrefix(hdr.Linkname, "/"):
-				o = op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q -> %q was not restored: its target is absolute", name, hdr.Linkname), refusedLink: true}
-			case hasDotDot(hdr.Linkname):
-				o = op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q -> %q was not restored: its target has a \"..\" component", name, hdr.Linkname), refusedLink: true}
-			default:
-				o.link, _ = cleanName(hdr.Linkname)
-			}
+			o = linkOp(o, hdr.Linkname)
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			o.kind = opSpecial
 		case tar.TypeXGlobalHeader, 'V': // global PAX header, GNU volume label
@@ -384,6 +393,40 @@ func (p *parser) parse(ctx context.Context) error {
 		}
 		p.lastGood = name
 	}
+}
+
+// regularFile emits the op of a regular file and copies its data. It returns
+// false when the parse ends: with ctx's error, or nil when the data was
+// damaged (recorded in p.damage).
+func (p *parser) regularFile(ctx context.Context, o op) (bool, error) {
+	if err := p.emit(ctx, o); err != nil {
+		return false, err
+	}
+	if err := p.copyData(ctx, o.size); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		p.damaged(err, fmt.Sprintf("inside %q", o.name))
+		return false, nil
+	}
+	return true, nil
+}
+
+// linkOp is the op of hard link o to target: refused when the target is
+// empty, absolute or has a ".." component.
+func linkOp(o op, target string) op {
+	name := o.name
+	switch {
+	case target == "":
+		return op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q was not restored: its target is empty", name), refusedLink: true}
+	case strings.HasPrefix(target, "/"):
+		return op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q -> %q was not restored: its target is absolute", name, target), refusedLink: true}
+	case hasDotDot(target):
+		return op{kind: opRefuse, name: name, msg: fmt.Sprintf("hard link %q -> %q was not restored: its target has a \"..\" component", name, target), refusedLink: true}
+	}
+	o.kind = opLink
+	o.link, _ = cleanName(target)
+	return o
 }
 
 // noteEntryEnd records where hdr's data ends in the tar stream.
@@ -535,8 +578,8 @@ var errStopped = errors.New("restore stopped")
 type writer struct {
 	tree     *tree
 	root     *os.Root
-	rep      *report.Reporter
-	probs    report.Problems
+	rep      *restoreevents.Batcher
+	probs    restoreevents.Problems
 	maxBytes int64
 	written  int64 // bytes of regular files started
 	skipped  int64 // special files skipped

@@ -19,7 +19,7 @@ import (
 
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 const (
@@ -138,8 +138,8 @@ type dirCopy struct {
 	srcPath  string
 	stamp    string // the source's stamp, or empty
 	tree     *tree
-	rep      *report.Reporter
-	probs    report.Problems
+	rep      *restoreevents.Batcher
+	probs    restoreevents.Problems
 	maxBytes int64
 	reserved atomic.Int64 // bytes of regular files taken on
 	copied   atomic.Int64 // bytes copied so far
@@ -159,38 +159,11 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 		Point:   plugins.RestorePoint{ID: req.PointID, Size: -1, Files: -1, Description: filepath.Base(req.PointID)},
 		Details: map[string]string{"format": formatDirectory},
 	}
-	failed := func(msg string) (*plugins.RestoreResponse, error) {
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg})
-		return resp, nil
-	}
-	fi, err := copyRoot(req.PointID, glob)
-	if errors.Is(err, safefile.ErrNotRegular) {
-		return failed(err.Error())
-	}
-	if err != nil {
-		return vanished(req, formatDirectory, err), nil
-	}
-	if !fi.IsDir() {
-		return failed(fmt.Sprintf("restore point %s is no longer a directory", req.PointID))
-	}
-	src, err := os.OpenRoot(req.PointID)
-	if err != nil {
-		kind, msg := unreadable(fmt.Sprintf("restore point %s cannot be opened", req.PointID), err)
-		resp.Problems = append(resp.Problems, plugins.Problem{Kind: kind, Path: req.PointID, Message: msg})
-		return resp, nil
+	src, done := openCopy(req, stamp, glob, resp)
+	if src == nil {
+		return done, nil
 	}
 	defer src.Close()
-	if stamp != "" {
-		st, err := src.Lstat(stamp)
-		if err != nil {
-			return failed(fmt.Sprintf("stamp %s is missing from %s: the copy is not marked complete", stamp, req.PointID))
-		}
-		if !st.Mode().IsRegular() {
-			_, err := safefile.Lstat(filepath.Join(req.PointID, filepath.FromSlash(stamp)), "stamp")
-			return failed(err.Error())
-		}
-		resp.Point.Time, resp.Point.TimeBasis = st.ModTime(), plugins.BasisStampMtime
-	}
 	dst, err := os.OpenRoot(req.Target)
 	if err != nil {
 		return nil, fmt.Errorf("open restore target: %w", err)
@@ -200,49 +173,11 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := &dirCopy{src: src, dst: dst, srcPath: req.PointID, stamp: stamp, tree: newTree(dst), maxBytes: req.MaxBytes, cancel: cancel, sample: req.Sample}
-	c.rep = report.New(events, report.BytesProgress(-1, c.copied.Load))
+	c.rep = restoreevents.New(events, restoreevents.BytesProgress(-1, c.copied.Load))
 	if top, err := src.Stat("."); err == nil {
 		c.sum.add(top)
 	}
-
-	workers := b.copyWorkers
-	if workers <= 0 {
-		workers = defaultCopyWorkers
-	}
-	jobs := make(chan []copyJob, 4)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			w := &copyWorker{
-				c:   c,
-				buf: make([]byte, copyBuffer),
-				src: dirCache{root: src, open: map[string]*os.File{}},
-				dst: dirCache{root: dst, open: map[string]*os.File{}},
-			}
-			defer w.src.close()
-			defer w.dst.close()
-			for batch := range jobs {
-				for _, j := range batch {
-					if ictx.Err() == nil {
-						w.copyFile(ictx, j)
-					}
-				}
-			}
-		})
-	}
-	walkErr := walkTree(ictx, src,
-		func(rel string, fi fs.FileInfo) bool { return c.visit(ictx, rel, fi, jobs) },
-		func(rel string, err error) {
-			kind, msg := unreadable(fmt.Sprintf("%q cannot be read from the copy %s", rel, req.PointID), err)
-			c.probs.Add(kind, rel, msg)
-		})
-	c.flush(ictx, jobs)
-	close(jobs)
-	wg.Wait()
-	if err := c.tree.finish(); err != nil && !c.stopped.Load() {
-		c.probs.Add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
-	}
-
+	walkErr := c.run(ictx, b.copyWorkers)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", req.PointID, err)
 	}
@@ -269,6 +204,89 @@ func (b *Backend) restoreDir(ctx context.Context, req *plugins.RestoreRequest, s
 	resp.Problems = c.probs.All()
 	resp.Details["skipped_special"] = strconv.FormatInt(c.skipped, 10)
 	return resp, nil
+}
+
+// openCopy opens the directory copy req.PointID and reads its stamp's
+// time into resp. When it cannot, it returns no root and resp with the
+// problem that says why.
+func openCopy(req *plugins.RestoreRequest, stamp string, glob bool, resp *plugins.RestoreResponse) (*os.Root, *plugins.RestoreResponse) {
+	failed := func(msg string) (*os.Root, *plugins.RestoreResponse) {
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: plugins.ProblemFail, Path: req.PointID, Message: msg})
+		return nil, resp
+	}
+	fi, err := copyRoot(req.PointID, glob)
+	if errors.Is(err, safefile.ErrNotRegular) {
+		return failed(err.Error())
+	}
+	if err != nil {
+		return nil, vanished(req, formatDirectory, err)
+	}
+	if !fi.IsDir() {
+		return failed(fmt.Sprintf("restore point %s is no longer a directory", req.PointID))
+	}
+	src, err := os.OpenRoot(req.PointID)
+	if err != nil {
+		kind, msg := unreadable(fmt.Sprintf("restore point %s cannot be opened", req.PointID), err)
+		resp.Problems = append(resp.Problems, plugins.Problem{Kind: kind, Path: req.PointID, Message: msg})
+		return nil, resp
+	}
+	if stamp == "" {
+		return src, nil
+	}
+	st, err := src.Lstat(stamp)
+	if err == nil && st.Mode().IsRegular() {
+		resp.Point.Time, resp.Point.TimeBasis = st.ModTime(), plugins.BasisStampMtime
+		return src, nil
+	}
+	_ = src.Close()
+	if err != nil {
+		return failed(fmt.Sprintf("stamp %s is missing from %s: the copy is not marked complete", stamp, req.PointID))
+	}
+	_, err = safefile.Lstat(filepath.Join(req.PointID, filepath.FromSlash(stamp)), "stamp")
+	return failed(err.Error())
+}
+
+// run walks the copy and copies its files with workers goroutines (the
+// default when 0), then sets the directories' modes and times. It
+// returns the walk's error.
+func (c *dirCopy) run(ctx context.Context, workers int) error {
+	if workers <= 0 {
+		workers = defaultCopyWorkers
+	}
+	jobs := make(chan []copyJob, 4)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			w := &copyWorker{
+				c:   c,
+				buf: make([]byte, copyBuffer),
+				src: dirCache{root: c.src, open: map[string]*os.File{}},
+				dst: dirCache{root: c.dst, open: map[string]*os.File{}},
+			}
+			defer w.src.close()
+			defer w.dst.close()
+			for batch := range jobs {
+				for _, j := range batch {
+					if ctx.Err() == nil {
+						w.copyFile(ctx, j)
+					}
+				}
+			}
+		})
+	}
+	walkErr := walkTree(ctx, c.src,
+		func(rel string, fi fs.FileInfo) bool { return c.visit(ctx, rel, fi, jobs) },
+		func(rel string, err error) {
+			kind, msg := unreadable(fmt.Sprintf("%q cannot be read from the copy %s", rel, c.srcPath), err)
+			c.probs.Add(kind, rel, msg)
+		})
+	c.flush(ctx, jobs)
+	close(jobs)
+	wg.Wait()
+	if err := c.tree.finish(); err != nil && !c.stopped.Load() {
+		c.probs.Add(plugins.ProblemError, "", fmt.Sprintf("set the mode and mtime of restored directories: %v", err))
+	}
+	return walkErr
 }
 
 // visit handles one entry of the source walk: directories and symlinks
@@ -372,36 +390,15 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 	if testHookCopyFile != nil {
 		testHookCopyFile(j.rel)
 	}
-	dir, base := path.Dir(j.rel), path.Base(j.rel)
 	cannotRead := func(err error) {
 		kind, msg := unreadable(fmt.Sprintf("%q cannot be read from the copy %s", j.rel, c.srcPath), err)
 		c.probs.Add(kind, j.rel, msg)
 	}
-	srcDir, err := w.src.get(dir)
-	if err != nil {
-		cannotRead(err)
-		return
-	}
-	in, err := openIn(c.src, srcDir, base, j.rel)
-	if err != nil {
-		cannotRead(err)
+	in, out := w.open(j, cannotRead)
+	if out == nil {
 		return
 	}
 	defer in.Close()
-	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
-		c.probs.Add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
-		return
-	}
-	dstDir, err := w.dst.get(dir)
-	if err != nil {
-		c.entryErr(j.rel, err)
-		return
-	}
-	out, err := createIn(c.dst, dstDir, base, j.rel)
-	if err != nil {
-		c.entryErr(j.rel, err)
-		return
-	}
 	discard := func() {
 		out.abort()
 		_ = c.dst.Remove(j.rel)
@@ -449,6 +446,38 @@ func (w *copyWorker) copyFile(ctx context.Context, j copyJob) {
 		return
 	}
 	c.reportErr(c.rep.File(plugins.File{Path: j.rel, Size: n, SHA256: h.Sum(nil)}))
+}
+
+// open opens the file of j in the copy and creates it in the target.
+// Without the pair it has recorded why.
+func (w *copyWorker) open(j copyJob, cannotRead func(error)) (*os.File, *outFile) {
+	c := w.c
+	dir, base := path.Dir(j.rel), path.Base(j.rel)
+	srcDir, err := w.src.get(dir)
+	if err != nil {
+		cannotRead(err)
+		return nil, nil
+	}
+	in, err := openIn(c.src, srcDir, base, j.rel)
+	if err != nil {
+		cannotRead(err)
+		return nil, nil
+	}
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = in.Close()
+		c.probs.Add(plugins.ProblemFail, j.rel, fmt.Sprintf("%q changed in the copy %s while it was restored", j.rel, c.srcPath))
+		return nil, nil
+	}
+	dstDir, err := w.dst.get(dir)
+	if err == nil {
+		var out *outFile
+		if out, err = createIn(c.dst, dstDir, base, j.rel); err == nil {
+			return in, out
+		}
+	}
+	_ = in.Close()
+	c.entryErr(j.rel, err)
+	return nil, nil
 }
 
 // reportErr stops the restore when the host has gone away.

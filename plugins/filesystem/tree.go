@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path"
 	"slices"
@@ -145,13 +146,7 @@ func (c *dirCache) close() {
 func (t *tree) ensureParent(name string) error {
 	parent := path.Dir(name)
 	if len(t.refused) > 0 && parent != "." {
-		cur := ""
-		for c := range strings.SplitSeq(parent, "/") {
-			if cur == "" {
-				cur = c
-			} else {
-				cur += "/" + c
-			}
+		for cur := range ancestors(parent) {
 			if t.refused[cur] {
 				return refuse(name, "%q was not restored: %q is a link that was refused", name, cur)
 			}
@@ -160,13 +155,7 @@ func (t *tree) ensureParent(name string) error {
 	if _, ok := t.dirs[parent]; ok {
 		return nil
 	}
-	cur := ""
-	for c := range strings.SplitSeq(parent, "/") {
-		if cur == "" {
-			cur = c
-		} else {
-			cur += "/" + c
-		}
+	for cur := range ancestors(parent) {
 		if _, ok := t.dirs[cur]; ok {
 			continue
 		}
@@ -185,6 +174,18 @@ func (t *tree) ensureParent(name string) error {
 		return err
 	}
 	return nil
+}
+
+// ancestors yields each leading part of the slash-separated path p,
+// shortest first: a, a/b, a/b/c.
+func ancestors(p string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for i := 0; i <= len(p); i++ {
+			if (i == len(p) || p[i] == '/') && !yield(p[:i]) {
+				return
+			}
+		}
+	}
 }
 
 // clear removes an existing entry at name so that a later entry of the

@@ -71,8 +71,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -93,7 +93,7 @@ type Backend struct {
 	// scratch holds the names of the scratch databases and restore users
 	// this Backend announced and (possibly) created, with the server they
 	// are on, for Cleanup.
-	scratch dbcheck.Scratch[*server]
+	scratch scratchdb.Registry[*server]
 }
 
 var _ plugins.Backend = (*Backend)(nil)

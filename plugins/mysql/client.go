@@ -11,11 +11,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/proc"
-	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -146,70 +145,55 @@ func (g clientGuards) String() string {
 	return s
 }
 
-// runClient runs the client with g's arguments for a restore into db,
-// with feed writing the SQL to its stdin. The password reaches the client
-// only through a temporary option file removed afterwards: never an
-// argument, never the environment. On ctx's end the client and anything
-// it started get SIGINT, and are killed after stopGrace. feed's error is
-// returned beside the result; when feed fails the client is stopped. A
-// nil result means the client could not be started, and the error says
-// why.
+// runClient runs the client (proc.Tool) with g's arguments for a restore
+// into db, with feed writing the SQL to its stdin. The password reaches
+// the client only through a temporary option file removed afterwards:
+// never an argument, never the environment. On ctx's end the client and
+// anything it started get SIGINT, and are killed after stopGrace. feed's
+// error is returned beside the result; when feed fails the client is
+// stopped. A nil result means the client could not be started, and the
+// error says why.
 func runClient(ctx context.Context, binary string, g clientGuards, srv *server, db string, feed func(io.Writer) error) (*clientResult, error) {
 	opt, err := optionFile(srv)
 	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(opt)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, g.args(opt, db)...)
-	for _, k := range clientEnv {
-		if v, ok := os.LookupEnv(k); ok {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+	res := &clientResult{}
+	tool := &proc.Tool{
+		Path:   binary,
+		Args:   g.args(opt, db),
+		Env:    keptEnv(),
+		Grace:  stopGrace,
+		Stderr: func(r io.Reader) { res.stderr = readMessages(r) },
+		Feed: func(w io.Writer) error {
+			bw := bufio.NewWriterSize(w, 256<<10)
+			if err := feed(bw); err != nil {
+				return err
+			}
+			if err := bw.Flush(); err != nil {
+				return &writeError{err}
+			}
+			return nil
+		},
 	}
-	if cmd.Env == nil {
-		cmd.Env = []string{} // not the plugin's environment
-	}
-	group := proc.NewGroup(cmd, stopGrace)
-	proc.DieWithParent(cmd, syscall.SIGINT)
-	stdinR, stdinW, err := os.Pipe()
+	pr, err := tool.Run(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("create the client's stdin pipe: %w", err)
-	}
-	cmd.Stdin = stdinR
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		_ = stdinR.Close()
-		_ = stdinW.Close()
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		_ = stdinR.Close()
-		_ = stdinW.Close()
 		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
-	_ = stdinR.Close()
-	fed := make(chan error, 1)
-	go func() {
-		w := bufio.NewWriterSize(stdinW, 256<<10)
-		err := feed(w)
-		if err == nil {
-			if ferr := w.Flush(); ferr != nil {
-				err = &writeError{ferr}
-			}
+	res.code, res.waitErr = pr.Code, pr.Err
+	return res, pr.Feed
+}
+
+// keptEnv is the client's environment: clientEnv's variables that are set.
+func keptEnv() []string {
+	var env []string
+	for _, k := range clientEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
 		}
-		_ = stdinW.Close()
-		if err != nil {
-			cancel() // the SQL is incomplete: stop the client
-		}
-		fed <- err
-	}()
-	res := &clientResult{}
-	res.stderr = readMessages(stderr)
-	res.waitErr = group.Wait()
-	res.code = cmd.ProcessState.ExitCode()
-	return res, <-fed
+	}
+	return env
 }
 
 // Lines of the client's stderr that are its own messages: an ERROR line
@@ -267,7 +251,7 @@ func readMessages(r io.Reader) []string {
 					near = true
 				}
 			}
-			line = report.Clip(line, maxStderrChars-chars)
+			line = textsafe.Clip(line, maxStderrChars-chars)
 			chars += len(line)
 			msgs = append(msgs, line)
 		}

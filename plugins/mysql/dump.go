@@ -18,7 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/drillhq/drill/internal/safefile"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 const (
@@ -411,7 +411,7 @@ func (f *filter) line(raw []byte) ([]byte, error) {
 		}
 		m := st.full.FindStringSubmatch(line)
 		if m == nil {
-			return nil, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, report.Clip(line, 200))
+			return nil, fmt.Errorf("a %s statement drill cannot rewrite safely (it must be one line, as mysqldump writes it): %s", st.kind, textsafe.Clip(line, 200))
 		}
 		if err := f.database(unquote(m[1])); err != nil {
 			return nil, err

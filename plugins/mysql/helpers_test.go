@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
@@ -85,7 +85,7 @@ func setup(t *testing.T) *sql.DB {
 func exec1(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
-		t.Fatalf("%s: %v", report.Clip(q, 200), err)
+		t.Fatalf("%s: %v", textsafe.Clip(q, 200), err)
 	}
 }
 

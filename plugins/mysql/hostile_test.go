@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -119,7 +119,7 @@ func TestRestoreUserGrants(t *testing.T) {
 	b := New()
 	resp, rec := mustRestore(t, b, src(path), &plugins.DatabaseChecks{SQL: []plugins.SQLCheck{{Query: "SELECT CURRENT_USER()", Expect: "!= ''"}}})
 	name := resp.Details["scratch_database"]
-	if len(resp.Problems) > 0 || !dbcheck.IsScratchName(name) || len(name) > maxUserLen || !slices.Equal(rec.Events().Scratch, []string{name}) {
+	if len(resp.Problems) > 0 || !scratchdb.IsName(name) || len(name) > maxUserLen || !slices.Equal(rec.Events().Scratch, []string{name}) {
 		t.Fatalf("problems %+v, name %q, announced %v", resp.Problems, name, rec.Events().Scratch)
 	}
 	// The checks ran as the restore user.

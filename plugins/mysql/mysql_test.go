@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
@@ -66,7 +67,7 @@ func TestRestoreFingerprints(t *testing.T) {
 				t.Errorf("Point %+v, want ID %s and a time", resp.Point, path)
 			}
 			scratch := resp.Details["scratch_database"]
-			if !dbcheck.IsScratchName(scratch) || !slices.Equal(rec.Events().Scratch, []string{scratch}) {
+			if !scratchdb.IsName(scratch) || !slices.Equal(rec.Events().Scratch, []string{scratch}) {
 				t.Errorf("scratch_database %q, announced %v", scratch, rec.Events().Scratch)
 			}
 			if !databaseExists(t, db, scratch) {
@@ -604,7 +605,7 @@ func TestMissingClient(t *testing.T) {
 // (left by a crashed drill), and only names of the scratch shape.
 func TestCleanupNamedScratch(t *testing.T) {
 	db := setup(t)
-	left := dbcheck.ScratchName("test_sweep", maxUserLen)
+	left := scratchdb.Name("test_sweep", maxUserLen)
 	other := "sweep_keep_" + randHex(4)
 	for _, n := range []string{left, other} {
 		exec1(t, db, "CREATE DATABASE `"+n+"`")

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
 	"github.com/go-sql-driver/mysql"
 )
 
@@ -259,14 +259,14 @@ func runChecks(ctx context.Context, conn *sql.Conn, db string, dc *plugins.Datab
 		}
 		exp, err := dbcheck.ParseExpect(q.Expect)
 		if err != nil {
-			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Message: fmt.Sprintf("check %s (%s): %v", name, report.Query(q.Query), err)})
+			probs = append(probs, plugins.Problem{Kind: plugins.ProblemError, Message: fmt.Sprintf("check %s (%s): %v", name, dbcheck.Query(q.Query), err)})
 			continue
 		}
 		ok, detail, err := sqlCheck(ctx, conn, q.Query, exp)
 		if err != nil {
 			return nil, nil, err
 		}
-		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: report.SQLDetail(q.Name, q.Query, detail)})
+		checks = append(checks, plugins.Check{Name: name, OK: ok, Detail: dbcheck.Detail(q.Name, q.Query, detail)})
 	}
 	return checks, probs, nil
 }
@@ -323,7 +323,7 @@ func serverMessage(err error) string {
 	if errors.As(err, &me) {
 		msg = me.Error()
 	}
-	return report.Clip(withoutEcho(msg), maxStderrChars)
+	return textsafe.Clip(withoutEcho(msg), maxStderrChars)
 }
 
 // nearAll is the server's echo of a statement in a whole message.

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/go-sql-driver/mysql"
 )
 
@@ -124,7 +124,7 @@ func grantHint(err error, admin *server) string {
 // them), so that a restore cut short holds no lock on the database. Names
 // without the scratch shape are never dropped.
 func dropScratch(ctx context.Context, admin *server, name string) error {
-	if !dbcheck.IsScratchName(name) {
+	if !scratchdb.IsName(name) {
 		return fmt.Errorf("refusing to drop %q: not a drill scratch name", name)
 	}
 	pool, err := admin.connect(ctx, "")

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -36,7 +36,7 @@ type Backend struct {
 	// scratch holds the scratch databases (and their roles, of the same
 	// name) this Backend created and has not dropped yet, with the
 	// maintenance connection to drop them from.
-	scratch dbcheck.Scratch[*pgx.ConnConfig]
+	scratch scratchdb.Registry[*pgx.ConnConfig]
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -154,7 +154,7 @@ func parseServer(raw string) (serverAddr, error) {
 	if a.database == "" {
 		a.database = "postgres"
 	}
-	if dbcheck.IsScratchName(a.database) {
+	if scratchdb.IsName(a.database) {
 		return serverAddr{}, fmt.Errorf("server %s: the maintenance database %q looks like a drill scratch database", redactURL(raw), a.database)
 	}
 	return a, nil

@@ -27,7 +27,7 @@
 // # Least privilege
 //
 // Each restore creates a role of its own, named like its scratch
-// database (dbcheck.ScratchName, "drill_<drill>_<12 hex digits>"): LOGIN
+// database (scratchdb.Name, "drill_<drill>_<12 hex digits>"): LOGIN
 // NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS,
 // a small CONNECTION LIMIT, and a random password that drill gives the
 // server only as a SCRAM-SHA-256 verifier and pg_restore only through a

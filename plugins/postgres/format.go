@@ -17,7 +17,6 @@ import (
 
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/internal/textsafe"
-	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 // format is the kind of pg_dump output, detected from the content.
@@ -130,7 +129,7 @@ func detectBytes(head []byte) (format, error) {
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
 		name, _, _ := bytes.Cut(head[:100], []byte{0})
 		if string(name) != "toc.dat" {
-			return "", &notDumpError{fmt.Sprintf("a tar archive whose first entry is %q, not toc.dat as pg_dump -Ft writes", report.Clip(string(name), 60))}
+			return "", &notDumpError{fmt.Sprintf("a tar archive whose first entry is %q, not toc.dat as pg_dump -Ft writes", textsafe.Clip(string(name), 60))}
 		}
 		return formatTar, nil
 	case isGzip(head):
@@ -148,6 +147,21 @@ func detectBytes(head []byte) (format, error) {
 		return "", &notDumpError{"neither an archive nor UTF-8 SQL text"}
 	}
 	return formatPlain, nil
+}
+
+// plainMarker is the comment pg_dump starts a plain dump with.
+var plainMarker = []byte("-- PostgreSQL database dump")
+
+// IsDump reports whether head, the first bytes of a file (decompressed),
+// is pg_dump output: a custom or tar archive, or plain SQL text whose
+// first 4 KiB hold pg_dump's header comment. drill init proposes a
+// postgres drill for it.
+func IsDump(head []byte) bool {
+	f, err := detectBytes(head[:min(len(head), sniffLen)])
+	if err != nil {
+		return false
+	}
+	return f != formatPlain || bytes.Contains(head[:min(len(head), 4096)], plainMarker)
 }
 
 // detectDir checks that a directory is pg_dump -Fd output: a real
@@ -198,7 +212,7 @@ func parseSidecar(data []byte, base string) ([]byte, error) {
 		}
 		b, err := hex.DecodeString(digest)
 		if err != nil || len(b) != 32 {
-			return nil, fmt.Errorf("line %d: %q is not a SHA-256 (64 hex digits)", lines, report.Clip(digest, 70))
+			return nil, fmt.Errorf("line %d: %q is not a SHA-256 (64 hex digits)", lines, textsafe.Clip(digest, 70))
 		}
 		sum = b
 	}
@@ -253,7 +267,7 @@ type metaError struct {
 }
 
 func (e *metaError) Error() string {
-	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, report.Clip(textsafe.Escape(e.command), 80))
+	return fmt.Sprintf("line %d runs the psql meta-command %s", e.line, textsafe.Clip(textsafe.Escape(e.command), 80))
 }
 
 // headerKeep is how much of a plain dump's start is kept for the pg_dump

@@ -17,7 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
@@ -56,7 +56,7 @@ func drillName(t *testing.T) string {
 	conn := adminConn(t)
 	t.Cleanup(func() {
 		var left []string
-		rows, err := conn.Query(context.Background(), "SELECT datname FROM pg_database WHERE datname LIKE $1", dbcheck.Prefix+name+"%")
+		rows, err := conn.Query(context.Background(), "SELECT datname FROM pg_database WHERE datname LIKE $1", scratchdb.Prefix+name+"%")
 		if err != nil {
 			t.Errorf("list databases: %v", err)
 			return
@@ -69,7 +69,7 @@ func drillName(t *testing.T) string {
 			t.Errorf("scratch database %s is left on the server", db)
 			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
 		}
-		rows, err = conn.Query(context.Background(), "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", dbcheck.Prefix+name+"%")
+		rows, err = conn.Query(context.Background(), "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", scratchdb.Prefix+name+"%")
 		if err != nil {
 			t.Errorf("list roles: %v", err)
 			return

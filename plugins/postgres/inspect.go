@@ -12,7 +12,7 @@ import (
 
 	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // maxFingerprintBytes is the default fingerprint_limit: the size
@@ -121,7 +121,7 @@ func splitTable(name string) (schema, table string) {
 // that is rolled back. An expect that does not parse is an error problem
 // (the check could not be made); an error talking to the server is
 // returned.
-func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, tables []plugins.Table, probs *report.Problems) ([]plugins.Check, error) {
+func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, tables []plugins.Table, probs *restoreevents.Problems) ([]plugins.Check, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("begin a read-only transaction: %w", err)
@@ -145,7 +145,7 @@ func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, 
 	for _, sc := range dc.SQL {
 		exp, err := dbcheck.ParseExpect(sc.Expect)
 		if err != nil {
-			probs.Add(plugins.ProblemError, "", fmt.Sprintf("sql check %s: %v", report.Query(sc.Query), err))
+			probs.Add(plugins.ProblemError, "", fmt.Sprintf("sql check %s: %v", dbcheck.Query(sc.Query), err))
 			continue
 		}
 		c, err := checkSQL(ctx, tx, sc.Query, exp)
@@ -155,7 +155,7 @@ func runChecks(ctx context.Context, conn *pgx.Conn, dc *plugins.DatabaseChecks, 
 		if sc.Name != "" {
 			c.Name = "sql " + sc.Name
 		}
-		c.Detail = report.SQLDetail(sc.Name, sc.Query, c.Detail)
+		c.Detail = dbcheck.Detail(sc.Name, sc.Query, c.Detail)
 		checks = append(checks, c)
 	}
 	return checks, nil
@@ -238,9 +238,9 @@ func checkMinRows(ctx context.Context, tx pgx.Tx, minRows map[string]int64, tabl
 // checkSQL runs one query in a savepoint, so that a failing query leaves
 // the transaction usable, and compares its one value with exp. The
 // extended protocol runs a single statement only. The check's Detail says
-// what the query returned, without the query (report.SQLDetail adds it).
+// what the query returned, without the query (dbcheck.Detail adds it).
 func checkSQL(ctx context.Context, tx pgx.Tx, query string, exp dbcheck.Expect) (plugins.Check, error) {
-	label := report.Query(query)
+	label := dbcheck.Query(query)
 	c := plugins.Check{Name: "sql"}
 	sp, err := tx.Begin(ctx)
 	if err != nil {

@@ -73,18 +73,8 @@ func (l *sqlLexer) scan(b []byte) int {
 		c := b[i]
 		switch l.state {
 		case lexNormal:
-			if l.reopen != 0 {
-				q := l.reopen
-				l.reopen = 0
-				if c == q { // '' or "": the literal goes on
-					if q == '\'' {
-						l.state = lexSingle
-					} else {
-						l.state = lexDouble
-					}
-					continue
-				}
-				l.escapes = false
+			if l.reopen != 0 && l.reopened(c) {
+				continue
 			}
 			if l.normal(c) {
 				l.state = lexMeta
@@ -109,31 +99,11 @@ func (l *sqlLexer) scan(b []byte) int {
 				l.prev, l.prev2 = 0, 0
 			}
 		case lexDollarTag:
-			switch {
-			case c == '$':
-				l.tag = append(l.tag, c)
-				l.state, l.match = lexDollar, 0
-			case c == '_' || c >= 0x80 || c|0x20 >= 'a' && c|0x20 <= 'z' || c >= '0' && c <= '9' && len(l.tag) > 1:
-				l.tag = append(l.tag, c)
-			default:
-				// $1, or a lone $: not a dollar quote.
-				l.state = lexNormal
-				l.prev, l.prev2 = '$', 0
-				i--
+			if !l.dollarTag(c) {
+				i-- // not a dollar quote: c is read again as normal text
 			}
 		case lexDollar:
-			switch c {
-			case l.tag[l.match]:
-				l.match++
-				if l.match == len(l.tag) {
-					l.state = lexNormal
-					l.prev, l.prev2 = 0, 0
-				}
-			case '$':
-				l.match = 1
-			default:
-				l.match = 0
-			}
+			l.dollarBody(c)
 		case lexMeta:
 			if c == '\\' {
 				// Another meta-command on the same line.
@@ -149,21 +119,78 @@ func (l *sqlLexer) scan(b []byte) int {
 				l.prev, l.prev2 = '\n', 0
 			}
 		case lexBlockComment:
-			switch {
-			case l.prev == '/' && c == '*':
-				l.depth++
-				c = 0
-			case l.prev == '*' && c == '/':
-				l.depth--
-				c = 0
-				if l.depth == 0 {
-					l.state = lexNormal
-				}
-			}
-			l.prev = c
+			l.blockComment(c)
 		}
 	}
 	return -1
+}
+
+// reopened takes the byte c after a closing quote: the same quote again
+// (a doubled quote) goes on with the literal, and reopened returns true.
+func (l *sqlLexer) reopened(c byte) bool {
+	q := l.reopen
+	l.reopen = 0
+	if c != q {
+		l.escapes = false
+		return false
+	}
+	if q == '\'' {
+		l.state = lexSingle
+	} else {
+		l.state = lexDouble
+	}
+	return true
+}
+
+// dollarTag takes byte c of a dollar quote's opening tag. It returns
+// false when the tag is not one ($1, or a lone $): the lexer is back in
+// normal text, and c is to be read again.
+func (l *sqlLexer) dollarTag(c byte) bool {
+	switch {
+	case c == '$':
+		l.tag = append(l.tag, c)
+		l.state, l.match = lexDollar, 0
+	case c == '_' || c >= 0x80 || c|0x20 >= 'a' && c|0x20 <= 'z' || c >= '0' && c <= '9' && len(l.tag) > 1:
+		l.tag = append(l.tag, c)
+	default:
+		l.state = lexNormal
+		l.prev, l.prev2 = '$', 0
+		return false
+	}
+	return true
+}
+
+// dollarBody takes byte c inside a dollar-quoted string, looking for its
+// closing tag.
+func (l *sqlLexer) dollarBody(c byte) {
+	switch c {
+	case l.tag[l.match]:
+		l.match++
+		if l.match == len(l.tag) {
+			l.state = lexNormal
+			l.prev, l.prev2 = 0, 0
+		}
+	case '$':
+		l.match = 1
+	default:
+		l.match = 0
+	}
+}
+
+// blockComment takes byte c inside a block comment, which nests.
+func (l *sqlLexer) blockComment(c byte) {
+	switch {
+	case l.prev == '/' && c == '*':
+		l.depth++
+		c = 0
+	case l.prev == '*' && c == '/':
+		l.depth--
+		c = 0
+		if l.depth == 0 {
+			l.state = lexNormal
+		}
+	}
+	l.prev = c
 }
 
 // normal takes byte c outside literals and comments; it returns true for

@@ -128,11 +128,8 @@ func (p *plainRestore) run(ctx context.Context) error {
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			ok, err := p.flush(ctx)
-			if err != nil || !ok {
-				return err
-			}
-			return nil
+			_, err := p.flush(ctx)
+			return err
 		}
 		var cm *connectMeta
 		if errors.As(err, &cm) && p.created && !p.connected {
@@ -150,68 +147,74 @@ func (p *plainRestore) run(ctx context.Context) error {
 			// A meta-command, unreadable SQL, a read or gzip error:
 			// what came before it is restored first, so the outcome
 			// is the same whichever line of defence stops the dump.
-			if ok, ferr := p.flush(ctx); ferr != nil || !ok {
-				return ferr
-			}
-			p.out.dumpErr = err
-			return nil
+			return p.stopWith(ctx, err)
 		}
 		p.out.statements++
 		if p.out.statements == 1 && bytes.Contains(p.sp.header, []byte("\n-- PostgreSQL database cluster dump")) {
 			p.out.dumpErr = &clusterDumpError{line: 1, why: "pg_dumpall output"}
 			return nil
 		}
-		// pg_dump --create (and --clean) write statements about the
-		// database itself: the scratch database stands in for it, as
-		// pg_restore without --create has it, and they never reach the
-		// server. A second CREATE DATABASE is a dump of more than one
-		// database.
-		switch {
-		case strings.HasPrefix(s.head, "CREATE DATABASE "):
-			if p.created {
-				if ok, ferr := p.flush(ctx); ferr != nil || !ok {
-					return ferr
-				}
-				p.out.dumpErr = &clusterDumpError{line: s.line, why: "a second CREATE DATABASE"}
-				return nil
-			}
-			p.created = true
-			p.out.database++
-			continue
-		case strings.HasPrefix(s.head, "DROP DATABASE ") && !p.created:
-			p.held = s
-			continue
-		case p.created && databaseRE.MatchString(s.head):
-			p.out.database++
-			continue
-		}
-		switch s.kind {
-		case kindOwner:
-			p.out.owners++
-			continue
-		case kindPrivilege:
-			p.out.privileges++
-			continue
-		case kindSkip:
-			p.out.others++
-			continue
-		case kindCopy, kindAlone:
-			if ok, err := p.flush(ctx); err != nil || !ok {
-				return err
-			}
-			if ok, err := p.one(ctx, s); err != nil || !ok {
-				return err
-			}
-			continue
-		}
-		p.batch = append(p.batch, s)
-		p.size += len(s.text)
-		if s.kind == kindEndBatch || p.size >= batchBytes {
-			if ok, err := p.flush(ctx); err != nil || !ok {
-				return err
-			}
+		if more, err := p.statement(ctx, s); !more || err != nil {
+			return err
 		}
 	}
+}
+
+// stopWith sends what came before the dump's error err, and ends the
+// restore with it.
+func (p *plainRestore) stopWith(ctx context.Context, err error) error {
+	if ok, ferr := p.flush(ctx); ferr != nil || !ok {
+		return ferr
+	}
+	p.out.dumpErr = err
+	return nil
+}
+
+// statement handles one statement of the dump: counted and left out,
+// sent alone, or added to the batch. It returns false when the restore
+// ends.
+func (p *plainRestore) statement(ctx context.Context, s *stmt) (bool, error) {
+	// pg_dump --create (and --clean) write statements about the database
+	// itself: the scratch database stands in for it, as pg_restore
+	// without --create has it, and they never reach the server. A second
+	// CREATE DATABASE is a dump of more than one database.
+	switch {
+	case strings.HasPrefix(s.head, "CREATE DATABASE "):
+		if p.created {
+			return false, p.stopWith(ctx, &clusterDumpError{line: s.line, why: "a second CREATE DATABASE"})
+		}
+		p.created = true
+		p.out.database++
+		return true, nil
+	case strings.HasPrefix(s.head, "DROP DATABASE ") && !p.created:
+		p.held = s
+		return true, nil
+	case p.created && databaseRE.MatchString(s.head):
+		p.out.database++
+		return true, nil
+	}
+	switch s.kind {
+	case kindOwner:
+		p.out.owners++
+		return true, nil
+	case kindPrivilege:
+		p.out.privileges++
+		return true, nil
+	case kindSkip:
+		p.out.others++
+		return true, nil
+	case kindCopy, kindAlone:
+		if ok, err := p.flush(ctx); err != nil || !ok {
+			return false, err
+		}
+		return p.one(ctx, s)
+	}
+	p.batch = append(p.batch, s)
+	p.size += len(s.text)
+	if s.kind == kindEndBatch || p.size >= batchBytes {
+		return p.flush(ctx)
+	}
+	return true, nil
 }
 
 // flush sends the batch. It returns false when a statement failed (the

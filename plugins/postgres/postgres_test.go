@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/plugins"
 	"github.com/drillhq/drill/plugins/plugintest"
 	"github.com/jackc/pgx/v5"
@@ -488,7 +489,7 @@ func TestListRestorePoints(t *testing.T) {
 // drill), and only names of the scratch shape.
 func TestCleanupNamedScratch(t *testing.T) {
 	conn := adminConn(t)
-	left := dbcheck.ScratchName(drillName(t), 63)
+	left := scratchdb.Name(drillName(t), 63)
 	other := "sweep_keep_" + randHex(4)
 	for _, n := range []string{left, other} {
 		if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+pgx.Identifier{n}.Sanitize()); err != nil {

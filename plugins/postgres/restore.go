@@ -20,11 +20,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/internal/safefile"
+	"github.com/drillhq/drill/internal/scratchdb"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/plugins/internal/restoreevents"
 )
 
 // progressEvery is how often a restore reports progress while a client
@@ -91,7 +91,7 @@ type restore struct {
 	path  string
 	dir   bool
 	resp  *plugins.RestoreResponse
-	probs report.Problems
+	probs restoreevents.Problems
 	// file is the dump file, opened once as a regular file (nil for a
 	// directory); everything reads it through this descriptor.
 	file *os.File
@@ -111,7 +111,7 @@ type restore struct {
 func (r *restore) startProgress(ctx context.Context, cancel context.CancelFunc, events plugins.RestoreEvents, size int64) func() error {
 	r.size = size
 	r.total.Store(size)
-	rep := report.New(events, func(int64, int64) plugins.Progress {
+	rep := restoreevents.New(events, func(int64, int64) plugins.Progress {
 		if r.archive.Load() {
 			return plugins.Progress{FilesTotal: -1, BytesDone: r.grown.Load(), BytesTotal: -1}
 		}
@@ -184,7 +184,7 @@ func (r *restore) run(ctx context.Context) error {
 			defer close(tocDone)
 			arg, extra, done := r.dumpArg()
 			defer done()
-			toc = runTool(ctx, tool, []string{"-l", arg}, r.s.toolEnv("", ""), nil, true, extra)
+			toc = runTool(ctx, tool, []string{"-l", arg}, r.s.toolEnv("", ""), true, extra)
 		}()
 	} else {
 		close(tocDone)
@@ -195,18 +195,8 @@ func (r *restore) run(ctx context.Context) error {
 		return err
 	}
 	defer sc.admin.Close(context.WithoutCancel(ctx))
-	if toc != nil {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("list dump %s: %w", r.path, err)
-		}
-		if toc.startErr != nil {
-			return fmt.Errorf("run %s -l %s: %w", tool, r.path, toc.startErr)
-		}
-		if toc.code != 0 {
-			r.fail("pg_restore -l %s exited with code %d: %s", r.path, toc.code, toc.message())
-			return nil
-		}
-		r.resp.Details["pg_dump_version"] = tocVersion(toc.stdout)
+	if ok, err := r.judgeTOC(ctx, tool, toc); !ok || err != nil {
+		return err
 	}
 	// The restore, the fingerprints and the checks log in as the
 	// scratch role (never SET ROLE, which a dump could RESET).
@@ -220,9 +210,35 @@ func (r *restore) run(ctx context.Context) error {
 	if err != nil || !ok {
 		return err
 	}
+	return r.inspect(ctx, rcfg, sc.name)
+}
+
+// judgeTOC records what pg_restore -l said of an archive (toc; nil for a
+// plain dump). It returns false when the restore ends there.
+func (r *restore) judgeTOC(ctx context.Context, tool string, toc *run) (bool, error) {
+	if toc == nil {
+		return true, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("list dump %s: %w", r.path, err)
+	}
+	if toc.startErr != nil {
+		return false, fmt.Errorf("run %s -l %s: %w", tool, r.path, toc.startErr)
+	}
+	if toc.code != 0 {
+		r.fail("pg_restore -l %s exited with code %d: %s", r.path, toc.code, toc.message())
+		return false, nil
+	}
+	r.resp.Details["pg_dump_version"] = tocVersion(toc.stdout)
+	return true, nil
+}
+
+// inspect fingerprints the tables of scratch database name, logged in
+// with rcfg as its role, and runs the drill's checks there.
+func (r *restore) inspect(ctx context.Context, rcfg *pgx.ConnConfig, name string) error {
 	conn, err := pgx.ConnectConfig(ctx, rcfg)
 	if err != nil {
-		return r.connErr(ctx, fmt.Sprintf("connect to scratch database %s as role %s", sc.name, sc.name), err)
+		return r.connErr(ctx, fmt.Sprintf("connect to scratch database %s as role %s", name, name), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	tables, err := fingerprint(ctx, conn, r.s.fingerprintLimit)
@@ -460,7 +476,7 @@ func (r *restore) createOn(ctx context.Context, conn *pgx.Conn, cfg *pgx.ConnCon
 		return nil, fmt.Errorf("server %s: login %s cannot create drill's temporary role and scratch database: it needs CREATEROLE and CREATEDB (as a superuser: ALTER ROLE %s CREATEROLE CREATEDB)",
 			r.s.serverName(), textsafe.Escape(login), pgx.Identifier{login}.Sanitize())
 	}
-	name := dbcheck.ScratchName(r.req.DrillName, 63)
+	name := scratchdb.Name(r.req.DrillName, 63)
 	if err := r.ev.Scratch(name); err != nil {
 		return nil, fmt.Errorf("announce scratch database %s: %w", name, err)
 	}

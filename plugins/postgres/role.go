@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/drillhq/drill/internal/dbcheck"
+	"github.com/drillhq/drill/internal/scratchdb"
 )
 
 // scramIterations is the SCRAM-SHA-256 iteration count of the scratch
@@ -51,7 +51,7 @@ func newRolePassword() (password, verifier string, err error) {
 // it ends the role's sessions, drops the database and then the role. It
 // touches nothing whose name does not have the scratch shape.
 func dropScratch(ctx context.Context, cfg *pgx.ConnConfig, name string) error {
-	if !dbcheck.IsScratchName(name) {
+	if !scratchdb.IsName(name) {
 		return fmt.Errorf("drop scratch database %s: not a drill scratch name, left alone", name)
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)

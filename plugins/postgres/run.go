@@ -1,18 +1,13 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,7 +15,6 @@ import (
 	"github.com/drillhq/drill/internal/safefile"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins/internal/proc"
-	"github.com/drillhq/drill/plugins/internal/report"
 )
 
 const (
@@ -129,38 +123,30 @@ type run struct {
 	startErr error
 }
 
-// runTool runs a client tool and waits for it. On ctx's end it and
-// anything it started get SIGINT, so it can end its session cleanly, and
-// are killed only after a grace period.
-// extra are the descriptors the tool gets as 3, 4, ...
-func runTool(ctx context.Context, binary string, args, env []string, stdin io.Reader, keepStdout bool, extra []*os.File) *run {
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
-	cmd.ExtraFiles = extra
-	cmd.Dir = os.TempDir()
-	cmd.Stdin = stdin // nil: /dev/null, no tool may wait for a password
-	group := proc.NewGroup(cmd, stopGrace)
-	proc.DieWithParent(cmd, syscall.SIGINT)
-	var stdout bytes.Buffer
+// runTool runs a client tool and waits for it (proc.Tool). On ctx's end
+// it and anything it started get SIGINT, so it can end its session
+// cleanly, and are killed only after a grace period. Its stdin is
+// /dev/null: no tool may wait for a password. extra are the descriptors
+// the tool gets as 3, 4, ...; with keepStdout its first 16 MiB of stdout
+// are kept.
+func runTool(ctx context.Context, binary string, args, env []string, keepStdout bool, extra []*os.File) *run {
+	tool := &proc.Tool{Path: binary, Args: args, Env: env, Dir: os.TempDir(), Files: extra,
+		StderrMax: stderrKeep, Grace: stopGrace}
 	if keepStdout {
-		cmd.Stdout = &limitedBuffer{buf: &stdout, max: 16 << 20}
+		tool.StdoutMax = 16 << 20
 	}
-	stderr := &limitedBuffer{buf: &bytes.Buffer{}, max: stderrKeep}
-	cmd.Stderr = stderr
-	err := group.Run()
-	r := &run{stdout: stdout.Bytes(), stderr: stderr.bytes()}
-	if cmd.ProcessState == nil {
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+	res, err := tool.Run(ctx)
+	if err != nil {
+		if proc.IsNotFound(err) {
 			err = fmt.Errorf("%s not found: %w", binary, err)
 		}
-		r.code, r.startErr = -1, err
-		return r
+		return &run{code: -1, startErr: err}
 	}
-	r.code = cmd.ProcessState.ExitCode()
-	if r.code == 0 && err != nil {
+	r := &run{code: res.Code, stdout: res.Stdout, stderr: res.Stderr}
+	if r.code == 0 && res.Err != nil {
 		// Exited well, but its output was not drained in time.
 		r.code = -1
-		r.startErr = err
+		r.startErr = res.Err
 	}
 	return r
 }
@@ -176,8 +162,7 @@ func (r *run) message() string {
 	if len(lines) == 0 {
 		return fmt.Sprintf("exit code %d", r.code)
 	}
-	lines = lines[:min(len(lines), maxMessageLines)]
-	return report.Clip(textsafe.Escape(strings.Join(lines, "; ")), maxMessageBytes)
+	return proc.Excerpt(lines, maxMessageLines, maxMessageBytes)
 }
 
 // quietLines returns the lines of a client tool's stderr that say what
@@ -260,22 +245,14 @@ func allNames(m string) bool {
 // its DETAIL, HINT, QUERY or CONTEXT, which quote rows and statements,
 // escaped and clipped.
 func serverMessage(e *pgconn.PgError, names bool) string {
-	return report.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message, names), e.Code)), maxMessageBytes)
+	return textsafe.Clip(textsafe.Escape(fmt.Sprintf("ERROR: %s (SQLSTATE %s)", quietMessage(e.Message, names), e.Code)), maxMessageBytes)
 }
 
 // diskFullHints mark a failure of the server's storage, not of the dump.
 var diskFullHints = []string{"no space left on device", "could not extend file", "disk full", "disk quota", "quota exceeded"}
 
 // isDiskFull reports whether msg says the server ran out of room.
-func isDiskFull(msg string) bool {
-	m := strings.ToLower(msg)
-	for _, h := range diskFullHints {
-		if strings.Contains(m, h) {
-			return true
-		}
-	}
-	return false
-}
+func isDiskFull(msg string) bool { return hinted(msg, diskFullHints) }
 
 // connectionHints mark a tool that could not reach or log in to the
 // server: the drill could not be carried out.
@@ -283,35 +260,10 @@ var connectionHints = []string{"connection to server", "could not connect to ser
 	"password authentication failed", "no password supplied", "no pg_hba.conf entry",
 	"server closed the connection unexpectedly", "terminating connection due to administrator command"}
 
-func isConnectionFailure(msg string) bool {
+func isConnectionFailure(msg string) bool { return hinted(msg, connectionHints) }
+
+// hinted reports whether msg, in lower case, holds one of hints.
+func hinted(msg string, hints []string) bool {
 	m := strings.ToLower(msg)
-	for _, h := range connectionHints {
-		if strings.Contains(m, h) {
-			return true
-		}
-	}
-	return false
-}
-
-// limitedBuffer keeps the first max bytes written to it and discards the
-// rest, so a chatty tool cannot fill the plugin's memory.
-type limitedBuffer struct {
-	mu  sync.Mutex
-	buf *bytes.Buffer
-	max int
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *limitedBuffer) bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Bytes()
+	return slices.ContainsFunc(hints, func(h string) bool { return strings.Contains(m, h) })
 }

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drillhq/drill/plugins/internal/report"
+	"github.com/drillhq/drill/internal/textsafe"
 )
 
 // maxStatement bounds one statement of a plain dump (a function body, an
@@ -294,7 +294,7 @@ var errNoCopyEnd = errors.New(`the dump ends inside COPY data (no \. line)`)
 // an error, as is the dump's end before \.. It returns the bytes sent.
 func (sp *splitter) copyData(s *stmt, chunk int, send func([]byte) error) error {
 	if len(bytes.TrimSpace(sp.pending)) > 0 || (len(sp.pending) > 0 && sp.pending[len(sp.pending)-1] != '\n') {
-		return &dumpError{line: s.line, why: "COPY data must start on the line after " + report.Clip(s.head, 40)}
+		return &dumpError{line: s.line, why: "COPY data must start on the line after " + textsafe.Clip(s.head, 40)}
 	}
 	sp.pending = nil
 	buf := make([]byte, 0, chunk+64<<10)

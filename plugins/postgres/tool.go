@@ -94,7 +94,7 @@ func (r *restore) pgRestore(ctx context.Context, f format, tool string, sc *scra
 		args = append(args, "--jobs", strconv.FormatInt(r.s.jobs, 10))
 	}
 	args = append(args, arg)
-	return runTool(ctx, tool, args, r.s.toolEnv(pgpass, sc.name), nil, false, extra)
+	return runTool(ctx, tool, args, r.s.toolEnv(pgpass, sc.name), false, extra)
 }
 
 // restorePlain sends a plain dump (compressed or not) to the server over the

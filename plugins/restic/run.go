@@ -3,14 +3,10 @@ package restic
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/drillhq/drill/plugins/internal/proc"
@@ -79,95 +75,48 @@ func (inv *invocation) env() []string {
 	return append(env, inv.extraEnv...)
 }
 
-// run runs restic and waits for it. On ctx's end restic and everything it
-// started get SIGINT, so restic removes its lock, and are killed only after
-// a grace period. The password reaches restic through an inherited pipe
-// (--password-file /dev/fd/3): never an argument, never the environment.
+// run runs restic and waits for it (proc.Tool): on ctx's end restic and
+// everything it started get SIGINT, so restic removes its lock, and are
+// killed only after a grace period. The password reaches restic through an
+// inherited pipe (--password-file /dev/fd/3): never an argument, never the
+// environment.
 func (inv *invocation) run(ctx context.Context) *result {
 	args := append([]string{"--json", "--no-cache"}, inv.args...)
-	var pwRead, pwWrite *os.File
 	if inv.password != nil {
-		var err error
-		pwRead, pwWrite, err = os.Pipe()
-		if err != nil {
-			return &result{code: -1, waitErr: fmt.Errorf("create password pipe: %w", err)}
-		}
 		args = append([]string{"--password-file", "/dev/fd/3"}, args...)
 	} else if inv.noPass {
 		args = append([]string{"--insecure-no-password"}, args...)
 	}
-	cmd := exec.CommandContext(ctx, inv.binary, args...)
-	cmd.Env = inv.env()
-	cmd.Stdin = nil // /dev/null: restic must never wait for a password on stdin
-	// restic and what it starts (a password_command) run in a group of
-	// their own: on ctx's end the group gets SIGINT, so restic removes its
-	// lock, and SIGKILL after stopGrace.
-	group := proc.NewGroup(cmd, stopGrace)
-	// If the plugin dies without stopping restic (killed by the host
-	// after its grace period), restic gets SIGINT and removes its lock.
-	proc.DieWithParent(cmd, syscall.SIGINT)
-	if pwRead != nil {
-		cmd.ExtraFiles = []*os.File{pwRead}
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return &result{code: -1, waitErr: err}
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return &result{code: -1, waitErr: err}
-	}
-	if err := cmd.Start(); err != nil {
-		if pwRead != nil {
-			_ = pwRead.Close()
-			_ = pwWrite.Close()
-		}
-		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			return &result{code: -1, waitErr: fmt.Errorf("restic executable %q not found: install restic or set restic_binary in the drill's source", inv.binary)}
-		}
-		return &result{code: -1, waitErr: fmt.Errorf("start %s: %w", inv.binary, err)}
-	}
-	if pwRead != nil {
-		_ = pwRead.Close()
-		go func() {
-			_, _ = pwWrite.Write(append(append([]byte(nil), inv.password...), '\n'))
-			_ = pwWrite.Close()
-		}()
+	res := &result{}
+	var stdout []byte
+	tool := &proc.Tool{
+		Path:   inv.binary,
+		Args:   args,
+		Env:    inv.env(),
+		Secret: inv.password,
+		Grace:  stopGrace,
+		Stdout: func(r io.Reader) { stdout = inv.readStdout(r) },
+		Stderr: func(r io.Reader) { inv.readStderr(r, res) },
 	}
 	if inv.onRead != nil {
-		stopWatch := watchReads(cmd.Process.Pid, inv.onRead)
-		defer stopWatch()
+		tool.Started = func(pid int) func() { return watchReads(pid, inv.onRead) }
 	}
-	res := &result{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			m := parseMessage(sc.Bytes())
-			if inv.onStderr != nil {
-				inv.onStderr(m)
-			}
-			switch m.Kind {
-			case "error":
-				// Enough to report; a million damaged files must not
-				// fill the plugin's memory.
-				if len(res.errors) < maxErrors {
-					res.errors = append(res.errors, m)
-				}
-			case "exit_error":
-				mm := m
-				res.exitErr = &mm
-			case "text":
-				if m.Text != "" && len(res.text) < maxStderrTextLines {
-					res.text = append(res.text, m.Text)
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	sc := bufio.NewScanner(stdout)
+	pr, err := tool.Run(ctx)
+	switch {
+	case proc.IsNotFound(err):
+		return &result{code: -1, waitErr: fmt.Errorf("restic executable %q not found: install restic or set restic_binary in the drill's source", inv.binary)}
+	case err != nil:
+		return &result{code: -1, waitErr: fmt.Errorf("start %s: %w", inv.binary, err)}
+	}
+	res.stdout, res.code, res.waitErr = stdout, pr.Code, pr.Err
+	res.signaled = pr.Exit == proc.Signaled || pr.Code == -1
+	return res
+}
+
+// readStdout reads restic's stdout, line by line to onStdout, or into a
+// buffer it returns.
+func (inv *invocation) readStdout(r io.Reader) []byte {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var buf []byte
 	for sc.Scan() {
@@ -178,18 +127,34 @@ func (inv *invocation) run(ctx context.Context) *result {
 			buf = append(buf, '\n')
 		}
 	}
-	_, _ = io.Copy(io.Discard, stdout) // always drain: a closed pipe leaves restic's lock behind
-	<-done
-	res.waitErr = group.Wait()
-	res.stdout = buf
-	res.code = cmd.ProcessState.ExitCode()
-	var ee *exec.ExitError
-	if errors.As(res.waitErr, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.signaled = true
+	return buf
+}
+
+// readStderr reads restic's messages into res, each to onStderr too.
+func (inv *invocation) readStderr(r io.Reader, res *result) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		m := parseMessage(sc.Bytes())
+		if inv.onStderr != nil {
+			inv.onStderr(m)
+		}
+		switch m.Kind {
+		case "error":
+			// Enough to report; a million damaged files must not fill
+			// the plugin's memory.
+			if len(res.errors) < maxErrors {
+				res.errors = append(res.errors, m)
+			}
+		case "exit_error":
+			mm := m
+			res.exitErr = &mm
+		case "text":
+			if m.Text != "" && len(res.text) < maxStderrTextLines {
+				res.text = append(res.text, m.Text)
+			}
 		}
 	}
-	return res
 }
 
 // message is the most telling thing restic said, on one line: its

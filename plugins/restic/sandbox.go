@@ -5,7 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +19,9 @@ var _ plugins.Confiner = (*Backend)(nil)
 
 // passwordCommandTimeout bounds a password_command run before confinement.
 const passwordCommandTimeout = time.Minute
+
+// maxPasswordOutput bounds what a password_command prints that is kept.
+const maxPasswordOutput = 1 << 20
 
 // Sandbox implements plugins.Confiner. The restic backend needs, once
 // confined: a local repository read-only, but for its locks folder, where
@@ -130,17 +134,16 @@ func runPasswordCommand(ctx context.Context, command string) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, passwordCommandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	group := proc.NewGroup(cmd, 5*time.Second)
-	if err := cmd.Start(); err != nil {
+	tool := &proc.Tool{Path: args[0], Args: args[1:], Env: os.Environ(), Grace: 5 * time.Second,
+		StdoutMax: maxPasswordOutput, Stderr: func(io.Reader) {}}
+	res, err := tool.Run(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", args[0], err)
 	}
-	if err := group.Wait(); err != nil {
-		return nil, fmt.Errorf("%s: %w", args[0], err)
+	if !res.OK() {
+		return nil, fmt.Errorf("%s: %w", args[0], res.Err)
 	}
-	pw := bytes.TrimRight(out.Bytes(), "\r\n")
+	pw := bytes.TrimRight(res.Stdout, "\r\n")
 	if len(pw) == 0 {
 		return nil, fmt.Errorf("%s printed no password", args[0])
 	}

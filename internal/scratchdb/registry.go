@@ -1,4 +1,4 @@
-package dbcheck
+package scratchdb
 
 import (
 	"errors"
@@ -6,20 +6,20 @@ import (
 	"sync"
 )
 
-// Scratch keeps the scratch databases a backend announced (or was asked
+// Registry keeps the scratch databases a backend announced (or was asked
 // to drop after a crash), each with what is needed to reach its server
 // (S), until they are dropped. The zero value is ready for use; it is safe
 // for use from several goroutines.
-type Scratch[S any] struct {
+type Registry[S any] struct {
 	mu sync.Mutex
 	m  map[string]S
 }
 
 // Remember keeps name, on server, for Drop. Names that do not have the
-// shape ScratchName gives are ignored: a backend never drops a database it
+// shape Name gives are ignored: a backend never drops a database it
 // did not name.
-func (sc *Scratch[S]) Remember(name string, server S) {
-	if !IsScratchName(name) {
+func (sc *Registry[S]) Remember(name string, server S) {
+	if !IsName(name) {
 		return
 	}
 	sc.mu.Lock()
@@ -33,7 +33,7 @@ func (sc *Scratch[S]) Remember(name string, server S) {
 // Drop calls drop for each database kept, in name order, without holding
 // the lock, and forgets those dropped. It returns every drop's error; the
 // databases that failed are kept for the next Drop.
-func (sc *Scratch[S]) Drop(drop func(name string, server S) error) error {
+func (sc *Registry[S]) Drop(drop func(name string, server S) error) error {
 	sc.mu.Lock()
 	names := make([]string, 0, len(sc.m))
 	for name := range sc.m {

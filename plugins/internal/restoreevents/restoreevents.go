@@ -1,17 +1,14 @@
-// Package report batches what a built-in backend reports during a restore
+// Package restoreevents batches what a built-in backend reports during a restore
 // (restored files and progress) and caps the problems it returns, so that
 // a restore of a million files, or of a million damaged ones, stays cheap
 // for the host.
-package report
+package restoreevents
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
-	"github.com/drillhq/drill/internal/dbcheck"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -26,9 +23,9 @@ const (
 	maxProblems = 100
 )
 
-// Reporter batches restored files and progress for RestoreEvents. It is
+// Batcher batches restored files and progress for RestoreEvents. It is
 // safe for use from several goroutines and makes one call at a time.
-type Reporter struct {
+type Batcher struct {
 	mu      sync.Mutex
 	ev      plugins.RestoreEvents
 	pending []plugins.File
@@ -42,11 +39,11 @@ type Reporter struct {
 	err          error // sticky: the host has gone away
 }
 
-// New returns a Reporter for ev; progress says how far the restore is,
+// New returns a Batcher for ev; progress says how far the restore is,
 // given the files and bytes reported so far.
-func New(ev plugins.RestoreEvents, progress func(files, bytes int64) plugins.Progress) *Reporter {
+func New(ev plugins.RestoreEvents, progress func(files, bytes int64) plugins.Progress) *Batcher {
 	now := time.Now()
-	return &Reporter{ev: ev, progress: progress, lastFiles: now, lastProgress: now}
+	return &Batcher{ev: ev, progress: progress, lastFiles: now, lastProgress: now}
 }
 
 // BytesProgress is a progress function for New from a byte counter and
@@ -58,7 +55,7 @@ func BytesProgress(bytesTotal int64, bytesDone func() int64) func(files, bytes i
 }
 
 // File reports one restored regular file, closed and complete.
-func (r *Reporter) File(f plugins.File) error {
+func (r *Batcher) File(f plugins.File) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.pending = append(r.pending, f)
@@ -68,27 +65,27 @@ func (r *Reporter) File(f plugins.File) error {
 }
 
 // Tick reports pending files and progress if they are due.
-func (r *Reporter) Tick() error {
+func (r *Batcher) Tick() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.maybeLocked(false)
 }
 
 // Close reports every pending file and the final progress.
-func (r *Reporter) Close() error {
+func (r *Batcher) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.maybeLocked(true)
 }
 
 // Counts returns the files reported and their bytes.
-func (r *Reporter) Counts() (files, bytes int64) {
+func (r *Batcher) Counts() (files, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.files, r.bytes
 }
 
-func (r *Reporter) maybeLocked(final bool) error {
+func (r *Batcher) maybeLocked(final bool) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -151,34 +148,4 @@ func (p *Problems) All() []plugins.Problem {
 		}
 	}
 	return out
-}
-
-// Query is an SQL check's query for a check's detail or a message: on one
-// line (white space collapsed, as a multi-line YAML query is written) and
-// clipped to 300 bytes.
-func Query(q string) string {
-	return Clip(strings.Join(strings.Fields(q), " "), 300)
-}
-
-// SQLDetail is the detail of an sql check named name: what its query
-// returned (detail), after the query unless name is already the whole
-// query (an unnamed check is named after it), so that a report does not
-// show the query twice.
-func SQLDetail(name, query, detail string) string {
-	if dbcheck.NamedByWholeQuery(name, query) {
-		return detail
-	}
-	return Query(query) + ": " + detail
-}
-
-// Clip shortens a message to at most n bytes, on a rune boundary, marking
-// the cut with "…": tool output quoted in a reason stays readable.
-func Clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
