@@ -266,3 +266,28 @@ func URLPort(raw string, def uint16) uint16 {
 	}
 	return def
 }
+
+// DumpNeeds are the needs of a backend that restores dump files into a
+// database server with a client tool: the files the dump pattern names
+// (SourceFiles) and the other files read-only, the first of tools found
+// executable (ResolveTool; when none is found the restore says so), and a
+// TCP connection to server's port (URLPort, else port).
+func DumpNeeds(dump string, read, tools []string, server string, port uint16) *SandboxNeeds {
+	needs := &SandboxNeeds{}
+	if dump != "" {
+		needs.Read = append(needs.Read, SourceFiles(dump)...)
+	}
+	for _, f := range read {
+		if f != "" {
+			needs.Read = append(needs.Read, f)
+		}
+	}
+	for _, t := range tools {
+		if exe, err := ResolveTool(t); err == nil {
+			needs.Exec = append(needs.Exec, exe...)
+			break
+		}
+	}
+	needs.ConnectTCP = append(needs.ConnectTCP, URLPort(server, port))
+	return needs
+}

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"os/exec"
 
 	"github.com/drillhq/drill/plugins"
 )
@@ -16,29 +15,11 @@ var _ plugins.Confiner = (*Backend)(nil)
 // option file (--defaults-file, in TMPDIR): /etc/mysql stays out, as
 // debian.cnf there may hold a maintenance account's password.
 func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plugins.SandboxNeeds, error) {
-	str := func(k string) string { s, _ := req.Source[k].(string); return s }
-	needs := &plugins.SandboxNeeds{}
-	if d := str("dump"); d != "" {
-		needs.Read = append(needs.Read, plugins.SourceFiles(d)...)
+	var s source
+	plugins.Decode(req.Source, &s) // a bad source is refused by ValidateSource; confine what is readable
+	tools := []string{s.binary}
+	if s.binary == "" {
+		tools = []string{"mariadb", "mysql"}
 	}
-	if f := str("password_file"); f != "" {
-		needs.Read = append(needs.Read, f)
-	}
-	tools := []string{str("mysql_binary")}
-	if tools[0] == "" {
-		tools = nil
-		for _, name := range []string{"mariadb", "mysql"} {
-			if _, err := exec.LookPath(name); err == nil {
-				tools = append(tools, name)
-				break
-			}
-		}
-	}
-	for _, t := range tools {
-		if exe, err := plugins.ResolveTool(t); err == nil {
-			needs.Exec = append(needs.Exec, exe...)
-		}
-	}
-	needs.ConnectTCP = append(needs.ConnectTCP, plugins.URLPort(str("server"), 3306))
-	return needs, nil
+	return plugins.DumpNeeds(s.glob, []string{s.passwordFile}, tools, s.server, 3306), nil
 }

@@ -24,28 +24,17 @@ var _ plugins.Confiner = (*Backend)(nil)
 // read /etc/postgresql-common and /etc/postgresql. Set pg_restore_binary
 // to the real binary for the narrowest policy.
 func (b *Backend) Sandbox(_ context.Context, req *plugins.SandboxRequest) (*plugins.SandboxNeeds, error) {
-	str := func(k string) string { s, _ := req.Source[k].(string); return s }
-	needs := &plugins.SandboxNeeds{}
-	if d := str("dump"); d != "" {
-		needs.Read = append(needs.Read, plugins.SourceFiles(d)...)
-	}
-	for _, f := range []string{str("password_file"), os.Getenv("PGPASSFILE")} {
-		if f != "" {
-			needs.Read = append(needs.Read, f)
-		}
-	}
-	tool := str("pg_restore_binary")
+	var s source
+	plugins.Decode(req.Source, &s) // a bad source is refused by ValidateSource; confine what is readable
+	tool := s.pgRestore
 	if tool == "" {
 		tool = "pg_restore"
 	}
-	if exe, err := plugins.ResolveTool(tool); err == nil { // else the restore says it is missing
-		needs.Exec = append(needs.Exec, exe...)
-		if filepath.Base(exe[0]) == "pg_wrapper" {
-			real, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_restore")
-			needs.Exec = append(needs.Exec, real...)
-			needs.Read = append(needs.Read, "/etc/postgresql-common", "/etc/postgresql")
-		}
+	needs := plugins.DumpNeeds(s.dump, []string{s.passwordFile, os.Getenv("PGPASSFILE")}, []string{tool}, s.server, 5432)
+	if len(needs.Exec) > 0 && filepath.Base(needs.Exec[0]) == "pg_wrapper" {
+		real, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_restore")
+		needs.Exec = append(needs.Exec, real...)
+		needs.Read = append(needs.Read, "/etc/postgresql-common", "/etc/postgresql")
 	}
-	needs.ConnectTCP = append(needs.ConnectTCP, plugins.URLPort(str("server"), 5432))
 	return needs, nil
 }
