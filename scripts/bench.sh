@@ -75,12 +75,14 @@ read -r t_drill_l t_ossl <<<"$(bench large "$DRILL manifest $B/large > /dev/null
 echo "hashing 20,000 small files..." >&2
 read -r t_drill_s t_xargs <<<"$(bench small "$DRILL manifest $B/small > /dev/null" "cd $B/small && find . -type f -print0 | xargs -0 -P2 sha256sum > /dev/null")"
 echo "verifying a 1 GiB tar.gz..." >&2
-read -r t_drill_tgz t_tar <<<"$(bench tgz \
-	"$DRILL -c $B/drill.yaml run tgz > /dev/null" \
-	"rm -rf $B/out && mkdir $B/out && tar -xzf $B/mixed.tar.gz -C $B/out && cd $B/out && find . -type f -print0 | xargs -0 sha256sum > /dev/null")"
-read -r t_drill_zst t_tarz <<<"$(bench tzst \
-	"$DRILL -c $B/drill.yaml run tzst > /dev/null" \
-	"rm -rf $B/out && mkdir $B/out && tar --zstd -xf $B/mixed.tar.zst -C $B/out && cd $B/out && find . -type f -print0 | xargs -0 sha256sum > /dev/null")"
+# benchtar DRILL TAR_FLAG ARCHIVE: drill's run of an archive against tar
+# extracting it and sha256sum reading back what came out.
+benchtar() {
+	bench "$1" "$DRILL -c $B/drill.yaml run $1 > /dev/null" \
+		"rm -rf $B/out && mkdir $B/out && tar $2 -xf $B/$3 -C $B/out && cd $B/out && find . -type f -print0 | xargs -0 sha256sum > /dev/null"
+}
+read -r t_drill_tgz t_tar <<<"$(benchtar tgz -z mixed.tar.gz)"
+read -r t_drill_zst t_tarz <<<"$(benchtar tzst --zstd mixed.tar.zst)"
 echo "restoring a 1 GiB restic snapshot..." >&2
 RR="$RESTIC -r $B/restic-repo --password-file $B/restic.pw --no-cache"
 read -r t_drill_r t_restic t_verify <<<"$(bench restic \
@@ -92,12 +94,14 @@ rm -rf "$B/out"
 echo "restoring a pgbench dump (scale $PGSCALE)..." >&2
 PGC="-h 127.0.0.1 -U postgres"
 dropdb $PGC --if-exists drillbench_bare
-read -r t_drill_pg t_pg <<<"$(bench pg \
-	"$DRILL -c $B/drill.yaml run pg > /dev/null" \
-	"createdb $PGC drillbench_bare && pg_restore $PGC --exit-on-error --no-owner --no-privileges -d drillbench_bare $B/pgbench-$PGSCALE.dump; dropdb $PGC drillbench_bare")"
-read -r t_drill_pgp t_psql <<<"$(bench pgplain \
-	"$DRILL -c $B/drill.yaml run pgplain > /dev/null" \
-	"createdb $PGC drillbench_bare && psql $PGC -X -q -v ON_ERROR_STOP=1 -d drillbench_bare -f $B/pgbench-$PGSCALE.sql > /dev/null; dropdb $PGC drillbench_bare")"
+# benchpg DRILL RESTORE: drill's run of a dump against the bare restore
+# into a database made and dropped around it.
+benchpg() {
+	bench "$1" "$DRILL -c $B/drill.yaml run $1 > /dev/null" \
+		"createdb $PGC drillbench_bare && $2; dropdb $PGC drillbench_bare"
+}
+read -r t_drill_pg t_pg <<<"$(benchpg pg "pg_restore $PGC --exit-on-error --no-owner --no-privileges -d drillbench_bare $B/pgbench-$PGSCALE.dump")"
+read -r t_drill_pgp t_psql <<<"$(benchpg pgplain "psql $PGC -X -q -v ON_ERROR_STOP=1 -d drillbench_bare -f $B/pgbench-$PGSCALE.sql > /dev/null")"
 
 echo "appending, exporting and verifying 100,000 evidence records..." >&2
 EV=$(DRILL_EVIDENCE_100K=batch go test -count=1 -run TestAppendVerify100k -v -timeout 30m ./internal/evidence/ 2>&1)
