@@ -160,7 +160,7 @@ func (a *Agent) health() Health {
 	}
 	for _, r := range running {
 		started, p, _ := r.state()
-		h.Running = append(h.Running, RunStatus{Drill: r.drill, Trigger: r.trigger, Started: started, Phase: p.Phase})
+		h.Running = append(h.Running, RunStatus{Drill: r.drill, Trigger: r.trigger, Started: started, Phase: string(p.Phase)})
 	}
 	for _, r := range waiting {
 		h.Waiting = append(h.Waiting, RunStatus{Drill: r.drill, Trigger: r.trigger})
@@ -283,7 +283,7 @@ func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {
 				return
 			}
 		}
-		cur := Progress{Phase: p.Phase, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
+		cur := Progress{Phase: string(p.Phase), FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
 		if sentStart && cur != sent && cur.Phase != "" {
 			if wait := progressEvery - time.Since(lastSent); wait > 0 {
 				select {

@@ -186,7 +186,7 @@ func runInAgent(e *env, cmd *cobra.Command, c *agent.Client, names []string, asJ
 			}
 			if ev.Type == "progress" && bar != nil {
 				p := ev.Progress
-				bar.update(drills.Progress{Drill: n, Phase: p.Phase, Progress: plugins.Progress{
+				bar.update(drills.Progress{Drill: n, Phase: drills.Phase(p.Phase), Progress: plugins.Progress{
 					FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}})
 			}
 		})

@@ -1,0 +1,118 @@
+package drills
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/drillhq/drill/plugins"
+)
+
+// namesShown is how many names a grouped reason shows before "and N more".
+const namesShown = 3
+
+// problemGroup is a backend's problems of one kind and one message: the
+// same damage found in many files (every file of a deleted restic pack)
+// reads as one reason, not one per file.
+type problemGroup struct {
+	kind    plugins.ProblemKind
+	message string
+	// paths are the files or objects concerned, in the order reported;
+	// empty for a problem about none, or one whose message names its path.
+	paths []string
+}
+
+// groupProblems groups a backend's problems by kind and message, in the
+// order each group was first reported. A problem whose message already
+// names its path (restore stopped: writing "big" ...) or names none is a
+// group of its own.
+func groupProblems(ps []plugins.Problem) []problemGroup {
+	var groups []problemGroup
+	index := map[[2]string]int{}
+	for _, p := range ps {
+		if p.Path == "" || strings.Contains(p.Message, p.Path) {
+			groups = append(groups, problemGroup{kind: p.Kind, message: p.Message})
+			continue
+		}
+		key := [2]string{string(p.Kind), p.Message}
+		if i, ok := index[key]; ok {
+			groups[i].paths = append(groups[i].paths, p.Path)
+			continue
+		}
+		index[key] = len(groups)
+		groups = append(groups, problemGroup{kind: p.Kind, message: p.Message, paths: []string{p.Path}})
+	}
+	return groups
+}
+
+// reason is the group as one reason: the message about one file as
+// `"a/b": message`, about several with their count and the first names,
+// `3 files: message: "a/b", "c/d", "e/f"` (and N more).
+func (g problemGroup) reason() string {
+	switch len(g.paths) {
+	case 0:
+		return g.message
+	case 1:
+		return fmt.Sprintf("%q: %s", g.paths[0], g.message)
+	}
+	return g.headline() + ": " + listFirst(quoteAll(g.paths), namesShown)
+}
+
+// headline is the reason without the names.
+func (g problemGroup) headline() string {
+	if len(g.paths) < 2 {
+		return g.reason()
+	}
+	return count(len(g.paths)) + " files: " + g.message
+}
+
+// listFirst lists the first n names and counts the rest.
+func listFirst(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + " and " + count(len(names)-n) + " more"
+}
+
+// count prints n with thousands separators: 1,007.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// problemPaths lists, quoted, every path the groups name when some group
+// shows only the first of its names (for the record's details, so that
+// the whole list the backend reported is kept); "" otherwise.
+func problemPaths(groups []problemGroup) string {
+	var all []string
+	cut := false
+	for _, g := range groups {
+		cut = cut || len(g.paths) > namesShown
+		all = append(all, quoteAll(g.paths)...)
+	}
+	if !cut {
+		return ""
+	}
+	return strings.Join(all, ", ")
+}
+
+// summary says in a few words what the groups hold, for a check's detail:
+// how many problems the backend reported, and the first.
+func summary(backend string, groups []problemGroup) string {
+	n := 0
+	for _, g := range groups {
+		n += max(1, len(g.paths))
+	}
+	noun := "problems"
+	if n == 1 {
+		noun = "problem"
+	}
+	s := fmt.Sprintf("%s %s reported by backend %s (%s", count(n), noun, backend, groups[0].headline())
+	if len(groups) > 1 {
+		s += fmt.Sprintf("; and %d more kinds", len(groups)-1)
+	}
+	return s + ")"
+}
