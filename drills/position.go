@@ -10,18 +10,24 @@ import (
 	"github.com/drillhq/drill/internal/record"
 )
 
-// Statuses of a drill and of a service in the recovery position
-// (DESIGN.md, "Recovery position"), from best to worst.
+// Status is the status of a drill or a service in the recovery position
+// (DESIGN.md, "Recovery position").
+type Status string
+
+// Statuses, from best to worst.
 const (
-	StatusProven   = "proven"
-	StatusAtRisk   = "at_risk"
-	StatusStale    = "stale"
-	StatusUntested = "untested"
-	StatusFailing  = "failing"
+	StatusProven   Status = "proven"
+	StatusAtRisk   Status = "at_risk"
+	StatusStale    Status = "stale"
+	StatusUntested Status = "untested"
+	StatusFailing  Status = "failing"
 )
 
+// Statuses are the statuses from best to worst.
+var Statuses = []Status{StatusProven, StatusAtRisk, StatusStale, StatusUntested, StatusFailing}
+
 // severity orders statuses: a service is as bad as its worst drill.
-var severity = map[string]int{StatusProven: 0, StatusAtRisk: 1, StatusStale: 2, StatusUntested: 3, StatusFailing: 4}
+func (s Status) severity() int { return slices.Index(Statuses, s) }
 
 // trendRuns is how many of a drill's latest passes the restore-time trend
 // is taken over.
@@ -40,7 +46,7 @@ type ServicePosition struct {
 	ReviewEvery float64 `json:"review_every"`
 	// Status is the worst status of the service's drills, or untested
 	// when it has none.
-	Status string `json:"status"`
+	Status Status `json:"status"`
 	// LastPass is the oldest of the drills' latest passes: the service is
 	// proven only as recently as its least recently proven drill. Nil when
 	// a drill never passed.
@@ -67,7 +73,7 @@ type ServicePosition struct {
 // DrillPosition is one drill's part in its service's position.
 type DrillPosition struct {
 	Drill       string         `json:"drill"`
-	Status      string         `json:"status"`
+	Status      Status         `json:"status"`
 	LastPass    *time.Time     `json:"last_pass"`
 	LastDrill   *time.Time     `json:"last_drill"`
 	LastVerdict record.Verdict `json:"last_verdict"`
@@ -115,7 +121,7 @@ func Position(cfg *config.Config, recs []*record.Record, at time.Time) []Service
 			}
 			dp := drillPosition(dn, byDrill[dn], svc.ReviewEvery, at)
 			sp.Drills = append(sp.Drills, dp)
-			if s := severity[dp.Status]; s > worst {
+			if s := dp.Status.severity(); s > worst {
 				worst, sp.Status = s, dp.Status
 			}
 			if dp.LastPass == nil {
@@ -144,7 +150,7 @@ func Position(cfg *config.Config, recs []*record.Record, at time.Time) []Service
 		out = append(out, sp)
 	}
 	slices.SortStableFunc(out, func(a, b ServicePosition) int {
-		return cmp.Or(cmp.Compare(a.Priority, b.Priority), -cmp.Compare(severity[a.Status], severity[b.Status]), cmp.Compare(a.Service, b.Service))
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), -cmp.Compare(a.Status.severity(), b.Status.severity()), cmp.Compare(a.Service, b.Service))
 	})
 	return out
 }

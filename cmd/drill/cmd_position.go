@@ -55,11 +55,11 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 				}
 				when = t
 			}
-			var gate []string
+			var gate []drills.Status
 			if failOn != "" {
-				for _, s := range strings.Split(failOn, ",") {
-					s = strings.TrimSpace(s)
-					if !slices.Contains([]string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing}, s) {
+				for _, name := range strings.Split(failOn, ",") {
+					s := drills.Status(strings.TrimSpace(name))
+					if !slices.Contains(drills.Statuses, s) {
 						return usageError{fmt.Errorf("--fail-on: unknown status %q (want proven, at_risk, stale, untested or failing)", s)}
 					}
 					gate = append(gate, s)
@@ -97,7 +97,7 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 			var bad []string
 			for _, sp := range pos {
 				if slices.Contains(gate, sp.Status) {
-					bad = append(bad, sp.Service+" is "+sp.Status)
+					bad = append(bad, sp.Service+" is "+string(sp.Status))
 				}
 			}
 			if len(bad) > 0 {
@@ -212,7 +212,7 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
-			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
+			strings.ToUpper(string(sp.Status)), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
 	}
 	_ = tw.Flush()
 	for _, sp := range pos {
