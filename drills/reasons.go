@@ -23,14 +23,13 @@ type problemGroup struct {
 }
 
 // groupProblems groups a backend's problems by kind and message, in the
-// order each group was first reported. A problem whose message already
-// names its path (restore stopped: writing "big" ...) or names none is a
-// group of its own.
+// order each group was first reported; a problem about no path is a group
+// of its own.
 func groupProblems(ps []plugins.Problem) []problemGroup {
 	var groups []problemGroup
 	index := map[[2]string]int{}
 	for _, p := range ps {
-		if p.Path == "" || strings.Contains(p.Message, p.Path) {
+		if p.Path == "" {
 			groups = append(groups, problemGroup{kind: p.Kind, message: p.Message})
 			continue
 		}
@@ -46,13 +45,14 @@ func groupProblems(ps []plugins.Problem) []problemGroup {
 }
 
 // reason is the group as one reason: the message about one file as
-// `"a/b": message`, about several with their count and the first names,
+// `"a/b": message` (the message alone when it names the file), about
+// several with their count and the first names,
 // `3 files: message: "a/b", "c/d", "e/f"` (and N more).
 func (g problemGroup) reason() string {
-	switch len(g.paths) {
-	case 0:
+	switch {
+	case len(g.paths) == 0 || len(g.paths) == 1 && strings.Contains(g.message, g.paths[0]):
 		return g.message
-	case 1:
+	case len(g.paths) == 1:
 		return fmt.Sprintf("%q: %s", g.paths[0], g.message)
 	}
 	return g.headline() + ": " + listFirst(quoteAll(g.paths), namesShown)
@@ -111,7 +111,11 @@ func summary(backend string, groups []problemGroup) string {
 		noun = "problem"
 	}
 	s := fmt.Sprintf("%s %s reported by backend %s (%s", count(n), noun, backend, groups[0].headline())
-	if len(groups) > 1 {
+	switch len(groups) {
+	case 1:
+	case 2:
+		s += "; and 1 more kind"
+	default:
 		s += fmt.Sprintf("; and %d more kinds", len(groups)-1)
 	}
 	return s + ")"

@@ -3,6 +3,7 @@ package drills
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/drillhq/drill/internal/human"
@@ -16,14 +17,20 @@ import (
 // least check a drill makes, and records the backend's own checks.
 func (dr *drillRun) verify(ctx context.Context) bool {
 	dr.phase(PhaseVerify)
-	var counts string
+	counts := ""
 	if dr.desc.Kind == plugins.KindDatabase {
 		counts = dr.tables()
-	} else {
-		var ok bool
-		if counts, ok = dr.hashFiles(ctx); !ok {
-			return false
+	} else if err := dr.hashFiles(ctx); err != nil {
+		if ctx.Err() == nil {
+			// The restore check fails, as an error: it could not be made.
+			reason := fmt.Sprintf("checksum the restored files: %v", err)
+			dr.problem("restore", false, reason)
+			dr.restoreCauses = append(dr.restoreCauses, reason)
+			dr.found.checks = append(dr.found.checks, dr.restoreCheck(""))
 		}
+		return false
+	} else {
+		counts = fmt.Sprintf("%d files, %s restored", dr.rec.Files, human.Size(dr.rec.Bytes))
 	}
 	dr.rec.ManifestSHA256 = fmt.Sprintf("%x", dr.got.Digest())
 	dr.found.restored = true
@@ -52,22 +59,19 @@ func (dr *drillRun) tables() string {
 }
 
 // hashFiles reconciles the restored tree with the files the backend
-// reported and makes its manifest. It returns what was restored, in words.
-func (dr *drillRun) hashFiles(ctx context.Context) (string, bool) {
+// reported (a difference fails the restore check) and makes its manifest.
+func (dr *drillRun) hashFiles(ctx context.Context) error {
 	got, mismatches, err := dr.col.manifest(ctx, dr.sd.Target, !dr.stopped)
 	for _, m := range mismatches {
 		dr.failRestore(m)
 	}
 	if err != nil {
-		if ctx.Err() == nil {
-			dr.error(fmt.Sprintf("checksum the restored files: %v", err))
-		}
-		return "", false
+		return err
 	}
 	dr.got = got
 	dr.rec.Files, dr.rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
 	dr.obs.Restored = got
-	return fmt.Sprintf("%d files, %s restored", dr.rec.Files, human.Size(dr.rec.Bytes)), true
+	return nil
 }
 
 // nothingRestored says why a restore that brought back nothing fails.
@@ -96,5 +100,9 @@ func (dr *drillRun) restoreCheck(counts string) record.Check {
 	if dr.stopped {
 		what = "restore stopped: "
 	}
-	return record.Check{Name: "restore", OK: false, Detail: what + strings.Join(dr.restoreCauses, "; ") + "; " + counts}
+	parts := dr.restoreCauses
+	if counts != "" {
+		parts = append(slices.Clip(parts), counts)
+	}
+	return record.Check{Name: "restore", OK: false, Detail: what + strings.Join(parts, "; ")}
 }
