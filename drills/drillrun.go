@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/drillhq/drill/internal/manifest"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/scratch"
-	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
 
@@ -26,12 +24,19 @@ type Phase string
 
 // The phases of a drill, in order.
 const (
-	PhaseLaunch  Phase = "launch"
+	// PhaseLaunch starts the backend's plugin process.
+	PhaseLaunch Phase = "launch"
+	// PhaseConfine confines it to its sources and scratch space.
 	PhaseConfine Phase = "confine"
-	PhaseList    Phase = "list"
+	// PhaseList lists the restore points.
+	PhaseList Phase = "list"
+	// PhaseRestore restores into scratch space (Progress then carries
+	// the backend's progress).
 	PhaseRestore Phase = "restore"
-	PhaseVerify  Phase = "verify"
-	PhaseCheck   Phase = "check"
+	// PhaseVerify checksums what came back.
+	PhaseVerify Phase = "verify"
+	// PhaseCheck runs the checks.
+	PhaseCheck Phase = "check"
 )
 
 // drillRun is one run of one drill. Its steps are its methods, run in
@@ -215,13 +220,11 @@ func (dr *drillRun) ended(parent, ctx context.Context) {
 // launch starts the drill's backend.
 func (dr *drillRun) launch(ctx context.Context) bool {
 	dr.r.progress(Progress{Drill: dr.d.Name, Phase: PhaseLaunch})
-	b, err := dr.r.Launcher.Launch(ctx, dr.d.Backend)
-	if err != nil {
+	var err error
+	if dr.b, err = dr.r.Launcher.Launch(ctx, dr.d.Backend); err != nil {
 		dr.error(fmt.Sprintf("start backend %s: %v", dr.d.Backend, err))
-		return false
 	}
-	dr.b = b
-	return true
+	return err == nil
 }
 
 func (dr *drillRun) closeBackend() {
@@ -257,43 +260,6 @@ func (dr *drillRun) removeScratch() {
 		dr.log.Error("scratch space not removed; remove it by hand", "path", dr.sd.Path, "err", err)
 		dr.detail("scratch_cleanup", err.Error())
 	}
-}
-
-// confiner is a Backend whose plugin process can confine itself; every
-// plugins.Client is one.
-type confiner interface {
-	Confine(ctx context.Context, req *plugins.ConfineRequest) (*plugins.ConfineResponse, error)
-}
-
-// confine has the plugin process confine itself to the drill's source and
-// scratch directory, with its tmp as TMPDIR, before anything reads the
-// backup, and records in details.sandbox which confinement is in force.
-// The drill stops when Confine failed, or when the plugin could not be
-// confined and the drill has require_sandbox set.
-func (dr *drillRun) confine(ctx context.Context) bool {
-	dr.st.set(PhaseConfine)
-	tmp := filepath.Join(dr.sd.Path, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		dr.error(fmt.Sprintf("create the plugin's temporary directory: %v", err))
-		return false
-	}
-	conf := &plugins.ConfineResponse{Summary: plugins.NotConfining}
-	if c, ok := dr.b.(confiner); ok {
-		resp, err := c.Confine(ctx, &plugins.ConfineRequest{Source: dr.src, Scratch: dr.sd.Path, Temp: tmp})
-		if err != nil {
-			dr.detail("sandbox", "none: the plugin could not confine itself")
-			dr.error(fmt.Sprintf("confine backend %s to its sources and scratch space: %v", dr.d.Backend, err))
-			return false
-		}
-		conf = resp
-	}
-	dr.detail("sandbox", textsafe.Escape(conf.Summary))
-	if dr.d.RequireSandbox && !conf.Confined() {
-		dr.error(fmt.Sprintf("require_sandbox is set but backend %s's plugin process could not confine itself (%s); nothing was restored",
-			dr.d.Backend, dr.rec.Details["sandbox"]))
-		return false
-	}
-	return true
 }
 
 // listPoints lists the backup's restore points; what the listing found

@@ -2,8 +2,11 @@ package drills
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/drillhq/drill/plugins"
 )
@@ -15,55 +18,91 @@ const namesShown = 3
 // same damage found in many files (every file of a deleted restic pack)
 // reads as one reason, not one per file.
 type problemGroup struct {
-	kind    plugins.ProblemKind
-	message string
-	// paths are the files or objects concerned, in the order reported;
-	// empty for a problem about none, or one whose message names its path.
+	kind plugins.ProblemKind
+	// message is the problems' message; in one that names its file,
+	// nameMark stands for the name. first is the first problem's message
+	// as reported.
+	message, first string
+	// paths are the files or objects concerned, sorted; empty for a
+	// problem about none.
 	paths []string
 }
 
+// nameMark stands for a problem's path in the message of its group.
+const nameMark = "\x00"
+
 // groupProblems groups a backend's problems by kind and message, in the
-// order each group was first reported; a problem about no path is a group
-// of its own.
+// order each group was first reported. A message that names the file it
+// is about (restic: lchown /scratch/target/a/b: no such file) is grouped
+// with those that say the same of other files; a problem about no path is
+// a group of its own.
 func groupProblems(ps []plugins.Problem) []problemGroup {
 	var groups []problemGroup
 	index := map[[2]string]int{}
 	for _, p := range ps {
 		if p.Path == "" {
-			groups = append(groups, problemGroup{kind: p.Kind, message: p.Message})
+			groups = append(groups, problemGroup{kind: p.Kind, message: p.Message, first: p.Message})
 			continue
 		}
-		key := [2]string{string(p.Kind), p.Message}
+		msg := p.Message
+		if namesPath(msg, p.Path) {
+			msg = strings.ReplaceAll(msg, p.Path, nameMark)
+		}
+		key := [2]string{string(p.Kind), msg}
 		if i, ok := index[key]; ok {
 			groups[i].paths = append(groups[i].paths, p.Path)
 			continue
 		}
 		index[key] = len(groups)
-		groups = append(groups, problemGroup{kind: p.Kind, message: p.Message, paths: []string{p.Path}})
+		groups = append(groups, problemGroup{kind: p.Kind, message: msg, first: p.Message, paths: []string{p.Path}})
+	}
+	for _, g := range groups {
+		slices.Sort(g.paths)
 	}
 	return groups
 }
 
+// namesPath reports whether msg names path as a whole: not inside a
+// longer name (the "a" in "pack gone").
+func namesPath(msg, path string) bool {
+	edge := func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-' && r != '.'
+	}
+	for i := 0; ; {
+		j := strings.Index(msg[i:], path)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(path)
+		before, _ := utf8.DecodeLastRuneInString(msg[:start])
+		after, _ := utf8.DecodeRuneInString(msg[end:])
+		if (start == 0 || edge(before)) && (end == len(msg) || edge(after)) {
+			return true
+		}
+		i = start + 1
+	}
+}
+
 // reason is the group as one reason: the message about one file as
-// `"a/b": message` (the message alone when it names the file), about
-// several with their count and the first names,
-// `3 files: message: "a/b", "c/d", "e/f"` (and N more).
+// reported, after the file's name unless it names it (`"a/b": message`);
+// about several, their count, the message and the first names
+// (`3 files: message: "a/b", "c/d", "e/f"`, and N more).
 func (g problemGroup) reason() string {
 	switch {
-	case len(g.paths) == 0 || len(g.paths) == 1 && strings.Contains(g.message, g.paths[0]):
-		return g.message
+	case len(g.paths) == 0 || len(g.paths) == 1 && g.message != g.first:
+		return g.first
 	case len(g.paths) == 1:
-		return fmt.Sprintf("%q: %s", g.paths[0], g.message)
+		return fmt.Sprintf("%q: %s", g.paths[0], g.first)
 	}
 	return g.headline() + ": " + listFirst(quoteAll(g.paths), namesShown)
 }
 
-// headline is the reason without the names.
+// headline is the reason without the names, for a group of several.
 func (g problemGroup) headline() string {
 	if len(g.paths) < 2 {
 		return g.reason()
 	}
-	return count(len(g.paths)) + " files: " + g.message
+	return count(len(g.paths)) + " files: " + strings.ReplaceAll(g.message, nameMark, "<name>")
 }
 
 // listFirst lists the first n names and counts the rest.
