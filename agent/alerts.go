@@ -288,8 +288,8 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 	now := a.opt.Clock.Now().UTC()
 	for _, sp := range pos {
 		prev, known := a.statuses[sp.Service]
-		statuses[sp.Service] = sp.Status
-		al := Alert{Time: now, Host: a.opt.Host, Service: sp.Service, Owner: sp.Owner, Status: sp.Status, Reasons: []string{}}
+		statuses[sp.Service] = string(sp.Status)
+		al := Alert{Time: now, Host: a.opt.Host, Service: sp.Service, Owner: sp.Owner, Status: string(sp.Status), Reasons: []string{}}
 		mine := rec != nil && rec.Service == sp.Service
 		if mine {
 			idx := rec.LogIndex
@@ -297,7 +297,7 @@ func (a *Agent) checkPosition(rec *evidenceRecord) {
 		}
 		switch {
 		case first:
-		case !known || prev != sp.Status:
+		case !known || prev != string(sp.Status):
 			if known || sp.Status != "untested" {
 				al.Event, al.PreviousStatus = "status_changed", prev
 				if !known {

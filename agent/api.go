@@ -164,7 +164,7 @@ func (a *Agent) health() Health {
 	}
 	for _, r := range running {
 		started, p, _ := r.state()
-		h.Running = append(h.Running, RunStatus{Drill: r.drill, Trigger: r.trigger, Started: started, Phase: p.Phase})
+		h.Running = append(h.Running, RunStatus{Drill: r.drill, Trigger: r.trigger, Started: started, Phase: string(p.Phase)})
 	}
 	for _, r := range waiting {
 		h.Waiting = append(h.Waiting, RunStatus{Drill: r.drill, Trigger: r.trigger})
@@ -306,7 +306,7 @@ func (s *runStream) follow(ctx context.Context, r *run) {
 				return
 			}
 		}
-		cur := Progress{Phase: p.Phase, FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
+		cur := Progress{Phase: string(p.Phase), FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}
 		if s.sentStart && cur != s.sent && cur.Phase != "" {
 			if wait := progressEvery - time.Since(s.lastSent); wait > 0 {
 				select {

@@ -175,7 +175,7 @@ var serviceStatusDesc = prometheus.NewDesc("drill_service_status",
 	"The recovery position of each service: 1 for its status (proven, at_risk, failing, stale, untested), 0 for the others.",
 	[]string{"service", "status"}, nil)
 
-var statuses = []string{drills.StatusProven, drills.StatusAtRisk, drills.StatusFailing, drills.StatusStale, drills.StatusUntested}
+var statuses = []drills.Status{drills.StatusProven, drills.StatusAtRisk, drills.StatusFailing, drills.StatusStale, drills.StatusUntested}
 
 func (serviceStatus) Describe(ch chan<- *prometheus.Desc) { ch <- serviceStatusDesc }
 
@@ -186,7 +186,7 @@ func (s serviceStatus) Collect(ch chan<- prometheus.Metric) {
 			if st == sp.Status {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(serviceStatusDesc, prometheus.GaugeValue, v, sp.Service, st)
+			ch <- prometheus.MustNewConstMetric(serviceStatusDesc, prometheus.GaugeValue, v, sp.Service, string(st))
 		}
 	}
 }

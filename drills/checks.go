@@ -22,129 +22,168 @@ import (
 // maxListed is how many file names a failing check lists before "and N more".
 const maxListed = 20
 
+// check runs the drill's checks over what was restored (min_files,
+// min_bytes, paths, manifest: not after a restore the backend stopped,
+// where missing files would be of the machine's making) and the
+// service's (rpo, rto).
+func (dr *drillRun) check() {
+	dr.phase(PhaseCheck)
+	if dr.desc.Kind != plugins.KindDatabase && !dr.stopped {
+		dr.found.checks = append(dr.found.checks, dr.fileChecks()...)
+	}
+	restoreTime := time.Since(dr.restoreStart)
+	dr.rec.RestoreSeconds = restoreTime.Seconds()
+	age := time.Duration(dr.rec.BackupAgeSeconds * float64(time.Second))
+	dr.found.checks = append(dr.found.checks, serviceChecks(dr.svc, age, dr.basis, restoreTime)...)
+}
+
+// fileChecks reads the drill's reference manifest, if it has one, and
+// runs fileChecks. A reference manifest that cannot be read fails the
+// manifest check with an error: the check could not be made.
+func (dr *drillRun) fileChecks() []record.Check {
+	t := restoredTree{target: dr.sd.Target, root: dr.root, got: dr.got}
+	name := dr.d.Checks.Manifest
+	if name == "" {
+		return fileChecks(dr.d.Checks, dr.rec, t, nil)
+	}
+	ref, err := manifest.ParseFile(name)
+	if err != nil {
+		dr.problem("manifest", false, "check manifest: cannot read the reference manifest: "+err.Error())
+		return append(fileChecks(dr.d.Checks, dr.rec, t, nil), record.Check{Name: "manifest", OK: false, Detail: err.Error()})
+	}
+	return fileChecks(dr.d.Checks, dr.rec, t, ref)
+}
+
+// restoredTree is a files drill's restore, as its checks see it.
+type restoredTree struct {
+	// target is the restore's directory; root is the restore point's
+	// plugins.RestorePoint.Root ("srv/files" for a restic snapshot of
+	// /srv/files, "" for the target itself).
+	target, root string
+	// got is the manifest of the files restored.
+	got *manifest.Manifest
+}
+
+// relativeTo says, for a check's detail, what names are relative to.
+func (t restoredTree) relativeTo() string {
+	if t.root == "" {
+		return ""
+	}
+	return " (names relative to /" + t.root + ")"
+}
+
 // fileChecks runs the generic checks of a files drill over the restored
-// tree: min_files, min_bytes, paths and manifest. A failing check is a fail
-// reason; a check that could not be run (an unreadable reference manifest)
-// is an error reason.
+// tree: min_files, min_bytes, paths and, given the reference manifest ref,
+// manifest.
 //
-// Entries of paths and manifest are relative to root, the restore point's
-// plugins.RestorePoint.Root ("srv/files" for a restic snapshot of
-// /srv/files, "" for the target itself), or, when not found there, to a
-// folder above it (resolveFound), and absolute ones to the target
-// (resolve); reasons name them as the config and manifest wrote them.
+// Entries of paths and manifest are relative to the tree's root or, when
+// not found there, to a folder above it (resolveFound), and absolute ones
+// to the target (resolve); details name them as the config and manifest
+// wrote them.
 //
 // A sampled drill restores one slice: min_files and min_bytes are then
 // checked against the restore point's totals as the backend listed them,
 // and paths and manifest entries only where they fall in the slice.
-func fileChecks(d *config.Drill, rec *record.Record, target, root string, got *manifest.Manifest, o *outcome) []record.Check {
+func fileChecks(c config.Checks, rec *record.Record, t restoredTree, ref *manifest.Manifest) []record.Check {
 	var checks []record.Check
-	add := func(name string, ok bool, detail string) {
-		checks = append(checks, record.Check{Name: name, OK: ok, Detail: detail})
-		o.checked = true
-		if !ok {
-			o.fail("check " + name + ": " + detail)
-		}
-	}
-	relativeTo := ""
-	if root != "" {
-		relativeTo = " (names relative to /" + root + ")"
-	}
-	c := d.Checks
-	files, bytes := int64(len(got.Entries)), got.TotalBytes()
+	files, bytes := int64(len(t.got.Entries)), t.got.TotalBytes()
 	what := "restored"
 	if rec.Sample != nil {
 		files, bytes, what = rec.Sample.TotalFiles, rec.Sample.TotalBytes, "in the restore point's listing (a sampled drill)"
 	}
 	if _, ok := c.Pos["min_files"]; ok {
-		add("min_files", files >= c.MinFiles, fmt.Sprintf("%d files %s, at least %d expected", files, what, c.MinFiles))
+		checks = append(checks, record.Check{Name: "min_files", OK: files >= c.MinFiles,
+			Detail: fmt.Sprintf("%d files %s, at least %d expected", files, what, c.MinFiles)})
 	}
 	if _, ok := c.Pos["min_bytes"]; ok {
-		add("min_bytes", bytes >= c.MinBytes, fmt.Sprintf("%s %s, at least %s expected", human.Size(bytes), what, human.Size(c.MinBytes)))
+		checks = append(checks, record.Check{Name: "min_bytes", OK: bytes >= c.MinBytes,
+			Detail: fmt.Sprintf("%s %s, at least %s expected", human.Size(bytes), what, human.Size(c.MinBytes))})
 	}
 	if len(c.Paths) > 0 {
-		var missing []string
-		checked := 0
-		present := func(rel string) bool {
-			link, err := lstatBeneath(target, filepath.FromSlash(rel))
-			return link == "" && err == nil
-		}
-		for _, p := range c.Paths {
-			rel, ok := resolveFound(root, p, present)
-			if !ok {
-				missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
-				continue
-			}
-			link, err := lstatBeneath(target, filepath.FromSlash(rel))
-			if link != "" {
-				checked++
-				missing = append(missing, fmt.Sprintf("%q (its component %q is a symlink in the restore; drill never follows one)", p, unresolve(root, link)))
-				continue
-			}
-			if err != nil && !inSample(rec, rel) {
-				continue // in another slice of the sample
-			}
-			checked++
-			if err != nil {
-				missing = append(missing, fmt.Sprintf("%q", p))
-			}
-		}
-		if len(missing) == 0 {
-			detail := fmt.Sprintf("all %d paths present", len(c.Paths))
-			if checked < len(c.Paths) {
-				detail = fmt.Sprintf("%d paths present; %d in other slices of the sample not checked", checked, len(c.Paths)-checked)
-			}
-			add("paths", true, detail+relativeTo)
-		} else {
-			detail := "missing from the restore: " + listNames(missing)
-			// Special files are left out of every restore on purpose
-			// (the backends count them): a path naming a FIFO, socket or
-			// device is missing although the backup holds it.
-			if n := rec.Details["skipped_special"]; n != "" && n != "0" {
-				detail += fmt.Sprintf("; %s special files of the backup (FIFOs, sockets, devices) were not restored, on purpose: if a path names one, name a regular file or folder instead", n)
-			}
-			add("paths", false, detail)
-		}
+		checks = append(checks, pathsCheck(c.Paths, rec, t))
 	}
-	if c.Manifest != "" {
-		ref, err := manifest.ParseFile(c.Manifest)
-		if err != nil {
-			checks = append(checks, record.Check{Name: "manifest", OK: false, Detail: err.Error()})
-			o.error("check manifest: cannot read the reference manifest: " + err.Error())
-		} else {
-			want, names := resolveManifest(ref, root, got)
-			if rec.Sample != nil {
-				want.Entries = slices.DeleteFunc(want.Entries, func(e manifest.Entry) bool { return !inSample(rec, e.Path) })
-			}
-			diff := manifest.Compare(want, got)
-			// The reference lists what must come back; files it does not
-			// list are allowed (it may cover part of the backup).
-			extra := len(diff.Extra)
-			diff.Extra = nil
-			if diff.Empty() {
-				detail := fmt.Sprintf("all %d files in %s restored with the listed sha256", len(want.Entries), c.Manifest)
-				if extra > 0 {
-					detail += fmt.Sprintf(" (%d restored files not listed)", extra)
-				}
-				add("manifest", true, detail+relativeTo)
-			} else {
-				checks = append(checks, record.Check{Name: "manifest", OK: false, Detail: fmt.Sprintf("%d missing, %d differ from %s", len(diff.Missing), len(diff.Mismatched), c.Manifest)})
-				o.checked = true
-				if n := len(diff.Mismatched); n > 0 {
-					o.fail(fmt.Sprintf("check manifest: %d file(s) restored with content that differs from %s: %s", n, c.Manifest, listNames(quoteAll(names.of(diff.Mismatched)))))
-				}
-				if n := len(diff.Missing); n > 0 {
-					reason := fmt.Sprintf("check manifest: %d file(s) listed in %s missing from the restore: %s", n, c.Manifest, listNames(quoteAll(names.of(diff.Missing))))
-					if n == len(want.Entries) && n > 1 {
-						// Not one file where it was looked for: more
-						// likely names made elsewhere than a lost backup.
-						reason += fmt.Sprintf(" (none was found: %s; was the manifest made in another folder?)", whereLooked(root))
-					}
-					o.fail(reason)
-				}
-			}
-		}
+	if ref != nil {
+		checks = append(checks, manifestCheck(c.Manifest, ref, rec, t))
 	}
 	return checks
+}
+
+// pathsCheck is the paths check: every path is in the restore (or, for a
+// sampled drill, in another slice).
+func pathsCheck(paths []string, rec *record.Record, t restoredTree) record.Check {
+	var missing []string
+	checked := 0
+	present := func(rel string) bool {
+		link, err := lstatBeneath(t.target, filepath.FromSlash(rel))
+		return link == "" && err == nil
+	}
+	for _, p := range paths {
+		rel, ok := resolveFound(t.root, p, present)
+		if !ok {
+			missing = append(missing, fmt.Sprintf("%q (outside the restore)", p))
+			continue
+		}
+		link, err := lstatBeneath(t.target, filepath.FromSlash(rel))
+		if link != "" {
+			checked++
+			missing = append(missing, fmt.Sprintf("%q (its component %q is a symlink in the restore; drill never follows one)", p, unresolve(t.root, link)))
+			continue
+		}
+		if err != nil && !inSample(rec, rel) {
+			continue // in another slice of the sample
+		}
+		checked++
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%q", p))
+		}
+	}
+	if len(missing) > 0 {
+		detail := "missing from the restore: " + listNames(missing)
+		// Special files are left out of every restore on purpose (the
+		// backends count them): a path naming a FIFO, socket or device is
+		// missing although the backup holds it.
+		if n := rec.Details["skipped_special"]; n != "" && n != "0" {
+			detail += fmt.Sprintf("; %s special files of the backup (FIFOs, sockets, devices) were not restored, on purpose: if a path names one, name a regular file or folder instead", n)
+		}
+		return record.Check{Name: "paths", OK: false, Detail: detail}
+	}
+	detail := fmt.Sprintf("all %d paths present", len(paths))
+	if checked < len(paths) {
+		detail = fmt.Sprintf("%d paths present; %d in other slices of the sample not checked", checked, len(paths)-checked)
+	}
+	return record.Check{Name: "paths", OK: true, Detail: detail + t.relativeTo()}
+}
+
+// manifestCheck is the manifest check: every file the reference manifest
+// ref (read from name) lists was restored with the listed sha256. Files it
+// does not list are allowed: it may cover part of the backup.
+func manifestCheck(name string, ref *manifest.Manifest, rec *record.Record, t restoredTree) record.Check {
+	want, names := resolveManifest(ref, t.root, t.got)
+	if rec.Sample != nil {
+		want.Entries = slices.DeleteFunc(want.Entries, func(e manifest.Entry) bool { return !inSample(rec, e.Path) })
+	}
+	diff := manifest.Compare(want, t.got)
+	if len(diff.Missing) == 0 && len(diff.Mismatched) == 0 {
+		detail := fmt.Sprintf("all %d files in %s restored with the listed sha256", len(want.Entries), name)
+		if extra := len(diff.Extra); extra > 0 {
+			detail += fmt.Sprintf(" (%d restored files not listed)", extra)
+		}
+		return record.Check{Name: "manifest", OK: true, Detail: detail + t.relativeTo()}
+	}
+	var failed []string
+	if n := len(diff.Mismatched); n > 0 {
+		failed = append(failed, fmt.Sprintf("%d file(s) restored with content that differs from %s: %s", n, name, listNames(quoteAll(names.of(diff.Mismatched)))))
+	}
+	if n := len(diff.Missing); n > 0 {
+		missing := fmt.Sprintf("%d file(s) listed in %s missing from the restore: %s", n, name, listNames(quoteAll(names.of(diff.Missing))))
+		if n == len(want.Entries) && n > 1 {
+			// Not one file where it was looked for: more likely names
+			// made elsewhere than a lost backup.
+			missing += fmt.Sprintf(" (none was found: %s; was the manifest made in another folder?)", whereLooked(t.root))
+		}
+		failed = append(failed, missing)
+	}
+	return record.Check{Name: "manifest", OK: false, Detail: strings.Join(failed, "; ")}
 }
 
 // resolve maps a paths or manifest entry to its path in the restored tree:
@@ -292,12 +331,12 @@ func lstatBeneath(target, rel string) (link string, err error) {
 }
 
 // reconcile compares what the backend reported with what is on disk under
-// target: every reported file must be there with its reported size, and
-// files the backend did not report are returned so the host hashes them.
-func reconcile(target string, files []reported, o *outcome) ([]string, error) {
-	var unreported []string
+// target: every reported file must be there with its reported size. It
+// returns the files the backend did not report, for the host to hash, and
+// how the tree differs from what was reported, as reasons.
+func reconcile(target string, files []reported) (unreported, mismatches []string, err error) {
 	seen := make([]bool, len(files))
-	err := walkFiles(target, func(rel string, size func() (int64, error)) error {
+	err = walkFiles(target, func(rel string, size func() (int64, error)) error {
 		i, ok := slices.BinarySearchFunc(files, rel, func(r reported, p string) int { return strings.Compare(r.Path, p) })
 		if !ok {
 			unreported = append(unreported, rel)
@@ -310,13 +349,13 @@ func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 				return err
 			}
 			if n != e.Size {
-				o.fail(fmt.Sprintf("restored file %q has %d bytes on disk, the backend reported %d", rel, n, e.Size))
+				mismatches = append(mismatches, fmt.Sprintf("restored file %q has %d bytes on disk, the backend reported %d", rel, n, e.Size))
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("walk restored tree %s: %w", target, err)
+		return nil, nil, fmt.Errorf("walk restored tree %s: %w", target, err)
 	}
 	var missing []string
 	for i, r := range files {
@@ -325,9 +364,9 @@ func reconcile(target string, files []reported, o *outcome) ([]string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		o.fail("the backend reported files that are not in the restore: " + listNames(missing))
+		mismatches = append(mismatches, "the backend reported files that are not in the restore: "+listNames(missing))
 	}
-	return unreported, nil
+	return unreported, mismatches, nil
 }
 
 // walkFiles calls fn for every regular file below target, with its
@@ -399,26 +438,18 @@ func bare(err error) error {
 
 // serviceChecks compares the backup's age with the RPO and the restore
 // time with the RTO. basis says what the backup's time is (see timeBasis).
-func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, restore time.Duration, o *outcome) []record.Check {
+func serviceChecks(svc *config.Service, backupAge time.Duration, basis string, restore time.Duration) []record.Check {
 	var checks []record.Check
 	if svc == nil {
 		return nil
 	}
 	if svc.RPO > 0 {
 		ok := backupAge <= svc.RPO
-		detail := rpoDetail(backupAge, basis, svc.RPO, ok)
-		checks = append(checks, record.Check{Name: "rpo", OK: ok, Detail: detail})
-		if !ok {
-			o.fail("check rpo: " + detail)
-		}
+		checks = append(checks, record.Check{Name: "rpo", OK: ok, Detail: rpoDetail(backupAge, basis, svc.RPO, ok)})
 	}
 	if svc.RTO > 0 {
-		ok := restore <= svc.RTO
-		detail := fmt.Sprintf("restore and checks took %s, RTO %s", human.Duration(restore), human.Duration(svc.RTO))
-		checks = append(checks, record.Check{Name: "rto", OK: ok, Detail: detail})
-		if !ok {
-			o.fail("check rto: " + detail)
-		}
+		checks = append(checks, record.Check{Name: "rto", OK: restore <= svc.RTO,
+			Detail: fmt.Sprintf("restore and checks took %s, RTO %s", human.Duration(restore), human.Duration(svc.RTO))})
 	}
 	return checks
 }

@@ -50,14 +50,13 @@ func TestReconcileDeeperThanPathMax(t *testing.T) {
 		t.Fatalf("the tree is not deeper than PATH_MAX: %d bytes", len(target)+len(deep))
 	}
 
-	o := &outcome{}
 	files := []reported{{Entry: manifest.Entry{Path: deep + "/leaf", Size: 4}, hashed: true}}
-	todo, err := reconcile(target, files, o)
+	todo, mismatches, err := reconcile(target, files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(o.fails) > 0 || len(o.errs) > 0 {
-		t.Errorf("fails %q, errors %q", o.fails, o.errs)
+	if len(mismatches) > 0 {
+		t.Errorf("mismatches %q", mismatches)
 	}
 	if len(todo) != 1 || todo[0] != deep+"/unreported" {
 		t.Errorf("unreported %q, want the deep file", todo)
@@ -65,11 +64,12 @@ func TestReconcileDeeperThanPathMax(t *testing.T) {
 
 	// A size that differs is still found at that depth.
 	files[0].Size = 5
-	if _, err := reconcile(target, files, o); err != nil {
+	_, mismatches, err = reconcile(target, files)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(o.fails) != 1 || !strings.Contains(o.fails[0], "has 4 bytes on disk, the backend reported 5") {
-		t.Errorf("fails %q, want the size difference", o.fails)
+	if len(mismatches) != 1 || !strings.Contains(mismatches[0], "has 4 bytes on disk, the backend reported 5") {
+		t.Errorf("mismatches %q, want the size difference", mismatches)
 	}
 }
 
@@ -102,16 +102,34 @@ func TestPathsCheckNoSymlinks(t *testing.T) {
 		{"srv/file/x", false, `missing from the restore: "srv/file/x"`},
 		{"srv/none", false, `missing from the restore: "srv/none"`},
 	} {
-		d := &config.Drill{Checks: config.Checks{Paths: []string{tc.path}}}
-		o := &outcome{}
-		checks := fileChecks(d, &record.Record{}, target, "", &manifest.Manifest{}, o)
+		checks, reasons := runFileChecks(t, config.Checks{Paths: []string{tc.path}}, &record.Record{}, restoredTree{target: target, got: &manifest.Manifest{}})
 		if len(checks) != 1 || checks[0].OK != tc.ok || checks[0].Detail != tc.detail {
 			t.Errorf("paths [%s]: got %+v, want ok %v, detail %q", tc.path, checks, tc.ok, tc.detail)
 		}
-		if tc.ok != (len(o.fails) == 0) {
-			t.Errorf("paths [%s]: fails %q", tc.path, o.fails)
+		if tc.ok != (len(reasons) == 0) {
+			t.Errorf("paths [%s]: reasons %q", tc.path, reasons)
 		}
 	}
+}
+
+// runFileChecks runs the checks of a files drill over the tree as the
+// check step does (reading the reference manifest c names) and returns
+// them with the fail reasons verdict gives them.
+func runFileChecks(t *testing.T, c config.Checks, rec *record.Record, tree restoredTree) ([]record.Check, []string) {
+	t.Helper()
+	var ref *manifest.Manifest
+	if c.Manifest != "" {
+		var err error
+		if ref, err = manifest.ParseFile(c.Manifest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks := fileChecks(c, rec, tree, ref)
+	v, reasons := verdict(findings{checks: checks, restored: true})
+	if v != record.VerdictPass && v != record.VerdictFail {
+		t.Fatalf("verdict %s (%q) from checks alone", v, reasons)
+	}
+	return checks, reasons
 }
 
 func must(t *testing.T, err error) {
@@ -238,25 +256,24 @@ func TestFileChecksRoot(t *testing.T) {
 			failures: []string{`missing from the restore: "fifo"; 1 special files of the backup (FIFOs, sockets, devices) were not restored, on purpose: if a path names one, name a regular file or folder instead`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &outcome{}
 			rec := &record.Record{Details: map[string]string{"skipped_special": tc.special}}
-			checks := fileChecks(&config.Drill{Checks: tc.checks}, rec, target, tc.root, got, o)
-			if len(checks) != 1 || checks[0].OK != tc.ok || tc.ok != (len(o.fails) == 0) || len(o.errs) > 0 {
-				t.Fatalf("got checks %+v, fails %q, errors %q; want ok %v", checks, o.fails, o.errs, tc.ok)
+			checks, fails := runFileChecks(t, tc.checks, rec, restoredTree{target: target, root: tc.root, got: got})
+			if len(checks) != 1 || checks[0].OK != tc.ok || tc.ok != (len(fails) == 0) {
+				t.Fatalf("got checks %+v, fails %q; want ok %v", checks, fails, tc.ok)
 			}
 			for _, want := range tc.details {
 				if !strings.Contains(checks[0].Detail, want) {
 					t.Errorf("detail %q, want it to contain %q", checks[0].Detail, want)
 				}
 			}
-			all := strings.Join(o.fails, "\n")
+			all := strings.Join(fails, "\n")
 			for _, want := range tc.failures {
 				if !strings.Contains(all, want) {
-					t.Errorf("fails %q, want one containing %q", o.fails, want)
+					t.Errorf("fails %q, want one containing %q", fails, want)
 				}
 			}
 			if strings.Contains(all, "srv/files/a.txt") || strings.Contains(all, "srv/files/c.txt") {
-				t.Errorf("fails %q name a file by its path in the restore, not as written", o.fails)
+				t.Errorf("fails %q name a file by its path in the restore, not as written", fails)
 			}
 		})
 	}
@@ -285,20 +302,19 @@ func TestFileChecksRootSampled(t *testing.T) {
 		}
 	}
 	rec := &record.Record{Sample: s}
-	o := &outcome{}
-	d := &config.Drill{Checks: config.Checks{
+	c := config.Checks{
 		Manifest: writeRef(t, sha256Line(t, "x", in), sha256Line(t, "y", out)),
 		Paths:    []string{in, out},
-	}}
-	checks := fileChecks(d, rec, target, "srv/files", got, o)
+	}
+	checks, fails := runFileChecks(t, c, rec, restoredTree{target: target, root: "srv/files", got: got})
 	if len(checks) != 2 || checks[0].OK || checks[1].OK {
 		t.Fatalf("got checks %+v, want paths and manifest failing", checks)
 	}
 	want := []string{
 		fmt.Sprintf(`check paths: missing from the restore: %q`, in),
-		fmt.Sprintf(`check manifest: 1 file(s) listed in %s missing from the restore: %q`, d.Checks.Manifest, in),
+		fmt.Sprintf(`check manifest: 1 file(s) listed in %s missing from the restore: %q`, c.Manifest, in),
 	}
-	if !slices.Equal(o.fails, want) {
-		t.Errorf("fails %q\nwant %q", o.fails, want)
+	if !slices.Equal(fails, want) {
+		t.Errorf("fails %q\nwant %q", fails, want)
 	}
 }

@@ -10,18 +10,24 @@ import (
 	"github.com/drillhq/drill/internal/record"
 )
 
-// Statuses of a drill and of a service in the recovery position
-// (DESIGN.md, "Recovery position"), from best to worst.
+// Status is the status of a drill or a service in the recovery position
+// (DESIGN.md, "Recovery position").
+type Status string
+
+// Statuses, from best to worst.
 const (
-	StatusProven   = "proven"
-	StatusAtRisk   = "at_risk"
-	StatusStale    = "stale"
-	StatusUntested = "untested"
-	StatusFailing  = "failing"
+	StatusProven   Status = "proven"
+	StatusAtRisk   Status = "at_risk"
+	StatusStale    Status = "stale"
+	StatusUntested Status = "untested"
+	StatusFailing  Status = "failing"
 )
 
+// Statuses are the statuses from best to worst.
+var Statuses = []Status{StatusProven, StatusAtRisk, StatusStale, StatusUntested, StatusFailing}
+
 // severity orders statuses: a service is as bad as its worst drill.
-var severity = map[string]int{StatusProven: 0, StatusAtRisk: 1, StatusStale: 2, StatusUntested: 3, StatusFailing: 4}
+func (s Status) severity() int { return slices.Index(Statuses, s) }
 
 // trendRuns is how many of a drill's latest passes the restore-time trend
 // is taken over.
@@ -38,54 +44,52 @@ type ServicePosition struct {
 	RPO         float64 `json:"rpo"`
 	RTO         float64 `json:"rto"`
 	ReviewEvery float64 `json:"review_every"`
-	// Status is the worst status of the service's drills, or untested
-	// when it has none.
-	Status string `json:"status"`
-	// LastPass is the oldest of the drills' latest passes: the service is
-	// proven only as recently as its least recently proven drill. Nil when
-	// a drill never passed.
-	LastPass *time.Time `json:"last_pass"`
-	// LastDrill and LastVerdict are the service's newest record.
+	// Standing is the service's: the worst status of its drills (untested
+	// when it has none); the oldest of the drills' latest passes (the
+	// service is proven only as recently as its least recently proven
+	// drill; nil when a drill never passed); its newest record; the worst
+	// restore time and backup age among the drills' latest passes; the
+	// reasons of every drill; the coverage of its least covered drill.
+	Standing
+	Drills []DrillPosition `json:"drills"`
+}
+
+// Standing is what the records show of a drill, or of a service from its
+// drills.
+type Standing struct {
+	Status Status `json:"status"`
+	// LastPass and LastDrill are when the latest pass and the latest
+	// record finished; LastPass is nil when there was no pass.
+	LastPass    *time.Time     `json:"last_pass"`
 	LastDrill   *time.Time     `json:"last_drill"`
 	LastVerdict record.Verdict `json:"last_verdict"`
 	// LastSandbox is the confinement the newest record's plugin ran under
 	// (its details.sandbox); "" for records from before drill recorded it.
 	LastSandbox string `json:"last_sandbox"`
-	// MeasuredRTO and BackupAge are the worst restore time and backup age
-	// among the drills' latest passes, in seconds.
+	// MeasuredRTO and BackupAge are the restore time and backup age of the
+	// latest pass, in seconds.
 	MeasuredRTO float64 `json:"measured_rto"`
 	BackupAge   float64 `json:"backup_age"`
-	// Reasons are the reasons of the latest record that did not pass, of
-	// any drill of the service, when it is newer than that drill's last pass.
+	// Reasons are the reasons of the latest record when it did not pass
+	// (and is newer than the last pass), or why a pass is missing.
 	Reasons []string `json:"reasons"`
-	// Coverage is the share of the backups proven within review_every:
-	// that of the service's least covered drill.
-	Coverage Coverage        `json:"coverage"`
-	Drills   []DrillPosition `json:"drills"`
+	// Coverage is the share of the backup proven within review_every.
+	Coverage Coverage `json:"coverage"`
 }
 
 // DrillPosition is one drill's part in its service's position.
 type DrillPosition struct {
-	Drill       string         `json:"drill"`
-	Status      string         `json:"status"`
-	LastPass    *time.Time     `json:"last_pass"`
-	LastDrill   *time.Time     `json:"last_drill"`
-	LastVerdict record.Verdict `json:"last_verdict"`
-	// LastSandbox is the newest record's details.sandbox.
-	LastSandbox string `json:"last_sandbox"`
+	Drill string `json:"drill"`
+	// Standing: Coverage is what the drill's passes within review_every
+	// proved: all of the backup for a drill that restores everything, the
+	// slices proven for a sampled drill.
+	Standing
 	// LastIndex is the log index of the drill's newest record; -1 for none.
-	LastIndex   int64    `json:"last_index"`
-	MeasuredRTO float64  `json:"measured_rto"`
-	BackupAge   float64  `json:"backup_age"`
-	Reasons     []string `json:"reasons"`
+	LastIndex int64 `json:"last_index"`
 	// Trend is the restore time of the latest passes, oldest first, in
 	// seconds; Rising is set when it grew run over run across them.
 	Trend  []float64 `json:"trend"`
 	Rising bool      `json:"rising"`
-	// Coverage is the share of the backup the drill's passes within
-	// review_every proved: all of it for a drill that restores everything,
-	// the slices proven for a sampled drill.
-	Coverage Coverage `json:"coverage"`
 }
 
 // Position computes the recovery position at time at from the records
@@ -104,7 +108,7 @@ func Position(cfg *config.Config, recs []*record.Record, at time.Time) []Service
 		svc := cfg.Services[name]
 		sp := ServicePosition{Service: name, Owner: svc.Owner, Priority: svc.Priority, Description: svc.Description,
 			RPO: svc.RPO.Seconds(), RTO: svc.RTO.Seconds(), ReviewEvery: svc.ReviewEvery.Seconds(),
-			Status: StatusUntested, Reasons: []string{}, Drills: []DrillPosition{}}
+			Standing: Standing{Status: StatusUntested, Reasons: []string{}}, Drills: []DrillPosition{}}
 		worst := -1
 		var oldestPass *time.Time
 		allPassed := true
@@ -115,7 +119,7 @@ func Position(cfg *config.Config, recs []*record.Record, at time.Time) []Service
 			}
 			dp := drillPosition(dn, byDrill[dn], svc.ReviewEvery, at)
 			sp.Drills = append(sp.Drills, dp)
-			if s := severity[dp.Status]; s > worst {
+			if s := dp.Status.severity(); s > worst {
 				worst, sp.Status = s, dp.Status
 			}
 			if dp.LastPass == nil {
@@ -144,14 +148,14 @@ func Position(cfg *config.Config, recs []*record.Record, at time.Time) []Service
 		out = append(out, sp)
 	}
 	slices.SortStableFunc(out, func(a, b ServicePosition) int {
-		return cmp.Or(cmp.Compare(a.Priority, b.Priority), -cmp.Compare(severity[a.Status], severity[b.Status]), cmp.Compare(a.Service, b.Service))
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), -cmp.Compare(a.Status.severity(), b.Status.severity()), cmp.Compare(a.Service, b.Service))
 	})
 	return out
 }
 
 // drillPosition is one drill's status from its records (finished by at).
 func drillPosition(name string, recs []*record.Record, window time.Duration, at time.Time) DrillPosition {
-	dp := DrillPosition{Drill: name, Status: StatusUntested, LastIndex: -1, Reasons: []string{}, Trend: []float64{}}
+	dp := DrillPosition{Drill: name, Standing: Standing{Status: StatusUntested, Reasons: []string{}}, LastIndex: -1, Trend: []float64{}}
 	slices.SortStableFunc(recs, func(a, b *record.Record) int { return cmp.Compare(a.LogIndex, b.LogIndex) })
 	if len(recs) == 0 {
 		dp.Reasons = append(dp.Reasons, "drill "+name+" has never run")

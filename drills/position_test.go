@@ -68,7 +68,7 @@ func TestPosition(t *testing.T) {
 		got[sp.Service] = sp
 		order = append(order, sp.Service)
 	}
-	for svc, want := range map[string]string{
+	for svc, want := range map[string]Status{
 		"proven": StatusProven, "atrisk": StatusAtRisk, "failing": StatusFailing, "stale": StatusStale,
 		"untested": StatusUntested, "nodrill": StatusUntested, "billing": StatusStale,
 	} {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/drillhq/drill/internal/human"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -21,7 +20,6 @@ import (
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/manifest"
 	"github.com/drillhq/drill/internal/record"
-	"github.com/drillhq/drill/internal/scratch"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
 )
@@ -63,8 +61,7 @@ type Marker interface {
 // Progress is what a running drill reports to whoever watches it.
 type Progress struct {
 	Drill string
-	// Phase is "launch", "list", "restore", "verify" or "check".
-	Phase string
+	Phase Phase
 	plugins.Progress
 }
 
@@ -169,389 +166,6 @@ func (r *Runner) progress(p Progress) {
 	}
 }
 
-// run carries out one drill and returns its record, unsigned.
-func (r *Runner) run(parent context.Context, d *config.Drill) *record.Record {
-	svc := r.Config.Services[d.Service]
-	log := r.logger().With("drill", d.Name)
-	rec := &record.Record{
-		Drill:        d.Name,
-		Service:      d.Service,
-		Backend:      d.Backend,
-		Host:         r.Host,
-		Started:      r.now().UTC(),
-		Checks:       []record.Check{},
-		DrillVersion: r.Version,
-	}
-	if svc != nil {
-		rec.RPOSeconds, rec.RTOSeconds = svc.RPO.Seconds(), svc.RTO.Seconds()
-	}
-	// Every record says which confinement the plugin ran under; confine
-	// replaces this once the plugin has said.
-	rec.Details = map[string]string{"sandbox": "none: the drill ended before its plugin process confined itself"}
-	o := &outcome{}
-	if r.Marks != nil {
-		err := r.Marks.NoteRunning(evidence.Running{Drill: d.Name, Service: d.Service, Backend: d.Backend,
-			Host: r.Host, Started: rec.Started, PID: os.Getpid()})
-		if err != nil {
-			// Without a marker a crash would leave no trace: do not start.
-			o.error(fmt.Sprintf("could not write the drill's start marker to the state store, so nothing was restored: %v", err))
-			rec.Verdict, rec.Reasons = o.verdict()
-			rec.Finished = r.now().UTC()
-			return rec
-		}
-	}
-	ctx, cancel := context.WithTimeoutCause(parent, d.Timeout, errTimeout)
-	defer cancel()
-
-	st := &state{phase: "launch"}
-	r.execute(ctx, d, svc, rec, o, st, log)
-
-	// Why the context ended decides between fail (a restore too slow for
-	// its timeout), error (a backend that stopped answering) and interrupted.
-	if ctx.Err() != nil {
-		switch {
-		case parent.Err() != nil:
-			o.interrupted = "the drill was interrupted before it finished (" + context.Cause(parent).Error() + ")"
-		case errors.Is(context.Cause(ctx), errTimeout):
-			phase, events := st.get()
-			switch {
-			case phase == "launch":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while starting)", d.Backend, human.Duration(d.Timeout)))
-			case phase == "confine":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while confining its plugin process, which runs a password_command first)", d.Backend, human.Duration(d.Timeout)))
-			case phase == "list":
-				o.error(fmt.Sprintf("backend %s did not answer within the drill's timeout of %s (while listing restore points)", d.Backend, human.Duration(d.Timeout)))
-			case phase == "restore" && !events:
-				o.error(fmt.Sprintf("backend %s stopped responding: no progress from the restore within the drill's timeout of %s", d.Backend, human.Duration(d.Timeout)))
-			default:
-				o.fail(fmt.Sprintf("the drill did not finish within its timeout of %s (during %s)", human.Duration(d.Timeout), phase))
-			}
-		}
-	}
-	rec.Verdict, rec.Reasons = o.verdict()
-	rec.Finished = r.now().UTC()
-	log.Info("drill finished", "verdict", rec.Verdict, "duration", rec.Finished.Sub(rec.Started).Round(time.Millisecond).String(), "reasons", rec.Reasons)
-	return rec
-}
-
-// execute runs the steps of a drill, recording what it finds in rec and o.
-// It returns early when a step makes the rest pointless.
-func (r *Runner) execute(ctx context.Context, d *config.Drill, svc *config.Service, rec *record.Record, o *outcome, st *state, log *slog.Logger) {
-	r.progress(Progress{Drill: d.Name, Phase: "launch"})
-	b, err := r.Launcher.Launch(ctx, d.Backend)
-	if err != nil {
-		o.error(fmt.Sprintf("start backend %s: %v", d.Backend, err))
-		return
-	}
-	defer func() {
-		if err := b.Close(); err != nil {
-			log.Warn("stop backend plugin", "backend", d.Backend, "err", err)
-		}
-	}()
-	src, desc, errs := prepare(ctx, r.Config, d, b)
-	if len(errs) > 0 {
-		for _, e := range errs {
-			o.error("configuration: " + e.Error())
-		}
-		return
-	}
-	rec.SourceSHA256 = sourceDigest(d.Backend, src)
-
-	// The run's scratch directory exists before anything reads the
-	// backup: the plugin confines itself to it (and to its source).
-	sd, err := scratch.New(r.ScratchRoot, d.Name)
-	if err != nil {
-		o.error(err.Error())
-		return
-	}
-	defer func() {
-		if err := sd.Remove(); err != nil {
-			log.Error("scratch space not removed; remove it by hand", "path", sd.Path, "err", err)
-			if rec.Details == nil {
-				rec.Details = map[string]string{}
-			}
-			rec.Details["scratch_cleanup"] = err.Error()
-		}
-	}()
-	st.set("confine")
-	if !r.confine(ctx, d, b, src, sd, rec, o) {
-		return
-	}
-
-	st.set("list")
-	r.progress(Progress{Drill: d.Name, Phase: "list"})
-	list, err := b.ListRestorePoints(ctx, &plugins.ListRestorePointsRequest{Source: src})
-	if err != nil {
-		o.error(fmt.Sprintf("list restore points (backend %s): %v", d.Backend, err))
-		return
-	}
-	problems(list.Problems, o)
-	obs := &Observation{Drill: d.Name, Points: list.Points}
-	if r.Observe != nil {
-		defer r.Observe(obs)
-	}
-	if len(list.Points) == 0 {
-		o.fail(fmt.Sprintf("no restore point found (backend %s, source %s)", d.Backend, describeSource(src)))
-		r.vanished(d, desc, rec, list.Points, nil, o, log)
-		return
-	}
-	point := list.Points[0]
-	for _, p := range list.Points[1:] {
-		if p.Time.After(point.Time) {
-			point = p
-		}
-	}
-	// The RPO is judged on the newest point, the one a recovery now would
-	// use; with restore_point.random_within an older one may be restored,
-	// as an auditor samples.
-	rec.BackupAgeSeconds = rec.Started.Sub(point.Time).Seconds()
-	basis := timeBasis(point)
-	if rec.Details == nil {
-		rec.Details = map[string]string{}
-	}
-	rec.Details["backup_time_basis"] = basis
-	r.vanished(d, desc, rec, list.Points, &point, o, log)
-	newest := point
-	if d.RandomWithin > 0 {
-		var cands []plugins.RestorePoint
-		for _, p := range list.Points {
-			if rec.Started.Sub(p.Time) <= d.RandomWithin {
-				cands = append(cands, p)
-			}
-		}
-		if len(cands) > 0 {
-			slices.SortStableFunc(cands, func(a, b plugins.RestorePoint) int { return a.Time.Compare(b.Time) })
-			point = cands[r.randN(len(cands))]
-			if rec.Details == nil {
-				rec.Details = map[string]string{}
-			}
-			rec.Details["restore_point_choice"] = fmt.Sprintf("random within %s: %s, one of %d points; the RPO is judged on the newest, %s of %s",
-				human.Duration(d.RandomWithin), point.ID, len(cands), newest.ID, newest.Time.UTC().Format(time.RFC3339))
-		}
-	}
-	rec.RestorePoint = record.RestorePoint{ID: point.ID, Time: point.Time.UTC(), Description: point.Description}
-	obs.Point = point
-
-	col := &collector{drill: d.Name, backend: d.Backend, src: src, runner: r, st: st}
-	defer func() {
-		// Cleanup runs even when ctx is done, with its own short deadline.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if _, err := b.Cleanup(cctx, &plugins.CleanupRequest{Source: src, Target: sd.Target, DrillName: d.Name}); err != nil {
-			o.error(fmt.Sprintf("clean up after the restore (backend %s): %v", d.Backend, err))
-			return
-		}
-		for _, name := range col.announced() {
-			if err := r.Scratch.ScratchDone(d.Backend, name); err != nil {
-				log.Warn("forget a removed scratch resource", "name", name, "err", err)
-			}
-		}
-	}()
-
-	// A sampled drill restores the slice least recently proven; one that
-	// restores everything first checks that it fits (after Cleanup is
-	// deferred: a backend may have work under way since the listing).
-	var order []int
-	if d.Sample != nil {
-		if order, err = r.sliceOrder(d, rec.SourceSHA256); err != nil {
-			o.error(err.Error())
-			return
-		}
-		rec.Sample = &record.Sample{Percent: d.Sample.Percent, Seed: d.Sample.Seed, Slices: d.Sample.Slices()}
-	} else if msg := preflight(desc, point, r.Config.MaxScratchBytes, r.ScratchRoot); msg != "" {
-		o.error(msg)
-		return
-	}
-
-	restoreStart := time.Now()
-	// The restore check is about what happens from here on.
-	failsBefore, errsBefore := len(o.fails), len(o.errs)
-	st.set("restore")
-	r.progress(Progress{Drill: d.Name, Phase: "restore"})
-	req := &plugins.RestoreRequest{
-		Source: src, PointID: point.ID, Target: sd.Target,
-		MaxBytes: r.Config.MaxScratchBytes, DrillName: d.Name,
-		DatabaseChecks: databaseChecks(d.Checks),
-	}
-	var resp *plugins.RestoreResponse
-	var empty []string
-	for i := 0; ; i++ {
-		if rec.Sample != nil {
-			rec.Sample.Slice = order[i]
-			req.Sample = &plugins.Sample{Seed: rec.Sample.Seed, Slice: order[i], Slices: rec.Sample.Slices}
-		}
-		if resp, err = r.restore(ctx, b, d, req, col, o); err != nil {
-			return
-		}
-		// A slice that holds none of the restore point's files proves
-		// nothing: restore the next one (a small backup, a large percent).
-		if rec.Sample == nil || resp.Files > 0 || resp.TotalFiles == 0 || len(resp.Problems) > 0 || i+1 == len(order) {
-			break
-		}
-		empty = append(empty, req.Sample.String())
-		log.Info("sample slice holds no files; restoring the next", "slice", req.Sample.String())
-		col.reset()
-		if err := sd.Empty(); err != nil {
-			o.error(err.Error())
-			return
-		}
-	}
-	if rec.Details == nil && (rec.Sample != nil || len(resp.Details) > 0) {
-		rec.Details = map[string]string{}
-	}
-	if rec.Sample != nil {
-		rec.Sample.TotalFiles, rec.Sample.TotalBytes, rec.Sample.Depth = resp.TotalFiles, resp.TotalBytes, resp.SampleDepth
-		rec.Details["sample"] = sampleDetail(rec.Sample, resp, empty)
-	}
-	for k, v := range resp.Details {
-		if _, host := rec.Details[k]; !host {
-			rec.Details[k] = v
-		}
-	}
-	problems(resp.Problems, o)
-	// A restore the backend could not carry out to its end (scratch full,
-	// max_scratch_bytes, an unreadable format: a problem of kind error)
-	// proves nothing about the backup: what came back is checksummed, but
-	// not judged as if it were all there was ("nothing was restored",
-	// missing paths and files would be reasons of the machine's making).
-	stopped := slices.ContainsFunc(resp.Problems, func(p plugins.Problem) bool { return p.Kind == plugins.ProblemError })
-	if resp.Point.ID != "" && resp.Point.ID != point.ID {
-		o.fail(fmt.Sprintf("the backend restored %q, not the restore point %q that was asked for", resp.Point.ID, point.ID))
-	}
-	// Where paths and manifest entries are looked up: the restored point
-	// says, where the backend knows it only once restored (restic: where
-	// the snapshot's path is in its tree); else the listed point.
-	root := point.Root
-	if resp.Point.ID == point.ID {
-		root = resp.Point.Root
-	}
-	obs.Point.Root = root
-
-	// The checksums of what came back: digests the backend computed while
-	// it wrote, and the host's own for any file it did not report.
-	st.set("verify")
-	r.progress(Progress{Drill: d.Name, Phase: "verify"})
-	database := desc.Kind == plugins.KindDatabase
-	var got *manifest.Manifest
-	var detail string
-	if database {
-		// A database's manifest is its tables: name, rows, fingerprint.
-		got = tableManifest(resp.Tables)
-		var rows int64
-		for _, t := range resp.Tables {
-			rec.Tables = append(rec.Tables, record.Table{Name: t.Name, Rows: t.Rows, Fingerprint: t.Fingerprint})
-			rows += t.Rows
-		}
-		rec.Files, rec.Bytes = int64(len(resp.Tables)), resp.Bytes
-		detail = fmt.Sprintf("%d tables, %d rows restored and fingerprinted", rec.Files, rows)
-	} else {
-		var err error
-		got, err = col.manifest(ctx, sd.Target, o, !stopped)
-		if err != nil {
-			if ctx.Err() == nil {
-				o.error(fmt.Sprintf("checksum the restored files: %v", err))
-			}
-			return
-		}
-		rec.Files, rec.Bytes = int64(len(got.Entries)), got.TotalBytes()
-		obs.Restored = got
-		detail = fmt.Sprintf("%d files, %s restored and checksummed", rec.Files, human.Size(rec.Bytes))
-	}
-	rec.ManifestSHA256 = fmt.Sprintf("%x", got.Digest())
-	o.restored = true
-	// Everything restored is now checksummed (and, for files, reconciled
-	// with what the backend reported): the least check a drill makes.
-	o.checked = true
-	rec.Checks = append(rec.Checks, record.Check{Name: "restore", OK: len(o.fails) == failsBefore && len(o.errs) == errsBefore, Detail: detail})
-	if rec.Files == 0 && !stopped {
-		what := "files"
-		if database {
-			what = "tables"
-		}
-		if rec.Sample != nil && rec.Sample.TotalFiles > 0 {
-			o.fail(fmt.Sprintf("nothing was restored: no slice of the sample held any of the %d files restore point %s lists", rec.Sample.TotalFiles, point.ID))
-		} else {
-			o.fail(fmt.Sprintf("nothing was restored: restore point %s holds no %s", point.ID, what))
-		}
-	}
-	// The checks the backend made with the backup's own means.
-	for _, c := range resp.Checks {
-		rec.Checks = append(rec.Checks, record.Check{Name: c.Name, OK: c.OK, Detail: c.Detail})
-		if !c.OK {
-			o.fail(fmt.Sprintf("check %s: %s", c.Name, c.Detail))
-		}
-	}
-
-	st.set("check")
-	r.progress(Progress{Drill: d.Name, Phase: "check"})
-	if !database && !stopped {
-		rec.Checks = append(rec.Checks, fileChecks(d, rec, sd.Target, root, got, o)...)
-	}
-	restoreTime := time.Since(restoreStart)
-	rec.RestoreSeconds = restoreTime.Seconds()
-	rec.Checks = append(rec.Checks, serviceChecks(svc, time.Duration(rec.BackupAgeSeconds*float64(time.Second)), basis, restoreTime, o)...)
-}
-
-// confiner is a Backend whose plugin process can confine itself; every
-// plugins.Client is one.
-type confiner interface {
-	Confine(ctx context.Context, req *plugins.ConfineRequest) (*plugins.ConfineResponse, error)
-}
-
-// confine has the plugin process confine itself to the drill's source and
-// scratch directory sd, with sd/tmp as its TMPDIR, before anything reads
-// the backup, and records in rec.Details["sandbox"] which confinement is
-// in force. It returns false when the drill must stop: the plugin could not
-// be confined and the drill has require_sandbox set, or Confine failed.
-func (r *Runner) confine(ctx context.Context, d *config.Drill, b Backend, src plugins.Source, sd *scratch.Dir, rec *record.Record, o *outcome) bool {
-	tmp := filepath.Join(sd.Path, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		o.error(fmt.Sprintf("create the plugin's temporary directory: %v", err))
-		return false
-	}
-	conf := &plugins.ConfineResponse{Summary: plugins.NotConfining}
-	if c, ok := b.(confiner); ok {
-		resp, err := c.Confine(ctx, &plugins.ConfineRequest{Source: src, Scratch: sd.Path, Temp: tmp})
-		if err != nil {
-			rec.Details["sandbox"] = "none: the plugin could not confine itself"
-			o.error(fmt.Sprintf("confine backend %s to its sources and scratch space: %v", d.Backend, err))
-			return false
-		}
-		conf = resp
-	}
-	rec.Details["sandbox"] = textsafe.Escape(conf.Summary)
-	if d.RequireSandbox && !conf.Confined() {
-		o.error(fmt.Sprintf("require_sandbox is set but backend %s's plugin process could not confine itself (%s); nothing was restored",
-			d.Backend, rec.Details["sandbox"]))
-		return false
-	}
-	return true
-}
-
-// restore runs one Restore call under the stall detector: a restore whose
-// progress stands still for stall_timeout is stopped long before the
-// drill's timeout. A failed call is recorded in o and returned as an error.
-func (r *Runner) restore(ctx context.Context, b Backend, d *config.Drill, req *plugins.RestoreRequest, col *collector, o *outcome) (*plugins.RestoreResponse, error) {
-	rctx, stopRestore := context.WithCancelCause(ctx)
-	defer stopRestore(nil)
-	col.stall = watchStall(d.Backend, d.StallTimeout, stopRestore)
-	resp, err := b.Restore(rctx, req, col)
-	col.stall.stop()
-	if err != nil {
-		var stalled *stallError
-		switch {
-		case ctx.Err() != nil:
-			// The drill's timeout or an interrupt: run says which.
-		case errors.As(context.Cause(rctx), &stalled):
-			o.error(stalled.Error())
-		default:
-			o.error(fmt.Sprintf("restore (backend %s): %v", d.Backend, err))
-		}
-		return nil, err
-	}
-	return resp, nil
-}
-
 // tableManifest is the manifest of a restored database: one entry per
 // table, its digest over the row count and the fingerprint, so that two
 // drills of the same dump give the same manifest digest.
@@ -577,60 +191,6 @@ func databaseChecks(ch config.Checks) *plugins.DatabaseChecks {
 	return dc
 }
 
-// problems turns a backend's problems into fail and error reasons.
-func problems(ps []plugins.Problem, o *outcome) {
-	for _, p := range ps {
-		msg := p.Message
-		if p.Path != "" && !strings.Contains(msg, p.Path) {
-			msg = fmt.Sprintf("%q: %s", p.Path, msg)
-		}
-		if p.Kind == plugins.ProblemFail {
-			o.fail(msg)
-		} else {
-			o.error(msg)
-		}
-	}
-}
-
-// vanished fails the drill when the newest restore point an earlier drill
-// of the same source saw is no longer listed and nothing as new replaced
-// it: a deleted newest snapshot, which restic itself cannot notice
-// (`latest` silently becomes an older one and every check passes). The
-// failure lasts until a restore point at least as new as the vanished one
-// is listed again. newest is the newest point listed now, nil for none.
-func (r *Runner) vanished(d *config.Drill, desc *plugins.DescribeResponse, rec *record.Record, listed []plugins.RestorePoint, newest *plugins.RestorePoint, o *outcome, log *slog.Logger) {
-	if r.Recorder == nil {
-		return
-	}
-	seen, ok, err := r.Recorder.NewestPoint(d.Name, rec.SourceSHA256)
-	if err != nil {
-		o.error(fmt.Sprintf("read what earlier drills saw from the evidence log: %v", err))
-		return
-	}
-	if !ok || newest != nil && !newest.Time.Before(seen.Time) {
-		return
-	}
-	for _, p := range listed {
-		if p.ID == seen.ID {
-			return
-		}
-	}
-	noun, store := desc.PointNoun, desc.StoreNoun
-	if noun == "" {
-		noun = "restore point"
-	}
-	if store == "" {
-		store = "backup"
-	}
-	now := "none is listed now"
-	if newest != nil {
-		now = fmt.Sprintf("the newest now is %s of %s", newest.ID, newest.Time.UTC().Format(time.RFC3339))
-	}
-	log.Warn("newest restore point vanished", "point", seen.ID, "seen_in_record", seen.LogIndex)
-	o.fail(fmt.Sprintf("%s %s of %s has vanished from the %s (record %d saw it; %s)",
-		noun, seen.ID, seen.Time.UTC().Format(time.RFC3339), store, seen.LogIndex, now))
-}
-
 // timeBasis is what a restore point's time is, as its backend says, for
 // the RPO check and details.backup_time_basis.
 func timeBasis(p plugins.RestorePoint) string {
@@ -650,33 +210,6 @@ func sourceDigest(backend string, src plugins.Source) string {
 		fmt.Fprintf(h, "%q %#v\n", k, src[k])
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
-}
-
-// state is where a drill is, for deciding what a timeout means.
-type state struct {
-	mu    sync.Mutex
-	phase string
-	// heard is set once the restore reported anything.
-	heard bool
-}
-
-func (s *state) set(phase string) {
-	s.mu.Lock()
-	s.phase = phase
-	s.mu.Unlock()
-}
-
-func (s *state) event() {
-	s.mu.Lock()
-	s.heard = true
-	s.mu.Unlock()
-}
-
-// get returns the phase and whether the restore reported anything.
-func (s *state) get() (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.phase, s.heard
 }
 
 // collector receives a backend's restore events.
@@ -715,7 +248,7 @@ func (c *collector) reset() {
 func (c *collector) Progress(p plugins.Progress) error {
 	c.st.event()
 	c.stall.progress(p)
-	c.runner.progress(Progress{Drill: c.drill, Phase: "restore", Progress: p})
+	c.runner.progress(Progress{Drill: c.drill, Phase: PhaseRestore, Progress: p})
 	return nil
 }
 
@@ -768,11 +301,12 @@ func (c *collector) Files(files []plugins.File) error {
 }
 
 // manifest reconciles the reported files with the target tree and returns
-// the manifest of everything restored. Without unreported, files the
+// the manifest of everything restored, and how the tree differs from what
+// the backend reported (see reconcile), even with an error from hashing. Without unreported, files the
 // backend did not report are left out instead of hashed: after a restore
 // the backend stopped they are pieces it left behind (a decompression
 // bomb's first gigabytes, say), not restored files.
-func (c *collector) manifest(ctx context.Context, target string, o *outcome, unreported bool) (*manifest.Manifest, error) {
+func (c *collector) manifest(ctx context.Context, target string, unreported bool) (*manifest.Manifest, []string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Sorted by path; of a path reported twice, the later report counts.
@@ -785,9 +319,9 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome, unr
 		files = append(files, r)
 	}
 	c.reported = nil
-	todo, err := reconcile(target, files, o)
+	todo, mismatches, err := reconcile(target, files)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !unreported {
 		todo = todo[:0]
@@ -807,12 +341,12 @@ func (c *collector) manifest(ctx context.Context, target string, o *outcome, unr
 		}
 		hm, err := pool.Wait()
 		if err != nil {
-			return nil, err
+			return nil, mismatches, err
 		}
 		m.Entries = append(m.Entries, hm.Entries...)
 	}
 	m.Sort()
-	return m, nil
+	return m, mismatches, nil
 }
 
 // describeSource prints a source's location keys for messages.

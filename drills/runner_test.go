@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -235,6 +236,11 @@ func TestRunVerdicts(t *testing.T) {
 			if len(mem.recs) != 1 {
 				t.Errorf("recorded %d records, want 1", len(mem.recs))
 			}
+			// Every fail belongs to a named check, and a failed check never passes.
+			failed := slices.ContainsFunc(got.Checks, func(c record.Check) bool { return !c.OK })
+			if got.Verdict == record.VerdictFail && !failed || got.Verdict == record.VerdictPass && failed {
+				t.Errorf("verdict %s with checks %+v", got.Verdict, got.Checks)
+			}
 			if ents, _ := os.ReadDir(r.ScratchRoot); len(ents) != 0 {
 				t.Errorf("scratch left behind: %d entries", len(ents))
 			}
@@ -392,9 +398,90 @@ func TestRunVanishedPoint(t *testing.T) {
 		if rec.Verdict != s.want || s.reason != "" && !containsReason(rec.Reasons, s.reason) {
 			t.Errorf("step %d: verdict %s, reasons %q; want %s with %q", i, rec.Verdict, rec.Reasons, s.want, s.reason)
 		}
+		// The vanished point fails a check of its own, restore_point, whose
+		// detail says why; the rest of the drill is judged as ever.
+		c := checkNamed(rec, "restore_point")
+		if c == nil || c.OK != (s.reason == "") || s.reason != "" && !strings.Contains(c.Detail, s.reason) {
+			t.Errorf("step %d: restore_point check %+v, want ok %v with %q", i, c, s.reason == "", s.reason)
+		}
+		if r := checkNamed(rec, "restore"); s.points != nil && (r == nil || !r.OK) {
+			t.Errorf("step %d: restore check %+v, want a restore that held", i, r)
+		}
 	}
 	if len(mem.recs) != len(steps) || mem.recs[0].SourceSHA256 == "" || mem.recs[0].SourceSHA256 != mem.recs[4].SourceSHA256 {
 		t.Errorf("records do not carry one source digest")
+	}
+}
+
+// checkNamed returns the record's check of that name, or nil.
+func checkNamed(rec *record.Record, name string) *record.Check {
+	i := slices.IndexFunc(rec.Checks, func(c record.Check) bool { return c.Name == name })
+	if i < 0 {
+		return nil
+	}
+	return &rec.Checks[i]
+}
+
+// Problems a backend reports about many files are grouped: one reason per
+// kind and message, with the count and the first names; the whole list is
+// kept in the record's details, and the restore check says the restore
+// was incomplete instead of "restored and checksummed".
+func TestRunGroupedProblems(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	const pack = "restic: ReadFull(<data/2a4fbfb604>): open repo/data/2a/2a4f: no such file or directory"
+	var probs []plugins.Problem
+	var names []string
+	for i := range 1007 {
+		name := fmt.Sprintf("d/f%04d", i)
+		names = append(names, strconv.Quote(name))
+		probs = append(probs, plugins.Problem{Kind: plugins.ProblemFail, Path: name, Message: pack})
+	}
+	probs = append(probs,
+		plugins.Problem{Kind: plugins.ProblemFail, Path: "x/y", Message: "restic: lchown x/y: no such file or directory"},
+		plugins.Problem{Kind: plugins.ProblemFail, Message: "restic restored 1726 of 1727 files and 10 of 20 bytes"},
+		plugins.Problem{Kind: plugins.ProblemFail, Message: "restic: decrypting blob <data/21de6e4f> failed\x1b[2J"})
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now.Add(-time.Hour)}},
+		files: map[string]string{"a.txt": "alpha", "b": "bravo"}, hashed: true, problems: probs}
+	r, _, _ := newTestRunner(t, b, "")
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`1,007 files: ` + pack + `: "d/f0000", "d/f0001", "d/f0002" and 1,004 more`,
+		"restic: lchown x/y: no such file or directory", // names its path already
+		"restic restored 1726 of 1727 files and 10 of 20 bytes",
+		`restic: decrypting blob <data/21de6e4f> failed\x1b[2J`, // escaped, as every reason
+	}
+	if rec.Verdict != record.VerdictFail || !slices.Equal(rec.Reasons, want) {
+		t.Errorf("verdict %s, reasons\n%q\nwant\n%q", rec.Verdict, rec.Reasons, want)
+	}
+	if got := rec.Details["restore_problem_paths"]; got != strings.Join(append(names, `"x/y"`), ", ") {
+		t.Errorf("details.restore_problem_paths %.200q..., want every name reported", got)
+	}
+	c := checkNamed(rec, "restore")
+	wantDetail := "restore incomplete: 1,010 problems reported by backend fake (1,007 files: " + pack + "; and 3 more kinds); 2 files, 10 B restored"
+	if c == nil || c.OK || c.Detail != wantDetail {
+		t.Errorf("restore check %+v\nwant detail %q", c, wantDetail)
+	}
+}
+
+// A restore the backend stopped (scratch full) fails its restore check,
+// as an error, and the check says it stopped.
+func TestRunStoppedRestoreCheck(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now.Add(-time.Hour)}},
+		files: map[string]string{"a.txt": "alpha"}, hashed: true,
+		problems: []plugins.Problem{{Kind: plugins.ProblemError, Path: "big", Message: `restore stopped: writing "big" into the target: no space left on device`}}}
+	r, _, _ := newTestRunner(t, b, "")
+	rec, err := r.Run(context.Background(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := checkNamed(rec, "restore")
+	want := `restore stopped: 1 problem reported by backend fake (restore stopped: writing "big" into the target: no space left on device); 1 files, 5 B restored`
+	if rec.Verdict != record.VerdictError || c == nil || c.OK || c.Detail != want {
+		t.Errorf("verdict %s, restore check %+v; want error, detail %q", rec.Verdict, c, want)
 	}
 }
 
@@ -462,8 +549,8 @@ func TestRunDatabase(t *testing.T) {
 	if ok.Verdict != "pass" || len(ok.Tables) != 2 || ok.Files != 2 || len(ok.ManifestSHA256) != 64 {
 		t.Fatalf("intact database: %s %q tables %+v", ok.Verdict, ok.Reasons, ok.Tables)
 	}
-	if c := ok.Checks[0]; c.Name != "restore" || c.Detail != "2 tables, 1533 rows restored and fingerprinted" {
-		t.Errorf("restore check %+v", c)
+	if i := slices.IndexFunc(ok.Checks, func(c record.Check) bool { return c.Name == "restore" }); i < 0 || ok.Checks[i].Detail != "2 tables, 1533 rows restored and fingerprinted" {
+		t.Errorf("checks %+v, want restore: 2 tables, 1533 rows restored and fingerprinted", ok.Checks)
 	}
 	again := run(t, &fakeDB{tables: []plugins.Table{tables[1], tables[0]}})
 	if again.ManifestSHA256 != ok.ManifestSHA256 {

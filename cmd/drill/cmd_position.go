@@ -68,7 +68,7 @@ Exit codes: 0 printed; 1 a service is in a --fail-on status; 2 usage.`,
 
 // parse parses --at (the time of the position, now without it) and
 // --fail-on (the statuses that fail the command).
-func (f positionFlags) parse() (time.Time, []string, error) {
+func (f positionFlags) parse() (time.Time, []drills.Status, error) {
 	when := time.Now()
 	if f.at != "" {
 		t, err := parseWhen(f.at)
@@ -77,11 +77,11 @@ func (f positionFlags) parse() (time.Time, []string, error) {
 		}
 		when = t
 	}
-	var gate []string
+	var gate []drills.Status
 	if f.failOn != "" {
-		for _, s := range strings.Split(f.failOn, ",") {
-			s = strings.TrimSpace(s)
-			if !slices.Contains([]string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing}, s) {
+		for _, name := range strings.Split(f.failOn, ",") {
+			s := drills.Status(strings.TrimSpace(name))
+			if !slices.Contains(drills.Statuses, s) {
 				return when, nil, usageError{fmt.Errorf("--fail-on: unknown status %q (want proven, at_risk, stale, untested or failing)", s)}
 			}
 			gate = append(gate, s)
@@ -93,7 +93,7 @@ func (f positionFlags) parse() (time.Time, []string, error) {
 // showPosition prints the position at when of cfg's services from the
 // evidence h holds (and writes it to --html FILE), and fails (exit 1)
 // when a service's status is in gate.
-func (e *env) showPosition(ctx context.Context, cfg *config.Config, h drillHost, f positionFlags, when time.Time, gate []string) error {
+func (e *env) showPosition(ctx context.Context, cfg *config.Config, h drillHost, f positionFlags, when time.Time, gate []drills.Status) error {
 	recs, checkpoint, err := h.Evidence(ctx)
 	if err != nil {
 		return err
@@ -129,11 +129,11 @@ func (e *env) showPosition(ctx context.Context, cfg *config.Config, h drillHost,
 
 // gateFailures is an error (exit 1) naming every service whose status is
 // in gate; nil when there is none.
-func gateFailures(pos []drills.ServicePosition, gate []string) error {
+func gateFailures(pos []drills.ServicePosition, gate []drills.Status) error {
 	var bad []string
 	for _, sp := range pos {
 		if slices.Contains(gate, sp.Status) {
-			bad = append(bad, sp.Service+" is "+sp.Status)
+			bad = append(bad, sp.Service+" is "+string(sp.Status))
 		}
 	}
 	if len(bad) > 0 {
@@ -211,7 +211,7 @@ func printPosition(e *env, pos []drills.ServicePosition, at time.Time, checkpoin
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sp.Service, sp.Owner, sp.Priority, claim(sp.RPO), claim(sp.RTO),
-			strings.ToUpper(sp.Status), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
+			strings.ToUpper(string(sp.Status)), age(sp.LastPass), last, measured, backup, trend, sp.Coverage)
 	}
 	_ = tw.Flush()
 	for _, sp := range pos {

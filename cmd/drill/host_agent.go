@@ -37,7 +37,7 @@ func (a *agentHost) Run(ctx context.Context, drill string, w runWatch) (*record.
 		}
 		if ev.Type == "progress" && w.progress != nil {
 			p := ev.Progress
-			w.progress(drills.Progress{Drill: drill, Phase: p.Phase, Progress: plugins.Progress{
+			w.progress(drills.Progress{Drill: drill, Phase: drills.Phase(p.Phase), Progress: plugins.Progress{
 				FilesDone: p.FilesDone, FilesTotal: p.FilesTotal, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal}})
 		}
 	})

@@ -20,7 +20,7 @@ type positionPage struct {
 }
 
 type statusCount struct {
-	Status string
+	Status drills.Status
 	N      int
 }
 
@@ -37,7 +37,7 @@ var positionFuncs = template.FuncMap{
 		}
 		return human.Duration(time.Duration(s * float64(time.Second)).Round(time.Second))
 	},
-	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"label": func(s drills.Status) string { return strings.ReplaceAll(string(s), "_", " ") },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	// esc shows text from records in its escaped form (html/template
 	// then escapes it for HTML): a reason never carries a control or
@@ -98,7 +98,7 @@ pre{background:#f7f7f7;padding:.5em;font-size:.85em;overflow-x:auto}
 // writePositionHTML writes the position page.
 func writePositionHTML(w io.Writer, pos []drills.ServicePosition, at time.Time, checkpoint string) error {
 	page := positionPage{At: at, Checkpoint: checkpoint, Services: pos}
-	for _, st := range []string{drills.StatusProven, drills.StatusAtRisk, drills.StatusStale, drills.StatusUntested, drills.StatusFailing} {
+	for _, st := range drills.Statuses {
 		n := 0
 		for _, sp := range pos {
 			if sp.Status == st {

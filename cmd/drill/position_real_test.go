@@ -69,7 +69,7 @@ drills:
 		must(t, store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false))
 		out := map[string]string{}
 		for _, sp := range drills.Position(cfg, recs, t0.Add(at)) {
-			out[sp.Service] = sp.Status
+			out[sp.Service] = string(sp.Status)
 		}
 		return out
 	}
