@@ -50,12 +50,13 @@ test: test-deps db-up restic check
 	CGO_ENABLED=1 DRILL_RACE=1 DRILL_REQUIRE_BROWSER=1 $(GO) test -race -count=1 -timeout 45m ./...
 	bash scripts/fuzz.sh 3
 
-## check: gofmt, go vet and golangci-lint (.golangci.yml, the version pinned in tools/go.mod): the gates make test runs first
+## check: gofmt, go vet, golangci-lint (.golangci.yml, the version pinned in tools/go.mod) and no function over 80 lines (scripts/funclen): the gates make test runs first
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './_*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'ed (run gofmt -w):" $$unformatted >&2; exit 1; fi
 	$(GO) vet ./...
 	$(LINT)
+	$(GO) run ./scripts/funclen -max 80 -top 0
 
 ## lint: golangci-lint, pinned in tools/go.mod as a tool, with .golangci.yml (errcheck, errorlint, depguard's layering, ...)
 LINT := $(GO) tool -modfile=tools/go.mod golangci-lint run ./...
