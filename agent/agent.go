@@ -410,7 +410,6 @@ func (a *Agent) execute(r *run) {
 		// Asked for on demand, and the asker left while it waited: no
 		// drill, no record.
 		r.update(func() { r.err = errors.New("the drill run command that asked for it went away before it started") })
-		close(r.done)
 		return
 	}
 	a.mu.Lock()
@@ -453,7 +452,6 @@ func (a *Agent) execute(r *run) {
 		a.checkPosition(rec)
 	}
 	r.update(func() { r.rec, r.err = rec, err })
-	close(r.done)
 	a.opt.Notify.Notify("STATUS=" + a.status())
 }
 

@@ -85,7 +85,9 @@ type queue struct {
 	waiting  []*run
 	running  int
 	stopping bool
-	// start runs r in a goroutine of its own and calls finish when done.
+	// start runs r in a goroutine of its own; when it returns, the queue
+	// lets the drill run again (finish) and only then closes r.done, so
+	// a client that has r's result can run the drill again at once.
 	start func(r *run)
 	wg    sync.WaitGroup
 }
@@ -124,6 +126,7 @@ func (q *queue) dispatchLocked() {
 			defer q.wg.Done()
 			q.start(r)
 			q.finish(r)
+			close(r.done)
 		}()
 	}
 }

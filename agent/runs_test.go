@@ -26,7 +26,6 @@ func TestQueue(t *testing.T) {
 		mu.Lock()
 		running--
 		mu.Unlock()
-		close(r.done)
 	})
 	now := time.Now()
 	var runs []*run
@@ -99,5 +98,19 @@ func TestQueue(t *testing.T) {
 	slices.Sort(order)
 	if !slices.Equal(order, []string{"a", "b", "c"}) {
 		t.Errorf("started %v, want a, b and c", order)
+	}
+}
+
+// TestRunAgainOnceDone: a client that has a run's result (r.done is
+// closed) can run the drill again at once; it is never told that the
+// drill it just saw end is still running.
+func TestRunAgainOnceDone(t *testing.T) {
+	q := newQueue(1, func(*run) {})
+	for i := range 200 {
+		r := newRun("a", triggerDemand, nil, time.Now())
+		if _, err := q.submit(r); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		<-r.done
 	}
 }
