@@ -143,6 +143,11 @@ func runPasswordCommand(ctx context.Context, command string) ([]byte, error) {
 	if !res.OK() {
 		return nil, fmt.Errorf("%s: %w", args[0], res.Err)
 	}
+	if len(res.Stdout) >= maxPasswordOutput {
+		// Cut, it would be a wrong password, and restic's error would not
+		// say why.
+		return nil, fmt.Errorf("%s printed %d bytes or more: that is not a password", args[0], maxPasswordOutput)
+	}
 	pw := bytes.TrimRight(res.Stdout, "\r\n")
 	if len(pw) == 0 {
 		return nil, fmt.Errorf("%s printed no password", args[0])

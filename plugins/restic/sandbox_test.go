@@ -1,8 +1,10 @@
 package restic
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/drillhq/drill/plugins"
@@ -51,5 +53,19 @@ func TestPasswordCommandBeforeConfinement(t *testing.T) {
 	}
 	if resp.Files != int64(len(files)) || len(resp.Problems) > 0 {
 		t.Errorf("restored %d files with problems %+v, want %d and none", resp.Files, resp.Problems, len(files))
+	}
+}
+
+// TestPasswordCommandTooMuch: a password_command that prints more than a
+// password could be is refused with a reason, not cut into a wrong
+// password that restic would reject without saying why.
+func TestPasswordCommandTooMuch(t *testing.T) {
+	_, err := runPasswordCommand(context.Background(), "head -c 1100000 /dev/urandom")
+	if err == nil || !strings.Contains(err.Error(), "that is not a password") {
+		t.Fatalf("err = %v, want a password_command that printed too much refused", err)
+	}
+	pw, err := runPasswordCommand(context.Background(), "echo s3cr3t")
+	if err != nil || string(pw) != "s3cr3t" {
+		t.Fatalf("echo: %q, %v", pw, err)
 	}
 }
