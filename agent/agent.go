@@ -238,9 +238,53 @@ func (a *Agent) Close(ctx context.Context) error {
 	return err
 }
 
-// loadLast reads the newest record and the newest pass of every drill,
-// reading the log from its end only as far as needed.
+// loadLast reads the newest record and the newest pass of every drill of
+// the config: through the store's index, two records a drill; from the
+// log's end when the index does not cover the log (a damaged store).
 func (a *Agent) loadLast() error {
+	var want []int64
+	err := error(nil)
+	for _, name := range a.cfg.DrillNames() {
+		last, pass := int64(-1), int64(-1)
+		err = a.store.DrillIndex(name, func(e evidence.IndexEntry) bool {
+			if last < 0 {
+				last = e.Index
+			}
+			if e.Verdict == record.VerdictPass {
+				pass = e.Index
+			}
+			return pass < 0
+		})
+		if err != nil {
+			break
+		}
+		want = append(want, last, pass)
+	}
+	if errors.Is(err, evidence.ErrNotIndexed) {
+		return a.loadLastFromLog()
+	}
+	if err != nil {
+		return fmt.Errorf("read the last records: %w", err)
+	}
+	want = slices.DeleteFunc(want, func(i int64) bool { return i < 0 })
+	recs, err := a.store.Records(slices.Compact(want))
+	if err != nil {
+		return fmt.Errorf("read the last records: %w", err)
+	}
+	for _, r := range recs {
+		if cur := a.last[r.Drill]; cur == nil || r.LogIndex > cur.LogIndex {
+			a.last[r.Drill] = r
+		}
+		if r.Verdict == record.VerdictPass {
+			a.lastPass[r.Drill] = r
+		}
+	}
+	return nil
+}
+
+// loadLastFromLog is loadLast reading the log from its end, as far as
+// needed.
+func (a *Agent) loadLastFromLog() error {
 	errEnough := errors.New("enough")
 	want := 2 * len(a.cfg.Drills)
 	err := a.store.Entries(func(e *evidence.Entry) error {

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/bundle"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/evlog"
@@ -24,6 +26,7 @@ import (
 //	GET  /v1/health                   Health
 //	GET  /v1/drills                   []DrillStatus
 //	GET  /v1/history?drill=D&service=S&limit=N  evidence records, newest first, one JSON object per line
+//	GET  /v1/position?at=T&drill=D&review_every=SECONDS...  the records the position at T needs, one JSON object per line
 //	POST /v1/run?drill=D              Events, one JSON object per line, until "result"
 //	GET  /v1/export?since=&until=&service=&drill=   an evidence bundle (.tar.gz); trailer Drill-Export-Error on failure
 //	GET  /v1/verify                   VerifyResult of the local log (422 when it does not verify)
@@ -132,6 +135,7 @@ func (a *Agent) api() http.Handler {
 	mux.HandleFunc("GET /v1/health", a.handleHealth)
 	mux.HandleFunc("GET /v1/drills", a.handleDrills)
 	mux.HandleFunc("GET /v1/history", a.handleHistory)
+	mux.HandleFunc("GET /v1/position", a.handlePosition)
 	mux.HandleFunc("POST /v1/run", a.handleRun)
 	mux.HandleFunc("GET /v1/export", a.handleExport)
 	mux.HandleFunc("GET /v1/verify", a.handleVerify)
@@ -210,28 +214,79 @@ func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
 		limit = n
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	// Entries reads a page of records per read transaction and calls fn
+	// History reads a page of records per read transaction and calls fn
 	// with the transaction closed: a slow client never holds the store.
 	enc := json.NewEncoder(newDeadlineWriter(w))
-	n := 0
-	errEnough := errors.New("enough")
-	err := a.store.Entries(func(e *evidence.Entry) error {
-		if drill != "" && e.Record.Drill != drill || service != "" && e.Record.Service != service {
-			return nil
-		}
-		if limit > 0 && n >= limit {
-			return errEnough
-		}
-		n++
+	err := a.store.History(evidence.HistoryFilter{Drill: drill, Service: service, Limit: limit}, func(e *evidence.Entry) error {
 		if err := enc.Encode(e.Record); err != nil {
 			return err
 		}
 		return req.Context().Err()
-	}, true)
-	if err != nil && !errors.Is(err, errEnough) {
+	})
+	if err != nil {
 		// The status line is gone; an error line ends the stream.
 		_ = enc.Encode(map[string]string{"error": "read the evidence store: " + err.Error()})
 	}
+}
+
+// handlePosition answers the records a position needs (drills.PositionQuery:
+// at, and each drill with its review_every in seconds), one JSON object a
+// line, read through the store's index: a position through the agent reads
+// a few records per drill, not the whole log.
+func (a *Agent) handlePosition(w http.ResponseWriter, req *http.Request) {
+	q, err := parsePositionQuery(req.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	recs, err := q.Records(a.store)
+	if errors.Is(err, evidence.ErrNotIndexed) {
+		recs, err = nil, a.store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false)
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "read the evidence store: %v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(newDeadlineWriter(w))
+	for _, r := range recs {
+		if enc.Encode(r) != nil {
+			return
+		}
+	}
+}
+
+// positionValues encodes q for /v1/position: at, then drill and
+// review_every (seconds) in pairs.
+func positionValues(q drills.PositionQuery) url.Values {
+	v := url.Values{"at": {q.At.Format(time.RFC3339Nano)}}
+	for _, d := range q.Drills {
+		v.Add("drill", d.Drill)
+		v.Add("review_every", strconv.FormatFloat(d.ReviewEvery.Seconds(), 'f', -1, 64))
+	}
+	return v
+}
+
+// parsePositionQuery decodes what positionValues encodes.
+func parsePositionQuery(v url.Values) (drills.PositionQuery, error) {
+	var q drills.PositionQuery
+	at, err := time.Parse(time.RFC3339Nano, v.Get("at"))
+	if err != nil {
+		return q, fmt.Errorf("at %q: want an RFC 3339 time", v.Get("at"))
+	}
+	q.At = at
+	names, windows := v["drill"], v["review_every"]
+	if len(names) != len(windows) {
+		return q, fmt.Errorf("%d drills but %d review_every: want one for each drill", len(names), len(windows))
+	}
+	for i, name := range names {
+		secs, err := strconv.ParseFloat(windows[i], 64)
+		if err != nil || secs < 0 || secs > 1e12 {
+			return q, fmt.Errorf("review_every %q of drill %q: want seconds, 0 or more", windows[i], name)
+		}
+		q.Drills = append(q.Drills, drills.PositionDrill{Drill: name, ReviewEvery: time.Duration(secs * float64(time.Second))})
+	}
+	return q, nil
 }
 
 func (a *Agent) handleRun(w http.ResponseWriter, req *http.Request) {

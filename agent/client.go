@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -110,10 +112,7 @@ func (c *Client) Drills(ctx context.Context) ([]DrillStatus, error) {
 
 // HistoryFilter selects records: a drill's, a service's (when not ""),
 // at most Limit (when > 0).
-type HistoryFilter struct {
-	Drill, Service string
-	Limit          int
-}
+type HistoryFilter = evidence.HistoryFilter
 
 // History calls fn for each record f selects, newest first.
 func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.Record) error) error {
@@ -127,7 +126,25 @@ func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.R
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	resp, err := c.do(ctx, http.MethodGet, "/v1/history", q)
+	return c.records(ctx, "/v1/history", q, fn)
+}
+
+// PositionRecords returns the records the position q asks for needs
+// (drills.PositionQuery.Records), read by the agent through its index.
+func (c *Client) PositionRecords(ctx context.Context, q drills.PositionQuery) ([]*record.Record, error) {
+	var recs []*record.Record
+	err := c.records(ctx, "/v1/position", positionValues(q), func(r *record.Record) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
+// records calls fn for each record of the stream the agent answers path
+// with, one JSON object a line; a line {"error": ...} ends it with that
+// error.
+func (c *Client) records(ctx context.Context, path string, q url.Values, fn func(*record.Record) error) error {
+	resp, err := c.do(ctx, http.MethodGet, path, q)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -224,4 +225,88 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// PositionIndex is what PositionQuery.Records reads: the record index of
+// an evidence store, and its records (*evidence.Store implements it).
+type PositionIndex interface {
+	// DrillIndex calls fn for drill's records, newest (highest log
+	// index) first, until fn returns false.
+	DrillIndex(drill string, fn func(evidence.IndexEntry) bool) error
+	// Records returns the records at these log indexes.
+	Records(indexes []int64) ([]*record.Record, error)
+}
+
+// PositionQuery is what a position needs to know to choose its records:
+// its time, and each drill with its service's review_every.
+type PositionQuery struct {
+	At     time.Time
+	Drills []PositionDrill
+}
+
+// PositionDrill is a drill of a PositionQuery.
+type PositionDrill struct {
+	Drill       string
+	ReviewEvery time.Duration
+}
+
+// PositionQueryFor is the query of the position of cfg's services at at.
+func PositionQueryFor(cfg *config.Config, at time.Time) PositionQuery {
+	q := PositionQuery{At: at}
+	for _, dn := range cfg.DrillNames() {
+		pd := PositionDrill{Drill: dn}
+		if svc := cfg.Services[cfg.Drills[dn].Service]; svc != nil {
+			pd.ReviewEvery = svc.ReviewEvery
+		}
+		q.Drills = append(q.Drills, pd)
+	}
+	return q
+}
+
+// Records reads from idx the records Position needs at q.At, no more: per
+// drill, its newest record finished by then, and its passes finished by
+// then, newest first, until both the trend (its trendRuns latest passes)
+// and the coverage (the passes within review_every; only the newest when
+// it was not sampled) are covered. Position over them is Position over
+// every record. An error from idx (evidence.ErrNotIndexed) is returned as
+// it is.
+func (q PositionQuery) Records(idx PositionIndex) ([]*record.Record, error) {
+	var want []int64
+	for _, d := range q.Drills {
+		var err error
+		if want, err = d.indexes(idx, q.At, want); err != nil {
+			return nil, err
+		}
+	}
+	return idx.Records(want)
+}
+
+// indexes appends to out the log indexes of the records of d that Position
+// reads at at (see PositionQuery.Records).
+func (d PositionDrill) indexes(idx PositionIndex, at time.Time, out []int64) ([]int64, error) {
+	haveLast, passes, covered := false, 0, false
+	err := idx.DrillIndex(d.Drill, func(e evidence.IndexEntry) bool {
+		if e.Finished.After(at) {
+			return true
+		}
+		take := !haveLast
+		haveLast = true
+		if e.Verdict == record.VerdictPass {
+			// coverage stops at the first pass out of the window; it
+			// reads no other pass when the newest restored everything.
+			if d.ReviewEvery > 0 && at.Sub(e.Finished) > d.ReviewEvery {
+				covered = true
+			}
+			take = take || passes < trendRuns || !covered
+			if passes == 0 && !e.Sampled {
+				covered = true
+			}
+			passes++
+		}
+		if take {
+			out = append(out, e.Index)
+		}
+		return passes < trendRuns || !covered
+	})
+	return out, err
 }

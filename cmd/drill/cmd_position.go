@@ -94,7 +94,7 @@ func (f positionFlags) parse() (time.Time, []drills.Status, error) {
 // evidence h holds (and writes it to --html FILE), and fails (exit 1)
 // when a service's status is in gate.
 func (e *env) showPosition(ctx context.Context, cfg *config.Config, h drillHost, f positionFlags, when time.Time, gate []drills.Status) error {
-	recs, checkpoint, err := h.Evidence(ctx)
+	recs, checkpoint, err := h.Evidence(ctx, drills.PositionQueryFor(cfg, when))
 	if err != nil {
 		return err
 	}

@@ -41,10 +41,12 @@ type drillHost interface {
 	// returns an error, which History returns. Without an evidence store
 	// it returns a *noStoreError.
 	History(ctx context.Context, f agent.HistoryFilter, fn func(*record.Record) error) error
-	// Evidence returns every record, in no particular order, and the
-	// latest signed checkpoint ("" when there is none). Without an
-	// evidence store it returns neither, and no error: nothing is proven.
-	Evidence(ctx context.Context) (recs []*record.Record, checkpoint string, err error)
+	// Evidence returns the records the position q asks for needs (at
+	// least those q.Records reads; every record from a store without
+	// indexes), in no particular order, and the latest signed checkpoint
+	// ("" when there is none). Without an evidence store it returns
+	// neither, and no error: nothing is proven.
+	Evidence(ctx context.Context, q drills.PositionQuery) (recs []*record.Record, checkpoint string, err error)
 	// Export writes a signed bundle of the records sel selects to w.
 	Export(ctx context.Context, sel selection, w io.Writer) error
 	// Verify recomputes and checks the whole evidence log. A log that does

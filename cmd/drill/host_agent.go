@@ -63,14 +63,17 @@ func (a *agentHost) History(ctx context.Context, f agent.HistoryFilter, fn func(
 	return a.c.History(ctx, f, fn)
 }
 
-// Evidence returns the agent's records and the checkpoint it had when
-// dialled.
-func (a *agentHost) Evidence(ctx context.Context) ([]*record.Record, string, error) {
-	var recs []*record.Record
-	err := a.c.History(ctx, agent.HistoryFilter{}, func(r *record.Record) error {
-		recs = append(recs, r)
-		return nil
-	})
+// Evidence returns the records of the position q, read by the agent
+// through its index, and the checkpoint it had when dialled. An agent of
+// an earlier version, without /v1/position, sends its whole history.
+func (a *agentHost) Evidence(ctx context.Context, q drills.PositionQuery) ([]*record.Record, string, error) {
+	recs, err := a.c.PositionRecords(ctx, q)
+	if se, ok := errors.AsType[*agent.StatusError](err); ok && se.Code == http.StatusNotFound {
+		recs, err = nil, a.c.History(ctx, agent.HistoryFilter{}, func(r *record.Record) error {
+			recs = append(recs, r)
+			return nil
+		})
+	}
 	return recs, a.health.Checkpoint, err
 }
 

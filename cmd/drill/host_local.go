@@ -81,11 +81,23 @@ func (l *localHost) Run(ctx context.Context, drill string, w runWatch) (*record.
 // Drills lists the config's drills with their next run as the agent
 // would schedule them on this host, and the newest record of each in the
 // store (none when it cannot be read).
-func (l *localHost) Drills(ctx context.Context) ([]agent.DrillStatus, error) {
+func (l *localHost) Drills(context.Context) ([]agent.DrillStatus, error) {
 	last := map[string]*record.Record{}
-	_ = l.History(ctx, agent.HistoryFilter{}, func(r *record.Record) error {
-		if _, ok := last[r.Drill]; !ok {
-			last[r.Drill] = r
+	_ = l.withStore(func(store *evidence.Store) error {
+		if !store.Indexed() {
+			// A store an earlier version wrote to: one read of it.
+			return store.History(evidence.HistoryFilter{}, func(en *evidence.Entry) error {
+				if _, ok := last[en.Record.Drill]; !ok {
+					last[en.Record.Drill] = en.Record
+				}
+				return nil
+			})
+		}
+		for _, n := range l.cfg.DrillNames() {
+			_ = store.History(evidence.HistoryFilter{Drill: n, Limit: 1}, func(en *evidence.Entry) error {
+				last[n] = en.Record
+				return nil
+			})
 		}
 		return nil
 	})
@@ -99,33 +111,22 @@ func (l *localHost) Drills(ctx context.Context) ([]agent.DrillStatus, error) {
 	return rows, nil
 }
 
-// errStop ends a walk through the store early.
-var errStop = errors.New("stop")
-
 func (l *localHost) History(_ context.Context, f agent.HistoryFilter, fn func(*record.Record) error) error {
 	return l.withStore(func(store *evidence.Store) error {
-		n := 0
-		err := store.Entries(func(en *evidence.Entry) error {
-			if f.Drill != "" && en.Record.Drill != f.Drill || f.Service != "" && en.Record.Service != f.Service {
-				return nil
-			}
-			if f.Limit > 0 && n >= f.Limit {
-				return errStop
-			}
-			n++
-			return fn(en.Record)
-		}, true)
-		if errors.Is(err, errStop) {
-			return nil
-		}
-		return err
+		return store.History(f, func(en *evidence.Entry) error { return fn(en.Record) })
 	})
 }
 
-func (l *localHost) Evidence(context.Context) (recs []*record.Record, checkpoint string, err error) {
+func (l *localHost) Evidence(_ context.Context, q drills.PositionQuery) (recs []*record.Record, checkpoint string, err error) {
 	err = l.withStore(func(store *evidence.Store) error {
 		cp, _ := store.Checkpoint()
 		checkpoint = string(cp)
+		recs, err = q.Records(store)
+		if !errors.Is(err, evidence.ErrNotIndexed) {
+			return err
+		}
+		// A store an earlier version wrote to: read it whole.
+		recs = nil
 		return store.Entries(func(en *evidence.Entry) error {
 			recs = append(recs, en.Record)
 			return nil

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/drillhq/drill/agent"
+	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
 )
 
@@ -45,7 +47,7 @@ func TestHostFor(t *testing.T) {
 			t.Fatalf("hostFor without a socket = the agent, want this process")
 		}
 		// No store yet: nothing proven, and not an error.
-		recs, cp, err := h.Evidence(t.Context())
+		recs, cp, err := h.Evidence(t.Context(), drills.PositionQueryFor(cfg, time.Now()))
 		if recs != nil || cp != "" || err != nil {
 			t.Errorf("Evidence without a store = %v, %q, %v; want nothing", recs, cp, err)
 		}
@@ -75,7 +77,7 @@ func TestHostFor(t *testing.T) {
 		if !h.InAgent() {
 			t.Fatalf("hostFor with an agent on the socket = this process, want the agent")
 		}
-		if _, cp, err := h.Evidence(t.Context()); err != nil || cp != "host/drill\n3\nroot\n" {
+		if _, cp, err := h.Evidence(t.Context(), drills.PositionQueryFor(cfg, time.Now())); err != nil || cp != "host/drill\n3\nroot\n" {
 			t.Errorf("Evidence through the agent = checkpoint %q, %v; want the agent's", cp, err)
 		}
 	})

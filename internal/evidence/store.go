@@ -80,6 +80,7 @@ type Store struct {
 	now      func() time.Time
 	readOnly bool
 	keyErr   error // why Key cannot append to this log, if it cannot
+	indexed  bool  // the record indexes cover the log (index.go)
 
 	mu      sync.Mutex // serialises Append and guards head and damaged
 	head    *head      // the latest signed checkpoint, verified; nil if damaged
@@ -168,6 +169,9 @@ func (s *Store) load(opt Options) error {
 				return err
 			}
 		}
+		if err := s.indexUp(); err != nil {
+			return err
+		}
 	}
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
@@ -184,6 +188,8 @@ func (s *Store) load(opt Options) error {
 		}
 		s.origin = string(meta.Get(metaOrigin))
 		s.vkey = string(meta.Get(metaVKey))
+		// A read-only store whose indexes lag behind the log is read whole.
+		s.indexed, _ = indexCovers(tx)
 		return nil
 	})
 	if err != nil {
@@ -500,13 +506,16 @@ func (s *Store) appendRecords(tx *bbolt.Tx, rs []record.Record, leaves [][]byte)
 }
 
 // noteRecord keeps the runner's state in step with rec, in its append
-// transaction: the restore point and sample indexes (pb), and the start
-// marker rec finishes.
+// transaction: the restore point and sample indexes (pb), the record
+// indexes, and the start marker rec finishes.
 func noteRecord(tx *bbolt.Tx, pb *bbolt.Bucket, rec *record.Record) error {
 	if err := notePoint(pb, rec); err != nil {
 		return err
 	}
 	if err := noteSample(pb, rec); err != nil {
+		return err
+	}
+	if err := noteIndex(tx, rec); err != nil {
 		return err
 	}
 	return clearRunning(tx, rec)

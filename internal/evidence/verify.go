@@ -51,8 +51,10 @@ func (s *Store) Verify(ctx context.Context) (*Report, error) {
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		rep, err = v.run(ctx, tx)
-		return err
+		if rep, err = v.run(ctx, tx); err != nil {
+			return err
+		}
+		return checkIndexes(ctx, tx)
 	})
 	if err != nil {
 		return nil, err
