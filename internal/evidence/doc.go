@@ -51,6 +51,9 @@
 //	hashes       tlog.StoredHashIndex (0..StoredHashCount(N)-1)   32-byte hash
 //	checkpoints  n (0..N)                          the signed checkpoint of size n
 //	points       drill "\x00" source_sha256      the newest restore point its records saw (JSON)
+//	by_drill     drill "\x00" i                  record i's verdict, flags (1: sampled), finished (14 bytes)
+//	by_service   service "\x00" i                the same, by the record's service
+//	meta         "indexed" how many log entries by_drill and by_service cover (8 bytes)
 //
 // Append writes one leaf, its stored hashes, the checkpoint of the new size
 // and meta/size in a single bbolt transaction, so a crash leaves either the
@@ -66,7 +69,9 @@
 // The points bucket is an index derived from the records (see
 // Store.NewestPoint), written in the same transaction as each record and
 // rebuilt from the records when it is missing; it is not signed and Verify
-// does not rely on it.
+// does not rely on it. The record indexes (by_drill, by_service; index.go)
+// are derived likewise, brought up to the log by a read-write Open, and
+// checked against the records by Verify, since the position reads them.
 //
 // # What Verify proves
 //

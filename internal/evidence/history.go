@@ -46,10 +46,18 @@ func (s *Store) History(f HistoryFilter, fn func(*Entry) error) error {
 	if err != nil {
 		return err
 	}
+	// A page is no bigger than what the limit leaves to visit (and at
+	// least a small one, when the filter skips records).
+	page := func() int {
+		if f.Limit > 0 {
+			return min(historyPage, max(f.Limit-n, 16))
+		}
+		return historyPage
+	}
 	if f.Drill == "" && f.Service == "" || !s.indexed {
-		err = s.pages(size, func(below int64) []int64 { return descending(below, historyPage) }, visit)
+		err = s.pages(size, func(below int64) []int64 { return descending(below, page()) }, visit)
 	} else {
-		err = s.pages(size, func(below int64) []int64 { return s.indexPage(bucket, name, below) }, visit)
+		err = s.pages(size, func(below int64) []int64 { return s.indexPage(bucket, name, below, page()) }, visit)
 	}
 	if errors.Is(err, errEnough) {
 		return nil
@@ -70,13 +78,13 @@ func descending(end int64, n int) []int64 {
 }
 
 // indexPage is the next page of name's log indexes in bucket below below,
-// newest first. An index that cannot be read ends the walk: the records
+// newest first, at most n. An index that cannot be read ends the walk: the records
 // it would have listed are missing, which Verify reports.
-func (s *Store) indexPage(bucket []byte, name string, below int64) []int64 {
+func (s *Store) indexPage(bucket []byte, name string, below int64, n int) []int64 {
 	var out []int64
 	_ = s.walkIndex(bucket, name, below, func(e IndexEntry) bool {
 		out = append(out, e.Index)
-		return len(out) < historyPage
+		return len(out) < n
 	})
 	return out
 }
@@ -133,7 +141,7 @@ func parseLeaves(idx []int64, leaves [][]byte) ([]*Entry, error) {
 	for w := range workers {
 		wg.Go(func() {
 			for j := w; j < len(leaves); j += workers {
-				out[j], errs[j] = parseEntry(idx[j], leaves[j])
+				out[j], errs[j] = readEntry(idx[j], leaves[j])
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -249,4 +250,34 @@ func copyFile(t *testing.T, from, to string) {
 	b, err := os.ReadFile(from)
 	must(t, err)
 	must(t, os.WriteFile(to, b, 0o600))
+}
+
+// readEntry, the fast parse of the reads, gives what parseEntry gives, for
+// records, for a key change, and for leaves it leaves to parseEntry.
+func TestReadEntryIsParseEntry(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	key := testKey(t, testOrigin)
+	s, err := Open(filepath.Join(t.TempDir(), "drill.db"), Options{Origin: testOrigin, Key: key})
+	must(t, err)
+	defer s.Close()
+	appendRandom(t, rng, s, randomRecords(rng, 30))
+	_, err = s.RotateKey(testKey(t, testOrigin))
+	must(t, err)
+	size, err := s.Size()
+	must(t, err)
+	idx := descending(size, int(size))
+	leaves, err := s.readLeaves(idx)
+	must(t, err)
+	variants := [][]byte{[]byte(`{"payloadType":"` + "application/vnd.in-toto+json" + `","payload":"!!","signatures":[{}]}`), []byte("{}"), nil}
+	for j, leaf := range append(leaves, variants...) {
+		i := int64(j)
+		if j < len(idx) {
+			i = idx[j]
+		}
+		got, gerr := readEntry(i, leaf)
+		want, werr := parseEntry(i, leaf)
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("leaf %d: readEntry = %+v, %v; parseEntry = %+v, %v", i, got, gerr, want, werr)
+		}
+	}
 }
