@@ -243,7 +243,7 @@ func (a *Agent) Close(ctx context.Context) error {
 // log's end when the index does not cover the log (a damaged store).
 func (a *Agent) loadLast() error {
 	var want []int64
-	err := error(nil)
+	var err error
 	for _, name := range a.cfg.DrillNames() {
 		last, pass := int64(-1), int64(-1)
 		err = a.store.DrillIndex(name, func(e evidence.IndexEntry) bool {

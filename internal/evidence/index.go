@@ -203,7 +203,8 @@ func (s *Store) walkIndex(bucket []byte, name string, below int64, fn func(Index
 	return s.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		prefix := []byte(name + "\x00")
-		k, v := c.Seek(indexKey(name, below)) // be64 of -1 sorts after every index
+		var v []byte
+		k, _ := c.Seek(indexKey(name, below)) // be64 of -1 sorts after every index
 		if k == nil {
 			k, v = c.Last()
 		} else {

@@ -27,7 +27,8 @@ const reads100kDrills, reads100kServices = 12, 4
 // and by the full read they replace. It runs only when
 // DRILL_EVIDENCE_100K=reads; with DRILL_EVIDENCE_100K_DIR=DIR the store is
 // kept at DIR/state/drill.db with DIR/drill.yaml, a config naming its
-// drills, to time the commands themselves (drill -c DIR/drill.yaml ...).
+// drills, to time the commands themselves (drill -c DIR/drill.yaml ...);
+// DRILL_EVIDENCE_100K_RECORDS=N writes N records instead of 100,000.
 func TestReads100k(t *testing.T) {
 	if os.Getenv("DRILL_EVIDENCE_100K") != "reads" {
 		t.Skip("a measurement, not a test: set DRILL_EVIDENCE_100K=reads to read a log of 100,000 records")
