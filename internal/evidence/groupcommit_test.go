@@ -22,9 +22,9 @@ type appendResult struct {
 
 // queueWhileCommitting holds the store's commit slot, as a commit in
 // progress would, starts one AppendBatch per element of batches, waits
-// until every call is queued, then lets them go and returns what each
-// returned, in the order of batches.
-func queueWhileCommitting(t *testing.T, s *Store, batches [][]*record.Record) []appendResult {
+// until every call is queued, runs meanwhile (if not nil), then lets them
+// go and returns what each returned, in the order of batches.
+func queueWhileCommitting(t *testing.T, s *Store, batches [][]*record.Record, meanwhile func()) []appendResult {
 	t.Helper()
 	s.leader <- struct{}{}
 	out := make([]appendResult, len(batches))
@@ -43,6 +43,9 @@ func queueWhileCommitting(t *testing.T, s *Store, batches [][]*record.Record) []
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d appends queued after 10s", queued, len(batches))
 		}
+	}
+	if meanwhile != nil {
+		meanwhile()
 	}
 	<-s.leader
 	wg.Wait()
@@ -91,7 +94,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		batches = append(batches, recs)
 	}
-	results := queueWhileCommitting(t, s, batches)
+	results := queueWhileCommitting(t, s, batches, nil)
 	seen := map[int64]bool{}
 	for _, r := range results {
 		if r.err != nil {
@@ -147,7 +150,7 @@ func TestGroupCommitRefusesOne(t *testing.T) {
 		{longName},
 		{testRecord(13, record.VerdictPass), testRecord(14, record.VerdictPass)},
 	}
-	results := queueWhileCommitting(t, s, batches)
+	results := queueWhileCommitting(t, s, batches, nil)
 	for i, want := range []string{"", "more than the limit", "key too large", ""} {
 		err := results[i].err
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
@@ -181,21 +184,14 @@ func TestGroupCommitFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.leader <- struct{}{}
-	var wg sync.WaitGroup
-	errs := make([]error, 5)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = s.Append(testRecord(10+i, record.VerdictPass)) })
+	var batches [][]*record.Record
+	for i := range 5 {
+		batches = append(batches, []*record.Record{testRecord(10+i, record.VerdictPass)})
 	}
-	for s.queued() < len(errs) {
-		time.Sleep(time.Millisecond)
-	}
-	must(t, s.db.Close()) // the commit cannot happen
-	<-s.leader
-	wg.Wait()
-	for i, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "database not open") {
-			t.Errorf("append %d on a closed database: err = %v", i, err)
+	closeDB := func() { must(t, s.db.Close()) } // the commit cannot happen
+	for i, r := range queueWhileCommitting(t, s, batches, closeDB) {
+		if r.err == nil || !strings.Contains(r.err.Error(), "database not open") {
+			t.Errorf("append %d on a closed database: err = %v", i, r.err)
 		}
 	}
 	s, err = Open(path, Options{Key: key})
