@@ -425,8 +425,8 @@ func (s *Store) Append(rec *record.Record) (*Entry, error) {
 // (group commit). A call returns only once the transaction holding its
 // records has committed; when that commit fails, every call in it fails
 // and the head is read back from disk. A call whose records the log
-// refuses (a record too large to sign) fails alone, before the
-// transaction.
+// refuses (one too large to sign, or one its indexes cannot hold) fails
+// alone; the calls queued with it are committed without it.
 func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
