@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +38,30 @@ func BenchmarkAppend(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAppendConcurrent measures Append from 12 goroutines at once,
+// as an agent running concurrent drills does: appends that arrive while
+// a commit is in progress share the next one (group commit), so the time
+// per record falls below one commit's. It reports the records per commit.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	key := testKey(b, testOrigin)
+	s, err := Open(filepath.Join(b.TempDir(), "drill.db"), Options{Origin: testOrigin, Key: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetParallelism(6) // 12 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for i := 0; pb.Next(); i++ {
+			if _, err := s.Append(testRecord(i, verdictFor(i))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/float64(max(s.commits.Load(), 1)), "records/commit")
 }
 
 // BenchmarkVerify measures Verify of a log of 10,000 records.
@@ -71,15 +96,16 @@ func BenchmarkVerify(b *testing.B) {
 // It runs only when DRILL_EVIDENCE_100K is set. With =batch the records are appended in batches of 1,000 (AppendBatch:
 // still one signed checkpoint per record, but one commit per batch). With
 // DRILL_EVIDENCE_100K=append each record is its own Append, one commit and
-// its fsyncs each, as the agent does; that takes minutes on a disk with
-// millisecond fsyncs, so give go test a -timeout of 30m or more.
+// its fsyncs each, as a lone drill does; that takes minutes on a disk with
+// millisecond fsyncs, so give go test a -timeout of 30m or more. With
+// =concurrent 12 goroutines each Append their share, as an agent's
+// concurrent drills do, and group commit lets them share commits.
 func TestAppendVerify100k(t *testing.T) {
 	mode := os.Getenv("DRILL_EVIDENCE_100K")
 	if mode == "" {
-		t.Skip("a measurement, not a test: set DRILL_EVIDENCE_100K=batch (or =append) to append 100,000 records")
+		t.Skip("a measurement, not a test: set DRILL_EVIDENCE_100K=batch (or =append, =concurrent) to append 100,000 records")
 	}
-	const n, batch = 100_000, 1_000
-	single := mode == "append"
+	const n = 100_000
 	key := testKey(t, testOrigin)
 	path := filepath.Join(t.TempDir(), "drill.db")
 	s, err := Open(path, Options{Origin: testOrigin, Key: key})
@@ -89,22 +115,7 @@ func TestAppendVerify100k(t *testing.T) {
 	defer s.Close()
 
 	start, cpu := time.Now(), cpuTime()
-	recs := make([]*record.Record, 0, batch)
-	for i := range n {
-		rec := testRecord(i, verdictFor(i))
-		if single {
-			if _, err := s.Append(rec); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if recs = append(recs, rec); len(recs) == batch {
-			if _, err := s.AppendBatch(recs); err != nil {
-				t.Fatal(err)
-			}
-			recs = recs[:0]
-		}
-	}
+	how := appendMany(t, s, mode, n)
 	appendTime, appendCPU := time.Since(start), cpuTime()-cpu
 
 	start, cpu = time.Now(), cpuTime()
@@ -166,16 +177,51 @@ func TestAppendVerify100k(t *testing.T) {
 	t.Logf("verify of the %d-record bundle: %v wall, %v CPU (target < 5s)", n, bundleTime.Round(time.Millisecond), bundleCPU.Round(time.Millisecond))
 	t.Logf("  of which the export statement (members hashed, reports rebuilt and compared): %v wall, %v CPU", stmtTime.Round(time.Millisecond), stmtCPU.Round(time.Millisecond))
 
-	how := fmt.Sprintf("AppendBatch of %d", batch)
-	if single {
-		how = "one Append each"
-	}
 	fi, _ := os.Stat(path)
 	t.Logf("GOMAXPROCS %d, load average %s", runtime.GOMAXPROCS(0), loadAverage())
-	t.Logf("%d appends (%s): %v wall, %v CPU, %v per record (target < 60s)", n, how,
-		appendTime.Round(time.Millisecond), appendCPU.Round(time.Millisecond), (appendTime / n).Round(time.Microsecond))
+	t.Logf("%d appends (%s): %v wall, %v CPU, %v per record (target < 60s); %d commits", n, how,
+		appendTime.Round(time.Millisecond), appendCPU.Round(time.Millisecond), (appendTime / n).Round(time.Microsecond), s.commits.Load())
 	t.Logf("verify of %d records: %v wall, %v CPU (target < 5s); database %d MiB", n,
 		verifyTime.Round(time.Millisecond), verifyCPU.Round(time.Millisecond), fi.Size()>>20)
+}
+
+// appendMany appends n test records to s as mode says (see
+// TestAppendVerify100k) and returns how, for the log.
+func appendMany(t *testing.T, s *Store, mode string, n int) string {
+	const batch, writers = 1_000, 12
+	switch mode {
+	case "append":
+		for i := range n {
+			if _, err := s.Append(testRecord(i, verdictFor(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return "one Append each"
+	case "concurrent":
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for i := w; i < n; i += writers {
+					if _, err := s.Append(testRecord(i, verdictFor(i))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return fmt.Sprintf("one Append each from %d goroutines", writers)
+	}
+	recs := make([]*record.Record, 0, batch)
+	for i := range n {
+		if recs = append(recs, testRecord(i, verdictFor(i))); len(recs) == batch {
+			if _, err := s.AppendBatch(recs); err != nil {
+				t.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	return fmt.Sprintf("AppendBatch of %d", batch)
 }
 
 // cpuTime is the user and system CPU time this process has used, so that

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -82,9 +84,16 @@ type Store struct {
 	keyErr   error // why Key cannot append to this log, if it cannot
 	indexed  bool  // the record indexes cover the log (index.go)
 
-	mu      sync.Mutex // serialises Append and guards head and damaged
+	mu      sync.Mutex // serialises commits and guards head, damaged and key
 	head    *head      // the latest signed checkpoint, verified; nil if damaged
 	damaged error      // why head is nil
+
+	// Group commit (see AppendBatch): appends queue in pending; whoever
+	// holds leader commits everything queued in one transaction.
+	leader  chan struct{} // capacity 1: held by the goroutine committing
+	qmu     sync.Mutex    // guards pending
+	pending []*appendReq
+	commits atomic.Int64 // append transactions committed, for tests
 }
 
 // head is the latest checkpoint, verified at Open or produced by Append.
@@ -116,7 +125,7 @@ type Entry struct {
 // if not, Open succeeds (so that the log can still be read and verified)
 // but Append refuses: see Damaged.
 func Open(path string, opt Options) (*Store, error) {
-	s := &Store{path: path, key: opt.Key, now: opt.Now, readOnly: opt.ReadOnly}
+	s := &Store{path: path, key: opt.Key, now: opt.Now, readOnly: opt.ReadOnly, leader: make(chan struct{}, 1)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -392,10 +401,12 @@ func checkRecord(rec *record.Record) error {
 	return nil
 }
 
-// Append signs rec into a new log entry and a new checkpoint, in one
-// database transaction (durable when Append returns). It sets
-// rec.LogOrigin and rec.LogIndex (and replaces nil Reasons and Checks with
-// empty lists) and returns the entry.
+// Append signs rec into a new log entry and a new checkpoint, durable
+// when Append returns. It sets rec.LogOrigin and rec.LogIndex (and
+// replaces nil Reasons and Checks with empty lists) and returns the entry.
+//
+// Concurrent Appends share transactions (group commit, see AppendBatch);
+// a lone Append commits at once and waits for nothing else.
 //
 // Append refuses to sign on top of a log whose stored hashes or latest
 // checkpoint no longer match what the log key signed (the error wraps
@@ -410,19 +421,21 @@ func (s *Store) Append(rec *record.Record) (*Entry, error) {
 }
 
 // AppendBatch appends recs in order as Append would, each with its own
-// signed checkpoint, but in a single database transaction: one commit (and
-// its fsyncs) for the whole batch. Either all records are appended or none.
+// signed checkpoint, in one database transaction: one commit (and its
+// fsyncs) for the whole batch. Either all records are appended or none.
 // Use it when several records are ready at once (drills interrupted by a
 // crash, an import); one drill result is one Append.
+//
+// Calls made while another one is committing are committed together in
+// the next transaction, each call's records kept together and in order
+// (group commit). A call returns only once the transaction holding its
+// records has committed; when that commit fails, every call in it fails
+// and the head is read back from disk. A call whose records the log
+// refuses (one too large to sign, or one its indexes cannot hold) fails
+// alone; the calls queued with it are committed without it.
 func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 	if s.readOnly {
 		return nil, ErrReadOnly
-	}
-	if s.key == nil || s.key.Signer == nil || s.key.Private == nil {
-		return nil, errors.New("append evidence: the evidence store was opened without a signing key")
-	}
-	if s.keyErr != nil {
-		return nil, fmt.Errorf("append evidence: %w", s.keyErr)
 	}
 	// Work on copies, so that the callers' records change only on success.
 	rs := make([]record.Record, len(recs))
@@ -438,32 +451,171 @@ func (s *Store) AppendBatch(recs []*record.Record) ([]*Entry, error) {
 			rs[i].Checks = []record.Check{}
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.head == nil {
-		return nil, fmt.Errorf("append evidence: %w", s.damaged)
+	req := &appendReq{recs: rs, done: make(chan struct{})}
+	s.enqueue(req)
+	if req.err != nil {
+		return nil, fmt.Errorf("append evidence: %w", req.err)
 	}
-	leaves := make([][]byte, len(rs))
-	var next *head
-	err := s.update(func(tx *bbolt.Tx) error {
-		var err error
-		next, err = s.appendRecords(tx, rs, leaves)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("append evidence: %w", err)
-	}
-	s.head = next
 	entries := make([]*Entry, len(recs))
 	for i, rec := range recs {
 		*rec = rs[i]
-		entries[i] = &Entry{Index: rec.LogIndex, Envelope: leaves[i], Record: rec}
+		entries[i] = &Entry{Index: rec.LogIndex, Envelope: req.leaves[i], Record: rec}
 	}
 	return entries, nil
 }
 
-// appendRecords signs rs in order into entries of the log in tx, each
-// with its checkpoint, sets their place in the log and their leaves, and
+// appendReq is one AppendBatch call waiting for its group's commit.
+type appendReq struct {
+	recs   []record.Record // signed in place: LogOrigin, LogIndex
+	leaves [][]byte        // the signed envelopes, once committed
+	err    error           // set before done is closed
+	done   chan struct{}
+}
+
+// enqueue queues req and returns once the transaction holding it has
+// committed or failed. The caller that takes the leader slot commits
+// everything queued, its own request included unless an earlier leader
+// took it; the others wait for their request's result. No one sleeps: a
+// lone request is committed as soon as the previous commit ends.
+func (s *Store) enqueue(req *appendReq) {
+	s.qmu.Lock()
+	s.pending = append(s.pending, req)
+	s.qmu.Unlock()
+	select {
+	case <-req.done:
+		return
+	case s.leader <- struct{}{}:
+	}
+	defer func() { <-s.leader }()
+	select {
+	case <-req.done: // committed by the leader before us
+		return
+	default:
+	}
+	s.qmu.Lock()
+	group := s.pending
+	s.pending = nil
+	s.qmu.Unlock()
+	s.commitGroup(group)
+}
+
+// commitGroup commits the requests of group in one transaction and closes
+// each one's done. A request whose records the log refuses (they cannot be
+// signed, or cannot be indexed) fails alone: the others are signed again
+// for their new places and committed without it.
+func (s *Store) commitGroup(group []*appendReq) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() {
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
+	for left := group; len(left) > 0; {
+		if err := s.canSign(); err != nil {
+			for _, r := range left {
+				r.err = err
+			}
+			return
+		}
+		rs, leaves, signed := s.signGroup(left)
+		var next *head
+		err := s.update(func(tx *bbolt.Tx) error {
+			var err error
+			next, err = s.appendRecords(tx, rs, leaves)
+			return err
+		})
+		if re := (*recordError)(nil); errors.As(err, &re) {
+			r := owner(signed, re.i)
+			r.err, r.leaves = re.err, nil
+			left = slices.DeleteFunc(signed, func(o *appendReq) bool { return o == r })
+			continue
+		}
+		for _, r := range signed {
+			r.err = err
+		}
+		if err == nil {
+			s.head = next
+			s.commits.Add(1)
+		}
+		return
+	}
+}
+
+// signGroup signs the records of each request of group for its place
+// after the head, and returns them all in order with their leaves and the
+// requests signed; a request that cannot be signed fails (its err is set)
+// and takes no place. The caller holds s.mu.
+func (s *Store) signGroup(group []*appendReq) ([]record.Record, [][]byte, []*appendReq) {
+	var rs []record.Record
+	var leaves [][]byte
+	signed := group[:0:0]
+	for _, r := range group {
+		ls, err := s.signRecords(r.recs, s.head.Size+int64(len(rs)))
+		if err != nil {
+			r.err = err
+			continue
+		}
+		r.leaves = ls
+		rs, leaves = append(rs, r.recs...), append(leaves, ls...)
+		signed = append(signed, r)
+	}
+	return rs, leaves, signed
+}
+
+// owner returns the request of group holding the i-th record of the group.
+func owner(group []*appendReq, i int) *appendReq {
+	for _, r := range group {
+		if i < len(r.recs) {
+			return r
+		}
+		i -= len(r.recs)
+	}
+	return group[len(group)-1] // not reached: i is below the group's count
+}
+
+// recordError is an append transaction's failure caused by the i-th
+// record it was writing, not by the database.
+type recordError struct {
+	i   int
+	err error
+}
+
+func (e *recordError) Error() string { return e.err.Error() }
+func (e *recordError) Unwrap() error { return e.err }
+
+// canSign says why the log cannot be appended to now, if it cannot. The
+// caller holds s.mu.
+func (s *Store) canSign() error {
+	if s.key == nil || s.key.Signer == nil || s.key.Private == nil {
+		return errors.New("the evidence store was opened without a signing key")
+	}
+	if s.keyErr != nil {
+		return s.keyErr
+	}
+	if s.head == nil {
+		return s.damaged
+	}
+	return nil
+}
+
+// signRecords sets the place in the log of rs, the records to append from
+// index n on, and signs each into its leaf. The caller holds s.mu.
+func (s *Store) signRecords(rs []record.Record, n int64) ([][]byte, error) {
+	leaves := make([][]byte, len(rs))
+	for i := range rs {
+		rs[i].LogOrigin, rs[i].LogIndex = s.origin, n+int64(i)
+		leaf, err := envelope.SignStatement(envelope.NewStatement(&rs[i]), s.key)
+		if err != nil {
+			return nil, fmt.Errorf("record of drill %s: %w", rs[i].Drill, err)
+		}
+		leaves[i] = leaf
+	}
+	return leaves, nil
+}
+
+// appendRecords writes rs, signed into leaves for the indexes from the
+// head on, as entries of the log in tx, each with its checkpoint, and
 // returns the new head.
 func (s *Store) appendRecords(tx *bbolt.Tx, rs []record.Record, leaves [][]byte) (*head, error) {
 	if err := checkHead(tx, s.head); err != nil {
@@ -479,17 +631,12 @@ func (s *Store) appendRecords(tx *bbolt.Tx, rs []record.Record, leaves [][]byte)
 	next := s.head
 	for i := range rs {
 		n := next.Size
-		rs[i].LogOrigin, rs[i].LogIndex = s.origin, n
-		leaf, err := envelope.SignStatement(envelope.NewStatement(&rs[i]), s.key)
-		if err != nil {
-			return nil, err
-		}
-		root, err := putLeaf(tx, hr, n, leaf)
+		root, err := putLeaf(tx, hr, n, leaves[i])
 		if err != nil {
 			return nil, err
 		}
 		if err := noteRecord(tx, pb, &rs[i]); err != nil {
-			return nil, err
+			return nil, &recordError{i: i, err: fmt.Errorf("record of drill %s: %w", rs[i].Drill, err)}
 		}
 		c := evlog.Checkpoint{Origin: s.origin, Size: n + 1, Root: root}
 		cp, err := evlog.SignCheckpoint(c, s.key.Signer)
@@ -499,7 +646,6 @@ func (s *Store) appendRecords(tx *bbolt.Tx, rs []record.Record, leaves [][]byte)
 		if err := cb.Put(be64(uint64(n+1)), cp); err != nil {
 			return nil, err
 		}
-		leaves[i] = leaf
 		next = &head{Checkpoint: c, note: cp}
 	}
 	return next, tx.Bucket(bucketMeta).Put(metaSize, be64(uint64(next.Size)))

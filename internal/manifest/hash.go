@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -49,8 +50,9 @@ var hashers = sync.Pool{New: func() any {
 // follow a symlink below the root; see tree_linux.go.
 type tree struct {
 	root   string
-	prefix string // root ending in a separator
-	fd     int    // the root directory, or -1 when files are opened by path
+	prefix string      // root ending in a separator
+	fd     int         // the root directory, or -1 when files are opened by path
+	atime  atomic.Bool // open files without O_NOATIME (Linux): it was refused
 }
 
 // errThroughSymlink marks a path whose directories include a symlink.

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -102,4 +103,18 @@ func show(entries []Entry) string {
 		fmt.Fprintf(&b, "\n\t%q size %d sha256 %x", e.Path, e.Size, e.SHA256[:4])
 	}
 	return b.String()
+}
+
+// hashTreeMain is the test binary run as DRILL_TEST_HASH_TREE=DIR: it
+// prints the manifest of DIR.
+func hashTreeMain(dir string) int {
+	m, err := HashTree(context.Background(), dir, Options{})
+	if err == nil {
+		_, err = m.WriteTo(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }

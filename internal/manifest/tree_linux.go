@@ -80,12 +80,26 @@ func openTree(root string) (*tree, error) {
 
 const beneath = resolveBeneath | resolveNoSymlinks | resolveNoMagiclinks
 
-// openFile opens the file at rel with fileFlags.
+// openFile opens the file at rel with fileFlags, and O_NOATIME while the
+// kernel accepts it: reading a file for the first time after it was
+// written (a restore just wrote every file) otherwise updates its access
+// time under the default relatime, one inode written to the journal per
+// file hashed. The kernel refuses O_NOATIME (EPERM) on a file the process
+// neither owns nor has CAP_FOWNER for; from the first refusal on, the
+// tree's files are opened without it.
 func (t *tree) openFile(rel string) (int, error) {
 	if t.fd < 0 {
 		return sysOpen(t.prefix + rel)
 	}
-	fd, err := openat2(t.fd, rel, fileFlags, beneath)
+	flags := fileFlags
+	if !t.atime.Load() {
+		flags |= syscall.O_NOATIME
+	}
+	fd, err := openat2(t.fd, rel, flags, beneath)
+	if errors.Is(err, syscall.EPERM) && flags != fileFlags {
+		t.atime.Store(true)
+		fd, err = openat2(t.fd, rel, fileFlags, beneath)
+	}
 	if errors.Is(err, syscall.ELOOP) && !t.dirSafe(path.Dir(rel)) {
 		return -1, errThroughSymlink
 	}
