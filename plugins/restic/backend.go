@@ -37,6 +37,11 @@ type Backend struct {
 	// passwords holds the output of each password_command Sandbox ran
 	// before the process was confined (sandbox.go).
 	passwords map[string][]byte
+	// Tests only (newest.go): byID restores the newest snapshot by its ID
+	// once ls names it, as for a repository that is not a local folder;
+	// beforeConfirm runs before the snapshots folder is read again.
+	byID          bool
+	beforeConfirm func()
 }
 
 var _ plugins.Backend = (*Backend)(nil)

@@ -51,7 +51,7 @@ func (b *Backend) restoreNewest(ctx context.Context, s *source, req *plugins.Res
 	}
 	var before []string
 	dir := ""
-	if isLocal(s.repo) {
+	if isLocal(s.repo) && !b.byID {
 		if d, err := filepath.Abs(strings.TrimPrefix(s.repo, "local:")); err == nil {
 			dir = filepath.Join(d, "snapshots")
 		}
@@ -134,6 +134,9 @@ func (b *Backend) fits(ctx context.Context, l *listing, req *plugins.RestoreRequ
 func (b *Backend) sameSet(dir string, before []string, id string) bool {
 	if dir == "" {
 		return true
+	}
+	if b.beforeConfirm != nil {
+		b.beforeConfirm()
 	}
 	after, err := snapshotFiles(dir)
 	_, found := slices.BinarySearch(after, id)
