@@ -75,6 +75,9 @@ type source struct {
 	// cmdPassword is the output of password_command when it was run
 	// before confinement (Backend.withPassword); nil: restic runs it.
 	cmdPassword []byte
+	// version waits for restic's version, which startVersion asks for
+	// beside the restore rather than after it.
+	version func() string
 }
 
 // readDataSubset matches what restic check --read-data-subset accepts: a
@@ -476,6 +479,29 @@ func (b *Backend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.Cl
 		l.close()
 	}
 	return &plugins.CleanupResponse{}, nil
+}
+
+// startVersion runs `restic version` in the background for
+// s.resticVersion.
+func (s *source) startVersion(ctx context.Context) {
+	done := make(chan string, 1)
+	go func() { done <- resticVersion(ctx, s) }()
+	var v *string
+	s.version = func() string {
+		if v == nil {
+			x := <-done
+			v = &x
+		}
+		return *v
+	}
+}
+
+// resticVersion is the version startVersion asked for, or asks for it now.
+func (s *source) resticVersion(ctx context.Context) string {
+	if s.version == nil {
+		return resticVersion(ctx, s)
+	}
+	return s.version()
 }
 
 func resticVersion(ctx context.Context, s *source) string {

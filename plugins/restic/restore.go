@@ -31,6 +31,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
 	s = b.withPassword(s)
+	s.startVersion(ctx)
 	if req.Newest {
 		return b.restoreNewest(ctx, s, req, events)
 	}
@@ -146,7 +147,7 @@ func (b *Backend) judge(ctx context.Context, s *source, req *plugins.RestoreRequ
 	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return err
 	}
-	resp.Details["restic_version"] = resticVersion(ctx, s)
+	resp.Details["restic_version"] = s.resticVersion(ctx)
 	var found restoreevents.Problems
 	errs, denied := deniedDevices(r.errors, resp.Details)
 	for _, e := range errs {
