@@ -106,7 +106,7 @@ func (dr *drillRun) restoreSlices(ctx context.Context, req *plugins.RestoreReque
 func (dr *drillRun) restoreOnce(ctx context.Context, req *plugins.RestoreRequest) (*plugins.RestoreResponse, error) {
 	rctx, stopRestore := context.WithCancelCause(ctx)
 	defer stopRestore(nil)
-	dr.col.stall = watchStall(dr.d.Backend, dr.d.StallTimeout, stopRestore)
+	dr.col.stall = watchStall(dr.d.Backend, dr.d.StallTimeout, stopRestore, req.Newest)
 	resp, err := dr.b.Restore(rctx, req, dr.col)
 	dr.col.stall.stop()
 	if err != nil {

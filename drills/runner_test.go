@@ -910,3 +910,32 @@ func TestRunNewest(t *testing.T) {
 		}
 	}
 }
+
+// A backend asked for its newest point first finds it, quietly, as a
+// drill that lists first does before its restore: the stall watch starts
+// at its first event, so a quiet start longer than stall_timeout is no
+// stall, while the same quiet start of a restore by ID is.
+func TestRunStallFromFirstEvent(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, newest := range []bool{true, false} {
+		b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now}}, files: map[string]string{"a.txt": "alpha", "b.txt": "bravo"}, hashed: true, newest: newest,
+			before: func(ctx context.Context, _ *plugins.RestoreRequest, _ plugins.RestoreEvents) error {
+				select {
+				case <-time.After(600 * time.Millisecond):
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}}
+		r, _, _ := newTestRunner(t, b, "")
+		r.Config.Drills["d"].StallTimeout = 200 * time.Millisecond
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stalled := containsReason(rec.Reasons, "made no progress for")
+		if stalled == newest || (rec.Verdict == record.VerdictPass) != newest {
+			t.Errorf("newest %v: verdict %s, reasons %q; want a stall only for the restore by ID", newest, rec.Verdict, rec.Reasons)
+		}
+	}
+}
