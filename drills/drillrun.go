@@ -168,21 +168,48 @@ func (dr *drillRun) execute(ctx context.Context) {
 		return
 	}
 	defer dr.removeScratch()
-	if !dr.confine(ctx) || !dr.listPoints(ctx) {
+	if !dr.confine(ctx) {
 		return
 	}
 	if dr.r.Observe != nil {
-		defer dr.r.Observe(dr.obs)
+		defer func() {
+			if dr.obs != nil { // nil when no restore point was listed or restored
+				dr.r.Observe(dr.obs)
+			}
+		}()
 	}
-	if !dr.choosePoint() {
-		return
-	}
-	dr.col = &collector{drill: dr.d.Name, backend: dr.d.Backend, src: dr.src, runner: dr.r, st: dr.st}
-	defer dr.cleanup(ctx)
-	if !dr.plan() || !dr.restore(ctx) || !dr.verify(ctx) {
+	defer func() {
+		if dr.col != nil { // a Restore was asked for
+			dr.cleanup(ctx)
+		}
+	}()
+	if !dr.restorePoint(ctx) || !dr.verify(ctx) {
 		return
 	}
 	dr.check()
+}
+
+// restorePoint chooses the restore point and restores it: in one call
+// where the backend restores its newest point itself (restoreNewest),
+// otherwise listed first, chosen, and restored by its ID.
+func (dr *drillRun) restorePoint(ctx context.Context) bool {
+	if dr.asksNewest() {
+		dr.col = dr.newCollector()
+		if done, ok := dr.restoreNewest(ctx); done {
+			return ok
+		}
+	}
+	if !dr.listPoints(ctx) || !dr.choosePoint() {
+		return false
+	}
+	if dr.col == nil {
+		dr.col = dr.newCollector()
+	}
+	return dr.plan() && dr.restore(ctx)
+}
+
+func (dr *drillRun) newCollector() *collector {
+	return &collector{drill: dr.d.Name, backend: dr.d.Backend, src: dr.src, runner: dr.r, st: dr.st}
 }
 
 // ended decides what the end of the drill's context means: an interrupt

@@ -11,20 +11,30 @@ import (
 )
 
 // restore restores the chosen point (or a slice of it) into scratch and
-// records what the backend said: its details, its problems (of the
-// restore check), and which point it restored.
+// records what the backend said (took).
 func (dr *drillRun) restore(ctx context.Context) bool {
 	dr.restoreStart = time.Now()
 	dr.phase(PhaseRestore)
-	req := &plugins.RestoreRequest{
+	resp, err := dr.restoreSlices(ctx, dr.restoreRequest())
+	if err != nil {
+		return false
+	}
+	dr.took(resp)
+	return true
+}
+
+// restoreRequest asks for the chosen point.
+func (dr *drillRun) restoreRequest() *plugins.RestoreRequest {
+	return &plugins.RestoreRequest{
 		Source: dr.src, PointID: dr.point.ID, Target: dr.sd.Target,
 		MaxBytes: dr.r.Config.MaxScratchBytes, DrillName: dr.d.Name,
 		DatabaseChecks: databaseChecks(dr.d.Checks),
 	}
-	resp, err := dr.restoreSlices(ctx, req)
-	if err != nil {
-		return false
-	}
+}
+
+// took records what the backend said of its restore: its details, its
+// problems (of the restore check), and which point it restored.
+func (dr *drillRun) took(resp *plugins.RestoreResponse) {
 	dr.resp = resp
 	if s := dr.rec.Sample; s != nil {
 		s.TotalFiles, s.TotalBytes, s.Depth = resp.TotalFiles, resp.TotalBytes, resp.SampleDepth
@@ -55,7 +65,6 @@ func (dr *drillRun) restore(ctx context.Context) bool {
 		dr.root = resp.Point.Root
 	}
 	dr.obs.Point.Root = dr.root
-	return true
 }
 
 // failRestore records why the restore check fails.
@@ -97,7 +106,7 @@ func (dr *drillRun) restoreSlices(ctx context.Context, req *plugins.RestoreReque
 func (dr *drillRun) restoreOnce(ctx context.Context, req *plugins.RestoreRequest) (*plugins.RestoreResponse, error) {
 	rctx, stopRestore := context.WithCancelCause(ctx)
 	defer stopRestore(nil)
-	dr.col.stall = watchStall(dr.d.Backend, dr.d.StallTimeout, stopRestore)
+	dr.col.stall = watchStall(dr.d.Backend, dr.d.StallTimeout, stopRestore, req.Newest)
 	resp, err := dr.b.Restore(rctx, req, dr.col)
 	dr.col.stall.stop()
 	if err != nil {

@@ -42,11 +42,31 @@ type fakeBackend struct {
 	cleanups int
 	swept    []string // CleanupRequest.Scratch seen
 	restored []string // RestoreRequest.PointID seen
-	mu       sync.Mutex
+	// newest declares RestoresNewest: a Newest restore restores the
+	// newest point, or answers ListFirst (after writing and reporting a
+	// stray file) when there is none or listFirst is set.
+	newest, listFirst bool
+	lists             int // ListRestorePoints calls
+	mu                sync.Mutex
 }
 
 func (f *fakeBackend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
-	return &plugins.DescribeResponse{Name: "fake", Kind: plugins.KindFiles, SourceKeys: []plugins.SourceKey{{Name: "where", Type: plugins.TypePath}}}, nil
+	return &plugins.DescribeResponse{Name: "fake", Kind: plugins.KindFiles, SourceKeys: []plugins.SourceKey{{Name: "where", Type: plugins.TypePath}},
+		RestoresNewest: f.newest}, nil
+}
+
+// restoreNewest answers a Newest request: the request for the newest
+// point, or ListFirst.
+func (f *fakeBackend) restoreNewest(req *plugins.RestoreRequest, ev plugins.RestoreEvents) (*plugins.RestoreRequest, *plugins.RestoreResponse, error) {
+	if len(f.points) == 0 || f.listFirst {
+		if err := os.WriteFile(filepath.Join(req.Target, "stray"), []byte("x"), 0o600); err != nil {
+			return nil, nil, err
+		}
+		return nil, &plugins.RestoreResponse{ListFirst: true}, ev.Files([]plugins.File{{Path: "stray", Size: 1}})
+	}
+	r := *req
+	r.PointID = slices.MaxFunc(f.points, func(a, b plugins.RestorePoint) int { return a.Time.Compare(b.Time) }).ID
+	return &r, nil, nil
 }
 
 func (f *fakeBackend) ValidateSource(context.Context, *plugins.ValidateSourceRequest) (*plugins.ValidateSourceResponse, error) {
@@ -54,6 +74,7 @@ func (f *fakeBackend) ValidateSource(context.Context, *plugins.ValidateSourceReq
 }
 
 func (f *fakeBackend) ListRestorePoints(context.Context, *plugins.ListRestorePointsRequest) (*plugins.ListRestorePointsResponse, error) {
+	f.lists++
 	return &plugins.ListRestorePointsResponse{Points: f.points, Problems: f.listProblems}, nil
 }
 
@@ -72,6 +93,13 @@ func (f *fakeBackend) Restore(ctx context.Context, req *plugins.RestoreRequest, 
 	}
 	if f.restoreErr != nil {
 		return nil, f.restoreErr
+	}
+	if req.Newest {
+		r, resp, err := f.restoreNewest(req, ev)
+		if r == nil {
+			return resp, err
+		}
+		req = r
 	}
 	f.mu.Lock()
 	f.restored = append(f.restored, req.PointID)
@@ -372,25 +400,33 @@ func TestRunRecordsTimeBasis(t *testing.T) {
 // The newest restore point an earlier drill saw must not silently vanish:
 // the drill fails until a point at least as new is listed again.
 func TestRunVanishedPoint(t *testing.T) {
+	t.Run("listed first", func(t *testing.T) { testVanished(t, false) })
+	// A backend that restores its newest point itself is listed only when
+	// an earlier drill saw a newer point, and judged the same.
+	t.Run("newest restored", func(t *testing.T) { testVanished(t, true) })
+}
+
+func testVanished(t *testing.T, restoresNewest bool) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
 	older := plugins.RestorePoint{ID: "older", Time: now.Add(-3 * time.Hour)}
 	newest := plugins.RestorePoint{ID: "newest", Time: now.Add(-time.Hour)}
-	b := &fakeBackend{points: []plugins.RestorePoint{newest, older}, files: files, hashed: true}
+	b := &fakeBackend{points: []plugins.RestorePoint{newest, older}, files: files, hashed: true, newest: restoresNewest}
 	r, mem, _ := newTestRunner(t, b, "")
 	steps := []struct {
 		points []plugins.RestorePoint
 		want   record.Verdict
 		reason string
+		lists  int // ListRestorePoints calls of a backend that restores its newest
 	}{
-		{[]plugins.RestorePoint{newest, older}, "pass", ""},
-		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; the newest now is older of 2026-11-25T09:00:00Z)"},
-		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished"},
-		{nil, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; none is listed now)"},
-		{[]plugins.RestorePoint{{ID: "later", Time: now.Add(-time.Minute)}, older}, "pass", ""},
+		{[]plugins.RestorePoint{newest, older}, "pass", "", 0},
+		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; the newest now is older of 2026-11-25T09:00:00Z)", 1},
+		{[]plugins.RestorePoint{older}, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished", 1},
+		{nil, "fail", "restore point newest of 2026-11-25T11:00:00Z has vanished from the backup (record 0 saw it; none is listed now)", 1},
+		{[]plugins.RestorePoint{{ID: "later", Time: now.Add(-time.Minute)}, older}, "pass", "", 0},
 	}
 	for i, s := range steps {
-		b.points = s.points
+		b.points, b.lists = s.points, 0
 		rec, err := r.Run(context.Background(), "d")
 		if err != nil {
 			t.Fatal(err)
@@ -406,6 +442,9 @@ func TestRunVanishedPoint(t *testing.T) {
 		}
 		if r := checkNamed(rec, "restore"); s.points != nil && (r == nil || !r.OK) {
 			t.Errorf("step %d: restore check %+v, want a restore that held", i, r)
+		}
+		if want := 1; restoresNewest && b.lists != s.lists || !restoresNewest && b.lists != want {
+			t.Errorf("step %d: %d listings, want %d", i, b.lists, map[bool]int{true: s.lists, false: want}[restoresNewest])
 		}
 	}
 	if len(mem.recs) != len(steps) || mem.recs[0].SourceSHA256 == "" || mem.recs[0].SourceSHA256 != mem.recs[4].SourceSHA256 {
@@ -636,7 +675,9 @@ func TestRandomRestorePoint(t *testing.T) {
 	}
 	files := map[string]string{"a.txt": "alpha", "b.txt": "bravo"}
 	for pick, want := range map[int]string{0: "p3", 3: "p0"} {
-		b := &fakeBackend{points: points, files: files, hashed: true}
+		// A backend that could restore its newest itself is still asked
+		// for the point chosen.
+		b := &fakeBackend{points: points, files: files, hashed: true, newest: true}
 		r, _, _ := newTestRunner(t, b, "    restore_point: {random_within: 4d}\n")
 		r.Rand = func(n int) int {
 			if n != 4 {
@@ -836,5 +877,65 @@ func TestStoppedRestoreLeavesPiecesUnhashed(t *testing.T) {
 	}
 	if rec.Verdict != record.VerdictError || rec.Files != 1 || rec.Bytes != 5 {
 		t.Errorf("verdict %s, %d files, %d bytes (reasons %q); want error, 1 file, 5 bytes", rec.Verdict, rec.Files, rec.Bytes, rec.Reasons)
+	}
+}
+
+// A backend that restores its newest point itself is asked to, with no
+// listing first, and the record names that point; one that answers
+// ListFirst is listed and restored by ID, and nothing of its first
+// attempt (a file written and reported) counts.
+func TestRunNewest(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	points := []plugins.RestorePoint{{ID: "older", Time: now.Add(-3 * time.Hour)}, {ID: "newest", Time: now.Add(-time.Hour), Description: "the newest"}}
+	files := map[string]string{"a.txt": "alpha", "dir/b.txt": "bravo"}
+	for _, listFirst := range []bool{false, true} {
+		b := &fakeBackend{points: points, files: files, hashed: true, newest: true, listFirst: listFirst}
+		r, _, _ := newTestRunner(t, b, "")
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists, detail := 0, "newest of 2026-11-25T11:00:00Z restored, the newest in the backup"
+		if listFirst {
+			lists, detail = 1, "newest of 2026-11-25T11:00:00Z restored, of 2 listed"
+		}
+		c := checkNamed(rec, "restore_point")
+		if rec.Verdict != record.VerdictPass || rec.RestorePoint.ID != "newest" || rec.RestorePoint.Description != "the newest" ||
+			rec.BackupAgeSeconds != 3600 || rec.Files != 2 || b.lists != lists || c == nil || c.Detail != detail {
+			t.Errorf("list first %v: verdict %s %q, point %+v, age %v, %d files, %d listings, restore_point %+v; want a pass of newest (1h old), 2 files, %d listings, %q",
+				listFirst, rec.Verdict, rec.Reasons, rec.RestorePoint, rec.BackupAgeSeconds, rec.Files, b.lists, c, lists, detail)
+		}
+		if !slices.Equal(b.restored, []string{"newest"}) || b.cleanups != 1 {
+			t.Errorf("list first %v: restored %q with %d cleanups, want newest once and one cleanup", listFirst, b.restored, b.cleanups)
+		}
+	}
+}
+
+// A backend asked for its newest point first finds it, quietly, as a
+// drill that lists first does before its restore: the stall watch starts
+// at its first event, so a quiet start longer than stall_timeout is no
+// stall, while the same quiet start of a restore by ID is.
+func TestRunStallFromFirstEvent(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, newest := range []bool{true, false} {
+		b := &fakeBackend{points: []plugins.RestorePoint{{ID: "p", Time: now}}, files: map[string]string{"a.txt": "alpha", "b.txt": "bravo"}, hashed: true, newest: newest,
+			before: func(ctx context.Context, _ *plugins.RestoreRequest, _ plugins.RestoreEvents) error {
+				select {
+				case <-time.After(600 * time.Millisecond):
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}}
+		r, _, _ := newTestRunner(t, b, "")
+		r.Config.Drills["d"].StallTimeout = 200 * time.Millisecond
+		rec, err := r.Run(context.Background(), "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stalled := containsReason(rec.Reasons, "made no progress for")
+		if stalled == newest || (rec.Verdict == record.VerdictPass) != newest {
+			t.Errorf("newest %v: verdict %s, reasons %q; want a stall only for the restore by ID", newest, rec.Verdict, rec.Reasons)
+		}
 	}
 }

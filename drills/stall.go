@@ -60,12 +60,25 @@ func joinAnd(parts []string) string {
 
 // watchStall starts watching a restore that cancel stops; limit 0 watches
 // nothing. Call stop when the restore returns.
-func watchStall(backend string, limit time.Duration, cancel context.CancelCauseFunc) *stallWatch {
+//
+// With fromFirst the watch starts at the backend's first event instead: a
+// backend asked for its newest point (RestoreRequest.Newest) first finds
+// it, which a drill that lists first does outside the restore, where no
+// stall is watched for either.
+func watchStall(backend string, limit time.Duration, cancel context.CancelCauseFunc, fromFirst bool) *stallWatch {
 	w := &stallWatch{backend: backend, limit: limit, cancel: cancel, last: time.Now()}
-	if limit > 0 {
+	if limit > 0 && !fromFirst {
 		w.timer = time.AfterFunc(limit, w.check)
 	}
 	return w
+}
+
+// start starts a watch that waits for the first event; w.mu is held.
+func (w *stallWatch) start() {
+	if w.timer == nil && w.limit > 0 && !w.done {
+		w.last = time.Now()
+		w.timer = time.AfterFunc(w.limit, w.check)
+	}
 }
 
 // progress notes a Progress event: progress when its numbers differ from
@@ -75,6 +88,7 @@ func watchStall(backend string, limit time.Duration, cancel context.CancelCauseF
 func (w *stallWatch) progress(p plugins.Progress) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.start()
 	if p.FilesDone != w.files || p.BytesDone != w.bytes {
 		w.files, w.bytes = p.FilesDone, p.BytesDone
 		w.last = time.Now()
@@ -85,6 +99,7 @@ func (w *stallWatch) progress(p plugins.Progress) {
 func (w *stallWatch) restored() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.start()
 	w.last = time.Now()
 }
 

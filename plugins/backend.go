@@ -141,6 +141,11 @@ type DescribeResponse struct {
 	// (RestoreRequest.Sample; KindFiles only). The host never asks a
 	// backend without it.
 	Sampling bool
+	// RestoresNewest says the backend restores its newest restore point
+	// when asked (RestoreRequest.Newest), choosing it itself and saying
+	// which in RestoreResponse.Point, so the host need not list the
+	// points first. The host never asks a backend without it.
+	RestoresNewest bool
 }
 
 // ValidateSourceRequest asks whether a source is acceptable.
@@ -236,6 +241,13 @@ type RestoreRequest struct {
 	// Sample, when not nil, asks for one slice of the restore point's
 	// files instead of all of them (a sampled drill); see Sample.
 	Sample *Sample
+	// Newest, for a backend that declares RestoresNewest, asks for the
+	// newest restore point of the source, the one ListRestorePoints would
+	// list first; PointID is empty. The backend names the point it
+	// restored in RestoreResponse.Point, with everything ListRestorePoints
+	// gives of it (time, size, description, time basis), or answers
+	// ListFirst.
+	Newest bool
 }
 
 // Sample is one slice of a restore point's files. The slices partition
@@ -376,6 +388,14 @@ type RestoreResponse struct {
 	// SampleDepth, for a sampled restore, is the depth the backend cut
 	// paths at into units (Sample.HasAt); 0 for each entry on its own.
 	SampleDepth int
+	// ListFirst answers a RestoreRequest.Newest that the backend could not
+	// carry out on its own (no restore point, one it cannot read, a
+	// repository it cannot open, a point larger than MaxBytes or the
+	// target's free space): the host lists the restore points and
+	// restores by ID, as for a backend without RestoresNewest, so every
+	// such case is judged as it is there. The target may hold part of a
+	// restore (the host empties it); nothing else in the response is set.
+	ListFirst bool
 }
 
 // Table is one restored table.

@@ -54,6 +54,8 @@ func describeToPB(r *DescribeResponse) *pbv1.DescribeResponse {
 		PointNoun: text(r.PointNoun),
 		StoreNoun: text(r.StoreNoun),
 		Sampling:  r.Sampling,
+
+		RestoresNewest: r.RestoresNewest,
 	}
 	for _, k := range r.SourceKeys {
 		out.SourceKeys = append(out.SourceKeys, &pbv1.SourceKey{
@@ -76,6 +78,8 @@ func describeFromPB(r *pbv1.DescribeResponse) *DescribeResponse {
 		PointNoun: r.GetPointNoun(),
 		StoreNoun: r.GetStoreNoun(),
 		Sampling:  r.GetSampling(),
+
+		RestoresNewest: r.GetRestoresNewest(),
 	}
 	for _, k := range r.GetSourceKeys() {
 		out.SourceKeys = append(out.SourceKeys, SourceKey{
@@ -201,6 +205,7 @@ func restoreResponseToPB(r *RestoreResponse) *pbv1.RestoreResponse {
 		TotalFiles:  r.TotalFiles,
 		TotalBytes:  r.TotalBytes,
 		SampleDepth: int32(r.SampleDepth),
+		ListFirst:   r.ListFirst,
 	}
 	for _, c := range r.Checks {
 		out.Checks = append(out.Checks, &pbv1.Check{Name: text(c.Name), Ok: c.OK, Detail: text(c.Detail)})
@@ -228,6 +233,7 @@ func restoreResponseFromPB(r *pbv1.RestoreResponse) *RestoreResponse {
 		TotalFiles:  r.GetTotalFiles(),
 		TotalBytes:  r.GetTotalBytes(),
 		SampleDepth: int(max(0, r.GetSampleDepth())),
+		ListFirst:   r.GetListFirst(),
 	}
 	for _, c := range r.GetChecks() {
 		out.Checks = append(out.Checks, Check{Name: c.GetName(), OK: c.GetOk(), Detail: c.GetDetail()})

@@ -140,6 +140,7 @@ func (c *grpcClient) Restore(ctx context.Context, req *RestoreRequest, events Re
 		DrillName:      req.DrillName,
 		DatabaseChecks: databaseChecksToPB(req.DatabaseChecks),
 		Sample:         sampleToPB(req.Sample),
+		Newest:         req.Newest,
 	})
 	if err != nil {
 		return nil, rpcErr(ctx, method, err)

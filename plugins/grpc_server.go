@@ -121,6 +121,7 @@ func (s *grpcServer) Restore(req *pbv1.RestoreRequest, stream grpc.ServerStreami
 		DrillName:      req.GetDrillName(),
 		DatabaseChecks: databaseChecksFromPB(req.GetDatabaseChecks()),
 		Sample:         sample,
+		Newest:         req.GetNewest(),
 	}, events)
 	// Files reported before a failure still reach the host; after this the
 	// events refuse further calls (the stream is finished).

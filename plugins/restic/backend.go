@@ -2,6 +2,7 @@ package restic
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -36,6 +37,11 @@ type Backend struct {
 	// passwords holds the output of each password_command Sandbox ran
 	// before the process was confined (sandbox.go).
 	passwords map[string][]byte
+	// Tests only (newest.go): byID restores the newest snapshot by its ID
+	// once ls names it, as for a repository that is not a local folder;
+	// beforeConfirm runs before the snapshots folder is read again.
+	byID          bool
+	beforeConfirm func()
 }
 
 var _ plugins.Backend = (*Backend)(nil)
@@ -46,7 +52,7 @@ func New() plugins.Backend { return &Backend{} }
 // Describe names the backend and its source keys.
 func (b *Backend) Describe(context.Context, *plugins.DescribeRequest) (*plugins.DescribeResponse, error) {
 	return &plugins.DescribeResponse{Name: Name, Version: Version, Kind: plugins.KindFiles, SourceKeys: plugins.Keys(source{}),
-		PointNoun: "snapshot", StoreNoun: "repository", Sampling: true}, nil
+		PointNoun: "snapshot", StoreNoun: "repository", Sampling: true, RestoresNewest: true}, nil
 }
 
 // source is a restic source: its tagged fields are the source keys
@@ -69,6 +75,9 @@ type source struct {
 	// cmdPassword is the output of password_command when it was run
 	// before confinement (Backend.withPassword); nil: restic runs it.
 	cmdPassword []byte
+	// version waits for restic's version, which startVersion asks for
+	// beside the restore rather than after it.
+	version func() string
 }
 
 // readDataSubset matches what restic check --read-data-subset accepts: a
@@ -275,17 +284,7 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	}
 	resp := &plugins.ListRestorePointsResponse{}
 	for _, sn := range snaps {
-		desc := fmt.Sprintf("snapshot %s of %s:%s", sn.ShortID, sn.Hostname, strings.Join(sn.Paths, ","))
-		if len(sn.Tags) > 0 {
-			desc += " [" + strings.Join(sn.Tags, ",") + "]"
-		}
-		p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, TimeBasis: plugins.BasisSnapshotTime, Root: listedRoot(sn.Paths)}
-		b.notePaths(sn.ID, sn.Paths)
-		if sn.Summary != nil {
-			p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
-			b.noteSize(sn.ID, p.Size)
-		}
-		resp.Points = append(resp.Points, p)
+		resp.Points = append(resp.Points, b.point(sn))
 	}
 	sort.SliceStable(resp.Points, func(i, j int) bool { return resp.Points[i].Time.After(resp.Points[j].Time) })
 	for _, t := range r.text {
@@ -300,11 +299,32 @@ func (b *Backend) ListRestorePoints(ctx context.Context, req *plugins.ListRestor
 	return resp, nil
 }
 
+// point is snapshot sn as a restore point; its paths and size are noted
+// for the restore that follows.
+func (b *Backend) point(sn Snapshot) plugins.RestorePoint {
+	desc := fmt.Sprintf("snapshot %s of %s:%s", sn.ShortID, sn.Hostname, strings.Join(sn.Paths, ","))
+	if len(sn.Tags) > 0 {
+		desc += " [" + strings.Join(sn.Tags, ",") + "]"
+	}
+	p := plugins.RestorePoint{ID: sn.ID, Time: sn.Time, Size: -1, Files: -1, Description: desc, TimeBasis: plugins.BasisSnapshotTime, Root: listedRoot(sn.Paths)}
+	b.notePaths(sn.ID, sn.Paths)
+	if sn.Summary != nil {
+		p.Size, p.Files = sn.Summary.TotalBytesProcessed, sn.Summary.TotalFilesProcessed
+		b.noteSize(sn.ID, p.Size)
+	}
+	return p
+}
+
 // listing is a `restic ls` of a snapshot running beside other work.
 type listing struct {
 	stop context.CancelFunc
 	sp   *spool
 	done chan struct{}
+	// head is closed once restic printed the snapshot it lists (its first
+	// line), or ended without: snap is set by then, ID empty without.
+	head     chan struct{}
+	headOnce sync.Once
+	snap     Snapshot
 	// read is the bytes restic ls has read so far (/proc/PID/io).
 	read atomic.Int64
 	// Set by the time done is closed:
@@ -312,6 +332,8 @@ type listing struct {
 	res  *result
 	perr error // the first line restic printed that did not parse
 }
+
+func (l *listing) headDone() { l.headOnce.Do(func() { close(l.head) }) }
 
 // filtered is restic command cmd with the source's snapshot filters:
 // host, tags and path.
@@ -349,7 +371,7 @@ func (s *source) startListing(ctx context.Context, args []string) (*listing, err
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(ctx)
-	l := &listing{stop: stop, sp: sp, done: make(chan struct{})}
+	l := &listing{stop: stop, sp: sp, done: make(chan struct{}), head: make(chan struct{})}
 	inv.onRead = func(n int64) { l.read.Store(n) }
 	inv.onStdout = func(line []byte) {
 		n, snap, err := parseLsLine(line)
@@ -360,12 +382,17 @@ func (s *source) startListing(ctx context.Context, args []string) (*listing, err
 			}
 		case snap != "":
 			l.id = snap
+			if json.Unmarshal(line, &l.snap) != nil || l.snap.ID != snap || l.snap.Time.IsZero() {
+				l.snap = Snapshot{}
+			}
+			l.headDone()
 		default:
 			sp.add(n)
 		}
 	}
 	go func() {
 		defer close(l.done)
+		defer l.headDone()
 		l.res = inv.run(ctx)
 	}()
 	return l, nil
@@ -452,6 +479,29 @@ func (b *Backend) Cleanup(context.Context, *plugins.CleanupRequest) (*plugins.Cl
 		l.close()
 	}
 	return &plugins.CleanupResponse{}, nil
+}
+
+// startVersion runs `restic version` in the background for
+// s.resticVersion.
+func (s *source) startVersion(ctx context.Context) {
+	done := make(chan string, 1)
+	go func() { done <- resticVersion(ctx, s) }()
+	var v *string
+	s.version = func() string {
+		if v == nil {
+			x := <-done
+			v = &x
+		}
+		return *v
+	}
+}
+
+// resticVersion is the version startVersion asked for, or asks for it now.
+func (s *source) resticVersion(ctx context.Context) string {
+	if s.version == nil {
+		return resticVersion(ctx, s)
+	}
+	return s.version()
 }
 
 func resticVersion(ctx context.Context, s *source) string {

@@ -37,6 +37,9 @@ type guard struct {
 func newGuard(ctx context.Context, req *plugins.RestoreRequest) (context.Context, *guard) {
 	ctx, cancel := context.WithCancel(ctx)
 	short := req.PointID
+	if short == "" { // RestoreRequest.Newest: restic finds it
+		short = "latest"
+	}
 	if len(short) > 8 {
 		short = short[:8]
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -54,4 +55,14 @@ func readChars(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no rchar in /proc/%d/io", pid)
+}
+
+// freeBytes is the space an unprivileged user may still write on the
+// filesystem holding path, or -1 when it cannot be told.
+func freeBytes(path string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return -1
+	}
+	return int64(st.Bavail) * st.Bsize
 }

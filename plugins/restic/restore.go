@@ -31,6 +31,10 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 		return nil, fmt.Errorf("invalid source: %s", probs[0].Message)
 	}
 	s = b.withPassword(s)
+	s.startVersion(ctx)
+	if req.Newest {
+		return b.restoreNewest(ctx, s, req, events)
+	}
 	if !isHexID(req.PointID) {
 		return nil, fmt.Errorf("restore point %q is not a snapshot ID", req.PointID)
 	}
@@ -82,28 +86,39 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	if len(resp.Problems) > 0 { // stopped: past max_scratch_bytes, or the target is full
 		return resp, nil
 	}
-	if err := b.judge(ctx, s, req, ss, resp, r, summary); err != nil {
+	if err := b.conclude(ctx, s, req, ss, listing, resp, r, summary, events); err != nil {
 		return nil, err
 	}
+	return resp, nil
+}
 
+// conclude judges restic's restore run r of snapshot req.PointID and
+// adds the listing check (against l, or a new listing when l is of
+// another snapshot) and restic check's.
+func (b *Backend) conclude(ctx context.Context, s *source, req *plugins.RestoreRequest, ss *sampleSet, l *listing, resp *plugins.RestoreResponse, r *result, summary *Message, events plugins.RestoreEvents) error {
+	if err := b.judge(ctx, s, req, ss, resp, r, summary); err != nil {
+		return err
+	}
 	// The listing check: what restic says the snapshot holds is what
 	// came back.
 	restored := plugins.Progress{FilesDone: resp.Files, FilesTotal: -1, BytesDone: resp.Bytes, BytesTotal: -1}
-	if listing, err = s.listingOf(ctx, listing, req.PointID, events, restored); err != nil {
-		return nil, err
+	l2, err := s.listingOf(ctx, l, req.PointID, events, restored)
+	if l2 != l && l2 != nil {
+		defer l2.close()
 	}
-	if err := listing.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
-		return nil, err
+	if err != nil {
+		return err
+	}
+	if err := l2.finish(ctx, s, req.Target, req.Sample, ss, resp); err != nil {
+		return err
 	}
 	if ss != nil {
 		resp.TotalFiles, resp.TotalBytes, resp.SampleDepth = ss.totalFiles, ss.totalBytes, ss.depth
 	}
 	if s.readDataSubset != "" {
-		if err := s.check(ctx, resp, events); err != nil {
-			return nil, err
-		}
+		return s.check(ctx, resp, events)
 	}
-	return resp, nil
+	return nil
 }
 
 // listingOf waits for l, reporting p meanwhile, and returns it when it
@@ -132,7 +147,7 @@ func (b *Backend) judge(ctx context.Context, s *source, req *plugins.RestoreRequ
 	if err := s.failure("restore snapshot "+short, r); err != nil {
 		return err
 	}
-	resp.Details["restic_version"] = resticVersion(ctx, s)
+	resp.Details["restic_version"] = s.resticVersion(ctx)
 	var found restoreevents.Problems
 	errs, denied := deniedDevices(r.errors, resp.Details)
 	for _, e := range errs {
@@ -160,7 +175,11 @@ func (b *Backend) judge(ctx context.Context, s *source, req *plugins.RestoreRequ
 // restored (--verbose=2). It returns the files and bytes hashed, what the
 // run said, and restic's summary line when it printed one.
 func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, ss *sampleSet, events plugins.RestoreEvents) (*plugins.RestoreResponse, *result, *Message, error) {
-	args := []string{"restore", req.PointID, "--target", req.Target, "--verbose=2"}
+	args := []string{"restore", req.PointID}
+	if req.PointID == "" { // RestoreRequest.Newest (newest.go)
+		args = append(s.filtered("restore"), "latest")
+	}
+	args = append(args, "--target", req.Target, "--verbose=2")
 	if ss != nil {
 		args = append(args, "--include-file", ss.file) // within the includes
 	} else {
@@ -177,7 +196,14 @@ func (s *source) restore(ctx context.Context, req *plugins.RestoreRequest, ss *s
 	inv.extraEnv = append(inv.extraEnv, g.env()...)
 	h := newHasher(req.Target, events)
 	var summary *Message
+	started := !req.Newest
 	inv.onStdout = func(line []byte) {
+		if !started {
+			// restic prints nothing before it has found the snapshot
+			// and loaded the index: only now is it restoring.
+			started = true
+			_ = events.Progress(plugins.Progress{FilesTotal: -1, BytesTotal: -1})
+		}
 		m := parseMessage(line)
 		switch m.Kind {
 		case "verbose_status":

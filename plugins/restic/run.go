@@ -48,6 +48,7 @@ type invocation struct {
 type result struct {
 	code     int
 	stdout   []byte // when onStdout is nil
+	lines    int    // lines of stdout
 	errors   []Message
 	exitErr  *Message
 	text     []string // non-JSON stderr lines
@@ -95,7 +96,7 @@ func (inv *invocation) run(ctx context.Context) *result {
 		Env:    inv.env(),
 		Secret: inv.password,
 		Grace:  stopGrace,
-		Stdout: func(r io.Reader) { stdout = inv.readStdout(r) },
+		Stdout: func(r io.Reader) { stdout, res.lines = inv.readStdout(r) },
 		Stderr: func(r io.Reader) { inv.readStderr(r, res) },
 	}
 	if inv.onRead != nil {
@@ -114,12 +115,14 @@ func (inv *invocation) run(ctx context.Context) *result {
 }
 
 // readStdout reads restic's stdout, line by line to onStdout, or into a
-// buffer it returns.
-func (inv *invocation) readStdout(r io.Reader) []byte {
+// buffer it returns, and counts its lines.
+func (inv *invocation) readStdout(r io.Reader) ([]byte, int) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	var buf []byte
+	n := 0
 	for sc.Scan() {
+		n++
 		if inv.onStdout != nil {
 			inv.onStdout(sc.Bytes())
 		} else {
@@ -127,7 +130,7 @@ func (inv *invocation) readStdout(r io.Reader) []byte {
 			buf = append(buf, '\n')
 		}
 	}
-	return buf
+	return buf, n
 }
 
 // readStderr reads restic's messages into res, each to onStderr too.

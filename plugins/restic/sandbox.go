@@ -52,7 +52,7 @@ func (b *Backend) Sandbox(ctx context.Context, req *plugins.SandboxRequest) (*pl
 	}
 	repo := s.repo
 	switch scheme, rest, _ := strings.Cut(repo, ":"); {
-	case filepath.IsAbs(repo) || scheme == "local" || !strings.Contains(repo, ":"):
+	case isLocal(repo):
 		// A relative path is relative to the plugin's working folder, as
 		// restic takes it.
 		dir, err := filepath.Abs(strings.TrimPrefix(repo, "local:"))
@@ -204,4 +204,11 @@ func splitWords(s string) ([]string, error) {
 		words = append(words, w.String())
 	}
 	return words, nil
+}
+
+// isLocal reports whether restic takes repo for a local folder: an
+// absolute path, local:PATH, or anything without a scheme.
+func isLocal(repo string) bool {
+	scheme, _, _ := strings.Cut(repo, ":")
+	return filepath.IsAbs(repo) || scheme == "local" || !strings.Contains(repo, ":")
 }

@@ -420,9 +420,14 @@ type DescribeResponse struct {
 	// The backend restores a sample when RestoreRequest.sample is set
 	// (KIND_FILES backends only). A host never sends a sample to a backend
 	// without it.
-	Sampling      bool `protobuf:"varint,7,opt,name=sampling,proto3" json:"sampling,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sampling bool `protobuf:"varint,7,opt,name=sampling,proto3" json:"sampling,omitempty"`
+	// The backend restores its newest restore point when
+	// RestoreRequest.newest is set, choosing it itself, and says which in
+	// RestoreResponse.point (or asks for the listing: list_first). A host
+	// never sets newest for a backend without it.
+	RestoresNewest bool `protobuf:"varint,8,opt,name=restores_newest,json=restoresNewest,proto3" json:"restores_newest,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
@@ -500,6 +505,13 @@ func (x *DescribeResponse) GetStoreNoun() string {
 func (x *DescribeResponse) GetSampling() bool {
 	if x != nil {
 		return x.Sampling
+	}
+	return false
+}
+
+func (x *DescribeResponse) GetRestoresNewest() bool {
+	if x != nil {
+		return x.RestoresNewest
 	}
 	return false
 }
@@ -814,7 +826,12 @@ type RestoreRequest struct {
 	DatabaseChecks *DatabaseChecks `protobuf:"bytes,6,opt,name=database_checks,json=databaseChecks,proto3" json:"database_checks,omitempty"`
 	// When set, restore only the slice of the restore point's files this
 	// names (see Sample); unset: restore everything.
-	Sample        *Sample `protobuf:"bytes,7,opt,name=sample,proto3" json:"sample,omitempty"`
+	Sample *Sample `protobuf:"bytes,7,opt,name=sample,proto3" json:"sample,omitempty"`
+	// When set (only for a backend that declares restores_newest), point_id
+	// is empty: restore the newest restore point of the source, the one
+	// ListRestorePoints would list first, and name it in
+	// RestoreResponse.point with everything ListRestorePoints gives of it.
+	Newest        bool `protobuf:"varint,8,opt,name=newest,proto3" json:"newest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -896,6 +913,13 @@ func (x *RestoreRequest) GetSample() *Sample {
 		return x.Sample
 	}
 	return nil
+}
+
+func (x *RestoreRequest) GetNewest() bool {
+	if x != nil {
+		return x.Newest
+	}
+	return false
 }
 
 // Sample is one slice of a restore point's files: a non-directory entry
@@ -1461,7 +1485,13 @@ type RestoreResponse struct {
 	TotalBytes int64 `protobuf:"varint,9,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
 	// With a sample: the depth at which the backend cut the paths into the
 	// units it sampled (see Sample); 0: each entry on its own.
-	SampleDepth   int32 `protobuf:"varint,10,opt,name=sample_depth,json=sampleDepth,proto3" json:"sample_depth,omitempty"`
+	SampleDepth int32 `protobuf:"varint,10,opt,name=sample_depth,json=sampleDepth,proto3" json:"sample_depth,omitempty"`
+	// With RestoreRequest.newest: the backend could not restore its newest
+	// point on its own (no point, a point it cannot read, a repository it
+	// cannot open, one too large for max_bytes): the host lists the restore
+	// points and restores by ID as it would without newest. The target may
+	// hold part of a restore; the host empties it. Nothing else is set.
+	ListFirst     bool `protobuf:"varint,11,opt,name=list_first,json=listFirst,proto3" json:"list_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1564,6 +1594,13 @@ func (x *RestoreResponse) GetSampleDepth() int32 {
 		return x.SampleDepth
 	}
 	return 0
+}
+
+func (x *RestoreResponse) GetListFirst() bool {
+	if x != nil {
+		return x.ListFirst
+	}
+	return false
 }
 
 // Table is one restored table.
@@ -1965,7 +2002,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
 	"\x04path\x18\x03 \x01(\fR\x04path\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\"\x11\n" +
-	"\x0fDescribeRequest\"\x82\x02\n" +
+	"\x0fDescribeRequest\"\xab\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1976,7 +2013,8 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"point_noun\x18\x05 \x01(\tR\tpointNoun\x12\x1d\n" +
 	"\n" +
 	"store_noun\x18\x06 \x01(\tR\tstoreNoun\x12\x1a\n" +
-	"\bsampling\x18\a \x01(\bR\bsampling\"8\n" +
+	"\bsampling\x18\a \x01(\bR\bsampling\x12'\n" +
+	"\x0frestores_newest\x18\b \x01(\bR\x0erestoresNewest\"8\n" +
 	"\x15ValidateSourceRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\"N\n" +
@@ -1996,7 +2034,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1d\n" +
 	"\n" +
 	"time_basis\x18\x06 \x01(\tR\ttimeBasis\x12\x12\n" +
-	"\x04root\x18\a \x01(\fR\x04root\"\x9b\x02\n" +
+	"\x04root\x18\a \x01(\fR\x04root\"\xb3\x02\n" +
 	"\x0eRestoreRequest\x12\x1f\n" +
 	"\vsource_json\x18\x01 \x01(\fR\n" +
 	"sourceJson\x12\x19\n" +
@@ -2006,7 +2044,8 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\n" +
 	"drill_name\x18\x05 \x01(\tR\tdrillName\x12H\n" +
 	"\x0fdatabase_checks\x18\x06 \x01(\v2\x1f.drill.plugin.v1.DatabaseChecksR\x0edatabaseChecks\x12/\n" +
-	"\x06sample\x18\a \x01(\v2\x17.drill.plugin.v1.SampleR\x06sample\"J\n" +
+	"\x06sample\x18\a \x01(\v2\x17.drill.plugin.v1.SampleR\x06sample\x12\x16\n" +
+	"\x06newest\x18\b \x01(\bR\x06newest\"J\n" +
 	"\x06Sample\x12\x12\n" +
 	"\x04seed\x18\x01 \x01(\tR\x04seed\x12\x14\n" +
 	"\x05slice\x18\x02 \x01(\x05R\x05slice\x12\x16\n" +
@@ -2044,7 +2083,7 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\x04File\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\fR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\xf2\x03\n" +
+	"\x06sha256\x18\x03 \x01(\fR\x06sha256\"\x91\x04\n" +
 	"\x0fRestoreResponse\x123\n" +
 	"\x05point\x18\x01 \x01(\v2\x1d.drill.plugin.v1.RestorePointR\x05point\x12\x14\n" +
 	"\x05files\x18\x02 \x01(\x03R\x05files\x12\x14\n" +
@@ -2058,7 +2097,9 @@ const file_plugins_internal_pb_v1_backend_proto_rawDesc = "" +
 	"\vtotal_bytes\x18\t \x01(\x03R\n" +
 	"totalBytes\x12!\n" +
 	"\fsample_depth\x18\n" +
-	" \x01(\x05R\vsampleDepth\x1a:\n" +
+	" \x01(\x05R\vsampleDepth\x12\x1d\n" +
+	"\n" +
+	"list_first\x18\v \x01(\bR\tlistFirst\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
