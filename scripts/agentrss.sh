@@ -6,7 +6,7 @@
 # drills scheduled every 3, 4 or 5 s (filesystem copies of a few files),
 # while a client asks it for `drill position`, `history --json -n 20` and
 # `list` through the socket in a loop, for MINUTES minutes. VmRSS of the
-# agent is sampled every 10 s into STATE/rss.tsv (seconds, KiB, records).
+# agent is sampled every 10 s into STATE/rss.tsv (seconds since the start, KiB).
 # Prints one line: "WARM_KIB END_KIB HWM_KIB RECORDS_BEFORE RECORDS_AFTER",
 # the warm-up value being the first sample at or after 60 s.
 set -euo pipefail
@@ -15,22 +15,12 @@ STATE=$(cd "$STATE" && pwd)
 mkdir -p "$STATE/data/sub"
 for i in 1 2 3 4 5; do echo "file $i" > "$STATE/data/sub/f$i.txt"; done
 CONF="$STATE/rss.yaml"
-{
-	echo "state_dir: $STATE"
-	echo "socket: $STATE/drill.sock"
-	echo "log_origin: bench/drill"
-	echo "catch_up: false"
-	echo "services:"
-	for s in 1 2 3 4; do echo "  s$s: {owner: ops@example.org, rpo: 1d, rto: 1h, review_every: 7d}"; done
-	echo "drills:"
-	for i in $(seq 1 12); do
-		printf '  d%02d: {service: s%d, backend: filesystem, schedule: "@every %ds", source: {path: %s}, checks: {min_files: 1, paths: [sub]}}\n' \
-			"$i" $(((i - 1) % 4 + 1)) $((3 + i % 3)) "$STATE/data"
-	done
-} > "$CONF"
+bash "$(dirname "$0")/evconf.sh" "$STATE" "$STATE/data" busy > "$CONF"
 records() { "$DRILL" -c "$CONF" history -n 1 --json 2>/dev/null | sed -nE 's/.*"log_index":([0-9]+).*/\1/p'; }
 before=$(records)
-"$DRILL" -c "$CONF" agent --log-format text 2> "$STATE/agent.log" &
+# In its own session: the agent and its plugins are stopped by their ids,
+# never by a signal to the group this script shares with make bench.
+setsid "$DRILL" -c "$CONF" agent --log-format text 2> "$STATE/agent.log" &
 pid=$!
 client=
 trap 'kill $client 2>/dev/null; kill $pid 2>/dev/null; wait 2>/dev/null' EXIT
@@ -59,4 +49,5 @@ hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 kill $client 2>/dev/null || true
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
+trap - EXIT
 echo "${warm:-$rss} $rss $hwm $((${before:--1} + 1)) $(($(records) + 1))"

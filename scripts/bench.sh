@@ -21,13 +21,13 @@
 #   RSS_MIN=10 RSS_RECORDS=3000   minutes the busy agent runs, records its log starts with
 #   PGSCALE=50         the pgbench scale of the PostgreSQL section
 #
-# Data lives in _bench/ (about 6 GiB); it is made once and reused.
+# Data lives in _bench/ (BENCH_DIR; about 6 GiB); it is made once and reused.
 # Caches are warm for every command (each is run once before timing) except
 # the appends, which make their log afresh each time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-B="$ROOT/_bench"
+B="${BENCH_DIR:-$ROOT/_bench}"
 RUNS="${RUNS:-5}"
 BASE="${BASE:-b7ca2e5}"
 BENCH_ONLY="${BENCH_ONLY:-}"
@@ -46,9 +46,13 @@ want() { [ -z "$BENCH_ONLY" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
 mkdir -p "$B"
 [ -n "$BENCH_ONLY" ] || rm -rf "$R"
 mkdir -p "$R"
-# save ROW VAR...: keeps the figures of ROW (shell assignments) for the document.
+# save ROW VAR...: keeps the figures of ROW (shell assignments) for the
+# document; a figure missing (a command of the row failed) stops make bench.
 save() {
-	local row=$1; shift
+	local row=$1 v; shift
+	for v in "$@"; do
+		[ -n "${!v:-}" ] || { echo "bench: row $row has no figure $v: a command above failed" >&2; exit 1; }
+	done
 	local took=$(($(date +%s) - ${row_t0:-$T0}))
 	{
 		for v in "$@"; do printf '%s=%q\n' "$v" "${!v}"; done
@@ -70,13 +74,17 @@ cpu() { # name -> the median user+sys CPU time of each command
 # compiled against BASE (it uses only the evidence API BASE has).
 BASE_SHA=$(git rev-parse --verify "$BASE^{commit}")
 BSRC="$B/base-${BASE_SHA:0:12}"
-if [ ! -x "$BSRC/bin/evbench" ] || [ scripts/evbench -nt "$BSRC/bin/evbench" ]; then
+if [ ! -x "$BSRC/bin/drill" ]; then
 	echo "building drill at $BASE (${BASE_SHA:0:12}) into $BSRC..." >&2
 	rm -rf "$BSRC" && mkdir -p "$BSRC"
 	git archive "$BASE_SHA" | tar -x -C "$BSRC"
+	(cd "$BSRC" && go build -trimpath -ldflags "-s -w -X main.version=${BASE_SHA:0:7}" -o bin/drill ./cmd/drill)
+fi
+EVSUM=$(cat scripts/evbench/*.go | sha256sum | cut -c1-16)
+if [ "$(cat "$BSRC/evbench.sum" 2>/dev/null)" != "$EVSUM" ]; then
 	rm -rf "$BSRC/scripts/evbench" && cp -r scripts/evbench "$BSRC/scripts/evbench"
-	(cd "$BSRC" && go build -trimpath -ldflags "-s -w -X main.version=${BASE_SHA:0:7}" -o bin/drill ./cmd/drill &&
-		go build -o bin/evbench ./scripts/evbench)
+	(cd "$BSRC" && go build -o bin/evbench ./scripts/evbench)
+	echo "$EVSUM" > "$BSRC/evbench.sum"
 fi
 BEFORE="$BSRC/bin/drill" BEFORE_EV="$BSRC/bin/evbench"
 AFTER="$ROOT/bin/drill" AFTER_EV="$B/evbench"
@@ -85,19 +93,19 @@ HEAD_DESC="$(git describe --always --dirty)"
 
 . scripts/benchrows.sh
 
-want restic05 && row_restic05
-want restic1 && row_restic1
-want hash && row_hash
+if want restic05; then row_restic05; fi
+if want restic1; then row_restic1; fi
+if want hash; then row_hash; fi
 if want bundle || want store || want reads; then ev_prepare; fi
-want bundle && row_bundle
-want store && row_store
-want reads && row_reads
-want append && row_append
-want rss && row_rss
-want large && row_large
-want small && row_small
-want tar && row_tar
-want pg && row_pg
+if want bundle; then row_bundle; fi
+if want store; then row_store; fi
+if want reads; then row_reads; fi
+if want append; then row_append; fi
+if want rss; then row_rss; fi
+if want large; then row_large; fi
+if want small; then row_small; fi
+if want tar; then row_tar; fi
+if want pg; then row_pg; fi
 echo "bench: $(($(date +%s) - T0)) s in all" >&2
 
 for f in "$R"/*.sh; do [ -e "$f" ] && . "$f"; done

@@ -115,20 +115,10 @@ row_hash() {
 }
 
 # evconf SIDE: _bench/ev-SIDE.yaml, the config of the generated log's
-# drills (d01..d12 of services s1..s4, as scripts/evbench gen names them).
+# drills (scripts/evconf.sh).
 evconf() {
 	mkdir -p "$B/tiny" && echo tiny > "$B/tiny/f"
-	{
-		echo "state_dir: $B/ev-$1"
-		echo "socket: $B/ev-$1.sock"
-		echo "log_origin: bench/drill"
-		echo "services:"
-		for s in 1 2 3 4; do echo "  s$s: {owner: ops@example.org, priority: $s, rpo: 1d, rto: 1h, review_every: 7d}"; done
-		echo "drills:"
-		for i in $(seq 1 12); do
-			printf '  d%02d: {service: s%d, backend: filesystem, source: {path: %s}, checks: {min_files: 1}}\n' "$i" $(((i - 1) % 4 + 1)) "$B/tiny"
-		done
-	} > "$B/ev-$1.yaml"
+	bash scripts/evconf.sh "$B/ev-$1" "$B/tiny" > "$B/ev-$1.yaml"
 }
 
 # ev_prepare: the log of EV_N records, made once per run by BASE's
@@ -159,14 +149,22 @@ ev_prepare() {
 	"$AFTER" -c "$B/ev-after.yaml" evidence export -o "$B/ev-after.bundle" > /dev/null
 }
 
+# pair PREFIX NAME CMD_BEFORE CMD_AFTER [--no-warm]: the two commands
+# alternating; their medians in PREFIX_before and PREFIX_after, the CPU
+# times' in PREFIX_cpu_before and PREFIX_cpu_after.
+pair() {
+	local p=$1 name=$2 warm=()
+	[ "${5:-}" = --no-warm ] && warm=(--no-warm)
+	read -r "${p}_before" "${p}_after" <<<"$(bench "${warm[@]}" "$name" "$3" "$4")"
+	read -r "${p}_cpu_before" "${p}_cpu_after" <<<"$(cpu "$name")"
+}
+
 # Row 3: drill evidence verify FILE of the whole log's bundle, with the key.
 row_bundle() {
 	row_t0=$(date +%s)
 	echo "verifying a bundle of $EV_N records..." >&2
-	read -r vb_before vb_after <<<"$(bench verify-bundle \
-		"$BEFORE evidence verify --key $B/ev-gen/keys/drill.pub $B/ev-before.bundle" \
-		"$AFTER evidence verify --key $B/ev-gen/keys/drill.pub $B/ev-after.bundle")"
-	read -r vb_cpu_before vb_cpu_after <<<"$(cpu verify-bundle)"
+	local k="--key $B/ev-gen/keys/drill.pub"
+	pair vb verify-bundle "$BEFORE evidence verify $k $B/ev-before.bundle" "$AFTER evidence verify $k $B/ev-after.bundle"
 	vb_mib=$(($(stat -c %s "$B/ev-after.bundle") >> 20))
 	save bundle vb_before vb_after vb_cpu_before vb_cpu_after vb_mib
 }
@@ -175,10 +173,7 @@ row_bundle() {
 row_store() {
 	row_t0=$(date +%s)
 	echo "verifying the local store of $EV_N records..." >&2
-	read -r vs_before vs_after <<<"$(bench verify-store \
-		"$BEFORE -c $B/ev-before.yaml evidence verify" \
-		"$AFTER -c $B/ev-after.yaml evidence verify")"
-	read -r vs_cpu_before vs_cpu_after <<<"$(cpu verify-store)"
+	pair vs verify-store "$BEFORE -c $B/ev-before.yaml evidence verify" "$AFTER -c $B/ev-after.yaml evidence verify"
 	save store vs_before vs_after vs_cpu_before vs_cpu_after
 }
 
@@ -215,7 +210,7 @@ row_reads() {
 	for side in before after; do
 		[ "$side" = before ] && drill=$BEFORE || drill=$AFTER
 		rm -f "$B/ev-$side.sock"
-		"$drill" -c "$B/ev-$side.yaml" agent --log-format text 2> "$B/ev-$side-agent.log" &
+		setsid "$drill" -c "$B/ev-$side.yaml" agent --log-format text 2> "$B/ev-$side-agent.log" &
 		pids+=($!)
 	done
 	for side in before after; do
@@ -235,14 +230,12 @@ row_append() {
 	echo "appending $APPEND_N records one commit each..." >&2
 	local a="$B/append"
 	ap() { echo "rm -rf $a && mkdir -p $a && $1 append -db $a/drill.db -n $2 -workers $3"; }
-	read -r ap_before ap_after <<<"$(RUNS=$APPEND_RUNS bench --no-warm append \
-		"$(ap "$BEFORE_EV" "$APPEND_N" 1)" "$(ap "$AFTER_EV" "$APPEND_N" 1)")"
-	read -r ap_cpu_before ap_cpu_after <<<"$(cpu append)"
+	RUNS=$APPEND_RUNS pair ap append "$(ap "$BEFORE_EV" "$APPEND_N" 1)" "$(ap "$AFTER_EV" "$APPEND_N" 1)" --no-warm
 	echo "appending $APPEND_CONC_N records from $APPEND_WORKERS goroutines..." >&2
-	read -r apc_before apc_after <<<"$(RUNS=$APPEND_RUNS bench --no-warm append-conc \
-		"$(ap "$BEFORE_EV" "$APPEND_CONC_N" "$APPEND_WORKERS")" "$(ap "$AFTER_EV" "$APPEND_CONC_N" "$APPEND_WORKERS")")"
+	RUNS=$APPEND_RUNS pair apc append-conc "$(ap "$BEFORE_EV" "$APPEND_CONC_N" "$APPEND_WORKERS")" \
+		"$(ap "$AFTER_EV" "$APPEND_CONC_N" "$APPEND_WORKERS")" --no-warm
 	rm -rf "$a"
-	save append APPEND_N APPEND_CONC_N APPEND_WORKERS APPEND_RUNS ap_before ap_after ap_cpu_before ap_cpu_after apc_before apc_after
+	save append APPEND_N APPEND_CONC_N APPEND_WORKERS APPEND_RUNS ap_{,cpu_}{before,after} apc_{,cpu_}{before,after}
 }
 
 # Row 8: both sides' agents busy at the same time for RSS_MIN minutes
