@@ -109,5 +109,6 @@ if want pg; then row_pg; fi
 echo "bench: $(($(date +%s) - T0)) s in all" >&2
 
 for f in "$R"/*.sh; do [ -e "$f" ] && . "$f"; done
-. scripts/benchdoc.sh > "$OUT"
+# A figure not measured reads "n/a", without a unit.
+. scripts/benchdoc.sh | sed -e 's|n/a s\b|n/a|g' -e 's|n/ax\b|n/a|g' > "$OUT"
 echo "wrote $OUT" >&2
