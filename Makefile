@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 
-.PHONY: all build install dist demo fuzz test check lint test-deps db-up restic generate check-generate bench bench-go bench-sample idle clean
+.PHONY: all build install dist demo fuzz test check lint test-deps db-up restic generate check-generate bench bench-table bench-go bench-sample idle clean
 
 all: build
 
@@ -89,9 +89,13 @@ generate:
 check-generate: generate
 	git diff --exit-code -- plugins/internal/pb
 
-## bench: whole-program comparisons against the real tools; writes docs/benchmarks.md
+## bench: whole-program comparisons against the real tools, and issue 17's table of drill at BASE (default b7ca2e5) against this tree; writes docs/benchmarks.md (RUNS, BENCH_ONLY, ...: see scripts/bench.sh)
 bench: build restic
 	bash scripts/bench.sh
+
+## bench-table: only issue 17's before/after table (about 50 minutes), the other sections kept from the last run
+bench-table: build restic
+	BENCH_ONLY=restic05,restic1,hash,bundle,store,reads,append,rss bash scripts/bench.sh
 
 ## bench-sample: what a sampled restic drill costs against a full one (scripts/samplebench.sh)
 bench-sample: build restic

@@ -6,6 +6,9 @@ small DIR: 20,000 files of 1-64 KiB of random bytes in 200 folders.
 mixed DIR: a realistic ~1 GiB tree for archives: 10,000 text-like files of
            1-64 KiB (compressible, like source and documents) and 6 files of
            100 MiB (half random, half text, like databases and media).
+half DIR:  the same kind of tree at 0.5 GiB: 4,000 files of 1-64 KiB in
+           docs/ and 4 files of 100 MiB in big/ (issue 17's restic case;
+           docs/ alone is the 4,000 small files hashed against sha256sum).
 """
 import os, random, sys
 
@@ -35,10 +38,10 @@ def small(d):
         with open(os.path.join(sub, f"f{i:05d}.dat"), "wb") as f:
             f.write(rng.randbytes(rng.randint(1024, 65536)))
 
-def mixed(d):
-    rng = random.Random(3)
+def mixed(d, seed=3, files=10000, blobs=6):
+    rng = random.Random(seed)
     text = words(rng, 8 << 20)
-    for i in range(10000):
+    for i in range(files):
         sub = os.path.join(d, "docs", f"d{i % 100:02d}")
         os.makedirs(sub, exist_ok=True)
         n = rng.randint(1024, 65536)
@@ -46,7 +49,7 @@ def mixed(d):
         with open(os.path.join(sub, f"file{i:05d}.txt"), "wb") as f:
             f.write(text[off:off + n])
     os.makedirs(os.path.join(d, "big"), exist_ok=True)
-    for i in range(6):
+    for i in range(blobs):
         with open(os.path.join(d, "big", f"blob{i}.bin"), "wb") as f:
             for j in range(100):
                 if j % 2:
@@ -54,6 +57,9 @@ def mixed(d):
                 else:
                     off = rng.randint(0, len(text) - (1 << 20))
                     f.write(text[off:off + (1 << 20)])
+
+def half(d):
+    mixed(d, seed=4, files=4000, blobs=4)
 
 def million(d):
     # A million small files in 1,000 directories: the scale test of a
@@ -66,4 +72,4 @@ def million(d):
                 f.write(f"file {i}/{j}\n")
 
 if __name__ == "__main__":
-    {"large": large, "small": small, "mixed": mixed, "million": million}[sys.argv[1]](sys.argv[2])
+    {"large": large, "small": small, "mixed": mixed, "half": half, "million": million}[sys.argv[1]](sys.argv[2])
