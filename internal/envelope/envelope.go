@@ -394,6 +394,12 @@ func (e *Envelope) VerifyAny(pub ed25519.PublicKey) (rec *Statement, kc *KeyChan
 	if err != nil {
 		return nil, nil, err
 	}
+	return ParsePayload(payload)
+}
+
+// ParsePayload parses a payload whose signature was checked (or is
+// checked apart, in a batch): a drill record (rec) or a key change (kc).
+func ParsePayload(payload []byte) (rec *Statement, kc *KeyChange, err error) {
 	if kc, err := parseKeyChange(payload); err != nil || kc != nil {
 		return nil, kc, err
 	}
