@@ -105,8 +105,8 @@ func (s *Store) firstKey() (*evlog.KeyChain, error) {
 type verification struct {
 	origin   string
 	chain    *evlog.KeyChain
-	thorough bool // every signature alone, none in batches
-	mem    evlog.MemTree // the tree rebuilt from leaves
+	thorough bool          // every signature alone, none in batches
+	mem      evlog.MemTree // the tree rebuilt from leaves
 	// The buckets, walked in order.
 	leaves, hashes, checkpoints *cursor
 }
