@@ -146,11 +146,12 @@ func (b *bundleVerifier) next() (*tar.Header, error) {
 }
 
 func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
-	if hdr.Size > maxMember {
+	if hdr.Size > maxMember || hdr.Size < 0 {
 		return nil, bundleError("member %s is %d bytes, more than %d", hdr.Name, hdr.Size, maxMember)
 	}
-	data, err := io.ReadAll(io.LimitReader(b.tr, maxMember))
-	if err != nil {
+	// Read at its size at once: most of a bundle is one member.
+	data := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(b.tr, data); err != nil {
 		return nil, bundleError("the archive is truncated or corrupt (in %s): %v", hdr.Name, err)
 	}
 	if hdr.Name != MemberStatement {
