@@ -50,11 +50,23 @@ func CheckAll(n int, thorough bool, check func(j int, sigs *Sigs)) {
 			owner = append(owner, j)
 		}
 	}
+	// The batches side by side, then the entries with a bad signature
+	// checked again, in order.
+	parts := (len(items) + sigbatch.BatchSize - 1) / sigbatch.BatchSize
+	bad := make([][]int, parts)
+	Parallel(parts, func(p int) {
+		lo := p * sigbatch.BatchSize
+		for _, x := range sigbatch.Verify(items[lo:min(lo+sigbatch.BatchSize, len(items))]) {
+			bad[p] = append(bad[p], lo+x)
+		}
+	})
 	again := -1
-	for _, x := range sigbatch.Verify(items) {
-		if j := owner[x]; j != again {
-			check(j, nil)
-			again = j
+	for _, xs := range bad {
+		for _, x := range xs {
+			if j := owner[x]; j != again {
+				check(j, nil)
+				again = j
+			}
 		}
 	}
 }

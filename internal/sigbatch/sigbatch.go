@@ -26,9 +26,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha512"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"filippo.io/edwards25519"
 )
@@ -40,20 +37,22 @@ type Item struct {
 	Sig []byte
 }
 
-// batchSize is how many signatures one batch equation covers: large
+// BatchSize is how many signatures one batch equation covers: large
 // enough that the shared doublings cost little, small enough that a bad
-// signature costs the re-check of few good ones.
-const batchSize = 256
+// signature costs the re-check of few good ones. Verify cuts its items
+// into batches of this size; callers that verify on several goroutines
+// give each a multiple of it.
+const BatchSize = 256
 
-// Verify checks every item's signature, in batches on GOMAXPROCS
-// goroutines, and returns the indexes of the items whose signature does
-// not verify, in increasing order; nil when all do.
+// Verify checks every item's signature, in batches of BatchSize, and
+// returns the indexes of the items whose signature does not verify, in
+// increasing order; nil when all do. A batch whose equation does not
+// hold is checked signature by signature with crypto/ed25519.
 func Verify(items []Item) []int {
 	return run(items, func(part []Item, bad []bool) {
-		if batchOK(part) {
-			return
+		if !batchOK(part) {
+			each(part, bad)
 		}
-		each(part, bad)
 	})
 }
 
@@ -70,26 +69,14 @@ func each(part []Item, bad []bool) {
 	}
 }
 
-// run cuts items into batches, has check mark the bad items of each
-// batch, on GOMAXPROCS goroutines, and lists them.
+// run cuts items into batches, has check mark the bad items of each, and
+// lists them.
 func run(items []Item, check func(part []Item, bad []bool)) []int {
 	bad := make([]bool, len(items))
-	n := (len(items) + batchSize - 1) / batchSize
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= n {
-					return
-				}
-				lo, hi := b*batchSize, min((b+1)*batchSize, len(items))
-				check(items[lo:hi], bad[lo:hi])
-			}
-		})
+	for lo := 0; lo < len(items); lo += BatchSize {
+		hi := min(lo+BatchSize, len(items))
+		check(items[lo:hi], bad[lo:hi])
 	}
-	wg.Wait()
 	var out []int
 	for i, b := range bad {
 		if b {

@@ -35,7 +35,7 @@ func TestVerifyValid(t *testing.T) {
 	if bad := VerifyEach(items); bad != nil {
 		t.Errorf("VerifyEach of valid signatures: bad %v, want none", bad)
 	}
-	if !batchOK(items[:batchSize]) {
+	if !batchOK(items[:BatchSize]) {
 		t.Error("the batch equation does not hold for valid signatures")
 	}
 	if Verify(nil) != nil || !batchOK(nil) {
@@ -75,15 +75,15 @@ func TestVerifyBad(t *testing.T) {
 	}
 	for name, spoil := range cases {
 		t.Run(name, func(t *testing.T) {
-			items := signed(newKey(1), 2*batchSize+7)
-			const at = batchSize + 17
+			items := signed(newKey(1), 2*BatchSize+7)
+			const at = BatchSize + 17
 			it := &items[at]
 			it.Sig, it.Msg = slices.Clone(it.Sig), slices.Clone(it.Msg)
 			spoil(it)
 			if len(it.Pub) == ed25519.PublicKeySize && ed25519.Verify(it.Pub, it.Msg, it.Sig) {
 				t.Fatal("the spoiled signature still verifies with crypto/ed25519")
 			}
-			if batchOK(items[batchSize : 2*batchSize]) {
+			if batchOK(items[BatchSize : 2*BatchSize]) {
 				t.Error("the batch equation holds with the bad signature")
 			}
 			for mode, verify := range map[string]func([]Item) []int{"batch": Verify, "thorough": VerifyEach} {
