@@ -29,7 +29,7 @@ import (
 //	GET  /v1/position?at=T&drill=D&review_every=SECONDS...  the records the position at T needs, one JSON object per line
 //	POST /v1/run?drill=D              Events, one JSON object per line, until "result"
 //	GET  /v1/export?since=&until=&service=&drill=   an evidence bundle (.tar.gz); trailer Drill-Export-Error on failure
-//	GET  /v1/verify                   VerifyResult of the local log (422 when it does not verify)
+//	GET  /v1/verify[?thorough=1]      VerifyResult of the local log (422 when it does not verify)
 //
 // Errors are a status code and {"error": "..."}.
 //
@@ -394,12 +394,15 @@ type VerifyResult struct {
 	Records int64  `json:"records"`
 	Origin  string `json:"origin"`
 	Root    string `json:"root"`
+	// Thorough is true when every signature was checked alone.
+	Thorough bool `json:"thorough,omitempty"`
 	// Error is the first problem; "" when the log verified.
 	Error string `json:"error,omitempty"`
 }
 
 func (a *Agent) handleVerify(w http.ResponseWriter, req *http.Request) {
-	rep, err := a.store.Verify(req.Context())
+	opt := evidence.VerifyOptions{Thorough: req.URL.Query().Get("thorough") == "1"}
+	rep, err := a.store.VerifyWith(req.Context(), opt)
 	if err != nil {
 		var ve *evlog.VerifyError
 		if errors.As(err, &ve) {
@@ -409,7 +412,7 @@ func (a *Agent) handleVerify(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusInternalServerError, "verify the evidence log: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String()})
+	writeJSON(w, http.StatusOK, VerifyResult{Records: rep.Records, Origin: rep.Origin, Root: rep.Root.String(), Thorough: opt.Thorough})
 }
 
 // ExportTrailer is the trailer that carries an export's failure after its

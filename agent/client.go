@@ -239,10 +239,15 @@ func (c *Client) Export(ctx context.Context, sel bundle.Selection, w io.Writer) 
 	return nil
 }
 
-// Verify has the agent verify its evidence log. A log that does not
-// verify is a result with Error set, not an error.
-func (c *Client) Verify(ctx context.Context) (*VerifyResult, error) {
-	resp, err := c.do(ctx, http.MethodGet, "/v1/verify", nil)
+// Verify has the agent verify its evidence log, checking every signature
+// alone when opt.Thorough. A log that does not verify is a result with
+// Error set, not an error.
+func (c *Client) Verify(ctx context.Context, opt evidence.VerifyOptions) (*VerifyResult, error) {
+	path := "/v1/verify"
+	if opt.Thorough {
+		path += "?thorough=1"
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
 	var se *StatusError
 	if errors.As(err, &se) && se.Code == http.StatusUnprocessableEntity {
 		return &VerifyResult{Error: se.Message}, nil

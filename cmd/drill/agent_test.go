@@ -164,6 +164,9 @@ func TestAgentSchedulesAndServes(t *testing.T) {
 	if out, errs, code := drillCmd(t, cfg, "evidence", "verify"); code != 0 || !strings.Contains(out, "evidence log verified") {
 		t.Errorf("evidence verify through the agent: exit %d\n%s%s", code, out, errs)
 	}
+	if out, errs, code := drillCmd(t, cfg, "evidence", "verify", "--thorough"); code != 0 || !strings.Contains(out, "(each signature alone)") {
+		t.Errorf("evidence verify --thorough through the agent: exit %d\n%s%s", code, out, errs)
+	}
 	bundle := filepath.Join(dir, "bundle.tgz")
 	if out, errs, code := drillCmd(t, cfg, "evidence", "export", "-o", bundle, "--drill", "manual"); code != 0 || !strings.Contains(out, "wrote "+bundle+": 1 of") {
 		t.Errorf("evidence export through the agent: exit %d\n%s%s", code, out, errs)

@@ -10,6 +10,7 @@ import (
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/config"
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -49,9 +50,10 @@ type drillHost interface {
 	Evidence(ctx context.Context, q drills.PositionQuery) (recs []*record.Record, checkpoint string, err error)
 	// Export writes a signed bundle of the records sel selects to w.
 	Export(ctx context.Context, sel selection, w io.Writer) error
-	// Verify recomputes and checks the whole evidence log. A log that does
-	// not verify is a result with Error set, not an error.
-	Verify(ctx context.Context) (*agent.VerifyResult, error)
+	// Verify recomputes and checks the whole evidence log (every signature
+	// alone when opt.Thorough). A log that does not verify is a result
+	// with Error set, not an error.
+	Verify(ctx context.Context, opt evidence.VerifyOptions) (*agent.VerifyResult, error)
 	// Close releases what Recover and Run opened. It is safe to call once
 	// on any host.
 	Close() error

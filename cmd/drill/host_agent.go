@@ -9,6 +9,7 @@ import (
 
 	"github.com/drillhq/drill/agent"
 	"github.com/drillhq/drill/drills"
+	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 	"github.com/drillhq/drill/internal/textsafe"
 	"github.com/drillhq/drill/plugins"
@@ -81,8 +82,8 @@ func (a *agentHost) Export(ctx context.Context, sel selection, w io.Writer) erro
 	return a.c.Export(ctx, sel, w)
 }
 
-func (a *agentHost) Verify(ctx context.Context) (*agent.VerifyResult, error) {
-	return a.c.Verify(ctx)
+func (a *agentHost) Verify(ctx context.Context, opt evidence.VerifyOptions) (*agent.VerifyResult, error) {
+	return a.c.Verify(ctx, opt)
 }
 
 func (a *agentHost) Close() error { return nil }

@@ -145,10 +145,10 @@ func (l *localHost) Export(_ context.Context, sel selection, w io.Writer) error 
 	return exportStore(l.cfg, sel, w)
 }
 
-func (l *localHost) Verify(ctx context.Context) (*agent.VerifyResult, error) {
+func (l *localHost) Verify(ctx context.Context, opt evidence.VerifyOptions) (*agent.VerifyResult, error) {
 	var res *agent.VerifyResult
 	err := l.withStore(func(store *evidence.Store) (err error) {
-		res, err = verifyStore(ctx, store)
+		res, err = verifyStore(ctx, store, opt)
 		return err
 	})
 	return res, err

@@ -32,6 +32,8 @@ type Options struct {
 	// Previous is a signed checkpoint the auditor kept from an earlier
 	// export: the bundle's log must extend it.
 	Previous []byte
+	// Thorough checks every signature on its own instead of in batches.
+	Thorough bool
 }
 
 // Report is what Verify verified.
@@ -144,11 +146,12 @@ func (b *bundleVerifier) next() (*tar.Header, error) {
 }
 
 func (b *bundleVerifier) read(hdr *tar.Header) ([]byte, error) {
-	if hdr.Size > maxMember {
+	if hdr.Size > maxMember || hdr.Size < 0 {
 		return nil, bundleError("member %s is %d bytes, more than %d", hdr.Name, hdr.Size, maxMember)
 	}
-	data, err := io.ReadAll(io.LimitReader(b.tr, maxMember))
-	if err != nil {
+	// Read at its size at once: most of a bundle is one member.
+	data := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(b.tr, data); err != nil {
 		return nil, bundleError("the archive is truncated or corrupt (in %s): %v", hdr.Name, err)
 	}
 	if hdr.Name != MemberStatement {
@@ -459,8 +462,10 @@ func keyText(vkey string, pub ed25519.PublicKey) string {
 	return fmt.Sprintf("PEM key %x", []byte(pub))
 }
 
-func (b *bundleVerifier) open(size int64, msg []byte) (evlog.Checkpoint, *evlog.VerifyError) {
-	c, err := b.chain.OpenCheckpoint(size, msg)
+// open opens the checkpoint of the given size, leaving its signatures to
+// sigs unless it is nil.
+func (b *bundleVerifier) open(size int64, msg []byte, sigs *evlog.Sigs) (evlog.Checkpoint, *evlog.VerifyError) {
+	c, err := b.chain.OpenCheckpointDeferred(size, msg, sigs)
 	if err != nil {
 		return c, evlog.CheckpointError(size, -1, "%v", err)
 	}
@@ -474,7 +479,7 @@ func (b *bundleVerifier) checkpoint(data []byte) error {
 	if err := b.key(); err != nil {
 		return err
 	}
-	c, verr := b.open(b.man.LogSize, data)
+	c, verr := b.open(b.man.LogSize, data, nil) // alone, whatever the mode
 	if verr != nil {
 		return verr
 	}
@@ -505,12 +510,13 @@ func (b *bundleVerifier) history(data []byte) error {
 	if err != nil {
 		return err
 	}
-	// The signatures, in parallel: they are nearly all the work.
+	// The signatures, in parallel and in batches unless thorough: they
+	// are nearly all the work.
 	roots := make([]tlog.Hash, len(b.hist))
 	errs := make([]*evlog.VerifyError, len(b.hist))
-	evlog.Parallel(len(b.hist), func(j int) {
+	evlog.CheckAll(len(b.hist), b.opt.Thorough, func(j int, sigs *evlog.Sigs) {
 		h := b.hist[j]
-		c, verr := b.open(h.Size, []byte(h.Note))
+		c, verr := b.open(h.Size, []byte(h.Note), sigs)
 		if verr == nil && c.Size != h.Size {
 			verr = evlog.CheckpointError(h.Size, -1, "listed as size %d but signed for size %d", h.Size, c.Size)
 		}
@@ -685,7 +691,7 @@ func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
 	chunk := make([]checkedEntry, len(raw))
-	evlog.Parallel(len(raw), func(j int) { chunk[j] = b.checkEntry(raw[j]) })
+	evlog.CheckAll(len(raw), b.opt.Thorough, func(j int, sigs *evlog.Sigs) { chunk[j] = b.checkEntry(raw[j], sigs) })
 	for _, e := range chunk {
 		if err := b.place(e, expect); err != nil {
 			return err
@@ -704,8 +710,9 @@ type checkedEntry struct {
 }
 
 // checkEntry parses a line of entries.jsonl and checks the entry's
-// signature and the place it claims; it runs in parallel with others.
-func (b *bundleVerifier) checkEntry(raw rawLine) checkedEntry {
+// signature (or leaves it to sigs) and the place it claims; it runs in
+// parallel with others.
+func (b *bundleVerifier) checkEntry(raw rawLine, sigs *evlog.Sigs) checkedEntry {
 	e, err := ParseEntryLine(raw.b)
 	if err != nil {
 		return checkedEntry{err: bundleError("entries.jsonl line %d: %v", raw.no, err)}
@@ -715,7 +722,7 @@ func (b *bundleVerifier) checkEntry(raw rawLine) checkedEntry {
 		c.err = evlog.RecordError(e.Index, "lies beyond the bundle's checkpoint of size %d (inserted?)", n)
 		return c
 	}
-	rec, kc, verr := evlog.CheckLeaf(b.man.Origin, e.Index, e.Envelope, b.chain.InForce(e.Index))
+	rec, kc, verr := evlog.CheckLeafDeferred(b.man.Origin, e.Index, e.Envelope, b.chain.InForce(e.Index), sigs)
 	if verr != nil {
 		c.err = verr
 	}

@@ -141,6 +141,12 @@ func exportBundle(t testing.TB, path string, key *keys.Key, sel bundle.Selection
 // TestBundleTamperMatrix: every way of tampering with a real exported
 // bundle is detected, with a message that says what and where; the
 // intact bundles verify.
+// bundleModes are the two ways bundle.Verify checks signatures.
+var bundleModes = []struct {
+	name     string
+	thorough bool
+}{{"batch", false}, {"thorough", true}}
+
 func TestBundleTamperMatrix(t *testing.T) {
 	key := testKey(t, testOrigin)
 	other := testKey(t, testOrigin)
@@ -258,24 +264,30 @@ func TestBundleTamperMatrix(t *testing.T) {
 			return c
 		}), bundle.Options{Key: pub}, "checkpoint 5: root hash does not match the records"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), tc.opt)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("VerifyBundle: %v", err)
+		// Both modes, signatures in batches and each alone (thorough),
+		// must find every case and say the same.
+		for _, mode := range bundleModes {
+			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
+				opt := tc.opt
+				opt.Thorough = mode.thorough
+				rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), opt)
+				if tc.want == "" {
+					if err != nil {
+						t.Fatalf("VerifyBundle: %v", err)
+					}
+					if rep.Records != rep.Manifest.Records || rep.KeyFromBundle != (tc.opt.Key == nil) {
+						t.Errorf("report %+v", rep)
+					}
+					return
 				}
-				if rep.Records != rep.Manifest.Records || rep.KeyFromBundle != (tc.opt.Key == nil) {
-					t.Errorf("report %+v", rep)
+				if err == nil {
+					t.Fatalf("VerifyBundle passed; want %q", tc.want)
 				}
-				return
-			}
-			if err == nil {
-				t.Fatalf("VerifyBundle passed; want %q", tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q\nwant it to contain %q", err, tc.want)
-			}
-		})
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %q\nwant it to contain %q", err, tc.want)
+				}
+			})
+		}
 	}
 }
 

@@ -9,6 +9,7 @@
 //
 //	internal/record    the drill record (no signatures)
 //	internal/envelope  one signed entry: DSSE envelope, in-toto Statement, key change
+//	internal/sigbatch  Ed25519 signatures verified in batches
 //	internal/evlog     checkpoints, the key chain, the rebuilt tree, VerifyError
 //	internal/report    the CSV and HTML reports of records
 //	internal/bundle    export bundles: Write, and Verify offline (no bbolt)
@@ -83,6 +84,9 @@
 // records; nothing is stored beyond N. So any change, removal, insertion,
 // reordering or substitution of a record, of a stored hash or of a
 // checkpoint is reported, with the first record or checkpoint concerned.
+// The latest checkpoint's signature is checked alone; the others in
+// batches (internal/sigbatch), or each alone with VerifyOptions.Thorough:
+// see docs/evidence.md, "How signatures are checked".
 //
 // What it cannot prove on its own: a rollback that removes the newest
 // records together with their hashes and checkpoints leaves a smaller log

@@ -50,8 +50,10 @@ func TestRotateKey(t *testing.T) {
 	if _, err := s.Append(testRecord(6, record.VerdictFail)); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := s.Verify(context.Background()); err != nil || rep.Records != 8 {
-		t.Fatalf("Verify with the new key: %+v, %v", rep, err)
+	for _, opt := range verifyModes {
+		if rep, err := s.VerifyWith(context.Background(), opt); err != nil || rep.Records != 8 {
+			t.Fatalf("Verify (%+v) with the new key: %+v, %v", opt, rep, err)
+		}
 	}
 	var drills []int64
 	must(t, s.Entries(func(e *Entry) error { drills = append(drills, e.Index); return nil }, false))
@@ -65,8 +67,10 @@ func TestRotateKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Verify(context.Background()); err != nil {
-			t.Errorf("Verify trusting the %s key: %v", name, err)
+		for _, opt := range verifyModes {
+			if _, err := s.VerifyWith(context.Background(), opt); err != nil {
+				t.Errorf("Verify (%+v) trusting the %s key: %v", opt, name, err)
+			}
 		}
 		must(t, s.Close())
 	}
@@ -91,20 +95,22 @@ func TestRotateKey(t *testing.T) {
 			return bytes.Replace(b, []byte(k2.VerifierKey), []byte(k3.VerifierKey), 1)
 		}), k1, "checkpoint 8: not signed by the log key"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), bundle.Options{Key: []byte(tc.key.VerifierKey)})
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
+		for _, mode := range bundleModes {
+			t.Run(tc.name+"/"+mode.name, func(t *testing.T) {
+				rep, err := bundle.Verify(context.Background(), bytes.NewReader(tc.bundle), bundle.Options{Key: []byte(tc.key.VerifierKey), Thorough: mode.thorough})
+				if tc.want == "" {
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(rep.Manifest.Keys) != 2 || rep.Manifest.Keys[1].From != 6 {
+						t.Errorf("keys %+v", rep.Manifest.Keys)
+					}
+					return
 				}
-				if len(rep.Manifest.Keys) != 2 || rep.Manifest.Keys[1].From != 6 {
-					t.Errorf("keys %+v", rep.Manifest.Keys)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %v, want %q", err, tc.want)
 				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %v, want %q", err, tc.want)
-			}
-		})
+			})
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -237,16 +238,19 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
+			// Both modes must find it, and say the same.
 			check := func(when string) {
 				t.Helper()
-				_, err := s.Verify(context.Background())
-				var got *evlog.VerifyError
-				if !errors.As(err, &got) {
-					t.Fatalf("Verify %s: err = %v, want a *evlog.VerifyError", when, err)
-				}
-				if got.Index != tc.want.Index || got.Checkpoint != tc.want.Checkpoint || !strings.Contains(got.Msg, tc.want.Msg) {
-					t.Errorf("Verify %s: %#v (%q), want index %d, checkpoint %d, message containing %q",
-						when, got, got, tc.want.Index, tc.want.Checkpoint, tc.want.Msg)
+				for _, opt := range verifyModes {
+					_, err := s.VerifyWith(context.Background(), opt)
+					var got *evlog.VerifyError
+					if !errors.As(err, &got) {
+						t.Fatalf("Verify %s (%+v): err = %v, want a *evlog.VerifyError", when, opt, err)
+					}
+					if got.Index != tc.want.Index || got.Checkpoint != tc.want.Checkpoint || !strings.Contains(got.Msg, tc.want.Msg) {
+						t.Errorf("Verify %s (%+v): %#v (%q), want index %d, checkpoint %d, message containing %q",
+							when, opt, got, got, tc.want.Index, tc.want.Checkpoint, tc.want.Msg)
+					}
 				}
 			}
 			check("after tampering")
@@ -264,6 +268,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		})
 	}
 }
+
+// verifyModes are the two ways Verify checks signatures: in batches (the
+// default) and each alone (thorough). Every tamper case runs in both.
+var verifyModes = []VerifyOptions{{}, {Thorough: true}}
 
 func TestAppendRefusalMessage(t *testing.T) {
 	key := testKey(t, testOrigin)
@@ -325,10 +333,12 @@ func TestVerifyRawByteFlip(t *testing.T) {
 		t.Fatalf("Open after the flip: %v", err)
 	}
 	defer s.Close()
-	_, err = s.Verify(context.Background())
-	var ve *evlog.VerifyError
-	if !errors.As(err, &ve) || ve.Index != 0 || ve.Msg != "payload does not match its signature" {
-		t.Errorf("Verify: err = %v, want record 0: payload does not match its signature", err)
+	for _, opt := range verifyModes {
+		_, err = s.VerifyWith(context.Background(), opt)
+		var ve *evlog.VerifyError
+		if !errors.As(err, &ve) || ve.Index != 0 || ve.Msg != "payload does not match its signature" {
+			t.Errorf("Verify (%+v): err = %v, want record 0: payload does not match its signature", opt, err)
+		}
 	}
 }
 
@@ -350,19 +360,54 @@ func TestVerifyAcrossChunks(t *testing.T) {
 	}
 	must(t, s.Close())
 
+	// A copied record, and past it a record whose signature does not
+	// verify, in the same chunk: both modes report the
+	// first; once it is put back, the second.
+	orig := rawGet(t, path, bucketLeaves, be64(bad))
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketLeaves)
-		return b.Put(be64(bad), bytes.Clone(b.Get(be64(bad-1))))
+		if err := b.Put(be64(bad), bytes.Clone(b.Get(be64(bad-1)))); err != nil {
+			return err
+		}
+		return b.Put(be64(bad+50), flipSig(t, b.Get(be64(bad+50))))
 	})
-	s, err = Open(path, Options{ReadOnly: true})
+	verifyBoth(t, path, "record 1061: log_index is 1060 (a record moved or copied from elsewhere)")
+	rawUpdate(t, path, func(tx *bbolt.Tx) error { return tx.Bucket(bucketLeaves).Put(be64(bad), orig) })
+	verifyBoth(t, path, "record 1111: payload does not match its signature")
+}
+
+// verifyBoth verifies the store at path in both modes and wants the
+// error want from each.
+func verifyBoth(t *testing.T, path, want string) {
+	t.Helper()
+	s, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, err = s.Verify(context.Background())
-	if got, want := err.Error(), "record 1061: log_index is 1060 (a record moved or copied from elsewhere)"; got != want {
-		t.Errorf("Verify: %v, want %s", got, want)
+	for _, opt := range verifyModes {
+		_, err = s.VerifyWith(context.Background(), opt)
+		if got := fmt.Sprint(err); got != want {
+			t.Errorf("Verify (%+v): %v, want %s", opt, got, want)
+		}
 	}
+}
+
+// flipSig returns leaf with one base64 character of its signature
+// changed.
+func flipSig(t *testing.T, leaf []byte) []byte {
+	t.Helper()
+	out := bytes.Clone(leaf)
+	i := bytes.Index(out, []byte(`"sig":"`)) + 12
+	if i < 12 {
+		t.Fatal("no signature in the leaf")
+	}
+	if out[i] == 'A' {
+		out[i] = 'B'
+	} else {
+		out[i] = 'A'
+	}
+	return out
 }
 
 func mustOpenCheckpoint(t *testing.T, msg []byte, key *keys.Key) evlog.Checkpoint {

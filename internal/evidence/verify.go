@@ -40,13 +40,28 @@ const verifyChunk = 1024
 // in log order, or another error if it could not read the store or ctx was
 // cancelled.
 func (s *Store) Verify(ctx context.Context) (*Report, error) {
+	return s.VerifyWith(ctx, VerifyOptions{})
+}
+
+// VerifyOptions say how Verify checks signatures.
+type VerifyOptions struct {
+	// Thorough checks every record's and checkpoint's signature on its
+	// own with crypto/ed25519. Without it they are checked in batches
+	// (internal/sigbatch) and the latest checkpoint's alone; a batch that
+	// fails is checked one by one, so the error is the same.
+	Thorough bool
+}
+
+// VerifyWith is Verify with options.
+func (s *Store) VerifyWith(ctx context.Context, opt VerifyOptions) (*Report, error) {
 	chain, err := s.firstKey()
 	if err != nil {
 		return nil, err
 	}
 	v := &verification{
-		origin: s.origin,
-		chain:  chain,
+		origin:   s.origin,
+		chain:    chain,
+		thorough: opt.Thorough,
 	}
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
@@ -90,9 +105,10 @@ func (s *Store) firstKey() (*evlog.KeyChain, error) {
 
 // verification is one run of Verify.
 type verification struct {
-	origin string
-	chain  *evlog.KeyChain
-	mem    evlog.MemTree // the tree rebuilt from leaves
+	origin   string
+	chain    *evlog.KeyChain
+	thorough bool          // every signature alone, none in batches
+	mem      evlog.MemTree // the tree rebuilt from leaves
 	// The buckets, walked in order.
 	leaves, hashes, checkpoints *cursor
 }
@@ -162,7 +178,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, verr := v.checkCheckpoint(0, latest, v.chain.InForce(0)); verr != nil {
+	if c, verr := v.checkCheckpoint(0, latest, v.chain.InForce(0), nil); verr != nil {
 		return nil, verr
 	} else if c.Root != evlog.EmptyRoot() {
 		return nil, evlog.CheckpointError(0, -1, "root hash is not that of the empty tree")
@@ -181,6 +197,11 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	}
 	if err := v.nothingBeyond(size); err != nil {
 		return nil, err
+	}
+	// The latest checkpoint's signature, which proves every record, alone
+	// whatever the mode.
+	if _, verr := v.checkCheckpoint(size, latest, v.chain.InForce(size), nil); verr != nil {
+		return nil, verr
 	}
 	root, err := tlog.TreeHash(size, v.mem)
 	if err != nil {
@@ -216,17 +237,17 @@ func (v *verification) chunk(start, end int64) ([]byte, error) {
 		}
 	}
 
-	// Check signatures in parallel: they are nearly all the work. The
-	// keys are those in force at the chunk's start; the rare entries
+	// Check signatures in parallel, in batches unless thorough: they are
+	// nearly all the work. The keys are those in force at the chunk's start; the rare entries
 	// after a key change inside the chunk are checked again in add.
 	res := make([]checked, m)
 	for j := range m {
 		res[j].leafKey = v.chain.InForce(start + int64(j))
 		res[j].cpKey = v.chain.InForce(start + int64(j) + 1)
 	}
-	evlog.Parallel(m, func(j int) {
-		_, res[j].change, res[j].err = evlog.CheckLeaf(v.origin, start+int64(j), leafs[j], res[j].leafKey)
-		res[j].cp = v.openCheckpoint(start+int64(j)+1, cps[j], res[j].cpKey)
+	evlog.CheckAll(m, v.thorough, func(j int, sigs *evlog.Sigs) {
+		_, res[j].change, res[j].err = evlog.CheckLeafDeferred(v.origin, start+int64(j), leafs[j], res[j].leafKey, sigs)
+		res[j].cp = v.openCheckpoint(start+int64(j)+1, cps[j], res[j].cpKey, sigs)
 	})
 
 	// Rebuild the tree in order and compare.
@@ -254,7 +275,7 @@ func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 		}
 	}
 	if k := v.chain.InForce(i + 1); k.VKey != c.cpKey.VKey || k.From == i+1 {
-		c.cp = v.openCheckpoint(i+1, cp, k)
+		c.cp = v.openCheckpoint(i+1, cp, k, nil)
 	}
 	if err := v.storedHashes(i, leaf); err != nil {
 		return err
@@ -332,22 +353,24 @@ type checkpointResult struct {
 	err  *evlog.VerifyError
 }
 
-// openCheckpoint verifies the checkpoint of the given size.
-func (v *verification) openCheckpoint(size int64, msg []byte, key evlog.LogKey) checkpointResult {
-	c, verr := v.checkCheckpoint(size, msg, key)
+// openCheckpoint verifies the checkpoint of the given size, leaving its
+// signatures to sigs unless it is nil.
+func (v *verification) openCheckpoint(size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) checkpointResult {
+	c, verr := v.checkCheckpoint(size, msg, key, sigs)
 	return checkpointResult{root: c.Root, err: verr}
 }
 
 // checkCheckpoint checks the signature (by key, and by the old key too at
-// a hand-over), origin and size of a checkpoint.
-func (v *verification) checkCheckpoint(size int64, msg []byte, key evlog.LogKey) (evlog.Checkpoint, *evlog.VerifyError) {
+// a hand-over), origin and size of a checkpoint; with sigs, the
+// signatures by the key in force are left to it.
+func (v *verification) checkCheckpoint(size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) (evlog.Checkpoint, *evlog.VerifyError) {
 	if msg == nil {
 		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "missing")
 	}
 	var c evlog.Checkpoint
 	var err error
 	if key.VKey == v.chain.InForce(size).VKey {
-		c, err = v.chain.OpenCheckpoint(size, msg)
+		c, err = v.chain.OpenCheckpointDeferred(size, msg, sigs)
 	} else {
 		c, err = evlog.OpenCheckpoint(msg, key.Verifier)
 	}

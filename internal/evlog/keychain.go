@@ -82,8 +82,14 @@ func (c *KeyChain) Change(i int64, kc *envelope.KeyChange, known bool) *VerifyEr
 // in force for it; the first checkpoint after a key change must be signed
 // by the old key too.
 func (c *KeyChain) OpenCheckpoint(size int64, msg []byte) (Checkpoint, error) {
+	return c.OpenCheckpointDeferred(size, msg, nil)
+}
+
+// OpenCheckpointDeferred is OpenCheckpoint leaving the signature checks
+// to sigs (see Sigs); with a nil sigs it is OpenCheckpoint.
+func (c *KeyChain) OpenCheckpointDeferred(size int64, msg []byte, sigs *Sigs) (Checkpoint, error) {
 	k := c.InForce(size)
-	cp, err := OpenCheckpoint(msg, k.Verifier)
+	cp, err := OpenCheckpoint(msg, sigs.verifier(k))
 	if err != nil {
 		return cp, err
 	}
@@ -96,7 +102,7 @@ func (c *KeyChain) OpenCheckpoint(size int64, msg []byte) (Checkpoint, error) {
 			}
 		}
 		if prev.Verifier != nil {
-			if _, err := note.Open(msg, note.VerifierList(prev.Verifier)); err != nil {
+			if _, err := note.Open(msg, note.VerifierList(sigs.verifier(prev))); err != nil {
 				return cp, fmt.Errorf("the hand-over checkpoint is not signed by the old key %s too", prev.Verifier.Name())
 			}
 		}

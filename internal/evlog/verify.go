@@ -69,6 +69,12 @@ func CheckLeaf(origin string, i int64, leaf []byte, key LogKey) (*record.Record,
 	if err != nil {
 		return nil, nil, RecordError(i, "%v", err)
 	}
+	return leafPlace(origin, i, st, kc)
+}
+
+// leafPlace checks that entry i, whose signature verified, is a key
+// change or a record of log origin at index i.
+func leafPlace(origin string, i int64, st *envelope.Statement, kc *envelope.KeyChange) (*record.Record, *envelope.KeyChange, *VerifyError) {
 	if kc != nil {
 		return nil, kc, nil
 	}
