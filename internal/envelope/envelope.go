@@ -107,9 +107,11 @@ func Decode(b []byte) (*Envelope, error) {
 	if err := CheckLeaf(b); err != nil {
 		return nil, err
 	}
-	var e Envelope
-	if err := json.Unmarshal(b, &e); err != nil {
-		return nil, fmt.Errorf("envelope is not valid JSON: %w", err)
+	e, ok := decodeCanonical(b)
+	if !ok {
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("envelope is not valid JSON: %w", err)
+		}
 	}
 	if e.PayloadType == "" {
 		return nil, errors.New("envelope has no payloadType")
