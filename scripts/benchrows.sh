@@ -306,14 +306,7 @@ row_pg() {
 	row_t0=$(date +%s)
 	echo "restoring a pgbench dump (scale $PGSCALE)..." >&2
 	local pgc="-h 127.0.0.1 -U postgres"
-	if [ ! -f "$B/pgbench-$PGSCALE.dump" ]; then
-		psql $pgc -qc "DROP DATABASE IF EXISTS drillbench_src" postgres
-		createdb $pgc drillbench_src
-		pgbench $pgc -i -q -s "$PGSCALE" drillbench_src
-		pg_dump $pgc -Fc -f "$B/pgbench-$PGSCALE.dump" drillbench_src
-		pg_dump $pgc -Fp -f "$B/pgbench-$PGSCALE.sql" drillbench_src
-		psql $pgc -qc "DROP DATABASE drillbench_src" postgres
-	fi
+	bash scripts/pgbench-dumps.sh "$B" "$PGSCALE"
 	dropdb $pgc --if-exists drillbench_bare
 	read -r t_drill_pg t_pg <<<"$(benchpg pg "pg_restore $pgc --exit-on-error --no-owner --no-privileges -d drillbench_bare $B/pgbench-$PGSCALE.dump")"
 	read -r t_drill_pgp t_psql <<<"$(benchpg pgplain "psql $pgc -X -q -v ON_ERROR_STOP=1 -d drillbench_bare -f $B/pgbench-$PGSCALE.sql > /dev/null")"

@@ -12,14 +12,7 @@ OLD=$1 NEW=$2 B=${3:-_bench}
 PGSCALE="${PGSCALE:-20}" RUNS="${RUNS:-5}"
 PGC="-h 127.0.0.1 -U postgres"
 mkdir -p "$B"
-if [ ! -f "$B/pgbench-$PGSCALE.dump" ] || [ ! -f "$B/pgbench-$PGSCALE.sql" ]; then
-	psql $PGC -qc "DROP DATABASE IF EXISTS drillbench_src" postgres
-	createdb $PGC drillbench_src
-	pgbench $PGC -i -q -s "$PGSCALE" drillbench_src
-	pg_dump $PGC -Fc -f "$B/pgbench-$PGSCALE.dump" drillbench_src
-	pg_dump $PGC -Fp -f "$B/pgbench-$PGSCALE.sql" drillbench_src
-	psql $PGC -qc "DROP DATABASE drillbench_src" postgres
-fi
+bash scripts/pgbench-dumps.sh "$B" "$PGSCALE"
 for v in old new; do
 	cat > "$B/pg-$v.yaml" <<YAML
 state_dir: $B/state-$v
