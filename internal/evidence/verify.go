@@ -11,6 +11,7 @@ import (
 
 	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Report is the result of a successful Verify.
@@ -66,10 +67,8 @@ func (s *Store) VerifyWith(ctx context.Context, opt VerifyOptions) (*Report, err
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		if rep, err = v.run(ctx, tx); err != nil {
-			return err
-		}
-		return checkIndexes(ctx, tx)
+		rep, err = v.run(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -109,6 +108,7 @@ type verification struct {
 	chain    *evlog.KeyChain
 	thorough bool          // every signature alone, none in batches
 	mem      evlog.MemTree // the tree rebuilt from leaves
+	index    *indexCheck   // the record indexes, checked against the records
 	// The buckets, walked in order.
 	leaves, hashes, checkpoints *cursor
 }
@@ -169,6 +169,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err != nil {
 		return nil, evlog.LogError("%v", err)
 	}
+	v.index = newIndexCheck(tx, size)
 	v.leaves = newCursor(tx, bucketLeaves)
 	v.hashes = newCursor(tx, bucketHashes)
 	v.checkpoints = newCursor(tx, bucketCheckpoints)
@@ -198,6 +199,9 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err := v.nothingBeyond(size); err != nil {
 		return nil, err
 	}
+	if err := v.index.finish(size); err != nil {
+		return nil, err
+	}
 	// The latest checkpoint's signature, which proves every record, alone
 	// whatever the mode.
 	if _, verr := v.checkCheckpoint(size, latest, v.chain.InForce(size), nil); verr != nil {
@@ -213,6 +217,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 // checked is what the parallel pass found about a record and the
 // checkpoint signed after it, and the keys it checked them with.
 type checked struct {
+	rec            *record.Record // the record, for the index check
 	change         *envelope.KeyChange
 	err            *evlog.VerifyError
 	cp             checkpointResult
@@ -246,7 +251,7 @@ func (v *verification) chunk(start, end int64) ([]byte, error) {
 		res[j].cpKey = v.chain.InForce(start + int64(j) + 1)
 	}
 	evlog.CheckAll(m, v.thorough, func(j int, sigs *evlog.Sigs) {
-		_, res[j].change, res[j].err = evlog.CheckLeafDeferred(v.origin, start+int64(j), leafs[j], res[j].leafKey, sigs)
+		res[j].rec, res[j].change, res[j].err = evlog.CheckLeafDeferred(v.origin, start+int64(j), leafs[j], res[j].leafKey, sigs)
 		res[j].cp = v.openCheckpoint(start+int64(j)+1, cps[j], res[j].cpKey, sigs)
 	})
 
@@ -264,7 +269,7 @@ func (v *verification) chunk(start, end int64) ([]byte, error) {
 // checkpoint signed after it.
 func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 	if k := v.chain.InForce(i); k.VKey != c.leafKey.VKey {
-		_, c.change, c.err = evlog.CheckLeaf(v.origin, i, leaf, k)
+		c.rec, c.change, c.err = evlog.CheckLeaf(v.origin, i, leaf, k)
 	}
 	if c.err != nil {
 		return c.err
@@ -290,7 +295,7 @@ func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 	if c.cp.root != root {
 		return evlog.CheckpointError(i+1, i, "root hash does not match the records (first differing record %d)", i)
 	}
-	return nil
+	return v.index.entry(i, c.rec)
 }
 
 // storedHashes adds record i to the rebuilt tree and compares the hashes
