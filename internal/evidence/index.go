@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/drillhq/drill/internal/evlog"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -277,77 +275,6 @@ func (s *Store) indexUp() error {
 	// A leaf that does not parse leaves the indexes as they were: the
 	// store is then read whole, and Verify reports the damage.
 	_ = s.db.Update(bringIndexUp)
-	return nil
-}
-
-// checkIndexes checks, for Verify, that the record indexes in tx agree
-// with the records they cover: each record has its entry, with its verdict,
-// finished time and sampling, under its drill and its service, and there is
-// no other entry. A store without indexes passes (nothing reads them). The
-// indexes are not signed: this is what keeps a doctored one from hiding a
-// record from the position unnoticed.
-func checkIndexes(ctx context.Context, tx *bbolt.Tx) error {
-	upTo := indexedUpTo(tx)
-	if upTo < 0 {
-		return nil
-	}
-	size, err := storedSize(tx)
-	if err != nil {
-		return evlog.LogError("%v", err)
-	}
-	if upTo > size {
-		return evlog.LogError("the record indexes claim to cover %d entries, but the log has %d", upTo, size)
-	}
-	bd, bs := tx.Bucket(bucketByDrill), tx.Bucket(bucketByService)
-	lb := tx.Bucket(bucketLeaves)
-	records := 0
-	for start := int64(0); start < upTo; start += verifyChunk {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("verify evidence: %w", err)
-		}
-		idx := make([]int64, 0, verifyChunk)
-		leaves := make([][]byte, 0, verifyChunk)
-		for i := start; i < min(start+verifyChunk, upTo); i++ {
-			idx, leaves = append(idx, i), append(leaves, lb.Get(be64(uint64(i))))
-		}
-		entries, err := parseLeaves(idx, leaves)
-		if err != nil {
-			return evlog.LogError("index check: %v", err)
-		}
-		for _, e := range entries {
-			if e.Record == nil {
-				continue
-			}
-			records++
-			want := indexValue(e.Record)
-			if err := checkIndexEntry(bd, "drill", e.Record.Drill, e.Index, want); err != nil {
-				return err
-			}
-			if err := checkIndexEntry(bs, "service", e.Record.Service, e.Index, want); err != nil {
-				return err
-			}
-		}
-	}
-	for _, b := range []struct {
-		name string
-		b    *bbolt.Bucket
-	}{{"drill", bd}, {"service", bs}} {
-		if n := b.b.Stats().KeyN; n != records {
-			return evlog.LogError("the %s index holds %d entries, but the log has %d records for it to cover: it was altered", b.name, n, records)
-		}
-	}
-	return nil
-}
-
-// checkIndexEntry checks record i's entry under name in index b.
-func checkIndexEntry(b *bbolt.Bucket, kind, name string, i int64, want []byte) error {
-	got := b.Get(indexKey(name, i))
-	if got == nil {
-		return evlog.RecordError(i, "the %s index has no entry for this record of %s %q: it was altered", kind, kind, name)
-	}
-	if !bytes.Equal(got, want) {
-		return evlog.RecordError(i, "the %s index entry of this record (%s %q) does not match the record: it was altered", kind, kind, name)
-	}
 	return nil
 }
 

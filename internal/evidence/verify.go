@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/evlog"
+	"github.com/drillhq/drill/internal/record"
 )
 
 // Report is the result of a successful Verify.
@@ -66,10 +68,8 @@ func (s *Store) VerifyWith(ctx context.Context, opt VerifyOptions) (*Report, err
 	var rep *Report
 	err = s.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		if rep, err = v.run(ctx, tx); err != nil {
-			return err
-		}
-		return checkIndexes(ctx, tx)
+		rep, err = v.run(ctx, tx)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -109,6 +109,7 @@ type verification struct {
 	chain    *evlog.KeyChain
 	thorough bool          // every signature alone, none in batches
 	mem      evlog.MemTree // the tree rebuilt from leaves
+	index    *indexCheck   // the record indexes, checked against the records
 	// The buckets, walked in order.
 	leaves, hashes, checkpoints *cursor
 }
@@ -169,6 +170,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err != nil {
 		return nil, evlog.LogError("%v", err)
 	}
+	v.index = newIndexCheck(tx, size)
 	v.leaves = newCursor(tx, bucketLeaves)
 	v.hashes = newCursor(tx, bucketHashes)
 	v.checkpoints = newCursor(tx, bucketCheckpoints)
@@ -178,7 +180,7 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c, verr := v.checkCheckpoint(0, latest, v.chain.InForce(0), nil); verr != nil {
+	if c, verr := v.checkCheckpoint(v.chain, 0, latest, v.chain.InForce(0), nil); verr != nil {
 		return nil, verr
 	} else if c.Root != evlog.EmptyRoot() {
 		return nil, evlog.CheckpointError(0, -1, "root hash is not that of the empty tree")
@@ -187,20 +189,20 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 	// size comes from the database: do not let a damaged one allocate
 	// without bound before the first missing record is found.
 	v.mem = make([]tlog.Hash, 0, tlog.StoredHashCount(min(size, 1<<20)))
-	for start := int64(0); start < size; start += verifyChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("verify evidence: %w", err)
-		}
-		if latest, err = v.chunk(start, min(start+verifyChunk, size)); err != nil {
+	if size > 0 {
+		if latest, err = v.chunks(ctx, size); err != nil {
 			return nil, err
 		}
 	}
 	if err := v.nothingBeyond(size); err != nil {
 		return nil, err
 	}
+	if err := v.index.finish(size); err != nil {
+		return nil, err
+	}
 	// The latest checkpoint's signature, which proves every record, alone
 	// whatever the mode.
-	if _, verr := v.checkCheckpoint(size, latest, v.chain.InForce(size), nil); verr != nil {
+	if _, verr := v.checkCheckpoint(v.chain, size, latest, v.chain.InForce(size), nil); verr != nil {
 		return nil, verr
 	}
 	root, err := tlog.TreeHash(size, v.mem)
@@ -213,50 +215,123 @@ func (v *verification) run(ctx context.Context, tx *bbolt.Tx) (*Report, error) {
 // checked is what the parallel pass found about a record and the
 // checkpoint signed after it, and the keys it checked them with.
 type checked struct {
+	rec            *record.Record // the record, for the index check
 	change         *envelope.KeyChange
 	err            *evlog.VerifyError
 	cp             checkpointResult
 	leafKey, cpKey evlog.LogKey
 }
 
-// chunk checks records start..end-1 and the checkpoints signed after
-// them, and returns the last of those checkpoints.
-func (v *verification) chunk(start, end int64) ([]byte, error) {
+// chunk is a run of records and the checkpoints signed after them, read
+// from the store, and what the parallel pass found about them.
+type chunk struct {
+	start int64
+	leafs [][]byte  // leafs[j] is record start+j
+	cps   [][]byte  // cps[j] is the checkpoint of size start+j+1
+	res   []checked // res[j] is what the parallel pass found about both
+	keys  *evlog.KeyChain
+	done  chan struct{} // closed when res is filled
+}
+
+// chunks checks records 0..size-1 (size > 0) and the checkpoints signed
+// after them, and returns the last of those checkpoints. It is a
+// pipeline: while the records of one chunk are checked in parallel (the
+// signatures, nearly all the work), this goroutine, the only one to use
+// the transaction, reads the next chunk and rebuilds the tree over the
+// previous one, in log order, so that the first problem reported is the
+// first in the log.
+func (v *verification) chunks(ctx context.Context, size int64) ([]byte, error) {
+	var prev *chunk
+	for start := int64(0); start < size; start += verifyChunk {
+		if err := ctx.Err(); err != nil {
+			return nil, v.drain(prev, fmt.Errorf("verify evidence: %w", err))
+		}
+		cur, err := v.read(start, min(start+verifyChunk, size))
+		if err != nil {
+			// An earlier record's problem comes first.
+			return nil, v.drain(prev, err)
+		}
+		go v.check(cur)
+		if prev != nil {
+			if err := v.addAll(prev); err != nil {
+				<-cur.done
+				return nil, err
+			}
+		}
+		prev = cur
+	}
+	if err := v.addAll(prev); err != nil {
+		return nil, err
+	}
+	return prev.cps[len(prev.cps)-1], nil
+}
+
+// drain rebuilds the tree over c, the chunk checked last, and returns its
+// first problem, else err.
+func (v *verification) drain(c *chunk, err error) error {
+	if c == nil {
+		return err
+	}
+	if aerr := v.addAll(c); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// read reads records start..end-1 and the checkpoints signed after them.
+// Values stay valid for the whole read transaction, so they are not
+// copied.
+func (v *verification) read(start, end int64) (*chunk, error) {
 	m := int(end - start)
-	// Read the chunk. Values stay valid for the whole read transaction,
-	// so they are not copied.
-	leafs := make([][]byte, m)
-	cps := make([][]byte, m) // cps[j] is the checkpoint of size start+j+1
+	c := &chunk{
+		start: start,
+		leafs: make([][]byte, m),
+		cps:   make([][]byte, m),
+		res:   make([]checked, m),
+		done:  make(chan struct{}),
+		// The parallel pass must not read the chain while addAll
+		// follows key changes in it: it gets its own copy.
+		keys: &evlog.KeyChain{Origin: v.chain.Origin, Keys: slices.Clone(v.chain.Keys)},
+	}
 	for j := range m {
 		var err error
-		if leafs[j], err = v.leaves.take(start + int64(j)); err != nil {
+		if c.leafs[j], err = v.leaves.take(start + int64(j)); err != nil {
 			return nil, err
 		}
-		if cps[j], err = v.checkpoints.take(start + int64(j) + 1); err != nil {
+		if c.cps[j], err = v.checkpoints.take(start + int64(j) + 1); err != nil {
 			return nil, err
 		}
 	}
+	return c, nil
+}
 
-	// Check signatures in parallel, in batches unless thorough: they are
-	// nearly all the work. The keys are those in force at the chunk's start; the rare entries
-	// after a key change inside the chunk are checked again in add.
-	res := make([]checked, m)
-	for j := range m {
-		res[j].leafKey = v.chain.InForce(start + int64(j))
-		res[j].cpKey = v.chain.InForce(start + int64(j) + 1)
+// check checks c's signatures in parallel, in batches unless thorough,
+// and closes c.done. The keys are those in force at the chunk's start as
+// far as the chain was followed; the rare entries after a key change the
+// chain had not reached yet are checked again in add.
+func (v *verification) check(c *chunk) {
+	defer close(c.done)
+	for j := range c.res {
+		c.res[j].leafKey = c.keys.InForce(c.start + int64(j))
+		c.res[j].cpKey = c.keys.InForce(c.start + int64(j) + 1)
 	}
-	evlog.CheckAll(m, v.thorough, func(j int, sigs *evlog.Sigs) {
-		_, res[j].change, res[j].err = evlog.CheckLeafDeferred(v.origin, start+int64(j), leafs[j], res[j].leafKey, sigs)
-		res[j].cp = v.openCheckpoint(start+int64(j)+1, cps[j], res[j].cpKey, sigs)
+	evlog.CheckAll(len(c.res), v.thorough, func(j int, sigs *evlog.Sigs) {
+		i, r := c.start+int64(j), &c.res[j]
+		r.rec, r.change, r.err = evlog.CheckLeafDeferred(v.origin, i, c.leafs[j], r.leafKey, sigs)
+		r.cp = v.openCheckpoint(c.keys, i+1, c.cps[j], r.cpKey, sigs)
 	})
+}
 
-	// Rebuild the tree in order and compare.
-	for j := range m {
-		if err := v.add(start+int64(j), leafs[j], cps[j], &res[j]); err != nil {
-			return nil, err
+// addAll waits for c's parallel pass, then rebuilds the tree over it in
+// order and compares.
+func (v *verification) addAll(c *chunk) error {
+	<-c.done
+	for j := range c.res {
+		if err := v.add(c.start+int64(j), c.leafs[j], c.cps[j], &c.res[j]); err != nil {
+			return err
 		}
 	}
-	return cps[m-1], nil
+	return nil
 }
 
 // add follows record i's key change, if it is one, adds the record to the
@@ -264,7 +339,7 @@ func (v *verification) chunk(start, end int64) ([]byte, error) {
 // checkpoint signed after it.
 func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 	if k := v.chain.InForce(i); k.VKey != c.leafKey.VKey {
-		_, c.change, c.err = evlog.CheckLeaf(v.origin, i, leaf, k)
+		c.rec, c.change, c.err = evlog.CheckLeaf(v.origin, i, leaf, k)
 	}
 	if c.err != nil {
 		return c.err
@@ -275,7 +350,7 @@ func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 		}
 	}
 	if k := v.chain.InForce(i + 1); k.VKey != c.cpKey.VKey || k.From == i+1 {
-		c.cp = v.openCheckpoint(i+1, cp, k, nil)
+		c.cp = v.openCheckpoint(v.chain, i+1, cp, k, nil)
 	}
 	if err := v.storedHashes(i, leaf); err != nil {
 		return err
@@ -290,7 +365,7 @@ func (v *verification) add(i int64, leaf, cp []byte, c *checked) error {
 	if c.cp.root != root {
 		return evlog.CheckpointError(i+1, i, "root hash does not match the records (first differing record %d)", i)
 	}
-	return nil
+	return v.index.entry(i, c.rec)
 }
 
 // storedHashes adds record i to the rebuilt tree and compares the hashes
@@ -355,22 +430,23 @@ type checkpointResult struct {
 
 // openCheckpoint verifies the checkpoint of the given size, leaving its
 // signatures to sigs unless it is nil.
-func (v *verification) openCheckpoint(size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) checkpointResult {
-	c, verr := v.checkCheckpoint(size, msg, key, sigs)
+func (v *verification) openCheckpoint(chain *evlog.KeyChain, size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) checkpointResult {
+	c, verr := v.checkCheckpoint(chain, size, msg, key, sigs)
 	return checkpointResult{root: c.Root, err: verr}
 }
 
 // checkCheckpoint checks the signature (by key, and by the old key too at
-// a hand-over), origin and size of a checkpoint; with sigs, the
-// signatures by the key in force are left to it.
-func (v *verification) checkCheckpoint(size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) (evlog.Checkpoint, *evlog.VerifyError) {
+// a hand-over), origin and size of a checkpoint, with the keys of chain (as
+// far as it was followed); with sigs, the signatures by the key in force
+// are left to it.
+func (v *verification) checkCheckpoint(chain *evlog.KeyChain, size int64, msg []byte, key evlog.LogKey, sigs *evlog.Sigs) (evlog.Checkpoint, *evlog.VerifyError) {
 	if msg == nil {
 		return evlog.Checkpoint{}, evlog.CheckpointError(size, -1, "missing")
 	}
 	var c evlog.Checkpoint
 	var err error
-	if key.VKey == v.chain.InForce(size).VKey {
-		c, err = v.chain.OpenCheckpointDeferred(size, msg, sigs)
+	if key.VKey == chain.InForce(size).VKey {
+		c, err = chain.OpenCheckpointDeferred(size, msg, sigs)
 	} else {
 		c, err = evlog.OpenCheckpoint(msg, key.Verifier)
 	}
