@@ -34,15 +34,7 @@ func queueWhileCommitting(t *testing.T, s *Store, batches [][]*record.Record, me
 			entries, err := s.AppendBatch(recs)
 			out[i] = appendResult{recs: recs, entries: entries, err: err}
 		})
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		queued := s.queued()
-		if queued == len(batches) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d appends queued after 10s", queued, len(batches))
-		}
+		waitQueued(t, s, i+1) // in order: the queue's order is the log's
 	}
 	if meanwhile != nil {
 		meanwhile()
@@ -50,6 +42,16 @@ func queueWhileCommitting(t *testing.T, s *Store, batches [][]*record.Record, me
 	<-s.leader
 	wg.Wait()
 	return out
+}
+
+// waitQueued waits until n appends are queued behind the held leader.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); s.queued() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d appends queued after 10s", s.queued(), n)
+		}
+	}
 }
 
 // checkLanded checks that every successful result's entries are in the
