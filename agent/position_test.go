@@ -47,7 +47,7 @@ func TestPositionThroughTheAgent(t *testing.T) {
 	}
 	for _, bad := range []url.Values{{}, {"at": {"2026-01-01T00:00:00Z"}, "drill": {"good"}}, {"at": {"x"}},
 		{"at": {"2026-01-01T00:00:00Z"}, "drill": {"good"}, "review_every": {"-1"}}} {
-		err := h.client().records(ctx, "/v1/position", bad, func(*record.Record) error { return nil })
+		err := h.client().records(ctx, "/v1/position", bad, func(*record.Record, []byte) error { return nil })
 		if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != http.StatusBadRequest {
 			t.Errorf("/v1/position?%s: %v, want 400", bad.Encode(), err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -41,18 +42,29 @@ func newHistoryCmd(e *env) *cobra.Command {
 }
 
 // printHistory prints the records f selects, newest first: as a table, or
-// one JSON record a line.
+// one JSON record a line. The JSON of a record is json.Marshal's of it
+// escaped: the host's copy of it when it has one (the same bytes), else
+// encoded here.
 func (e *env) printHistory(ctx context.Context, h drillHost, f agent.HistoryFilter, asJSON bool) error {
 	if asJSON {
-		return h.History(ctx, f, func(r *record.Record) error {
+		w := bufio.NewWriterSize(e.stdout, 64<<10)
+		err := h.History(ctx, f, func(r *record.Record, js []byte) error {
+			if js != nil {
+				w.Write(js)
+				return w.WriteByte('\n')
+			}
 			// Records from before escaping may hold raw text from a backup.
-			writeJSON(e.stdout, r.Escaped())
+			writeJSON(w, r.Escaped())
 			return nil
 		})
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INDEX\tFINISHED\tDRILL\tVERDICT\tRESTORE POINT\tFILES\tDURATION\tREASON")
-	if err := h.History(ctx, f, func(r *record.Record) error {
+	if err := h.History(ctx, f, func(r *record.Record, _ []byte) error {
 		printHistoryRow(tw, r.Escaped())
 		return nil
 	}); err != nil {
