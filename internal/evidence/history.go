@@ -125,15 +125,25 @@ func (s *Store) pages(size int64, next func(below int64) []int64, fn func(*Entry
 	}
 }
 
-// readLeaves reads the leaves at log indexes idx in one read transaction.
+// readLeaves reads the leaves at log indexes idx in one read transaction,
+// with a cursor: a leaf just before the one read (History's pages) is
+// the cursor's previous, not a search from the root.
 func (s *Store) readLeaves(idx []int64) ([][]byte, error) {
 	leaves := make([][]byte, len(idx))
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketLeaves)
+		c := tx.Bucket(bucketLeaves).Cursor()
+		var k, v []byte
 		for j, i := range idx {
-			if leaves[j] = bytes.Clone(b.Get(be64(uint64(i)))); leaves[j] == nil {
+			key := be64(uint64(i))
+			if j > 0 && i == idx[j-1]-1 {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Seek(key)
+			}
+			if !bytes.Equal(k, key) || v == nil {
 				return fmt.Errorf("record %d: missing from the evidence store", i)
 			}
+			leaves[j] = bytes.Clone(v)
 		}
 		return nil
 	})
