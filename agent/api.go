@@ -224,7 +224,7 @@ func (a *Agent) handleHistory(w http.ResponseWriter, req *http.Request) {
 	enc := json.NewEncoder(bw)
 	err := a.store.HistoryJSON(evidence.HistoryFilter{Drill: drill, Service: service, Limit: limit}, func(e *evidence.Entry, js []byte) error {
 		if js != nil {
-			bw.Write(js)
+			_, _ = bw.Write(js) // a failed write fails the next, checked
 			if err := bw.WriteByte('\n'); err != nil {
 				return err
 			}

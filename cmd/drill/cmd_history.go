@@ -63,7 +63,7 @@ func (e *env) printHistory(ctx context.Context, h drillHost, f agent.HistoryFilt
 		w := bufio.NewWriterSize(e.stdout, 64<<10)
 		err := h.History(ctx, f, func(r *record.Record, js []byte) error {
 			if js != nil {
-				w.Write(js)
+				_, _ = w.Write(js) // a failed write fails the next, checked
 				return w.WriteByte('\n')
 			}
 			// Records from before escaping may hold raw text from a backup.
