@@ -239,66 +239,91 @@ func (a *Agent) Close(ctx context.Context) error {
 }
 
 // loadLast reads the newest record and the newest pass of every drill of
-// the config: through the store's index, two records a drill; from the
-// log's end when the index does not cover the log (a damaged store).
+// the config (lastRecords).
 func (a *Agent) loadLast() error {
+	last, pass, err := a.lastRecords(a.cfg.DrillNames())
+	if err != nil {
+		return err
+	}
+	a.mergeLastLocked(last, pass)
+	return nil
+}
+
+// mergeLastLocked takes the records of last and pass that are newer than
+// the agent's (a drill may have run since they were read).
+func (a *Agent) mergeLastLocked(last, pass map[string]*record.Record) {
+	for _, m := range []struct{ from, to map[string]*record.Record }{{last, a.last}, {pass, a.lastPass}} {
+		for name, r := range m.from {
+			if cur := m.to[name]; cur == nil || r.LogIndex > cur.LogIndex {
+				m.to[name] = r
+			}
+		}
+	}
+}
+
+// lastRecords reads the newest record and the newest pass of each drill
+// of names: through the store's index, two records a drill; from the
+// log's end when the index does not cover the log (a damaged store).
+func (a *Agent) lastRecords(names []string) (last, pass map[string]*record.Record, err error) {
 	var want []int64
-	var err error
-	for _, name := range a.cfg.DrillNames() {
-		last, pass := int64(-1), int64(-1)
+	for _, name := range names {
+		l, p := int64(-1), int64(-1)
 		err = a.store.DrillIndex(name, func(e evidence.IndexEntry) bool {
-			if last < 0 {
-				last = e.Index
+			if l < 0 {
+				l = e.Index
 			}
 			if e.Verdict == record.VerdictPass {
-				pass = e.Index
+				p = e.Index
 			}
-			return pass < 0
+			return p < 0
 		})
 		if err != nil {
 			break
 		}
-		want = append(want, last, pass)
+		want = append(want, l, p)
 	}
 	if errors.Is(err, evidence.ErrNotIndexed) {
-		return a.loadLastFromLog()
+		return a.lastFromLog(names)
 	}
 	if err != nil {
-		return fmt.Errorf("read the last records: %w", err)
+		return nil, nil, fmt.Errorf("read the last records: %w", err)
 	}
 	want = slices.DeleteFunc(want, func(i int64) bool { return i < 0 })
+	slices.Sort(want)
 	recs, err := a.store.Records(slices.Compact(want))
 	if err != nil {
-		return fmt.Errorf("read the last records: %w", err)
+		return nil, nil, fmt.Errorf("read the last records: %w", err)
 	}
+	last, pass = map[string]*record.Record{}, map[string]*record.Record{}
 	for _, r := range recs {
-		if cur := a.last[r.Drill]; cur == nil || r.LogIndex > cur.LogIndex {
-			a.last[r.Drill] = r
+		if cur := last[r.Drill]; cur == nil || r.LogIndex > cur.LogIndex {
+			last[r.Drill] = r
 		}
-		if r.Verdict == record.VerdictPass {
-			a.lastPass[r.Drill] = r
+		if cur := pass[r.Drill]; r.Verdict == record.VerdictPass && (cur == nil || r.LogIndex > cur.LogIndex) {
+			pass[r.Drill] = r
 		}
 	}
-	return nil
+	return last, pass, nil
 }
 
-// loadLastFromLog is loadLast reading the log from its end, as far as
-// needed.
-func (a *Agent) loadLastFromLog() error {
+// lastFromLog is lastRecords reading the log from its end, as far as
+// needed (it keeps the records of other drills it reads on the way).
+func (a *Agent) lastFromLog(names []string) (last, pass map[string]*record.Record, err error) {
 	errEnough := errors.New("enough")
-	want := 2 * len(a.cfg.Drills)
-	err := a.store.Entries(func(e *evidence.Entry) error {
+	last, pass = map[string]*record.Record{}, map[string]*record.Record{}
+	want := 2 * len(names)
+	err = a.store.Entries(func(e *evidence.Entry) error {
 		r := e.Record
-		_, inConfig := a.cfg.Drills[r.Drill]
-		if _, ok := a.last[r.Drill]; !ok {
-			a.last[r.Drill] = r
-			if inConfig {
+		wanted := slices.Contains(names, r.Drill)
+		if _, ok := last[r.Drill]; !ok {
+			last[r.Drill] = r
+			if wanted {
 				want--
 			}
 		}
-		if _, ok := a.lastPass[r.Drill]; !ok && r.Verdict == record.VerdictPass {
-			a.lastPass[r.Drill] = r
-			if inConfig {
+		if _, ok := pass[r.Drill]; !ok && r.Verdict == record.VerdictPass {
+			pass[r.Drill] = r
+			if wanted {
 				want--
 			}
 		}
@@ -308,9 +333,9 @@ func (a *Agent) loadLastFromLog() error {
 		return nil
 	}, true)
 	if err != nil && !errors.Is(err, errEnough) {
-		return fmt.Errorf("read the last records: %w", err)
+		return nil, nil, fmt.Errorf("read the last records: %w", err)
 	}
-	return nil
+	return last, pass, nil
 }
 
 // runner returns a Runner over the agent's store for one run.
@@ -549,7 +574,21 @@ func (a *Agent) apply(old, cfg *config.Config, l drills.Launcher) {
 			*k.now = *k.was
 		}
 	}
+	// The drills cfg adds start with their newest record and pass, as
+	// they would after a restart (an error leaves them without: the log
+	// is damaged, which Verify reports).
+	var added []string
+	for _, name := range cfg.DrillNames() {
+		if old.Drills[name] == nil {
+			added = append(added, name)
+		}
+	}
+	last, pass, err := a.lastRecords(added)
+	if err != nil {
+		a.log.Error("config reload: the last records of the drills added could not be read", "err", err)
+	}
 	a.mu.Lock()
+	a.mergeLastLocked(last, pass)
 	a.launcher = l
 	a.reloadErr = nil
 	a.applyLocked(cfg)

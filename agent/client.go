@@ -116,6 +116,14 @@ type HistoryFilter = evidence.HistoryFilter
 
 // History calls fn for each record f selects, newest first.
 func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.Record) error) error {
+	return c.HistoryJSON(ctx, f, func(r *record.Record, _ []byte) error { return fn(r) })
+}
+
+// HistoryJSON is History, with each record's JSON as the agent sent it
+// when that is what json.Marshal writes for the record, escaped or not
+// (evidence.DecodeCanonicalRecord); nil otherwise. js is only valid
+// during fn.
+func (c *Client) HistoryJSON(ctx context.Context, f HistoryFilter, fn func(r *record.Record, js []byte) error) error {
 	q := url.Values{}
 	if f.Drill != "" {
 		q.Set("drill", f.Drill)
@@ -133,7 +141,7 @@ func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.R
 // (drills.PositionQuery.Records), read by the agent through its index.
 func (c *Client) PositionRecords(ctx context.Context, q drills.PositionQuery) ([]*record.Record, error) {
 	var recs []*record.Record
-	err := c.records(ctx, "/v1/position", positionValues(q), func(r *record.Record) error {
+	err := c.records(ctx, "/v1/position", positionValues(q), func(r *record.Record, _ []byte) error {
 		recs = append(recs, r)
 		return nil
 	})
@@ -141,15 +149,19 @@ func (c *Client) PositionRecords(ctx context.Context, q drills.PositionQuery) ([
 }
 
 // records calls fn for each record of the stream the agent answers path
-// with, one JSON object a line; a line {"error": ...} ends it with that
-// error.
-func (c *Client) records(ctx context.Context, path string, q url.Values, fn func(*record.Record) error) error {
+// with, one JSON object a line, and the line when it is canonical
+// (evidence.DecodeCanonicalRecord, which parses it without
+// encoding/json); a line {"error": ...} ends it with that error.
+func (c *Client) records(ctx context.Context, path string, q url.Values, fn func(*record.Record, []byte) error) error {
 	resp, err := c.do(ctx, http.MethodGet, path, q)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	return readLines(resp.Body, func(line []byte) error {
+		if rec, ok := evidence.DecodeCanonicalRecord(line); ok {
+			return fn(rec, line)
+		}
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -160,7 +172,7 @@ func (c *Client) records(ctx context.Context, path string, q url.Values, fn func
 		if err := json.Unmarshal(line, &rec); err != nil {
 			return fmt.Errorf("read a record from the agent: %w", err)
 		}
-		return fn(&rec)
+		return fn(&rec, nil)
 	})
 }
 

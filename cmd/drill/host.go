@@ -39,9 +39,12 @@ type drillHost interface {
 	// newest record. Without an evidence store, no drill has a record.
 	Drills(ctx context.Context) ([]agent.DrillStatus, error)
 	// History calls fn for each record f selects, newest first, until fn
-	// returns an error, which History returns. Without an evidence store
-	// it returns a *noStoreError.
-	History(ctx context.Context, f agent.HistoryFilter, fn func(*record.Record) error) error
+	// returns an error, which History returns. js, when not nil, is what
+	// json.Marshal writes for the record, escaped or not (the store or
+	// the agent had it in that form: evidence.DecodeCanonicalRecord); it
+	// is only valid during fn. Without an evidence store it returns a
+	// *noStoreError.
+	History(ctx context.Context, f agent.HistoryFilter, fn func(r *record.Record, js []byte) error) error
 	// Evidence returns the records the position q asks for needs (at
 	// least those q.Records reads; every record from a store without
 	// indexes), in no particular order, and the latest signed checkpoint

@@ -60,8 +60,8 @@ func (a *agentHost) Drills(ctx context.Context) ([]agent.DrillStatus, error) {
 	return a.c.Drills(ctx)
 }
 
-func (a *agentHost) History(ctx context.Context, f agent.HistoryFilter, fn func(*record.Record) error) error {
-	return a.c.History(ctx, f, fn)
+func (a *agentHost) History(ctx context.Context, f agent.HistoryFilter, fn func(*record.Record, []byte) error) error {
+	return a.c.HistoryJSON(ctx, f, fn)
 }
 
 // Evidence returns the records of the position q, read by the agent

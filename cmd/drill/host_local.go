@@ -111,9 +111,9 @@ func (l *localHost) Drills(context.Context) ([]agent.DrillStatus, error) {
 	return rows, nil
 }
 
-func (l *localHost) History(_ context.Context, f agent.HistoryFilter, fn func(*record.Record) error) error {
+func (l *localHost) History(_ context.Context, f agent.HistoryFilter, fn func(*record.Record, []byte) error) error {
 	return l.withStore(func(store *evidence.Store) error {
-		return store.History(f, func(en *evidence.Entry) error { return fn(en.Record) })
+		return store.HistoryJSON(f, func(en *evidence.Entry, js []byte) error { return fn(en.Record, js) })
 	})
 }
 

@@ -27,12 +27,21 @@ const historyPage = 512
 // records is read in its own read transaction and parsed in parallel; fn
 // runs outside any transaction, so it may call other methods of s.
 func (s *Store) History(f HistoryFilter, fn func(*Entry) error) error {
+	return s.HistoryJSON(f, func(e *Entry, _ []byte) error { return fn(e) })
+}
+
+// HistoryJSON is History, with each record's JSON when the log holds it
+// as json.Marshal writes it and with no string textsafe.Escape would
+// change (see DecodeCanonicalRecord): js is then what json.Marshal
+// writes for the record, escaped or not, and can be written out as it
+// is. It is nil for any other record. js is only valid during fn.
+func (s *Store) HistoryJSON(f HistoryFilter, fn func(e *Entry, js []byte) error) error {
 	name, bucket := f.Drill, bucketByDrill
 	if f.Drill == "" {
 		name, bucket = f.Service, bucketByService
 	}
 	n := 0
-	visit := func(e *Entry) error {
+	visit := func(e *Entry, js []byte) error {
 		if e.Record == nil || f.Drill != "" && e.Record.Drill != f.Drill || f.Service != "" && e.Record.Service != f.Service {
 			return nil
 		}
@@ -40,7 +49,7 @@ func (s *Store) History(f HistoryFilter, fn func(*Entry) error) error {
 			return errEnough
 		}
 		n++
-		return fn(e)
+		return fn(e, js)
 	}
 	size, err := s.Size()
 	if err != nil {
@@ -93,7 +102,7 @@ func (s *Store) indexPage(bucket []byte, name string, below int64, n int) []int6
 // (log indexes below its argument, newest first; none when done): each
 // page is read in one read transaction, parsed in parallel, and fn called
 // for its entries in order, outside the transaction.
-func (s *Store) pages(size int64, next func(below int64) []int64, fn func(*Entry) error) error {
+func (s *Store) pages(size int64, next func(below int64) []int64, fn func(*Entry, []byte) error) error {
 	for below := size; ; {
 		idx := next(below)
 		if len(idx) == 0 {
@@ -103,12 +112,12 @@ func (s *Store) pages(size int64, next func(below int64) []int64, fn func(*Entry
 		if err != nil {
 			return err
 		}
-		entries, err := parseLeaves(idx, leaves)
+		entries, js, err := parseLeavesJSON(idx, leaves)
 		if err != nil {
 			return err
 		}
-		for _, e := range entries {
-			if err := fn(e); err != nil {
+		for j, e := range entries {
+			if err := fn(e, js[j]); err != nil {
 				return err
 			}
 		}
@@ -116,15 +125,25 @@ func (s *Store) pages(size int64, next func(below int64) []int64, fn func(*Entry
 	}
 }
 
-// readLeaves reads the leaves at log indexes idx in one read transaction.
+// readLeaves reads the leaves at log indexes idx in one read transaction,
+// with a cursor: a leaf just before the one read (History's pages) is
+// the cursor's previous, not a search from the root.
 func (s *Store) readLeaves(idx []int64) ([][]byte, error) {
 	leaves := make([][]byte, len(idx))
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketLeaves)
+		c := tx.Bucket(bucketLeaves).Cursor()
+		var k, v []byte
 		for j, i := range idx {
-			if leaves[j] = bytes.Clone(b.Get(be64(uint64(i)))); leaves[j] == nil {
+			key := be64(uint64(i))
+			if j > 0 && i == idx[j-1]-1 {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Seek(key)
+			}
+			if !bytes.Equal(k, key) || v == nil {
 				return fmt.Errorf("record %d: missing from the evidence store", i)
 			}
+			leaves[j] = bytes.Clone(v)
 		}
 		return nil
 	})
@@ -134,22 +153,30 @@ func (s *Store) readLeaves(idx []int64) ([][]byte, error) {
 // parseLeaves parses leaves (at log indexes idx) on every CPU; the first
 // error in their order is returned.
 func parseLeaves(idx []int64, leaves [][]byte) ([]*Entry, error) {
+	out, _, err := parseLeavesJSON(idx, leaves)
+	return out, err
+}
+
+// parseLeavesJSON is parseLeaves, with the records' JSON when readEntry
+// has it.
+func parseLeavesJSON(idx []int64, leaves [][]byte) ([]*Entry, [][]byte, error) {
 	out := make([]*Entry, len(leaves))
+	js := make([][]byte, len(leaves))
 	errs := make([]error, len(leaves))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(leaves)/32))
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for j := w; j < len(leaves); j += workers {
-				out[j], errs[j] = readEntry(idx[j], leaves[j])
+				out[j], js[j], errs[j] = readEntry(idx[j], leaves[j])
 			}
 		})
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, js, nil
 }

@@ -274,7 +274,7 @@ func TestReadEntryIsParseEntry(t *testing.T) {
 		if j < len(idx) {
 			i = idx[j]
 		}
-		got, gerr := readEntry(i, leaf)
+		got, _, gerr := readEntry(i, leaf)
 		want, werr := parseEntry(i, leaf)
 		if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
 			t.Fatalf("leaf %d: readEntry = %+v, %v; parseEntry = %+v, %v", i, got, gerr, want, werr)

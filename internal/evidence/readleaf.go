@@ -14,27 +14,58 @@ var leafHead = []byte(`{"payloadType":"` + envelope.PayloadType + `","payload":"
 // readEntry parses leaf i for reading, as parseEntry does, in one JSON
 // pass instead of four: an envelope as Append writes it has its payload
 // cut out of the leaf (base64 has no quote), and the payload is decoded
-// straight into a Statement. Anything else (a key change, another layout,
-// anything parseEntry would refuse) goes through parseEntry. Nothing is
-// verified: that is Verify's work.
-func readEntry(i int64, leaf []byte) (*Entry, error) {
+// straight into a Statement, without encoding/json when it is canonical
+// (decodeCanonicalStatement). Anything else (a key change, another
+// layout, anything parseEntry would refuse) goes through parseEntry.
+// Nothing is verified: that is Verify's work. js, when not nil, is what
+// json.Marshal writes for the record, escaped or not (see
+// DecodeCanonicalRecord).
+func readEntry(i int64, leaf []byte) (e *Entry, js []byte, err error) {
 	rest, ok := bytes.CutPrefix(leaf, leafHead)
 	end := bytes.IndexByte(rest, '"')
 	if !ok || end < 0 || !bytes.HasPrefix(rest[end:], []byte(`","signatures":[{`)) || !bytes.HasSuffix(leaf, []byte("}]}")) ||
 		len(leaf) > envelope.MaxLeafSize || bytes.IndexByte(leaf, '\n') >= 0 {
-		return parseEntry(i, leaf)
+		e, err = parseEntry(i, leaf)
+		return e, nil, err
 	}
 	payload := make([]byte, base64.StdEncoding.DecodedLen(end))
 	n, err := base64.StdEncoding.Decode(payload, rest[:end])
 	if err != nil {
-		return parseEntry(i, leaf)
+		e, err = parseEntry(i, leaf)
+		return e, nil, err
+	}
+	if rec, js, marshaled, ok := decodeCanonicalStatement(payload[:n]); ok {
+		if !marshaled {
+			js = htmlEscape(js)
+		}
+		return &Entry{Index: i, Envelope: leaf, Record: rec}, js, nil
 	}
 	var st envelope.Statement
 	if json.Unmarshal(payload[:n], &st) != nil || st.Type != envelope.StatementType || st.PredicateType != envelope.PredicateType ||
 		st.Predicate == nil || !subjectsNamed(st.Subject) {
-		return parseEntry(i, leaf)
+		e, err = parseEntry(i, leaf)
+		return e, nil, err
 	}
-	return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, nil
+	return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, nil, nil
+}
+
+// htmlEscape is canonical record JSON js with '<', '>' and '&' escaped as
+// json.Marshal escapes them: they can only be in its strings.
+func htmlEscape(js []byte) []byte {
+	out := make([]byte, 0, len(js)+32)
+	for _, c := range js {
+		switch c {
+		case '<':
+			out = append(out, `\u003c`...)
+		case '>':
+			out = append(out, `\u003e`...)
+		case '&':
+			out = append(out, `\u0026`...)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // subjectsNamed reports whether there are subjects, each with a name and
