@@ -149,6 +149,8 @@ func indexCovers(tx *bbolt.Tx) (bool, error) {
 
 // bringIndexUp indexes, in a read-write transaction, the entries of the log
 // the indexes do not cover yet; all of them on a store without indexes.
+// The restore points of those entries are noted again too: an older binary
+// that appended them kept neither.
 func bringIndexUp(tx *bbolt.Tx) error {
 	from := indexedUpTo(tx)
 	size, err := storedSize(tx)
@@ -175,6 +177,10 @@ func bringIndexUp(tx *bbolt.Tx) error {
 		from = 0
 	}
 	lb := tx.Bucket(bucketLeaves)
+	pb, err := tx.CreateBucketIfNotExists(bucketPoints)
+	if err != nil {
+		return err
+	}
 	for i := from; i < size; i++ {
 		e, err := parseEntry(i, lb.Get(be64(uint64(i))))
 		if err != nil {
@@ -185,6 +191,14 @@ func bringIndexUp(tx *bbolt.Tx) error {
 		}
 		e.Record.LogIndex = i // the index is where the leaf is, whatever it claims
 		if err := noteIndex(tx, e.Record); err != nil {
+			return err
+		}
+		// An earlier version may have appended without keeping the
+		// restore points either; noting a record twice changes nothing.
+		if err := notePoint(pb, e.Record); err != nil {
+			return err
+		}
+		if err := noteSample(pb, e.Record); err != nil {
 			return err
 		}
 	}

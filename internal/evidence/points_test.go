@@ -65,3 +65,38 @@ func TestNewestPoint(t *testing.T) {
 	defer s.Close()
 	check("after rebuilding the index")
 }
+
+// A store an older binary appended to (the record indexes and the restore
+// points both left behind) has its points caught up on the next
+// read-write open, with the indexes.
+func TestNewestPointAfterOlderBinary(t *testing.T) {
+	key := testKey(t, testOrigin)
+	path := newLog(t, t.TempDir(), testOrigin, key, 0)
+	s, err := Open(path, Options{Key: key})
+	must(t, err)
+	add := func(i int, age time.Duration) {
+		rec := testRecord(i, record.VerdictPass)
+		rec.SourceSHA256 = "src1"
+		rec.RestorePoint.Time = testTime.Add(-age)
+		_, err := s.Append(rec)
+		must(t, err)
+	}
+	add(0, 3*time.Hour)
+	add(1, time.Hour)
+	must(t, s.Close())
+	before := rawGet(t, path, bucketPoints, pointKey("billing-db", "src1"))
+	s, err = Open(path, Options{Key: key})
+	must(t, err)
+	add(2, time.Minute) // the newest, appended "by the older binary" below
+	must(t, s.Close())
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
+		must(t, tx.Bucket(bucketPoints).Put(pointKey("billing-db", "src1"), before))
+		return tx.Bucket(bucketMeta).Put(metaIndexed, be64(2))
+	})
+	s, err = Open(path, Options{Key: key})
+	must(t, err)
+	defer s.Close()
+	if sp, ok, err := s.NewestPoint("billing-db", "src1"); err != nil || !ok || sp.LogIndex != 2 {
+		t.Errorf("NewestPoint = %+v, %v, %v; want record 2's point", sp, ok, err)
+	}
+}
