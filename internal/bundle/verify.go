@@ -607,35 +607,22 @@ func (b *bundleVerifier) entries() error {
 		}
 	}
 
-	// Hashed as it is read, for the export statement.
+	// Read (and hashed, for the export statement) on a goroutine of its
+	// own, a chunk ahead: decompressing overlaps with checking.
 	sum := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(b.tr, sum), 1<<20)
+	lines := b.readEntries(io.TeeReader(b.tr, sum))
+	defer lines.stop()
 	expect := int64(0)
-	var chunk []rawLine
-	flush := func() error {
-		if err := b.verifyChunk(chunk, &expect); err != nil {
+	for c := range lines.chunks {
+		if c.err != nil {
+			return c.err
+		}
+		if err := b.verifyChunk(c.lines, &expect); err != nil {
 			return err
 		}
-		chunk = chunk[:0]
-		return nil
 	}
-	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(br, envelope.MaxLeafSize+64)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return bundleError("entries.jsonl line %d: %v", lineNo, err)
-		}
-		chunk = append(chunk, rawLine{no: lineNo, b: line})
-		if len(chunk) == chunkSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("verify bundle: %w", err) // the reading stopped
 	}
 	b.digests = append(b.digests, memberDigest{name: memberEntries, sha256: hex.EncodeToString(sum.Sum(nil))})
 	if b.man.Complete {
@@ -659,6 +646,78 @@ func (b *bundleVerifier) entries() error {
 type rawLine struct {
 	no int
 	b  []byte
+}
+
+// lineChunk is up to chunkSize lines of entries.jsonl, or the error that
+// ended the reading.
+type lineChunk struct {
+	lines []rawLine
+	err   error
+}
+
+// lineReader reads entries.jsonl on a goroutine of its own.
+type lineReader struct {
+	chunks <-chan lineChunk
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+// readEntries starts reading the lines of r in chunks. The caller reads
+// chunks until it is closed, or calls stop; either way stop must be
+// called before r's archive is read further.
+func (b *bundleVerifier) readEntries(r io.Reader) *lineReader {
+	chunks := make(chan lineChunk, 2)
+	lr := &lineReader{chunks: chunks, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(lr.done)
+		defer close(chunks)
+		br := bufio.NewReaderSize(r, 1<<20)
+		send := func(c lineChunk) bool {
+			select {
+			case chunks <- c:
+				return true
+			case <-lr.quit:
+				return false
+			case <-b.ctx.Done():
+				return false
+			}
+		}
+		var chunk []rawLine
+		var arena []byte // the chunk's lines, one allocation
+		for lineNo := 1; ; lineNo++ {
+			start := len(arena)
+			var err error
+			arena, err = readLine(br, envelope.MaxLeafSize+64, arena)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				send(lineChunk{err: bundleError("entries.jsonl line %d: %v", lineNo, err)})
+				return
+			}
+			chunk = append(chunk, rawLine{no: lineNo, b: arena[start:len(arena):len(arena)]})
+			if len(chunk) == chunkSize {
+				if !send(lineChunk{lines: chunk}) {
+					return
+				}
+				chunk, arena = nil, make([]byte, 0, cap(arena))
+			}
+		}
+		if len(chunk) > 0 {
+			send(lineChunk{lines: chunk})
+		}
+	}()
+	return lr
+}
+
+// stop stops the reading and waits for the goroutine to end.
+func (lr *lineReader) stop() {
+	select {
+	case <-lr.quit:
+	default:
+		close(lr.quit)
+	}
+	<-lr.done
 }
 
 // ParseEntryLine parses a line of entries.jsonl, which Export writes as
@@ -871,27 +930,28 @@ func (b *bundleVerifier) previous() error {
 	return nil
 }
 
-// readLine reads a line of at most max bytes without its newline.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
+// readLine appends a line of at most max bytes, without its newline, to
+// dst.
+func readLine(br *bufio.Reader, max int, dst []byte) ([]byte, error) {
+	start := len(dst)
 	for {
 		part, err := br.ReadSlice('\n')
-		line = append(line, part...)
-		if len(line) > max {
-			return nil, fmt.Errorf("line longer than %d bytes", max)
+		dst = append(dst, part...)
+		if len(dst)-start > max {
+			return dst[:start], fmt.Errorf("line longer than %d bytes", max)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err == io.EOF {
-			if len(line) == 0 {
-				return nil, io.EOF
+			if len(dst) == start {
+				return dst, io.EOF
 			}
-			return nil, errors.New("the last line has no newline: the archive is truncated")
+			return dst[:start], errors.New("the last line has no newline: the archive is truncated")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the archive is truncated or corrupt: %w", err)
+			return dst[:start], fmt.Errorf("the archive is truncated or corrupt: %w", err)
 		}
-		return bytes.TrimSuffix(line, []byte("\n")), nil
+		return bytes.TrimSuffix(dst, []byte("\n")), nil
 	}
 }
