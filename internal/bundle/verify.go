@@ -90,11 +90,40 @@ func Verify(ctx context.Context, r io.Reader, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, bundleError("not a gzip'd tar archive: %v", err)
 	}
-	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(zr), opt: opt, rep: &Report{Previous: -1}}
-	if err := b.run(); err != nil {
+	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(ctxReader{ctx: ctx, r: zr}), opt: opt, rep: &Report{Previous: -1}}
+	err = b.run()
+	b.rebuilt.stop()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("verify bundle: %w", ctx.Err())
+	}
+	if err != nil {
 		return nil, err
 	}
 	return b.rep, nil
+}
+
+// ctxReader is r until ctx is done: a verification stops reading when it
+// is cancelled, whichever member it is in.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// digest returns the SHA-256 of member name as read, or "".
+func (b *bundleVerifier) digest(name string) string {
+	for _, d := range b.digests {
+		if d.name == name {
+			return d.sha256
+		}
+	}
+	return ""
 }
 
 type bundleVerifier struct {
@@ -122,6 +151,7 @@ type bundleVerifier struct {
 	haveCheckpoint, haveHistory, entriesDone bool
 
 	digests []memberDigest    // every member but the statement, in order
+	rebuilt *rebuilder        // the reports, rebuilt once the entries are verified
 	reports map[string][]byte // the bundled reports
 	stmt    []byte            // the export statement member
 }
@@ -167,6 +197,9 @@ func (b *bundleVerifier) run() error {
 	b.histRoot = map[int64]tlog.Hash{}
 	b.reports = map[string][]byte{}
 	for {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := b.next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -231,6 +264,7 @@ func (b *bundleVerifier) member(hdr *tar.Header) error {
 			return err
 		}
 		b.entriesDone = true
+		b.rebuilt = rebuildReports(b.ctx, b.man, b.latest, b.rep.Entries)
 		return nil
 	case name == MemberReportCSV, name == MemberReportHTML:
 		// Checked when the statement is: rebuilt from the entries.
@@ -296,9 +330,16 @@ func (b *bundleVerifier) statement() error {
 	}
 	// The reports, side by side: rebuilding them is most of this step.
 	errs := make([]error, len(reportMembers))
+	sums := b.rebuilt.wait()
 	evlog.Parallel(len(reportMembers), func(j int) {
-		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
-			errs[j] = CheckReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
+		name := reportMembers[j]
+		data, ok := b.reports[name]
+		switch {
+		case !ok: // a missing one is reported below
+		case sums != nil && sums[j] != "" && sums[j] == b.digest(name):
+			// rebuilt while the archive was read: identical
+		default:
+			errs[j] = CheckReport(name, data, exported(st.Subject, b.digests, name), p, b.latest, b.rep.Entries)
 		}
 	})
 	for j, name := range reportMembers {
@@ -515,6 +556,9 @@ func (b *bundleVerifier) history(data []byte) error {
 	roots := make([]tlog.Hash, len(b.hist))
 	errs := make([]*evlog.VerifyError, len(b.hist))
 	evlog.CheckAll(len(b.hist), b.opt.Thorough, func(j int, sigs *evlog.Sigs) {
+		if b.ctx.Err() != nil {
+			return // Verify returns the context's error
+		}
 		h := b.hist[j]
 		c, verr := b.open(h.Size, []byte(h.Note), sigs)
 		if verr == nil && c.Size != h.Size {
