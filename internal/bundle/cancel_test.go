@@ -3,8 +3,13 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/drillhq/drill/internal/envelope"
 )
 
 // cancelReader cancels its context once at reads have been read, and
@@ -52,6 +57,60 @@ func TestVerifyStopsWhenCancelled(t *testing.T) {
 		}
 		if cr.after > 64<<10 {
 			t.Errorf("cancelled at %.0f%% of %d bytes: %d bytes read after the cancellation", 100*frac, buf.Len(), cr.after)
+		}
+	}
+}
+
+// TestVerifyNamesForgedSignature hides one bad signature among the
+// entries of a bundle of several chunks, and one among its checkpoints:
+// both modes name the record or checkpoint, and nothing else.
+func TestVerifyNamesForgedSignature(t *testing.T) {
+	l := newMemLog(t, 2*chunkSize+10)
+	forge := func(t *testing.T, b []byte) []byte { // flips a bit of the first signature
+		t.Helper()
+		env, err := envelope.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig[5] ^= 1
+		env.Signatures[0].Sig = base64.StdEncoding.EncodeToString(sig)
+		out, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, want string
+		change     func(t *testing.T, c *Contents)
+	}{
+		{"record", "record 1500: ", func(t *testing.T, c *Contents) { c.Entries[1500].Leaf = forge(t, c.Entries[1500].Leaf) }},
+		{"checkpoint", "checkpoint 700: ", func(t *testing.T, c *Contents) {
+			n := []byte(c.History[700].Note)
+			i := bytes.LastIndexByte(n[:len(n)-1], ' ') + 1 // the base64 of key hash and signature
+			raw, err := base64.StdEncoding.DecodeString(string(n[i : len(n)-1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw[10] ^= 1
+			c.History[700].Note = string(n[:i]) + base64.StdEncoding.EncodeToString(raw) + "\n"
+		}},
+	} {
+		c := l.contents(t, Selection{})
+		tc.change(t, c)
+		var buf bytes.Buffer
+		if _, err := Write(&buf, c, l.key, testTime); err != nil {
+			t.Fatal(err)
+		}
+		for _, thorough := range []bool{false, true} {
+			_, err := Verify(context.Background(), bytes.NewReader(buf.Bytes()), Options{Thorough: thorough})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "signature") {
+				t.Errorf("%s forged, thorough=%t: err = %v, want %q...", tc.name, thorough, err, tc.want)
+			}
 		}
 	}
 }
