@@ -2,6 +2,9 @@ package bundle
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -95,14 +98,83 @@ var reportMembers = []string{MemberReportCSV, MemberReportHTML}
 // export statement's predicate, the latest checkpoint and the selected
 // records alone, so that a verifier rebuilds it byte for byte.
 func writeReport(name string, w io.Writer, p *ExportPredicate, latest evlog.Checkpoint, recs []*record.Record) error {
+	info := report.Info{Origin: p.LogOrigin, LogSize: p.LogSize, Selection: p.Selection, Created: p.Created, Checkpoint: evlog.FormatCheckpoint(latest)}
+	return renderReport(name, w, info, recs)
+}
+
+// renderReport renders report member name of the export info describes.
+func renderReport(name string, w io.Writer, info report.Info, recs []*record.Record) error {
 	switch name {
 	case MemberReportCSV:
 		return report.WriteCSV(w, recs)
 	case MemberReportHTML:
-		info := report.Info{Origin: p.LogOrigin, LogSize: p.LogSize, Selection: p.Selection, Created: p.Created, Checkpoint: evlog.FormatCheckpoint(latest)}
 		return report.WriteHTML(w, info, recs)
 	}
 	return fmt.Errorf("no report %s", name)
+}
+
+// rebuilder rebuilds the reports while the rest of the archive is read:
+// each into SHA-256, described by manifest.json rather than the export
+// statement, which comes last. The statement's check then compares the
+// bundled reports' SHA-256 with these, and only a report that differs is
+// rebuilt again from the statement, to compare byte for byte and say
+// where. The two descriptions give the same report: the statement's
+// check refuses a statement whose origin, size, selection and creation
+// time are not manifest.json's before it compares the reports.
+type rebuilder struct {
+	sums   []string // by reportMembers; "" when not rebuilt
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// rebuildReports starts rebuilding the reports of the export m describes
+// from recs, whose signatures and places were all verified, with latest
+// the log's latest checkpoint.
+func rebuildReports(ctx context.Context, m Manifest, latest evlog.Checkpoint, recs []*record.Record) *rebuilder {
+	ctx, cancel := context.WithCancel(ctx)
+	rb := &rebuilder{sums: make([]string, len(reportMembers)), done: make(chan struct{}), cancel: cancel}
+	info := report.Info{Origin: m.Origin, LogSize: m.LogSize, Selection: m.Selection, Created: m.Created, Checkpoint: evlog.FormatCheckpoint(latest)}
+	go func() {
+		defer close(rb.done)
+		evlog.Parallel(len(reportMembers), func(j int) {
+			h := sha256.New()
+			if renderReport(reportMembers[j], ctxWriter{ctx: ctx, w: h}, info, recs) == nil {
+				rb.sums[j] = hex.EncodeToString(h.Sum(nil))
+			}
+		})
+	}()
+	return rb
+}
+
+// wait waits for the rebuilding to end and returns the reports' SHA-256
+// by reportMembers; nil on a nil rebuilder.
+func (rb *rebuilder) wait() []string {
+	if rb == nil {
+		return nil
+	}
+	<-rb.done
+	return rb.sums
+}
+
+// stop stops the rebuilding and waits for it to end.
+func (rb *rebuilder) stop() {
+	if rb != nil {
+		rb.cancel()
+		<-rb.done
+	}
+}
+
+// ctxWriter is w until ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // excerpt quotes up to 40 bytes either side of off in b, within its

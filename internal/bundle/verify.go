@@ -90,11 +90,40 @@ func Verify(ctx context.Context, r io.Reader, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, bundleError("not a gzip'd tar archive: %v", err)
 	}
-	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(zr), opt: opt, rep: &Report{Previous: -1}}
-	if err := b.run(); err != nil {
+	b := &bundleVerifier{ctx: ctx, tr: tar.NewReader(ctxReader{ctx: ctx, r: zr}), opt: opt, rep: &Report{Previous: -1}}
+	err = b.run()
+	b.rebuilt.stop()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("verify bundle: %w", ctx.Err())
+	}
+	if err != nil {
 		return nil, err
 	}
 	return b.rep, nil
+}
+
+// ctxReader is r until ctx is done: a verification stops reading when it
+// is cancelled, whichever member it is in.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// digest returns the SHA-256 of member name as read, or "".
+func (b *bundleVerifier) digest(name string) string {
+	for _, d := range b.digests {
+		if d.name == name {
+			return d.sha256
+		}
+	}
+	return ""
 }
 
 type bundleVerifier struct {
@@ -122,6 +151,7 @@ type bundleVerifier struct {
 	haveCheckpoint, haveHistory, entriesDone bool
 
 	digests []memberDigest    // every member but the statement, in order
+	rebuilt *rebuilder        // the reports, rebuilt once the entries are verified
 	reports map[string][]byte // the bundled reports
 	stmt    []byte            // the export statement member
 }
@@ -167,6 +197,9 @@ func (b *bundleVerifier) run() error {
 	b.histRoot = map[int64]tlog.Hash{}
 	b.reports = map[string][]byte{}
 	for {
+		if err := b.ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := b.next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -231,6 +264,7 @@ func (b *bundleVerifier) member(hdr *tar.Header) error {
 			return err
 		}
 		b.entriesDone = true
+		b.rebuilt = rebuildReports(b.ctx, b.man, b.latest, b.rep.Entries)
 		return nil
 	case name == MemberReportCSV, name == MemberReportHTML:
 		// Checked when the statement is: rebuilt from the entries.
@@ -296,9 +330,16 @@ func (b *bundleVerifier) statement() error {
 	}
 	// The reports, side by side: rebuilding them is most of this step.
 	errs := make([]error, len(reportMembers))
+	sums := b.rebuilt.wait()
 	evlog.Parallel(len(reportMembers), func(j int) {
-		if data, ok := b.reports[reportMembers[j]]; ok { // a missing one is reported below
-			errs[j] = CheckReport(reportMembers[j], data, exported(st.Subject, b.digests, reportMembers[j]), p, b.latest, b.rep.Entries)
+		name := reportMembers[j]
+		data, ok := b.reports[name]
+		switch {
+		case !ok: // a missing one is reported below
+		case sums != nil && sums[j] != "" && sums[j] == b.digest(name):
+			// rebuilt while the archive was read: identical
+		default:
+			errs[j] = CheckReport(name, data, exported(st.Subject, b.digests, name), p, b.latest, b.rep.Entries)
 		}
 	})
 	for j, name := range reportMembers {
@@ -498,23 +539,40 @@ func (b *bundleVerifier) history(data []byte) error {
 	if err := b.key(); err != nil {
 		return err
 	}
+	// Parsed in parallel, then checked in order: the first bad line is
+	// the error, as when parsed one by one.
+	type line struct {
+		no int
+		b  []byte
+	}
+	var lines []line
+	for no, l := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(l) > 0 {
+			lines = append(lines, line{no + 1, l})
+		}
+	}
+	parsed := make([]HistoryLine, len(lines))
+	perrs := make([]error, len(lines))
+	evlog.Parallel(len(lines), func(j int) { perrs[j] = json.Unmarshal(lines[j].b, &parsed[j]) })
 	prev := int64(-1)
-	err := jsonLines("checkpoints.jsonl", data, func(lineNo int, h *HistoryLine) error {
+	for j, h := range parsed {
+		if perrs[j] != nil {
+			return bundleError("checkpoints.jsonl line %d: %v", lines[j].no, perrs[j])
+		}
 		if h.Size <= prev || h.Size > b.man.LogSize {
-			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo, h.Size, b.man.LogSize)
+			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lines[j].no, h.Size, b.man.LogSize)
 		}
 		prev = h.Size
-		b.hist = append(b.hist, *h)
-		return nil
-	})
-	if err != nil {
-		return err
 	}
+	b.hist = parsed
 	// The signatures, in parallel and in batches unless thorough: they
 	// are nearly all the work.
 	roots := make([]tlog.Hash, len(b.hist))
 	errs := make([]*evlog.VerifyError, len(b.hist))
 	evlog.CheckAll(len(b.hist), b.opt.Thorough, func(j int, sigs *evlog.Sigs) {
+		if b.ctx.Err() != nil {
+			return // Verify returns the context's error
+		}
 		h := b.hist[j]
 		c, verr := b.open(h.Size, []byte(h.Note), sigs)
 		if verr == nil && c.Size != h.Size {
@@ -607,35 +665,22 @@ func (b *bundleVerifier) entries() error {
 		}
 	}
 
-	// Hashed as it is read, for the export statement.
+	// Read (and hashed, for the export statement) on a goroutine of its
+	// own, a chunk ahead: decompressing overlaps with checking.
 	sum := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(b.tr, sum), 1<<20)
+	lines := b.readEntries(io.TeeReader(b.tr, sum))
+	defer lines.stop()
 	expect := int64(0)
-	var chunk []rawLine
-	flush := func() error {
-		if err := b.verifyChunk(chunk, &expect); err != nil {
+	for c := range lines.chunks {
+		if c.err != nil {
+			return c.err
+		}
+		if err := b.verifyChunk(c.lines, &expect); err != nil {
 			return err
 		}
-		chunk = chunk[:0]
-		return nil
 	}
-	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(br, envelope.MaxLeafSize+64)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return bundleError("entries.jsonl line %d: %v", lineNo, err)
-		}
-		chunk = append(chunk, rawLine{no: lineNo, b: line})
-		if len(chunk) == chunkSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
+	if err := b.ctx.Err(); err != nil {
+		return fmt.Errorf("verify bundle: %w", err) // the reading stopped
 	}
 	b.digests = append(b.digests, memberDigest{name: memberEntries, sha256: hex.EncodeToString(sum.Sum(nil))})
 	if b.man.Complete {
@@ -659,6 +704,78 @@ func (b *bundleVerifier) entries() error {
 type rawLine struct {
 	no int
 	b  []byte
+}
+
+// lineChunk is up to chunkSize lines of entries.jsonl, or the error that
+// ended the reading.
+type lineChunk struct {
+	lines []rawLine
+	err   error
+}
+
+// lineReader reads entries.jsonl on a goroutine of its own.
+type lineReader struct {
+	chunks <-chan lineChunk
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+// readEntries starts reading the lines of r in chunks. The caller reads
+// chunks until it is closed, or calls stop; either way stop must be
+// called before r's archive is read further.
+func (b *bundleVerifier) readEntries(r io.Reader) *lineReader {
+	chunks := make(chan lineChunk, 2)
+	lr := &lineReader{chunks: chunks, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(lr.done)
+		defer close(chunks)
+		br := bufio.NewReaderSize(r, 1<<20)
+		send := func(c lineChunk) bool {
+			select {
+			case chunks <- c:
+				return true
+			case <-lr.quit:
+				return false
+			case <-b.ctx.Done():
+				return false
+			}
+		}
+		var chunk []rawLine
+		arena := make([]byte, 0, 4<<20) // the chunk's lines, one allocation (drill's: ~2.5 KiB each)
+		for lineNo := 1; ; lineNo++ {
+			start := len(arena)
+			var err error
+			arena, err = readLine(br, envelope.MaxLeafSize+64, arena)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				send(lineChunk{err: bundleError("entries.jsonl line %d: %v", lineNo, err)})
+				return
+			}
+			chunk = append(chunk, rawLine{no: lineNo, b: arena[start:len(arena):len(arena)]})
+			if len(chunk) == chunkSize {
+				if !send(lineChunk{lines: chunk}) {
+					return
+				}
+				chunk, arena = nil, make([]byte, 0, max(4<<20, len(arena)+len(arena)/4))
+			}
+		}
+		if len(chunk) > 0 {
+			send(lineChunk{lines: chunk})
+		}
+	}()
+	return lr
+}
+
+// stop stops the reading and waits for the goroutine to end.
+func (lr *lineReader) stop() {
+	select {
+	case <-lr.quit:
+	default:
+		close(lr.quit)
+	}
+	<-lr.done
 }
 
 // ParseEntryLine parses a line of entries.jsonl, which Export writes as
@@ -871,27 +988,28 @@ func (b *bundleVerifier) previous() error {
 	return nil
 }
 
-// readLine reads a line of at most max bytes without its newline.
-func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var line []byte
+// readLine appends a line of at most max bytes, without its newline, to
+// dst.
+func readLine(br *bufio.Reader, max int, dst []byte) ([]byte, error) {
+	start := len(dst)
 	for {
 		part, err := br.ReadSlice('\n')
-		line = append(line, part...)
-		if len(line) > max {
-			return nil, fmt.Errorf("line longer than %d bytes", max)
+		dst = append(dst, part...)
+		if len(dst)-start > max {
+			return dst[:start], fmt.Errorf("line longer than %d bytes", max)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
 		if err == io.EOF {
-			if len(line) == 0 {
-				return nil, io.EOF
+			if len(dst) == start {
+				return dst, io.EOF
 			}
-			return nil, errors.New("the last line has no newline: the archive is truncated")
+			return dst[:start], errors.New("the last line has no newline: the archive is truncated")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the archive is truncated or corrupt: %w", err)
+			return dst[:start], fmt.Errorf("the archive is truncated or corrupt: %w", err)
 		}
-		return bytes.TrimSuffix(line, []byte("\n")), nil
+		return bytes.TrimSuffix(dst, []byte("\n")), nil
 	}
 }

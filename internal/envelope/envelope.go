@@ -139,6 +139,18 @@ func (e *Envelope) PayloadBytes() ([]byte, error) {
 	return decodeBase64(e.Payload)
 }
 
+// SignedBytes returns the bytes a signature of e covers, PAE of its
+// payload type and decoded payload, and the payload, which is their tail
+// (no copy of its own: a caller that changes one changes the other).
+func (e *Envelope) SignedBytes() (msg, payload []byte, err error) {
+	p, err := e.payloadBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	msg = PAE(e.PayloadType, p)
+	return msg, msg[len(msg)-len(p):], nil
+}
+
 // payloadBytes is PayloadBytes without the defensive copy.
 func (e *Envelope) payloadBytes() ([]byte, error) {
 	if e.decoded != nil && e.decodedFrom == e.Payload {

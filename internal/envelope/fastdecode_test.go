@@ -1,6 +1,9 @@
 package envelope
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -72,4 +75,30 @@ func FuzzDecodeCanonical(f *testing.F) {
 			t.Fatalf("%q: fast path gave %+v, encoding/json %+v", b, got, want)
 		}
 	})
+}
+
+// TestSignedBytes checks that SignedBytes gives what Sign signed: PAE of
+// the payload type and the payload, which is its tail.
+func TestSignedBytes(t *testing.T) {
+	key := testKey(t, testOrigin)
+	payload := []byte(`{"_type":"x"}`)
+	leaf, err := Sign(payload, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Decode(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, got, err := env.SignedBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, payload) || !bytes.Equal(msg, PAE(PayloadType, payload)) {
+		t.Errorf("SignedBytes = %q, %q; want %q, %q", msg, got, PAE(PayloadType, payload), payload)
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil || !ed25519.Verify(key.Public, msg, sig) {
+		t.Errorf("the signature does not verify over SignedBytes' message: %v", err)
+	}
 }

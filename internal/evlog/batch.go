@@ -114,7 +114,7 @@ func CheckLeafDeferred(origin string, i int64, leaf []byte, key LogKey, sigs *Si
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return CheckLeaf(origin, i, leaf, key)
 	}
-	payload, err := env.PayloadBytes()
+	msg, payload, err := env.SignedBytes()
 	if err != nil {
 		return CheckLeaf(origin, i, leaf, key)
 	}
@@ -122,6 +122,6 @@ func CheckLeafDeferred(origin string, i int64, leaf []byte, key LogKey, sigs *Si
 	if err != nil {
 		return CheckLeaf(origin, i, leaf, key)
 	}
-	sigs.add(key.Pub, envelope.PAE(env.PayloadType, payload), sig)
+	sigs.add(key.Pub, msg, sig)
 	return leafPlace(origin, i, st, kc)
 }

@@ -108,22 +108,25 @@ func batchOK(items []Item) bool {
 	if _, err := rand.Read(z); err != nil {
 		return false // checked one by one instead
 	}
+	// The points and scalars in two arrays, not one allocation each.
+	pointVals := make([]edwards25519.Point, len(items))
+	scalarVals := make([]edwards25519.Scalar, len(items))
 	scalars := make([]*edwards25519.Scalar, 0, len(items)+2)
 	points := make([]*edwards25519.Point, 0, len(items)+2)
 	sSum := edwards25519.NewScalar()
 	var keys []keySum
 	var zb [32]byte
 	var digest [sha512.Size]byte
+	var s, k edwards25519.Scalar
 	h := sha512.New()
 	for i, it := range items {
 		if len(it.Pub) != ed25519.PublicKeySize || len(it.Sig) != ed25519.SignatureSize || !canonicalR(it.Sig[:32]) {
 			return false
 		}
-		s, err := edwards25519.NewScalar().SetCanonicalBytes(it.Sig[32:])
-		if err != nil {
+		if _, err := s.SetCanonicalBytes(it.Sig[32:]); err != nil {
 			return false
 		}
-		r, err := new(edwards25519.Point).SetBytes(it.Sig[:32])
+		r, err := pointVals[i].SetBytes(it.Sig[:32])
 		if err != nil {
 			return false
 		}
@@ -135,11 +138,11 @@ func batchOK(items []Item) bool {
 		h.Write(it.Sig[:32])
 		h.Write(it.Pub)
 		h.Write(it.Msg)
-		k, _ := edwards25519.NewScalar().SetUniformBytes(h.Sum(digest[:0]))
+		_, _ = k.SetUniformBytes(h.Sum(digest[:0]))
 		copy(zb[:16], z[16*i:])
-		zi, _ := edwards25519.NewScalar().SetCanonicalBytes(zb[:]) // < 2^128 < L
-		sSum.MultiplyAdd(zi, s, sSum)
-		key.sum.MultiplyAdd(zi, k, key.sum)
+		zi, _ := scalarVals[i].SetCanonicalBytes(zb[:]) // < 2^128 < L
+		sSum.MultiplyAdd(zi, &s, sSum)
+		key.sum.MultiplyAdd(zi, &k, key.sum)
 		scalars = append(scalars, zi)
 		points = append(points, r)
 	}
