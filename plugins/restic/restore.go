@@ -48,7 +48,7 @@ func (b *Backend) Restore(ctx context.Context, req *plugins.RestoreRequest, even
 	listing := b.takePending(s)
 	var err error
 	if listing == nil {
-		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID)); err != nil {
+		if listing, err = s.startListing(ctx, s.lsArgs(req.PointID), req.Sample == nil); err != nil {
 			return nil, err
 		}
 	}
@@ -132,7 +132,7 @@ func (s *source) listingOf(ctx context.Context, l *listing, id string, events pl
 		return l, nil
 	}
 	l.close()
-	l, err := s.startListing(ctx, s.lsArgs(id))
+	l, err := s.startListing(ctx, s.lsArgs(id), false)
 	if err != nil {
 		return l, err
 	}
