@@ -361,10 +361,13 @@ func (s *source) lsArgs(ref string) []string {
 	return append(args, ref)
 }
 
-func (s *source) startListing(ctx context.Context, args []string) (*listing, error) {
+func (s *source) startListing(ctx context.Context, args []string, beside bool) (*listing, error) {
 	inv, err := s.invocation(args...)
 	if err != nil {
 		return nil, err
+	}
+	if beside {
+		inv.nice = besideNice
 	}
 	sp, err := newSpool()
 	if err != nil {
@@ -444,7 +447,7 @@ func (s *source) pendingKey() string {
 // startPending starts listing the snapshot s names, for takePending.
 // It fails quietly: Restore then lists the snapshot itself.
 func (b *Backend) startPending(s *source) {
-	l, err := s.startListing(context.Background(), s.lsArgs(s.snapshot))
+	l, err := s.startListing(context.Background(), s.lsArgs(s.snapshot), false)
 	if err != nil {
 		return
 	}

@@ -112,7 +112,7 @@ func TestListingCheck(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(target, "intruder"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.startListing(context.Background(), s.lsArgs(id))
+	l, err := s.startListing(context.Background(), s.lsArgs(id), false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,8 @@ func (b *Backend) restoreNewest(ctx context.Context, s *source, req *plugins.Res
 			dir = ""
 		}
 	}
-	l, err := s.startListing(ctx, s.lsArgs("latest"))
+	// Beside a restore that starts at once, ls yields the CPU to it.
+	l, err := s.startListing(ctx, s.lsArgs("latest"), dir != "")
 	if err != nil {
 		return nil, err
 	}

@@ -66,3 +66,11 @@ func freeBytes(path string) int64 {
 	}
 	return int64(st.Bavail) * st.Bsize
 }
+
+// lowerPriority raises the nice value of every thread of process group
+// pgid (a tool proc.Tool started, its PID) to nice; threads created later
+// inherit it. It is a hint: an error (the tool has already exited) is
+// ignored.
+func lowerPriority(pgid, nice int) {
+	_ = syscall.Setpriority(syscall.PRIO_PGRP, pgid, nice)
+}

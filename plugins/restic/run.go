@@ -22,6 +22,9 @@ const (
 	progressFPS        = "2"
 	maxStderrTextLines = 20
 	maxErrors          = 1000
+	// besideNice is the nice value of a restic ls run beside a restore:
+	// about a tenth of the restore's CPU weight when both want a core.
+	besideNice = 10
 )
 
 // invocation is one run of restic.
@@ -42,6 +45,9 @@ type invocation struct {
 	onStdout func(line []byte)
 	// onStderr, when set, receives each message of stderr as it comes.
 	onStderr func(m Message)
+	// nice, when above 0, lowers restic's CPU priority by that much: a
+	// restic ls beside a restore uses the CPU the restore leaves idle.
+	nice int
 }
 
 // result is what one run of restic said.
@@ -99,8 +105,16 @@ func (inv *invocation) run(ctx context.Context) *result {
 		Stdout: func(r io.Reader) { stdout, res.lines = inv.readStdout(r) },
 		Stderr: func(r io.Reader) { inv.readStderr(r, res) },
 	}
-	if inv.onRead != nil {
-		tool.Started = func(pid int) func() { return watchReads(pid, inv.onRead) }
+	if inv.onRead != nil || inv.nice > 0 {
+		tool.Started = func(pid int) func() {
+			if inv.nice > 0 {
+				lowerPriority(pid, inv.nice)
+			}
+			if inv.onRead == nil {
+				return nil
+			}
+			return watchReads(pid, inv.onRead)
+		}
 	}
 	pr, err := tool.Run(ctx)
 	switch {
