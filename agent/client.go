@@ -17,6 +17,7 @@ import (
 
 	"github.com/drillhq/drill/drills"
 	"github.com/drillhq/drill/internal/bundle"
+	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/evidence"
 	"github.com/drillhq/drill/internal/record"
 )
@@ -121,7 +122,7 @@ func (c *Client) History(ctx context.Context, f HistoryFilter, fn func(*record.R
 
 // HistoryJSON is History, with each record's JSON as the agent sent it
 // when that is what json.Marshal writes for the record, escaped or not
-// (evidence.DecodeCanonicalRecord); nil otherwise. js is only valid
+// (envelope.DecodeCanonicalRecord); nil otherwise. js is only valid
 // during fn.
 func (c *Client) HistoryJSON(ctx context.Context, f HistoryFilter, fn func(r *record.Record, js []byte) error) error {
 	q := url.Values{}
@@ -150,7 +151,7 @@ func (c *Client) PositionRecords(ctx context.Context, q drills.PositionQuery) ([
 
 // records calls fn for each record of the stream the agent answers path
 // with, one JSON object a line, and the line when it is canonical
-// (evidence.DecodeCanonicalRecord, which parses it without
+// (envelope.DecodeCanonicalRecord, which parses it without
 // encoding/json); a line {"error": ...} ends it with that error.
 func (c *Client) records(ctx context.Context, path string, q url.Values, fn func(*record.Record, []byte) error) error {
 	resp, err := c.do(ctx, http.MethodGet, path, q)
@@ -159,7 +160,7 @@ func (c *Client) records(ctx context.Context, path string, q url.Values, fn func
 	}
 	defer resp.Body.Close()
 	return readLines(resp.Body, func(line []byte) error {
-		if rec, ok := evidence.DecodeCanonicalRecord(line); ok {
+		if rec, ok := envelope.DecodeCanonicalRecord(line); ok {
 			return fn(rec, line)
 		}
 		var e struct {

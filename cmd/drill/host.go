@@ -41,7 +41,7 @@ type drillHost interface {
 	// History calls fn for each record f selects, newest first, until fn
 	// returns an error, which History returns. js, when not nil, is what
 	// json.Marshal writes for the record, escaped or not (the store or
-	// the agent had it in that form: evidence.DecodeCanonicalRecord); it
+	// the agent had it in that form: envelope.DecodeCanonicalRecord); it
 	// is only valid during fn. Without an evidence store it returns a
 	// *noStoreError.
 	History(ctx context.Context, f agent.HistoryFilter, fn func(r *record.Record, js []byte) error) error

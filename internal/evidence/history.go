@@ -32,7 +32,7 @@ func (s *Store) History(f HistoryFilter, fn func(*Entry) error) error {
 
 // HistoryJSON is History, with each record's JSON when the log holds it
 // as json.Marshal writes it and with no string textsafe.Escape would
-// change (see DecodeCanonicalRecord): js is then what json.Marshal
+// change (see envelope.DecodeCanonicalRecord): js is then what json.Marshal
 // writes for the record, escaped or not, and can be written out as it
 // is. It is nil for any other record. js is only valid during fn.
 func (s *Store) HistoryJSON(f HistoryFilter, fn func(e *Entry, js []byte) error) error {

@@ -15,11 +15,11 @@ var leafHead = []byte(`{"payloadType":"` + envelope.PayloadType + `","payload":"
 // pass instead of four: an envelope as Append writes it has its payload
 // cut out of the leaf (base64 has no quote), and the payload is decoded
 // straight into a Statement, without encoding/json when it is canonical
-// (decodeCanonicalStatement). Anything else (a key change, another
+// (envelope.DecodeCanonicalStatement). Anything else (a key change, another
 // layout, anything parseEntry would refuse) goes through parseEntry.
 // Nothing is verified: that is Verify's work. js, when not nil, is what
 // json.Marshal writes for the record, escaped or not (see
-// DecodeCanonicalRecord).
+// envelope.DecodeCanonicalRecord).
 func readEntry(i int64, leaf []byte) (e *Entry, js []byte, err error) {
 	rest, ok := bytes.CutPrefix(leaf, leafHead)
 	end := bytes.IndexByte(rest, '"')
@@ -34,11 +34,11 @@ func readEntry(i int64, leaf []byte) (e *Entry, js []byte, err error) {
 		e, err = parseEntry(i, leaf)
 		return e, nil, err
 	}
-	if rec, js, marshaled, ok := decodeCanonicalStatement(payload[:n]); ok {
+	if st, js, marshaled, ok := envelope.DecodeCanonicalStatement(payload[:n]); ok {
 		if !marshaled {
 			js = htmlEscape(js)
 		}
-		return &Entry{Index: i, Envelope: leaf, Record: rec}, js, nil
+		return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, js, nil
 	}
 	var st envelope.Statement
 	if json.Unmarshal(payload[:n], &st) != nil || st.Type != envelope.StatementType || st.PredicateType != envelope.PredicateType ||

@@ -5,6 +5,7 @@ package logtest
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -64,4 +65,56 @@ func Record(i int, verdict record.Verdict) *record.Record {
 		rec.Reasons = []string{"check min_rows: invoices has 12 rows, want >= 1000"}
 	}
 	return rec
+}
+
+// Variety is records with every optional field set or not, and strings
+// and numbers the canonical decoders (envelope.DecodeCanonicalRecord) must
+// refuse or pass on.
+func Variety() []*record.Record {
+	var out []*record.Record
+	add := func(edit func(r *record.Record)) {
+		r := Record(len(out), []record.Verdict{record.VerdictPass, record.VerdictFail}[len(out)%2])
+		r.RestorePoint.Description = "/backups/pg/billing nightly" // Record's has '<' and '&'
+		edit(r)
+		out = append(out, r)
+	}
+	add(func(*record.Record) {})
+	add(func(r *record.Record) { r.Reasons, r.Checks = nil, nil })
+	add(func(r *record.Record) { r.Reasons, r.Checks = []string{}, []record.Check{} })
+	add(func(r *record.Record) {
+		r.SourceSHA256, r.RestorePoint.Description = "abc", "snap of host"
+		r.RPOSeconds, r.RTOSeconds = 86400, 0.5
+		r.Tables = []record.Table{{Name: "t1", Rows: 3, Fingerprint: "f"}, {Name: "t2", Rows: 0}}
+		r.Sample = &record.Sample{Percent: 10, Seed: "s", Slice: 2, Slices: 10, Depth: 2, TotalFiles: 5, TotalBytes: 9}
+		r.Details = map[string]string{"b": "2", "a": "1", "c": ""}
+	})
+	add(func(r *record.Record) { r.Sample = &record.Sample{} })
+	add(func(r *record.Record) { r.Reasons = []string{"a <b> & c"} })
+	add(func(r *record.Record) { r.Reasons = []string{"tab\there"} })
+	add(func(r *record.Record) { r.Reasons = []string{"é \u202e"} })
+	add(func(r *record.Record) { r.Reasons = []string{`back\slash "quoted"`} })
+	add(func(r *record.Record) { r.Drill = "bad\xff" })
+	add(func(r *record.Record) { r.RestoreSeconds, r.BackupAgeSeconds = 1e-7, 1e21 })
+	add(func(r *record.Record) { r.RestoreSeconds, r.BackupAgeSeconds = 123.456, math.Copysign(0, -1) })
+	add(func(r *record.Record) { r.RPOSeconds = math.Copysign(0, -1) })
+	add(func(r *record.Record) { r.Files, r.Bytes, r.LogIndex = -1, math.MaxInt64, 0 })
+	add(func(r *record.Record) {
+		r.Started = r.Started.In(time.FixedZone("x", 3600+1800))
+		r.Finished = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		r.RestorePoint.Time = time.Time{}
+	})
+	add(func(r *record.Record) { r.Details = map[string]string{} })
+	add(func(r *record.Record) { r.Tables = []record.Table{} })
+	return out
+}
+
+// PlainCanon reports whether a record's JSON b is what the canonical
+// decoders must take: every string printable ASCII without '"', '\', '<', '>', '&'.
+func PlainCanon(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,4 +1,4 @@
-package evidence
+package envelope
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/drillhq/drill/internal/envelope"
 	"github.com/drillhq/drill/internal/record"
 )
 
@@ -198,39 +197,41 @@ func (c *canonReader) stringMap() map[string]string {
 	return out
 }
 
-// decodeCanonicalStatement parses payload, a Statement, when it is
+// DecodeCanonicalStatement parses payload, a Statement, when it is
 // canonical (see above) with a record predicate and named subjects (what
-// readEntry requires), and returns its record and the record's bytes;
-// marshaled is set when they are what json.Marshal writes for it (else
-// they hold '<', '>' or '&', which json.Marshal escapes).
-func decodeCanonicalStatement(payload []byte) (rec *record.Record, js []byte, marshaled, ok bool) {
+// checkStatement requires), and returns it and its record's bytes;
+// marshaled is set when they are what json.Marshal writes for the record
+// (else they hold '<', '>' or '&', which json.Marshal escapes).
+func DecodeCanonicalStatement(payload []byte) (st *Statement, js []byte, marshaled, ok bool) {
 	c := &canonReader{b: payload, ok: true}
-	c.lit(`{"_type":"` + envelope.StatementType + `","subject":[`)
-	n := 0
-	for ; c.ok && !c.has("]"); n++ {
-		if n > 0 {
+	c.lit(`{"_type":"` + StatementType + `","subject":[`)
+	st = &Statement{Type: StatementType, PredicateType: PredicateType}
+	for c.ok && !c.has("]") {
+		if len(st.Subject) > 0 {
 			c.lit(",")
 		}
 		c.lit(`{"name":`)
-		if len(c.strBytes()) == 0 {
+		s := Subject{Name: c.str()}
+		if s.Name == "" {
 			c.ok = false
 		}
 		c.lit(`,"digest":`)
-		c.stringMap()
+		s.Digest = c.stringMap()
 		c.lit("}")
+		st.Subject = append(st.Subject, s)
 	}
-	if n == 0 {
+	if len(st.Subject) == 0 {
 		c.ok = false
 	}
-	c.lit(`,"predicateType":"` + envelope.PredicateType + `","predicate":`)
+	c.lit(`,"predicateType":"` + PredicateType + `","predicate":`)
 	c.html = false
 	start := c.b
-	rec = c.record()
+	st.Predicate = c.record()
 	c.lit("}")
 	if !c.ok || len(c.b) != 0 {
 		return nil, nil, false, false
 	}
-	return rec, start[:len(start)-1], !c.html, true
+	return st, start[:len(start)-1], !c.html, true
 }
 
 // DecodeCanonicalRecord parses b, a record, when it is exactly what
