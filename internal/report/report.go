@@ -53,20 +53,27 @@ var reportCSVHeader = []string{
 // (textsafe.Escape): a spreadsheet opening the file may treat a value
 // starting with "=" as a formula.
 func WriteCSV(w io.Writer, recs []*record.Record) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(reportCSVHeader); err != nil {
-		return fmt.Errorf("write CSV report header: %w", err)
-	}
 	for i, rec := range recs {
 		if rec == nil {
 			return fmt.Errorf("write CSV report: record %d of %d is nil", i, len(recs))
 		}
-		if err := cw.Write(csvRow(rec)); err != nil {
-			return fmt.Errorf("write CSV report row of record %d: %w", rec.LogIndex, err)
-		}
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(reportCSVHeader); err != nil {
+		return fmt.Errorf("write CSV report header: %w", err)
+	}
+	if cw.Flush(); cw.Error() != nil {
+		return fmt.Errorf("write CSV report header: %w", cw.Error())
+	}
+	// The rows in parts on every core; a bytes.Buffer takes every write.
+	err := writeOrdered(w, len(recs), func(lo, hi int, b *bytes.Buffer) {
+		pw := csv.NewWriter(b)
+		for _, rec := range recs[lo:hi] {
+			_ = pw.Write(csvRow(rec))
+		}
+		pw.Flush()
+	})
+	if err != nil {
 		return fmt.Errorf("write CSV report: %w", err)
 	}
 	return nil
@@ -159,7 +166,6 @@ func WriteHTML(w io.Writer, info Info, recs []*record.Record) error {
 // writeReportPage renders page with reportTmpl's templates and writeRow.
 func writeReportPage(w io.Writer, page *reportPage) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	var row bytes.Buffer
 	if err := reportTmpl.ExecuteTemplate(bw, "head", page); err != nil {
 		return err
 	}
@@ -171,11 +177,11 @@ func writeReportPage(w io.Writer, page *reportPage) error {
 			if err := reportTmpl.ExecuteTemplate(bw, "drill", d); err != nil {
 				return err
 			}
-			for _, r := range d.rows {
-				row.Reset()
-				writeRow(&row, r)
-				_, _ = bw.Write(row.Bytes()) // an error sticks: Flush returns it
-			}
+			_ = writeOrdered(bw, len(d.recs), func(lo, hi int, b *bytes.Buffer) { // an error sticks: Flush returns it
+				for _, rec := range d.recs[lo:hi] {
+					writeRow(b, newRecordRow(rec))
+				}
+			})
 			_, _ = bw.WriteString("\n</tbody>\n</table>\n</section>")
 		}
 		_, _ = bw.WriteString("\n</section>")
@@ -224,7 +230,7 @@ type serviceSection struct {
 type drillSection struct {
 	Anchor string
 	Drill  string
-	rows   []recordRow
+	recs   []*record.Record // newest first
 }
 
 // recordRow is one record in a drill's table.
@@ -297,10 +303,7 @@ func newReportPage(info Info, recs []*record.Record) (*reportPage, error) {
 		anchor := fmt.Sprintf("drill-%d", n+1)
 		page.Summary = append(page.Summary, summarize(anchor, k, rs))
 
-		sec := drillSection{Anchor: anchor, Drill: textsafe.Escape(k.drill)}
-		for _, rec := range rs {
-			sec.rows = append(sec.rows, newRecordRow(rec))
-		}
+		sec := drillSection{Anchor: anchor, Drill: textsafe.Escape(k.drill), recs: rs}
 		if len(page.Services) == 0 || page.Services[len(page.Services)-1].Service != textsafe.Escape(k.service) {
 			page.Services = append(page.Services, serviceSection{Service: textsafe.Escape(k.service)})
 		}
