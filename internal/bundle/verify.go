@@ -666,16 +666,18 @@ func (b *bundleVerifier) entries() error {
 	}
 
 	// Read (and hashed, for the export statement) on a goroutine of its
-	// own, a chunk ahead: decompressing overlaps with checking.
+	// own, a chunk ahead, and checked on another, a chunk ahead of the
+	// placing: decompressing, checking and placing overlap.
 	sum := sha256.New()
 	lines := b.readEntries(io.TeeReader(b.tr, sum))
-	defer lines.stop()
+	checked := b.checkChunks(lines)
+	defer checked.stop()
 	expect := int64(0)
-	for c := range lines.chunks {
+	for c := range checked.chunks {
 		if c.err != nil {
 			return c.err
 		}
-		if err := b.verifyChunk(c.lines, &expect); err != nil {
+		if err := b.placeChunk(c.entries, &expect); err != nil {
 			return err
 		}
 	}
@@ -801,14 +803,70 @@ func ParseEntryLine(line []byte) (EntryLine, error) {
 	return e, nil
 }
 
-// verifyChunk checks a run of entries: parsing and signatures in
-// parallel, then places in the tree in order.
-func (b *bundleVerifier) verifyChunk(raw []rawLine, expect *int64) error {
+// checkedChunk is a chunk of entries checked (checkChunks), or the error
+// that ended the reading.
+type checkedChunk struct {
+	entries []checkedEntry
+	err     error
+}
+
+// chunkChecker checks the chunks of a lineReader on a goroutine of its own.
+type chunkChecker struct {
+	chunks <-chan checkedChunk
+	quit   chan struct{}
+	done   chan struct{}
+	lines  *lineReader
+}
+
+// checkChunks starts checking the chunks lines reads, parsing and
+// signatures on every core, a chunk ahead of the caller, who places them.
+// A bundle's key chain is known in advance (manifest.json), so the key in
+// force for an entry does not wait for the key changes before it to be
+// placed. The caller reads chunks until it is closed, or calls stop;
+// either way stop must be called before the archive is read further.
+func (b *bundleVerifier) checkChunks(lines *lineReader) *chunkChecker {
+	chunks := make(chan checkedChunk, 1)
+	cc := &chunkChecker{chunks: chunks, quit: make(chan struct{}), done: make(chan struct{}), lines: lines}
+	go func() {
+		defer close(cc.done)
+		defer close(chunks)
+		for c := range lines.chunks {
+			out := checkedChunk{err: c.err}
+			if c.err == nil {
+				out.entries = b.checkChunk(c.lines)
+			}
+			select {
+			case chunks <- out:
+			case <-cc.quit:
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	return cc
+}
+
+// stop stops the checking and the reading and waits for both to end.
+func (cc *chunkChecker) stop() {
+	close(cc.quit)
+	cc.lines.stop()
+	<-cc.done
+}
+
+// checkChunk checks a run of entries, parsing and signatures in parallel.
+func (b *bundleVerifier) checkChunk(raw []rawLine) []checkedEntry {
+	chunk := make([]checkedEntry, len(raw))
+	evlog.CheckAll(len(raw), b.opt.Thorough, func(j int, sigs *evlog.Sigs) { chunk[j] = b.checkEntry(raw[j], sigs) })
+	return chunk
+}
+
+// placeChunk places a chunk's checked entries in the tree, in order.
+func (b *bundleVerifier) placeChunk(chunk []checkedEntry, expect *int64) error {
 	if err := b.ctx.Err(); err != nil {
 		return fmt.Errorf("verify bundle: %w", err)
 	}
-	chunk := make([]checkedEntry, len(raw))
-	evlog.CheckAll(len(raw), b.opt.Thorough, func(j int, sigs *evlog.Sigs) { chunk[j] = b.checkEntry(raw[j], sigs) })
 	for _, e := range chunk {
 		if err := b.place(e, expect); err != nil {
 			return err
