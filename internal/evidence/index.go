@@ -77,8 +77,11 @@ func parseIndexEntry(k, v []byte) (IndexEntry, error) {
 }
 
 // indexKey is name "\x00" be64(i): a name's keys sort by log index.
-func indexKey(name string, i int64) []byte {
-	return append([]byte(name+"\x00"), be64(uint64(i))...)
+func indexKey(name string, i int64) []byte { return appendIndexKey(nil, name, i) }
+
+// appendIndexKey appends indexKey(name, i) to dst.
+func appendIndexKey(dst []byte, name string, i int64) []byte {
+	return binary.BigEndian.AppendUint64(append(append(dst, name...), 0), uint64(i))
 }
 
 // noteIndex adds rec to the indexes in its append transaction, and moves

@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"bytes"
-	"encoding/binary"
 
 	"go.etcd.io/bbolt"
 
@@ -56,7 +55,7 @@ func (x *indexCheck) entry(i int64, rec *record.Record) error {
 
 // lookup checks record i's entry under name in index b.
 func (x *indexCheck) lookup(b *bbolt.Bucket, kind, name string, i int64, want []byte) error {
-	x.key = binary.BigEndian.AppendUint64(append(append(x.key[:0], name...), 0), uint64(i))
+	x.key = appendIndexKey(x.key[:0], name, i)
 	got := b.Get(x.key)
 	if got == nil {
 		return evlog.RecordError(i, "the %s index has no entry for this record of %s %q: it was altered", kind, kind, name)

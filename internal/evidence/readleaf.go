@@ -36,7 +36,10 @@ func readEntry(i int64, leaf []byte) (e *Entry, js []byte, err error) {
 	}
 	if st, js, marshaled, ok := envelope.DecodeCanonicalStatement(payload[:n]); ok {
 		if !marshaled {
-			js = htmlEscape(js)
+			// '<', '>' and '&' can only be in its strings.
+			var b bytes.Buffer
+			json.HTMLEscape(&b, js)
+			js = b.Bytes()
 		}
 		return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, js, nil
 	}
@@ -47,25 +50,6 @@ func readEntry(i int64, leaf []byte) (e *Entry, js []byte, err error) {
 		return e, nil, err
 	}
 	return &Entry{Index: i, Envelope: leaf, Record: st.Predicate}, nil, nil
-}
-
-// htmlEscape is canonical record JSON js with '<', '>' and '&' escaped as
-// json.Marshal escapes them: they can only be in its strings.
-func htmlEscape(js []byte) []byte {
-	out := make([]byte, 0, len(js)+32)
-	for _, c := range js {
-		switch c {
-		case '<':
-			out = append(out, `\u003c`...)
-		case '>':
-			out = append(out, `\u003e`...)
-		case '&':
-			out = append(out, `\u0026`...)
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // subjectsNamed reports whether there are subjects, each with a name and
