@@ -250,10 +250,7 @@ func (a *Agent) handlePosition(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	recs, err := q.Records(a.store)
-	if errors.Is(err, evidence.ErrNotIndexed) {
-		recs, err = nil, a.store.Entries(func(e *evidence.Entry) error { recs = append(recs, e.Record); return nil }, false)
-	}
+	recs, err := q.StoreRecords(a.store)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "read the evidence store: %v", err)
 		return

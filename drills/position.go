@@ -2,6 +2,7 @@ package drills
 
 import (
 	"cmp"
+	"errors"
 	"github.com/drillhq/drill/internal/human"
 	"slices"
 	"time"
@@ -279,6 +280,22 @@ func (q PositionQuery) Records(idx PositionIndex) ([]*record.Record, error) {
 		}
 	}
 	return idx.Records(want)
+}
+
+// StoreRecords is Records read from store, or every record of it when its
+// indexes do not cover the log (an earlier version appended to it and it
+// was opened read-only since): Position over either is the same.
+func (q PositionQuery) StoreRecords(store *evidence.Store) ([]*record.Record, error) {
+	recs, err := q.Records(store)
+	if !errors.Is(err, evidence.ErrNotIndexed) {
+		return recs, err
+	}
+	recs = nil
+	err = store.Entries(func(en *evidence.Entry) error {
+		recs = append(recs, en.Record)
+		return nil
+	}, false)
+	return recs, err
 }
 
 // indexes appends to out the log indexes of the records of d that Position

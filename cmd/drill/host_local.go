@@ -121,16 +121,8 @@ func (l *localHost) Evidence(_ context.Context, q drills.PositionQuery) (recs []
 	err = l.withStore(func(store *evidence.Store) error {
 		cp, _ := store.Checkpoint()
 		checkpoint = string(cp)
-		recs, err = q.Records(store)
-		if !errors.Is(err, evidence.ErrNotIndexed) {
-			return err
-		}
-		// A store an earlier version wrote to: read it whole.
-		recs = nil
-		return store.Entries(func(en *evidence.Entry) error {
-			recs = append(recs, en.Record)
-			return nil
-		}, false)
+		recs, err = q.StoreRecords(store)
+		return err
 	})
 	if _, ok := errors.AsType[*noStoreError](err); ok {
 		// No store yet: nothing has been proven.
