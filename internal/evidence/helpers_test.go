@@ -108,3 +108,23 @@ func rootsOf(t testing.TB, leaves [][]byte) []tlog.Hash {
 		m = append(m, hs...)
 	}
 }
+
+// rotateAndAppend rotates the log at path from key to a new key, appends
+// recs with the new key, closes the store and returns the new key.
+func rotateAndAppend(t testing.TB, path string, key *keys.Key, recs ...*record.Record) *keys.Key {
+	t.Helper()
+	s, err := Open(path, Options{Key: key})
+	must(t, err)
+	next := testKey(t, testOrigin)
+	_, err = s.RotateKey(next)
+	must(t, err)
+	must(t, s.Close())
+	s, err = Open(path, Options{Key: next})
+	must(t, err)
+	for _, r := range recs {
+		_, err = s.Append(r)
+		must(t, err)
+	}
+	must(t, s.Close())
+	return next
+}

@@ -181,17 +181,7 @@ func TestIndexRebuilt(t *testing.T) {
 		must(t, s.Close())
 	}
 	// A key change, then a record: the indexes still cover the log.
-	s, err = Open(path, Options{Key: key})
-	must(t, err)
-	next := testKey(t, testOrigin)
-	_, err = s.RotateKey(next)
-	must(t, err)
-	must(t, s.Close())
-	s, err = Open(path, Options{Key: next})
-	must(t, err)
-	_, err = s.Append(testRecord(99, record.VerdictFail))
-	must(t, err)
-	must(t, s.Close())
+	next := rotateAndAppend(t, path, key, testRecord(99, record.VerdictFail))
 	ro, err := Open(path, Options{ReadOnly: true, Key: next})
 	must(t, err)
 	defer ro.Close()

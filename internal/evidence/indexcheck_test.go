@@ -18,19 +18,11 @@ func TestVerifyIndexAfterKeyChange(t *testing.T) {
 	key := testKey(t, testOrigin)
 	dir := t.TempDir()
 	path := newLog(t, dir, testOrigin, key, 6) // records 0-5; the key change is entry 6
-	s, err := Open(path, Options{Key: key})
-	must(t, err)
-	next := testKey(t, testOrigin)
-	_, err = s.RotateKey(next)
-	must(t, err)
-	must(t, s.Close())
-	s, err = Open(path, Options{Key: next})
-	must(t, err)
+	var recs []*record.Record
 	for i := 7; i < 10; i++ {
-		_, err = s.Append(testRecord(i, verdictFor(i)))
-		must(t, err)
+		recs = append(recs, testRecord(i, verdictFor(i)))
 	}
-	must(t, s.Close())
+	rotateAndAppend(t, path, key, recs...)
 	verifyIndexCases(t, path, 8, "billing-db", "billing")
 }
 
@@ -113,19 +105,11 @@ func TestVerifyKeyChangeBeforeNextChunk(t *testing.T) {
 	key := testKey(t, testOrigin)
 	const before = verifyChunk - 4 // records 0..before-1; the key change is entry before
 	path := newLog(t, t.TempDir(), testOrigin, key, before)
-	s, err := Open(path, Options{Key: key})
-	must(t, err)
-	next := testKey(t, testOrigin)
-	_, err = s.RotateKey(next)
-	must(t, err)
-	must(t, s.Close())
-	s, err = Open(path, Options{Key: next})
-	must(t, err)
+	var recs []*record.Record
 	for i := before + 1; i < verifyChunk+60; i++ {
-		_, err = s.Append(testRecord(i, verdictFor(i)))
-		must(t, err)
+		recs = append(recs, testRecord(i, verdictFor(i)))
 	}
-	must(t, s.Close())
+	rotateAndAppend(t, path, key, recs...)
 	verifyBoth(t, path, "<nil>")
 	const bad = verifyChunk + 20
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
