@@ -539,32 +539,18 @@ func (b *bundleVerifier) history(data []byte) error {
 	if err := b.key(); err != nil {
 		return err
 	}
-	// Parsed in parallel, then checked in order: the first bad line is
-	// the error, as when parsed one by one.
-	type line struct {
-		no int
-		b  []byte
-	}
-	var lines []line
-	for no, l := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(l) > 0 {
-			lines = append(lines, line{no + 1, l})
-		}
-	}
-	parsed := make([]HistoryLine, len(lines))
-	perrs := make([]error, len(lines))
-	evlog.Parallel(len(lines), func(j int) { perrs[j] = json.Unmarshal(lines[j].b, &parsed[j]) })
 	prev := int64(-1)
-	for j, h := range parsed {
-		if perrs[j] != nil {
-			return bundleError("checkpoints.jsonl line %d: %v", lines[j].no, perrs[j])
-		}
+	err := jsonLines("checkpoints.jsonl", data, func(lineNo int, h *HistoryLine) error {
 		if h.Size <= prev || h.Size > b.man.LogSize {
-			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lines[j].no, h.Size, b.man.LogSize)
+			return bundleError("checkpoints.jsonl line %d: checkpoint of size %d out of order or beyond the log of %d", lineNo, h.Size, b.man.LogSize)
 		}
 		prev = h.Size
+		b.hist = append(b.hist, *h)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	b.hist = parsed
 	// The signatures, in parallel and in batches unless thorough: they
 	// are nearly all the work.
 	roots := make([]tlog.Hash, len(b.hist))
@@ -609,18 +595,28 @@ func (b *bundleVerifier) proofs(data []byte) error {
 	})
 }
 
-// jsonLines decodes each non-empty line of member, a JSON Lines file, as
-// a T and calls fn with it and its line number, until fn returns an error.
+// jsonLines parses the non-empty lines of member data as JSON values of
+// type T, in parallel, then calls fn with each in order: the first bad
+// line, of JSON or to fn, is the error, as when parsed one by one.
 func jsonLines[T any](member string, data []byte, fn func(lineNo int, v *T) error) error {
-	for lineNo, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
-		if len(line) == 0 {
-			continue
+	type line struct {
+		no int
+		b  []byte
+	}
+	var lines []line
+	for no, l := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {
+		if len(l) > 0 {
+			lines = append(lines, line{no + 1, l})
 		}
-		var v T
-		if err := json.Unmarshal(line, &v); err != nil {
-			return bundleError("%s line %d: %v", member, lineNo+1, err)
+	}
+	parsed := make([]T, len(lines))
+	errs := make([]error, len(lines))
+	evlog.Parallel(len(lines), func(j int) { errs[j] = json.Unmarshal(lines[j].b, &parsed[j]) })
+	for j := range parsed {
+		if errs[j] != nil {
+			return bundleError("%s line %d: %v", member, lines[j].no, errs[j])
 		}
-		if err := fn(lineNo+1, &v); err != nil {
+		if err := fn(lines[j].no, &parsed[j]); err != nil {
 			return err
 		}
 	}
