@@ -61,8 +61,8 @@ wall time; CPU is the median user+sys time of the command and all its children.
 | same on the 1 GiB tree (below) | $(restic_cell before r1) | $(restic_cell after r1) | 1.10x |
 | verify a ${EV_N}-record bundle (\`drill evidence verify --key K FILE\`) | $(time_cell before vb) | $(time_cell after vb) | < 5 s |
 | verify the local store of ${EV_N} records (\`drill evidence verify\`) | $(time_cell before vs) | $(time_cell after vs) | < 5 s |
-| append ${APPEND_N:-100000} records, one commit each (\`scripts/evbench append\`, runs: ${APPEND_RUNS:-n/a}) | $(time_cell before ap) ($(per "${APPEND_N:-}" "${ap_before:-}") us each) | $(time_cell after ap) ($(per "${APPEND_N:-}" "${ap_after:-}") us each) | < 600 us each (60 s at 100,000) |
-| append ${APPEND_CONC_N:-20000} records from ${APPEND_WORKERS:-3} goroutines at once, one Append each (group commit) | $(v apc_before) s ($(per "${APPEND_CONC_N:-}" "${apc_before:-}") us each) | $(v apc_after) s ($(per "${APPEND_CONC_N:-}" "${apc_after:-}") us each) | |
+| append ${APPEND_N:-10000} records, one commit each (\`scripts/evbench append\`, runs: ${APPEND_RUNS:-n/a}) | $(time_cell before ap) ($(per "${APPEND_N:-}" "${ap_before:-}") us each) | $(time_cell after ap) ($(per "${APPEND_N:-}" "${ap_after:-}") us each) | < 600 us each (60 s at 100,000) |
+| append ${APPEND_CONC_N:-6000} records from ${APPEND_WORKERS:-3} goroutines at once, one Append each (group commit) | $(v apc_before) s ($(per "${APPEND_CONC_N:-}" "${apc_before:-}") us each) | $(v apc_after) s ($(per "${APPEND_CONC_N:-}" "${apc_after:-}") us each) | |
 | hash 4,000 small files (\`drill manifest\`) / \`find \| xargs -0 -P2 sha256sum\` | $(hash_ratio before) | $(hash_ratio after) | >= 5x |
 $(reads_row "\`drill position\` over ${EV_N} records" rl_position)
 $(reads_row "\`drill history --json\` (all ${EV_N})" rl_history)
