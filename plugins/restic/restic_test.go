@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drillhq/drill/plugins"
+	"github.com/drillhq/drill/plugins/internal/testbuild"
 	"github.com/drillhq/drill/plugins/plugintest"
 )
 
@@ -22,6 +23,9 @@ var resticBin string
 
 func TestMain(m *testing.M) {
 	plugintest.ServePlugin(New) // when run as a plugin process (TestConformance/confined)
+	if testbuild.FuzzWorker() {
+		os.Exit(m.Run()) // the fuzz targets need no restic
+	}
 	dir, err := os.MkdirTemp("", "drill-restic-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Build compiles the main package pkg (an import path, or a directory
@@ -34,4 +35,19 @@ func Build(dir, name, pkg string, flags ...string) (path, sum string, err error)
 		return "", "", err
 	}
 	return path, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// FuzzWorker reports whether this test binary runs as a fuzz worker
+// (go test -fuzz starts the binary again with -test.fuzzworker). A worker
+// runs only the fuzz target, so a TestMain skips the builds the other
+// tests need: go test counts a worker's start in -fuzztime, and a few
+// seconds of building made short fuzz runs fail with "context deadline
+// exceeded" before their baseline was gathered.
+func FuzzWorker() bool {
+	for _, a := range os.Args[1:] {
+		if a == "-test.fuzzworker" || strings.HasPrefix(a, "-test.fuzzworker=") {
+			return a != "-test.fuzzworker=false"
+		}
+	}
+	return false
 }
